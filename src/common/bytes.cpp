@@ -1,0 +1,162 @@
+#include "common/bytes.hpp"
+
+#include <array>
+
+namespace keydir {
+
+void append_be(Bytes& out, std::uint64_t value, std::size_t width) {
+  for (std::size_t i = width; i-- > 0;) {
+    out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+  }
+}
+
+std::string to_hex(ByteView bytes) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (std::uint8_t b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0x0f]);
+  }
+  return out;
+}
+
+namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+constexpr std::string_view kB64 =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<std::int8_t, 256> make_b64_table() {
+  std::array<std::int8_t, 256> t{};
+  for (auto& v : t) {
+    v = -1;
+  }
+  for (std::size_t i = 0; i < kB64.size(); ++i) {
+    t[static_cast<std::uint8_t>(kB64[i])] = static_cast<std::int8_t>(i);
+  }
+  return t;
+}
+constexpr auto kB64Table = make_b64_table();
+
+constexpr std::string_view kZb32 = "ybndrfg8ejkmcpqxot1uwisza345h769";
+}  // namespace
+
+std::optional<Bytes> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) {
+    return std::nullopt;
+  }
+  Bytes out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = hex_value(hex[i]);
+    int lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return std::nullopt;
+    }
+    out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
+  }
+  return out;
+}
+
+std::string base64_encode(ByteView bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    std::uint32_t v = std::uint32_t{bytes[i]} << 16 | std::uint32_t{bytes[i + 1]} << 8 | bytes[i + 2];
+    out.push_back(kB64[v >> 18 & 63]);
+    out.push_back(kB64[v >> 12 & 63]);
+    out.push_back(kB64[v >> 6 & 63]);
+    out.push_back(kB64[v & 63]);
+  }
+  std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    std::uint32_t v = std::uint32_t{bytes[i]} << 16;
+    if (rest == 2) {
+      v |= std::uint32_t{bytes[i + 1]} << 8;
+    }
+    out.push_back(kB64[v >> 18 & 63]);
+    out.push_back(kB64[v >> 12 & 63]);
+    out.push_back(rest == 2 ? kB64[v >> 6 & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+std::optional<Bytes> base64_decode(std::string_view text) {
+  Bytes out;
+  out.reserve(text.size() / 4 * 3);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  int pad = 0;
+  std::size_t symbols = 0;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      continue;
+    }
+    if (c == '=') {
+      ++pad;
+      ++symbols;
+      continue;
+    }
+    if (pad > 0) {
+      return std::nullopt;  // data after padding
+    }
+    int v = kB64Table[static_cast<std::uint8_t>(c)];
+    if (v < 0) {
+      return std::nullopt;
+    }
+    ++symbols;
+    acc = acc << 6 | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>(acc >> bits));
+    }
+  }
+  if (pad > 2 || symbols % 4 != 0) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string zbase32_encode(ByteView bytes) {
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (std::uint8_t b : bytes) {
+    acc = acc << 8 | b;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out.push_back(kZb32[acc >> bits & 31]);
+    }
+  }
+  if (bits > 0) {
+    out.push_back(kZb32[acc << (5 - bits) & 31]);
+  }
+  return out;
+}
+
+bool is_zbase32(std::string_view text) {
+  for (char c : text) {
+    if (kZb32.find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace keydir

@@ -1,0 +1,86 @@
+// Errors as values: every fallible function in keydir returns Result<T>.
+//
+// An Error carries a code (grouped by area, so that the HTTP layer and the CLI
+// can each map it through one table) and a one-line, client-safe detail. No
+// exception crosses a layer boundary; third-party exceptions are caught in the
+// adapter that calls the library (crypto/, storage/rocksdb, api/http).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tl/expected.hpp>
+
+namespace keydir {
+
+enum class ErrorCode {
+  // request
+  BadQuery,
+  ShortKeyIdRefused,
+  UnsupportedMediaType,
+  PayloadTooLarge,
+  UnsupportedOperation,
+  // openpgp parse
+  BadArmor,
+  MalformedPacket,
+  PacketTooLarge,
+  NoCertificate,
+  UnsupportedVersion,
+  // openpgp policy
+  SecretKeyRefused,
+  NoValidComponents,
+  WeakAlgorithm,
+  UnsupportedAlgorithm,
+  TooManyComponents,
+  CertificateTooLarge,
+  BadSignature,
+  FingerprintCollision,
+  // lookup
+  NotFound,
+  // storage
+  StorageIo,
+  StorageCorruption,
+  // internal
+  Internal,
+  // client only
+  AnswerDidNotVerify,
+};
+
+// Stable, lower-case name of a code, used in JSON output and logs.
+std::string_view error_code_name(ErrorCode code);
+
+struct Error {
+  ErrorCode code;
+  std::string detail;  // one line, safe to show to a client
+
+  Error(ErrorCode c, std::string d) : code(c), detail(std::move(d)) {}
+};
+
+template <typename T>
+using Result = tl::expected<T, Error>;
+
+inline tl::unexpected<Error> fail(ErrorCode code, std::string detail) {
+  return tl::unexpected<Error>(Error{code, std::move(detail)});
+}
+
+}  // namespace keydir
+
+#define KEYDIR_CONCAT_INNER(a, b) a##b
+#define KEYDIR_CONCAT(a, b) KEYDIR_CONCAT_INNER(a, b)
+// KEYDIR_TRY(auto x, expr): evaluates a Result, returns its error from the
+// enclosing function, or binds the value.
+#define KEYDIR_TRY(lhs, expr)                                              \
+  auto KEYDIR_CONCAT(keydir_try_, __LINE__) = (expr);                      \
+  if (!KEYDIR_CONCAT(keydir_try_, __LINE__)) {                             \
+    return tl::unexpected(std::move(KEYDIR_CONCAT(keydir_try_, __LINE__).error())); \
+  }                                                                        \
+  lhs = std::move(*KEYDIR_CONCAT(keydir_try_, __LINE__))
+// KEYDIR_CHECK(expr): evaluates a Result<void> and returns its error.
+#define KEYDIR_CHECK(expr)                                                 \
+  do {                                                                     \
+    auto keydir_check_ = (expr);                                           \
+    if (!keydir_check_) {                                                  \
+      return tl::unexpected(std::move(keydir_check_.error()));             \
+    }                                                                      \
+  } while (false)

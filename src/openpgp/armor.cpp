@@ -1,0 +1,222 @@
+#include "openpgp/armor.hpp"
+
+#include "common/limits.hpp"
+
+namespace keydir::openpgp {
+
+namespace {
+
+constexpr std::string_view kBegin = "-----BEGIN ";
+constexpr std::string_view kEnd = "-----END ";
+constexpr std::string_view kDashes = "-----";
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  return s;
+}
+
+ArmorKind kind_of(std::string_view label) {
+  if (label == "PGP PUBLIC KEY BLOCK") {
+    return ArmorKind::PublicKey;
+  }
+  if (label == "PGP PRIVATE KEY BLOCK" || label == "PGP SECRET KEY BLOCK") {
+    return ArmorKind::PrivateKey;
+  }
+  if (label == "PGP SIGNATURE") {
+    return ArmorKind::Signature;
+  }
+  if (label == "PGP MESSAGE" || label.starts_with("PGP MESSAGE, PART")) {
+    return ArmorKind::Message;
+  }
+  return ArmorKind::Other;
+}
+
+std::string_view label_of(ArmorKind kind) {
+  switch (kind) {
+    case ArmorKind::PublicKey: return "PGP PUBLIC KEY BLOCK";
+    case ArmorKind::PrivateKey: return "PGP PRIVATE KEY BLOCK";
+    case ArmorKind::Signature: return "PGP SIGNATURE";
+    case ArmorKind::Message: return "PGP MESSAGE";
+    case ArmorKind::Other: break;
+  }
+  return "PGP ARMORED FILE";
+}
+
+// Splits text into lines without copying; strips a trailing CR.
+class LineReader {
+ public:
+  explicit LineReader(std::string_view text) : text_(text) {}
+  bool next(std::string_view& line) {
+    if (pos_ >= text_.size()) {
+      return false;
+    }
+    auto nl = text_.find('\n', pos_);
+    std::size_t end = nl == std::string_view::npos ? text_.size() : nl;
+    line = text_.substr(pos_, end - pos_);
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    pos_ = nl == std::string_view::npos ? text_.size() : nl + 1;
+    return true;
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::uint32_t crc24(ByteView data) {
+  std::uint32_t crc = 0xB704CE;
+  for (std::uint8_t b : data) {
+    crc ^= std::uint32_t{b} << 16;
+    for (int i = 0; i < 8; ++i) {
+      crc <<= 1;
+      if (crc & 0x1000000) {
+        crc ^= 0x1864CFB;
+      }
+    }
+  }
+  return crc & 0xFFFFFF;
+}
+
+bool looks_armored(ByteView input) {
+  for (std::uint8_t b : input) {
+    if (b == ' ' || b == '\t' || b == '\r' || b == '\n') {
+      continue;
+    }
+    return (b & 0x80) == 0;
+  }
+  return true;
+}
+
+Result<std::vector<ArmorBlock>> dearmor(std::string_view text, std::size_t max_output) {
+  std::vector<ArmorBlock> blocks;
+  std::size_t total = 0;
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
+    std::string_view t = trim(line);
+    if (!t.starts_with(kBegin) || !t.ends_with(kDashes) || t.size() < kBegin.size() + 5) {
+      continue;
+    }
+    if (blocks.size() >= limits::kMaxArmorBlocks) {
+      return fail(ErrorCode::BadArmor,
+                  "more than " + std::to_string(limits::kMaxArmorBlocks) + " armor blocks");
+    }
+    ArmorBlock block;
+    block.label = std::string(t.substr(kBegin.size(), t.size() - kBegin.size() - kDashes.size()));
+    block.kind = kind_of(block.label);
+
+    // RFC 9580 §6.2: armor headers, then "a blank line (i.e., zero-length, or
+    // containing only whitespace)". Producers that omit the blank line exist;
+    // a line without ':' that is not blank starts the base64 body.
+    std::string body;
+    bool in_headers = true;
+    bool ended = false;
+    std::optional<std::string_view> checksum;
+    while (lines.next(line)) {
+      std::string_view l = trim(line);
+      if (l.starts_with(kEnd)) {
+        if (l != std::string(kEnd) + block.label + std::string(kDashes)) {
+          return fail(ErrorCode::BadArmor, "armor tail does not match its head (" +
+                                               block.label + ")");
+        }
+        ended = true;
+        break;
+      }
+      if (in_headers) {
+        if (l.empty()) {
+          in_headers = false;
+          continue;
+        }
+        auto colon = l.find(": ");
+        if (colon != std::string_view::npos) {
+          if (block.headers.size() >= limits::kMaxArmorHeaders) {
+            return fail(ErrorCode::BadArmor, "too many armor headers");
+          }
+          block.headers.emplace_back(std::string(l.substr(0, colon)),
+                                     std::string(l.substr(colon + 2)));
+          continue;
+        }
+        in_headers = false;
+      }
+      if (l.empty()) {
+        continue;
+      }
+      if (l.front() == '=' && l.size() == 5) {
+        checksum = l.substr(1);
+        continue;
+      }
+      if (checksum) {
+        return fail(ErrorCode::BadArmor, "data after the armor checksum line");
+      }
+      if (body.size() + l.size() > max_output * 4 / 3 + 4) {
+        return fail(ErrorCode::PayloadTooLarge,
+                    "armored data larger than " + std::to_string(max_output) + " octets");
+      }
+      body.append(l);
+    }
+    if (!ended) {
+      return fail(ErrorCode::BadArmor, "armor block '" + block.label + "' is not terminated");
+    }
+    auto data = base64_decode(body);
+    if (!data) {
+      return fail(ErrorCode::BadArmor, "invalid base64 in armor block '" + block.label + "'");
+    }
+    if (checksum) {
+      auto sum = base64_decode(*checksum);
+      if (!sum || sum->size() != 3) {
+        return fail(ErrorCode::BadArmor, "malformed armor checksum");
+      }
+      std::uint32_t expected = std::uint32_t{(*sum)[0]} << 16 | std::uint32_t{(*sum)[1]} << 8 |
+                               (*sum)[2];
+      // RFC 9580 §6.1 lets a reader ignore a bad CRC-24; keydir checks it so
+      // that a damaged upload is reported as damaged instead of as a key with
+      // bad signatures.
+      if (crc24(*data) != expected) {
+        return fail(ErrorCode::BadArmor, "armor checksum (CRC-24) mismatch: data is damaged");
+      }
+    }
+    total += data->size();
+    if (total > max_output) {
+      return fail(ErrorCode::PayloadTooLarge,
+                  "decoded data larger than " + std::to_string(max_output) + " octets");
+    }
+    block.data = std::move(*data);
+    blocks.push_back(std::move(block));
+  }
+  if (blocks.empty()) {
+    return fail(ErrorCode::BadArmor, "no OpenPGP armor block found");
+  }
+  return blocks;
+}
+
+std::string armor(ByteView data, ArmorKind kind,
+                  const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string label(label_of(kind));
+  std::string out = std::string(kBegin) + label + std::string(kDashes) + "\n";
+  for (const auto& [k, v] : headers) {
+    out += k + ": " + v + "\n";
+  }
+  out += "\n";
+  std::string b64 = base64_encode(data);
+  for (std::size_t i = 0; i < b64.size(); i += 64) {
+    out.append(b64, i, 64);
+    out += "\n";
+  }
+  std::uint32_t crc = crc24(data);
+  std::uint8_t c[3] = {static_cast<std::uint8_t>(crc >> 16), static_cast<std::uint8_t>(crc >> 8),
+                       static_cast<std::uint8_t>(crc)};
+  out += "=" + base64_encode(ByteView(c, 3)) + "\n";
+  out += std::string(kEnd) + label + std::string(kDashes) + "\n";
+  return out;
+}
+
+}  // namespace keydir::openpgp

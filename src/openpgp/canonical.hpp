@@ -1,0 +1,29 @@
+// Canonical form, serialization and merge of certificates.
+//
+// canonicalize() puts a certificate in one deterministic form: duplicate
+// components are joined, signatures that differ only in their unhashed
+// subpackets are one signature (the one with the smallest encoding is kept),
+// and every list is sorted. serialize() writes it from the original packet
+// bodies with OpenPGP-format headers. So the same certificate always has the
+// same bytes and the same digest, and merge() — union, then canonicalize — is
+// idempotent, commutative and associative.
+#pragma once
+
+#include "common/bytes.hpp"
+#include "common/result.hpp"
+#include "openpgp/certificate.hpp"
+
+namespace keydir::openpgp {
+
+void canonicalize(Certificate& cert);
+
+// Errors: BadQuery when the two primary keys differ.
+Result<Certificate> merge(const Certificate& a, const Certificate& b);
+
+// Binary transferable public key (RFC 9580 §10.1).
+Bytes serialize(const Certificate& cert);
+
+// SHA-256 of serialize(cert), the certificate's content digest.
+Bytes content_digest(const Certificate& cert);
+
+}  // namespace keydir::openpgp

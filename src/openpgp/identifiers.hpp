@@ -1,0 +1,98 @@
+// Value types that name keys and addresses: Fingerprint, KeyId, Email, WkdHash.
+//
+// They are the vocabulary shared by the core, the store, the HTTP layer and the
+// client: each is built only by a parser that validates it, so a value of one of
+// these types is always well formed.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.hpp"
+#include "common/result.hpp"
+
+namespace keydir::openpgp {
+
+class KeyId {
+ public:
+  static constexpr std::size_t kSize = 8;
+  KeyId() = default;
+  explicit KeyId(ByteView bytes);  // precondition: bytes.size() == 8
+  // 16 hex digits, optional "0x" prefix.
+  static Result<KeyId> from_hex(std::string_view hex);
+
+  [[nodiscard]] ByteView bytes() const { return bytes_; }
+  [[nodiscard]] std::string to_hex() const { return keydir::to_hex(bytes_); }
+  // The 32-bit "short key ID": the low 32 bits of the 64-bit key ID.
+  [[nodiscard]] std::uint32_t short_id() const;
+  auto operator<=>(const KeyId&) const = default;
+
+ private:
+  std::array<std::uint8_t, kSize> bytes_{};
+};
+
+class Fingerprint {
+ public:
+  enum class Version : std::uint8_t { V4 = 4, V6 = 6 };
+
+  Fingerprint() = default;
+  Fingerprint(Version version, ByteView bytes);  // precondition: size fits version
+  // 40 hex digits (v4) or 64 hex digits (v6), optional "0x" prefix, spaces allowed.
+  static Result<Fingerprint> from_hex(std::string_view hex);
+
+  [[nodiscard]] Version version() const { return version_; }
+  [[nodiscard]] ByteView bytes() const { return ByteView(bytes_.data(), size()); }
+  [[nodiscard]] std::size_t size() const { return version_ == Version::V4 ? 20 : 32; }
+  [[nodiscard]] std::string to_hex() const { return keydir::to_hex(bytes()); }
+  // RFC 9580 §5.5.4.2: v4 key ID = low-order 64 bits of the fingerprint.
+  // RFC 9580 §5.5.4.3: v6 key ID = high-order 64 bits of the fingerprint.
+  [[nodiscard]] KeyId key_id() const;
+  auto operator<=>(const Fingerprint&) const = default;
+
+ private:
+  Version version_ = Version::V4;
+  std::array<std::uint8_t, 32> bytes_{};
+};
+
+// A normalised e-mail address: the addr-spec of a user ID, with ASCII letters
+// lower-cased (as keys.openpgp.org and WKD compare them).
+class Email {
+ public:
+  // Accepts a bare address or "Name (comment) <address>".
+  static Result<Email> parse(std::string_view text);
+  // The address of a user ID, if it carries one.
+  static std::optional<Email> from_user_id(std::string_view user_id);
+
+  [[nodiscard]] const std::string& address() const { return address_; }
+  [[nodiscard]] std::string_view local_part() const;
+  [[nodiscard]] std::string_view domain() const;
+  auto operator<=>(const Email&) const = default;
+
+ private:
+  explicit Email(std::string address) : address_(std::move(address)) {}
+  std::string address_;
+};
+
+// draft-koch-openpgp-webkey-service §3.1: the local part, mapped to lower case,
+// hashed with SHA-1 and encoded with z-base-32 (32 characters).
+class WkdHash {
+ public:
+  static WkdHash of(const Email& email);
+  // `hash` must be 32 z-base-32 characters; the domain is lower-cased.
+  static Result<WkdHash> from_parts(std::string_view domain, std::string_view hash);
+
+  [[nodiscard]] const std::string& domain() const { return domain_; }
+  [[nodiscard]] const std::string& hash() const { return hash_; }
+  auto operator<=>(const WkdHash&) const = default;
+
+ private:
+  WkdHash(std::string domain, std::string hash)
+      : domain_(std::move(domain)), hash_(std::move(hash)) {}
+  std::string domain_;
+  std::string hash_;
+};
+
+}  // namespace keydir::openpgp

@@ -1,0 +1,533 @@
+#include "openpgp/verify.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+
+#include "openpgp/canonical.hpp"
+#include "openpgp/crypto/hash.hpp"
+#include "openpgp/crypto/verify_key.hpp"
+
+namespace keydir::openpgp {
+
+Bytes VerifiedCertificate::to_bytes() const { return serialize(cert_); }
+
+namespace {
+
+using crypto::Hasher;
+using crypto::VerifyingKey;
+using Context = std::function<void(Hasher&)>;
+
+// RFC 9580 §5.2.4: "When a v4 signature is made over a key, the hash data
+// starts with the octet 0x99, followed by a two-octet length of the key, and
+// then the body of the key packet"; v6 uses 0x9B and a four-octet length.
+void hash_key(Hasher& h, const PublicKey& k) {
+  if (k.version == 6) {
+    h.update_u8(0x9B);
+    h.update_be(k.body.size(), 4);
+  } else {
+    h.update_u8(0x99);
+    h.update_be(k.body.size(), 2);
+  }
+  h.update(k.body);
+}
+
+// RFC 9580 §5.2.4: "A certification signature ... is hashed with the octet
+// 0xB4 (user ID) or 0xD1 (user attribute), followed by a four-octet length".
+void hash_user(Hasher& h, std::uint8_t prefix, const Bytes& body) {
+  h.update_u8(prefix);
+  h.update_be(body.size(), 4);
+  h.update(body);
+}
+
+bool newer(const Signature& a, const Signature& b) {
+  return a.created.value_or(0) > b.created.value_or(0);
+}
+
+std::string issuer_of(const Signature& sig) {
+  if (!sig.issuer_fingerprints.empty()) {
+    return sig.issuer_fingerprints.front().to_hex();
+  }
+  if (!sig.issuer_key_ids.empty()) {
+    return sig.issuer_key_ids.front().to_hex();
+  }
+  return "an unnamed key";
+}
+
+Revocation revocation_of(const Signature& sig) {
+  return Revocation{sig.created.value_or(0), sig.revocation_code, sig.revocation_reason};
+}
+
+const Signature* newest(const std::vector<Signature>& sigs, const std::function<bool(const Signature&)>& pred) {
+  const Signature* best = nullptr;
+  for (const auto& s : sigs) {
+    if (pred(s) && (!best || newer(s, *best))) {
+      best = &s;
+    }
+  }
+  return best;
+}
+
+std::optional<std::uint32_t> expiry(const PublicKey& key, const Signature* sig) {
+  // RFC 9580 §5.2.3.13: "the number of seconds after the key creation time
+  // that the key expires ... If this is not present or has a value of zero,
+  // the key never expires."
+  if (!sig || !sig->key_expires_after || *sig->key_expires_after == 0) {
+    return std::nullopt;
+  }
+  std::uint64_t t = std::uint64_t{key.created} + *sig->key_expires_after;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(t, 0xffffffffu));
+}
+
+}  // namespace
+
+struct Verifier {
+  const Policy& policy;
+  const PublicKey& primary;
+  const VerifyingKey& primary_key;
+  std::vector<Finding>& stripped;
+
+  void strip(const std::string& component, std::string reason) {
+    stripped.push_back({component, std::move(reason)});
+  }
+
+  // nullopt when `sig` is a valid signature by `signer` over `context`.
+  std::optional<std::string> check(const Signature& sig, const PublicKey& signer,
+                                   const VerifyingKey& key, const Context& context,
+                                   std::uint32_t not_before) const {
+    if (sig.body.size() > policy.max_signature_packet_bytes) {
+      return "signature packet of " + std::to_string(sig.body.size()) +
+             " octets exceeds the limit of " + std::to_string(policy.max_signature_packet_bytes);
+    }
+    // RFC 9580 §5.2: v6 keys make v6 signatures; v4 keys make v4 signatures.
+    if ((signer.version == 6) != (sig.version == 6)) {
+      return "v" + std::to_string(sig.version) + " signature by a v" +
+             std::to_string(signer.version) + " key";
+    }
+    if (sig.pk_algorithm != signer.algorithm) {
+      return "signature algorithm does not match the key";
+    }
+    if (auto why = policy.refuse_hash(sig.hash_algorithm)) {
+      return *why;
+    }
+    if (sig.version == 6) {
+      auto salt = v6_salt_size(sig.hash_algorithm);
+      if (!salt || *salt != sig.salt.size()) {
+        return "v6 signature salt does not match its hash algorithm (RFC 9580 §9.5)";
+      }
+    }
+    // RFC 9580 §5.2.3.11: "Signature Creation Time ... MUST be present in the
+    // hashed area."
+    if (!sig.created) {
+      return "no signature creation time";
+    }
+    if (*sig.created < not_before) {
+      return "signature is older than the key it binds";
+    }
+    if (sig.unknown_critical) {
+      return "unknown critical subpacket (RFC 9580 §5.2.3.7)";
+    }
+    auto h = Hasher::create(sig.hash_algorithm);
+    if (!h) {
+      return h.error().detail;
+    }
+    if (sig.version == 6) {
+      // RFC 9580 §5.2.4: "the salt is hashed first".
+      h->update(sig.salt);
+    }
+    context(*h);
+    h->update(ByteView(sig.body).first(sig.hashed_prefix_len));
+    // RFC 9580 §5.2.4: trailer of the version, 0xFF, and a four-octet length
+    // of the hashed data.
+    h->update_u8(sig.version);
+    h->update_u8(0xFF);
+    h->update_be(sig.hashed_prefix_len, 4);
+    Bytes digest = h->finish();
+    if (digest[0] != sig.digest_prefix[0] || digest[1] != sig.digest_prefix[1]) {
+      return "signature does not verify (digest prefix mismatch)";
+    }
+    if (!key.verify(sig.hash_algorithm, digest, sig.material)) {
+      return "signature does not verify";
+    }
+    return std::nullopt;
+  }
+
+  // Keeps the newest `max` of `sigs`; strips the rest.
+  void cap(std::vector<Signature>& sigs, const std::string& component) {
+    if (sigs.size() <= policy.max_self_sigs_per_component) {
+      return;
+    }
+    std::stable_sort(sigs.begin(), sigs.end(), newer);
+    std::size_t n = sigs.size() - policy.max_self_sigs_per_component;
+    sigs.resize(policy.max_self_sigs_per_component);
+    strip(component, std::to_string(n) + " older self-signatures beyond the limit of " +
+                         std::to_string(policy.max_self_sigs_per_component));
+  }
+
+  std::optional<std::pair<UserIdBundle, UserIdState>> user_bundle(const UserIdBundle& in,
+                                                                  std::uint8_t prefix,
+                                                                  const std::string& desc) {
+    Context ctx = [&](Hasher& h) {
+      hash_key(h, primary);
+      hash_user(h, prefix, in.body);
+    };
+    std::vector<Signature> self;
+    std::vector<const Signature*> third;
+    for (const auto& sig : in.signatures) {
+      bool allowed = is_certification(sig.type) ||
+                     sig.type == SignatureType::CertificationRevocation ||
+                     sig.type == SignatureType::AttestationKey;
+      if (!allowed) {
+        strip(desc, std::string(signature_type_name(sig.type)) +
+                        " signature on a user ID is misplaced");
+        continue;
+      }
+      if (sig.has_issuer() && !sig.issued_by(primary)) {
+        third.push_back(&sig);
+        continue;
+      }
+      if (auto why = check(sig, primary, primary_key, ctx, primary.created)) {
+        strip(desc, sig.has_issuer() ? "self-signature dropped: " + *why
+                                     : "signature without issuer that is no valid self-signature");
+        continue;
+      }
+      self.push_back(sig);
+    }
+    if (!std::any_of(self.begin(), self.end(),
+                     [](const Signature& s) { return is_certification(s.type); })) {
+      strip(desc, "no valid self-signature");
+      return std::nullopt;
+    }
+    UserIdBundle out{in.body, {}};
+    UserIdState state;
+    const Signature* attestation = newest(
+        self, [](const Signature& s) { return s.type == SignatureType::AttestationKey; });
+    std::stable_sort(third.begin(), third.end(),
+                     [](const Signature* a, const Signature* b) { return newer(*a, *b); });
+    std::size_t kept_by_policy = 0;
+    for (const Signature* t : third) {
+      if (attestation && is_certification(t->type) && attested(*attestation, *t)) {
+        out.signatures.push_back(*t);
+        ++state.third_party_certifications;
+        continue;
+      }
+      if (policy.keep_third_party_certifications &&
+          kept_by_policy < policy.max_third_party_per_user_id) {
+        out.signatures.push_back(*t);
+        ++kept_by_policy;
+        if (is_certification(t->type)) {
+          ++state.third_party_certifications;
+        }
+        continue;
+      }
+      strip(desc, "third-party " + std::string(signature_type_name(t->type)) + " by " +
+                      issuer_of(*t) + " (not attested by the key owner)");
+    }
+    cap(self, desc);
+    const Signature* cert = newest(self, [](const Signature& s) { return is_certification(s.type); });
+    const Signature* rev = newest(self, [](const Signature& s) {
+      return s.type == SignatureType::CertificationRevocation;
+    });
+    if (rev && rev->created.value_or(0) >= cert->created.value_or(0)) {
+      state.revocation = revocation_of(*rev);
+    }
+    state.primary = cert->primary_user_id;
+    out.signatures.insert(out.signatures.end(), self.begin(), self.end());
+    return std::make_pair(std::move(out), std::move(state));
+  }
+
+  // draft-dkg-openpgp-1pa3pc: an attestation lists digests of the third-party
+  // certifications the key owner approves, each computed as for a signature
+  // over a signature (RFC 4880 §5.2.4: 0x88, four-octet length, the body with
+  // the unhashed subpacket data left out and its length set to zero).
+  static bool attested(const Signature& attestation, const Signature& third) {
+    auto h = Hasher::create(attestation.hash_algorithm);
+    if (!h) {
+      return false;
+    }
+    Bytes norm = third.normalized();
+    h->update_u8(0x88);
+    h->update_be(norm.size(), 4);
+    h->update(norm);
+    Bytes d = h->finish();
+    return std::find(attestation.attested_digests.begin(), attestation.attested_digests.end(),
+                     d) != attestation.attested_digests.end();
+  }
+
+  std::optional<std::pair<SubkeyBundle, KeyState>> subkey(const SubkeyBundle& in) {
+    const PublicKey& sub = in.key;
+    std::string desc = "subkey " + sub.fingerprint.to_hex();
+    if (sub.fingerprint == primary.fingerprint) {
+      strip(desc, "subkey is the primary key");
+      return std::nullopt;
+    }
+    if (auto ok = policy.check_key(sub); !ok) {
+      strip(desc, ok.error().detail);
+      return std::nullopt;
+    }
+    Context ctx = [&](Hasher& h) {
+      hash_key(h, primary);
+      hash_key(h, sub);
+    };
+    std::unique_ptr<VerifyingKey> sub_key;
+    std::vector<Signature> valid;
+    for (const auto& sig : in.signatures) {
+      if (sig.type != SignatureType::SubkeyBinding &&
+          sig.type != SignatureType::SubkeyRevocation) {
+        strip(desc, std::string(signature_type_name(sig.type)) +
+                        " signature on a subkey is misplaced");
+        continue;
+      }
+      if (sig.has_issuer() && !sig.issued_by(primary)) {
+        strip(desc, std::string(signature_type_name(sig.type)) + " by another key (" +
+                        issuer_of(sig) + ")");
+        continue;
+      }
+      auto why = check(sig, primary, primary_key, ctx, sub.created);
+      // RFC 9580 §5.2.1 (0x18): "When a subkey is used to sign, its binding
+      // signature MUST contain a Primary Key Binding signature (0x19)".
+      if (!why && sig.type == SignatureType::SubkeyBinding && sig.key_flags &&
+          (*sig.key_flags & (kFlagSign | kFlagCertify))) {
+        why = back_signature(sig, sub, sub_key, ctx);
+      }
+      if (why) {
+        strip(desc, std::string(signature_type_name(sig.type)) + " dropped: " + *why);
+        continue;
+      }
+      valid.push_back(sig);
+    }
+    const Signature* binding = newest(
+        valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
+    if (!binding) {
+      strip(desc, "no valid binding signature");
+      return std::nullopt;
+    }
+    cap(valid, desc);
+    binding = newest(valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
+    KeyState state;
+    state.flags = binding->key_flags;
+    state.expires = expiry(sub, binding);
+    if (const Signature* rev = newest(valid, [](const Signature& s) {
+          return s.type == SignatureType::SubkeyRevocation;
+        })) {
+      state.revocation = revocation_of(*rev);
+    }
+    return std::make_pair(SubkeyBundle{sub, std::move(valid)}, state);
+  }
+
+  std::optional<std::string> back_signature(const Signature& binding, const PublicKey& sub,
+                                            std::unique_ptr<VerifyingKey>& sub_key,
+                                            const Context& ctx) const {
+    std::optional<std::string> last;
+    for (const auto& raw : binding.embedded_signatures) {
+      auto emb = parse_signature(raw);
+      if (!emb || emb->type != SignatureType::PrimaryKeyBinding) {
+        continue;
+      }
+      if (!sub_key) {
+        auto k = crypto::make_verifying_key(sub);
+        if (!k) {
+          return "back-signature of the signing subkey cannot be checked: " + k.error().detail;
+        }
+        sub_key = std::move(*k);
+      }
+      last = check(*emb, sub, *sub_key, ctx, sub.created);
+      if (!last) {
+        return std::nullopt;
+      }
+    }
+    return "signing subkey without a valid primary key binding (back-)signature" +
+           (last ? " (" + *last + ")" : std::string());
+  }
+
+  static Verification run(const Certificate& input, const Policy& policy) {
+    Verification out;
+    out.fingerprint = input.primary.fingerprint;
+    out.stripped = input.dropped;
+    auto refuse = [&](Error e) {
+      out.refusal = std::move(e);
+      return std::move(out);
+    };
+    Certificate c = input;
+    canonicalize(c);
+    const PublicKey& primary = c.primary;
+    if (auto ok = policy.check_key(primary); !ok) {
+      return refuse(Error{ok.error().code, "primary key: " + ok.error().detail});
+    }
+    auto vk = crypto::make_verifying_key(primary);
+    if (!vk) {
+      return refuse(Error{vk.error().code, "primary key: " + vk.error().detail});
+    }
+    Verifier v{policy, primary, **vk, out.stripped};
+    VerifiedCertificate vc;
+    vc.cert_.primary = primary;
+    const std::string primary_desc = "primary key";
+
+    for (const auto& sig : c.direct_signatures) {
+      if (sig.type != SignatureType::DirectKey && sig.type != SignatureType::KeyRevocation) {
+        v.strip(primary_desc, std::string(signature_type_name(sig.type)) +
+                                  " signature on the primary key is misplaced");
+        continue;
+      }
+      if (sig.has_issuer() && !sig.issued_by(primary)) {
+        v.strip(primary_desc,
+                sig.type == SignatureType::KeyRevocation
+                    ? "revocation by another key (" + issuer_of(sig) +
+                          "): a designated revoker's signature cannot be checked here"
+                    : "third-party direct-key signature by " + issuer_of(sig));
+        continue;
+      }
+      Context ctx = [&](Hasher& h) { hash_key(h, primary); };
+      if (auto why = v.check(sig, primary, **vk, ctx, primary.created)) {
+        v.strip(primary_desc, std::string(signature_type_name(sig.type)) + " dropped: " + *why);
+        continue;
+      }
+      vc.cert_.direct_signatures.push_back(sig);
+    }
+    v.cap(vc.cert_.direct_signatures, primary_desc);
+
+    for (const auto& u : c.user_ids) {
+      std::string desc = describe_user_id(u.body);
+      if (u.body.size() > policy.max_user_id_bytes) {
+        v.strip(desc, "user ID of " + std::to_string(u.body.size()) +
+                          " octets exceeds the limit of " +
+                          std::to_string(policy.max_user_id_bytes));
+        continue;
+      }
+      if (auto kept = v.user_bundle(u, 0xB4, desc)) {
+        kept->second.email = Email::from_user_id(as_chars(u.body));
+        vc.cert_.user_ids.push_back(std::move(kept->first));
+        vc.user_ids_.push_back(std::move(kept->second));
+      }
+    }
+    for (const auto& u : c.user_attributes) {
+      std::string desc = "user attribute of " + std::to_string(u.body.size()) + " octets";
+      if (!policy.keep_user_attributes) {
+        v.strip(desc, "user attributes (photo IDs) are not published");
+        continue;
+      }
+      if (u.body.size() > policy.max_user_attribute_bytes) {
+        v.strip(desc, "exceeds the limit of " + std::to_string(policy.max_user_attribute_bytes) +
+                          " octets");
+        continue;
+      }
+      if (auto kept = v.user_bundle(u, 0xD1, desc)) {
+        vc.cert_.user_attributes.push_back(std::move(kept->first));
+        vc.user_attributes_.push_back(std::move(kept->second));
+      }
+    }
+    for (const auto& s : c.subkeys) {
+      if (auto kept = v.subkey(s)) {
+        vc.cert_.subkeys.push_back(std::move(kept->first));
+        vc.subkeys_.push_back(kept->second);
+      }
+    }
+
+    const auto& direct = vc.cert_.direct_signatures;
+    const Signature* direct_key =
+        newest(direct, [](const Signature& s) { return s.type == SignatureType::DirectKey; });
+    const Signature* key_rev =
+        newest(direct, [](const Signature& s) { return s.type == SignatureType::KeyRevocation; });
+    if (primary.version == 6 && !direct_key && !key_rev) {
+      // RFC 9580 §10.1.1: a v6 certificate carries a direct-key signature.
+      return refuse(Error{ErrorCode::NoValidComponents,
+                          "v6 primary key has no valid direct-key signature"});
+    }
+    if (primary.version == 4 && vc.cert_.user_ids.empty() && !direct_key && !key_rev) {
+      return refuse(Error{ErrorCode::NoValidComponents,
+                          "primary key has no valid self-signature (no user ID with a valid "
+                          "self-signature, no direct-key signature, no revocation)"});
+    }
+    if (vc.cert_.user_ids.size() > policy.max_user_ids) {
+      return refuse(Error{ErrorCode::TooManyComponents,
+                          std::to_string(vc.cert_.user_ids.size()) + " valid user IDs (limit " +
+                              std::to_string(policy.max_user_ids) + ")"});
+    }
+    if (vc.cert_.subkeys.size() > policy.max_subkeys) {
+      return refuse(Error{ErrorCode::TooManyComponents,
+                          std::to_string(vc.cert_.subkeys.size()) + " valid subkeys (limit " +
+                              std::to_string(policy.max_subkeys) + ")"});
+    }
+
+    // The primary user ID: the newest non-revoked one that claims to be
+    // primary; else the first non-revoked one.
+    std::optional<std::size_t> primary_uid;
+    std::uint32_t best = 0;
+    for (std::size_t i = 0; i < vc.user_ids_.size(); ++i) {
+      auto& st = vc.user_ids_[i];
+      if (st.revocation || !st.primary) {
+        continue;
+      }
+      const Signature* cert = newest(vc.cert_.user_ids[i].signatures, [&](const Signature& s) {
+        return is_certification(s.type) && s.issued_by(primary);
+      });
+      std::uint32_t t = cert ? cert->created.value_or(0) : 0;
+      if (!primary_uid || t > best) {
+        primary_uid = i;
+        best = t;
+      }
+    }
+    for (std::size_t i = 0; !primary_uid && i < vc.user_ids_.size(); ++i) {
+      if (!vc.user_ids_[i].revocation) {
+        primary_uid = i;
+      }
+    }
+    for (std::size_t i = 0; i < vc.user_ids_.size(); ++i) {
+      vc.user_ids_[i].primary = primary_uid && *primary_uid == i;
+    }
+    const Signature* key_sig = direct_key;
+    if (!key_sig || !key_sig->key_expires_after) {
+      if (primary_uid) {
+        const Signature* uid_sig = newest(
+            vc.cert_.user_ids[*primary_uid].signatures, [&](const Signature& s) {
+              return is_certification(s.type) && (!s.has_issuer() || s.issued_by(primary));
+            });
+        if (uid_sig && (!key_sig || uid_sig->key_expires_after)) {
+          key_sig = uid_sig;
+        }
+      }
+    }
+    vc.primary_.expires = expiry(primary, key_sig);
+    vc.primary_.flags = key_sig ? key_sig->key_flags : std::nullopt;
+    if (key_rev) {
+      vc.primary_.revocation = revocation_of(*key_rev);
+    }
+    std::size_t size = serialize(vc.cert_).size();
+    if (size > policy.max_cert_bytes) {
+      return refuse(Error{ErrorCode::CertificateTooLarge,
+                          "certificate of " + std::to_string(size) +
+                              " octets after stripping exceeds the limit of " +
+                              std::to_string(policy.max_cert_bytes)});
+    }
+    out.cert = std::move(vc);
+    return out;
+  }
+};
+
+Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t /*now*/) {
+  return Verifier::run(cert, policy);
+}
+
+Result<std::vector<Verification>> verify_input(ByteView input, const Policy& policy,
+                                               std::uint64_t now, std::size_t max_input,
+                                               std::size_t max_certs) {
+  KEYDIR_TRY(Bytes binary, decode_key_input(input, max_input));
+  ParseOptions options;
+  options.max_certs = max_certs;
+  KEYDIR_TRY(auto parsed, parse_certificates(binary, options));
+  std::vector<Verification> out;
+  out.reserve(parsed.size());
+  for (auto& p : parsed) {
+    if (!p.cert) {
+      Verification v;
+      v.fingerprint = p.fingerprint;
+      v.refusal = p.cert.error();
+      out.push_back(std::move(v));
+      continue;
+    }
+    out.push_back(verify(*p.cert, policy, now));
+  }
+  return out;
+}
+
+}  // namespace keydir::openpgp

@@ -1,0 +1,92 @@
+// Self-signature verification and the keep/strip policy: Certificate →
+// VerifiedCertificate.
+//
+// verify() checks every self-signature cryptographically (RFC 9580 §5.2.4):
+// user ID and user attribute certifications, subkey bindings with the
+// primary-key back-signature that signing subkeys need, direct-key
+// signatures, revocations. It keeps what verifies and what the Policy allows,
+// strips the rest with a reason, and refuses the certificate when its primary
+// key has no valid self-signature. The result is canonical (canonical.hpp).
+//
+// Security considerations: everything in the input is attacker-controlled,
+// including issuer subpackets (only a verified signature proves its issuer).
+// Work is bounded by the parser's packet limit; each signature is verified at
+// most once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "openpgp/certificate.hpp"
+#include "openpgp/policy.hpp"
+
+namespace keydir::openpgp {
+
+struct Revocation {
+  std::uint32_t created = 0;
+  std::optional<std::uint8_t> code;  // RFC 9580 §5.2.3.31 reason code
+  std::string reason;
+};
+
+struct KeyState {
+  std::optional<std::uint32_t> expires;  // absolute time, nullopt = never
+  std::optional<std::uint8_t> flags;     // key flags of the newest binding
+  std::optional<Revocation> revocation;
+};
+
+struct UserIdState {
+  std::optional<Email> email;
+  bool primary = false;
+  std::optional<Revocation> revocation;
+  std::size_t third_party_certifications = 0;
+};
+
+class VerifiedCertificate {
+ public:
+  [[nodiscard]] const Certificate& cert() const { return cert_; }
+  [[nodiscard]] const Fingerprint& fingerprint() const { return cert_.primary.fingerprint; }
+  [[nodiscard]] const KeyState& primary_state() const { return primary_; }
+  // Parallel to cert().user_ids / user_attributes / subkeys.
+  [[nodiscard]] const std::vector<UserIdState>& user_id_states() const { return user_ids_; }
+  [[nodiscard]] const std::vector<UserIdState>& user_attribute_states() const {
+    return user_attributes_;
+  }
+  [[nodiscard]] const std::vector<KeyState>& subkey_states() const { return subkeys_; }
+  [[nodiscard]] bool revoked() const { return primary_.revocation.has_value(); }
+  [[nodiscard]] bool expired(std::uint64_t now) const {
+    return primary_.expires && *primary_.expires <= now;
+  }
+  // Canonical binary form (serialize(cert())).
+  [[nodiscard]] Bytes to_bytes() const;
+
+ private:
+  friend struct Verifier;
+  VerifiedCertificate() = default;
+  Certificate cert_;
+  KeyState primary_;
+  std::vector<UserIdState> user_ids_;
+  std::vector<UserIdState> user_attributes_;
+  std::vector<KeyState> subkeys_;
+};
+
+struct Verification {
+  std::optional<Fingerprint> fingerprint;
+  std::optional<VerifiedCertificate> cert;  // set when accepted
+  std::optional<Error> refusal;             // set when refused
+  std::vector<Finding> stripped;            // what was left out, and why
+  [[nodiscard]] bool accepted() const { return cert.has_value(); }
+};
+
+// `now` is seconds since the epoch; it is used for expiry reporting only.
+Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now);
+
+// parse_certificates + verify for each certificate of an input (armored or
+// binary). Input-level errors (armor, framing, secret keys) are returned as
+// the error; per-certificate refusals are in each Verification.
+Result<std::vector<Verification>> verify_input(ByteView input, const Policy& policy,
+                                               std::uint64_t now, std::size_t max_input,
+                                               std::size_t max_certs = 0);
+
+}  // namespace keydir::openpgp
