@@ -54,6 +54,10 @@ inline constexpr std::size_t kMaxArmorHeaders = 64;
 inline constexpr std::size_t kMaxMpiBits = 16384;
 // Signature subpackets per signature (hashed + unhashed).
 inline constexpr std::size_t kMaxSubpackets = 256;
+// Digest computations spent on putting misplaced self-signatures back where
+// they belong (Sequoia does the same repair). Each costs one hash, no
+// public-key operation; the bound keeps a hostile input linear.
+inline constexpr std::size_t kMaxRelocationChecks = 10000;
 // HKP `search` and VKS path segments.
 inline constexpr std::size_t kMaxQueryBytes = 256;
 

@@ -1,5 +1,8 @@
 #include "openpgp/armor.hpp"
 
+#include <cctype>
+#include <optional>
+
 #include "common/limits.hpp"
 
 namespace keydir::openpgp {
@@ -45,6 +48,25 @@ std::string_view label_of(ArmorKind kind) {
     case ArmorKind::Other: break;
   }
   return "PGP ARMORED FILE";
+}
+
+// RFC 9580 §6.2: "a key-value pair, separated by a colon and a space"; an
+// empty value ("Hash:") is seen in the wild. Base64 never contains ':'.
+std::optional<std::pair<std::string, std::string>> armor_header(std::string_view l) {
+  auto colon = l.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return std::nullopt;
+  }
+  for (char c : l.substr(0, colon)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+      return std::nullopt;
+    }
+  }
+  std::string_view value = l.substr(colon + 1);
+  if (!value.empty() && value.front() != ' ') {
+    return std::nullopt;
+  }
+  return std::make_pair(std::string(l.substr(0, colon)), std::string(trim(value)));
 }
 
 // Splits text into lines without copying; strips a trailing CR.
@@ -136,13 +158,11 @@ Result<std::vector<ArmorBlock>> dearmor(std::string_view text, std::size_t max_o
           in_headers = false;
           continue;
         }
-        auto colon = l.find(": ");
-        if (colon != std::string_view::npos) {
+        if (auto header = armor_header(l)) {
           if (block.headers.size() >= limits::kMaxArmorHeaders) {
             return fail(ErrorCode::BadArmor, "too many armor headers");
           }
-          block.headers.emplace_back(std::string(l.substr(0, colon)),
-                                     std::string(l.substr(colon + 2)));
+          block.headers.push_back(std::move(*header));
           continue;
         }
         in_headers = false;

@@ -213,7 +213,9 @@ Result<Bytes> decode_key_input(ByteView input, std::size_t max_output) {
       return fail(ErrorCode::SecretKeyRefused,
                   "secret key material — not uploaded (armor says " + b.label + ")");
     }
-    if (b.kind == ArmorKind::PublicKey) {
+    // "PGP ARMORED FILE" (gpg --enarmor) and other generic blocks may hold a
+    // certificate too; the packets decide. Signatures and messages do not.
+    if (b.kind == ArmorKind::PublicKey || b.kind == ArmorKind::Other) {
       append(out, b.data);
     } else if (other.empty()) {
       other = b.label;

@@ -30,6 +30,9 @@ struct Policy {
   // Smallest RSA, DSA and ElGamal keys accepted (bits). Keys of 768 bits are
   // still found in old keyrings; below that nothing real remains.
   unsigned min_rsa_dsa_bits = 768;
+  // Keys and signatures made later than `now` plus this are not valid yet
+  // (Sequoia allows 30 minutes; clients' clocks are often worse).
+  std::uint32_t clock_skew_seconds = 3600;
 
   std::size_t max_user_ids = limits::kMaxUserIdsPerCert;
   std::size_t max_subkeys = limits::kMaxSubkeysPerCert;

@@ -46,6 +46,7 @@ std::string_view curve_name(Curve curve) {
     case Curve::BrainpoolP512r1: return "brainpoolP512r1";
     case Curve::Ed25519Legacy: return "Ed25519";
     case Curve::Curve25519Legacy: return "Curve25519";
+    case Curve::Secp256k1: return "secp256k1";
     case Curve::Unknown: break;
   }
   return "unknown";

@@ -125,6 +125,7 @@ enum class Curve : std::uint8_t {
   BrainpoolP512r1,
   Ed25519Legacy,
   Curve25519Legacy,
+  Secp256k1,  // not in RFC 9580's registry; used by GnuPG and RNP users
 };
 
 // Key flags (RFC 9580 §5.2.3.29), first octet.

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 
+#include "common/limits.hpp"
 #include "openpgp/canonical.hpp"
 #include "openpgp/crypto/hash.hpp"
 #include "openpgp/crypto/verify_key.hpp"
@@ -83,6 +84,8 @@ std::optional<std::uint32_t> expiry(const PublicKey& key, const Signature* sig) 
 
 struct Verifier {
   const Policy& policy;
+  std::uint64_t now;
+  std::optional<crypto::Backend> backend;
   const PublicKey& primary;
   const VerifyingKey& primary_key;
   std::vector<Finding>& stripped;
@@ -124,12 +127,31 @@ struct Verifier {
     if (*sig.created < not_before) {
       return "signature is older than the key it binds";
     }
+    if (*sig.created > now + policy.clock_skew_seconds) {
+      return "signature created in the future";
+    }
     if (sig.unknown_critical) {
       return "unknown critical subpacket (RFC 9580 §5.2.3.7)";
     }
+    auto digest = signed_digest(sig, context);
+    if (!digest) {
+      return "unknown hash algorithm";
+    }
+    if (!prefix_matches(sig, *digest)) {
+      return "signature does not verify (digest prefix mismatch)";
+    }
+    if (!key.verify(sig.hash_algorithm, *digest, sig.material)) {
+      return "signature does not verify";
+    }
+    return std::nullopt;
+  }
+
+  // The hash a signature is made over (RFC 9580 §5.2.4); nullopt for an
+  // unknown hash algorithm.
+  static std::optional<Bytes> signed_digest(const Signature& sig, const Context& context) {
     auto h = Hasher::create(sig.hash_algorithm);
     if (!h) {
-      return h.error().detail;
+      return std::nullopt;
     }
     if (sig.version == 6) {
       // RFC 9580 §5.2.4: "the salt is hashed first".
@@ -142,26 +164,131 @@ struct Verifier {
     h->update_u8(sig.version);
     h->update_u8(0xFF);
     h->update_be(sig.hashed_prefix_len, 4);
-    Bytes digest = h->finish();
-    if (digest[0] != sig.digest_prefix[0] || digest[1] != sig.digest_prefix[1]) {
-      return "signature does not verify (digest prefix mismatch)";
-    }
-    if (!key.verify(sig.hash_algorithm, digest, sig.material)) {
-      return "signature does not verify";
-    }
-    return std::nullopt;
+    return h->finish();
   }
 
-  // Keeps the newest `max` of `sigs`; strips the rest.
-  void cap(std::vector<Signature>& sigs, const std::string& component) {
-    if (sigs.size() <= policy.max_self_sigs_per_component) {
+  static bool prefix_matches(const Signature& sig, const Bytes& digest) {
+    return digest[0] == sig.digest_prefix[0] && digest[1] == sig.digest_prefix[1];
+  }
+
+  enum class Kind { Primary, User, Subkey, None };
+  static Kind kind_of(SignatureType t) {
+    switch (t) {
+      case SignatureType::DirectKey:
+      case SignatureType::KeyRevocation:
+        return Kind::Primary;
+      case SignatureType::GenericCertification:
+      case SignatureType::PersonaCertification:
+      case SignatureType::CasualCertification:
+      case SignatureType::PositiveCertification:
+      case SignatureType::CertificationRevocation:
+      case SignatureType::AttestationKey:
+        return Kind::User;
+      case SignatureType::SubkeyBinding:
+      case SignatureType::SubkeyRevocation:
+        return Kind::Subkey;
+      default:
+        return Kind::None;
+    }
+  }
+
+  // Moves self-signatures that sit on the wrong component (wrong kind, or a
+  // digest prefix that does not match where they are) to the component whose
+  // data they hash to, as Sequoia's canonicalization does. Only the two-octet
+  // digest prefix is compared here; the full check comes later. Returns true
+  // if anything moved.
+  bool relocate(Certificate& c) const {
+    struct Slot {
+      std::vector<Signature>* list;
+      Context ctx;
+      Kind kind;
+    };
+    std::vector<Slot> slots;
+    slots.push_back({&c.direct_signatures, [this](Hasher& h) { hash_key(h, primary); },
+                     Kind::Primary});
+    auto add_user = [&](UserIdBundle& u, std::uint8_t prefix) {
+      slots.push_back({&u.signatures,
+                       [this, &u, prefix](Hasher& h) {
+                         hash_key(h, primary);
+                         hash_user(h, prefix, u.body);
+                       },
+                       Kind::User});
+    };
+    for (auto& u : c.user_ids) {
+      add_user(u, 0xB4);
+    }
+    for (auto& u : c.user_attributes) {
+      add_user(u, 0xD1);
+    }
+    for (auto& s : c.subkeys) {
+      slots.push_back({&s.signatures,
+                       [this, &s](Hasher& h) {
+                         hash_key(h, primary);
+                         hash_key(h, s.key);
+                       },
+                       Kind::Subkey});
+    }
+    std::size_t budget = limits::kMaxRelocationChecks;
+    auto fits = [&](const Signature& sig, const Slot& slot) {
+      if (budget == 0) {
+        return false;
+      }
+      --budget;
+      auto d = signed_digest(sig, slot.ctx);
+      return d && prefix_matches(sig, *d);
+    };
+    struct Moved {
+      Signature sig;
+      std::size_t origin;
+    };
+    std::vector<Moved> pool;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      std::vector<Signature> keep;
+      for (auto& sig : *slots[i].list) {
+        Kind k = kind_of(sig.type);
+        bool self = !sig.has_issuer() || sig.issued_by(primary);
+        if (!self || k == Kind::None || budget == 0 ||
+            (k == slots[i].kind && fits(sig, slots[i]))) {
+          keep.push_back(std::move(sig));
+        } else {
+          pool.push_back({std::move(sig), i});
+        }
+      }
+      *slots[i].list = std::move(keep);
+    }
+    bool moved = false;
+    for (auto& m : pool) {
+      Kind k = kind_of(m.sig.type);
+      std::size_t target = m.origin;
+      for (std::size_t j = 0; j < slots.size(); ++j) {
+        if (j != m.origin && slots[j].kind == k && fits(m.sig, slots[j])) {
+          target = j;
+          moved = true;
+          break;
+        }
+      }
+      slots[target].list->push_back(std::move(m.sig));
+    }
+    return moved;
+  }
+
+  // Keeps the newest `max` of `sigs` and strips the rest, but never the
+  // newest signature that `binds` (the component's certification or binding).
+  void cap(std::vector<Signature>& sigs, const std::string& component,
+           const std::function<bool(const Signature&)>& binds) {
+    std::size_t max = std::max<std::size_t>(policy.max_self_sigs_per_component, 1);
+    if (sigs.size() <= max) {
       return;
     }
     std::stable_sort(sigs.begin(), sigs.end(), newer);
-    std::size_t n = sigs.size() - policy.max_self_sigs_per_component;
-    sigs.resize(policy.max_self_sigs_per_component);
+    auto binding = std::find_if(sigs.begin(), sigs.end(), binds);
+    if (binding != sigs.end() && static_cast<std::size_t>(binding - sigs.begin()) >= max) {
+      std::rotate(sigs.begin() + static_cast<std::ptrdiff_t>(max - 1), binding, binding + 1);
+    }
+    std::size_t n = sigs.size() - max;
+    sigs.resize(max);
     strip(component, std::to_string(n) + " older self-signatures beyond the limit of " +
-                         std::to_string(policy.max_self_sigs_per_component));
+                         std::to_string(max));
   }
 
   std::optional<std::pair<UserIdBundle, UserIdState>> user_bundle(const UserIdBundle& in,
@@ -223,7 +350,7 @@ struct Verifier {
       strip(desc, "third-party " + std::string(signature_type_name(t->type)) + " by " +
                       issuer_of(*t) + " (not attested by the key owner)");
     }
-    cap(self, desc);
+    cap(self, desc, [](const Signature& s) { return is_certification(s.type); });
     const Signature* cert = newest(self, [](const Signature& s) { return is_certification(s.type); });
     const Signature* rev = newest(self, [](const Signature& s) {
       return s.type == SignatureType::CertificationRevocation;
@@ -265,6 +392,10 @@ struct Verifier {
       strip(desc, ok.error().detail);
       return std::nullopt;
     }
+    if (sub.created > now + policy.clock_skew_seconds) {
+      strip(desc, "subkey is created in the future");
+      return std::nullopt;
+    }
     Context ctx = [&](Hasher& h) {
       hash_key(h, primary);
       hash_key(h, sub);
@@ -302,7 +433,7 @@ struct Verifier {
       strip(desc, "no valid binding signature");
       return std::nullopt;
     }
-    cap(valid, desc);
+    cap(valid, desc, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
     binding = newest(valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
     KeyState state;
     state.flags = binding->key_flags;
@@ -325,7 +456,7 @@ struct Verifier {
         continue;
       }
       if (!sub_key) {
-        auto k = crypto::make_verifying_key(sub);
+        auto k = make_key(sub);
         if (!k) {
           return "back-signature of the signing subkey cannot be checked: " + k.error().detail;
         }
@@ -340,7 +471,16 @@ struct Verifier {
            (last ? " (" + *last + ")" : std::string());
   }
 
-  static Verification run(const Certificate& input, const Policy& policy) {
+  Result<std::unique_ptr<VerifyingKey>> make_key(const PublicKey& key) const {
+    return make_key(key, backend);
+  }
+  static Result<std::unique_ptr<VerifyingKey>> make_key(const PublicKey& key,
+                                                        std::optional<crypto::Backend> backend) {
+    return backend ? crypto::make_verifying_key(key, *backend) : crypto::make_verifying_key(key);
+  }
+
+  static Verification run(const Certificate& input, const Policy& policy, std::uint64_t now,
+                          std::optional<crypto::Backend> backend) {
     Verification out;
     out.fingerprint = input.primary.fingerprint;
     out.stripped = input.dropped;
@@ -354,11 +494,17 @@ struct Verifier {
     if (auto ok = policy.check_key(primary); !ok) {
       return refuse(Error{ok.error().code, "primary key: " + ok.error().detail});
     }
-    auto vk = crypto::make_verifying_key(primary);
+    if (primary.created > now + policy.clock_skew_seconds) {
+      return refuse(Error{ErrorCode::NoValidComponents, "primary key is created in the future"});
+    }
+    auto vk = make_key(primary, backend);
     if (!vk) {
       return refuse(Error{vk.error().code, "primary key: " + vk.error().detail});
     }
-    Verifier v{policy, primary, **vk, out.stripped};
+    Verifier v{policy, now, backend, primary, **vk, out.stripped};
+    if (v.relocate(c)) {
+      canonicalize(c);
+    }
     VerifiedCertificate vc;
     vc.cert_.primary = primary;
     const std::string primary_desc = "primary key";
@@ -384,7 +530,8 @@ struct Verifier {
       }
       vc.cert_.direct_signatures.push_back(sig);
     }
-    v.cap(vc.cert_.direct_signatures, primary_desc);
+    v.cap(vc.cert_.direct_signatures, primary_desc,
+          [](const Signature& s) { return s.type == SignatureType::KeyRevocation; });
 
     for (const auto& u : c.user_ids) {
       std::string desc = describe_user_id(u.body);
@@ -504,8 +651,9 @@ struct Verifier {
   }
 };
 
-Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t /*now*/) {
-  return Verifier::run(cert, policy);
+Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now,
+                    std::optional<crypto::Backend> backend) {
+  return Verifier::run(cert, policy, now, backend);
 }
 
 Result<std::vector<Verification>> verify_input(ByteView input, const Policy& policy,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "openpgp/certificate.hpp"
+#include "openpgp/crypto/verify_key.hpp"
 #include "openpgp/policy.hpp"
 
 namespace keydir::openpgp {
@@ -79,8 +80,12 @@ struct Verification {
   [[nodiscard]] bool accepted() const { return cert.has_value(); }
 };
 
-// `now` is seconds since the epoch; it is used for expiry reporting only.
-Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now);
+// `now` is seconds since the epoch: keys and signatures made after it (plus
+// the policy's clock skew) are not valid yet.
+// `backend` forces one crypto backend for every key (tests and benchmarks
+// compare them); by default each algorithm uses crypto::default_backend().
+Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now,
+                    std::optional<crypto::Backend> backend = std::nullopt);
 
 // parse_certificates + verify for each certificate of an input (armored or
 // binary). Input-level errors (armor, framing, secret keys) are returned as

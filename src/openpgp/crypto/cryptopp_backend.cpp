@@ -145,6 +145,7 @@ CryptoPP::OID curve_oid(Curve c) {
     case Curve::NistP521: return CryptoPP::ASN1::secp521r1();
     case Curve::BrainpoolP256r1: return CryptoPP::ASN1::brainpoolP256r1();
     case Curve::BrainpoolP384r1: return CryptoPP::ASN1::brainpoolP384r1();
+    case Curve::Secp256k1: return CryptoPP::ASN1::secp256k1();
     default: return CryptoPP::ASN1::brainpoolP512r1();
   }
 }

@@ -177,6 +177,7 @@ const char* group_name(Curve c) {
     case Curve::BrainpoolP256r1: return "brainpoolP256r1";
     case Curve::BrainpoolP384r1: return "brainpoolP384r1";
     case Curve::BrainpoolP512r1: return "brainpoolP512r1";
+    case Curve::Secp256k1: return "secp256k1";
     default: return nullptr;
   }
 }

@@ -45,6 +45,20 @@ Result<std::unique_ptr<VerifyingKey>> make_verifying_key(const PublicKey& key, B
       key.material.curve != Curve::Ed25519Legacy) {
     return fail(ErrorCode::UnsupportedAlgorithm, "EdDSALegacy on a curve other than Ed25519");
   }
+  if (backend == Backend::OpenSSL && key.algorithm == PublicKeyAlgorithm::Dsa) {
+    // OpenSSL refuses DSA unless q has 160, 224 or 256 bits (DSA_R_BAD_Q_VALUE);
+    // RFC 9580 §5.2.3.x only asks q to fit the hash, and 384-bit q exist.
+    std::size_t q_bits = 0;
+    for (std::size_t i = 0; i < key.material.mpis[1].size(); ++i) {
+      if (key.material.mpis[1][i] != 0) {
+        q_bits = (key.material.mpis[1].size() - i) * 8;
+        break;
+      }
+    }
+    if (q_bits != 160 && q_bits != 224 && q_bits != 256) {
+      backend = Backend::CryptoPP;
+    }
+  }
   if (backend == Backend::CryptoPP && key.algorithm == PublicKeyAlgorithm::Ed448) {
     backend = Backend::OpenSSL;  // Crypto++ 8.7 has no Ed448
   }
