@@ -27,7 +27,7 @@ fuzz_smoke() {
   local corpus
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/certificate/* "$corpus"/
-  "$dir/tests/fuzz/fuzz_certificate" -max_total_time="$FUZZ_SECONDS" -max_len=65536 \
+  "$dir/fuzz_certificate" -max_total_time="$FUZZ_SECONDS" -max_len=65536 \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" \
     tests/fuzz/regressions/certificate 2>&1 | tail -n 15
   rm -rf "$corpus"

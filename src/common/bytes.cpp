@@ -97,37 +97,43 @@ std::string base64_encode(ByteView bytes) {
 
 std::optional<Bytes> base64_decode(std::string_view text) {
   Bytes out;
-  out.reserve(text.size() / 4 * 3);
+  out.reserve(text.size() / 4 * 3 + 3);
   std::uint32_t acc = 0;
-  int bits = 0;
+  int have = 0;  // symbols in acc
   int pad = 0;
-  std::size_t symbols = 0;
   for (char c : text) {
+    std::int8_t v = kB64Table[static_cast<std::uint8_t>(c)];
+    if (v >= 0) {
+      if (pad > 0) {
+        return std::nullopt;  // data after padding
+      }
+      acc = acc << 6 | static_cast<std::uint32_t>(v);
+      if (++have == 4) {
+        out.push_back(static_cast<std::uint8_t>(acc >> 16));
+        out.push_back(static_cast<std::uint8_t>(acc >> 8));
+        out.push_back(static_cast<std::uint8_t>(acc));
+        acc = 0;
+        have = 0;
+      }
+      continue;
+    }
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
       continue;
     }
-    if (c == '=') {
-      ++pad;
-      ++symbols;
-      continue;
-    }
-    if (pad > 0) {
-      return std::nullopt;  // data after padding
-    }
-    int v = kB64Table[static_cast<std::uint8_t>(c)];
-    if (v < 0) {
+    if (c != '=') {
       return std::nullopt;
     }
-    ++symbols;
-    acc = acc << 6 | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<std::uint8_t>(acc >> bits));
-    }
+    ++pad;
   }
-  if (pad > 2 || symbols % 4 != 0) {
+  // Padding completes the last group: "xx==" (one octet) or "xxx=" (two).
+  if (pad > 2 || (have + pad) % 4 != 0 || (pad > 0 && have < 2)) {
     return std::nullopt;
+  }
+  if (have == 2) {
+    out.push_back(static_cast<std::uint8_t>(acc >> 4));
+  } else if (have == 3) {
+    out.push_back(static_cast<std::uint8_t>(acc >> 10));
+    out.push_back(static_cast<std::uint8_t>(acc >> 2));
   }
   return out;
 }

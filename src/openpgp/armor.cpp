@@ -1,5 +1,6 @@
 #include "openpgp/armor.hpp"
 
+#include <array>
 #include <cctype>
 #include <optional>
 
@@ -94,18 +95,31 @@ class LineReader {
 
 }  // namespace
 
-std::uint32_t crc24(ByteView data) {
-  std::uint32_t crc = 0xB704CE;
-  for (std::uint8_t b : data) {
-    crc ^= std::uint32_t{b} << 16;
-    for (int i = 0; i < 8; ++i) {
+namespace {
+// Table-driven CRC-24 (one lookup per octet instead of eight shifts).
+constexpr std::array<std::uint32_t, 256> make_crc24_table() {
+  std::array<std::uint32_t, 256> t{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t crc = i << 16;
+    for (int b = 0; b < 8; ++b) {
       crc <<= 1;
       if (crc & 0x1000000) {
         crc ^= 0x1864CFB;
       }
     }
+    t[i] = crc & 0xFFFFFF;
   }
-  return crc & 0xFFFFFF;
+  return t;
+}
+constexpr auto kCrc24Table = make_crc24_table();
+}  // namespace
+
+std::uint32_t crc24(ByteView data) {
+  std::uint32_t crc = 0xB704CE;
+  for (std::uint8_t b : data) {
+    crc = ((crc << 8) ^ kCrc24Table[((crc >> 16) ^ b) & 0xFF]) & 0xFFFFFF;
+  }
+  return crc;
 }
 
 bool looks_armored(ByteView input) {

@@ -291,7 +291,7 @@ struct Verifier {
                          std::to_string(max));
   }
 
-  std::optional<std::pair<UserIdBundle, UserIdState>> user_bundle(const UserIdBundle& in,
+  std::optional<std::pair<UserIdBundle, UserIdState>> user_bundle(UserIdBundle& in,
                                                                   std::uint8_t prefix,
                                                                   const std::string& desc) {
     Context ctx = [&](Hasher& h) {
@@ -299,8 +299,8 @@ struct Verifier {
       hash_user(h, prefix, in.body);
     };
     std::vector<Signature> self;
-    std::vector<const Signature*> third;
-    for (const auto& sig : in.signatures) {
+    std::vector<Signature*> third;
+    for (auto& sig : in.signatures) {
       bool allowed = is_certification(sig.type) ||
                      sig.type == SignatureType::CertificationRevocation ||
                      sig.type == SignatureType::AttestationKey;
@@ -318,7 +318,7 @@ struct Verifier {
                                      : "signature without issuer that is no valid self-signature");
         continue;
       }
-      self.push_back(sig);
+      self.push_back(std::move(sig));
     }
     if (!std::any_of(self.begin(), self.end(),
                      [](const Signature& s) { return is_certification(s.type); })) {
@@ -332,19 +332,19 @@ struct Verifier {
     std::stable_sort(third.begin(), third.end(),
                      [](const Signature* a, const Signature* b) { return newer(*a, *b); });
     std::size_t kept_by_policy = 0;
-    for (const Signature* t : third) {
+    for (Signature* t : third) {
       if (attestation && is_certification(t->type) && attested(*attestation, *t)) {
-        out.signatures.push_back(*t);
+        out.signatures.push_back(std::move(*t));
         ++state.third_party_certifications;
         continue;
       }
       if (policy.keep_third_party_certifications &&
           kept_by_policy < policy.max_third_party_per_user_id) {
-        out.signatures.push_back(*t);
         ++kept_by_policy;
         if (is_certification(t->type)) {
           ++state.third_party_certifications;
         }
+        out.signatures.push_back(std::move(*t));
         continue;
       }
       strip(desc, "third-party " + std::string(signature_type_name(t->type)) + " by " +
@@ -359,7 +359,8 @@ struct Verifier {
       state.revocation = revocation_of(*rev);
     }
     state.primary = cert->primary_user_id;
-    out.signatures.insert(out.signatures.end(), self.begin(), self.end());
+    out.signatures.insert(out.signatures.end(), std::make_move_iterator(self.begin()),
+                          std::make_move_iterator(self.end()));
     return std::make_pair(std::move(out), std::move(state));
   }
 
@@ -381,7 +382,7 @@ struct Verifier {
                      d) != attestation.attested_digests.end();
   }
 
-  std::optional<std::pair<SubkeyBundle, KeyState>> subkey(const SubkeyBundle& in) {
+  std::optional<std::pair<SubkeyBundle, KeyState>> subkey(SubkeyBundle& in) {
     const PublicKey& sub = in.key;
     std::string desc = "subkey " + sub.fingerprint.to_hex();
     if (sub.fingerprint == primary.fingerprint) {
@@ -402,7 +403,7 @@ struct Verifier {
     };
     std::unique_ptr<VerifyingKey> sub_key;
     std::vector<Signature> valid;
-    for (const auto& sig : in.signatures) {
+    for (auto& sig : in.signatures) {
       if (sig.type != SignatureType::SubkeyBinding &&
           sig.type != SignatureType::SubkeyRevocation) {
         strip(desc, std::string(signature_type_name(sig.type)) +
@@ -425,7 +426,7 @@ struct Verifier {
         strip(desc, std::string(signature_type_name(sig.type)) + " dropped: " + *why);
         continue;
       }
-      valid.push_back(sig);
+      valid.push_back(std::move(sig));
     }
     const Signature* binding = newest(
         valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
@@ -443,7 +444,7 @@ struct Verifier {
         })) {
       state.revocation = revocation_of(*rev);
     }
-    return std::make_pair(SubkeyBundle{sub, std::move(valid)}, state);
+    return std::make_pair(SubkeyBundle{std::move(in.key), std::move(valid)}, state);
   }
 
   std::optional<std::string> back_signature(const Signature& binding, const PublicKey& sub,
@@ -479,16 +480,15 @@ struct Verifier {
     return backend ? crypto::make_verifying_key(key, *backend) : crypto::make_verifying_key(key);
   }
 
-  static Verification run(const Certificate& input, const Policy& policy, std::uint64_t now,
+  static Verification run(Certificate c, const Policy& policy, std::uint64_t now,
                           std::optional<crypto::Backend> backend) {
     Verification out;
-    out.fingerprint = input.primary.fingerprint;
-    out.stripped = input.dropped;
+    out.fingerprint = c.primary.fingerprint;
+    out.stripped = std::move(c.dropped);
     auto refuse = [&](Error e) {
       out.refusal = std::move(e);
       return std::move(out);
     };
-    Certificate c = input;
     canonicalize(c);
     const PublicKey& primary = c.primary;
     if (auto ok = policy.check_key(primary); !ok) {
@@ -509,7 +509,7 @@ struct Verifier {
     vc.cert_.primary = primary;
     const std::string primary_desc = "primary key";
 
-    for (const auto& sig : c.direct_signatures) {
+    for (auto& sig : c.direct_signatures) {
       if (sig.type != SignatureType::DirectKey && sig.type != SignatureType::KeyRevocation) {
         v.strip(primary_desc, std::string(signature_type_name(sig.type)) +
                                   " signature on the primary key is misplaced");
@@ -528,12 +528,12 @@ struct Verifier {
         v.strip(primary_desc, std::string(signature_type_name(sig.type)) + " dropped: " + *why);
         continue;
       }
-      vc.cert_.direct_signatures.push_back(sig);
+      vc.cert_.direct_signatures.push_back(std::move(sig));
     }
     v.cap(vc.cert_.direct_signatures, primary_desc,
           [](const Signature& s) { return s.type == SignatureType::KeyRevocation; });
 
-    for (const auto& u : c.user_ids) {
+    for (auto& u : c.user_ids) {
       std::string desc = describe_user_id(u.body);
       if (u.body.size() > policy.max_user_id_bytes) {
         v.strip(desc, "user ID of " + std::to_string(u.body.size()) +
@@ -547,7 +547,7 @@ struct Verifier {
         vc.user_ids_.push_back(std::move(kept->second));
       }
     }
-    for (const auto& u : c.user_attributes) {
+    for (auto& u : c.user_attributes) {
       std::string desc = "user attribute of " + std::to_string(u.body.size()) + " octets";
       if (!policy.keep_user_attributes) {
         v.strip(desc, "user attributes (photo IDs) are not published");
@@ -563,7 +563,7 @@ struct Verifier {
         vc.user_attributes_.push_back(std::move(kept->second));
       }
     }
-    for (const auto& s : c.subkeys) {
+    for (auto& s : c.subkeys) {
       if (auto kept = v.subkey(s)) {
         vc.cert_.subkeys.push_back(std::move(kept->first));
         vc.subkeys_.push_back(kept->second);
@@ -673,7 +673,7 @@ Result<std::vector<Verification>> verify_input(ByteView input, const Policy& pol
       out.push_back(std::move(v));
       continue;
     }
-    out.push_back(verify(*p.cert, policy, now));
+    out.push_back(Verifier::run(std::move(*p.cert), policy, now, std::nullopt));
   }
   return out;
 }
