@@ -45,7 +45,8 @@ std::set<std::string> our_fingerprints(const VerifiedCertificate& vc) {
 
 std::set<std::string> gpg_fingerprints(const std::filesystem::path& colons) {
   std::set<std::string> out;
-  std::istringstream in(as_chars(test::read_file(colons)).data());
+  Bytes raw = test::read_file(colons);
+  std::istringstream in{std::string(as_chars(raw))};
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("fpr:", 0) == 0) {
