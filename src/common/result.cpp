@@ -22,6 +22,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::CertificateTooLarge: return "certificate_too_large";
     case ErrorCode::BadSignature: return "bad_signature";
     case ErrorCode::FingerprintCollision: return "fingerprint_collision";
+    case ErrorCode::Tombstoned: return "tombstoned";
     case ErrorCode::NotFound: return "not_found";
     case ErrorCode::StorageIo: return "storage_io";
     case ErrorCode::StorageCorruption: return "storage_corruption";

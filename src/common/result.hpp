@@ -36,6 +36,7 @@ enum class ErrorCode {
   CertificateTooLarge,
   BadSignature,
   FingerprintCollision,
+  Tombstoned,
   // lookup
   NotFound,
   // storage

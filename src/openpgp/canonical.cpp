@@ -136,3 +136,40 @@ Bytes content_digest(const Certificate& cert) {
 }
 
 }  // namespace keydir::openpgp
+
+namespace keydir::openpgp {
+
+Bytes sks_digest(const Certificate& cert) {
+  std::vector<std::pair<std::uint8_t, const Bytes*>> packets;
+  packets.emplace_back(static_cast<std::uint8_t>(PacketTag::PublicKey), &cert.primary.body);
+  auto sigs = [&](const std::vector<Signature>& list) {
+    for (const auto& s : list) {
+      packets.emplace_back(static_cast<std::uint8_t>(PacketTag::Signature), &s.body);
+    }
+  };
+  sigs(cert.direct_signatures);
+  for (const auto& u : cert.user_ids) {
+    packets.emplace_back(static_cast<std::uint8_t>(PacketTag::UserId), &u.body);
+    sigs(u.signatures);
+  }
+  for (const auto& u : cert.user_attributes) {
+    packets.emplace_back(static_cast<std::uint8_t>(PacketTag::UserAttribute), &u.body);
+    sigs(u.signatures);
+  }
+  for (const auto& k : cert.subkeys) {
+    packets.emplace_back(static_cast<std::uint8_t>(PacketTag::PublicSubkey), &k.key.body);
+    sigs(k.signatures);
+  }
+  std::sort(packets.begin(), packets.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+  });
+  auto h = *crypto::Hasher::create(HashAlgorithm::Md5);
+  for (const auto& [tag, body] : packets) {
+    h.update_be(tag, 4);
+    h.update_be(body->size(), 4);
+    h.update(*body);
+  }
+  return h.finish();
+}
+
+}  // namespace keydir::openpgp

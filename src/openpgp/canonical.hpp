@@ -26,4 +26,10 @@ Bytes serialize(const Certificate& cert);
 // SHA-256 of serialize(cert), the certificate's content digest.
 Bytes content_digest(const Certificate& cert);
 
+// The SKS key hash, as SKS and Hockeypuck define it: MD5 over the
+// certificate's packets sorted by (tag, body), each written as a four-octet
+// tag, a four-octet body length and the body. Used by `op=hget` and for
+// reconciliation with the keyserver network.
+Bytes sks_digest(const Certificate& cert);
+
 }  // namespace keydir::openpgp

@@ -23,6 +23,17 @@ struct RawPacket {
   std::size_t offset = 0;     // of the header in the input, for messages
 };
 
+struct PacketHeader {
+  std::uint8_t tag = 0;
+  std::size_t header_len = 0;
+  std::size_t body_len = 0;
+};
+
+// Reads the header at the start of `data`. nullopt: `data` is too short to
+// hold the whole header (a streaming caller reads more and tries again).
+// Errors as PacketReader::next().
+Result<std::optional<PacketHeader>> peek_packet_header(ByteView data, std::size_t offset);
+
 class PacketReader {
  public:
   explicit PacketReader(ByteView input, std::size_t max_packet = 0);

@@ -1,0 +1,189 @@
+// keydird: the key directory server and its maintenance commands.
+//   import  bulk import of key files and keyserver dumps
+//   dump    a keydump SKS and Hockeypuck can load (full or --since SEQ)
+//   check   consistency of the store (and --deep re-verification)
+//   backup  online checkpoint of the store
+//   stats   counts and size
+// The HTTP server (`serve`) arrives with the server issue.
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "service/check.hpp"
+#include "service/dump.hpp"
+#include "service/importer.hpp"
+#include "storage/rocksdb/rocks_key_store.hpp"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+using keydir::service::KeyDirectory;
+
+std::unique_ptr<keydir::storage::RocksKeyStore> open_store(const std::string& dir, bool sync,
+                                                           bool create) {
+  keydir::storage::RocksOptions o;
+  o.sync_writes = sync;
+  o.create_if_missing = create;
+  auto store = keydir::storage::RocksKeyStore::open(dir, o);
+  if (!store) {
+    std::cerr << "keydird: " << store.error().detail << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"keydird — OpenPGP key directory server"};
+  app.require_subcommand(1);
+  std::string data;
+  bool sync = false;
+
+  auto* import = app.add_subcommand("import", "Import key files and keyserver dumps");
+  std::vector<std::string> files;
+  unsigned threads = 0;
+  std::string ack_path;
+  import->add_option("--data", data, "Data folder")->required();
+  import->add_option("FILE", files, "Armored or binary files")->required();
+  import->add_option("--threads", threads, "Verification threads (default: one per core)");
+  import->add_flag("--sync", sync, "fsync every batch (survives power loss)");
+  import->add_option("--ack", ack_path,
+                     "Append the fingerprint of every certificate once it is durable");
+
+  auto* dump = app.add_subcommand("dump", "Write a keydump (numbered binary files)");
+  std::string out;
+  std::size_t per_file = 15000;
+  std::optional<std::uint64_t> since;
+  dump->add_option("--data", data, "Data folder")->required();
+  dump->add_option("--out", out, "Output folder (new or empty)")->required();
+  dump->add_option("--per-file", per_file, "Certificates per file")->check(CLI::PositiveNumber);
+  dump->add_option("--since", since, "Only certificates changed after this sequence number");
+
+  auto* check = app.add_subcommand("check", "Check the store's consistency");
+  bool deep = false;
+  std::string expect;
+  check->add_option("--data", data, "Data folder")->required();
+  check->add_flag("--deep", deep, "Also parse and re-verify every certificate");
+  check->add_option("--expect", expect, "File of fingerprints that must be stored");
+
+  auto* backup = app.add_subcommand("backup", "Online backup (RocksDB checkpoint)");
+  backup->add_option("--data", data, "Data folder")->required();
+  backup->add_option("--out", out, "Backup folder (must not exist)")->required();
+
+  auto* stats = app.add_subcommand("stats", "Counts and size of the store");
+  stats->add_option("--data", data, "Data folder")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  bool create = import->parsed();
+  auto store = open_store(data, sync, create);
+  if (!store) {
+    return kExitFailure;
+  }
+  KeyDirectory directory(*store, {}, keydir::service::system_clock());
+
+  if (import->parsed()) {
+    keydir::service::ImportOptions o;
+    o.threads = threads;
+    o.progress = &std::cerr;
+    o.progress_is_tty = isatty(STDERR_FILENO) != 0;
+    std::ofstream ack;
+    if (!ack_path.empty()) {
+      ack.open(ack_path, std::ios::app);
+      if (!ack) {
+        std::cerr << "keydird import: cannot write " << ack_path << "\n";
+        return kExitUsage;
+      }
+      o.ack = &ack;
+    }
+    auto summary = keydir::service::import_files(directory, files, o);
+    keydir::service::print_summary(std::cout, summary);
+    return summary.file_errors.empty() ? kExitOk : kExitFailure;
+  }
+  if (dump->parsed()) {
+    keydir::service::DumpOptions o;
+    o.per_file = per_file;
+    o.since = since;
+    auto r = keydir::service::dump(*store, out, o);
+    if (!r) {
+      std::cerr << "keydird dump: " << r.error().detail << "\n";
+      return kExitFailure;
+    }
+    std::cout << "dumped " << r->certificates << " certificates in " << r->files << " files to "
+              << out << (r->deleted ? ", " + std::to_string(r->deleted) + " deleted" : "")
+              << "; next incremental dump: --since " << r->last_seq << "\n";
+    return kExitOk;
+  }
+  if (check->parsed()) {
+    auto r = keydir::service::check(directory, deep);
+    if (!r) {
+      std::cerr << "keydird check: " << r.error().detail << "\n";
+      return kExitFailure;
+    }
+    std::uint64_t missing = 0;
+    if (!expect.empty()) {
+      std::ifstream in(expect);
+      if (!in) {
+        std::cerr << "keydird check: cannot read " << expect << "\n";
+        return kExitUsage;
+      }
+      std::string line;
+      while (std::getline(in, line)) {
+        auto fpr = keydir::openpgp::Fingerprint::from_hex(line);
+        if (!fpr) {
+          continue;
+        }
+        auto rec = store->get(*fpr);
+        if (!rec || !*rec) {
+          if (++missing <= 10) {
+            std::cout << "missing: " << line << "\n";
+          }
+        }
+      }
+    }
+    for (const auto& p : r->store.problems) {
+      std::cout << "problem: " << p << "\n";
+    }
+    for (const auto& p : r->problems) {
+      std::cout << "problem: " << p << "\n";
+    }
+    std::cout << r->store.certificates << " certificates, " << r->store.index_entries
+              << " index entries" << (deep ? ", " + std::to_string(r->verified) + " re-verified" : "")
+              << ": " << (r->ok() && missing == 0 ? "consistent" : "PROBLEMS FOUND")
+              << (missing ? " (" + std::to_string(missing) + " expected certificates missing)" : "")
+              << "\n";
+    return r->ok() && missing == 0 ? kExitOk : kExitFailure;
+  }
+  if (backup->parsed()) {
+    auto r = store->checkpoint(out);
+    if (!r) {
+      std::cerr << "keydird backup: " << r.error().detail << "\n";
+      return kExitFailure;
+    }
+    std::cout << "backup written to " << out << " (restore: use it as --data)\n";
+    return kExitOk;
+  }
+  if (stats->parsed()) {
+    auto r = store->stats();
+    if (!r) {
+      std::cerr << "keydird stats: " << r.error().detail << "\n";
+      return kExitFailure;
+    }
+    std::cout << "certificates " << r->certificates << "\nlast_seq " << r->last_seq
+              << "\ndisk_bytes " << r->disk_bytes << "\n";
+    return kExitOk;
+  }
+  return kExitUsage;
+}

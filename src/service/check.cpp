@@ -1,0 +1,48 @@
+#include "service/check.hpp"
+
+#include "openpgp/canonical.hpp"
+
+namespace keydir::service {
+
+Result<CheckReport> check(const KeyDirectory& directory, bool deep) {
+  CheckReport report;
+  KEYDIR_TRY(report.store, directory.store_ref().check());
+  if (!deep) {
+    return report;
+  }
+  constexpr std::size_t kMaxProblems = 100;
+  auto problem = [&](std::string what) {
+    ++report.problem_count;
+    if (report.problems.size() < kMaxProblems) {
+      report.problems.push_back(std::move(what));
+    }
+  };
+  const auto now = directory.now();
+  KEYDIR_CHECK(directory.store_ref().for_each([&](const storage::CertRecord& r) {
+    ++report.verified;
+    const std::string name = r.fingerprint.to_hex();
+    auto parsed = openpgp::parse_certificates(r.cert);
+    if (!parsed || parsed->size() != 1 || !parsed->front().cert) {
+      problem(name + ": stored bytes do not parse");
+      return true;
+    }
+    if (openpgp::content_digest(*parsed->front().cert) != r.digest) {
+      problem(name + ": digest does not match the stored bytes");
+    }
+    auto v = openpgp::verify(*parsed->front().cert, directory.options().policy, now);
+    if (!v.accepted()) {
+      problem(name + ": no longer accepted: " + v.refusal->detail);
+      return true;
+    }
+    if (v.cert->fingerprint() != r.fingerprint) {
+      problem(name + ": stored under another fingerprint");
+    }
+    if (KeyDirectory::index_of(*v.cert) != r.index) {
+      problem(name + ": index differs from what the certificate implies");
+    }
+    return true;
+  }));
+  return report;
+}
+
+}  // namespace keydir::service

@@ -1,0 +1,298 @@
+#include "service/key_directory.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "openpgp/canonical.hpp"
+
+namespace keydir::service {
+
+using openpgp::VerifiedCertificate;
+
+std::string_view outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::New: return "new";
+    case Outcome::Updated: return "updated";
+    case Outcome::Unchanged: return "unchanged";
+  }
+  return "unchanged";
+}
+
+Clock system_clock() {
+  return [] {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  };
+}
+
+KeyDirectory::KeyDirectory(storage::KeyStore& store, DirectoryOptions options, Clock clock)
+    : store_(store), options_(std::move(options)), clock_(std::move(clock)) {}
+
+std::vector<std::string> user_id_words(std::string_view user_id) {
+  constexpr std::size_t kMinWord = 2;
+  constexpr std::size_t kMaxWord = 64;
+  constexpr std::size_t kMaxWords = 32;
+  std::vector<std::string> out;
+  std::string word;
+  auto flush = [&] {
+    if (word.size() >= kMinWord && word.size() <= kMaxWord && out.size() < kMaxWords &&
+        std::find(out.begin(), out.end(), word) == out.end()) {
+      out.push_back(word);
+    }
+    word.clear();
+  };
+  for (char c : user_id) {
+    auto u = static_cast<unsigned char>(c);
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || u >= 0x80) {
+      word.push_back(c);
+    } else if (c >= 'A' && c <= 'Z') {
+      word.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc) {
+  storage::IndexSet idx;
+  const auto& c = vc.cert();
+  idx.fingerprints.push_back(c.primary.fingerprint);
+  idx.key_ids.push_back(c.primary.key_id);
+  for (const auto& s : c.subkeys) {
+    idx.fingerprints.push_back(s.key.fingerprint);
+    if (std::find(idx.key_ids.begin(), idx.key_ids.end(), s.key.key_id) == idx.key_ids.end()) {
+      idx.key_ids.push_back(s.key.key_id);
+    }
+  }
+  constexpr std::size_t kMaxWordsPerCert = 256;
+  for (std::size_t i = 0; i < c.user_ids.size(); ++i) {
+    const auto& st = vc.user_id_states()[i];
+    if (st.revocation) {
+      continue;  // a revoked user ID is served with the key, but not found by
+    }
+    if (st.email && std::find(idx.emails.begin(), idx.emails.end(), st.email->address()) ==
+                        idx.emails.end()) {
+      idx.emails.push_back(st.email->address());
+      idx.wkd.push_back(openpgp::WkdHash::of(*st.email));
+    }
+    for (auto& w : user_id_words(as_chars(c.user_ids[i].body))) {
+      if (idx.words.size() < kMaxWordsPerCert &&
+          std::find(idx.words.begin(), idx.words.end(), w) == idx.words.end()) {
+        idx.words.push_back(std::move(w));
+      }
+    }
+  }
+  idx.sks_hash = openpgp::sks_digest(c);
+  return idx;
+}
+
+std::vector<std::unique_lock<std::mutex>> KeyDirectory::lock_keys(
+    const std::vector<VerifiedCertificate>& certs) {
+  // Stripes of every fingerprint involved, taken in ascending order so two
+  // writers can never wait for each other.
+  std::set<std::size_t> stripes;
+  auto add = [&](const Fingerprint& f) {
+    stripes.insert((std::size_t{f.bytes()[0]} << 8 | f.bytes()[1]) % stripes_.size());
+  };
+  for (const auto& vc : certs) {
+    add(vc.fingerprint());
+    for (const auto& s : vc.cert().subkeys) {
+      add(s.key.fingerprint);
+    }
+  }
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(stripes.size());
+  for (auto s : stripes) {
+    locks.emplace_back(stripes_[s]);
+  }
+  return locks;
+}
+
+namespace {
+
+// parse + verify a stored or merged certificate.
+Result<VerifiedCertificate> reverify(const openpgp::Certificate& cert,
+                                     const openpgp::Policy& policy, std::uint64_t now) {
+  auto v = openpgp::verify(cert, policy, now);
+  if (!v.accepted()) {
+    return tl::unexpected(*v.refusal);
+  }
+  return std::move(*v.cert);
+}
+
+Result<openpgp::Certificate> parse_stored(const storage::CertRecord& rec) {
+  KEYDIR_TRY(auto certs, openpgp::parse_certificates(rec.cert));
+  if (certs.size() != 1 || !certs.front().cert) {
+    return fail(ErrorCode::StorageCorruption,
+                "stored certificate " + rec.fingerprint.to_hex() + " does not parse");
+  }
+  return std::move(*certs.front().cert);
+}
+
+}  // namespace
+
+std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate> certs,
+                                                std::vector<std::vector<openpgp::Finding>> stripped) {
+  stripped.resize(certs.size());
+  std::vector<Result<Stored>> results(certs.size(), fail(ErrorCode::Internal, "not stored"));
+  const std::uint64_t now = clock_();
+  auto locks = lock_keys(certs);
+
+  // Certificates of one batch with the same primary key are merged first.
+  std::map<Fingerprint, std::size_t> first_of;
+  std::vector<std::optional<VerifiedCertificate>> work(certs.size());
+  for (std::size_t i = 0; i < certs.size(); ++i) {
+    auto [it, inserted] = first_of.try_emplace(certs[i].fingerprint(), i);
+    if (inserted) {
+      work[i] = std::move(certs[i]);
+      continue;
+    }
+    auto& into = *work[it->second];
+    auto merged = openpgp::merge(into.cert(), certs[i].cert());
+    auto again = merged ? reverify(*merged, options_.policy, now)
+                        : Result<VerifiedCertificate>(tl::unexpected(merged.error()));
+    if (again) {
+      into = std::move(*again);
+      results[i] = Stored{certs[i].fingerprint(), Outcome::Unchanged, std::move(stripped[i])};
+    } else {
+      results[i] = tl::unexpected(again.error());
+    }
+  }
+
+  std::vector<storage::Write> writes;
+  std::vector<std::size_t> write_owner;
+  std::map<Fingerprint, Fingerprint> claimed;  // fingerprints of this batch → primary
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    if (!work[i]) {
+      continue;
+    }
+    VerifiedCertificate& vc = *work[i];
+    const Fingerprint primary = vc.fingerprint();
+    auto result = [&]() -> Result<std::optional<storage::Write>> {
+      // A fingerprint already owned by another certificate is refused (a
+      // subkey cannot belong to two primary keys).
+      std::vector<Fingerprint> fprs{primary};
+      for (const auto& s : vc.cert().subkeys) {
+        fprs.push_back(s.key.fingerprint);
+      }
+      for (const auto& f : fprs) {
+        auto [it, inserted] = claimed.try_emplace(f, primary);
+        if (!inserted && it->second != primary) {
+          return fail(ErrorCode::FingerprintCollision,
+                      "key " + f.to_hex() + " is also part of " + it->second.to_hex());
+        }
+        KEYDIR_TRY(auto owners, store_.lookup(storage::Query{storage::Query::ByFingerprint{f}}, 1));
+        if (!owners.empty() && owners.front().fingerprint != primary) {
+          return fail(ErrorCode::FingerprintCollision,
+                      "key " + f.to_hex() + " is already part of " +
+                          owners.front().fingerprint.to_hex());
+        }
+      }
+      KEYDIR_TRY(auto old, store_.get(primary));
+      if (!old) {
+        KEYDIR_TRY(auto tomb, store_.tombstone(primary));
+        if (tomb && !options_.allow_tombstoned) {
+          return fail(ErrorCode::Tombstoned,
+                      "this key was deleted from the directory (" + tomb->reason +
+                          "); it comes back only when its owner or the operator allows it");
+        }
+      }
+      Bytes digest = openpgp::content_digest(vc.cert());
+      if (old && old->digest == digest) {
+        return std::optional<storage::Write>{};
+      }
+      if (old) {
+        KEYDIR_TRY(auto stored_cert, parse_stored(*old));
+        KEYDIR_TRY(auto merged, openpgp::merge(stored_cert, vc.cert()));
+        KEYDIR_TRY(vc, reverify(merged, options_.policy, now));
+        digest = openpgp::content_digest(vc.cert());
+        if (digest == old->digest) {
+          return std::optional<storage::Write>{};
+        }
+      }
+      storage::Write w;
+      w.record.fingerprint = primary;
+      w.record.digest = std::move(digest);
+      w.record.cert = vc.to_bytes();
+      w.record.index = index_of(vc);
+      if (old) {
+        w.record.first_seen = old->first_seen;
+        w.previous = std::move(old->index);
+      }
+      return std::optional<storage::Write>(std::move(w));
+    }();
+    if (!result) {
+      results[i] = tl::unexpected(result.error());
+      continue;
+    }
+    if (!*result) {
+      results[i] = Stored{primary, Outcome::Unchanged, std::move(stripped[i])};
+      continue;
+    }
+    Outcome o = (*result)->previous ? Outcome::Updated : Outcome::New;
+    results[i] = Stored{primary, o, std::move(stripped[i])};
+    writes.push_back(std::move(**result));
+    write_owner.push_back(i);
+  }
+  if (!writes.empty()) {
+    auto applied = store_.apply(writes, now);
+    if (!applied) {
+      for (auto i : write_owner) {
+        results[i] = tl::unexpected(applied.error());
+      }
+    }
+  }
+  return results;
+}
+
+Result<UploadReport> KeyDirectory::upload(ByteView input) {
+  KEYDIR_TRY(auto verified, openpgp::verify_input(input, options_.policy, clock_(),
+                                                  options_.max_upload_bytes,
+                                                  options_.max_certs_per_upload));
+  UploadReport report;
+  std::vector<VerifiedCertificate> accepted;
+  std::vector<std::vector<openpgp::Finding>> stripped;
+  for (auto& v : verified) {
+    if (v.accepted()) {
+      accepted.push_back(std::move(*v.cert));
+      stripped.push_back(std::move(v.stripped));
+    } else {
+      report.refused.push_back(Refused{v.fingerprint, *v.refusal, std::move(v.stripped)});
+    }
+  }
+  std::vector<Fingerprint> fprs;
+  for (const auto& a : accepted) {
+    fprs.push_back(a.fingerprint());
+  }
+  auto results = store(std::move(accepted), std::move(stripped));
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i]) {
+      report.stored.push_back(std::move(*results[i]));
+    } else {
+      report.refused.push_back(Refused{fprs[i], results[i].error(), {}});
+    }
+  }
+  return report;
+}
+
+Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Query& query,
+                                                              std::size_t limit) const {
+  return store_.lookup(query, limit);
+}
+
+Result<void> KeyDirectory::remove(const Fingerprint& fpr, std::string reason) {
+  std::lock_guard lock(stripes_[(std::size_t{fpr.bytes()[0]} << 8 | fpr.bytes()[1]) %
+                                stripes_.size()]);
+  KEYDIR_TRY(auto rec, store_.get(fpr));
+  if (!rec) {
+    return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
+  }
+  return store_.remove(*rec, storage::Tombstone{clock_(), std::move(reason)});
+}
+
+}  // namespace keydir::service

@@ -1,0 +1,123 @@
+// The key store interface: certificates by primary fingerprint, and the
+// indexes every lookup goes through.
+//
+// Storage keeps bytes and index entries; it never parses packets. The service
+// layer (src/service) computes a certificate's IndexSet with the OpenPGP core
+// and hands it over with the canonical bytes. Each record keeps its own
+// IndexSet, so that an update removes exactly the entries the previous version
+// had, and `check` can prove that every entry points to a certificate and
+// every certificate is fully indexed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/bytes.hpp"
+#include "common/result.hpp"
+#include "openpgp/identifiers.hpp"
+
+namespace keydir::storage {
+
+using openpgp::Fingerprint;
+using openpgp::KeyId;
+using openpgp::WkdHash;
+
+// Everything a certificate can be found by.
+struct IndexSet {
+  std::vector<Fingerprint> fingerprints;  // primary first, then subkeys
+  std::vector<KeyId> key_ids;             // of the primary key and every subkey
+  std::vector<std::string> emails;        // normalised addresses of valid user IDs
+  std::vector<WkdHash> wkd;               // one per e-mail address
+  std::vector<std::string> words;         // lower-cased words of valid user IDs
+  Bytes sks_hash;                         // 16 octets (MD5, SKS/Hockeypuck definition)
+
+  [[nodiscard]] Bytes encode() const;
+  static Result<IndexSet> decode(ByteView bytes);
+  bool operator==(const IndexSet&) const = default;
+};
+
+struct CertRecord {
+  Fingerprint fingerprint;
+  std::uint64_t first_seen = 0;   // seconds since the epoch
+  std::uint64_t last_change = 0;
+  std::uint64_t seq = 0;          // change-log sequence number of the last change
+  Bytes digest;                   // SHA-256 of `cert`
+  Bytes cert;                     // canonical binary certificate
+  IndexSet index;
+};
+
+struct Tombstone {
+  std::uint64_t deleted_at = 0;
+  std::string reason;
+};
+
+struct ChangeEntry {
+  std::uint64_t seq = 0;
+  Fingerprint fingerprint;
+  Bytes digest;  // empty: the certificate was deleted
+};
+
+// One lookup. Fingerprint matches a primary key or any subkey.
+struct Query {
+  struct ByFingerprint { Fingerprint fpr; };
+  struct ByKeyId { KeyId id; };
+  struct ByShortKeyId { std::uint32_t id; };
+  struct ByEmail { std::string address; };  // normalised (openpgp::Email)
+  struct ByWkd { WkdHash hash; };
+  struct ByWords { std::vector<std::string> words; };  // all must match
+  struct BySksHash { Bytes hash; };
+  std::variant<ByFingerprint, ByKeyId, ByShortKeyId, ByEmail, ByWkd, ByWords, BySksHash> what;
+};
+
+// A write: the new record (seq and times are assigned by the store), and the
+// index of the version it replaces, if any.
+struct Write {
+  CertRecord record;
+  std::optional<IndexSet> previous;
+};
+
+struct StoreStats {
+  std::uint64_t certificates = 0;  // exact count, kept with every write
+  std::uint64_t last_seq = 0;
+  std::uint64_t disk_bytes = 0;
+};
+
+struct ConsistencyReport {
+  std::uint64_t certificates = 0;
+  std::uint64_t index_entries = 0;
+  std::vector<std::string> problems;  // bounded; empty when consistent
+  std::uint64_t problem_count = 0;
+};
+
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+
+  [[nodiscard]] virtual Result<std::optional<CertRecord>> get(const Fingerprint& primary) const = 0;
+  // Index → certificates, read from one snapshot so both agree. At most
+  // `limit` certificates, in fingerprint order.
+  [[nodiscard]] virtual Result<std::vector<CertRecord>> lookup(const Query& query,
+                                                               std::size_t limit) const = 0;
+  // Applies all writes in one atomic batch; durable per the store's setting
+  // when it returns. Returns the sequence number given to each write.
+  [[nodiscard]] virtual Result<std::vector<std::uint64_t>> apply(std::vector<Write>& writes,
+                                                                 std::uint64_t now) = 0;
+  // Removes a certificate and all its index entries, and leaves a tombstone.
+  [[nodiscard]] virtual Result<void> remove(const CertRecord& record, const Tombstone& tomb) = 0;
+  [[nodiscard]] virtual Result<std::optional<Tombstone>> tombstone(const Fingerprint& fpr) const = 0;
+  [[nodiscard]] virtual Result<void> clear_tombstone(const Fingerprint& fpr) = 0;
+  // Change log after `seq`, oldest first, at most `limit` entries.
+  [[nodiscard]] virtual Result<std::vector<ChangeEntry>> changes_since(std::uint64_t seq,
+                                                                       std::size_t limit) const = 0;
+  // Every certificate in fingerprint order; stop by returning false.
+  [[nodiscard]] virtual Result<void> for_each(
+      const std::function<bool(const CertRecord&)>& visit) const = 0;
+  [[nodiscard]] virtual Result<StoreStats> stats() const = 0;
+  [[nodiscard]] virtual Result<ConsistencyReport> check() const = 0;
+};
+
+}  // namespace keydir::storage

@@ -1,0 +1,677 @@
+#include "storage/rocksdb/rocks_key_store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include "common/byte_reader.hpp"
+
+namespace keydir::storage {
+
+namespace {
+
+constexpr std::string_view kSchema = "1";
+constexpr std::uint8_t kRecordFormat = 1;
+constexpr std::size_t kMaxProblems = 100;
+
+enum Cf : std::size_t {
+  kDefault,
+  kCerts,
+  kByFpr,
+  kByKeyId,
+  kByShort,
+  kByEmail,
+  kByWkd,
+  kByWord,
+  kBySks,
+  kChangelog,
+  kTombstones,
+  kMeta,
+  kCfCount
+};
+const char* const kCfNames[kCfCount] = {"default",  "certs",  "by_fpr",    "by_keyid",
+                                        "by_short", "by_email", "by_wkd",  "by_word",
+                                        "by_sks",   "changelog", "tombstones", "meta"};
+
+tl::unexpected<Error> io_error(const rocksdb::Status& s, std::string_view what) {
+  if (s.IsCorruption()) {
+    return fail(ErrorCode::StorageCorruption, std::string(what) + ": " + s.ToString());
+  }
+  return fail(ErrorCode::StorageIo, std::string(what) + ": " + s.ToString());
+}
+
+std::string fpr_key(const Fingerprint& f) {
+  std::string k(1, static_cast<char>(f.version()));
+  k.append(as_chars(f.bytes()));
+  return k;
+}
+
+std::optional<Fingerprint> fpr_from(std::string_view k) {
+  if (k.size() == 21 && k[0] == 4) {
+    return Fingerprint(Fingerprint::Version::V4, as_bytes(k.substr(1)));
+  }
+  if (k.size() == 33 && k[0] == 6) {
+    return Fingerprint(Fingerprint::Version::V6, as_bytes(k.substr(1)));
+  }
+  return std::nullopt;
+}
+
+std::string be(std::uint64_t v, std::size_t width) {
+  Bytes b;
+  append_be(b, v, width);
+  return std::string(as_chars(b));
+}
+
+std::string sep_key(std::string_view a, const std::string& fpr) {
+  std::string k(a);
+  k.push_back('\0');
+  k += fpr;
+  return k;
+}
+
+std::string wkd_prefix(const WkdHash& w) {
+  std::string k = w.domain();
+  k.push_back('\0');
+  k += w.hash();
+  return k;
+}
+
+// Every (column family, key, value) an IndexSet puts in the database.
+struct Entry {
+  Cf cf;
+  std::string key;
+  std::string value;
+};
+
+std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
+  std::vector<Entry> out;
+  std::string p = fpr_key(primary);
+  for (const auto& f : idx.fingerprints) {
+    out.push_back({kByFpr, fpr_key(f), p});
+  }
+  for (const auto& k : idx.key_ids) {
+    out.push_back({kByKeyId, std::string(as_chars(k.bytes())) + p, {}});
+    out.push_back({kByShort, be(k.short_id(), 4) + p, {}});
+  }
+  for (const auto& e : idx.emails) {
+    out.push_back({kByEmail, sep_key(e, p), {}});
+  }
+  for (const auto& w : idx.wkd) {
+    out.push_back({kByWkd, wkd_prefix(w) + p, {}});
+  }
+  for (const auto& w : idx.words) {
+    out.push_back({kByWord, sep_key(w, p), {}});
+  }
+  if (!idx.sks_hash.empty()) {
+    out.push_back({kBySks, std::string(as_chars(idx.sks_hash)), p});
+  }
+  return out;
+}
+
+std::string encode_record(const CertRecord& r) {
+  Bytes out{kRecordFormat};
+  append_be(out, r.first_seen, 8);
+  append_be(out, r.last_change, 8);
+  append_be(out, r.seq, 8);
+  out.push_back(static_cast<std::uint8_t>(r.digest.size()));
+  append(out, r.digest);
+  append_be(out, r.cert.size(), 4);
+  append(out, r.cert);
+  append(out, r.index.encode());
+  return std::string(as_chars(out));
+}
+
+Result<CertRecord> decode_record(const Fingerprint& fpr, std::string_view value) {
+  ByteReader r(as_bytes(value), "stored certificate record");
+  KEYDIR_TRY(std::uint8_t format, r.read_u8());
+  if (format != kRecordFormat) {
+    return fail(ErrorCode::StorageCorruption, "unknown record format " + std::to_string(format));
+  }
+  CertRecord rec;
+  rec.fingerprint = fpr;
+  KEYDIR_TRY(std::uint32_t f_hi, r.read_u32());
+  KEYDIR_TRY(std::uint32_t f_lo, r.read_u32());
+  KEYDIR_TRY(std::uint32_t l_hi, r.read_u32());
+  KEYDIR_TRY(std::uint32_t l_lo, r.read_u32());
+  KEYDIR_TRY(std::uint32_t s_hi, r.read_u32());
+  KEYDIR_TRY(std::uint32_t s_lo, r.read_u32());
+  rec.first_seen = std::uint64_t{f_hi} << 32 | f_lo;
+  rec.last_change = std::uint64_t{l_hi} << 32 | l_lo;
+  rec.seq = std::uint64_t{s_hi} << 32 | s_lo;
+  KEYDIR_TRY(ByteView digest, r.read_length_prefixed(1, 0, 64));
+  rec.digest.assign(digest.begin(), digest.end());
+  KEYDIR_TRY(ByteView cert, r.read_length_prefixed(4, 1, 1u << 30));
+  rec.cert.assign(cert.begin(), cert.end());
+  auto index = IndexSet::decode(r.rest());
+  if (!index) {
+    return fail(ErrorCode::StorageCorruption, "stored index: " + index.error().detail);
+  }
+  rec.index = std::move(*index);
+  return rec;
+}
+
+// Counters: a signed 64-bit add, so increments never read-modify-write.
+class Int64Add final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    std::int64_t sum = decode(value);
+    if (existing) {
+      sum += decode(*existing);
+    }
+    *new_value = be(static_cast<std::uint64_t>(sum), 8);
+    return true;
+  }
+  const char* Name() const override { return "keydir.Int64Add"; }
+  static std::int64_t decode(const rocksdb::Slice& s) {
+    if (s.size() != 8) {
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      v = v << 8 | static_cast<std::uint8_t>(s[i]);
+    }
+    return static_cast<std::int64_t>(v);
+  }
+};
+
+constexpr std::string_view kCertCounter = "count.certificates";
+
+// The primary fingerprint an index entry belongs to: the value of a unique
+// index, or the tail of a multi-valued index's key after its fixed prefix.
+std::optional<Fingerprint> owner_of(Cf c, std::string_view key, std::string_view value) {
+  switch (c) {
+    case kByFpr:
+    case kBySks:
+      return fpr_from(value);
+    case kByKeyId:
+      return key.size() > 8 ? fpr_from(key.substr(8)) : std::nullopt;
+    case kByShort:
+      return key.size() > 4 ? fpr_from(key.substr(4)) : std::nullopt;
+    case kByEmail:
+    case kByWord: {
+      auto nul = key.find('\0');
+      return nul == std::string_view::npos ? std::nullopt : fpr_from(key.substr(nul + 1));
+    }
+    case kByWkd: {
+      auto nul = key.find('\0');
+      return nul == std::string_view::npos || key.size() < nul + 33
+                 ? std::nullopt
+                 : fpr_from(key.substr(nul + 33));
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+struct RocksKeyStore::Impl {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  rocksdb::WriteOptions write_options;
+  std::string dir;
+  std::mutex write_mutex;
+  std::uint64_t last_seq = 0;  // guarded by write_mutex
+
+  ~Impl() {
+    for (auto* h : cfs) {
+      if (h) {
+        db->DestroyColumnFamilyHandle(h);
+      }
+    }
+  }
+
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs[c]; }
+
+  // A snapshot for the duration of one lookup.
+  struct Snapshot {
+    const rocksdb::DB* db;
+    const rocksdb::Snapshot* snap;
+    explicit Snapshot(rocksdb::DB* d) : db(d), snap(d->GetSnapshot()) {}
+    ~Snapshot() { const_cast<rocksdb::DB*>(db)->ReleaseSnapshot(snap); }
+    rocksdb::ReadOptions options() const {
+      rocksdb::ReadOptions ro;
+      ro.snapshot = snap;
+      return ro;
+    }
+  };
+
+  Result<std::optional<CertRecord>> get(const rocksdb::ReadOptions& ro,
+                                        const Fingerprint& fpr) const {
+    std::string value;
+    auto s = db->Get(ro, cf(kCerts), fpr_key(fpr), &value);
+    if (s.IsNotFound()) {
+      return std::optional<CertRecord>{};
+    }
+    if (!s.ok()) {
+      return io_error(s, "reading a certificate");
+    }
+    KEYDIR_TRY(auto rec, decode_record(fpr, value));
+    return std::optional<CertRecord>(std::move(rec));
+  }
+
+  // Primary fingerprints under `prefix` in a multi-valued index, at most `max`.
+  Result<std::set<Fingerprint>> scan(const rocksdb::ReadOptions& ro, Cf c,
+                                     const std::string& prefix, std::size_t max) const {
+    std::set<Fingerprint> out;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()).substr(prefix.size()));
+      if (fpr) {
+        out.insert(*fpr);
+      }
+      if (out.size() >= max) {
+        break;
+      }
+    }
+    if (!it->status().ok()) {
+      return io_error(it->status(), "reading an index");
+    }
+    return out;
+  }
+
+  Result<std::optional<Fingerprint>> point(const rocksdb::ReadOptions& ro, Cf c,
+                                           const std::string& key) const {
+    std::string value;
+    auto s = db->Get(ro, cf(c), key, &value);
+    if (s.IsNotFound()) {
+      return std::optional<Fingerprint>{};
+    }
+    if (!s.ok()) {
+      return io_error(s, "reading an index");
+    }
+    return fpr_from(value);
+  }
+};
+
+RocksKeyStore::RocksKeyStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RocksKeyStore::~RocksKeyStore() = default;
+
+Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& dir,
+                                                           const RocksOptions& options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.keep_log_file_num = 5;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.write_buffer_size = 64u << 20;
+  cf_options.compression = rocksdb::kLZ4Compression;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (std::size_t i = 0; i < kCfCount; ++i) {
+    rocksdb::ColumnFamilyOptions o = cf_options;
+    if (i == kMeta) {
+      o.merge_operator = std::make_shared<Int64Add>();
+    }
+    descriptors.emplace_back(kCfNames[i], o);
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->write_options.sync = options.sync_writes;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_options, dir, descriptors, &impl->cfs, &raw);
+  if (!s.ok()) {
+    if (s.ToString().find("lock") != std::string::npos) {
+      return fail(ErrorCode::StorageIo,
+                  "data folder " + dir + " is in use by another keydird process");
+    }
+    return io_error(s, "opening " + dir);
+  }
+  impl->db.reset(raw);
+
+  std::string schema;
+  s = raw->Get(rocksdb::ReadOptions(), impl->cf(kMeta), "schema", &schema);
+  if (s.IsNotFound()) {
+    s = raw->Put(rocksdb::WriteOptions(), impl->cf(kMeta), "schema", std::string(kSchema));
+    if (!s.ok()) {
+      return io_error(s, "writing the schema version");
+    }
+  } else if (!s.ok()) {
+    return io_error(s, "reading the schema version");
+  } else if (schema != kSchema) {
+    return fail(ErrorCode::StorageCorruption, "data folder has schema version " + schema +
+                                                  "; this keydird reads version " +
+                                                  std::string(kSchema));
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      raw->NewIterator(rocksdb::ReadOptions(), impl->cf(kChangelog)));
+  it->SeekToLast();
+  if (it->Valid() && it->key().size() == 8) {
+    for (std::size_t i = 0; i < 8; ++i) {
+      impl->last_seq = impl->last_seq << 8 | static_cast<std::uint8_t>(it->key()[i]);
+    }
+  }
+  return std::unique_ptr<RocksKeyStore>(new RocksKeyStore(std::move(impl)));
+}
+
+Result<std::optional<CertRecord>> RocksKeyStore::get(const Fingerprint& primary) const {
+  return impl_->get(rocksdb::ReadOptions(), primary);
+}
+
+Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
+                                                      std::size_t limit) const {
+  Impl::Snapshot snap(impl_->db.get());
+  auto ro = snap.options();
+  std::set<Fingerprint> found;
+  // Enough candidates to fill `limit` certificates.
+  const std::size_t max = std::max<std::size_t>(limit, 1);
+  if (auto* q = std::get_if<Query::ByFingerprint>(&query.what)) {
+    KEYDIR_TRY(auto p, impl_->point(ro, kByFpr, fpr_key(q->fpr)));
+    if (p) {
+      found.insert(*p);
+    }
+  } else if (auto* k = std::get_if<Query::ByKeyId>(&query.what)) {
+    KEYDIR_TRY(found, impl_->scan(ro, kByKeyId, std::string(as_chars(k->id.bytes())), max));
+  } else if (auto* s = std::get_if<Query::ByShortKeyId>(&query.what)) {
+    KEYDIR_TRY(found, impl_->scan(ro, kByShort, be(s->id, 4), max));
+  } else if (auto* e = std::get_if<Query::ByEmail>(&query.what)) {
+    KEYDIR_TRY(found, impl_->scan(ro, kByEmail, sep_key(e->address, ""), max));
+  } else if (auto* w = std::get_if<Query::ByWkd>(&query.what)) {
+    KEYDIR_TRY(found, impl_->scan(ro, kByWkd, wkd_prefix(w->hash), max));
+  } else if (auto* ws = std::get_if<Query::ByWords>(&query.what)) {
+    // Intersection of the words' sets; each word's scan is bounded.
+    constexpr std::size_t kMaxPerWord = 100000;
+    bool first = true;
+    for (const auto& word : ws->words) {
+      KEYDIR_TRY(auto set, impl_->scan(ro, kByWord, sep_key(word, ""), kMaxPerWord));
+      if (first) {
+        found = std::move(set);
+        first = false;
+      } else {
+        std::set<Fingerprint> both;
+        std::set_intersection(found.begin(), found.end(), set.begin(), set.end(),
+                              std::inserter(both, both.begin()));
+        found = std::move(both);
+      }
+      if (found.empty()) {
+        break;
+      }
+    }
+  } else if (auto* h = std::get_if<Query::BySksHash>(&query.what)) {
+    KEYDIR_TRY(auto p, impl_->point(ro, kBySks, std::string(as_chars(h->hash))));
+    if (p) {
+      found.insert(*p);
+    }
+  }
+  std::vector<CertRecord> out;
+  for (const auto& f : found) {
+    if (out.size() >= limit) {
+      break;
+    }
+    KEYDIR_TRY(auto rec, impl_->get(ro, f));
+    if (rec) {
+      out.push_back(std::move(*rec));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writes,
+                                                        std::uint64_t now) {
+  std::lock_guard lock(impl_->write_mutex);
+  rocksdb::WriteBatch batch;
+  std::vector<std::uint64_t> seqs;
+  std::uint64_t seq = impl_->last_seq;
+  std::int64_t added = 0;
+  for (auto& w : writes) {
+    CertRecord& r = w.record;
+    r.seq = ++seq;
+    r.last_change = now;
+    if (!w.previous) {
+      r.first_seen = now;
+      ++added;
+    } else {
+      for (const auto& e : entries_of(*w.previous, r.fingerprint)) {
+        batch.Delete(impl_->cf(e.cf), e.key);
+      }
+    }
+    for (const auto& e : entries_of(r.index, r.fingerprint)) {
+      batch.Put(impl_->cf(e.cf), e.key, e.value);
+    }
+    std::string fk = fpr_key(r.fingerprint);
+    batch.Put(impl_->cf(kCerts), fk, encode_record(r));
+    batch.Put(impl_->cf(kChangelog), be(r.seq, 8), fk + std::string(as_chars(r.digest)));
+    seqs.push_back(r.seq);
+  }
+  if (added) {
+    batch.Merge(impl_->cf(kMeta), std::string(kCertCounter),
+                be(static_cast<std::uint64_t>(added), 8));
+  }
+  auto s = impl_->db->Write(impl_->write_options, &batch);
+  if (!s.ok()) {
+    return io_error(s, "writing certificates");
+  }
+  impl_->last_seq = seq;
+  return seqs;
+}
+
+Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& tomb) {
+  std::lock_guard lock(impl_->write_mutex);
+  rocksdb::WriteBatch batch;
+  for (const auto& e : entries_of(record.index, record.fingerprint)) {
+    batch.Delete(impl_->cf(e.cf), e.key);
+  }
+  std::string fk = fpr_key(record.fingerprint);
+  batch.Delete(impl_->cf(kCerts), fk);
+  batch.Put(impl_->cf(kTombstones), fk, be(tomb.deleted_at, 8) + tomb.reason);
+  std::uint64_t seq = impl_->last_seq + 1;
+  batch.Put(impl_->cf(kChangelog), be(seq, 8), fk);
+  batch.Merge(impl_->cf(kMeta), std::string(kCertCounter), be(static_cast<std::uint64_t>(-1), 8));
+  auto s = impl_->db->Write(impl_->write_options, &batch);
+  if (!s.ok()) {
+    return io_error(s, "removing a certificate");
+  }
+  impl_->last_seq = seq;
+  return {};
+}
+
+Result<std::optional<Tombstone>> RocksKeyStore::tombstone(const Fingerprint& fpr) const {
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kTombstones), fpr_key(fpr), &value);
+  if (s.IsNotFound()) {
+    return std::optional<Tombstone>{};
+  }
+  if (!s.ok() || value.size() < 8) {
+    return io_error(s, "reading a tombstone");
+  }
+  Tombstone t;
+  for (std::size_t i = 0; i < 8; ++i) {
+    t.deleted_at = t.deleted_at << 8 | static_cast<std::uint8_t>(value[i]);
+  }
+  t.reason = value.substr(8);
+  return std::optional<Tombstone>(t);
+}
+
+Result<void> RocksKeyStore::clear_tombstone(const Fingerprint& fpr) {
+  auto s = impl_->db->Delete(impl_->write_options, impl_->cf(kTombstones), fpr_key(fpr));
+  if (!s.ok()) {
+    return io_error(s, "clearing a tombstone");
+  }
+  return {};
+}
+
+Result<std::vector<ChangeEntry>> RocksKeyStore::changes_since(std::uint64_t seq,
+                                                              std::size_t limit) const {
+  std::vector<ChangeEntry> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kChangelog)));
+  for (it->Seek(be(seq + 1, 8)); it->Valid() && out.size() < limit; it->Next()) {
+    ChangeEntry e;
+    for (std::size_t i = 0; i < 8; ++i) {
+      e.seq = e.seq << 8 | static_cast<std::uint8_t>(it->key()[i]);
+    }
+    std::string_view v(it->value().data(), it->value().size());
+    std::size_t flen = (!v.empty() && v[0] == 6) ? 33 : 21;
+    auto fpr = fpr_from(v.substr(0, flen));
+    if (!fpr) {
+      return fail(ErrorCode::StorageCorruption, "bad change-log entry " + std::to_string(e.seq));
+    }
+    e.fingerprint = *fpr;
+    auto digest = v.substr(std::min(flen, v.size()));
+    e.digest.assign(digest.begin(), digest.end());
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading the change log");
+  }
+  return out;
+}
+
+Result<void> RocksKeyStore::for_each(const std::function<bool(const CertRecord&)>& visit) const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()));
+    if (!fpr) {
+      return fail(ErrorCode::StorageCorruption, "bad certificate key");
+    }
+    KEYDIR_TRY(auto rec, decode_record(*fpr, std::string_view(it->value().data(), it->value().size())));
+    if (!visit(rec)) {
+      break;
+    }
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading certificates");
+  }
+  return {};
+}
+
+Result<StoreStats> RocksKeyStore::stats() const {
+  StoreStats st;
+  std::string v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), std::string(kCertCounter), &v);
+  if (s.ok()) {
+    st.certificates = static_cast<std::uint64_t>(std::max<std::int64_t>(0, Int64Add::decode(v)));
+  } else if (!s.IsNotFound()) {
+    return io_error(s, "reading counters");
+  }
+  {
+    std::lock_guard lock(impl_->write_mutex);
+    st.last_seq = impl_->last_seq;
+  }
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(impl_->dir, ec)) {
+    if (e.is_regular_file(ec)) {
+      st.disk_bytes += e.file_size(ec);
+    }
+  }
+  return st;
+}
+
+Result<ConsistencyReport> RocksKeyStore::check() const {
+  ConsistencyReport report;
+  auto problem = [&](std::string what) {
+    ++report.problem_count;
+    if (report.problems.size() < kMaxProblems) {
+      report.problems.push_back(std::move(what));
+    }
+  };
+  Impl::Snapshot snap(impl_->db.get());
+  auto ro = snap.options();
+  ro.fill_cache = false;
+  // 1. Every certificate is fully indexed.
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++report.certificates;
+    auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()));
+    if (!fpr) {
+      problem("certificate with a malformed key");
+      continue;
+    }
+    auto rec = decode_record(*fpr, std::string_view(it->value().data(), it->value().size()));
+    if (!rec) {
+      problem(fpr->to_hex() + ": " + rec.error().detail);
+      continue;
+    }
+    if (rec->index.fingerprints.empty() || rec->index.fingerprints.front() != *fpr) {
+      problem(fpr->to_hex() + ": index does not start with its own fingerprint");
+    }
+    for (const auto& e : entries_of(rec->index, *fpr)) {
+      std::string value;
+      auto s = impl_->db->Get(ro, impl_->cf(e.cf), e.key, &value);
+      if (!s.ok() || value != e.value) {
+        problem(fpr->to_hex() + ": missing entry in " + kCfNames[e.cf]);
+      }
+    }
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "checking certificates");
+  }
+  // 2. Every index entry points to a certificate that lists it.
+  for (Cf c : {kByFpr, kByKeyId, kByShort, kByEmail, kByWkd, kByWord, kBySks}) {
+    std::unique_ptr<rocksdb::Iterator> ix(impl_->db->NewIterator(ro, impl_->cf(c)));
+    for (ix->SeekToFirst(); ix->Valid(); ix->Next()) {
+      ++report.index_entries;
+      std::string key(ix->key().data(), ix->key().size());
+      std::string value(ix->value().data(), ix->value().size());
+      std::optional<Fingerprint> owner = owner_of(c, key, value);
+      if (!owner) {
+        problem(std::string("malformed entry in ") + kCfNames[c]);
+        continue;
+      }
+      auto rec = impl_->get(ro, *owner);
+      if (!rec || !*rec) {
+        problem(std::string(kCfNames[c]) + " entry points to missing certificate " +
+                owner->to_hex());
+        continue;
+      }
+      bool listed = false;
+      for (const auto& e : entries_of((*rec)->index, *owner)) {
+        if (e.cf == c && e.key == key && e.value == value) {
+          listed = true;
+          break;
+        }
+      }
+      if (!listed) {
+        problem(std::string(kCfNames[c]) + " entry not listed by certificate " + owner->to_hex());
+      }
+    }
+    if (!ix->status().ok()) {
+      return io_error(ix->status(), "checking indexes");
+    }
+  }
+  // 3. The counter agrees.
+  KEYDIR_TRY(auto st, stats());
+  if (st.certificates != report.certificates) {
+    problem("certificate counter says " + std::to_string(st.certificates) + ", found " +
+            std::to_string(report.certificates));
+  }
+  return report;
+}
+
+Result<void> RocksKeyStore::checkpoint(const std::string& out_dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  if (!s.ok()) {
+    return io_error(s, "starting a checkpoint");
+  }
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  s = cp->CreateCheckpoint(out_dir);
+  if (!s.ok()) {
+    return io_error(s, "writing a checkpoint to " + out_dir);
+  }
+  return {};
+}
+
+}  // namespace keydir::storage

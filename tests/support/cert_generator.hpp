@@ -1,0 +1,45 @@
+// Test-only: makes valid, distinct OpenPGP certificates quickly, for scale
+// tests and benchmarks (the core itself never signs anything). Each
+// certificate is an Ed25519 primary key with one or more user IDs and an
+// encryption subkey: v4 (EdDSALegacy + ECDH Cv25519) or v6 (Ed25519 +
+// X25519, with the direct-key signature RFC 9580 requires), all signatures
+// made with Crypto++ over SHA-256. Deterministic for a given seed.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/bytes.hpp"
+
+namespace keydir::test {
+
+struct CertSpec {
+  int version = 4;
+  std::vector<std::string> user_ids;
+  std::uint32_t created = 1700000000;
+  bool encryption_subkey = true;
+  // Use this Ed25519 seed for the primary key (random if absent).
+  std::optional<std::array<std::uint8_t, 32>> primary_seed;
+  // Add a signing subkey with this Ed25519 seed (with its back-signature).
+  std::optional<std::array<std::uint8_t, 32>> signing_subkey_seed;
+};
+
+class CertGenerator {
+ public:
+  explicit CertGenerator(std::uint64_t seed) : rng_(seed) {}
+  // A certificate with a realistic user ID, "Firstname Lastname <...@example.org>".
+  Bytes next(int version = 4);
+  Bytes make(const CertSpec& spec);
+  std::array<std::uint8_t, 32> random_seed();
+  std::uint64_t counter() const { return n_; }
+
+ private:
+  std::mt19937_64 rng_;
+  std::uint64_t n_ = 0;
+};
+
+}  // namespace keydir::test

@@ -1,0 +1,391 @@
+// KeyDirectory on a real RocksKeyStore in a temporary folder: merge on write,
+// "unchanged", index maintenance, collisions, tombstones, concurrency, and
+// the import → dump → import round trip.
+#include "service/key_directory.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "cert_generator.hpp"
+#include "openpgp/canonical.hpp"
+#include "service/check.hpp"
+#include "service/dump.hpp"
+#include "service/importer.hpp"
+#include "storage/rocksdb/rocks_key_store.hpp"
+#include "temp_dir.hpp"
+#include "test_data.hpp"
+
+namespace keydir::service {
+namespace {
+
+using storage::Query;
+
+struct Env {
+  test::TempDir dir;
+  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<KeyDirectory> directory;
+  explicit Env(DirectoryOptions o = {}) {
+    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
+    EXPECT_TRUE(s) << s.error().detail;
+    store = std::move(*s);
+    directory = std::make_unique<KeyDirectory>(*store, o, [] { return test::kNow; });
+  }
+  std::vector<Fingerprint> find(const Query& q) {
+    auto r = directory->lookup(q, 100);
+    EXPECT_TRUE(r);
+    std::vector<Fingerprint> out;
+    for (const auto& rec : *r) {
+      out.push_back(rec.fingerprint);
+    }
+    return out;
+  }
+  void expect_consistent() {
+    auto r = check(*directory, true);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->ok()) << (r->store.problems.empty() ? (r->problems.empty() ? "" : r->problems[0])
+                                                       : r->store.problems[0]);
+  }
+};
+
+openpgp::Certificate parse_one(const Bytes& input) {
+  auto bin = openpgp::decode_key_input(input, 1 << 20);
+  return *openpgp::parse_certificates(*bin)->front().cert;
+}
+
+Bytes bytes_of(const openpgp::Certificate& c) { return openpgp::serialize(c); }
+
+Outcome upload_one(KeyDirectory& d, ByteView input) {
+  auto r = d.upload(input);
+  EXPECT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->stored.size(), 1u);
+  if (!r->refused.empty()) {
+    ADD_FAILURE() << r->refused[0].error.detail;
+  }
+  return r->stored.empty() ? Outcome::Unchanged : r->stored[0].outcome;
+}
+
+TEST(KeyDirectory, NewThenUnchangedWritesNothing) {
+  Env env;
+  auto input = test::fixture("gpg-multi.asc");
+  EXPECT_EQ(upload_one(*env.directory, input), Outcome::New);
+  auto seq = env.store->stats()->last_seq;
+  EXPECT_EQ(upload_one(*env.directory, input), Outcome::Unchanged);
+  EXPECT_EQ(upload_one(*env.directory, test::fixture("gpg-multi.asc")), Outcome::Unchanged);
+  EXPECT_EQ(env.store->stats()->last_seq, seq);
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, LookupsByEveryHandle) {
+  Env env;
+  upload_one(*env.directory, test::fixture("gpg-multi.asc"));
+  auto full = openpgp::verify(parse_one(test::fixture("gpg-multi.asc")), {}, test::kNow);
+  const auto& c = full.cert->cert();
+  std::vector<Fingerprint> want{c.primary.fingerprint};
+  EXPECT_EQ(env.find({Query::ByFingerprint{c.primary.fingerprint}}), want);
+  for (const auto& s : c.subkeys) {
+    EXPECT_EQ(env.find({Query::ByFingerprint{s.key.fingerprint}}), want);
+    EXPECT_EQ(env.find({Query::ByKeyId{s.key.key_id}}), want);
+  }
+  EXPECT_EQ(env.find({Query::ByEmail{"multi@keydir.test"}}), want);
+  EXPECT_EQ(env.find({Query::ByEmail{"second@keydir.test"}}), want);
+  // The revoked user ID is served with the key but not found by.
+  EXPECT_TRUE(env.find({Query::ByEmail{"gone@keydir.test"}}).empty());
+  auto email = openpgp::Email::parse("Second@KEYDIR.test");
+  EXPECT_EQ(env.find({Query::ByWkd{openpgp::WkdHash::of(*email)}}), want);
+  EXPECT_EQ(env.find({Query::ByWords{{"keydir", "multi", "second"}}}), want);
+  EXPECT_EQ(env.find({Query::BySksHash{openpgp::sks_digest(c)}}), want);
+}
+
+TEST(KeyDirectory, MergeOnWriteGivesTheWhole) {
+  Env env;
+  auto full = parse_one(test::fixture("gpg-multi.asc"));
+  auto uid_only = full;
+  uid_only.subkeys.clear();
+  uid_only.user_ids.resize(1);
+  auto subkeys_only = full;
+  subkeys_only.user_ids.erase(subkeys_only.user_ids.begin());
+  EXPECT_EQ(upload_one(*env.directory, bytes_of(uid_only)), Outcome::New);
+  EXPECT_EQ(upload_one(*env.directory, bytes_of(subkeys_only)), Outcome::Updated);
+  EXPECT_EQ(upload_one(*env.directory, bytes_of(full)), Outcome::Unchanged);
+  auto stored = env.store->get(full.primary.fingerprint);
+  auto want = openpgp::verify(full, {}, test::kNow);
+  EXPECT_EQ((*stored)->cert, want.cert->to_bytes());
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, RevokingAUserIdRemovesItsAddressFromTheIndexes) {
+  Env env;
+  auto full = parse_one(test::fixture("gpg-multi.asc"));
+  auto unrevoked = full;
+  for (auto& u : unrevoked.user_ids) {
+    std::erase_if(u.signatures, [](const openpgp::Signature& s) {
+      return s.type == openpgp::SignatureType::CertificationRevocation;
+    });
+  }
+  upload_one(*env.directory, bytes_of(unrevoked));
+  EXPECT_EQ(env.find({Query::ByEmail{"gone@keydir.test"}}).size(), 1u);
+  EXPECT_EQ(upload_one(*env.directory, bytes_of(full)), Outcome::Updated);
+  EXPECT_TRUE(env.find({Query::ByEmail{"gone@keydir.test"}}).empty());
+  EXPECT_TRUE(env.find({Query::ByWords{{"gone"}}}).empty());
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, ConcurrentUploadsOfOneCertificateLoseNothing) {
+  Env env;
+  auto full = parse_one(test::fixture("gpg-multi.asc"));
+  // Parts that each verify on their own: one user ID, some subkeys.
+  std::vector<Bytes> parts;
+  for (std::size_t u = 0; u < full.user_ids.size(); ++u) {
+    for (std::size_t s = 0; s <= full.subkeys.size(); ++s) {
+      auto p = full;
+      p.user_ids = {full.user_ids[u]};
+      p.subkeys.clear();
+      if (s < full.subkeys.size()) {
+        p.subkeys.push_back(full.subkeys[s]);
+      }
+      parts.push_back(bytes_of(p));
+    }
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      for (int i = 0; i < 15; ++i) {
+        auto r = env.directory->upload(parts[rng() % parts.size()]);
+        ASSERT_TRUE(r);
+        ASSERT_TRUE(r->refused.empty()) << r->refused[0].error.detail;
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  // Whatever the interleaving, every part that was uploaded is in the result;
+  // upload all parts once more, then the stored certificate is the whole.
+  for (const auto& p : parts) {
+    env.directory->upload(p);
+  }
+  auto stored = env.store->get(full.primary.fingerprint);
+  EXPECT_EQ((*stored)->cert, openpgp::verify(full, {}, test::kNow).cert->to_bytes());
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, ConcurrentDisjointPartsAllArrive) {
+  // Each thread uploads one distinct part exactly once, at the same time: if
+  // an update were lost, a user ID or subkey would be missing at the end.
+  for (int round = 0; round < 10; ++round) {
+    Env env;
+    auto full = parse_one(test::fixture("gpg-multi.asc"));
+    std::vector<Bytes> parts;
+    for (std::size_t u = 0; u < full.user_ids.size(); ++u) {
+      auto p = full;
+      p.user_ids = {full.user_ids[u]};
+      p.subkeys.clear();
+      if (u < full.subkeys.size()) {
+        p.subkeys.push_back(full.subkeys[u]);
+      }
+      parts.push_back(bytes_of(p));
+    }
+    std::vector<std::thread> threads;
+    for (const auto& p : parts) {
+      threads.emplace_back([&env, &p] { ASSERT_TRUE(env.directory->upload(p)); });
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    auto stored = env.store->get(full.primary.fingerprint);
+    ASSERT_EQ((*stored)->cert, openpgp::verify(full, {}, test::kNow).cert->to_bytes())
+        << "round " << round;
+  }
+}
+
+TEST(KeyDirectory, ASubkeyCannotBelongToTwoCertificates) {
+  test::CertGenerator gen(7);
+  auto seed = gen.random_seed();
+  test::CertSpec a;
+  a.user_ids = {"A <a@example.org>"};
+  a.primary_seed = seed;
+  test::CertSpec b;
+  b.user_ids = {"B <b@example.org>"};
+  b.signing_subkey_seed = seed;  // B claims A's primary key as its subkey
+  Bytes cert_a = gen.make(a);
+  Bytes cert_b = gen.make(b);
+  {
+    Env env;
+    EXPECT_EQ(upload_one(*env.directory, cert_a), Outcome::New);
+    auto r = env.directory->upload(cert_b);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->refused.size(), 1u);
+    EXPECT_EQ(r->refused[0].error.code, ErrorCode::FingerprintCollision);
+  }
+  {
+    Env env;
+    EXPECT_EQ(upload_one(*env.directory, cert_b), Outcome::New);
+    auto r = env.directory->upload(cert_a);
+    ASSERT_EQ(r->refused.size(), 1u);
+    EXPECT_EQ(r->refused[0].error.code, ErrorCode::FingerprintCollision);
+    env.expect_consistent();
+  }
+}
+
+TEST(KeyDirectory, V6CertificatesAreStoredAndFound) {
+  Env env;
+  test::CertGenerator gen(3);
+  test::CertSpec spec;
+  spec.version = 6;
+  spec.user_ids = {"Vee Six <v6@example.org>"};
+  Bytes cert = gen.make(spec);
+  EXPECT_EQ(upload_one(*env.directory, cert), Outcome::New);
+  auto parsed = parse_one(cert);
+  ASSERT_EQ(parsed.primary.fingerprint.version(), Fingerprint::Version::V6);
+  std::vector<Fingerprint> want{parsed.primary.fingerprint};
+  EXPECT_EQ(env.find({Query::ByFingerprint{parsed.primary.fingerprint}}), want);
+  EXPECT_EQ(env.find({Query::ByKeyId{parsed.primary.key_id}}), want);
+  EXPECT_EQ(env.find({Query::ByFingerprint{parsed.subkeys.at(0).key.fingerprint}}), want);
+  EXPECT_EQ(env.find({Query::ByEmail{"v6@example.org"}}), want);
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, DeletedKeysStayDeletedUnlessAllowed) {
+  Env env;
+  auto input = test::fixture("gpg-ed25519.asc");
+  upload_one(*env.directory, input);
+  auto fpr = parse_one(input).primary.fingerprint;
+  ASSERT_TRUE(env.directory->remove(fpr, "owner request"));
+  EXPECT_TRUE(env.find({Query::ByFingerprint{fpr}}).empty());
+  auto again = env.directory->upload(input);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->refused.size(), 1u);
+  EXPECT_EQ(again->refused[0].error.code, ErrorCode::Tombstoned);
+  EXPECT_EQ(env.directory->remove(fpr, "x").error().code, ErrorCode::NotFound);
+  ASSERT_TRUE(env.store->clear_tombstone(fpr));
+  EXPECT_EQ(upload_one(*env.directory, input), Outcome::New);
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, InputErrorsAreErrors) {
+  Env env;
+  auto r = env.directory->upload(test::fixture("gpg-secret-key.asc"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::SecretKeyRefused);
+  auto t = env.directory->upload(test::fixture("tampered-sig.pgp"));
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->stored.empty());
+  EXPECT_EQ(t->refused.at(0).error.code, ErrorCode::NoValidComponents);
+  EXPECT_EQ(env.store->stats()->certificates, 0u);
+}
+
+std::vector<std::string> all_fixture_files() {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(test::data_dir())) {
+    auto ext = e.path().extension();
+    if (ext == ".asc" || ext == ".pgp") {
+      out.push_back(e.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Import, CountsEveryOutcomeAndIsIdempotent) {
+  Env env;
+  ImportOptions o;
+  o.threads = 2;
+  o.batch = 4;
+  auto files = all_fixture_files();
+  files.push_back(env.dir.str("does-not-exist.pgp"));
+  {
+    std::ofstream garbage(env.dir.str("garbage.bin"), std::ios::binary);
+    garbage << "\x01\x02\x03 not a key";
+  }
+  files.push_back(env.dir.str("garbage.bin"));
+  auto first = import_files(*env.directory, files, o);
+  EXPECT_EQ(first.file_errors.size(), 2u);  // the missing file and the garbage
+  EXPECT_GT(first.created, 15u);
+  EXPECT_EQ(first.refusals["secret_key_refused"].count, 1u);
+  EXPECT_EQ(first.refusals["no_valid_components"].count, 3u);  // the tampered copies
+  EXPECT_EQ(first.read, first.created + first.updated + first.unchanged + first.refused);
+  auto second = import_files(*env.directory, all_fixture_files(), o);
+  EXPECT_EQ(second.created, 0u);
+  EXPECT_EQ(second.updated, 0u);
+  EXPECT_EQ(second.unchanged + second.refused, second.read);
+  env.expect_consistent();
+}
+
+TEST(Import, GeneratedDumpRoundTripsThroughDump) {
+  Env env;
+  test::CertGenerator gen(11);
+  std::string input = env.dir.str("gen.pgp");
+  {
+    std::ofstream f(input, std::ios::binary);
+    for (int i = 0; i < 300; ++i) {
+      auto c = gen.next(i % 10 == 9 ? 6 : 4);
+      f.write(reinterpret_cast<const char*>(c.data()), static_cast<std::streamsize>(c.size()));
+    }
+  }
+  ImportOptions o;
+  o.batch = 64;
+  auto imported = import_files(*env.directory, {input}, o);
+  ASSERT_EQ(imported.created, 300u);
+  DumpOptions d;
+  d.per_file = 100;
+  auto dumped = dump(*env.store, env.dir.str("dump"), d);
+  ASSERT_TRUE(dumped) << dumped.error().detail;
+  EXPECT_EQ(dumped->certificates, 300u);
+  EXPECT_EQ(dumped->files, 3u);
+
+  Env other;
+  std::vector<std::string> dump_files;
+  for (const auto& e : std::filesystem::directory_iterator(env.dir.path() / "dump")) {
+    if (e.path().extension() == ".pgp") {
+      dump_files.push_back(e.path().string());
+    }
+  }
+  auto again = import_files(*other.directory, dump_files, o);
+  EXPECT_EQ(again.created, 300u);
+  EXPECT_EQ(again.refused, 0u);
+  // Identical certificates, record by record.
+  std::vector<std::pair<Fingerprint, Bytes>> a;
+  std::vector<std::pair<Fingerprint, Bytes>> b;
+  ASSERT_TRUE(env.store->for_each([&](const storage::CertRecord& r) {
+    a.emplace_back(r.fingerprint, r.cert);
+    return true;
+  }));
+  ASSERT_TRUE(other.store->for_each([&](const storage::CertRecord& r) {
+    b.emplace_back(r.fingerprint, r.cert);
+    return true;
+  }));
+  EXPECT_EQ(a, b);
+  other.expect_consistent();
+
+  // Incremental: only what changed after the first dump.
+  auto extra = gen.next();
+  auto up = env.directory->upload(extra);
+  ASSERT_TRUE(up && up->stored.size() == 1);
+  d.since = dumped->last_seq;
+  auto inc = dump(*env.store, env.dir.str("dump-inc"), d);
+  ASSERT_TRUE(inc);
+  EXPECT_EQ(inc->certificates, 1u);
+}
+
+TEST(Import, ArmoredKeyringsAndBinaryDumpsBothStream) {
+  Env env;
+  // An armored file with several blocks, and text around them.
+  std::string armored = "keys below\n";
+  for (const char* n : {"gpg-rsa2048.asc", "gpg-nistp256.asc", "sq-cv25519.asc"}) {
+    armored += std::string(as_chars(test::fixture(n))) + "\n-- \n";
+  }
+  {
+    std::ofstream f(env.dir.str("ring.asc"));
+    f << armored;
+  }
+  auto r = import_files(*env.directory, {env.dir.str("ring.asc")}, {});
+  EXPECT_EQ(r.created, 3u);
+  EXPECT_TRUE(r.file_errors.empty());
+}
+
+}  // namespace
+}  // namespace keydir::service

@@ -1,0 +1,207 @@
+// RocksKeyStore on a temporary database, with hand-made records: storage
+// never parses packets, so these tests need no real certificates.
+#include "storage/rocksdb/rocks_key_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
+
+namespace keydir::storage {
+namespace {
+
+Fingerprint fpr(std::uint8_t fill, Fingerprint::Version v = Fingerprint::Version::V4) {
+  Bytes b(v == Fingerprint::Version::V4 ? 20 : 32, fill);
+  return Fingerprint(v, b);
+}
+
+Write make(const Fingerprint& primary, std::vector<Fingerprint> subkeys,
+           std::vector<std::string> emails, std::string cert = "cert") {
+  Write w;
+  w.record.fingerprint = primary;
+  w.record.cert = Bytes(cert.begin(), cert.end());
+  w.record.digest = Bytes(32, static_cast<std::uint8_t>(cert.size()));
+  w.record.index.fingerprints.push_back(primary);
+  w.record.index.key_ids.push_back(primary.key_id());
+  for (const auto& s : subkeys) {
+    w.record.index.fingerprints.push_back(s);
+    w.record.index.key_ids.push_back(s.key_id());
+  }
+  for (const auto& e : emails) {
+    w.record.index.emails.push_back(e);
+    auto parsed = openpgp::Email::parse(e);
+    w.record.index.wkd.push_back(openpgp::WkdHash::of(*parsed));
+    w.record.index.words.push_back(e.substr(0, e.find('@')));
+  }
+  w.record.index.sks_hash = Bytes(16, primary.bytes()[0]);
+  return w;
+}
+
+std::unique_ptr<RocksKeyStore> open(const test::TempDir& dir) {
+  auto s = RocksKeyStore::open(dir.str("db"), RocksOptions{});
+  EXPECT_TRUE(s) << s.error().detail;
+  return std::move(*s);
+}
+
+std::vector<Fingerprint> found(const KeyStore& s, const Query& q) {
+  auto r = s.lookup(q, 100);
+  EXPECT_TRUE(r) << r.error().detail;
+  std::vector<Fingerprint> out;
+  for (const auto& rec : *r) {
+    out.push_back(rec.fingerprint);
+  }
+  return out;
+}
+
+TEST(RocksKeyStore, EveryIndexFindsTheCertificate) {
+  test::TempDir dir;
+  auto store = open(dir);
+  Fingerprint p = fpr(0x11);
+  Fingerprint sub = fpr(0x22);
+  std::vector<Write> w{make(p, {sub}, {"alice@example.org"})};
+  auto seqs = store->apply(w, 1000);
+  ASSERT_TRUE(seqs);
+  EXPECT_EQ(seqs->at(0), 1u);
+  std::vector<Fingerprint> want{p};
+  EXPECT_EQ(found(*store, {Query::ByFingerprint{p}}), want);
+  EXPECT_EQ(found(*store, {Query::ByFingerprint{sub}}), want);  // a subkey answers the primary
+  EXPECT_EQ(found(*store, {Query::ByKeyId{p.key_id()}}), want);
+  EXPECT_EQ(found(*store, {Query::ByKeyId{sub.key_id()}}), want);
+  EXPECT_EQ(found(*store, {Query::ByShortKeyId{sub.key_id().short_id()}}), want);
+  EXPECT_EQ(found(*store, {Query::ByEmail{"alice@example.org"}}), want);
+  auto email = openpgp::Email::parse("alice@example.org");
+  EXPECT_EQ(found(*store, {Query::ByWkd{openpgp::WkdHash::of(*email)}}), want);
+  EXPECT_EQ(found(*store, {Query::ByWords{{"alice"}}}), want);
+  EXPECT_EQ(found(*store, {Query::BySksHash{Bytes(16, 0x11)}}), want);
+  EXPECT_TRUE(found(*store, {Query::ByEmail{"bob@example.org"}}).empty());
+  EXPECT_TRUE(found(*store, {Query::ByFingerprint{fpr(0x33)}}).empty());
+  auto rec = store->get(p);
+  ASSERT_TRUE(rec && *rec);
+  EXPECT_EQ((*rec)->first_seen, 1000u);
+  EXPECT_EQ((*rec)->seq, 1u);
+  auto report = store->check();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->problem_count, 0u);
+}
+
+TEST(RocksKeyStore, V4AndV6SideBySide) {
+  test::TempDir dir;
+  auto store = open(dir);
+  Fingerprint v4 = fpr(0x44);
+  Fingerprint v6 = fpr(0x66, Fingerprint::Version::V6);
+  std::vector<Write> w{make(v4, {}, {"same@example.org"}), make(v6, {}, {"same@example.org"})};
+  ASSERT_TRUE(store->apply(w, 1));
+  EXPECT_EQ(found(*store, {Query::ByFingerprint{v6}}), std::vector<Fingerprint>{v6});
+  EXPECT_EQ(found(*store, {Query::ByKeyId{v6.key_id()}}), std::vector<Fingerprint>{v6});
+  EXPECT_EQ(found(*store, {Query::ByEmail{"same@example.org"}}).size(), 2u);
+  EXPECT_EQ(store->check()->problem_count, 0u);
+}
+
+TEST(RocksKeyStore, KeyIdCollisionsAreASet) {
+  test::TempDir dir;
+  auto store = open(dir);
+  // Two v4 fingerprints with the same low 64 bits: the same key ID.
+  Bytes a(20, 0xAA);
+  Bytes b(20, 0xBB);
+  std::fill(b.begin() + 12, b.end(), 0xAA);
+  Fingerprint fa(Fingerprint::Version::V4, a);
+  Fingerprint fb(Fingerprint::Version::V4, b);
+  ASSERT_EQ(fa.key_id(), fb.key_id());
+  std::vector<Write> w{make(fa, {}, {}), make(fb, {}, {})};
+  ASSERT_TRUE(store->apply(w, 1));
+  EXPECT_EQ(found(*store, {Query::ByKeyId{fa.key_id()}}).size(), 2u);
+  EXPECT_EQ(found(*store, {Query::ByShortKeyId{fa.key_id().short_id()}}).size(), 2u);
+}
+
+TEST(RocksKeyStore, UpdateRemovesEntriesOfTheOldVersion) {
+  test::TempDir dir;
+  auto store = open(dir);
+  Fingerprint p = fpr(0x11);
+  std::vector<Write> v1{make(p, {fpr(0x22)}, {"old@example.org"}, "v1")};
+  ASSERT_TRUE(store->apply(v1, 10));
+  Write v2 = make(p, {fpr(0x33)}, {"new@example.org"}, "v2-longer");
+  v2.record.first_seen = 10;
+  v2.previous = v1[0].record.index;
+  std::vector<Write> w{v2};
+  ASSERT_TRUE(store->apply(w, 20));
+  EXPECT_TRUE(found(*store, {Query::ByEmail{"old@example.org"}}).empty());
+  EXPECT_TRUE(found(*store, {Query::ByFingerprint{fpr(0x22)}}).empty());
+  EXPECT_EQ(found(*store, {Query::ByEmail{"new@example.org"}}).size(), 1u);
+  EXPECT_EQ(found(*store, {Query::ByFingerprint{fpr(0x33)}}).size(), 1u);
+  auto rec = *store->get(p);
+  EXPECT_EQ(rec->first_seen, 10u);
+  EXPECT_EQ(rec->last_change, 20u);
+  EXPECT_EQ(as_chars(rec->cert), "v2-longer");
+  EXPECT_EQ(store->check()->problem_count, 0u);
+  EXPECT_EQ(store->stats()->certificates, 1u);
+}
+
+TEST(RocksKeyStore, CheckFindsDanglingEntries) {
+  test::TempDir dir;
+  auto store = open(dir);
+  Fingerprint p = fpr(0x11);
+  std::vector<Write> v1{make(p, {}, {"old@example.org"})};
+  ASSERT_TRUE(store->apply(v1, 1));
+  // A write that forgets the previous index leaves old entries behind.
+  std::vector<Write> bad{make(p, {}, {"new@example.org"})};
+  ASSERT_TRUE(store->apply(bad, 2));
+  auto report = store->check();
+  ASSERT_TRUE(report);
+  EXPECT_GT(report->problem_count, 0u);
+}
+
+TEST(RocksKeyStore, RemoveLeavesATombstoneAndAChangeLog) {
+  test::TempDir dir;
+  auto store = open(dir);
+  Fingerprint p = fpr(0x11);
+  std::vector<Write> w{make(p, {}, {"a@example.org"})};
+  ASSERT_TRUE(store->apply(w, 1));
+  ASSERT_TRUE(store->remove(w[0].record, Tombstone{5, "owner asked"}));
+  EXPECT_FALSE(*store->get(p));
+  EXPECT_TRUE(found(*store, {Query::ByEmail{"a@example.org"}}).empty());
+  auto tomb = store->tombstone(p);
+  ASSERT_TRUE(tomb && *tomb);
+  EXPECT_EQ((*tomb)->reason, "owner asked");
+  auto changes = store->changes_since(0, 10);
+  ASSERT_TRUE(changes);
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_FALSE(changes->at(0).digest.empty());
+  EXPECT_TRUE(changes->at(1).digest.empty());
+  EXPECT_EQ(store->stats()->certificates, 0u);
+  EXPECT_EQ(store->check()->problem_count, 0u);
+}
+
+TEST(RocksKeyStore, ReopenKeepsEverythingAndTheSequence) {
+  test::TempDir dir;
+  {
+    auto store = open(dir);
+    std::vector<Write> w{make(fpr(1), {}, {}), make(fpr(2), {}, {})};
+    ASSERT_TRUE(store->apply(w, 1));
+  }
+  auto store = open(dir);
+  EXPECT_EQ(store->stats()->last_seq, 2u);
+  EXPECT_EQ(store->stats()->certificates, 2u);
+  std::vector<Write> w{make(fpr(3), {}, {})};
+  EXPECT_EQ(store->apply(w, 2)->at(0), 3u);
+}
+
+TEST(RocksKeyStore, SecondOpenOfTheSameFolderIsRefused) {
+  test::TempDir dir;
+  auto first = open(dir);
+  auto second = RocksKeyStore::open(dir.str("db"), RocksOptions{});
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().detail.find("in use"), std::string::npos);
+}
+
+TEST(RocksKeyStore, CheckpointIsAUsableCopy) {
+  test::TempDir dir;
+  auto store = open(dir);
+  std::vector<Write> w{make(fpr(1), {}, {"x@example.org"})};
+  ASSERT_TRUE(store->apply(w, 1));
+  ASSERT_TRUE(store->checkpoint(dir.str("backup")));
+  auto copy = RocksKeyStore::open(dir.str("backup"), RocksOptions{});
+  ASSERT_TRUE(copy);
+  EXPECT_EQ(found(**copy, {Query::ByEmail{"x@example.org"}}).size(), 1u);
+}
+
+}  // namespace
+}  // namespace keydir::storage
