@@ -99,9 +99,12 @@ class KeyStore {
 
   [[nodiscard]] virtual Result<std::optional<CertRecord>> get(const Fingerprint& primary) const = 0;
   // Index → certificates, read from one snapshot so both agree. At most
-  // `limit` certificates, in fingerprint order.
+  // `limit` certificates, in fingerprint order. The records carry no IndexSet
+  // (get() does).
   [[nodiscard]] virtual Result<std::vector<CertRecord>> lookup(const Query& query,
                                                                std::size_t limit) const = 0;
+  // The primary key that `fpr` (a primary key or a subkey) belongs to.
+  [[nodiscard]] virtual Result<std::optional<Fingerprint>> owner_of(const Fingerprint& fpr) const = 0;
   // Applies all writes in one atomic batch; durable per the store's setting
   // when it returns. Returns the sequence number given to each write.
   [[nodiscard]] virtual Result<std::vector<std::uint64_t>> apply(std::vector<Write>& writes,

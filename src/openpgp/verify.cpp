@@ -11,8 +11,6 @@
 
 namespace keydir::openpgp {
 
-Bytes VerifiedCertificate::to_bytes() const { return serialize(cert_); }
-
 namespace {
 
 using crypto::Hasher;
@@ -639,7 +637,8 @@ struct Verifier {
     if (key_rev) {
       vc.primary_.revocation = revocation_of(*key_rev);
     }
-    std::size_t size = serialize(vc.cert_).size();
+    vc.bytes_ = serialize(vc.cert_);
+    std::size_t size = vc.bytes_.size();
     if (size > policy.max_cert_bytes) {
       return refuse(Error{ErrorCode::CertificateTooLarge,
                           "certificate of " + std::to_string(size) +

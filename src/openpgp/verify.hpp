@@ -59,8 +59,8 @@ class VerifiedCertificate {
   [[nodiscard]] bool expired(std::uint64_t now) const {
     return primary_.expires && *primary_.expires <= now;
   }
-  // Canonical binary form (serialize(cert())).
-  [[nodiscard]] Bytes to_bytes() const;
+  // Canonical binary form (serialize(cert())), computed once by verify().
+  [[nodiscard]] const Bytes& to_bytes() const { return bytes_; }
 
  private:
   friend struct Verifier;
@@ -70,6 +70,7 @@ class VerifiedCertificate {
   std::vector<UserIdState> user_ids_;
   std::vector<UserIdState> user_attributes_;
   std::vector<KeyState> subkeys_;
+  Bytes bytes_;
 };
 
 struct Verification {

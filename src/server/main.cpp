@@ -26,10 +26,11 @@ constexpr int kExitUsage = 2;
 using keydir::service::KeyDirectory;
 
 std::unique_ptr<keydir::storage::RocksKeyStore> open_store(const std::string& dir, bool sync,
-                                                           bool create) {
+                                                           bool create, std::size_t cache_mb) {
   keydir::storage::RocksOptions o;
   o.sync_writes = sync;
   o.create_if_missing = create;
+  o.block_cache_bytes = cache_mb << 20;
   auto store = keydir::storage::RocksKeyStore::open(dir, o);
   if (!store) {
     std::cerr << "keydird: " << store.error().detail << "\n";
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
   import->add_option("FILE", files, "Armored or binary files")->required();
   import->add_option("--threads", threads, "Verification threads (default: one per core)");
   import->add_flag("--sync", sync, "fsync every batch (survives power loss)");
+  bool verify_only = false;
+  import->add_flag("--verify-only", verify_only,
+                   "Parse and verify only; store nothing (checks a dump, measures validation)");
   import->add_option("--ack", ack_path,
                      "Append the fingerprint of every certificate once it is durable");
 
@@ -77,6 +81,9 @@ int main(int argc, char** argv) {
   backup->add_option("--data", data, "Data folder")->required();
   backup->add_option("--out", out, "Backup folder (must not exist)")->required();
 
+  auto* compact = app.add_subcommand("compact", "Compact the store (after a bulk import)");
+  compact->add_option("--data", data, "Data folder")->required();
+
   auto* stats = app.add_subcommand("stats", "Counts and size of the store");
   stats->add_option("--data", data, "Data folder")->required();
 
@@ -88,7 +95,8 @@ int main(int argc, char** argv) {
   }
 
   bool create = import->parsed();
-  auto store = open_store(data, sync, create);
+  // Bulk import reads little back: a small cache keeps its memory bounded.
+  auto store = open_store(data, sync, create, import->parsed() ? 64 : 256);
   if (!store) {
     return kExitFailure;
   }
@@ -99,6 +107,7 @@ int main(int argc, char** argv) {
     o.threads = threads;
     o.progress = &std::cerr;
     o.progress_is_tty = isatty(STDERR_FILENO) != 0;
+    o.verify_only = verify_only;
     std::ofstream ack;
     if (!ack_path.empty()) {
       ack.open(ack_path, std::ios::app);
@@ -173,6 +182,15 @@ int main(int argc, char** argv) {
       return kExitFailure;
     }
     std::cout << "backup written to " << out << " (restore: use it as --data)\n";
+    return kExitOk;
+  }
+  if (compact->parsed()) {
+    auto r = store->compact();
+    if (!r) {
+      std::cerr << "keydird compact: " << r.error().detail << "\n";
+      return kExitFailure;
+    }
+    std::cout << "compacted " << data << "\n";
     return kExitOk;
   }
   if (stats->parsed()) {

@@ -388,6 +388,8 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
     ++summary.read;
     if (v->error) {
       refuse(*v->error);
+    } else if (options.verify_only) {
+      ++summary.verified_only;
     } else {
       batch.push_back(std::move(*v->cert));
       batch_stripped.push_back(std::move(v->stripped));
@@ -415,6 +417,9 @@ void print_summary(std::ostream& out, const ImportSummary& s) {
       << "  merged     " << s.updated << "\n"
       << "  unchanged  " << s.unchanged << "\n"
       << "  refused    " << s.refused << "\n";
+  if (s.verified_only) {
+    out << "  verified   " << s.verified_only << " (--verify-only: nothing stored)\n";
+  }
   for (const auto& [code, r] : s.refusals) {
     out << "    " << std::setw(7) << r.count << "  " << code << " (e.g. " << r.example << ")\n";
   }

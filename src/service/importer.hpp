@@ -25,6 +25,7 @@ struct ImportOptions {
   std::ostream* progress = nullptr;  // progress lines (stderr), or none
   bool progress_is_tty = false;
   std::ostream* ack = nullptr;   // fingerprints, flushed after each durable batch
+  bool verify_only = false;      // parse and verify, store nothing
 };
 
 struct ImportSummary {
@@ -33,6 +34,7 @@ struct ImportSummary {
   std::uint64_t updated = 0;
   std::uint64_t unchanged = 0;
   std::uint64_t refused = 0;
+  std::uint64_t verified_only = 0;  // accepted, not stored (--verify-only)
   struct Reason {
     std::uint64_t count = 0;
     std::string example;

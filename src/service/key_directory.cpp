@@ -6,6 +6,7 @@
 #include <set>
 
 #include "openpgp/canonical.hpp"
+#include "openpgp/crypto/hash.hpp"
 
 namespace keydir::service {
 
@@ -186,11 +187,10 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
           return fail(ErrorCode::FingerprintCollision,
                       "key " + f.to_hex() + " is also part of " + it->second.to_hex());
         }
-        KEYDIR_TRY(auto owners, store_.lookup(storage::Query{storage::Query::ByFingerprint{f}}, 1));
-        if (!owners.empty() && owners.front().fingerprint != primary) {
+        KEYDIR_TRY(auto owner, store_.owner_of(f));
+        if (owner && *owner != primary) {
           return fail(ErrorCode::FingerprintCollision,
-                      "key " + f.to_hex() + " is already part of " +
-                          owners.front().fingerprint.to_hex());
+                      "key " + f.to_hex() + " is already part of " + owner->to_hex());
         }
       }
       KEYDIR_TRY(auto old, store_.get(primary));
@@ -202,7 +202,8 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
                           "); it comes back only when its owner or the operator allows it");
         }
       }
-      Bytes digest = openpgp::content_digest(vc.cert());
+      Bytes cert_bytes = vc.to_bytes();
+      Bytes digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, cert_bytes);
       if (old && old->digest == digest) {
         return std::optional<storage::Write>{};
       }
@@ -210,7 +211,8 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
         KEYDIR_TRY(auto stored_cert, parse_stored(*old));
         KEYDIR_TRY(auto merged, openpgp::merge(stored_cert, vc.cert()));
         KEYDIR_TRY(vc, reverify(merged, options_.policy, now));
-        digest = openpgp::content_digest(vc.cert());
+        cert_bytes = vc.to_bytes();
+        digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, cert_bytes);
         if (digest == old->digest) {
           return std::optional<storage::Write>{};
         }
@@ -218,7 +220,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       storage::Write w;
       w.record.fingerprint = primary;
       w.record.digest = std::move(digest);
-      w.record.cert = vc.to_bytes();
+      w.record.cert = std::move(cert_bytes);
       w.record.index = index_of(vc);
       if (old) {
         w.record.first_seen = old->first_seen;

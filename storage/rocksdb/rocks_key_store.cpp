@@ -10,6 +10,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -86,37 +87,95 @@ std::string wkd_prefix(const WkdHash& w) {
   return k;
 }
 
-// Every (column family, key, value) an IndexSet puts in the database.
+// Every index entry an IndexSet puts in the database. Unique indexes map a
+// key to one primary fingerprint (value). Set indexes (key ID, short key ID,
+// e-mail, WKD) map a key to a set of primary fingerprints, maintained with
+// the FprSet merge operator ("+fpr" / "-fpr" operands), so that a lookup is
+// one point read. The word index keeps one key per (word, fingerprint) and is
+// read by prefix scan.
+enum class Kind { Unique, Set, Scan };
 struct Entry {
   Cf cf;
   std::string key;
-  std::string value;
+  std::string value;  // Unique: the primary; Set: the member (primary)
+  Kind kind;
 };
 
 std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
   std::vector<Entry> out;
   std::string p = fpr_key(primary);
   for (const auto& f : idx.fingerprints) {
-    out.push_back({kByFpr, fpr_key(f), p});
+    out.push_back({kByFpr, fpr_key(f), p, Kind::Unique});
   }
   for (const auto& k : idx.key_ids) {
-    out.push_back({kByKeyId, std::string(as_chars(k.bytes())) + p, {}});
-    out.push_back({kByShort, be(k.short_id(), 4) + p, {}});
+    out.push_back({kByKeyId, std::string(as_chars(k.bytes())), p, Kind::Set});
+    out.push_back({kByShort, be(k.short_id(), 4), p, Kind::Set});
   }
   for (const auto& e : idx.emails) {
-    out.push_back({kByEmail, sep_key(e, p), {}});
+    out.push_back({kByEmail, e, p, Kind::Set});
   }
   for (const auto& w : idx.wkd) {
-    out.push_back({kByWkd, wkd_prefix(w) + p, {}});
+    out.push_back({kByWkd, wkd_prefix(w), p, Kind::Set});
   }
   for (const auto& w : idx.words) {
-    out.push_back({kByWord, sep_key(w, p), {}});
+    out.push_back({kByWord, sep_key(w, p), {}, Kind::Scan});
   }
   if (!idx.sks_hash.empty()) {
-    out.push_back({kBySks, std::string(as_chars(idx.sks_hash)), p});
+    out.push_back({kBySks, std::string(as_chars(idx.sks_hash)), p, Kind::Unique});
   }
   return out;
 }
+
+// A set of fingerprint keys (each self-delimiting: version octet 4 → 21
+// octets, 6 → 33), kept sorted.
+std::vector<std::string> decode_set(std::string_view v) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < v.size()) {
+    std::size_t len = v[i] == 6 ? 33 : v[i] == 4 ? 21 : 0;
+    if (len == 0 || i + len > v.size()) {
+      break;
+    }
+    out.emplace_back(v.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+// The most certificates one key ID, address or WKD hash may name: anyone can
+// make keys that claim an address, and an unbounded set would make every
+// write to it slower (flooding). Past the bound, further claims are not
+// indexed; `check` reports them.
+constexpr std::size_t kMaxSetMembers = 10000;
+
+class FprSetMerge final : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::vector<std::string> set;
+    if (in.existing_value) {
+      set = decode_set(std::string_view(in.existing_value->data(), in.existing_value->size()));
+    }
+    for (const auto& op : in.operand_list) {
+      if (op.size() < 2) {
+        continue;
+      }
+      std::string member(op.data() + 1, op.size() - 1);
+      auto it = std::lower_bound(set.begin(), set.end(), member);
+      bool present = it != set.end() && *it == member;
+      if (op[0] == '+' && !present && set.size() < kMaxSetMembers) {
+        set.insert(it, std::move(member));
+      } else if (op[0] == '-' && present) {
+        set.erase(it);
+      }
+    }
+    out->new_value.clear();
+    for (const auto& m : set) {
+      out->new_value += m;
+    }
+    return true;
+  }
+  const char* Name() const override { return "keydir.FprSet"; }
+};
 
 std::string encode_record(const CertRecord& r) {
   Bytes out{kRecordFormat};
@@ -131,7 +190,10 @@ std::string encode_record(const CertRecord& r) {
   return std::string(as_chars(out));
 }
 
-Result<CertRecord> decode_record(const Fingerprint& fpr, std::string_view value) {
+// `with_index`: lookups do not need the record's IndexSet (only updates and
+// checks do), and skipping it saves the allocations.
+Result<CertRecord> decode_record(const Fingerprint& fpr, std::string_view value,
+                                 bool with_index = true) {
   ByteReader r(as_bytes(value), "stored certificate record");
   KEYDIR_TRY(std::uint8_t format, r.read_u8());
   if (format != kRecordFormat) {
@@ -152,6 +214,9 @@ Result<CertRecord> decode_record(const Fingerprint& fpr, std::string_view value)
   rec.digest.assign(digest.begin(), digest.end());
   KEYDIR_TRY(ByteView cert, r.read_length_prefixed(4, 1, 1u << 30));
   rec.cert.assign(cert.begin(), cert.end());
+  if (!with_index) {
+    return rec;
+  }
   auto index = IndexSet::decode(r.rest());
   if (!index) {
     return fail(ErrorCode::StorageCorruption, "stored index: " + index.error().detail);
@@ -187,31 +252,34 @@ class Int64Add final : public rocksdb::AssociativeMergeOperator {
 
 constexpr std::string_view kCertCounter = "count.certificates";
 
-// The primary fingerprint an index entry belongs to: the value of a unique
-// index, or the tail of a multi-valued index's key after its fixed prefix.
-std::optional<Fingerprint> owner_of(Cf c, std::string_view key, std::string_view value) {
-  switch (c) {
-    case kByFpr:
-    case kBySks:
-      return fpr_from(value);
-    case kByKeyId:
-      return key.size() > 8 ? fpr_from(key.substr(8)) : std::nullopt;
-    case kByShort:
-      return key.size() > 4 ? fpr_from(key.substr(4)) : std::nullopt;
-    case kByEmail:
-    case kByWord: {
-      auto nul = key.find('\0');
-      return nul == std::string_view::npos ? std::nullopt : fpr_from(key.substr(nul + 1));
-    }
-    case kByWkd: {
-      auto nul = key.find('\0');
-      return nul == std::string_view::npos || key.size() < nul + 33
-                 ? std::nullopt
-                 : fpr_from(key.substr(nul + 33));
-    }
-    default:
-      return std::nullopt;
+// Prefix of a multi-valued index key: everything before the primary
+// fingerprint. With it RocksDB keeps prefix bloom filters, so a lookup skips
+// every file that cannot hold its prefix — the cost stays flat as the store
+// grows. `extra` octets after the first NUL belong to the prefix (WKD: the
+// 32-character hash follows the domain's NUL).
+class NulPrefix final : public rocksdb::SliceTransform {
+ public:
+  NulPrefix(const char* name, std::size_t extra) : name_(name), extra_(extra) {}
+  const char* Name() const override { return name_; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    auto nul = std::string_view(key.data(), key.size()).find('\0');
+    return rocksdb::Slice(key.data(), std::min(key.size(), nul + 1 + extra_));
   }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    auto nul = std::string_view(key.data(), key.size()).find('\0');
+    return nul != std::string_view::npos && key.size() >= nul + 1 + extra_;
+  }
+
+ private:
+  const char* name_;
+  std::size_t extra_;
+};
+
+std::shared_ptr<const rocksdb::SliceTransform> prefix_of(Cf c) {
+  if (c == kByWord) {
+    return std::make_shared<NulPrefix>("keydir.WordPrefix", 0);
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -234,6 +302,21 @@ struct RocksKeyStore::Impl {
 
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs[c]; }
 
+  void index(rocksdb::WriteBatch& b, const Entry& e) const {
+    switch (e.kind) {
+      case Kind::Unique: b.Put(cf(e.cf), e.key, e.value); break;
+      case Kind::Set: b.Merge(cf(e.cf), e.key, "+" + e.value); break;
+      case Kind::Scan: b.Put(cf(e.cf), e.key, e.value); break;
+    }
+  }
+  void unindex(rocksdb::WriteBatch& b, const Entry& e) const {
+    switch (e.kind) {
+      case Kind::Unique: b.Delete(cf(e.cf), e.key); break;
+      case Kind::Set: b.Merge(cf(e.cf), e.key, "-" + e.value); break;
+      case Kind::Scan: b.Delete(cf(e.cf), e.key); break;
+    }
+  }
+
   // A snapshot for the duration of one lookup.
   struct Snapshot {
     const rocksdb::DB* db;
@@ -247,8 +330,8 @@ struct RocksKeyStore::Impl {
     }
   };
 
-  Result<std::optional<CertRecord>> get(const rocksdb::ReadOptions& ro,
-                                        const Fingerprint& fpr) const {
+  Result<std::optional<CertRecord>> get(const rocksdb::ReadOptions& ro, const Fingerprint& fpr,
+                                        bool with_index = true) const {
     std::string value;
     auto s = db->Get(ro, cf(kCerts), fpr_key(fpr), &value);
     if (s.IsNotFound()) {
@@ -257,14 +340,16 @@ struct RocksKeyStore::Impl {
     if (!s.ok()) {
       return io_error(s, "reading a certificate");
     }
-    KEYDIR_TRY(auto rec, decode_record(fpr, value));
+    KEYDIR_TRY(auto rec, decode_record(fpr, value, with_index));
     return std::optional<CertRecord>(std::move(rec));
   }
 
   // Primary fingerprints under `prefix` in a multi-valued index, at most `max`.
-  Result<std::set<Fingerprint>> scan(const rocksdb::ReadOptions& ro, Cf c,
+  Result<std::set<Fingerprint>> scan(const rocksdb::ReadOptions& snapshot_ro, Cf c,
                                      const std::string& prefix, std::size_t max) const {
     std::set<Fingerprint> out;
+    rocksdb::ReadOptions ro = snapshot_ro;
+    ro.prefix_same_as_start = true;  // use the prefix bloom filters
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()).substr(prefix.size()));
@@ -279,6 +364,39 @@ struct RocksKeyStore::Impl {
       return io_error(it->status(), "reading an index");
     }
     return out;
+  }
+
+  Result<std::set<Fingerprint>> members(const rocksdb::ReadOptions& ro, Cf c,
+                                        const std::string& key) const {
+    std::string value;
+    auto s = db->Get(ro, cf(c), key, &value);
+    std::set<Fingerprint> out;
+    if (s.IsNotFound()) {
+      return out;
+    }
+    if (!s.ok()) {
+      return io_error(s, "reading an index");
+    }
+    for (const auto& m : decode_set(value)) {
+      if (auto f = fpr_from(m)) {
+        out.insert(*f);
+      }
+    }
+    return out;
+  }
+
+  // Whether the database holds entry `e`.
+  bool holds(const rocksdb::ReadOptions& ro, const Entry& e) const {
+    std::string value;
+    auto s = db->Get(ro, cf(e.cf), e.key, &value);
+    if (!s.ok()) {
+      return false;
+    }
+    if (e.kind != Kind::Set) {
+      return value == e.value;
+    }
+    auto set = decode_set(value);
+    return std::binary_search(set.begin(), set.end(), e.value);
   }
 
   Result<std::optional<Fingerprint>> point(const rocksdb::ReadOptions& ro, Cf c,
@@ -306,20 +424,39 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1 << 20;
   db_options.keep_log_file_num = 5;
+  // With a dozen column families, small ones rarely flush and would pin old
+  // WAL files forever; this forces their flush instead.
+  db_options.max_total_wal_size = 256u << 20;
 
+  if (options.row_cache_bytes) {
+    db_options.row_cache = rocksdb::NewLRUCache(options.row_cache_bytes);
+  }
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Point reads dominate: a hash index inside each data block replaces the
+  // binary search there.
+  table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.write_buffer_size = 64u << 20;
   cf_options.compression = rocksdb::kLZ4Compression;
+  cf_options.level_compaction_dynamic_level_bytes = true;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (std::size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions o = cf_options;
     if (i == kMeta) {
       o.merge_operator = std::make_shared<Int64Add>();
+    }
+    o.prefix_extractor = prefix_of(static_cast<Cf>(i));
+    if (i == kByKeyId || i == kByShort || i == kByEmail || i == kByWkd) {
+      o.merge_operator = std::make_shared<FprSetMerge>();
+    }
+    if (i == kCerts) {
+      // Keys and signatures are random bytes: compression costs CPU on every
+      // read and saves almost nothing.
+      o.compression = rocksdb::kNoCompression;
     }
     descriptors.emplace_back(kCfNames[i], o);
   }
@@ -373,21 +510,28 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
   Impl::Snapshot snap(impl_->db.get());
   auto ro = snap.options();
   std::set<Fingerprint> found;
-  // Enough candidates to fill `limit` certificates.
-  const std::size_t max = std::max<std::size_t>(limit, 1);
   if (auto* q = std::get_if<Query::ByFingerprint>(&query.what)) {
+    // Most lookups name a primary key: try the certificate itself first.
+    KEYDIR_TRY(auto direct, impl_->get(ro, q->fpr, false));
+    if (direct) {
+      std::vector<CertRecord> out;
+      if (limit > 0) {
+        out.push_back(std::move(*direct));
+      }
+      return out;
+    }
     KEYDIR_TRY(auto p, impl_->point(ro, kByFpr, fpr_key(q->fpr)));
     if (p) {
       found.insert(*p);
     }
   } else if (auto* k = std::get_if<Query::ByKeyId>(&query.what)) {
-    KEYDIR_TRY(found, impl_->scan(ro, kByKeyId, std::string(as_chars(k->id.bytes())), max));
+    KEYDIR_TRY(found, impl_->members(ro, kByKeyId, std::string(as_chars(k->id.bytes()))));
   } else if (auto* s = std::get_if<Query::ByShortKeyId>(&query.what)) {
-    KEYDIR_TRY(found, impl_->scan(ro, kByShort, be(s->id, 4), max));
+    KEYDIR_TRY(found, impl_->members(ro, kByShort, be(s->id, 4)));
   } else if (auto* e = std::get_if<Query::ByEmail>(&query.what)) {
-    KEYDIR_TRY(found, impl_->scan(ro, kByEmail, sep_key(e->address, ""), max));
+    KEYDIR_TRY(found, impl_->members(ro, kByEmail, e->address));
   } else if (auto* w = std::get_if<Query::ByWkd>(&query.what)) {
-    KEYDIR_TRY(found, impl_->scan(ro, kByWkd, wkd_prefix(w->hash), max));
+    KEYDIR_TRY(found, impl_->members(ro, kByWkd, wkd_prefix(w->hash)));
   } else if (auto* ws = std::get_if<Query::ByWords>(&query.what)) {
     // Intersection of the words' sets; each word's scan is bounded.
     constexpr std::size_t kMaxPerWord = 100000;
@@ -418,12 +562,16 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
     if (out.size() >= limit) {
       break;
     }
-    KEYDIR_TRY(auto rec, impl_->get(ro, f));
+    KEYDIR_TRY(auto rec, impl_->get(ro, f, false));
     if (rec) {
       out.push_back(std::move(*rec));
     }
   }
   return out;
+}
+
+Result<std::optional<Fingerprint>> RocksKeyStore::owner_of(const Fingerprint& fpr) const {
+  return impl_->point(rocksdb::ReadOptions(), kByFpr, fpr_key(fpr));
 }
 
 Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writes,
@@ -442,11 +590,11 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
       ++added;
     } else {
       for (const auto& e : entries_of(*w.previous, r.fingerprint)) {
-        batch.Delete(impl_->cf(e.cf), e.key);
+        impl_->unindex(batch, e);
       }
     }
     for (const auto& e : entries_of(r.index, r.fingerprint)) {
-      batch.Put(impl_->cf(e.cf), e.key, e.value);
+      impl_->index(batch, e);
     }
     std::string fk = fpr_key(r.fingerprint);
     batch.Put(impl_->cf(kCerts), fk, encode_record(r));
@@ -469,7 +617,7 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
   std::lock_guard lock(impl_->write_mutex);
   rocksdb::WriteBatch batch;
   for (const auto& e : entries_of(record.index, record.fingerprint)) {
-    batch.Delete(impl_->cf(e.cf), e.key);
+    impl_->unindex(batch, e);
   }
   std::string fk = fpr_key(record.fingerprint);
   batch.Delete(impl_->cf(kCerts), fk);
@@ -608,9 +756,7 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
       problem(fpr->to_hex() + ": index does not start with its own fingerprint");
     }
     for (const auto& e : entries_of(rec->index, *fpr)) {
-      std::string value;
-      auto s = impl_->db->Get(ro, impl_->cf(e.cf), e.key, &value);
-      if (!s.ok() || value != e.value) {
+      if (!impl_->holds(ro, e)) {
         problem(fpr->to_hex() + ": missing entry in " + kCfNames[e.cf]);
       }
     }
@@ -622,29 +768,47 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
   for (Cf c : {kByFpr, kByKeyId, kByShort, kByEmail, kByWkd, kByWord, kBySks}) {
     std::unique_ptr<rocksdb::Iterator> ix(impl_->db->NewIterator(ro, impl_->cf(c)));
     for (ix->SeekToFirst(); ix->Valid(); ix->Next()) {
-      ++report.index_entries;
       std::string key(ix->key().data(), ix->key().size());
       std::string value(ix->value().data(), ix->value().size());
-      std::optional<Fingerprint> owner = owner_of(c, key, value);
-      if (!owner) {
-        problem(std::string("malformed entry in ") + kCfNames[c]);
-        continue;
-      }
-      auto rec = impl_->get(ro, *owner);
-      if (!rec || !*rec) {
-        problem(std::string(kCfNames[c]) + " entry points to missing certificate " +
-                owner->to_hex());
-        continue;
-      }
-      bool listed = false;
-      for (const auto& e : entries_of((*rec)->index, *owner)) {
-        if (e.cf == c && e.key == key && e.value == value) {
-          listed = true;
-          break;
+      // (owner, the entry as the owner's IndexSet would produce it)
+      std::vector<std::pair<std::optional<Fingerprint>, std::string>> owners;
+      if (c == kByFpr || c == kBySks) {
+        owners.emplace_back(fpr_from(value), value);
+      } else if (c == kByWord) {
+        auto nul = key.find('\0');
+        owners.emplace_back(nul == std::string::npos ? std::nullopt : fpr_from(key.substr(nul + 1)),
+                            std::string());
+      } else {
+        for (const auto& m : decode_set(value)) {
+          owners.emplace_back(fpr_from(m), m);
+        }
+        if (owners.empty()) {
+          continue;  // an emptied set, gone at the next compaction
         }
       }
-      if (!listed) {
-        problem(std::string(kCfNames[c]) + " entry not listed by certificate " + owner->to_hex());
+      for (const auto& [owner, member] : owners) {
+        ++report.index_entries;
+        if (!owner) {
+          problem(std::string("malformed entry in ") + kCfNames[c]);
+          continue;
+        }
+        auto rec = impl_->get(ro, *owner);
+        if (!rec || !*rec) {
+          problem(std::string(kCfNames[c]) + " entry points to missing certificate " +
+                  owner->to_hex());
+          continue;
+        }
+        bool listed = false;
+        for (const auto& e : entries_of((*rec)->index, *owner)) {
+          if (e.cf == c && e.key == key && e.value == member) {
+            listed = true;
+            break;
+          }
+        }
+        if (!listed) {
+          problem(std::string(kCfNames[c]) + " entry not listed by certificate " +
+                  owner->to_hex());
+        }
       }
     }
     if (!ix->status().ok()) {
@@ -658,6 +822,18 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
             std::to_string(report.certificates));
   }
   return report;
+}
+
+Result<void> RocksKeyStore::compact() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  for (auto* h : impl_->cfs) {
+    auto s = impl_->db->CompactRange(o, h, nullptr, nullptr);
+    if (!s.ok()) {
+      return io_error(s, "compacting");
+    }
+  }
+  return {};
 }
 
 Result<void> RocksKeyStore::checkpoint(const std::string& out_dir) const {

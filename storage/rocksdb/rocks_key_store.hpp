@@ -21,7 +21,11 @@ namespace keydir::storage {
 
 struct RocksOptions {
   bool sync_writes = false;
+  // Serving wants the working set in the cache (README: figures); bulk import
+  // gains little from it and keeps it small to bound its memory.
   std::size_t block_cache_bytes = 256u << 20;
+  // Cache of whole rows for point reads (certificates, index sets); 0: none.
+  std::size_t row_cache_bytes = 0;
   bool create_if_missing = true;
 };
 
@@ -35,6 +39,7 @@ class RocksKeyStore final : public KeyStore {
 
   Result<std::optional<CertRecord>> get(const Fingerprint& primary) const override;
   Result<std::vector<CertRecord>> lookup(const Query& query, std::size_t limit) const override;
+  Result<std::optional<Fingerprint>> owner_of(const Fingerprint& fpr) const override;
   Result<std::vector<std::uint64_t>> apply(std::vector<Write>& writes,
                                            std::uint64_t now) override;
   Result<void> remove(const CertRecord& record, const Tombstone& tomb) override;
@@ -50,6 +55,10 @@ class RocksKeyStore final : public KeyStore {
   // system allows) in `out_dir`, which must not exist. Restore = use that
   // folder as --data.
   Result<void> checkpoint(const std::string& out_dir) const;
+
+  // Full compaction of every column family: after a bulk import, lookups
+  // then read one sorted run per level instead of many fresh files.
+  Result<void> compact();
 
  private:
   struct Impl;
