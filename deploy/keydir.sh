@@ -37,11 +37,12 @@ case "${1:-}" in
   run)
     build
     echo
-    echo "Built: $ROOT/$BUILD_DIR/keydir"
-    echo "keydird (the server) comes with the server issue; today the build gives the"
-    echo "client's offline checker. Try:"
-    echo "  $BUILD_DIR/keydir inspect tests/data/gpg-ed25519.asc"
-    exec "$BUILD_DIR/keydir" inspect tests/data/gpg-ed25519.asc
+    echo "Built: $BUILD_DIR/keydird and $BUILD_DIR/keydir. The HTTP server (keydird serve)"
+    echo "comes with the server issue; today run sets up the store in ./data with the"
+    echo "test fixtures and shows what it holds:"
+    "$BUILD_DIR/keydird" import --data data tests/data/*.asc
+    "$BUILD_DIR/keydird" check --data data
+    exec "$BUILD_DIR/keydird" stats --data data
     ;;
   test)
     build

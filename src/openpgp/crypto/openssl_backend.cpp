@@ -63,11 +63,17 @@ bool push_bn(OSSL_PARAM_BLD* bld, std::vector<Bn>& keep, const char* name, ByteV
   return keep.back() && OSSL_PARAM_BLD_push_BN(bld, name, keep.back().get());
 }
 
+// A VerifyingKey is used by one thread at a time (one certificate's checks),
+// so the EVP context is made and initialised once per key, not per signature.
 class RsaKey final : public VerifyingKey {
  public:
-  RsaKey(Pkey key, std::size_t modulus_len) : key_(std::move(key)), len_(modulus_len) {}
+  RsaKey(Pkey key, std::size_t modulus_len) : key_(std::move(key)), len_(modulus_len) {
+    ctx_.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+    ready_ = ctx_ && EVP_PKEY_verify_recover_init(ctx_.get()) > 0 &&
+             EVP_PKEY_CTX_set_rsa_padding(ctx_.get(), RSA_NO_PADDING) > 0;
+  }
   bool verify(HashAlgorithm hash, ByteView digest, const SignatureMaterial& sig) const override {
-    if (sig.mpis.size() != 1) {
+    if (sig.mpis.size() != 1 || !ready_) {
       return false;
     }
     Bytes s = fixed_width(sig.mpis[0], len_);
@@ -77,12 +83,9 @@ class RsaKey final : public VerifyingKey {
     }
     // Raw RSA (s^e mod n) and a comparison with our own EMSA-PKCS1-v1_5
     // encoding: the same check as the Crypto++ backend, for every hash.
-    PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
     Bytes m(len_);
     std::size_t m_len = m.size();
-    if (!ctx || EVP_PKEY_verify_recover_init(ctx.get()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_NO_PADDING) <= 0 ||
-        EVP_PKEY_verify_recover(ctx.get(), m.data(), &m_len, s.data(), s.size()) <= 0) {
+    if (EVP_PKEY_verify_recover(ctx_.get(), m.data(), &m_len, s.data(), s.size()) <= 0) {
       return false;
     }
     m.resize(m_len);
@@ -92,14 +95,19 @@ class RsaKey final : public VerifyingKey {
  private:
   Pkey key_;
   std::size_t len_;
+  PkeyCtx ctx_;
+  bool ready_ = false;
 };
 
 // DSA and ECDSA: DER-encode (r, s) and let EVP_PKEY_verify truncate the digest.
 class DsaLikeKey final : public VerifyingKey {
  public:
-  DsaLikeKey(Pkey key, bool ecdsa) : key_(std::move(key)), ecdsa_(ecdsa) {}
+  DsaLikeKey(Pkey key, bool ecdsa) : key_(std::move(key)), ecdsa_(ecdsa) {
+    ctx_.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+    ready_ = ctx_ && EVP_PKEY_verify_init(ctx_.get()) > 0;
+  }
   bool verify(HashAlgorithm, ByteView digest, const SignatureMaterial& sig) const override {
-    if (sig.mpis.size() != 2) {
+    if (sig.mpis.size() != 2 || !ready_) {
       return false;
     }
     Bn r = to_bn(sig.mpis[0]);
@@ -129,9 +137,7 @@ class DsaLikeKey final : public VerifyingKey {
     if (der_len <= 0) {
       return false;
     }
-    PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
-    bool ok = ctx && EVP_PKEY_verify_init(ctx.get()) > 0 &&
-              EVP_PKEY_verify(ctx.get(), der, static_cast<std::size_t>(der_len), digest.data(),
+    bool ok = EVP_PKEY_verify(ctx_.get(), der, static_cast<std::size_t>(der_len), digest.data(),
                               digest.size()) == 1;
     OPENSSL_free(der);
     return ok;
@@ -140,6 +146,8 @@ class DsaLikeKey final : public VerifyingKey {
  private:
   Pkey key_;
   bool ecdsa_;
+  PkeyCtx ctx_;
+  bool ready_ = false;
 };
 
 class EdKey final : public VerifyingKey {

@@ -27,7 +27,8 @@ std::string_view backend_name(Backend b);
 Backend default_backend(PublicKeyAlgorithm algorithm, Curve curve);
 
 // A public key prepared once for many verifications (a certificate's primary
-// key checks all of its self-signatures).
+// key checks all of its self-signatures). Not thread-safe: one thread uses a
+// VerifyingKey at a time (backends keep per-key library contexts).
 class VerifyingKey {
  public:
   virtual ~VerifyingKey() = default;
