@@ -4,7 +4,8 @@
 //   check   consistency of the store (and --deep re-verification)
 //   backup  online checkpoint of the store
 //   stats   counts and size
-// The HTTP server (`serve`) arrives with the server issue.
+//   serve   the HKP server
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -12,6 +13,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include "api/router.hpp"
+#include "server/http_server.hpp"
 #include "service/check.hpp"
 #include "service/dump.hpp"
 #include "service/importer.hpp"
@@ -26,11 +31,13 @@ constexpr int kExitUsage = 2;
 using keydir::service::KeyDirectory;
 
 std::unique_ptr<keydir::storage::RocksKeyStore> open_store(const std::string& dir, bool sync,
-                                                           bool create, std::size_t cache_mb) {
+                                                           bool create, std::size_t cache_mb,
+                                                           std::size_t row_cache_mb = 0) {
   keydir::storage::RocksOptions o;
   o.sync_writes = sync;
   o.create_if_missing = create;
   o.block_cache_bytes = cache_mb << 20;
+  o.row_cache_bytes = row_cache_mb << 20;
   auto store = keydir::storage::RocksKeyStore::open(dir, o);
   if (!store) {
     std::cerr << "keydird: " << store.error().detail << "\n";
@@ -46,6 +53,30 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string data;
   bool sync = false;
+
+  auto* serve = app.add_subcommand("serve", "Serve HKP (and HKPS with --tls-cert/--tls-key)");
+  std::string listen = "127.0.0.1:11371";
+  keydir::server::HttpOptions http;
+  std::string tls_cert;
+  std::string tls_key;
+  std::vector<std::string> wkd_domains;
+  std::size_t max_results = 100;
+  std::size_t row_cache_mb = 256;
+  bool no_query_log = false;
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  serve->add_option("--data", data, "Data folder")->capture_default_str();
+  serve->add_option("--threads", http.threads, "HTTP worker threads")->capture_default_str();
+  serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM) for HKPS");
+  serve->add_option("--tls-key", tls_key, "TLS private key (PEM)");
+  serve->add_option("--wkd-domain", wkd_domains,
+                    "Domain served over WKD (the WKD issue; accepted and kept now)");
+  serve->add_option("--max-results", max_results, "Most keys in one lookup answer")
+      ->capture_default_str();
+  serve->add_option("--row-cache-mb", row_cache_mb, "RocksDB row cache for lookups (MiB)")
+      ->capture_default_str();
+  serve->add_flag("--sync", sync, "fsync every upload (survives power loss)");
+  serve->add_flag("--no-query-log", no_query_log, "Leave query strings out of the access log");
 
   auto* import = app.add_subcommand("import", "Import key files and keyserver dumps");
   std::vector<std::string> files;
@@ -94,14 +125,68 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
-  bool create = import->parsed();
+  if (serve->parsed() && data.empty()) {
+    data = "data";
+  }
+  if (serve->parsed() && tls_cert.empty() != tls_key.empty()) {
+    std::cerr << "keydird serve: --tls-cert and --tls-key go together\n";
+    return kExitUsage;
+  }
+  bool create = import->parsed() || serve->parsed();
   // Bulk import reads little back: a small cache keeps its memory bounded.
-  auto store = open_store(data, sync, create, import->parsed() ? 64 : 256);
+  auto store = open_store(data, sync, create, import->parsed() ? 64 : 256,
+                          serve->parsed() ? row_cache_mb : 0);
   if (!store) {
     return kExitFailure;
   }
   KeyDirectory directory(*store, {}, keydir::service::system_clock());
 
+  if (serve->parsed()) {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      std::cerr << "keydird serve: --listen takes HOST:PORT\n";
+      return kExitUsage;
+    }
+    http.host = listen.substr(0, colon);
+    try {
+      http.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
+    } catch (const std::exception&) {
+      std::cerr << "keydird serve: bad port in --listen " << listen << "\n";
+      return kExitUsage;
+    }
+    if (!tls_cert.empty()) {
+      http.tls_cert = tls_cert;
+      http.tls_key = tls_key;
+    }
+    http.log_queries = !no_query_log;
+    // SIGINT/SIGTERM are taken by sigwait below, in this thread only.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    keydir::api::HkpOptions hkp;
+    hkp.max_results = max_results;
+    keydir::api::Api api(directory, hkp);
+    keydir::server::HttpServer server(api, http);
+    auto port = server.start();
+    if (!port) {
+      std::cerr << "keydird serve: " << port.error().detail << "\n";
+      return kExitFailure;
+    }
+    auto st = store->stats();
+    std::cout << "keydird: serving " << (st ? st->certificates : 0) << " certificates from "
+              << data << " on " << (http.tls_cert ? "https" : "http") << "://" << http.host
+              << ":" << *port << std::endl;
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    server.stop();
+    std::cout << "keydird: stopped" << std::endl;
+    return kExitOk;
+  }
   if (import->parsed()) {
     keydir::service::ImportOptions o;
     o.threads = threads;

@@ -1,0 +1,382 @@
+#include "api/hkp/hkp.hpp"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "common/limits.hpp"
+#include "openpgp/armor.hpp"
+#include "openpgp/certificate.hpp"
+#include "openpgp/verify.hpp"
+
+namespace keydir::api {
+
+using openpgp::Fingerprint;
+using storage::Query;
+
+namespace {
+
+bool all_hex(std::string_view s) {
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return !s.empty();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+std::string iso_date(std::uint64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Result<Search> parse_search(std::string_view search, bool exact) {
+  if (search.empty()) {
+    return fail(ErrorCode::BadQuery, "missing search parameter");
+  }
+  if (search.size() > limits::kMaxQueryBytes) {
+    return fail(ErrorCode::BadQuery, "search longer than " +
+                                         std::to_string(limits::kMaxQueryBytes) + " octets");
+  }
+  Search s;
+  std::string_view hex = search;
+  if (hex.size() > 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) {
+    hex.remove_prefix(2);
+    if (!all_hex(hex)) {
+      return fail(ErrorCode::BadQuery, "0x must be followed by hex digits");
+    }
+  }
+  if (all_hex(hex) && (hex.size() == 8 || hex.size() == 16 || hex.size() == 40 ||
+                       hex.size() == 64) &&
+      (hex.size() != search.size() || hex.size() >= 16)) {
+    if (hex.size() == 8) {
+      auto b = *from_hex(hex);
+      std::uint32_t id = std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 |
+                         std::uint32_t{b[2]} << 8 | b[3];
+      s.query = Query{Query::ByShortKeyId{id}};
+    } else if (hex.size() == 16) {
+      KEYDIR_TRY(auto id, openpgp::KeyId::from_hex(hex));
+      s.query = Query{Query::ByKeyId{id}};
+    } else {
+      KEYDIR_TRY(auto fpr, Fingerprint::from_hex(hex));
+      s.v6_fingerprint = fpr.version() == Fingerprint::Version::V6;
+      s.query = Query{Query::ByFingerprint{fpr}};
+    }
+    return s;
+  }
+  if (search.find('@') != std::string_view::npos) {
+    auto email = openpgp::Email::parse(search);
+    if (email) {
+      s.query = Query{Query::ByEmail{email->address()}};
+      return s;
+    }
+    if (exact) {
+      return fail(ErrorCode::BadQuery, "not an e-mail address");
+    }
+  }
+  auto words = service::user_id_words(lower(search));
+  if (words.empty()) {
+    return fail(ErrorCode::BadQuery, "search needs a key ID, fingerprint, address or words");
+  }
+  s.query = Query{Query::ByWords{words}};
+  return s;
+}
+
+std::string mr_escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c > 0x7E || c == '%' || c == ':') {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+Hkp::Hkp(service::KeyDirectory& directory, HkpOptions options)
+    : directory_(directory), options_(options) {}
+
+Reply Hkp::lookup(const HttpRequest& request) const {
+  auto op = request.param("op").value_or("get");
+  auto options = request.param("options").value_or("");
+  bool mr = options.find("mr") != std::string_view::npos;
+  if (op == "stats") {
+    return stats(mr);
+  }
+  auto search_text = request.param("search");
+  if (!search_text) {
+    return text_reply(400, "missing search parameter");
+  }
+  bool exact = request.param("exact").value_or("off") == "on";
+  if (op == "hget") {
+    if (search_text->size() != 32 || !all_hex(*search_text)) {
+      return text_reply(400, "hget takes a 32-digit SKS key hash");
+    }
+    Search s{Query{Query::BySksHash{*from_hex(*search_text)}}, true};
+    return get(s);
+  }
+  if (op != "get" && op != "index" && op != "vindex") {
+    return text_reply(501, "operation not implemented: " + std::string(op.substr(0, 32)));
+  }
+  auto s = parse_search(*search_text, exact);
+  if (!s) {
+    return error_reply(s.error());
+  }
+  if (op == "get") {
+    return get(*s);
+  }
+  return index(*s, mr, op == "vindex");
+}
+
+Reply Hkp::get(const Search& s) const {
+  auto found = directory_.lookup(s.query, options_.max_results + 1);
+  if (!found) {
+    return error_reply(found.error());
+  }
+  Bytes all;
+  std::size_t n = 0;
+  for (const auto& r : *found) {
+    // v6 certificates only when asked for by v6 fingerprint: GnuPG 2.2
+    // rejects a whole answer that holds a v6 packet.
+    if (r.fingerprint.version() == Fingerprint::Version::V6 && !s.v6_fingerprint) {
+      continue;
+    }
+    if (n == options_.max_results) {
+      break;
+    }
+    append(all, r.cert);
+    ++n;
+  }
+  if (n == 0) {
+    return text_reply(404, "no key found");
+  }
+  Reply r;
+  r.content_type = "application/pgp-keys";
+  r.body = openpgp::armor(all);
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  r.headers.emplace_back("Cache-Control", "public, max-age=300");
+  return r;
+}
+
+Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
+  auto found = directory_.lookup(s.query, options_.max_results + 1);
+  if (!found) {
+    return error_reply(found.error());
+  }
+  bool truncated = found->size() > options_.max_results;
+  if (truncated) {
+    found->resize(options_.max_results);
+  }
+  const auto now = directory_.now();
+  std::string body;
+  std::size_t count = 0;
+  std::string lines;
+  std::string html;
+  for (const auto& rec : *found) {
+    auto parsed = openpgp::parse_certificates(rec.cert);
+    if (!parsed || parsed->empty() || !parsed->front().cert) {
+      continue;
+    }
+    auto v = openpgp::verify(*parsed->front().cert, directory_.options().policy, now);
+    if (!v.accepted()) {
+      continue;
+    }
+    const auto& vc = *v.cert;
+    const auto& c = vc.cert();
+    ++count;
+    std::string flags;
+    if (vc.revoked()) {
+      flags += "r";
+    }
+    if (vc.expired(now)) {
+      flags += "e";
+    }
+    auto exp = vc.primary_state().expires;
+    lines += "pub:" + c.primary.fingerprint.to_hex() + ":" +
+             std::to_string(static_cast<int>(c.primary.algorithm)) + ":" +
+             std::to_string(c.primary.bits) + ":" + std::to_string(c.primary.created) + ":" +
+             (exp ? std::to_string(*exp) : "") + ":" + flags + "\n";
+    html += "<pre>pub  " + std::to_string(c.primary.bits) + " " +
+            html_escape(openpgp::algorithm_name(c.primary.algorithm)) + " <a href=\"/pks/lookup?op=get&amp;search=0x" +
+            c.primary.fingerprint.to_hex() + "\">" + c.primary.fingerprint.to_hex() + "</a> " +
+            iso_date(c.primary.created) + (vc.revoked() ? " [revoked]" : "") +
+            (vc.expired(now) ? " [expired]" : "") + "\n";
+    for (std::size_t i = 0; i < c.user_ids.size(); ++i) {
+      const auto& st = vc.user_id_states()[i];
+      std::string_view uid = as_chars(c.user_ids[i].body);
+      lines += "uid:" + mr_escape(uid) + ":::" + (st.revocation ? "r" : "") + "\n";
+      html += "uid  " + html_escape(uid) + (st.revocation ? " [revoked]" : "") + "\n";
+    }
+    if (verbose) {
+      for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
+        const auto& k = c.subkeys[i].key;
+        html += "sub  " + std::to_string(k.bits) + " " +
+                html_escape(openpgp::algorithm_name(k.algorithm)) + " " + k.fingerprint.to_hex() +
+                " " + iso_date(k.created) +
+                (vc.subkey_states()[i].revocation ? " [revoked]" : "") + "\n";
+      }
+    }
+    html += "</pre>\n";
+  }
+  if (count == 0) {
+    return text_reply(404, "no key found");
+  }
+  Reply r;
+  r.headers.emplace_back("X-HKP-Results-Count", std::to_string(count));
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  if (mr) {
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "info:1:" + std::to_string(count) + "\n" + lines;
+    return r;
+  }
+  r.content_type = "text/html; charset=utf-8";
+  r.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>keydir: search results</title></head><body>\n<h1>Search results</h1>\n" +
+           html +
+           (truncated ? "<p>Only the first " + std::to_string(options_.max_results) +
+                            " results are shown.</p>\n"
+                      : "") +
+           "</body></html>\n";
+  return r;
+}
+
+Reply Hkp::stats(bool mr) const {
+  auto st = directory_.store_ref().stats();
+  if (!st) {
+    return error_reply(st.error());
+  }
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::steady_clock::now() - started_)
+                    .count();
+  Reply r;
+  if (mr) {
+    nlohmann::json j = {{"software", "keydir"},
+                        {"version", "0.1.0"},
+                        {"certificates", st->certificates},
+                        {"last_change", st->last_seq},
+                        {"uptime_seconds", uptime}};
+    r.content_type = "application/json";
+    r.body = j.dump() + "\n";
+    return r;
+  }
+  r.content_type = "text/html; charset=utf-8";
+  r.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>keydir statistics</title></head><body>\n<h1>keydir 0.1.0</h1>\n<p>Certificates: " +
+           std::to_string(st->certificates) + "</p>\n<p>Changes: " +
+           std::to_string(st->last_seq) + "</p>\n<p>Uptime: " + std::to_string(uptime) +
+           " s</p>\n</body></html>\n";
+  return r;
+}
+
+namespace {
+
+// The `keytext` field of a multipart/form-data body, or nullopt.
+std::optional<std::string> multipart_keytext(std::string_view content_type,
+                                             std::string_view body) {
+  auto b = content_type.find("boundary=");
+  if (b == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string boundary = "--" + std::string(content_type.substr(b + 9));
+  if (boundary.size() > 2 && boundary[2] == '"') {
+    boundary = "--" + boundary.substr(3, boundary.find('"', 3) - 3);
+  }
+  std::size_t pos = 0;
+  while ((pos = body.find(boundary, pos)) != std::string_view::npos) {
+    pos += boundary.size();
+    auto headers_end = body.find("\r\n\r\n", pos);
+    if (headers_end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    std::string_view headers = body.substr(pos, headers_end - pos);
+    auto next = body.find(boundary, headers_end);
+    if (next == std::string_view::npos) {
+      return std::nullopt;
+    }
+    if (headers.find("name=\"keytext\"") != std::string_view::npos) {
+      std::string_view part = body.substr(headers_end + 4, next - headers_end - 4);
+      if (part.ends_with("\r\n")) {
+        part.remove_suffix(2);
+      }
+      return std::string(part);
+    }
+    pos = next;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Reply Hkp::add(const HttpRequest& request) const {
+  if (request.body.size() > limits::kMaxArmoredUploadBytes * 3) {
+    return text_reply(413, "upload larger than the limit");
+  }
+  std::string keytext;
+  if (request.content_type.starts_with("multipart/form-data")) {
+    auto k = multipart_keytext(request.content_type, request.body);
+    if (!k) {
+      return text_reply(400, "no keytext field in the form");
+    }
+    keytext = std::move(*k);
+  } else if (request.content_type.empty() ||
+             request.content_type.starts_with("application/x-www-form-urlencoded")) {
+    auto form = parse_form(request.body, 8);
+    if (!form) {
+      return error_reply(form.error());
+    }
+    bool found = false;
+    for (auto& [k, v] : *form) {
+      if (k == "keytext") {
+        keytext = std::move(v);
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      return text_reply(400, "no keytext field in the form");
+    }
+  } else {
+    return text_reply(415, "use application/x-www-form-urlencoded or multipart/form-data with a keytext field");
+  }
+  if (keytext.size() > limits::kMaxArmoredUploadBytes) {
+    return text_reply(413, "key text larger than " +
+                               std::to_string(limits::kMaxArmoredUploadBytes) + " octets");
+  }
+  auto report = directory_.upload(as_bytes(keytext));
+  if (!report) {
+    return error_reply(report.error());
+  }
+  std::string body;
+  for (const auto& s : report->stored) {
+    body += std::string(service::outcome_name(s.outcome)) + " " + s.fingerprint.to_hex() + "\n";
+  }
+  int status = report->stored.empty() ? 422 : 200;
+  for (const auto& r : report->refused) {
+    body += "refused " + (r.fingerprint ? r.fingerprint->to_hex() : std::string("-")) + ": " +
+            r.error.detail + "\n";
+    if (report->stored.empty() && report->refused.size() == 1) {
+      status = http_status(r.error.code) >= 500 ? 503 : http_status(r.error.code);
+    }
+  }
+  return text_reply(status, body);
+}
+
+}  // namespace keydir::api

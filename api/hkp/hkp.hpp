@@ -1,0 +1,49 @@
+// HKP (draft-ietf-openpgp-hkp-00; what GnuPG's dirmngr sends): /pks/lookup
+// (op=get, index, vindex, hget, stats; options=mr) and /pks/add.
+//
+// Security considerations: every parameter is bounded (limits::kMaxQueryBytes)
+// and parsed into a storage::Query once, here; results are capped.
+#pragma once
+
+#include <chrono>
+
+#include "api/http/message.hpp"
+#include "service/key_directory.hpp"
+
+namespace keydir::api {
+
+struct HkpOptions {
+  std::size_t max_results = 100;  // per lookup; truncation is shown
+};
+
+// What `search=` names. `v6_fingerprint`: the client asked for a v6 key by
+// its fingerprint (only then do legacy clients get v6 certificates).
+struct Search {
+  storage::Query query;
+  bool v6_fingerprint = false;
+};
+
+// 0x + 8/16/40/64 hex digits, an address (<addr> or bare), or words.
+Result<Search> parse_search(std::string_view search, bool exact);
+
+// The machine-readable index line for a user ID: %XX for '%', ':' and every
+// octet outside 0x20–0x7E (GnuPG doc/KEYSERVER).
+std::string mr_escape(std::string_view s);
+
+class Hkp {
+ public:
+  Hkp(service::KeyDirectory& directory, HkpOptions options);
+  Reply lookup(const HttpRequest& request) const;
+  Reply add(const HttpRequest& request) const;
+
+ private:
+  Reply get(const Search& s) const;
+  Reply index(const Search& s, bool mr, bool verbose) const;
+  Reply stats(bool mr) const;
+
+  service::KeyDirectory& directory_;
+  HkpOptions options_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace keydir::api

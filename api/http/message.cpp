@@ -1,0 +1,136 @@
+#include "api/http/message.hpp"
+
+namespace keydir::api {
+
+std::optional<std::string_view> HttpRequest::param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) {
+      return std::string_view(v);
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::string> form_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      auto hex = [](char h) -> int {
+        if (h >= '0' && h <= '9') return h - '0';
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        return -1;
+      };
+      if (i + 2 >= text.size()) {
+        return fail(ErrorCode::BadQuery, "truncated %-escape");
+      }
+      int hi = hex(text[i + 1]);
+      int lo = hex(text[i + 2]);
+      if (hi < 0 || lo < 0) {
+        return fail(ErrorCode::BadQuery, "malformed %-escape");
+      }
+      out.push_back(static_cast<char>(hi << 4 | lo));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view text,
+                                                                    std::size_t max_params) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!text.empty()) {
+    auto amp = text.find('&');
+    std::string_view part = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+    if (part.empty()) {
+      continue;
+    }
+    if (out.size() >= max_params) {
+      return fail(ErrorCode::BadQuery, "too many parameters");
+    }
+    auto eq = part.find('=');
+    KEYDIR_TRY(std::string k, form_decode(part.substr(0, eq)));
+    std::string v;
+    if (eq != std::string_view::npos) {
+      KEYDIR_TRY(v, form_decode(part.substr(eq + 1)));
+    }
+    out.emplace_back(std::move(k), std::move(v));
+  }
+  return out;
+}
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::BadQuery:
+    case ErrorCode::ShortKeyIdRefused:
+    case ErrorCode::BadArmor:
+    case ErrorCode::MalformedPacket:
+    case ErrorCode::PacketTooLarge:
+    case ErrorCode::NoCertificate:
+    case ErrorCode::UnsupportedVersion:
+      return 400;
+    case ErrorCode::UnsupportedMediaType: return 415;
+    case ErrorCode::PayloadTooLarge: return 413;
+    case ErrorCode::UnsupportedOperation: return 501;
+    case ErrorCode::SecretKeyRefused:
+    case ErrorCode::NoValidComponents:
+    case ErrorCode::WeakAlgorithm:
+    case ErrorCode::UnsupportedAlgorithm:
+    case ErrorCode::TooManyComponents:
+    case ErrorCode::CertificateTooLarge:
+    case ErrorCode::BadSignature:
+    case ErrorCode::FingerprintCollision:
+      return 422;
+    case ErrorCode::Tombstoned: return 410;
+    case ErrorCode::NotFound: return 404;
+    case ErrorCode::StorageIo: return 503;
+    case ErrorCode::StorageCorruption:
+    case ErrorCode::Internal:
+    case ErrorCode::AnswerDidNotVerify:
+      return 500;
+  }
+  return 500;
+}
+
+Reply text_reply(int status, std::string body) {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  if (r.body.empty() || r.body.back() != '\n') {
+    r.body.push_back('\n');
+  }
+  return r;
+}
+
+Reply error_reply(const Error& e) {
+  int status = http_status(e.code);
+  // Internal and storage details stay in the log, not in the answer.
+  if (status >= 500) {
+    return text_reply(status, status == 503 ? "service temporarily unavailable" : "internal error");
+  }
+  return text_reply(status, e.detail);
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace keydir::api

@@ -1,0 +1,146 @@
+#include "server/http_server.hpp"
+
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/peer.h>
+#include <spdlog/spdlog.h>
+
+#include "common/limits.hpp"
+
+namespace keydir::server {
+
+namespace {
+
+using namespace Pistache;
+
+class Handler : public Http::Handler {
+ public:
+  HTTP_PROTOTYPE(Handler)
+
+  Handler(const api::Api* api, bool log_queries) : api_(api), log_queries_(log_queries) {}
+
+  void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
+    auto t0 = std::chrono::steady_clock::now();
+    api::HttpRequest r;
+    r.method = Http::methodString(req.method());
+    r.path = req.resource();
+    bool bad_query = false;
+    for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
+      auto k = api::form_decode(it->first);
+      auto v = api::form_decode(it->second);
+      if (!k || !v) {
+        bad_query = true;
+        break;
+      }
+      r.query.emplace_back(std::move(*k), std::move(*v));
+    }
+    if (auto ct = req.headers().tryGetRaw("Content-Type")) {
+      r.content_type = ct->value();
+    }
+    r.body = req.body();
+    api::Reply reply = bad_query ? api::text_reply(400, "malformed query string")
+                                 : api_->dispatch(r);
+
+    // Persistent connections (RFC 9112 §9.3): HTTP/1.1 stays open unless
+    // the client says "close"; HTTP/1.0 (GnuPG's dirmngr) closes unless it
+    // says "keep-alive". Pistache 0.0.5 closes every request without a
+    // Connection header, so the decision is made here.
+    bool close = req.version() == Http::Version::Http10;
+    if (auto c = req.headers().tryGet<Http::Header::Connection>()) {
+      close = c->control() == Http::ConnectionControl::Close;
+    }
+    response.headers().remove<Http::Header::Connection>();
+    response.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
+                                                           : Http::ConnectionControl::KeepAlive);
+    for (const auto& [name, value] : reply.headers) {
+      if (name != "Content-Length") {
+        response.headers().addRaw(Http::Header::Raw(name, value));
+      }
+    }
+    // Content-Type is a typed header in Pistache: a raw one is dropped.
+    response.setMime(Http::Mime::MediaType::fromString(reply.content_type));
+    std::size_t bytes = reply.body.size();
+    if (close) {
+      // Pistache 0.0.5 writes "Connection: Close" but never closes; clients
+      // that read to the end of the stream (HTTP/1.0, dirmngr) would wait
+      // for ever. Shut the socket down once the answer is written; the
+      // reactor then sees the end of the connection and releases it.
+      std::weak_ptr<Tcp::Peer> peer = response.peer();
+      response.send(static_cast<Http::Code>(reply.status), reply.body)
+          .then(
+              [peer](ssize_t) {
+                if (auto p = peer.lock()) {
+                  ::shutdown(p->fd(), SHUT_RDWR);
+                }
+              },
+              Async::NoExcept);
+    } else {
+      response.send(static_cast<Http::Code>(reply.status), reply.body);
+    }
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+    std::string target = r.path;
+    if (log_queries_ && !req.query().as_str().empty()) {
+      target += req.query().as_str();
+    }
+    spdlog::info("{} {} {} {} {}us", r.method, target, reply.status, bytes, us);
+  }
+
+ private:
+  const api::Api* api_;
+  bool log_queries_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  const api::Api& api;
+  HttpOptions options;
+  std::unique_ptr<Http::Endpoint> endpoint;
+};
+
+HttpServer::HttpServer(const api::Api& api, HttpOptions options)
+    : impl_(std::make_unique<Impl>(Impl{api, std::move(options), nullptr})) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Result<std::uint16_t> HttpServer::start() {
+  try {
+    Address addr(impl_->options.host, Port(impl_->options.port));
+    impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
+    auto opts = Http::Endpoint::options()
+                    .threads(impl_->options.threads)
+                    .flags(Tcp::Options::ReuseAddr)
+                    // The largest upload (armored, form-encoded) plus headers.
+                    .maxRequestSize(limits::kMaxArmoredUploadBytes * 3 + 16 * 1024)
+                    .maxResponseSize(64u << 20)
+                    .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
+                    .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
+    impl_->endpoint->init(opts);
+    impl_->endpoint->setHandler(
+        Http::make_handler<Handler>(&impl_->api, impl_->options.log_queries));
+    if (impl_->options.tls_cert && impl_->options.tls_key) {
+      impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
+    }
+    impl_->endpoint->serveThreaded();
+    return static_cast<std::uint16_t>(impl_->endpoint->getPort());
+  } catch (const std::exception& e) {
+    impl_->endpoint.reset();
+    return fail(ErrorCode::Internal, std::string("cannot listen on ") + impl_->options.host + ":" +
+                                         std::to_string(impl_->options.port) + ": " + e.what());
+  }
+}
+
+void HttpServer::stop() {
+  if (impl_ && impl_->endpoint) {
+    impl_->endpoint->shutdown();
+    impl_->endpoint.reset();
+  }
+}
+
+}  // namespace keydir::server

@@ -1,0 +1,42 @@
+// The HTTP adapter: Pistache in, api::Api out. The only file that knows
+// Pistache. It sets every limit on purpose (Pistache's 4 KiB request cap and
+// 60 s timeouts are not ours), keeps HTTP/1.1 connections alive unless the
+// client says "close", and writes one access-log line per request.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/router.hpp"
+
+namespace keydir::server {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 11371;
+  int threads = 2;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  bool log_queries = true;  // false: access log without query strings
+  int header_timeout_seconds = 10;
+  int body_timeout_seconds = 30;
+};
+
+class HttpServer {
+ public:
+  HttpServer(const api::Api& api, HttpOptions options);
+  ~HttpServer();
+  // Binds and starts serving on background threads; returns the bound port
+  // (useful with port 0). Errors: StorageIo-free Internal with a reason.
+  Result<std::uint16_t> start();
+  // Stops accepting and closes connections.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keydir::server
