@@ -17,6 +17,24 @@ namespace {
 
 using namespace Pistache;
 
+// Pistache 0.0.5 keeps raw response headers but never writes them: any header
+// of ours goes out as a typed header with a name chosen at run time.
+class AnyHeader final : public Http::Header::Header {
+ public:
+  AnyHeader(std::string name, std::string value)
+      : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+  void parse(const std::string& data) override { value_ = data; }
+  void write(std::ostream& os) const override { os << value_; }
+#ifdef SAFE_HEADER_CAST
+  std::uint64_t hash() const override { return std::hash<std::string>{}(name_); }
+#endif
+
+ private:
+  std::string name_;
+  std::string value_;
+};
+
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
@@ -58,7 +76,7 @@ class Handler : public Http::Handler {
                                                            : Http::ConnectionControl::KeepAlive);
     for (const auto& [name, value] : reply.headers) {
       if (name != "Content-Length") {
-        response.headers().addRaw(Http::Header::Raw(name, value));
+        response.headers().add(std::make_shared<AnyHeader>(name, value));
       }
     }
     // Content-Type is a typed header in Pistache: a raw one is dropped.

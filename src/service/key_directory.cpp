@@ -6,6 +6,7 @@
 #include <set>
 
 #include "openpgp/canonical.hpp"
+#include "openpgp/packet_reader.hpp"
 #include "openpgp/crypto/hash.hpp"
 
 namespace keydir::service {
@@ -252,10 +253,102 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
   return results;
 }
 
+std::optional<Result<UploadReport>> KeyDirectory::upload_revocations(ByteView input) {
+  auto binary = openpgp::decode_key_input(input, options_.max_upload_bytes);
+  if (!binary) {
+    return std::nullopt;
+  }
+  std::vector<openpgp::Signature> sigs;
+  openpgp::PacketReader reader(*binary);
+  while (true) {
+    auto p = reader.next();
+    if (!p) {
+      return std::nullopt;
+    }
+    if (!*p) {
+      break;
+    }
+    if ((*p)->tag != static_cast<std::uint8_t>(openpgp::PacketTag::Signature) ||
+        sigs.size() >= options_.max_certs_per_upload) {
+      return std::nullopt;
+    }
+    auto sig = openpgp::parse_signature((*p)->body);
+    if (!sig) {
+      return Result<UploadReport>(tl::unexpected(sig.error()));
+    }
+    sigs.push_back(std::move(*sig));
+  }
+  if (sigs.empty()) {
+    return std::nullopt;
+  }
+  UploadReport report;
+  std::vector<VerifiedCertificate> accepted;
+  const auto now = clock_();
+  for (auto& sig : sigs) {
+    auto refuse = [&](std::optional<Fingerprint> f, ErrorCode code, std::string why) {
+      report.refused.push_back(Refused{f, Error{code, std::move(why)}, {}});
+    };
+    if (sig.type != openpgp::SignatureType::KeyRevocation) {
+      refuse(std::nullopt, ErrorCode::NoCertificate,
+             "a signature without its key: only key revocations can be uploaded alone");
+      continue;
+    }
+    // The key it revokes: by issuer fingerprint, else by a unique key ID.
+    std::optional<storage::CertRecord> target;
+    for (const auto& f : sig.issuer_fingerprints) {
+      auto rec = store_.get(f);
+      if (rec && *rec) {
+        target = std::move(**rec);
+        break;
+      }
+    }
+    for (const auto& k : sig.issuer_key_ids) {
+      if (target) {
+        break;
+      }
+      auto recs = store_.lookup(storage::Query{storage::Query::ByKeyId{k}}, 2);
+      if (recs && recs->size() == 1) {
+        target = std::move(recs->front());
+      }
+    }
+    if (!target) {
+      refuse(std::nullopt, ErrorCode::NotFound, "no stored key for this revocation certificate");
+      continue;
+    }
+    auto cert = parse_stored(*target);
+    if (!cert) {
+      refuse(target->fingerprint, cert.error().code, cert.error().detail);
+      continue;
+    }
+    cert->direct_signatures.push_back(std::move(sig));
+    auto v = openpgp::verify(*cert, options_.policy, now);
+    if (!v.accepted() || !v.cert->revoked()) {
+      refuse(target->fingerprint, ErrorCode::BadSignature,
+             "the revocation certificate does not verify against the stored key");
+      continue;
+    }
+    accepted.push_back(std::move(*v.cert));
+  }
+  auto results = store(std::move(accepted));
+  for (auto& r : results) {
+    if (r) {
+      report.stored.push_back(std::move(*r));
+    } else {
+      report.refused.push_back(Refused{std::nullopt, r.error(), {}});
+    }
+  }
+  return Result<UploadReport>(std::move(report));
+}
+
 Result<UploadReport> KeyDirectory::upload(ByteView input) {
-  KEYDIR_TRY(auto verified, openpgp::verify_input(input, options_.policy, clock_(),
-                                                  options_.max_upload_bytes,
-                                                  options_.max_certs_per_upload));
+  auto checked = openpgp::verify_input(input, options_.policy, clock_(),
+                                       options_.max_upload_bytes, options_.max_certs_per_upload);
+  if (!checked && checked.error().code == ErrorCode::NoCertificate) {
+    if (auto revocations = upload_revocations(input)) {
+      return std::move(*revocations);
+    }
+  }
+  KEYDIR_TRY(auto verified, std::move(checked));
   UploadReport report;
   std::vector<VerifiedCertificate> accepted;
   std::vector<std::vector<openpgp::Finding>> stripped;

@@ -89,6 +89,10 @@ class KeyDirectory {
   [[nodiscard]] std::uint64_t now() const { return clock_(); }
 
  private:
+  // A bare key revocation certificate (only signature packets): merged into
+  // the stored key it revokes. nullopt when the input is not of that shape.
+  std::optional<Result<UploadReport>> upload_revocations(ByteView input);
+
   std::vector<std::unique_lock<std::mutex>> lock_keys(
       const std::vector<openpgp::VerifiedCertificate>& certs);
 

@@ -389,3 +389,40 @@ TEST(Import, ArmoredKeyringsAndBinaryDumpsBothStream) {
 
 }  // namespace
 }  // namespace keydir::service
+
+namespace keydir::service {
+namespace {
+
+TEST(KeyDirectory, BareRevocationCertificateRevokesTheStoredKey) {
+  Env env;
+  auto full = parse_one(test::fixture("gpg-revoked.asc"));
+  auto unrevoked = full;
+  std::erase_if(unrevoked.direct_signatures, [](const openpgp::Signature& s) {
+    return s.type == openpgp::SignatureType::KeyRevocation;
+  });
+  EXPECT_EQ(upload_one(*env.directory, bytes_of(unrevoked)), Outcome::New);
+  auto before = openpgp::verify(parse_one((*env.store->get(full.primary.fingerprint))->cert), {},
+                                test::kNow);
+  EXPECT_FALSE(before.cert->revoked());
+  // gpg's revocation certificate: one signature packet, no key.
+  EXPECT_EQ(upload_one(*env.directory, test::fixture("gpg-revocation-only.asc")),
+            Outcome::Updated);
+  auto after = openpgp::verify(parse_one((*env.store->get(full.primary.fingerprint))->cert), {},
+                               test::kNow);
+  EXPECT_TRUE(after.cert->revoked());
+  EXPECT_EQ(upload_one(*env.directory, test::fixture("gpg-revocation-only.asc")),
+            Outcome::Unchanged);
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, BareRevocationOfAnUnknownKeyIsRefused) {
+  Env env;
+  auto r = env.directory->upload(test::fixture("gpg-revocation-only.asc"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->stored.empty());
+  ASSERT_EQ(r->refused.size(), 1u);
+  EXPECT_EQ(r->refused[0].error.code, ErrorCode::NotFound);
+}
+
+}  // namespace
+}  // namespace keydir::service

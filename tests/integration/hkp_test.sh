@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# End-to-end HKP test: the real keydird on a free loopback port with a
+# temporary data folder, driven by real gpg (temporary GNUPGHOME, dirmngr),
+# sq and curl.   hkp_test.sh BUILD_DIR DATA_DIR
+set -euo pipefail
+B=${1:?usage: hkp_test.sh BUILD_DIR DATA_DIR}
+DATA=${2:?usage: hkp_test.sh BUILD_DIR DATA_DIR}
+T=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then
+    echo "ok    $1"
+  else
+    echo "FAIL  $1: expected [$2], got [$3]"
+    fails=$((fails + 1))
+  fi
+}
+
+"$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc >/dev/null 2>&1 || true
+"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" >"$T/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 50); do
+  grep -q "serving" "$T/server.log" && break
+  sleep 0.1
+done
+PORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/server.log")
+[ -n "$PORT" ] || { cat "$T/server.log"; echo "server did not start"; exit 1; }
+U=http://127.0.0.1:$PORT
+echo "keydird on $U"
+
+gpg_home() {  # a fresh GNUPGHOME whose dirmngr uses our server
+  local h="$T/gnupg-$1"
+  mkdir -p "$h"
+  chmod 700 "$h"
+  echo "keyserver hkp://127.0.0.1:$PORT" >"$h/dirmngr.conf"
+  echo "$h"
+}
+G="timeout 30 gpg --batch --no-tty"
+
+# --- gpg: send, receive by fingerprint and key ID, search, refresh --------
+A=$(gpg_home alice)
+GNUPGHOME=$A $G --passphrase '' --pinentry-mode loopback \
+  --quick-gen-key "Alice Example <alice@keydir.test>" ed25519 default never 2>/dev/null
+FPR=$(GNUPGHOME=$A gpg --with-colons --list-keys alice@keydir.test | awk -F: '/^fpr/{print $10; exit}')
+check "gpg --send-keys" 0 "$(GNUPGHOME=$A $G --send-keys "$FPR" </dev/null >/dev/null 2>&1; echo $?)"
+R=$(gpg_home bob)
+check "gpg --recv-keys FPR" 0 "$(GNUPGHOME=$R $G --recv-keys "$FPR" </dev/null >/dev/null 2>&1; echo $?)"
+check "received key equals sent key" \
+  "$(GNUPGHOME=$A gpg --export "$FPR" | "$B/keydir" inspect --json - | grep -c '"fingerprint"')" \
+  "$(GNUPGHOME=$R gpg --export "$FPR" | "$B/keydir" inspect --json - | grep -c '"fingerprint"')"
+check "received user ID" "Alice Example <alice@keydir.test>" \
+  "$(GNUPGHOME=$R gpg --with-colons --list-keys "$FPR" | awk -F: '/^uid/{print $10; exit}')"
+R2=$(gpg_home carol)
+check "gpg --recv-keys 0xKEYID" 0 \
+  "$(GNUPGHOME=$R2 $G --recv-keys "0x${FPR:24}" </dev/null >/dev/null 2>&1; echo $?)"
+check "gpg --search-keys by address" 1 \
+  "$(GNUPGHOME=$R2 $G --search-keys alice@keydir.test </dev/null 2>&1 | grep -c 'Alice Example')"
+check "gpg --search-keys by name" 1 \
+  "$(GNUPGHOME=$R2 $G --search-keys "keydir test multi" </dev/null 2>&1 | grep -c 'multi@keydir.test')"
+
+# A revocation, uploaded alone, reaches the client through --refresh-keys.
+sed 's/^:-----BEGIN/-----BEGIN/' "$A/openpgp-revocs.d/$FPR.rev" >"$T/alice.rev"
+check "POST bare revocation" 200 "$(curl -s -o "$T/add.out" -w '%{http_code}' \
+  --data-urlencode "keytext@$T/alice.rev" "$U/pks/add")"
+check "revocation answer" "updated $FPR" "$(head -n 1 "$T/add.out")"
+GNUPGHOME=$R $G --refresh-keys </dev/null >/dev/null 2>&1 || true
+check "gpg --refresh-keys shows the key revoked" r \
+  "$(GNUPGHOME=$R gpg --with-colons --list-keys "$FPR" | awk -F: '/^pub/{print $2}')"
+
+# --- sq as a second client ----------------------------------------------
+SQ="timeout 30 sq keyserver -p insecure --server hkp://127.0.0.1:$PORT"
+check "sq keyserver send" 0 "$($SQ send "$DATA/sq-cv25519.asc" >/dev/null 2>&1; echo $?)"
+SQFPR=$("$B/keydir" inspect --json "$DATA/sq-cv25519.asc" | sed -n 's/.*"fingerprint": "\([0-9A-F]\{40\}\)".*/\1/p' | head -1)
+check "sq keyserver get" 1 "$($SQ get "$SQFPR" 2>/dev/null | grep -c 'BEGIN PGP PUBLIC KEY BLOCK')"
+
+# --- curl: every status and format --------------------------------------
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+check "op=get by fingerprint" 200 "$(code "$U/pks/lookup?op=get&search=0x$FPR")"
+check "op=get content type" "application/pgp-keys" \
+  "$(curl -s -o /dev/null -w '%{content_type}' "$U/pks/lookup?op=get&search=0x$FPR")"
+check "op=get miss" 404 "$(code "$U/pks/lookup?op=get&search=0x0123456789ABCDEF0123456789ABCDEF01234567")"
+check "HEAD op=get" 200 "$(code -I "$U/pks/lookup?op=get&search=0x$FPR")"
+check "unknown op" 501 "$(code "$U/pks/lookup?op=frobnicate&search=x")"
+check "missing search" 400 "$(code "$U/pks/lookup?op=get")"
+check "search too long" 400 "$(code "$U/pks/lookup?op=get&search=$(head -c 300 /dev/zero | tr '\0' a)")"
+check "bad escape" 400 "$(code "$U/pks/lookup?op=get&search=%zz")"
+check "wrong method on lookup" 405 "$(code -X DELETE "$U/pks/lookup?op=get&search=x")"
+check "GET on add" 405 "$(code "$U/pks/add")"
+check "unknown path" 404 "$(code "$U/nothing")"
+check "healthz" 200 "$(code "$U/healthz")"
+check "stats mr is JSON" 1 "$(curl -s "$U/pks/lookup?op=stats&options=mr" | grep -c '"certificates"')"
+check "add: secret key" 422 "$(code --data-urlencode "keytext@$DATA/gpg-secret-key.asc" "$U/pks/add")"
+check "add: garbage" 400 "$(code --data-urlencode "keytext=hello world" "$U/pks/add")"
+check "add: no keytext" 400 "$(code --data "other=1" "$U/pks/add")"
+check "add: wrong content type" 415 "$(code -H 'Content-Type: application/json' --data '{}' "$U/pks/add")"
+check "add: tampered key" 422 "$(code --data-urlencode "keytext@$DATA/tampered-sig.pgp" "$U/pks/add")"
+head -c 5000000 /dev/zero | tr '\0' a >"$T/big"
+check "add: oversized body" 413 "$(code --data-urlencode "keytext@$T/big" "$U/pks/add")"
+check "add: multipart" 200 "$(code -F "keytext=<$DATA/gpg-rsa2048.asc" "$U/pks/add")"
+
+# Machine-readable index: exactly GnuPG's doc/KEYSERVER grammar.
+curl -s "$U/pks/lookup?op=index&options=mr&search=multi@keydir.test" >"$T/index"
+check "mr info line" "info:1:1" "$(head -n 1 "$T/index")"
+check "mr pub line" 1 "$(grep -cE '^pub:[0-9A-F]{40}:22:255:[0-9]+::$' "$T/index")"
+check "mr revoked uid flag" "uid:keydir test multi gone <gone@keydir.test>:::r" \
+  "$(grep 'gone@' "$T/index")"
+# A user ID with ':', '%' and UTF-8, uploaded by gpg, listed with %XX escapes.
+GNUPGHOME=$A $G --quick-add-uid "$FPR" "Zoë: 100% <zoe@keydir.test>" 2>/dev/null
+GNUPGHOME=$A $G --send-keys "$FPR" </dev/null >/dev/null 2>&1
+check "mr escaping" "uid:Zo%C3%AB%3A 100%25 <zoe@keydir.test>:::" \
+  "$(curl -s "$U/pks/lookup?op=index&options=mr&search=zoe@keydir.test" | grep '^uid:Zo')"
+check "index results header" 1 "$(curl -sI "$U/pks/lookup?op=index&options=mr&search=multi@keydir.test" | grep -ci '^X-HKP-Results-Count: 1')"
+
+# Connections: HTTP/1.1 stays open without asking; HTTP/1.0 is closed.
+check "HTTP/1.1 keep-alive" 1 "$(curl -sv "$U/healthz" "$U/healthz" 2>&1 | grep -c 'Re-using existing connection')"
+check "HTTP/1.0 closes" 200 "$(python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+s.sendall(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+print(data.split(b" ")[1].decode())
+PY
+)"
+
+# Graceful shutdown on SIGTERM; the store is consistent afterwards.
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+check "stopped on SIGTERM" 1 "$(grep -c 'keydird: stopped' "$T/server.log")"
+check "store consistent after shutdown" 0 "$("$B/keydird" check --data "$T/data" >/dev/null; echo $?)"
+
+echo "hkp test: $fails failed"
+[ "$fails" -eq 0 ]
