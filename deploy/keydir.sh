@@ -36,13 +36,10 @@ fuzz_smoke() {
 case "${1:-}" in
   run)
     build
-    echo
-    echo "Built: $BUILD_DIR/keydird and $BUILD_DIR/keydir. The HTTP server (keydird serve)"
-    echo "comes with the server issue; today run sets up the store in ./data with the"
-    echo "test fixtures and shows what it holds:"
-    "$BUILD_DIR/keydird" import --data data tests/data/*.asc
-    "$BUILD_DIR/keydird" check --data data
-    exec "$BUILD_DIR/keydird" stats --data data
+    # LISTEN (default 127.0.0.1:11371) and DATA (default ./data) may be set.
+    echo "Starting keydird: HKP on http://${LISTEN:-127.0.0.1:11371}, data in ${DATA:-data}/"
+    echo "  gpg --keyserver hkp://${LISTEN:-127.0.0.1:11371} --send-keys FPR   (Ctrl-C stops)"
+    exec "$BUILD_DIR/keydird" serve --listen "${LISTEN:-127.0.0.1:11371}" --data "${DATA:-data}"
     ;;
   test)
     build

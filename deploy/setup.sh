@@ -10,7 +10,7 @@ PACKAGES=(
   libspdlog-dev librocksdb-dev libpistache-dev libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  gnupg sq curl
+  gnupg sq curl wrk
 )
 
 missing=()

@@ -88,6 +88,12 @@ struct Verification {
 Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now,
                     std::optional<crypto::Backend> backend = std::nullopt);
 
+// The states (revocations, expiry, primary user ID) of a certificate that was
+// verified when it was stored: the same rules as verify(), without the
+// public-key operations. Only for bytes that came out of the key store —
+// never for input from the network.
+Verification summarize_stored(const Certificate& cert, const Policy& policy, std::uint64_t now);
+
 // parse_certificates + verify for each certificate of an input (armored or
 // binary). Input-level errors (armor, framing, secret keys) are returned as
 // the error; per-certificate refusals are in each Verification.

@@ -35,6 +35,19 @@ class AnyHeader final : public Http::Header::Header {
   std::string value_;
 };
 
+// Parsing a media type costs more than answering a miss: the handful of
+// types keydird sends are parsed once per thread.
+const Http::Mime::MediaType& mime(const std::string& type) {
+  thread_local std::vector<std::pair<std::string, Http::Mime::MediaType>> cache;
+  for (const auto& [t, m] : cache) {
+    if (t == type) {
+      return m;
+    }
+  }
+  cache.emplace_back(type, Http::Mime::MediaType::fromString(type));
+  return cache.back().second;
+}
+
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
@@ -80,7 +93,7 @@ class Handler : public Http::Handler {
       }
     }
     // Content-Type is a typed header in Pistache: a raw one is dropped.
-    response.setMime(Http::Mime::MediaType::fromString(reply.content_type));
+    response.setMime(mime(reply.content_type));
     std::size_t bytes = reply.body.size();
     if (close) {
       // Pistache 0.0.5 writes "Connection: Close" but never closes; clients

@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "api/router.hpp"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   std::size_t max_results = 100;
   std::size_t row_cache_mb = 256;
   bool no_query_log = false;
+  std::string access_log = "-";
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   serve->add_option("--data", data, "Data folder")->capture_default_str();
@@ -77,6 +79,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_flag("--sync", sync, "fsync every upload (survives power loss)");
   serve->add_flag("--no-query-log", no_query_log, "Leave query strings out of the access log");
+  serve->add_option("--access-log", access_log,
+                    "Access log: a file (flushed every second), - for stdout, off for none")
+      ->capture_default_str();
 
   auto* import = app.add_subcommand("import", "Import key files and keyserver dumps");
   std::vector<std::string> files;
@@ -159,6 +164,17 @@ int main(int argc, char** argv) {
       http.tls_key = tls_key;
     }
     http.log_queries = !no_query_log;
+    if (access_log == "off") {
+      spdlog::set_level(spdlog::level::warn);
+    } else if (access_log != "-") {
+      try {
+        spdlog::set_default_logger(spdlog::basic_logger_mt("keydird", access_log));
+        spdlog::flush_every(std::chrono::seconds(1));
+      } catch (const spdlog::spdlog_ex& e) {
+        std::cerr << "keydird serve: cannot open the access log " << access_log << "\n";
+        return kExitUsage;
+      }
+    }
     // SIGINT/SIGTERM are taken by sigwait below, in this thread only.
     sigset_t signals;
     sigemptyset(&signals);

@@ -507,12 +507,10 @@ Result<std::optional<CertRecord>> RocksKeyStore::get(const Fingerprint& primary)
 
 Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
                                                       std::size_t limit) const {
-  Impl::Snapshot snap(impl_->db.get());
-  auto ro = snap.options();
-  std::set<Fingerprint> found;
+  // Most lookups name a primary key: one read of the certificate itself,
+  // which needs no snapshot.
   if (auto* q = std::get_if<Query::ByFingerprint>(&query.what)) {
-    // Most lookups name a primary key: try the certificate itself first.
-    KEYDIR_TRY(auto direct, impl_->get(ro, q->fpr, false));
+    KEYDIR_TRY(auto direct, impl_->get(rocksdb::ReadOptions(), q->fpr, false));
     if (direct) {
       std::vector<CertRecord> out;
       if (limit > 0) {
@@ -520,6 +518,12 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
       }
       return out;
     }
+  }
+  // Index, then certificates: from one snapshot so that both agree.
+  Impl::Snapshot snap(impl_->db.get());
+  auto ro = snap.options();
+  std::set<Fingerprint> found;
+  if (auto* q = std::get_if<Query::ByFingerprint>(&query.what)) {
     KEYDIR_TRY(auto p, impl_->point(ro, kByFpr, fpr_key(q->fpr)));
     if (p) {
       found.insert(*p);

@@ -238,3 +238,30 @@ TEST(Fixtures, BinaryAndArmoredGiveTheSameCertificate) {
 
 }  // namespace
 }  // namespace keydir::openpgp
+
+namespace keydir::openpgp {
+namespace {
+
+TEST(Fixtures, SummaryOfStoredCertificatesMatchesFullVerification) {
+  for (const char* name : {"gpg-multi.asc", "gpg-revoked.asc", "gpg-expired.asc", "sq-attested.asc",
+                           "gpg-rsa4096.asc"}) {
+    SCOPED_TRACE(name);
+    auto full = verify_one(test::fixture(name));
+    ASSERT_TRUE(full.accepted());
+    auto stored = parse_certificates(full.cert->to_bytes());
+    auto summary = summarize_stored(*stored->front().cert, Policy{}, test::kNow);
+    ASSERT_TRUE(summary.accepted());
+    EXPECT_EQ(summary.cert->to_bytes(), full.cert->to_bytes());
+    EXPECT_EQ(summary.cert->revoked(), full.cert->revoked());
+    EXPECT_EQ(summary.cert->primary_state().expires, full.cert->primary_state().expires);
+    ASSERT_EQ(summary.cert->user_id_states().size(), full.cert->user_id_states().size());
+    for (std::size_t i = 0; i < summary.cert->user_id_states().size(); ++i) {
+      EXPECT_EQ(summary.cert->user_id_states()[i].primary, full.cert->user_id_states()[i].primary);
+      EXPECT_EQ(summary.cert->user_id_states()[i].revocation.has_value(),
+                full.cert->user_id_states()[i].revocation.has_value());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace keydir::openpgp
