@@ -1,12 +1,28 @@
 #include "api/router.hpp"
 
+#include <chrono>
+
 namespace keydir::api {
 
-Api::Api(service::KeyDirectory& directory, HkpOptions hkp) : hkp_(directory, hkp) {}
+namespace {
+double seconds_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Api::Api(service::KeyDirectory& directory, ApiOptions options)
+    : directory_(directory),
+      metrics_(std::make_unique<Metrics>()),
+      add_limit_(std::make_unique<RateLimiter>(options.add_per_minute, options.add_burst)),
+      hkp_(directory, options.hkp, metrics_.get()) {}
 
 Reply Api::dispatch(const HttpRequest& request) const noexcept {
+  const double start = seconds_now();
+  Metrics::Route which = Metrics::kOther;
   try {
-    Reply r = route(request);
+    Reply r = route(request, which);
+    metrics_->request(which, r.status, seconds_now() - start);
     if (request.method == "HEAD") {
       r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
       r.body.clear();
@@ -14,11 +30,12 @@ Reply Api::dispatch(const HttpRequest& request) const noexcept {
     return r;
   } catch (...) {
     // The exception barrier: never e.what() to a client (STYLE §6.8).
+    metrics_->request(which, 500, seconds_now() - start);
     return text_reply(500, "internal error");
   }
 }
 
-Reply Api::route(const HttpRequest& request) const {
+Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
   auto method_not_allowed = [](const char* allow) {
     Reply r = text_reply(405, "method not allowed");
@@ -26,13 +43,38 @@ Reply Api::route(const HttpRequest& request) const {
     return r;
   };
   if (request.path == "/pks/lookup") {
+    auto op = request.param("op").value_or("get");
+    which = op == "get" ? Metrics::kGet
+            : (op == "index" || op == "vindex") ? Metrics::kIndex
+                                                : Metrics::kOtherLookup;
     return get ? hkp_.lookup(request) : method_not_allowed("GET, HEAD");
   }
   if (request.path == "/pks/add") {
-    return request.method == "POST" ? hkp_.add(request) : method_not_allowed("POST");
+    which = Metrics::kAdd;
+    if (request.method != "POST") {
+      return method_not_allowed("POST");
+    }
+    if (auto wait = add_limit_->take(request.client, seconds_now())) {
+      Reply r = text_reply(429, "too many uploads from your address; try again later");
+      r.headers.emplace_back("Retry-After", std::to_string(*wait));
+      return r;
+    }
+    return hkp_.add(request);
   }
   if (request.path == "/healthz") {
+    which = Metrics::kHealth;
     return get ? text_reply(200, "ok") : method_not_allowed("GET, HEAD");
+  }
+  if (request.path == "/metrics") {
+    which = Metrics::kMetrics;
+    if (!get) {
+      return method_not_allowed("GET, HEAD");
+    }
+    auto st = directory_.store_ref().stats();
+    Reply r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_->render(st ? st->certificates : 0);
+    return r;
   }
   return text_reply(404, "not found");
 }

@@ -1,19 +1,34 @@
 // The routes of keydird: one entry point from the HTTP adapter.
 #pragma once
 
+#include <memory>
+
 #include "api/hkp/hkp.hpp"
 #include "api/http/message.hpp"
+#include "api/http/metrics.hpp"
+#include "api/http/rate_limit.hpp"
 
 namespace keydir::api {
 
+struct ApiOptions {
+  HkpOptions hkp;
+  // Uploads (/pks/add) per client address: tokens per minute and burst;
+  // 0 turns the limit off.
+  double add_per_minute = 30;
+  double add_burst = 10;
+};
+
 class Api {
  public:
-  Api(service::KeyDirectory& directory, HkpOptions hkp);
+  Api(service::KeyDirectory& directory, ApiOptions options);
   // Never throws: an unexpected exception becomes a generic 500.
   Reply dispatch(const HttpRequest& request) const noexcept;
 
  private:
-  Reply route(const HttpRequest& request) const;
+  Reply route(const HttpRequest& request, Metrics::Route& which) const;
+  service::KeyDirectory& directory_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<RateLimiter> add_limit_;
   Hkp hkp_;
 };
 

@@ -113,8 +113,8 @@ std::string mr_escape(std::string_view s) {
   return out;
 }
 
-Hkp::Hkp(service::KeyDirectory& directory, HkpOptions options)
-    : directory_(directory), options_(options) {}
+Hkp::Hkp(service::KeyDirectory& directory, HkpOptions options, Metrics* metrics)
+    : directory_(directory), options_(options), metrics_(metrics) {}
 
 Reply Hkp::lookup(const HttpRequest& request) const {
   auto op = request.param("op").value_or("get");
@@ -369,6 +369,14 @@ Reply Hkp::add(const HttpRequest& request) const {
   std::string body;
   for (const auto& s : report->stored) {
     body += std::string(service::outcome_name(s.outcome)) + " " + s.fingerprint.to_hex() + "\n";
+    if (metrics_) {
+      metrics_->upload(service::outcome_name(s.outcome));
+    }
+  }
+  if (metrics_) {
+    for (std::size_t i = 0; i < report->refused.size(); ++i) {
+      metrics_->upload("refused");
+    }
   }
   int status = report->stored.empty() ? 422 : 200;
   for (const auto& r : report->refused) {

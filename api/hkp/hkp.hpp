@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "api/http/message.hpp"
+#include "api/http/metrics.hpp"
 #include "service/key_directory.hpp"
 
 namespace keydir::api {
@@ -32,7 +33,7 @@ std::string mr_escape(std::string_view s);
 
 class Hkp {
  public:
-  Hkp(service::KeyDirectory& directory, HkpOptions options);
+  Hkp(service::KeyDirectory& directory, HkpOptions options, Metrics* metrics = nullptr);
   Reply lookup(const HttpRequest& request) const;
   Reply add(const HttpRequest& request) const;
 
@@ -43,6 +44,7 @@ class Hkp {
 
   service::KeyDirectory& directory_;
   HkpOptions options_;
+  Metrics* metrics_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -19,6 +19,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;  // decoded
   std::string content_type;
   std::string body;
+  std::string client;  // the peer's address (rate limits)
 
   // First value of a query parameter, or nullopt.
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const;

@@ -73,6 +73,7 @@ class Handler : public Http::Handler {
       r.content_type = ct->value();
     }
     r.body = req.body();
+    r.client = req.address().host();
     api::Reply reply = bad_query ? api::text_reply(400, "malformed query string")
                                  : api_->dispatch(r);
 

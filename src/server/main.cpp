@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   std::size_t row_cache_mb = 256;
   bool no_query_log = false;
   std::string access_log = "-";
+  double add_per_minute = 30;
+  double add_burst = 10;
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   serve->add_option("--data", data, "Data folder")->capture_default_str();
@@ -79,6 +81,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_flag("--sync", sync, "fsync every upload (survives power loss)");
   serve->add_flag("--no-query-log", no_query_log, "Leave query strings out of the access log");
+  serve->add_option("--add-rate", add_per_minute,
+                    "Uploads per minute and client address (0: no limit)")
+      ->capture_default_str();
+  serve->add_option("--add-burst", add_burst, "Uploads a client may send at once")
+      ->capture_default_str();
   serve->add_option("--access-log", access_log,
                     "Access log: a file (flushed every second), - for stdout, off for none")
       ->capture_default_str();
@@ -183,9 +190,11 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    keydir::api::HkpOptions hkp;
-    hkp.max_results = max_results;
-    keydir::api::Api api(directory, hkp);
+    keydir::api::ApiOptions api_options;
+    api_options.hkp.max_results = max_results;
+    api_options.add_per_minute = add_per_minute;
+    api_options.add_burst = add_burst;
+    keydir::api::Api api(directory, api_options);
     keydir::server::HttpServer server(api, http);
     auto port = server.start();
     if (!port) {

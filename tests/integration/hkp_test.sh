@@ -24,7 +24,8 @@ check() {  # check NAME EXPECTED ACTUAL
 }
 
 "$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc >/dev/null 2>&1 || true
-"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" >"$T/server.log" 2>&1 &
+"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --add-rate 6000 --add-burst 1000 \
+  >"$T/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do
   grep -q "serving" "$T/server.log" && break
@@ -118,6 +119,13 @@ check "mr escaping" "uid:Zo%C3%AB%3A 100%25 <zoe@keydir.test>:::" \
   "$(curl -s "$U/pks/lookup?op=index&options=mr&search=zoe@keydir.test" | grep '^uid:Zo')"
 check "index results header" 1 "$(curl -sI "$U/pks/lookup?op=index&options=mr&search=multi@keydir.test" | grep -ci '^X-HKP-Results-Count: 1')"
 
+# Prometheus metrics.
+curl -s "$U/metrics" >"$T/metrics"
+check "metrics: lookups counted" 1 "$(grep -cE '^keydir_http_requests_total\{route="lookup_get",status="2xx"\} [1-9]' "$T/metrics")"
+check "metrics: uploads by outcome" 1 "$(grep -cE '^keydir_uploads_total\{outcome="new"\} [1-9]' "$T/metrics")"
+check "metrics: histogram" 1 "$(grep -cE '^keydir_http_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' "$T/metrics")"
+check "metrics: certificates" 1 "$(grep -cE '^keydir_certificates [1-9]' "$T/metrics")"
+
 # Connections: HTTP/1.1 stays open without asking; HTTP/1.0 is closed.
 check "HTTP/1.1 keep-alive" 1 "$(curl -sv "$U/healthz" "$U/healthz" 2>&1 | grep -c 'Re-using existing connection')"
 check "HTTP/1.0 closes" 200 "$(python3 - "$PORT" <<'PY'
@@ -145,7 +153,7 @@ openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreates
   -extfile "$T/ext.cnf" -out "$T/tls.pem" 2>/dev/null
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 "$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --tls-cert "$T/tls.pem" \
-  --tls-key "$T/tls.key" >"$T/tls.log" 2>&1 &
+  --tls-key "$T/tls.key" --add-rate 1 --add-burst 2 >"$T/tls.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do grep -q "serving" "$T/tls.log" && break; sleep 0.1; done
 TPORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/tls.log")
@@ -157,6 +165,17 @@ check "HKPS: plain HTTP on the TLS port gets no answer" 000 \
   "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TPORT/healthz")"
 check "HKPS: sq keyserver get" 1 "$(SSL_CERT_FILE=$T/ca.pem timeout 30 sq keyserver \
   --server "hkps://localhost:$TPORT" get "$SQFPR" 2>/dev/null | grep -c 'BEGIN PGP PUBLIC KEY BLOCK')"
+# Upload rate limit: a burst of 2, then 429 with Retry-After.
+for i in 1 2; do
+  curl -s -o /dev/null --cacert "$T/ca.pem" --data-urlencode "keytext@$DATA/gpg-rsa2048.asc" \
+    "https://127.0.0.1:$TPORT/pks/add"
+done
+check "rate limit: 429" 429 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" \
+  --data-urlencode "keytext@$DATA/gpg-rsa2048.asc" "https://127.0.0.1:$TPORT/pks/add")"
+check "rate limit: Retry-After" 1 "$(curl -s -D - -o /dev/null --cacert "$T/ca.pem" \
+  --data-urlencode "keytext@$DATA/gpg-rsa2048.asc" "https://127.0.0.1:$TPORT/pks/add" | grep -ci '^Retry-After: [0-9]')"
+check "lookups are not rate limited" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" \
+  "https://127.0.0.1:$TPORT/pks/lookup?op=get&search=0x$FPR")"
 # (gpg's dirmngr verifies TLS only against a host name it did not resolve
 #  itself; for localhost or an IP it reports "hostname missing". HKPS with
 #  gpg needs a real name, which a loopback-only test cannot have.)
