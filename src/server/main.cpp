@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <toml++/toml.h>
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -80,6 +81,17 @@ int main(int argc, char** argv) {
   serve->add_option("--row-cache-mb", row_cache_mb, "RocksDB row cache for lookups (MiB)")
       ->capture_default_str();
   serve->add_flag("--sync", sync, "fsync every upload (survives power loss)");
+  bool keep_third_party = false;
+  bool keep_attributes = false;
+  bool refuse_sha1 = false;
+  serve->add_flag("--keep-third-party", keep_third_party,
+                  "Keep third-party certifications (capped); default: only attested ones");
+  serve->add_flag("--keep-user-attributes", keep_attributes, "Keep photo IDs (size-capped)");
+  serve->add_flag("--refuse-sha1", refuse_sha1, "Refuse SHA-1 self-signatures");
+  std::string config_path;
+  serve->add_option("--config", config_path,
+                    "TOML file with any of these options, by long name without the dashes "
+                    "(deploy/config/keydird.toml.example); flags override it");
   serve->add_flag("--no-query-log", no_query_log, "Leave query strings out of the access log");
   serve->add_option("--add-rate", add_per_minute,
                     "Uploads per minute and client address (0: no limit)")
@@ -137,6 +149,54 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
+  if (serve->parsed() && !config_path.empty()) {
+    // Each key is an option's long name; a flag on the command line wins.
+    toml::table config;
+    try {
+      config = toml::parse_file(config_path);
+    } catch (const toml::parse_error& e) {
+      std::cerr << "keydird serve: " << config_path << ": " << e.description() << " (line "
+                << e.source().begin.line << ")\n";
+      return kExitUsage;
+    }
+    for (const auto& [key, node] : config) {
+      std::string name(key.str());
+      CLI::Option* opt = nullptr;
+      try {
+        opt = serve->get_option("--" + name);
+      } catch (const CLI::OptionNotFound&) {
+        std::cerr << "keydird serve: " << config_path << ": unknown setting '" << name << "'\n";
+        return kExitUsage;
+      }
+      if (opt->count() > 0 || name == "config") {
+        continue;
+      }
+      std::vector<std::string> values;
+      if (auto* arr = node.as_array()) {
+        for (const auto& v : *arr) {
+          values.push_back(v.value_or(std::string()));
+        }
+      } else if (node.is_boolean()) {
+        if (!node.value_or(false)) {
+          continue;
+        }
+        values.push_back("true");
+      } else if (node.is_integer()) {
+        values.push_back(std::to_string(node.value_or(std::int64_t{0})));
+      } else if (node.is_floating_point()) {
+        values.push_back(std::to_string(node.value_or(0.0)));
+      } else {
+        values.push_back(node.value_or(std::string()));
+      }
+      try {
+        opt->add_result(values);
+        opt->run_callback();
+      } catch (const CLI::Error& e) {
+        std::cerr << "keydird serve: " << config_path << ": " << name << ": " << e.what() << "\n";
+        return kExitUsage;
+      }
+    }
+  }
   if (serve->parsed() && data.empty()) {
     data = "data";
   }
@@ -151,7 +211,11 @@ int main(int argc, char** argv) {
   if (!store) {
     return kExitFailure;
   }
-  KeyDirectory directory(*store, {}, keydir::service::system_clock());
+  keydir::service::DirectoryOptions directory_options;
+  directory_options.policy.keep_third_party_certifications = keep_third_party;
+  directory_options.policy.keep_user_attributes = keep_attributes;
+  directory_options.policy.accept_sha1_self_signatures = !refuse_sha1;
+  KeyDirectory directory(*store, directory_options, keydir::service::system_clock());
 
   if (serve->parsed()) {
     auto colon = listen.rfind(':');

@@ -24,7 +24,13 @@ check() {  # check NAME EXPECTED ACTUAL
 }
 
 "$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc >/dev/null 2>&1 || true
-"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --add-rate 6000 --add-burst 1000 \
+# A config file (the documented example, adjusted), overridden by flags.
+sed -e 's|^listen = .*|listen = "127.0.0.1:11371"|' -e 's|^add-rate = .*|add-rate = 6000|' \
+  -e 's|^add-burst = .*|add-burst = 1000|' -e 's|^max-results = .*|max-results = 50|' \
+  "$(dirname "$0")/../../deploy/config/keydird.toml.example" >"$T/keydird.toml"
+printf 'lisen = "x"\n' >"$T/typo.toml"
+check "config: unknown key refused" 2 "$("$B/keydird" serve --config "$T/typo.toml" >/dev/null 2>&1; echo $?)"
+"$B/keydird" serve --config "$T/keydird.toml" --listen 127.0.0.1:0 --data "$T/data" \
   >"$T/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do
