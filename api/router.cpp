@@ -15,7 +15,8 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
     : directory_(directory),
       metrics_(std::make_unique<Metrics>()),
       add_limit_(std::make_unique<RateLimiter>(options.add_per_minute, options.add_burst)),
-      hkp_(directory, options.hkp, metrics_.get()) {}
+      hkp_(directory, options.hkp, metrics_.get()),
+      hkp_v2_(directory, options.hkp.max_results, metrics_.get()) {}
 
 Reply Api::dispatch(const HttpRequest& request) const noexcept {
   const double start = seconds_now();
@@ -60,6 +61,18 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
       return r;
     }
     return hkp_.add(request);
+  }
+  if (request.path.starts_with("/pks/v2/")) {
+    std::string_view rest = std::string_view(request.path).substr(8);
+    which = rest == "certs" ? Metrics::kAdd : Metrics::kOtherLookup;
+    if (rest == "certs" && request.method == "POST") {
+      if (auto wait = add_limit_->take(request.client, seconds_now())) {
+        Reply r = text_reply(429, "too many uploads from your address; try again later");
+        r.headers.emplace_back("Retry-After", std::to_string(*wait));
+        return r;
+      }
+    }
+    return hkp_v2_.handle(request, rest);
   }
   if (request.path == "/healthz") {
     which = Metrics::kHealth;

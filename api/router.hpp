@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "api/hkp/hkp.hpp"
+#include "api/hkp/hkp_v2.hpp"
 #include "api/http/message.hpp"
 #include "api/http/metrics.hpp"
 #include "api/http/rate_limit.hpp"
@@ -30,6 +31,7 @@ class Api {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<RateLimiter> add_limit_;
   Hkp hkp_;
+  HkpV2 hkp_v2_;
 };
 
 }  // namespace keydir::api

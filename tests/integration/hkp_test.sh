@@ -125,6 +125,25 @@ check "mr escaping" "uid:Zo%C3%AB%3A 100%25 <zoe@keydir.test>:::" \
   "$(curl -s "$U/pks/lookup?op=index&options=mr&search=zoe@keydir.test" | grep '^uid:Zo')"
 check "index results header" 1 "$(curl -sI "$U/pks/lookup?op=index&options=mr&search=multi@keydir.test" | grep -ci '^X-HKP-Results-Count: 1')"
 
+# HKPv2.
+MULTI=$(curl -s "$U/pks/lookup?op=index&options=mr&search=multi@keydir.test" | sed -n 's/^pub:\([0-9A-F]*\):.*/\1/p')
+check "v2 by-vfingerprint" "200 application/pgp-keys;armor=no" \
+  "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$U/pks/v2/certs/by-vfingerprint/04$MULTI")"
+check "v2 by-vfingerprint, Hockeypuck form" 200 "$(code "$U/pks/v2/certs/by-vfingerprint/04/$MULTI")"
+check "v2 answer is the binary certificate" "$MULTI" "$(curl -s "$U/pks/v2/certs/by-keyid/${MULTI:24}" \
+  | "$B/keydir" inspect --json - | sed -n 's/.*"fingerprint": "\([0-9A-F]\{40\}\)".*/\1/p' | head -1)"
+check "v2 by-identity (address)" 200 "$(code "$U/pks/v2/certs/by-identity/multi@keydir.test")"
+check "v2 by-identity (exact user ID, any case)" 200 \
+  "$(code "$U/pks/v2/certs/by-identity/KEYDIR%20test%20multi%20%3Cmulti@keydir.test%3E")"
+check "v2 by-identity (not exact)" 404 "$(code "$U/pks/v2/certs/by-identity/keydir%20test%20multi")"
+check "v2 bad version octet" 400 "$(code "$U/pks/v2/certs/by-vfingerprint/05$MULTI")"
+check "v2 index is JSON with RFC 3339 times" 1 \
+  "$(curl -s "$U/pks/v2/index/multi@keydir.test" | grep -cE '"creation":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"')"
+check "v2 OPTIONS" 204 "$(code -X OPTIONS "$U/pks/v2/certs")"
+check "v2 upload (binary)" 1 "$(curl -s -H 'Content-Type: application/octet-stream' \
+  --data-binary @"$DATA/gpg-nistp384.asc" "$U/pks/v2/certs" | grep -cE '"(inserted|ignored)":\["[0-9A-F]{40}"\]')"
+check "v2 upload (garbage)" 422 "$(code --data-binary garbage "$U/pks/v2/certs")"
+
 # Prometheus metrics.
 curl -s "$U/metrics" >"$T/metrics"
 check "metrics: lookups counted" 1 "$(grep -cE '^keydir_http_requests_total\{route="lookup_get",status="2xx"\} [1-9]' "$T/metrics")"

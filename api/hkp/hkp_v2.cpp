@@ -1,0 +1,282 @@
+#include "api/hkp/hkp_v2.hpp"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "api/hkp/hkp.hpp"
+#include "common/limits.hpp"
+#include "openpgp/certificate.hpp"
+#include "openpgp/verify.hpp"
+
+namespace keydir::api {
+
+using openpgp::Fingerprint;
+using storage::Query;
+
+namespace {
+
+std::string rfc3339(std::uint64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Reply json_reply(int status, const nlohmann::json& j) {
+  Reply r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return r;
+}
+
+// Identity → query: an address (bare or <addr>) or the words of a user ID.
+Result<Query> identity_query(std::string_view id) {
+  if (id.empty() || id.size() > limits::kMaxQueryBytes) {
+    return fail(ErrorCode::BadQuery, "identity missing or too long");
+  }
+  if (auto e = openpgp::Email::parse(id); e && id.find(' ') == std::string_view::npos) {
+    return Query{Query::ByEmail{e->address()}};
+  }
+  auto words = service::user_id_words(id);
+  if (words.empty()) {
+    return fail(ErrorCode::BadQuery, "identity has no searchable words");
+  }
+  return Query{Query::ByWords{std::move(words)}};
+}
+
+}  // namespace
+
+HkpV2::HkpV2(service::KeyDirectory& directory, std::size_t max_results, Metrics* metrics)
+    : directory_(directory), max_results_(max_results), metrics_(metrics) {}
+
+Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  if (request.method == "OPTIONS") {
+    Reply r = text_reply(204, "");
+    r.body.clear();
+    r.headers.emplace_back("Allow", rest == "certs" ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    return r;
+  }
+  if (rest == "certs") {
+    if (request.method != "POST") {
+      Reply r = text_reply(405, "method not allowed");
+      r.headers.emplace_back("Allow", "POST, OPTIONS");
+      return r;
+    }
+    return upload(request);
+  }
+  if (!get) {
+    Reply r = text_reply(405, "method not allowed");
+    r.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
+    return r;
+  }
+  auto decoded = form_decode(rest);
+  if (!decoded) {
+    return error_reply(decoded.error());
+  }
+  std::string_view path = *decoded;
+  auto take = [&](std::string_view prefix) -> std::optional<std::string_view> {
+    if (path.starts_with(prefix)) {
+      return path.substr(prefix.size());
+    }
+    return std::nullopt;
+  };
+  if (auto v = take("certs/by-vfingerprint/")) {
+    std::string hex(*v);
+    if (hex.size() > 3 && hex[2] == '/') {
+      hex.erase(2, 1);  // Hockeypuck's /04/<fp>
+    }
+    if (hex.size() < 2) {
+      return text_reply(400, "expected a version octet and a fingerprint");
+    }
+    auto fpr = Fingerprint::from_hex(hex.substr(2));
+    int version = hex.substr(0, 2) == "04" ? 4 : hex.substr(0, 2) == "06" ? 6 : 0;
+    if (!fpr || static_cast<int>(fpr->version()) != version) {
+      return text_reply(400, "expected 04 + 40 hex digits or 06 + 64 hex digits");
+    }
+    return certs(Query{Query::ByFingerprint{*fpr}}, true, nullptr);
+  }
+  if (auto v = take("certs/by-keyid/")) {
+    auto id = openpgp::KeyId::from_hex(*v);
+    if (!id) {
+      return error_reply(id.error());
+    }
+    return certs(Query{Query::ByKeyId{*id}}, false, nullptr);
+  }
+  if (auto v = take("certs/by-identity/")) {
+    auto q = identity_query(*v);
+    if (!q) {
+      return error_reply(q.error());
+    }
+    std::string exact(*v);
+    return certs(*q, false, &exact);
+  }
+  if (auto v = take("index/")) {
+    return index(*v);
+  }
+  return text_reply(404, "not found");
+}
+
+Reply HkpV2::certs(const Query& q, bool allow_v6, const std::string* exact_uid) const {
+  auto found = directory_.lookup(q, max_results_);
+  if (!found) {
+    return error_reply(found.error());
+  }
+  Bytes all;
+  for (const auto& rec : *found) {
+    if (!allow_v6 && rec.fingerprint.version() != Fingerprint::Version::V4) {
+      continue;
+    }
+    if (exact_uid && exact_uid->find('@') == std::string::npos) {
+      // by-identity with a full user ID: exact, case-insensitive.
+      auto parsed = openpgp::parse_certificates(rec.cert);
+      bool match = false;
+      if (parsed && !parsed->empty() && parsed->front().cert) {
+        for (const auto& u : parsed->front().cert->user_ids) {
+          match |= iequals(as_chars(u.body), *exact_uid);
+        }
+      }
+      if (!match) {
+        continue;
+      }
+    }
+    append(all, rec.cert);
+  }
+  if (all.empty()) {
+    return text_reply(404, "no certificate found");
+  }
+  Reply r;
+  r.content_type = "application/pgp-keys;armor=no";
+  r.body.assign(reinterpret_cast<const char*>(all.data()), all.size());
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  r.headers.emplace_back("Cache-Control", "public, max-age=300");
+  return r;
+}
+
+Reply HkpV2::index(std::string_view id) const {
+  Result<Query> q = fail(ErrorCode::BadQuery, "");
+  if (auto s = parse_search(id, false)) {
+    q = s->query;
+  } else {
+    q = identity_query(id);
+  }
+  if (!q) {
+    return error_reply(q.error());
+  }
+  auto found = directory_.lookup(*q, max_results_);
+  if (!found) {
+    return error_reply(found.error());
+  }
+  const auto now = directory_.now();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& rec : *found) {
+    auto parsed = openpgp::parse_certificates(rec.cert);
+    if (!parsed || parsed->empty() || !parsed->front().cert) {
+      continue;
+    }
+    auto v = openpgp::summarize_stored(*parsed->front().cert, directory_.options().policy, now);
+    if (!v.accepted()) {
+      continue;
+    }
+    const auto& vc = *v.cert;
+    const auto& c = vc.cert();
+    nlohmann::json uids = nlohmann::json::array();
+    for (std::size_t i = 0; i < c.user_ids.size(); ++i) {
+      uids.push_back({{"uid", std::string(as_chars(c.user_ids[i].body))},
+                      {"revoked", vc.user_id_states()[i].revocation.has_value()}});
+    }
+    nlohmann::json subkeys = nlohmann::json::array();
+    for (const auto& s : c.subkeys) {
+      subkeys.push_back({{"fingerprint", s.key.fingerprint.to_hex()},
+                         {"version", s.key.version},
+                         {"algorithm", static_cast<int>(s.key.algorithm)},
+                         {"creation", rfc3339(s.key.created)}});
+    }
+    auto exp = vc.primary_state().expires;
+    list.push_back({{"fingerprint", c.primary.fingerprint.to_hex()},
+                    {"version", c.primary.version},
+                    {"algorithm", static_cast<int>(c.primary.algorithm)},
+                    {"bits", c.primary.bits},
+                    {"creation", rfc3339(c.primary.created)},
+                    {"expiration", exp ? nlohmann::json(rfc3339(*exp)) : nlohmann::json(nullptr)},
+                    {"revoked", vc.revoked()},
+                    {"userIDs", uids},
+                    {"subkeys", subkeys}});
+  }
+  if (list.empty()) {
+    return text_reply(404, "no certificate found");
+  }
+  Reply r = json_reply(200, list);
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  return r;
+}
+
+Reply HkpV2::upload(const HttpRequest& request) const {
+  std::string body = request.body;
+  if (request.content_type.starts_with("multipart/form-data")) {
+    auto b = request.content_type.find("boundary=");
+    if (b == std::string::npos) {
+      return text_reply(400, "multipart without a boundary");
+    }
+    auto start = request.body.find("name=\"keytext\"");
+    auto data = start == std::string::npos ? std::string::npos : request.body.find("\r\n\r\n", start);
+    if (data == std::string::npos) {
+      return text_reply(400, "no keytext part");
+    }
+    std::string boundary = "\r\n--" + request.content_type.substr(b + 9);
+    auto end = request.body.find(boundary, data + 4);
+    body = request.body.substr(data + 4, end == std::string::npos ? std::string::npos : end - data - 4);
+  }
+  if (body.size() > limits::kMaxArmoredUploadBytes) {
+    return text_reply(413, "upload larger than the limit");
+  }
+  auto report = directory_.upload(as_bytes(body));
+  if (!report) {
+    return json_reply(http_status(report.error().code) >= 500 ? 503 : 422,
+                      {{"inserted", nlohmann::json::array()},
+                       {"updated", nlohmann::json::array()},
+                       {"ignored", nlohmann::json::array()},
+                       {"invalid", {{{"error", report.error().detail}}}}});
+  }
+  nlohmann::json j = {{"inserted", nlohmann::json::array()},
+                      {"updated", nlohmann::json::array()},
+                      {"ignored", nlohmann::json::array()},
+                      {"invalid", nlohmann::json::array()}};
+  for (const auto& s : report->stored) {
+    const char* key = s.outcome == service::Outcome::New       ? "inserted"
+                      : s.outcome == service::Outcome::Updated ? "updated"
+                                                               : "ignored";
+    j[key].push_back(s.fingerprint.to_hex());
+    if (metrics_) {
+      metrics_->upload(service::outcome_name(s.outcome));
+    }
+  }
+  for (const auto& r : report->refused) {
+    j["invalid"].push_back({{"fingerprint", r.fingerprint ? nlohmann::json(r.fingerprint->to_hex())
+                                                          : nlohmann::json(nullptr)},
+                            {"error", r.error.detail}});
+    if (metrics_) {
+      metrics_->upload("refused");
+    }
+  }
+  return json_reply(report->stored.empty() ? 422 : 200, j);
+}
+
+}  // namespace keydir::api
