@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <pistache/endpoint.h>
@@ -52,7 +53,8 @@ class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
 
-  Handler(const api::Api* api, bool log_queries) : api_(api), log_queries_(log_queries) {}
+  Handler(const api::Api* api, bool log_queries, std::vector<std::string> trusted)
+      : api_(api), log_queries_(log_queries), trusted_(std::move(trusted)) {}
 
   void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
     auto t0 = std::chrono::steady_clock::now();
@@ -74,6 +76,20 @@ class Handler : public Http::Handler {
     }
     r.body = req.body();
     r.client = req.address().host();
+    if (std::find(trusted_.begin(), trusted_.end(), r.client) != trusted_.end()) {
+      // The client is the last address the proxy appended.
+      if (auto xff = req.headers().tryGetRaw("X-Forwarded-For")) {
+        std::string_view v = xff->value();
+        auto comma = v.rfind(',');
+        std::string_view last = comma == std::string_view::npos ? v : v.substr(comma + 1);
+        while (!last.empty() && last.front() == ' ') {
+          last.remove_prefix(1);
+        }
+        if (!last.empty() && last.size() <= 64) {
+          r.client = std::string(last);
+        }
+      }
+    }
     api::Reply reply = bad_query ? api::text_reply(400, "malformed query string")
                                  : api_->dispatch(r);
 
@@ -126,6 +142,7 @@ class Handler : public Http::Handler {
  private:
   const api::Api* api_;
   bool log_queries_;
+  std::vector<std::string> trusted_;
 };
 
 }  // namespace
@@ -155,7 +172,8 @@ Result<std::uint16_t> HttpServer::start() {
                     .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(
-        Http::make_handler<Handler>(&impl_->api, impl_->options.log_queries));
+        Http::make_handler<Handler>(&impl_->api, impl_->options.log_queries,
+                                    impl_->options.trusted_proxies));
     if (impl_->options.tls_cert && impl_->options.tls_key) {
       impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
     }

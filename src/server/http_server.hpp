@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/router.hpp"
 
@@ -20,6 +21,9 @@ struct HttpOptions {
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   bool log_queries = true;  // false: access log without query strings
+  // Peers whose X-Forwarded-For is believed (a reverse proxy in front, e.g.
+  // nginx for TLS); from anyone else the header is ignored.
+  std::vector<std::string> trusted_proxies;
   int header_timeout_seconds = 10;
   int body_timeout_seconds = 30;
 };

@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--add-burst", add_burst, "Uploads a client may send at once")
       ->capture_default_str();
+  serve->add_option("--trusted-proxy", http.trusted_proxies,
+                    "Address of a reverse proxy whose X-Forwarded-For is believed");
   serve->add_option("--access-log", access_log,
                     "Access log: a file (flushed every second), - for stdout, off for none")
       ->capture_default_str();

@@ -178,7 +178,7 @@ openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreates
   -extfile "$T/ext.cnf" -out "$T/tls.pem" 2>/dev/null
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 "$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --tls-cert "$T/tls.pem" \
-  --tls-key "$T/tls.key" --add-rate 1 --add-burst 2 >"$T/tls.log" 2>&1 &
+  --tls-key "$T/tls.key" --add-rate 1 --add-burst 2 --trusted-proxy 127.0.0.1 >"$T/tls.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do grep -q "serving" "$T/tls.log" && break; sleep 0.1; done
 TPORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/tls.log")
@@ -199,6 +199,9 @@ check "rate limit: 429" 429 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "
   --data-urlencode "keytext@$DATA/gpg-rsa2048.asc" "https://127.0.0.1:$TPORT/pks/add")"
 check "rate limit: Retry-After" 1 "$(curl -s -D - -o /dev/null --cacert "$T/ca.pem" \
   --data-urlencode "keytext@$DATA/gpg-rsa2048.asc" "https://127.0.0.1:$TPORT/pks/add" | grep -ci '^Retry-After: [0-9]')"
+check "rate limit is per client (X-Forwarded-For from a trusted proxy)" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" -H 'X-Forwarded-For: 192.0.2.7' \
+  --data-urlencode "keytext@$DATA/gpg-rsa2048.asc" "https://127.0.0.1:$TPORT/pks/add")"
 check "lookups are not rate limited" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" \
   "https://127.0.0.1:$TPORT/pks/lookup?op=get&search=0x$FPR")"
 # (gpg's dirmngr verifies TLS only against a host name it did not resolve
