@@ -1,9 +1,9 @@
 #include "api/hkp/hkp.hpp"
 
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "common/limits.hpp"
+#include "common/time_format.hpp"
 #include "openpgp/armor.hpp"
 #include "openpgp/certificate.hpp"
 #include "openpgp/verify.hpp"
@@ -32,15 +32,6 @@ std::string lower(std::string_view s) {
     }
   }
   return out;
-}
-
-std::string iso_date(std::uint64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -221,7 +212,7 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
     html += "<pre>pub  " + std::to_string(c.primary.bits) + " " +
             html_escape(openpgp::algorithm_name(c.primary.algorithm)) + " <a href=\"/pks/lookup?op=get&amp;search=0x" +
             c.primary.fingerprint.to_hex() + "\">" + c.primary.fingerprint.to_hex() + "</a> " +
-            iso_date(c.primary.created) + (vc.revoked() ? " [revoked]" : "") +
+            utc_date(c.primary.created) + (vc.revoked() ? " [revoked]" : "") +
             (vc.expired(now) ? " [expired]" : "") + "\n";
     for (std::size_t i = 0; i < c.user_ids.size(); ++i) {
       const auto& st = vc.user_id_states()[i];
@@ -234,7 +225,7 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
         const auto& k = c.subkeys[i].key;
         html += "sub  " + std::to_string(k.bits) + " " +
                 html_escape(openpgp::algorithm_name(k.algorithm)) + " " + k.fingerprint.to_hex() +
-                " " + iso_date(k.created) +
+                " " + utc_date(k.created) +
                 (vc.subkey_states()[i].revocation ? " [revoked]" : "") + "\n";
       }
     }
@@ -290,41 +281,6 @@ Reply Hkp::stats(bool mr) const {
 
 namespace {
 
-// The `keytext` field of a multipart/form-data body, or nullopt.
-std::optional<std::string> multipart_keytext(std::string_view content_type,
-                                             std::string_view body) {
-  auto b = content_type.find("boundary=");
-  if (b == std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::string boundary = "--" + std::string(content_type.substr(b + 9));
-  if (boundary.size() > 2 && boundary[2] == '"') {
-    boundary = "--" + boundary.substr(3, boundary.find('"', 3) - 3);
-  }
-  std::size_t pos = 0;
-  while ((pos = body.find(boundary, pos)) != std::string_view::npos) {
-    pos += boundary.size();
-    auto headers_end = body.find("\r\n\r\n", pos);
-    if (headers_end == std::string_view::npos) {
-      return std::nullopt;
-    }
-    std::string_view headers = body.substr(pos, headers_end - pos);
-    auto next = body.find(boundary, headers_end);
-    if (next == std::string_view::npos) {
-      return std::nullopt;
-    }
-    if (headers.find("name=\"keytext\"") != std::string_view::npos) {
-      std::string_view part = body.substr(headers_end + 4, next - headers_end - 4);
-      if (part.ends_with("\r\n")) {
-        part.remove_suffix(2);
-      }
-      return std::string(part);
-    }
-    pos = next;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 Reply Hkp::add(const HttpRequest& request) const {
@@ -333,7 +289,7 @@ Reply Hkp::add(const HttpRequest& request) const {
   }
   std::string keytext;
   if (request.content_type.starts_with("multipart/form-data")) {
-    auto k = multipart_keytext(request.content_type, request.body);
+    auto k = multipart_field(request.content_type, request.body, "keytext");
     if (!k) {
       return text_reply(400, "no keytext field in the form");
     }

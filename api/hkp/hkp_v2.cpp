@@ -1,10 +1,10 @@
 #include "api/hkp/hkp_v2.hpp"
 
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "api/hkp/hkp.hpp"
 #include "common/limits.hpp"
+#include "common/time_format.hpp"
 #include "openpgp/certificate.hpp"
 #include "openpgp/verify.hpp"
 
@@ -14,15 +14,6 @@ using openpgp::Fingerprint;
 using storage::Query;
 
 namespace {
-
-std::string rfc3339(std::uint64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
@@ -207,15 +198,15 @@ Reply HkpV2::index(std::string_view id) const {
       subkeys.push_back({{"fingerprint", s.key.fingerprint.to_hex()},
                          {"version", s.key.version},
                          {"algorithm", static_cast<int>(s.key.algorithm)},
-                         {"creation", rfc3339(s.key.created)}});
+                         {"creation", utc_timestamp(s.key.created)}});
     }
     auto exp = vc.primary_state().expires;
     list.push_back({{"fingerprint", c.primary.fingerprint.to_hex()},
                     {"version", c.primary.version},
                     {"algorithm", static_cast<int>(c.primary.algorithm)},
                     {"bits", c.primary.bits},
-                    {"creation", rfc3339(c.primary.created)},
-                    {"expiration", exp ? nlohmann::json(rfc3339(*exp)) : nlohmann::json(nullptr)},
+                    {"creation", utc_timestamp(c.primary.created)},
+                    {"expiration", exp ? nlohmann::json(utc_timestamp(*exp)) : nlohmann::json(nullptr)},
                     {"revoked", vc.revoked()},
                     {"userIDs", uids},
                     {"subkeys", subkeys}});
@@ -231,18 +222,11 @@ Reply HkpV2::index(std::string_view id) const {
 Reply HkpV2::upload(const HttpRequest& request) const {
   std::string body = request.body;
   if (request.content_type.starts_with("multipart/form-data")) {
-    auto b = request.content_type.find("boundary=");
-    if (b == std::string::npos) {
-      return text_reply(400, "multipart without a boundary");
+    auto k = multipart_field(request.content_type, request.body, "keytext");
+    if (!k) {
+      return text_reply(400, "no keytext part in the form");
     }
-    auto start = request.body.find("name=\"keytext\"");
-    auto data = start == std::string::npos ? std::string::npos : request.body.find("\r\n\r\n", start);
-    if (data == std::string::npos) {
-      return text_reply(400, "no keytext part");
-    }
-    std::string boundary = "\r\n--" + request.content_type.substr(b + 9);
-    auto end = request.body.find(boundary, data + 4);
-    body = request.body.substr(data + 4, end == std::string::npos ? std::string::npos : end - data - 4);
+    body = std::move(*k);
   }
   if (body.size() > limits::kMaxArmoredUploadBytes) {
     return text_reply(413, "upload larger than the limit");

@@ -66,6 +66,43 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_
   return out;
 }
 
+std::optional<std::string> multipart_field(std::string_view content_type, std::string_view body,
+                                           std::string_view name) {
+  auto b = content_type.find("boundary=");
+  if (b == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view raw = content_type.substr(b + 9);
+  if (!raw.empty() && raw.front() == '"') {
+    raw = raw.substr(1, raw.find('"', 1) - 1);
+  } else {
+    raw = raw.substr(0, raw.find(';'));
+  }
+  const std::string boundary = "--" + std::string(raw);
+  const std::string wanted = "name=\"" + std::string(name) + "\"";
+  std::size_t pos = 0;
+  while ((pos = body.find(boundary, pos)) != std::string_view::npos) {
+    pos += boundary.size();
+    auto headers_end = body.find("\r\n\r\n", pos);
+    if (headers_end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    auto next = body.find(boundary, headers_end);
+    if (next == std::string_view::npos) {
+      return std::nullopt;
+    }
+    if (body.substr(pos, headers_end - pos).find(wanted) != std::string_view::npos) {
+      std::string_view part = body.substr(headers_end + 4, next - headers_end - 4);
+      if (part.ends_with("\r\n")) {
+        part.remove_suffix(2);
+      }
+      return std::string(part);
+    }
+    pos = next;
+  }
+  return std::nullopt;
+}
+
 int http_status(ErrorCode code) {
   switch (code) {
     case ErrorCode::BadQuery:

@@ -39,6 +39,10 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_
 // Percent-decoding with '+' as space (application/x-www-form-urlencoded).
 Result<std::string> form_decode(std::string_view text);
 
+// The field `name` of a multipart/form-data body (RFC 7578), or nullopt.
+std::optional<std::string> multipart_field(std::string_view content_type, std::string_view body,
+                                           std::string_view name);
+
 // ONE table: error code → HTTP status (STYLE §6.8).
 int http_status(ErrorCode code);
 // A one-line, client-safe error reply.

@@ -1,9 +1,9 @@
 #include "client/inspect.hpp"
 
-#include <ctime>
 #include <ostream>
 
 #include "common/limits.hpp"
+#include "common/time_format.hpp"
 
 namespace keydir::client {
 
@@ -35,15 +35,6 @@ InspectReport inspect(ByteView input, const Policy& policy, std::uint64_t now) {
 }
 
 namespace {
-
-std::string iso_time(std::uint64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::vector<std::string> flag_names(std::optional<std::uint8_t> flags) {
   std::vector<std::string> out;
@@ -85,7 +76,7 @@ json revocation_json(const std::optional<Revocation>& r) {
   if (!r) {
     return nullptr;
   }
-  json j = {{"created", iso_time(r->created)},
+  json j = {{"created", utc_timestamp(r->created)},
             {"reason", revocation_code_name(r->code)},
             {"message", r->reason}};
   j["code"] = r->code ? json(*r->code) : json(nullptr);
@@ -101,8 +92,8 @@ json key_json(const PublicKey& k, const KeyState& st, std::uint64_t now) {
   j["algorithm_id"] = static_cast<int>(k.algorithm);
   j["bits"] = k.bits;
   j["curve"] = k.material.curve == Curve::Unknown ? json(nullptr) : json(curve_name(k.material.curve));
-  j["created"] = iso_time(k.created);
-  j["expires"] = st.expires ? json(iso_time(*st.expires)) : json(nullptr);
+  j["created"] = utc_timestamp(k.created);
+  j["expires"] = st.expires ? json(utc_timestamp(*st.expires)) : json(nullptr);
   j["expired"] = st.expires && *st.expires <= now;
   j["revoked"] = st.revocation.has_value();
   j["revocation"] = revocation_json(st.revocation);
@@ -167,12 +158,12 @@ std::string key_line(const PublicKey& k) {
 std::string state_line(const KeyState& st, std::uint64_t now) {
   std::string s;
   if (st.expires) {
-    s += (*st.expires <= now ? "expired " : "expires ") + iso_time(*st.expires);
+    s += (*st.expires <= now ? "expired " : "expires ") + utc_timestamp(*st.expires);
   } else {
     s += "does not expire";
   }
   if (st.revocation) {
-    s += "; REVOKED " + iso_time(st.revocation->created) + " (" +
+    s += "; REVOKED " + utc_timestamp(st.revocation->created) + " (" +
          std::string(revocation_code_name(st.revocation->code)) +
          (st.revocation->reason.empty() ? "" : ": " + st.revocation->reason) + ")";
   }
@@ -216,7 +207,7 @@ void print_text(std::ostream& out, const InspectReport& report, std::uint64_t no
       out << "  key ID       " << c.primary.key_id.to_hex() << "\n";
       out << "  version      " << int{c.primary.version} << "\n";
       out << "  algorithm    " << key_line(c.primary) << "\n";
-      out << "  created      " << iso_time(c.primary.created) << "\n";
+      out << "  created      " << utc_timestamp(c.primary.created) << "\n";
       out << "  status       " << state_line(vc.primary_state(), now) << "\n";
       for (std::size_t u = 0; u < c.user_ids.size(); ++u) {
         const auto& st = vc.user_id_states()[u];
@@ -236,7 +227,7 @@ void print_text(std::ostream& out, const InspectReport& report, std::uint64_t no
           flags += (flags.empty() ? "" : ",") + f;
         }
         out << "  subkey       " << k.fingerprint.to_hex() << "\n"
-            << "               " << key_line(k) << ", created " << iso_time(k.created) << ", "
+            << "               " << key_line(k) << ", created " << utc_timestamp(k.created) << ", "
             << state_line(st, now) << (flags.empty() ? "" : ", usage " + flags) << "\n";
       }
     }

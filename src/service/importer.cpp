@@ -42,21 +42,6 @@ class BoundedQueue {
     not_full_.notify_one();
     return item;
   }
-  // Like pop(), but returns nullopt at once when nothing is waiting.
-  std::optional<T> try_pop() {
-    std::unique_lock lock(mu_);
-    if (q_.empty()) {
-      return std::nullopt;
-    }
-    T item = std::move(q_.front());
-    q_.pop_front();
-    not_full_.notify_one();
-    return item;
-  }
-  [[nodiscard]] bool drained() {
-    std::unique_lock lock(mu_);
-    return closed_ && q_.empty();
-  }
   void close() {
     std::unique_lock lock(mu_);
     closed_ = true;
