@@ -48,8 +48,10 @@ Result<Search> parse_search(std::string_view search, bool exact) {
   std::string_view hex = search;
   if (hex.size() > 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) {
     hex.remove_prefix(2);
-    if (!all_hex(hex)) {
-      return fail(ErrorCode::BadQuery, "0x must be followed by hex digits");
+    if (!all_hex(hex) ||
+        (hex.size() != 8 && hex.size() != 16 && hex.size() != 40 && hex.size() != 64)) {
+      return fail(ErrorCode::BadQuery,
+                  "0x must be followed by 8, 16, 40 or 64 hex digits (key ID or fingerprint)");
     }
   }
   if (all_hex(hex) && (hex.size() == 8 || hex.size() == 16 || hex.size() == 40 ||
@@ -260,13 +262,24 @@ Reply Hkp::stats(bool mr) const {
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::steady_clock::now() - started_)
                     .count();
+  // Change rates since start: certificates created or updated per hour.
+  std::array<std::uint64_t, 4> up{};
+  if (metrics_) {
+    up = metrics_->uploads();
+  }
+  double hours = std::max(1.0, static_cast<double>(uptime)) / 3600.0;
+  auto per_hour = [&](std::uint64_t n) { return static_cast<double>(n) / hours; };
   Reply r;
   if (mr) {
     nlohmann::json j = {{"software", "keydir"},
                         {"version", "0.1.0"},
                         {"certificates", st->certificates},
                         {"last_change", st->last_seq},
-                        {"uptime_seconds", uptime}};
+                        {"uptime_seconds", uptime},
+                        {"uploads_since_start",
+                         {{"new", up[0]}, {"updated", up[1]}, {"unchanged", up[2]}, {"refused", up[3]}}},
+                        {"new_per_hour", per_hour(up[0])},
+                        {"updated_per_hour", per_hour(up[1])}};
     r.content_type = "application/json";
     r.body = j.dump() + "\n";
     return r;
@@ -275,7 +288,10 @@ Reply Hkp::stats(bool mr) const {
   r.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>keydir statistics</title></head><body>\n<h1>keydir 0.1.0</h1>\n<p>Certificates: " +
            std::to_string(st->certificates) + "</p>\n<p>Changes: " +
            std::to_string(st->last_seq) + "</p>\n<p>Uptime: " + std::to_string(uptime) +
-           " s</p>\n</body></html>\n";
+           " s</p>\n<p>Since start: " + std::to_string(up[0]) + " new, " + std::to_string(up[1]) +
+           " updated, " + std::to_string(up[2]) + " unchanged, " + std::to_string(up[3]) +
+           " refused (" + std::to_string(static_cast<std::uint64_t>(per_hour(up[0] + up[1]))) +
+           " changes per hour)</p>\n</body></html>\n";
   return r;
 }
 

@@ -40,6 +40,14 @@ void Metrics::upload(std::string_view outcome) {
   }
 }
 
+std::array<std::uint64_t, 4> Metrics::uploads() const {
+  std::array<std::uint64_t, 4> out{};
+  for (std::size_t i = 0; i < 4; ++i) {
+    out[i] = uploads_[i].load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
 std::string Metrics::render(std::uint64_t certificates) const {
   std::string out;
   out += "# HELP keydir_http_requests_total HTTP requests by route and status class.\n";

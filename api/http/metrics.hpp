@@ -18,6 +18,8 @@ class Metrics {
   void request(Route route, int status, double seconds);
   void upload(std::string_view outcome);  // new, updated, unchanged, refused
   std::string render(std::uint64_t certificates) const;
+  // Uploads since start by outcome: new, updated, unchanged, refused.
+  [[nodiscard]] std::array<std::uint64_t, 4> uploads() const;
 
  private:
   static std::size_t status_class(int status);  // 0: 2xx, 1: 3xx, 2: 4xx, 3: 5xx
