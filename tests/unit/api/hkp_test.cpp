@@ -51,8 +51,12 @@ TEST(ParseSearch, RefusesWithAReason) {
     ASSERT_FALSE(r) << s;
     EXPECT_EQ(r.error().code, ErrorCode::BadQuery) << s;
   }
-  EXPECT_FALSE(parse_search(std::string(257, 'a'), false));  // past kMaxQueryBytes
-  EXPECT_TRUE(parse_search(std::string(256, 'a'), false));   // at it
+  std::string at_limit;
+  while (at_limit.size() < 256) {
+    at_limit += "abc ";  // 64 words of 3 letters: 256 octets
+  }
+  EXPECT_TRUE(parse_search(at_limit, false));              // at kMaxQueryBytes
+  EXPECT_FALSE(parse_search(at_limit + "d", false));       // one past it
   EXPECT_FALSE(parse_search("not@an address@", true));       // exact=on wants an address
 }
 
