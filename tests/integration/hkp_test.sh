@@ -145,6 +145,17 @@ check "v2 upload (binary)" 1 "$(curl -s -H 'Content-Type: application/octet-stre
   --data-binary @"$DATA/gpg-nistp384.asc" "$U/pks/v2/certs" | grep -cE '"(inserted|ignored)":\["[0-9A-F]{40}"\]')"
 check "v2 upload (garbage)" 422 "$(code --data-binary garbage "$U/pks/v2/certs")"
 
+# Many idle connections do not starve an active client.
+check "500 idle connections, active client served" 200 "$(python3 - "$PORT" <<'PY'
+import socket, subprocess, sys
+port = int(sys.argv[1])
+idle = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(500)]
+r = subprocess.run(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
+                    f"http://127.0.0.1:{port}/healthz"], capture_output=True, text=True)
+print(r.stdout)
+PY
+)"
+
 # Prometheus metrics.
 curl -s "$U/metrics" >"$T/metrics"
 check "metrics: lookups counted" 1 "$(grep -cE '^keydir_http_requests_total\{route="lookup_get",status="2xx"\} [1-9]' "$T/metrics")"
