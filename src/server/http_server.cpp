@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
@@ -49,12 +53,53 @@ const Http::Mime::MediaType& mime(const std::string& type) {
   return cache.back().second;
 }
 
+// Last activity of every connection that made a request, for the idle sweep.
+class IdleTracker {
+ public:
+  void touch(const std::shared_ptr<Tcp::Peer>& peer) {
+    if (!peer) {
+      return;
+    }
+    std::lock_guard lock(mu_);
+    auto& e = peers_[peer.get()];
+    e.peer = peer;
+    e.last = std::chrono::steady_clock::now();
+  }
+  // Shuts down connections idle longer than `limit`; forgets closed ones.
+  void sweep(std::chrono::seconds limit) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    for (auto it = peers_.begin(); it != peers_.end();) {
+      auto p = it->second.peer.lock();
+      if (!p) {
+        it = peers_.erase(it);
+        continue;
+      }
+      if (now - it->second.last > limit) {
+        ::shutdown(p->fd(), SHUT_RDWR);
+        it = peers_.erase(it);
+        continue;
+      }
+      ++it;
+    }
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<Tcp::Peer> peer;
+    std::chrono::steady_clock::time_point last;
+  };
+  std::mutex mu_;
+  std::unordered_map<const Tcp::Peer*, Entry> peers_;
+};
+
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
 
-  Handler(const api::Api* api, bool log_queries, std::vector<std::string> trusted)
-      : api_(api), log_queries_(log_queries), trusted_(std::move(trusted)) {}
+  Handler(const api::Api* api, bool log_queries, std::vector<std::string> trusted,
+          IdleTracker* idle)
+      : api_(api), log_queries_(log_queries), trusted_(std::move(trusted)), idle_(idle) {}
 
   void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
     auto t0 = std::chrono::steady_clock::now();
@@ -112,6 +157,9 @@ class Handler : public Http::Handler {
     // Content-Type is a typed header in Pistache: a raw one is dropped.
     response.setMime(mime(reply.content_type));
     std::size_t bytes = reply.body.size();
+    if (!close && idle_) {
+      idle_->touch(response.peer());
+    }
     if (close) {
       // Pistache 0.0.5 writes "Connection: Close" but never closes; clients
       // that read to the end of the stream (HTTP/1.0, dirmngr) would wait
@@ -143,6 +191,7 @@ class Handler : public Http::Handler {
   const api::Api* api_;
   bool log_queries_;
   std::vector<std::string> trusted_;
+  IdleTracker* idle_;
 };
 
 }  // namespace
@@ -151,10 +200,15 @@ struct HttpServer::Impl {
   const api::Api& api;
   HttpOptions options;
   std::unique_ptr<Http::Endpoint> endpoint;
+  IdleTracker idle;
+  std::thread sweeper;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
 };
 
 HttpServer::HttpServer(const api::Api& api, HttpOptions options)
-    : impl_(std::make_unique<Impl>(Impl{api, std::move(options), nullptr})) {}
+    : impl_(new Impl{api, std::move(options), nullptr, {}, {}, {}, {}, false}) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -173,11 +227,21 @@ Result<std::uint16_t> HttpServer::start() {
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(
         Http::make_handler<Handler>(&impl_->api, impl_->options.log_queries,
-                                    impl_->options.trusted_proxies));
+                                    impl_->options.trusted_proxies, &impl_->idle));
     if (impl_->options.tls_cert && impl_->options.tls_key) {
       impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
     }
     impl_->endpoint->serveThreaded();
+    if (impl_->options.idle_timeout_seconds > 0) {
+      impl_->sweeper = std::thread([impl = impl_.get()] {
+        auto limit = std::chrono::seconds(impl->options.idle_timeout_seconds);
+        auto period = std::max(std::chrono::seconds(1), limit / 4);
+        std::unique_lock lock(impl->stop_mu);
+        while (!impl->stop_cv.wait_for(lock, period, [impl] { return impl->stopping; })) {
+          impl->idle.sweep(limit);
+        }
+      });
+    }
     return static_cast<std::uint16_t>(impl_->endpoint->getPort());
   } catch (const std::exception& e) {
     impl_->endpoint.reset();
@@ -187,6 +251,14 @@ Result<std::uint16_t> HttpServer::start() {
 }
 
 void HttpServer::stop() {
+  if (impl_ && impl_->sweeper.joinable()) {
+    {
+      std::lock_guard lock(impl_->stop_mu);
+      impl_->stopping = true;
+    }
+    impl_->stop_cv.notify_all();
+    impl_->sweeper.join();
+  }
   if (impl_ && impl_->endpoint) {
     impl_->endpoint->shutdown();
     impl_->endpoint.reset();

@@ -24,6 +24,9 @@ struct HttpOptions {
   // Peers whose X-Forwarded-For is believed (a reverse proxy in front, e.g.
   // nginx for TLS); from anyone else the header is ignored.
   std::vector<std::string> trusted_proxies;
+  // Keep-alive connections idle this long are closed (Pistache has no such
+  // setting; a sweeper thread does it). 0: never.
+  int idle_timeout_seconds = 60;
   int header_timeout_seconds = 10;
   int body_timeout_seconds = 30;
 };

@@ -98,6 +98,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--add-burst", add_burst, "Uploads a client may send at once")
       ->capture_default_str();
+  serve->add_option("--idle-timeout", http.idle_timeout_seconds,
+                    "Close keep-alive connections idle this many seconds (0: never)")
+      ->capture_default_str();
   serve->add_option("--trusted-proxy", http.trusted_proxies,
                     "Address of a reverse proxy whose X-Forwarded-For is believed");
   serve->add_option("--access-log", access_log,

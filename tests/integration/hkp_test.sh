@@ -31,7 +31,7 @@ sed -e 's|^listen = .*|listen = "127.0.0.1:11371"|' -e 's|^add-rate = .*|add-rat
 printf 'lisen = "x"\n' >"$T/typo.toml"
 check "config: unknown key refused" 2 "$("$B/keydird" serve --config "$T/typo.toml" >/dev/null 2>&1; echo $?)"
 "$B/keydird" serve --config "$T/keydird.toml" --listen 127.0.0.1:0 --data "$T/data" \
-  >"$T/server.log" 2>&1 &
+  --idle-timeout 2 >"$T/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do
   grep -q "serving" "$T/server.log" && break
@@ -153,6 +153,28 @@ idle = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(
 r = subprocess.run(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
                     f"http://127.0.0.1:{port}/healthz"], capture_output=True, text=True)
 print(r.stdout)
+PY
+)"
+
+# An idle keep-alive connection is closed after --idle-timeout (2 s here).
+check "idle keep-alive connection closed" "open closed" "$(python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+s.recv(4096)
+time.sleep(0.5)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+first = "open" if s.recv(4096) else "closed"
+time.sleep(4.5)
+s.settimeout(1)
+try:
+    second = "closed" if not s.recv(4096) else "open"
+except ConnectionResetError:
+    second = "closed"
+except socket.timeout:
+    second = "open"
+print(first, second)
 PY
 )"
 
