@@ -181,22 +181,15 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
     found->resize(options_.max_results);
   }
   const auto now = directory_.now();
-  std::string body;
   std::size_t count = 0;
   std::string lines;
   std::string html;
   for (const auto& rec : *found) {
-    auto parsed = openpgp::parse_certificates(rec.cert);
-    if (!parsed || parsed->empty() || !parsed->front().cert) {
+    auto summary = directory_.summarize(rec);
+    if (!summary) {
       continue;
     }
-    // Stored certificates were verified on the way in: the listing needs
-    // their states, not the signature checks again.
-    auto v = openpgp::summarize_stored(*parsed->front().cert, directory_.options().policy, now);
-    if (!v.accepted()) {
-      continue;
-    }
-    const auto& vc = *v.cert;
+    const auto& vc = *summary;
     const auto& c = vc.cert();
     ++count;
     std::string flags;

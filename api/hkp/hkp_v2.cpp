@@ -175,18 +175,13 @@ Reply HkpV2::index(std::string_view id) const {
   if (!found) {
     return error_reply(found.error());
   }
-  const auto now = directory_.now();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& rec : *found) {
-    auto parsed = openpgp::parse_certificates(rec.cert);
-    if (!parsed || parsed->empty() || !parsed->front().cert) {
+    auto summary = directory_.summarize(rec);
+    if (!summary) {
       continue;
     }
-    auto v = openpgp::summarize_stored(*parsed->front().cert, directory_.options().policy, now);
-    if (!v.accepted()) {
-      continue;
-    }
-    const auto& vc = *v.cert;
+    const auto& vc = *summary;
     const auto& c = vc.cert();
     nlohmann::json uids = nlohmann::json::array();
     for (std::size_t i = 0; i < c.user_ids.size(); ++i) {

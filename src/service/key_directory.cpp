@@ -380,6 +380,20 @@ Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Que
   return store_.lookup(query, limit);
 }
 
+std::optional<VerifiedCertificate> KeyDirectory::summarize(const storage::CertRecord& rec) const {
+  auto parsed = openpgp::parse_certificates(rec.cert);
+  if (!parsed || parsed->size() != 1 || !parsed->front().cert) {
+    return std::nullopt;
+  }
+  // Stored certificates were verified on the way in: their states are needed,
+  // not the signature checks again.
+  auto v = openpgp::summarize_stored(*parsed->front().cert, options_.policy, clock_());
+  if (!v.accepted()) {
+    return std::nullopt;
+  }
+  return std::move(*v.cert);
+}
+
 Result<void> KeyDirectory::remove(const Fingerprint& fpr, std::string reason) {
   std::lock_guard lock(stripes_[(std::size_t{fpr.bytes()[0]} << 8 | fpr.bytes()[1]) %
                                 stripes_.size()]);

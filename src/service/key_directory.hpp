@@ -78,6 +78,11 @@ class KeyDirectory {
   Result<std::vector<storage::CertRecord>> lookup(const storage::Query& query,
                                                   std::size_t limit) const;
 
+  // The states of a stored certificate (revocations, expiry, primary user
+  // ID) without repeating its signature checks; nullopt if the bytes do not
+  // parse (never for a consistent store).
+  std::optional<openpgp::VerifiedCertificate> summarize(const storage::CertRecord& rec) const;
+
   // Removes a certificate and leaves a tombstone. NotFound if absent.
   Result<void> remove(const Fingerprint& fpr, std::string reason);
 
