@@ -124,7 +124,8 @@ class Handler : public Http::Handler {
     if (std::find(trusted_.begin(), trusted_.end(), r.client) != trusted_.end()) {
       // The client is the last address the proxy appended.
       if (auto xff = req.headers().tryGetRaw("X-Forwarded-For")) {
-        std::string_view v = xff->value();
+        const std::string header = xff->value();  // value() returns a temporary
+        std::string_view v = header;
         auto comma = v.rfind(',');
         std::string_view last = comma == std::string_view::npos ? v : v.substr(comma + 1);
         while (!last.empty() && last.front() == ' ') {
