@@ -288,10 +288,6 @@ Reply Hkp::stats(bool mr) const {
   return r;
 }
 
-namespace {
-
-}  // namespace
-
 Reply Hkp::add(const HttpRequest& request) const {
   if (request.body.size() > limits::kMaxArmoredUploadBytes * 3) {
     return text_reply(413, "upload larger than the limit");

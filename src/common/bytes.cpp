@@ -98,22 +98,67 @@ std::string base64_encode(ByteView bytes) {
 std::optional<Bytes> base64_decode(std::string_view text) {
   Bytes out;
   out.reserve(text.size() / 4 * 3 + 3);
-  std::uint32_t acc = 0;
-  int have = 0;  // symbols in acc
-  int pad = 0;
-  for (char c : text) {
+  Base64Decoder decoder(out);
+  if (!decoder.feed(text) || !decoder.finish()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool Base64Decoder::feed(std::string_view text) {
+  const std::size_t old = out_.size();
+  out_.resize(old + text.size() / 4 * 3 + 3);
+  std::uint8_t* o = out_.data() + old;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  bool ok = true;
+  while (p < end) {
+    // Fast path: four symbols at a group boundary, no padding seen.
+    if (have_ == 0 && pad_ == 0 && end - p >= 4) {
+      std::int8_t a = kB64Table[static_cast<std::uint8_t>(p[0])];
+      std::int8_t b = kB64Table[static_cast<std::uint8_t>(p[1])];
+      std::int8_t c = kB64Table[static_cast<std::uint8_t>(p[2])];
+      std::int8_t d = kB64Table[static_cast<std::uint8_t>(p[3])];
+      if ((a | b | c | d) >= 0) {
+        std::uint32_t v = static_cast<std::uint32_t>(a) << 18 |
+                          static_cast<std::uint32_t>(b) << 12 |
+                          static_cast<std::uint32_t>(c) << 6 | static_cast<std::uint32_t>(d);
+        o[0] = static_cast<std::uint8_t>(v >> 16);
+        o[1] = static_cast<std::uint8_t>(v >> 8);
+        o[2] = static_cast<std::uint8_t>(v);
+        o += 3;
+        p += 4;
+        continue;
+      }
+    }
+    // Slow path: one symbol (white space, padding, a group split by a line end).
+    const char* stop = p + 1;
+    if (!feed_slow(p, stop, o)) {
+      ok = false;
+      break;
+    }
+    p = stop;
+  }
+  out_.resize(static_cast<std::size_t>(o - out_.data()));
+  return ok;
+}
+
+bool Base64Decoder::feed_slow(const char* p, const char* end, std::uint8_t*& o) {
+  for (; p < end; ++p) {
+    char c = *p;
     std::int8_t v = kB64Table[static_cast<std::uint8_t>(c)];
     if (v >= 0) {
-      if (pad > 0) {
-        return std::nullopt;  // data after padding
+      if (pad_ > 0) {
+        return false;  // data after padding
       }
-      acc = acc << 6 | static_cast<std::uint32_t>(v);
-      if (++have == 4) {
-        out.push_back(static_cast<std::uint8_t>(acc >> 16));
-        out.push_back(static_cast<std::uint8_t>(acc >> 8));
-        out.push_back(static_cast<std::uint8_t>(acc));
-        acc = 0;
-        have = 0;
+      acc_ = acc_ << 6 | static_cast<std::uint32_t>(v);
+      if (++have_ == 4) {
+        o[0] = static_cast<std::uint8_t>(acc_ >> 16);
+        o[1] = static_cast<std::uint8_t>(acc_ >> 8);
+        o[2] = static_cast<std::uint8_t>(acc_);
+        o += 3;
+        acc_ = 0;
+        have_ = 0;
       }
       continue;
     }
@@ -121,21 +166,27 @@ std::optional<Bytes> base64_decode(std::string_view text) {
       continue;
     }
     if (c != '=') {
-      return std::nullopt;
+      return false;
     }
-    ++pad;
+    ++pad_;
   }
+  return true;
+}
+
+bool Base64Decoder::finish() {
   // Padding completes the last group: "xx==" (one octet) or "xxx=" (two).
-  if (pad > 2 || (have + pad) % 4 != 0 || (pad > 0 && have < 2)) {
-    return std::nullopt;
+  if (pad_ > 2 || (have_ + pad_) % 4 != 0 || (pad_ > 0 && have_ < 2)) {
+    return false;
   }
-  if (have == 2) {
-    out.push_back(static_cast<std::uint8_t>(acc >> 4));
-  } else if (have == 3) {
-    out.push_back(static_cast<std::uint8_t>(acc >> 10));
-    out.push_back(static_cast<std::uint8_t>(acc >> 2));
+  if (have_ == 2) {
+    out_.push_back(static_cast<std::uint8_t>(acc_ >> 4));
+  } else if (have_ == 3) {
+    out_.push_back(static_cast<std::uint8_t>(acc_ >> 10));
+    out_.push_back(static_cast<std::uint8_t>(acc_ >> 2));
   }
-  return out;
+  have_ = 0;
+  acc_ = 0;
+  return true;
 }
 
 std::string zbase32_encode(ByteView bytes) {

@@ -34,6 +34,24 @@ std::string base64_encode(ByteView bytes);
 // or bad padding.
 std::optional<Bytes> base64_decode(std::string_view text);
 
+// The same decoding fed piece by piece (an armored body, one line at a time),
+// appending to `out` without first joining the pieces. feed() and finish()
+// return false on the first bad character, data after padding, or a
+// truncated last group.
+class Base64Decoder {
+ public:
+  explicit Base64Decoder(Bytes& out) : out_(out) {}
+  [[nodiscard]] bool feed(std::string_view text);
+  [[nodiscard]] bool finish();
+
+ private:
+  bool feed_slow(const char* p, const char* end, std::uint8_t*& o);
+  Bytes& out_;
+  std::uint32_t acc_ = 0;
+  int have_ = 0;  // symbols in acc_
+  int pad_ = 0;
+};
+
 // z-base-32 as used by WKD (draft-koch-openpgp-webkey-service §3.1).
 std::string zbase32_encode(ByteView bytes);
 bool is_zbase32(std::string_view text);

@@ -75,6 +75,14 @@ TEST(Form, DecodesAndBounds) {
   EXPECT_EQ((*f)[2].second, "mr x");
   EXPECT_FALSE(parse_form("a=%2"));   // truncated escape
   EXPECT_FALSE(parse_form("a=%zz"));  // not hex
+  EXPECT_FALSE(parse_form("a=%"));
+  EXPECT_FALSE(parse_form("a=x%4"));
+  EXPECT_EQ(*form_decode("%41"), "A");
+  EXPECT_FALSE(form_decode("a+b%2B%2fc%"));
+  EXPECT_EQ(*form_decode("a+b%2B%2fc"), "a b+/c");
+  EXPECT_EQ(*form_decode("++%25%0A+"), "  %\n ");
+  EXPECT_EQ(*form_decode("%e2%82%AC"), "\xe2\x82\xac");
+  EXPECT_EQ(*form_decode(""), "");
   std::string many;
   for (int i = 0; i < 65; ++i) {
     many += "a=1&";

@@ -36,6 +36,53 @@ std::string crlf(std::string s) {
   return out;
 }
 
+// RFC 9580 §6.1.1's bit-at-a-time reference.
+std::uint32_t crc24_reference(ByteView data) {
+  std::uint32_t crc = 0xB704CE;
+  for (std::uint8_t b : data) {
+    crc ^= std::uint32_t{b} << 16;
+    for (int i = 0; i < 8; ++i) {
+      crc <<= 1;
+      if (crc & 0x1000000) {
+        crc ^= 0x1864CFB;
+      }
+    }
+  }
+  return crc & 0xFFFFFF;
+}
+
+TEST(Armor, Crc24MatchesTheReferenceAtEveryLength) {
+  EXPECT_EQ(crc24(as_bytes(std::string_view("123456789"))), 0x21CF02u);  // the check value
+  Bytes data;
+  std::uint32_t x = 12345;
+  for (std::size_t n = 0; n < 70; ++n) {
+    EXPECT_EQ(crc24(data), crc24_reference(data)) << "length " << n;
+    x = x * 1103515245 + 12345;
+    data.push_back(static_cast<std::uint8_t>(x >> 16));
+  }
+}
+
+TEST(Armor, Base64DecoderGivesTheSameOctetsHoweverTheInputIsSplit) {
+  const std::string text = "Zm9v YmFy\r\nYmF6cXV4\nZg==";
+  auto whole = base64_decode(text);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(std::string(as_chars(*whole)), "foobarbazquxf");
+  for (std::size_t cut1 = 0; cut1 <= text.size(); ++cut1) {
+    for (std::size_t cut2 = cut1; cut2 <= text.size(); ++cut2) {
+      Bytes out;
+      Base64Decoder d(out);
+      ASSERT_TRUE(d.feed(std::string_view(text).substr(0, cut1)));
+      ASSERT_TRUE(d.feed(std::string_view(text).substr(cut1, cut2 - cut1)));
+      ASSERT_TRUE(d.feed(std::string_view(text).substr(cut2)));
+      ASSERT_TRUE(d.finish());
+      EXPECT_EQ(out, *whole) << cut1 << "," << cut2;
+    }
+  }
+  for (std::string_view bad : {"Zm9v!", "Zg==Zm9v", "Zg=", "Z", "Zm9vY===", "=Zm9"}) {
+    EXPECT_FALSE(base64_decode(bad)) << bad;
+  }
+}
+
 TEST(Armor, DecodesWithHeadersAndChecksum) {
   auto blocks = dearmor(block_with_crc("foobar"), 1 << 20);
   ASSERT_TRUE(blocks) << blocks.error().detail;
