@@ -70,28 +70,35 @@ std::optional<Bytes> from_hex(std::string_view hex) {
   return out;
 }
 
-std::string base64_encode(ByteView bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t v = std::uint32_t{bytes[i]} << 16 | std::uint32_t{bytes[i + 1]} << 8 | bytes[i + 2];
-    out.push_back(kB64[v >> 18 & 63]);
-    out.push_back(kB64[v >> 12 & 63]);
-    out.push_back(kB64[v >> 6 & 63]);
-    out.push_back(kB64[v & 63]);
+std::size_t base64_encode_into(ByteView bytes, char* dst) {
+  char* o = dst;
+  const std::uint8_t* p = bytes.data();
+  std::size_t n = bytes.size();
+  for (; n >= 3; n -= 3, p += 3) {
+    std::uint32_t v = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
+    o[0] = kB64[v >> 18 & 63];
+    o[1] = kB64[v >> 12 & 63];
+    o[2] = kB64[v >> 6 & 63];
+    o[3] = kB64[v & 63];
+    o += 4;
   }
-  std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t v = std::uint32_t{bytes[i]} << 16;
-    if (rest == 2) {
-      v |= std::uint32_t{bytes[i + 1]} << 8;
+  if (n > 0) {
+    std::uint32_t v = std::uint32_t{p[0]} << 16;
+    if (n == 2) {
+      v |= std::uint32_t{p[1]} << 8;
     }
-    out.push_back(kB64[v >> 18 & 63]);
-    out.push_back(kB64[v >> 12 & 63]);
-    out.push_back(rest == 2 ? kB64[v >> 6 & 63] : '=');
-    out.push_back('=');
+    o[0] = kB64[v >> 18 & 63];
+    o[1] = kB64[v >> 12 & 63];
+    o[2] = n == 2 ? kB64[v >> 6 & 63] : '=';
+    o[3] = '=';
+    o += 4;
   }
+  return static_cast<std::size_t>(o - dst);
+}
+
+std::string base64_encode(ByteView bytes) {
+  std::string out((bytes.size() + 2) / 3 * 4, '\0');
+  base64_encode_into(bytes, out.data());
   return out;
 }
 

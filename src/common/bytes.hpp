@@ -30,6 +30,9 @@ std::optional<Bytes> from_hex(std::string_view hex);
 
 // RFC 4648 base64 with padding; lines are not wrapped.
 std::string base64_encode(ByteView bytes);
+// Writes the base64 of `bytes` ((size + 2) / 3 * 4 characters) to `dst`;
+// returns the number written.
+std::size_t base64_encode_into(ByteView bytes, char* dst);
 // Decodes base64, skipping ASCII white space; nullopt on any other bad character
 // or bad padding.
 std::optional<Bytes> base64_decode(std::string_view text);

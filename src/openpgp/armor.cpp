@@ -261,10 +261,16 @@ std::string armor(ByteView data, ArmorKind kind,
     out += k + ": " + v + "\n";
   }
   out += "\n";
-  std::string b64 = base64_encode(data);
-  for (std::size_t i = 0; i < b64.size(); i += 64) {
-    out.append(b64, i, 64);
-    out += "\n";
+  // 48 octets make one 64-character line; encoded in place, no second copy.
+  constexpr std::size_t kLineOctets = 48;
+  out.reserve(out.size() + (data.size() + kLineOctets - 1) / kLineOctets * 65 + 64 +
+              label.size());
+  for (std::size_t i = 0; i < data.size(); i += kLineOctets) {
+    ByteView chunk = data.subspan(i, std::min(kLineOctets, data.size() - i));
+    std::size_t at = out.size();
+    out.resize(at + (chunk.size() + 2) / 3 * 4 + 1);
+    std::size_t written = base64_encode_into(chunk, out.data() + at);
+    out[at + written] = '\n';
   }
   std::uint32_t crc = crc24(data);
   std::uint8_t c[3] = {static_cast<std::uint8_t>(crc >> 16), static_cast<std::uint8_t>(crc >> 8),

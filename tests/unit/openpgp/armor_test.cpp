@@ -83,6 +83,26 @@ TEST(Armor, Base64DecoderGivesTheSameOctetsHoweverTheInputIsSplit) {
   }
 }
 
+TEST(Armor, RoundTripsEveryLengthInLinesOf64) {
+  Bytes data;
+  for (std::size_t n = 1; n < 150; ++n) {
+    data.push_back(static_cast<std::uint8_t>(n * 37));
+    std::string text = armor(data, ArmorKind::PublicKey, {{"Comment", "x"}});
+    auto blocks = dearmor(text, 1 << 20);
+    ASSERT_TRUE(blocks) << n;
+    EXPECT_EQ(blocks->front().data, data) << n;
+    std::size_t longest = 0;
+    std::size_t pos = 0;
+    for (std::size_t nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+      if (text.compare(pos, 5, "-----") != 0) {
+        longest = std::max(longest, nl - pos);
+      }
+    }
+    EXPECT_LE(longest, 64u) << n;
+    EXPECT_EQ(text.back(), '\n');
+  }
+}
+
 TEST(Armor, DecodesWithHeadersAndChecksum) {
   auto blocks = dearmor(block_with_crc("foobar"), 1 << 20);
   ASSERT_TRUE(blocks) << blocks.error().detail;
