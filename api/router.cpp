@@ -16,7 +16,19 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
       metrics_(std::make_unique<Metrics>()),
       add_limit_(std::make_unique<RateLimiter>(options.add_per_minute, options.add_burst)),
       hkp_(directory, options.hkp, metrics_.get()),
-      hkp_v2_(directory, options.hkp.max_results, metrics_.get()) {}
+      hkp_v2_(directory, options.hkp.max_results, metrics_.get()),
+      wkd_(directory, options.wkd),
+      vks_(directory, hkp_, options.vks),
+      pages_(directory, options.pages) {}
+
+std::optional<Reply> Api::upload_limited(const HttpRequest& request) const {
+  if (auto wait = add_limit_->take(request.client, seconds_now())) {
+    Reply r = text_reply(429, "too many uploads from your address; try again later");
+    r.headers.emplace_back("Retry-After", std::to_string(*wait));
+    return r;
+  }
+  return std::nullopt;
+}
 
 Reply Api::dispatch(const HttpRequest& request) const noexcept {
   const double start = seconds_now();
@@ -55,10 +67,8 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     if (request.method != "POST") {
       return method_not_allowed("POST");
     }
-    if (auto wait = add_limit_->take(request.client, seconds_now())) {
-      Reply r = text_reply(429, "too many uploads from your address; try again later");
-      r.headers.emplace_back("Retry-After", std::to_string(*wait));
-      return r;
+    if (auto limited = upload_limited(request)) {
+      return *limited;
     }
     return hkp_.add(request);
   }
@@ -66,13 +76,40 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     std::string_view rest = std::string_view(request.path).substr(8);
     which = rest == "certs" ? Metrics::kAdd : Metrics::kOtherLookup;
     if (rest == "certs" && request.method == "POST") {
-      if (auto wait = add_limit_->take(request.client, seconds_now())) {
-        Reply r = text_reply(429, "too many uploads from your address; try again later");
-        r.headers.emplace_back("Retry-After", std::to_string(*wait));
-        return r;
+      if (auto limited = upload_limited(request)) {
+        return *limited;
       }
     }
     return hkp_v2_.handle(request, rest);
+  }
+  if (request.path.starts_with("/.well-known/openpgpkey/")) {
+    which = Metrics::kWkd;
+    return wkd_.handle(request);
+  }
+  if (request.path.starts_with("/vks/v1/")) {
+    std::string_view rest = std::string_view(request.path).substr(8);
+    which = request.method == "POST" ? Metrics::kAdd : Metrics::kVks;
+    if ((rest == "upload" || rest == "request-verify") && request.method == "POST") {
+      if (auto limited = upload_limited(request)) {
+        Reply r = *limited;
+        r.content_type = "application/json";
+        r.body = R"({"error": "too many uploads from your address; try again later"})";
+        return r;
+      }
+    }
+    return vks_.handle(request, rest);
+  }
+  if (request.path == "/upload" && request.method == "POST") {
+    which = Metrics::kAdd;
+    if (auto limited = upload_limited(request)) {
+      return *limited;
+    }
+  }
+  if (auto page = pages_.handle(request)) {
+    if (which == Metrics::kOther) {
+      which = Metrics::kPages;
+    }
+    return *page;
   }
   if (request.path == "/healthz") {
     which = Metrics::kHealth;

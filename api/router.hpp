@@ -8,11 +8,17 @@
 #include "api/http/message.hpp"
 #include "api/http/metrics.hpp"
 #include "api/http/rate_limit.hpp"
+#include "api/vks/vks.hpp"
+#include "api/web/pages.hpp"
+#include "api/wkd/wkd.hpp"
 
 namespace keydir::api {
 
 struct ApiOptions {
   HkpOptions hkp;
+  WkdOptions wkd;
+  VksOptions vks;
+  PagesOptions pages;
   // Uploads (/pks/add) per client address: tokens per minute and burst;
   // 0 turns the limit off.
   double add_per_minute = 30;
@@ -27,11 +33,16 @@ class Api {
 
  private:
   Reply route(const HttpRequest& request, Metrics::Route& which) const;
+  // The per-client upload bucket: a 429 reply when it is empty.
+  std::optional<Reply> upload_limited(const HttpRequest& request) const;
   service::KeyDirectory& directory_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<RateLimiter> add_limit_;
   Hkp hkp_;
   HkpV2 hkp_v2_;
+  Wkd wkd_;
+  Vks vks_;
+  Pages pages_;
 };
 
 }  // namespace keydir::api

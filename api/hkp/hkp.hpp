@@ -36,9 +36,10 @@ class Hkp {
   Hkp(service::KeyDirectory& directory, HkpOptions options, Metrics* metrics = nullptr);
   Reply lookup(const HttpRequest& request) const;
   Reply add(const HttpRequest& request) const;
+  // op=get: the certificates found, armored in one block; 404 when none.
+  Reply get(const Search& s) const;
 
  private:
-  Reply get(const Search& s) const;
   Reply index(const Search& s, bool mr, bool verbose) const;
   Reply stats(bool mr) const;
 

@@ -101,27 +101,58 @@ std::optional<std::string> multipart_field(std::string_view content_type, std::s
   } else {
     raw = raw.substr(0, raw.find(';'));
   }
-  const std::string boundary = "--" + std::string(raw);
+  if (raw.empty() || raw.size() > 70) {  // RFC 2046 §5.1.1: 1 to 70 characters
+    return std::nullopt;
+  }
+  // A delimiter is CRLF "--" boundary (RFC 2046 §5.1.1); the CRLF belongs to
+  // it, so "--boundary" inside a value (armor's "-----BEGIN") never ends one.
+  const std::string delimiter = "\r\n--" + std::string(raw);
   const std::string wanted = "name=\"" + std::string(name) + "\"";
   std::size_t pos = 0;
-  while ((pos = body.find(boundary, pos)) != std::string_view::npos) {
-    pos += boundary.size();
+  if (body.starts_with(std::string_view(delimiter).substr(2))) {
+    pos = delimiter.size() - 2;
+  } else if ((pos = body.find(delimiter)) != std::string_view::npos) {
+    pos += delimiter.size();
+  } else {
+    return std::nullopt;
+  }
+  for (std::size_t parts = 0; parts < 64; ++parts) {
+    if (body.substr(pos).starts_with("--")) {
+      return std::nullopt;  // the close delimiter
+    }
     auto headers_end = body.find("\r\n\r\n", pos);
     if (headers_end == std::string_view::npos) {
       return std::nullopt;
     }
-    auto next = body.find(boundary, headers_end);
+    const std::size_t value_start = headers_end + 4;
+    // A delimiter is followed by CRLF (next part) or "--" (the end), with
+    // optional white space: "--Bx" is not the boundary "B".
+    auto next = body.find(delimiter, headers_end + 2);
+    while (next != std::string_view::npos) {
+      std::string_view after = body.substr(next + delimiter.size());
+      while (!after.empty() && (after.front() == ' ' || after.front() == '\t')) {
+        after.remove_prefix(1);
+      }
+      if (after.starts_with("\r\n") || after.starts_with("--")) {
+        break;
+      }
+      next = body.find(delimiter, next + 1);
+    }
     if (next == std::string_view::npos) {
       return std::nullopt;
     }
-    if (body.substr(pos, headers_end - pos).find(wanted) != std::string_view::npos) {
-      std::string_view part = body.substr(headers_end + 4, next - headers_end - 4);
-      if (part.ends_with("\r\n")) {
-        part.remove_suffix(2);
-      }
-      return std::string(part);
+    // name="x", not filename="x".
+    std::string_view headers = body.substr(pos, headers_end - pos);
+    bool named = false;
+    for (auto at = headers.find(wanted); at != std::string_view::npos && !named;
+         at = headers.find(wanted, at + 1)) {
+      named = at > 0 && (headers[at - 1] == ' ' || headers[at - 1] == ';');
     }
-    pos = next;
+    if (named) {
+      return next <= value_start ? std::string()
+                                 : std::string(body.substr(value_start, next - value_start));
+    }
+    pos = next + delimiter.size();
   }
   return std::nullopt;
 }

@@ -18,6 +18,7 @@ struct HttpRequest {
   std::string path;    // without the query string
   std::vector<std::pair<std::string, std::string>> query;  // decoded
   std::string content_type;
+  std::string host;  // the Host header as sent ("keys.example.org:11371")
   std::string body;
   std::string client;  // the peer's address (rate limits)
 

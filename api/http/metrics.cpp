@@ -1,12 +1,15 @@
 #include "api/http/metrics.hpp"
 
 #include <cstdio>
+#include <iterator>
 
 namespace keydir::api {
 
 namespace {
 const char* const kRouteNames[] = {"lookup_get", "lookup_index", "lookup_other", "add",
-                                   "healthz",    "metrics",      "other"};
+                                   "healthz",    "metrics",      "wkd",          "vks",
+                                   "pages",      "other"};
+static_assert(std::size(kRouteNames) == Metrics::kRouteCount);
 const char* const kClassNames[] = {"2xx", "3xx", "4xx", "5xx"};
 const char* const kOutcomes[] = {"new", "updated", "unchanged", "refused"};
 }  // namespace

@@ -172,4 +172,18 @@ Bytes sks_digest(const Certificate& cert) {
   return h.finish();
 }
 
+Certificate with_user_ids(const Certificate& cert,
+                          const std::function<bool(std::size_t, const UserIdBundle&)>& keep) {
+  Certificate out;
+  out.primary = cert.primary;
+  out.direct_signatures = cert.direct_signatures;
+  out.subkeys = cert.subkeys;
+  for (std::size_t i = 0; i < cert.user_ids.size(); ++i) {
+    if (keep(i, cert.user_ids[i])) {
+      out.user_ids.push_back(cert.user_ids[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace keydir::openpgp

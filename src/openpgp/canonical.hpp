@@ -9,6 +9,8 @@
 // idempotent, commutative and associative.
 #pragma once
 
+#include <functional>
+
 #include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "openpgp/certificate.hpp"
@@ -31,5 +33,13 @@ Bytes content_digest(const Certificate& cert);
 // tag, a four-octet body length and the body. Used by `op=hget` and for
 // reconciliation with the keyserver network.
 Bytes sks_digest(const Certificate& cert);
+
+// A copy of `cert` that keeps only the user IDs `keep` accepts (given each
+// one's index in cert.user_ids), with their
+// signatures; user attributes are left out. The primary key, its direct-key
+// signatures and revocations, and every subkey stay. (A WKD answer carries
+// only the user IDs of the address asked for.)
+Certificate with_user_ids(const Certificate& cert,
+                          const std::function<bool(std::size_t, const UserIdBundle&)>& keep);
 
 }  // namespace keydir::openpgp

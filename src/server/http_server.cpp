@@ -119,6 +119,12 @@ class Handler : public Http::Handler {
     if (auto ct = req.headers().tryGetRaw("Content-Type")) {
       r.content_type = ct->value();
     }
+    if (auto host = req.headers().tryGet<Http::Header::Host>()) {
+      r.host = host->host();
+      if (host->port() != 0 && host->port() != 80 && host->port() != 443) {
+        r.host += ":" + host->port().toString();
+      }
+    }
     r.body = req.body();
     r.client = req.address().host();
     if (std::find(trusted_.begin(), trusted_.end(), r.client) != trusted_.end()) {

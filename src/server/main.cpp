@@ -4,7 +4,10 @@
 //   check   consistency of the store (and --deep re-verification)
 //   backup  online checkpoint of the store
 //   stats   counts and size
-//   serve   the HKP server
+//   serve   the HKP server, WKD, the VKS API and the web pages
+//   wkd-export  the static WKD tree of a domain
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 #include "service/check.hpp"
 #include "service/dump.hpp"
 #include "service/importer.hpp"
+#include "service/wkd.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
 
 namespace {
@@ -46,6 +50,40 @@ std::unique_ptr<keydir::storage::RocksKeyStore> open_store(const std::string& di
     return nullptr;
   }
   return std::move(*store);
+}
+
+// A small text file (a policy), or nullopt.
+std::optional<std::string> read_small_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    return std::nullopt;
+  }
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (text.size() > 64 * 1024) {
+    return std::nullopt;
+  }
+  return text;
+}
+
+// The HMAC key of VKS upload tokens: 32 random octets in DATA/token.key
+// (mode 0600), made on first use, so that tokens outlive a restart.
+std::optional<std::string> token_secret(const std::string& data_dir) {
+  const std::string path = data_dir + "/token.key";
+  if (auto existing = read_small_file(path); existing && existing->size() == 32) {
+    return existing;
+  }
+  std::string key(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), 32) != 1) {
+    return std::nullopt;
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    return std::nullopt;
+  }
+  bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  return ok ? std::optional<std::string>(key) : std::nullopt;
 }
 
 }  // namespace
@@ -75,7 +113,16 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM) for HKPS");
   serve->add_option("--tls-key", tls_key, "TLS private key (PEM)");
   serve->add_option("--wkd-domain", wkd_domains,
-                    "Domain served over WKD (the WKD issue; accepted and kept now)");
+                    "Domain whose Web Key Directory this server publishes (repeatable)");
+  std::string wkd_policy_file;
+  std::string wkd_submission;
+  std::string site_name = "keydir";
+  serve->add_option("--wkd-policy", wkd_policy_file,
+                    "File served as the WKD policy (default: a comment line)");
+  serve->add_option("--wkd-submission-address", wkd_submission,
+                    "Address served as WKD submission-address (default: none)");
+  serve->add_option("--site-name", site_name, "Name shown on the web pages")
+      ->capture_default_str();
   serve->add_option("--max-results", max_results, "Most keys in one lookup answer")
       ->capture_default_str();
   serve->add_option("--row-cache-mb", row_cache_mb, "RocksDB row cache for lookups (MiB)")
@@ -143,6 +190,14 @@ int main(int argc, char** argv) {
 
   auto* compact = app.add_subcommand("compact", "Compact the store (after a bulk import)");
   compact->add_option("--data", data, "Data folder")->required();
+
+  auto* wkd_export = app.add_subcommand("wkd-export",
+                                        "Write the static Web Key Directory of a domain");
+  std::string wkd_export_domain;
+  wkd_export->add_option("--data", data, "Data folder")->required();
+  wkd_export->add_option("--domain", wkd_export_domain, "Mail domain")->required();
+  wkd_export->add_option("--out", out, "Output folder (new or empty)")->required();
+  wkd_export->add_option("--policy", wkd_policy_file, "File to use as the policy file");
 
   auto* stats = app.add_subcommand("stats", "Counts and size of the store");
   stats->add_option("--data", data, "Data folder")->required();
@@ -261,6 +316,27 @@ int main(int argc, char** argv) {
 
     keydir::api::ApiOptions api_options;
     api_options.hkp.max_results = max_results;
+    api_options.wkd.domains = wkd_domains;
+    api_options.wkd.submission_address = wkd_submission;
+    api_options.wkd.max_results = max_results;
+    if (!wkd_policy_file.empty()) {
+      auto policy = read_small_file(wkd_policy_file);
+      if (!policy) {
+        std::cerr << "keydird serve: cannot read --wkd-policy " << wkd_policy_file << "\n";
+        return kExitUsage;
+      }
+      api_options.wkd.policy = *policy;
+    }
+    auto secret = token_secret(data);
+    if (!secret) {
+      std::cerr << "keydird serve: cannot keep the token key in " << data << "\n";
+      return kExitFailure;
+    }
+    api_options.vks.token_secret = *secret;
+    api_options.pages.site_name = site_name;
+    api_options.pages.tls = !tls_cert.empty();
+    api_options.pages.wkd_domains = wkd_domains;
+    api_options.pages.max_results = max_results;
     api_options.add_per_minute = add_per_minute;
     api_options.add_burst = add_burst;
     keydir::api::Api api(directory, api_options);
@@ -370,6 +446,25 @@ int main(int argc, char** argv) {
       return kExitFailure;
     }
     std::cout << "compacted " << data << "\n";
+    return kExitOk;
+  }
+  if (wkd_export->parsed()) {
+    std::string policy;
+    if (!wkd_policy_file.empty()) {
+      auto p = read_small_file(wkd_policy_file);
+      if (!p) {
+        std::cerr << "keydird wkd-export: cannot read --policy " << wkd_policy_file << "\n";
+        return kExitUsage;
+      }
+      policy = *p;
+    }
+    auto r = keydir::service::wkd_export(directory, wkd_export_domain, out, policy);
+    if (!r) {
+      std::cerr << "keydird wkd-export: " << r.error().detail << "\n";
+      return r.error().code == keydir::ErrorCode::BadQuery ? kExitUsage : kExitFailure;
+    }
+    std::cout << "wrote " << r->addresses << " addresses (" << r->certificates
+              << " certificates) of " << wkd_export_domain << " to " << out << "\n";
     return kExitOk;
   }
   if (stats->parsed()) {

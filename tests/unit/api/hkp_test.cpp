@@ -98,6 +98,18 @@ TEST(Multipart, FindsTheField) {
   EXPECT_EQ(multipart_field("multipart/form-data; boundary=\"XyZ\"", body, "keytext"), "KEY DATA");
   EXPECT_FALSE(multipart_field("multipart/form-data; boundary=XyZ", body, "missing"));
   EXPECT_FALSE(multipart_field("multipart/form-data", body, "keytext"));
+  // "--boundary" inside a value (armor dashes) does not end it; filename= is not name=.
+  std::string armor_like =
+      "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"keytext\"\r\n\r\nx\r\n"
+      "--B\r\nContent-Disposition: form-data; name=\"keytext\"\r\n\r\n-----BEGIN X-----\r\n"
+      "--Bx\r\n\r\n--B--\r\n";
+  EXPECT_EQ(multipart_field("multipart/form-data; boundary=B", armor_like, "keytext"),
+            "-----BEGIN X-----\r\n--Bx\r\n");
+  EXPECT_EQ(multipart_field("multipart/form-data; boundary=B",
+                            "--B\r\nContent-Disposition: form-data; name=\"keytext\"\r\n\r\n"
+                            "\r\n--B--",
+                            "keytext"),
+            "");
 }
 
 TEST(ErrorReplies, StatusTableAndNoInternalsLeak) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "service/check.hpp"
 #include "service/dump.hpp"
 #include "service/importer.hpp"
+#include "service/wkd.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
 #include "temp_dir.hpp"
 #include "test_data.hpp"
@@ -422,6 +424,50 @@ TEST(KeyDirectory, BareRevocationOfAnUnknownKeyIsRefused) {
   EXPECT_TRUE(r->stored.empty());
   ASSERT_EQ(r->refused.size(), 1u);
   EXPECT_EQ(r->refused[0].error.code, ErrorCode::NotFound);
+}
+
+// keydird wkd-export: both layouts, one file per current address of the
+// domain, each holding only that address's user IDs (names from
+// gpg-wks-client --print-wkd-hash).
+TEST(WkdExport, WritesBothLayoutsWithFilteredCertificates) {
+  Env env;
+  ASSERT_EQ(upload_one(*env.directory, test::fixture("gpg-multi.asc")), Outcome::New);
+  ASSERT_EQ(upload_one(*env.directory, test::fixture("gpg-rsa2048.asc")), Outcome::New);
+  test::CertGenerator gen(3);
+  test::CertSpec other;
+  other.user_ids = {"Someone <someone@example.org>"};
+  ASSERT_EQ(upload_one(*env.directory, gen.make(other)), Outcome::New);
+
+  const std::string out = env.dir.str("wkd");
+  auto r = wkd_export(*env.directory, "KeyDir.Test", out, "");
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->addresses, 3u);  // multi, second, rsa2048 (gone@ is revoked)
+  const std::string adv = out + "/.well-known/openpgpkey/keydir.test/";
+  const std::string direct = out + "/.well-known/openpgpkey/";
+  for (const std::string& base : {adv, direct}) {
+    EXPECT_TRUE(std::filesystem::exists(base + "policy")) << base;
+    auto multi = test::read_file(base + "hu/9ee39dq1zictybt7ncyswqsi1npqzhsa");
+    auto certs = openpgp::parse_certificates(multi);
+    ASSERT_TRUE(certs && certs->size() == 1) << base;
+    ASSERT_EQ(certs->front().cert->user_ids.size(), 1u);
+    EXPECT_EQ(std::string(as_chars(certs->front().cert->user_ids[0].body)),
+              "keydir test multi <multi@keydir.test>");
+    EXPECT_EQ(certs->front().cert->subkeys.size(), 2u);
+    EXPECT_TRUE(std::filesystem::exists(base + "hu/gwzzokpn8bfoy8gbfcgncr68k3nww85k"));  // second@
+    EXPECT_FALSE(std::filesystem::exists(base + "hu/w5x77kt4e11ckmkrfbrrxiasbnjmeym6"));  // gone@
+  }
+  EXPECT_FALSE(std::filesystem::exists(out + "/.well-known/openpgpkey/example.org"));
+  // The same answer as the server's.
+  auto hash = openpgp::WkdHash::from_parts("keydir.test", "9ee39dq1zictybt7ncyswqsi1npqzhsa");
+  auto served = wkd_lookup(*env.directory, *hash, 10);
+  ASSERT_TRUE(served);
+  EXPECT_EQ(*served, test::read_file(adv + "hu/9ee39dq1zictybt7ncyswqsi1npqzhsa"));
+
+  auto again = wkd_export(*env.directory, "keydir.test", out, "");
+  ASSERT_FALSE(again);  // not an empty folder: nothing overwritten
+  auto bad = wkd_export(*env.directory, "not a domain", env.dir.str("wkd2"), "");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::BadQuery);
 }
 
 }  // namespace

@@ -1,0 +1,260 @@
+#include "api/vks/vks.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <nlohmann/json.hpp>
+
+#include "openpgp/certificate.hpp"
+
+namespace keydir::api {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::uint8_t kTokenFormat = 1;
+constexpr std::size_t kMacBytes = 16;
+
+Reply json_reply(int status, const json& body) {
+  Reply r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump();
+  return r;
+}
+
+Reply json_error(int status, std::string message) {
+  return json_reply(status, json{{"error", std::move(message)}});
+}
+
+Bytes hmac(std::string_view key, ByteView data) {
+  Bytes out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
+       out.data(), &len);
+  out.resize(len);
+  return out;
+}
+
+// Path segments come percent-encoded ("a%40b.org").
+std::string path_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      auto d = form_decode(s.substr(i, 3));
+      if (d) {
+        out += *d;
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+bool is_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+}  // namespace
+
+Vks::Vks(service::KeyDirectory& directory, const Hkp& hkp, VksOptions options)
+    : directory_(directory), hkp_(hkp), options_(std::move(options)) {}
+
+std::string Vks::make_token(const openpgp::Fingerprint& fpr) const {
+  const bool v6 = fpr.version() == openpgp::Fingerprint::Version::V6;
+  Bytes t;
+  t.reserve(2 + 32 + 8 + kMacBytes);
+  t.push_back(kTokenFormat);
+  t.push_back(v6 ? 6 : 4);
+  append(t, fpr.bytes());
+  append_be(t, directory_.now() + options_.token_lifetime, 8);
+  Bytes mac = hmac(options_.token_secret, t);
+  t.insert(t.end(), mac.begin(), mac.begin() + kMacBytes);
+  return to_hex(t);
+}
+
+Result<openpgp::Fingerprint> Vks::check_token(std::string_view token) const {
+  auto bad = [] { return fail(ErrorCode::BadQuery, "invalid upload token"); };
+  auto raw = from_hex(token);
+  if (!raw || raw->size() < 2 + 20 + 8 + kMacBytes || (*raw)[0] != kTokenFormat) {
+    return bad();
+  }
+  const std::size_t fpr_len = (*raw)[1] == 6 ? 32 : (*raw)[1] == 4 ? 20 : 0;
+  if (fpr_len == 0 || raw->size() != 2 + fpr_len + 8 + kMacBytes) {
+    return bad();
+  }
+  const std::size_t body = 2 + fpr_len + 8;
+  Bytes mac = hmac(options_.token_secret, ByteView(raw->data(), body));
+  if (CRYPTO_memcmp(mac.data(), raw->data() + body, kMacBytes) != 0) {
+    return bad();
+  }
+  std::uint64_t expires = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    expires = expires << 8 | (*raw)[2 + fpr_len + i];
+  }
+  if (expires < directory_.now()) {
+    return fail(ErrorCode::BadQuery, "upload session expired; upload the key again");
+  }
+  return openpgp::Fingerprint((*raw)[1] == 6 ? openpgp::Fingerprint::Version::V6
+                                             : openpgp::Fingerprint::Version::V4,
+                              ByteView(raw->data() + 2, fpr_len));
+}
+
+Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  auto not_allowed = [](const char* allow) {
+    Reply r = text_reply(405, "method not allowed");
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  };
+  if (rest == "upload" || rest == "request-verify") {
+    if (request.method != "POST") {
+      return not_allowed("POST");
+    }
+    if (!request.content_type.starts_with("application/json")) {
+      return json_error(400, "expected application/json data; see /about for the API");
+    }
+    return rest == "upload" ? upload(request) : request_verify(request);
+  }
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) {
+    return text_reply(404, "not found");
+  }
+  std::string_view kind = rest.substr(0, slash);
+  std::string arg = path_decode(rest.substr(slash + 1));
+  if (kind != "by-fingerprint" && kind != "by-keyid" && kind != "by-email") {
+    return text_reply(404, "not found");
+  }
+  if (!get) {
+    return not_allowed("GET, HEAD");
+  }
+  Search s;
+  if (kind == "by-fingerprint") {
+    // Hagrid: upper- or lower-case hex, no 0x prefix.
+    if ((arg.size() != 40 && arg.size() != 64) || !is_hex(arg)) {
+      return text_reply(400, "malformed fingerprint");
+    }
+    auto fpr = openpgp::Fingerprint::from_hex(arg);
+    if (!fpr) {
+      return text_reply(400, "malformed fingerprint");
+    }
+    s.query.what = storage::Query::ByFingerprint{*fpr};
+    s.v6_fingerprint = arg.size() == 64;
+  } else if (kind == "by-keyid") {
+    auto id = arg.size() == 16 && is_hex(arg) ? openpgp::KeyId::from_hex(arg)
+                                               : fail(ErrorCode::BadQuery, "");
+    if (!id) {
+      return text_reply(400, "malformed key id");
+    }
+    s.query.what = storage::Query::ByKeyId{*id};
+  } else {
+    auto email = openpgp::Email::parse(arg);
+    if (!email || arg.find('<') != std::string::npos) {
+      return text_reply(400, "malformed e-mail address");
+    }
+    s.query.what = storage::Query::ByEmail{email->address()};
+  }
+  return hkp_.get(s);
+}
+
+Reply Vks::upload(const HttpRequest& request) const {
+  if (request.body.size() > directory_.options().max_upload_bytes * 2) {
+    return json_error(413, "upload larger than the limit");
+  }
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("keytext") ||
+      !body["keytext"].is_string()) {
+    return json_error(400, "expected a JSON object with a \"keytext\" string");
+  }
+  const std::string& keytext = body["keytext"].get_ref<const std::string&>();
+  auto binary = openpgp::decode_key_input(as_bytes(keytext), directory_.options().max_upload_bytes);
+  if (!binary) {
+    return json_error(http_status(binary.error().code) == 413 ? 413 : 400, binary.error().detail);
+  }
+  auto certs = openpgp::parse_certificates(*binary, {.max_packet_bytes = 0, .max_certs = 2});
+  if (certs && certs->size() > 1) {
+    return json_error(400, "upload one key at a time");
+  }
+  auto report = directory_.upload(as_bytes(keytext));
+  if (!report) {
+    return json_error(http_status(report.error().code) >= 500 ? 503 : 400, report.error().detail);
+  }
+  if (report->stored.empty()) {
+    return json_error(400, report->refused.empty() ? std::string("no key in the upload")
+                                                   : report->refused.front().error.detail);
+  }
+  return key_status(report->stored.front().fingerprint, nullptr);
+}
+
+Reply Vks::request_verify(const HttpRequest& request) const {
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("token") ||
+      !body["token"].is_string() || !body.contains("addresses") ||
+      !body["addresses"].is_array()) {
+    return json_error(400, "expected a JSON object with \"token\" and \"addresses\"");
+  }
+  auto fpr = check_token(body["token"].get_ref<const std::string&>());
+  if (!fpr) {
+    return json_error(400, fpr.error().detail);
+  }
+  std::vector<std::string> wanted;
+  for (const auto& a : body["addresses"]) {
+    if (!a.is_string() || wanted.size() >= 100) {
+      return json_error(400, "addresses must be a list of e-mail addresses");
+    }
+    auto email = openpgp::Email::parse(a.get_ref<const std::string&>());
+    if (!email) {
+      return json_error(400, "malformed e-mail address: " + a.get<std::string>());
+    }
+    wanted.push_back(email->address());
+  }
+  return key_status(*fpr, &wanted);
+}
+
+Reply Vks::key_status(const openpgp::Fingerprint& fpr,
+                      const std::vector<std::string>* only) const {
+  auto rec = directory_.store_ref().get(fpr);
+  if (!rec) {
+    return json_error(503, "service temporarily unavailable");
+  }
+  if (!*rec) {
+    return json_error(400, "this key is no longer in the directory");
+  }
+  auto vc = directory_.summarize(**rec);
+  if (!vc) {
+    return json_error(503, "service temporarily unavailable");
+  }
+  json status = json::object();
+  const auto& states = vc->user_id_states();
+  for (const auto& st : states) {
+    if (!st.email) {
+      continue;
+    }
+    const std::string& addr = st.email->address();
+    const bool revoked = st.revocation.has_value() || vc->revoked();
+    // A revoked user ID never hides the same address on a current one.
+    if (!status.contains(addr) || status[addr] == "revoked") {
+      status[addr] = revoked ? "revoked" : "published";
+    }
+  }
+  if (only) {
+    json picked = json::object();
+    for (const auto& a : *only) {
+      if (!status.contains(a)) {
+        return json_error(400, "the key has no user ID with the address " + a);
+      }
+      picked[a] = status[a];
+    }
+    status = std::move(picked);
+  }
+  return json_reply(200, json{{"key_fpr", fpr.to_hex()}, {"status", status},
+                              {"token", make_token(fpr)}});
+}
+
+}  // namespace keydir::api

@@ -1,0 +1,147 @@
+#include "service/wkd.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "openpgp/canonical.hpp"
+
+namespace keydir::service {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The address of a user ID, when it hashes to `hash` (same domain, same
+// lower-cased local part).
+bool matches(const openpgp::UserIdBundle& u, const openpgp::WkdHash& hash) {
+  auto email = openpgp::Email::from_user_id(as_chars(u.body));
+  return email && openpgp::WkdHash::of(*email) == hash;
+}
+
+// `vc` reduced to its current user IDs that `keep` accepts; nullopt if none.
+std::optional<openpgp::Certificate> current_user_ids(
+    const openpgp::VerifiedCertificate& vc,
+    const std::function<bool(const openpgp::UserIdBundle&)>& keep) {
+  const auto& c = vc.cert();
+  std::size_t kept = 0;
+  auto reduced = openpgp::with_user_ids(c, [&](std::size_t i, const openpgp::UserIdBundle& u) {
+    bool ok = !vc.user_id_states()[i].revocation && keep(u);
+    kept += ok ? 1 : 0;
+    return ok;
+  });
+  if (kept == 0) {
+    return std::nullopt;
+  }
+  return reduced;
+}
+
+bool is_domain_name(std::string_view d) {
+  if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.' ||
+      d.find("..") != std::string_view::npos) {
+    return false;
+  }
+  for (char c : d) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+              static_cast<unsigned char>(c) >= 0x80;  // IDN in UTF-8
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<void> write_file(const fs::path& path, ByteView data) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  f.close();
+  if (ec || !f) {
+    return fail(ErrorCode::StorageIo, "cannot write " + path.string());
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string default_wkd_policy(std::string_view domain) {
+  return "# OpenPGP Web Key Directory of " + std::string(domain) + ", served by keydir.\n";
+}
+
+Result<Bytes> wkd_lookup(const KeyDirectory& directory, const openpgp::WkdHash& hash,
+                         std::size_t limit) {
+  KEYDIR_TRY(auto records, directory.lookup(storage::Query{storage::Query::ByWkd{hash}}, limit));
+  Bytes out;
+  for (const auto& rec : records) {
+    auto vc = directory.summarize(rec);
+    if (!vc) {
+      continue;
+    }
+    auto reduced =
+        current_user_ids(*vc, [&](const openpgp::UserIdBundle& u) { return matches(u, hash); });
+    if (reduced) {
+      Bytes b = openpgp::serialize(*reduced);
+      out.insert(out.end(), b.begin(), b.end());
+    }
+  }
+  return out;
+}
+
+Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_view domain_in,
+                                    const std::string& out_dir, std::string_view policy) {
+  std::string domain(domain_in);
+  std::transform(domain.begin(), domain.end(), domain.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  if (!is_domain_name(domain)) {
+    return fail(ErrorCode::BadQuery, "not a domain name: " + std::string(domain_in));
+  }
+  std::error_code ec;
+  if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec)) {
+    return fail(ErrorCode::StorageIo, out_dir + " is not empty");
+  }
+  // hash → the certificates for it (each reduced to that address's user IDs).
+  std::map<std::string, Bytes> files;
+  WkdExportSummary summary;
+  Result<void> walked = directory.store_ref().for_each([&](const storage::CertRecord& rec) {
+    auto vc = directory.summarize(rec);
+    if (!vc) {
+      return true;
+    }
+    std::map<std::string, openpgp::WkdHash> hashes;
+    for (const auto& u : vc->cert().user_ids) {
+      auto email = openpgp::Email::from_user_id(as_chars(u.body));
+      if (email && email->domain() == domain) {
+        auto h = openpgp::WkdHash::of(*email);
+        hashes.emplace(h.hash(), h);
+      }
+    }
+    for (const auto& [name, h] : hashes) {
+      auto reduced =
+          current_user_ids(*vc, [&](const openpgp::UserIdBundle& u) { return matches(u, h); });
+      if (reduced) {
+        Bytes b = openpgp::serialize(*reduced);
+        auto& f = files[name];
+        f.insert(f.end(), b.begin(), b.end());
+        ++summary.certificates;
+      }
+    }
+    return true;
+  });
+  if (!walked) {
+    return tl::unexpected(walked.error());
+  }
+  const fs::path root = fs::path(out_dir) / ".well-known" / "openpgpkey";
+  const std::string policy_text = policy.empty() ? default_wkd_policy(domain) : std::string(policy);
+  for (const fs::path& base : {root / domain, root}) {
+    KEYDIR_CHECK(write_file(base / "policy", as_bytes(policy_text)));
+    fs::create_directories(base / "hu", ec);
+    for (const auto& [name, data] : files) {
+      KEYDIR_CHECK(write_file(base / "hu" / name, data));
+    }
+  }
+  summary.addresses = files.size();
+  return summary;
+}
+
+}  // namespace keydir::service

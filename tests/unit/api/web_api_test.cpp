@@ -1,0 +1,317 @@
+// WKD, the VKS API and the web pages through Api::dispatch, on a real
+// RocksKeyStore in a temporary folder (no HTTP server: the adapter is tested
+// end to end by tests/integration).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/router.hpp"
+#include "cert_generator.hpp"
+#include "openpgp/armor.hpp"
+#include "openpgp/certificate.hpp"
+#include "storage/rocksdb/rocks_key_store.hpp"
+#include "temp_dir.hpp"
+#include "test_data.hpp"
+
+namespace keydir::api {
+namespace {
+
+using nlohmann::json;
+
+// gpg-wks-client --print-wkd-hash multi@keydir.test
+constexpr const char* kMultiHash = "9ee39dq1zictybt7ncyswqsi1npqzhsa";
+constexpr const char* kMultiFpr = "FC5D7A6980F7E484468DB87F65C71B0D2BE692AA";
+
+struct Env {
+  test::TempDir dir;
+  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<service::KeyDirectory> directory;
+  std::unique_ptr<Api> api;
+  std::uint64_t now = test::kNow;
+
+  Env() {
+    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
+    EXPECT_TRUE(s);
+    store = std::move(*s);
+    directory = std::make_unique<service::KeyDirectory>(*store, service::DirectoryOptions{},
+                                                        [this] { return now; });
+    ApiOptions o;
+    o.add_per_minute = 0;  // no rate limit in unit tests
+    o.wkd.domains = {"keydir.test", "Example.ORG"};
+    o.wkd.submission_address = "key-submission@keydir.test";
+    o.vks.token_secret = std::string(32, 'k');
+    o.pages.wkd_domains = o.wkd.domains;
+    api = std::make_unique<Api>(*directory, o);
+  }
+  void upload(const Bytes& cert) {
+    auto r = directory->upload(cert);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->stored.size(), 1u) << (r->refused.empty() ? "" : r->refused[0].error.detail);
+  }
+  Reply get(std::string path, std::string host = "keydir.test",
+            std::vector<std::pair<std::string, std::string>> query = {}) const {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = std::move(path);
+    r.host = std::move(host);
+    r.query = std::move(query);
+    r.client = "127.0.0.1";
+    return api->dispatch(r);
+  }
+  Reply post(std::string path, std::string content_type, std::string body) const {
+    HttpRequest r;
+    r.method = "POST";
+    r.path = std::move(path);
+    r.content_type = std::move(content_type);
+    r.body = std::move(body);
+    r.client = "127.0.0.1";
+    return api->dispatch(r);
+  }
+};
+
+std::string header(const Reply& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return "";
+}
+
+// The user IDs of the certificates in a binary answer.
+std::vector<std::string> user_ids_of(std::string_view binary) {
+  auto certs = openpgp::parse_certificates(as_bytes(binary));
+  EXPECT_TRUE(certs);
+  std::vector<std::string> out;
+  for (const auto& c : *certs) {
+    EXPECT_TRUE(c.cert);
+    for (const auto& u : c.cert->user_ids) {
+      out.emplace_back(as_chars(u.body));
+    }
+  }
+  return out;
+}
+
+TEST(Wkd, DirectMethodAnswersTheBinaryKeyWithOnlyThatAddress) {
+  Env env;
+  env.upload(test::fixture("gpg-multi.asc"));
+  Reply r = env.get(std::string("/.well-known/openpgpkey/hu/") + kMultiHash, "keydir.test:443",
+                    {{"l", "multi"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/octet-stream");
+  EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(user_ids_of(r.body), std::vector<std::string>{"keydir test multi <multi@keydir.test>"});
+  auto certs = openpgp::parse_certificates(as_bytes(r.body));
+  EXPECT_EQ(certs->front().cert->subkeys.size(), 2u);  // all subkeys stay
+  EXPECT_EQ(certs->front().cert->primary.fingerprint.to_hex(), kMultiFpr);
+}
+
+TEST(Wkd, AdvancedMethodTakesTheDomainFromThePath) {
+  Env env;
+  env.upload(test::fixture("gpg-multi.asc"));
+  Reply r = env.get(std::string("/.well-known/openpgpkey/keydir.test/hu/") + kMultiHash,
+                    "openpgpkey.keydir.test");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(user_ids_of(r.body).size(), 1u);
+  // The advanced host asking with a direct path is the same domain.
+  EXPECT_EQ(env.get(std::string("/.well-known/openpgpkey/hu/") + kMultiHash,
+                    "openpgpkey.keydir.test")
+                .status,
+            200);
+}
+
+TEST(Wkd, NotFoundUnconfiguredRevokedAndMalformed) {
+  Env env;
+  env.upload(test::fixture("gpg-multi.asc"));
+  // gpg-wks-client --print-wkd-hash gone@keydir.test: a revoked user ID.
+  EXPECT_EQ(env.get("/.well-known/openpgpkey/hu/w5x77kt4e11ckmkrfbrrxiasbnjmeym6").status, 404);
+  Reply other = env.get(std::string("/.well-known/openpgpkey/hu/") + kMultiHash, "other.org");
+  EXPECT_EQ(other.status, 404);
+  EXPECT_NE(other.body.find("other.org"), std::string::npos);
+  EXPECT_EQ(env.get(std::string("/.well-known/openpgpkey/other.org/hu/") + kMultiHash).status,
+            404);
+  EXPECT_EQ(env.get("/.well-known/openpgpkey/hu/short").status, 400);
+  EXPECT_EQ(env.get("/.well-known/openpgpkey/hu/" + std::string(32, 'l')).status, 400);  // not z-base-32
+  Reply post = env.post(std::string("/.well-known/openpgpkey/hu/") + kMultiHash, "", "");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(header(post, "Allow"), "GET, HEAD");
+}
+
+TEST(Wkd, PolicyAndSubmissionAddressInBothLayouts) {
+  Env env;
+  for (std::string p : {"/.well-known/openpgpkey/policy",
+                        "/.well-known/openpgpkey/example.org/policy"}) {
+    Reply r = env.get(p, "example.org");
+    EXPECT_EQ(r.status, 200) << p;
+    EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*");
+  }
+  Reply s = env.get("/.well-known/openpgpkey/keydir.test/submission-address");
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.body, "key-submission@keydir.test\n");
+  HttpRequest head;
+  head.method = "HEAD";
+  head.path = "/.well-known/openpgpkey/policy";
+  head.host = "keydir.test";
+  Reply h = env.api->dispatch(head);
+  EXPECT_EQ(h.status, 200);
+  EXPECT_TRUE(h.body.empty());
+  EXPECT_NE(header(h, "Content-Length"), "0");
+}
+
+TEST(Wkd, HostDomain) {
+  EXPECT_EQ(host_domain("Example.ORG:443"), "example.org");
+  EXPECT_EQ(host_domain("example.org."), "example.org");
+  EXPECT_EQ(host_domain("[::1]:11371"), "[::1]:11371");
+  EXPECT_EQ(host_domain(""), "");
+}
+
+TEST(Vks, LookupsAnswerArmoredKeysAndPlainErrors) {
+  Env env;
+  env.upload(test::fixture("gpg-multi.asc"));
+  const std::string fpr = kMultiFpr;
+  const std::vector<std::string> paths = {
+      "/vks/v1/by-fingerprint/" + fpr, "/vks/v1/by-fingerprint/fc5d7a6980f7e484468db87f65c71b0d2be692aa",
+      "/vks/v1/by-keyid/" + fpr.substr(24), "/vks/v1/by-email/multi%40keydir.test",
+      "/vks/v1/by-email/multi@keydir.test"};
+  for (const std::string& path : paths) {
+    Reply r = env.get(path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    EXPECT_EQ(r.content_type, "application/pgp-keys");
+    EXPECT_TRUE(r.body.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")) << path;
+    EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*");
+  }
+  EXPECT_EQ(env.get("/vks/v1/by-fingerprint/0x" + fpr).status, 400);
+  EXPECT_EQ(env.get("/vks/v1/by-fingerprint/" + fpr.substr(1)).status, 400);
+  EXPECT_EQ(env.get("/vks/v1/by-keyid/XYZ").status, 400);
+  EXPECT_EQ(env.get("/vks/v1/by-email/not-an-address").status, 400);
+  Reply miss = env.get("/vks/v1/by-email/nobody%40keydir.test");
+  EXPECT_EQ(miss.status, 404);
+  EXPECT_EQ(env.get("/vks/v1/by-fingerprint/" + std::string(40, 'A')).status, 404);
+  EXPECT_EQ(env.get("/vks/v1/nothing/x").status, 404);
+}
+
+TEST(Vks, UploadAnswersFingerprintStatusAndToken) {
+  Env env;
+  std::string armored(as_chars(test::fixture("gpg-multi.asc")));
+  Reply r = env.post("/vks/v1/upload", "application/json", json{{"keytext", armored}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["key_fpr"], kMultiFpr);
+  EXPECT_EQ(j["status"]["multi@keydir.test"], "published");
+  EXPECT_EQ(j["status"]["second@keydir.test"], "published");
+  EXPECT_EQ(j["status"]["gone@keydir.test"], "revoked");
+  EXPECT_EQ(j["status"].size(), 3u);
+  ASSERT_TRUE(j["token"].is_string());
+
+  // request-verify with that token, for one address.
+  json req{{"token", j["token"]}, {"addresses", {"Multi@Keydir.test"}}};
+  Reply v = env.post("/vks/v1/request-verify", "application/json", req.dump());
+  ASSERT_EQ(v.status, 200) << v.body;
+  json vj = json::parse(v.body);
+  EXPECT_EQ(vj["key_fpr"], kMultiFpr);
+  EXPECT_EQ(vj["status"], (json{{"multi@keydir.test", "published"}}));
+
+  // An address the key does not have, a tampered token, an expired one.
+  json other{{"token", j["token"]}, {"addresses", {"x@keydir.test"}}};
+  EXPECT_EQ(env.post("/vks/v1/request-verify", "application/json", other.dump()).status, 400);
+  std::string tampered = j["token"];
+  tampered[10] = tampered[10] == 'A' ? 'B' : 'A';
+  Reply t = env.post("/vks/v1/request-verify", "application/json",
+                     json{{"token", tampered}, {"addresses", json::array()}}.dump());
+  EXPECT_EQ(t.status, 400);
+  EXPECT_EQ(json::parse(t.body)["error"], "invalid upload token");
+  env.now += 3601;
+  Reply e = env.post("/vks/v1/request-verify", "application/json", req.dump());
+  EXPECT_EQ(e.status, 400);
+  EXPECT_NE(json::parse(e.body)["error"].get<std::string>().find("expired"), std::string::npos);
+}
+
+TEST(Vks, UploadErrorsAreJson) {
+  Env env;
+  auto error_of = [](const Reply& r) {
+    EXPECT_EQ(r.content_type, "application/json");
+    json j = json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("error") && j["error"].is_string()) << r.body;
+    return r.status;
+  };
+  EXPECT_EQ(error_of(env.post("/vks/v1/upload", "text/plain", "x")), 400);
+  EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json", "{not json")), 400);
+  EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json", R"({"keytext": 5})")), 400);
+  EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json", R"({"keytext": "garbage"})")),
+            400);
+  std::string secret(as_chars(test::fixture("gpg-secret-key.asc")));
+  EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json",
+                              json{{"keytext", secret}}.dump())),
+            400);
+  std::string two = std::string(as_chars(test::fixture("gpg-multi.asc"))) +
+                    std::string(as_chars(test::fixture("gpg-ed25519.asc")));
+  EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json", json{{"keytext", two}}.dump())),
+            400);
+  EXPECT_EQ(env.get("/vks/v1/upload").status, 405);
+  EXPECT_EQ(error_of(env.post("/vks/v1/request-verify", "application/json", "[]")), 400);
+}
+
+TEST(Pages, SearchShowsTheKeyAndEscapesUserIds) {
+  Env env;
+  test::CertGenerator gen(7);
+  test::CertSpec spec;
+  spec.user_ids = {"Mallory <script>alert(1)</script> <mallory@keydir.test>"};
+  env.upload(gen.make(spec));
+  env.upload(test::fixture("gpg-revoked.asc"));
+  Reply r = env.get("/search", "keydir.test", {{"q", "mallory@keydir.test"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(r.body.find("<script>alert"), std::string::npos);
+  EXPECT_NE(r.body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(header(r, "Content-Security-Policy").find("script-src 'self'"), std::string::npos);
+  Reply rev = env.get("/search", "keydir.test", {{"q", "revoked@keydir.test"}});
+  ASSERT_EQ(rev.status, 200);
+  EXPECT_NE(rev.body.find("REVOKED on"), std::string::npos);
+  EXPECT_EQ(env.get("/search", "keydir.test", {{"q", "nobody@keydir.test"}}).status, 404);
+  EXPECT_EQ(env.get("/search", "keydir.test", {{"q", ""}}).status, 400);
+  // A search term is echoed escaped.
+  Reply echo = env.get("/search", "keydir.test", {{"q", "\"><img src=x>"}});
+  EXPECT_EQ(echo.body.find("<img src=x>"), std::string::npos);
+}
+
+TEST(Pages, UploadFormAcceptsMultipartAndUrlencoded) {
+  Env env;
+  std::string armored(as_chars(test::fixture("gpg-ed25519.asc")));
+  std::string body = "--B\r\nContent-Disposition: form-data; name=\"keytext\"\r\n\r\n" + armored +
+                     "\r\n--B\r\nContent-Disposition: form-data; name=\"keyfile\"; "
+                     "filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--B--\r\n";
+  Reply r = env.post("/upload", "multipart/form-data; boundary=B", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("Published"), std::string::npos);
+  // The binary file field when the text box is empty.
+  std::string binary(as_chars(test::fixture("gpg-ed25519.pgp")));
+  std::string file_body = "--B\r\nContent-Disposition: form-data; name=\"keytext\"\r\n\r\n\r\n"
+                          "--B\r\nContent-Disposition: form-data; name=\"keyfile\"; "
+                          "filename=\"k.pgp\"\r\nContent-Type: application/octet-stream\r\n\r\n" +
+                          binary + "\r\n--B--\r\n";
+  Reply f = env.post("/upload", "multipart/form-data; boundary=B", file_body);
+  ASSERT_EQ(f.status, 200) << f.body;
+  EXPECT_NE(f.body.find("Unchanged"), std::string::npos);
+  EXPECT_EQ(env.post("/upload", "application/x-www-form-urlencoded", "keytext=").status, 400);
+  EXPECT_EQ(env.post("/upload", "application/x-www-form-urlencoded", "keytext=garbage").status, 400);
+  EXPECT_EQ(env.get("/upload").status, 405);
+}
+
+TEST(Pages, HomeAboutAndStaticFiles) {
+  Env env;
+  Reply home = env.get("/");
+  ASSERT_EQ(home.status, 200);
+  EXPECT_NE(home.body.find("<label for=\"q\">"), std::string::npos);
+  EXPECT_NE(home.body.find("<label for=\"keytext\">"), std::string::npos);
+  Reply about = env.get("/about", "keys.keydir.test:11371");
+  ASSERT_EQ(about.status, 200);
+  EXPECT_NE(about.body.find("keyserver hkp://keys.keydir.test:11371"), std::string::npos);
+  EXPECT_NE(about.body.find("<code>keydir.test</code>"), std::string::npos);
+  EXPECT_EQ(env.get("/static/style.css").content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(env.get("/static/app.js").content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(env.get("/static/nothing.js").status, 404);
+}
+
+}  // namespace
+}  // namespace keydir::api
