@@ -10,7 +10,8 @@ PACKAGES=(
   libspdlog-dev librocksdb-dev libpistache-dev libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  gnupg sq curl wrk
+  gnupg gpg-wks-client sq curl wrk openssl iproute2
+  chromium nodejs npm
 )
 
 missing=()
@@ -20,16 +21,34 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+# A machine whose Node.js came from elsewhere (NodeSource) keeps it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  kept=()
+  for p in "${missing[@]}"; do
+    [ "$p" = nodejs ] || [ "$p" = npm ] || kept+=("$p")
+  done
+  missing=("${kept[@]+"${kept[@]}"}")
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all packages present"
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The browser tests drive Debian's Chromium with playwright-core (no browser
+# download), pinned in tests/web/package-lock.json.
+WEB="$(cd "$(dirname "$0")/.." && pwd)/tests/web"
+want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$WEB/package.json")
+have=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$WEB/node_modules/playwright-core/package.json" 2>/dev/null | head -n 1 || true)
+if [ "$want" != "$have" ]; then
+  echo "setup: npm ci in tests/web (playwright-core $want)"
+  (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error)
+fi

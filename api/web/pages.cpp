@@ -19,13 +19,18 @@ textarea{font-family:ui-monospace,monospace;font-size:.85rem}button{margin-top:.
 button:focus,a:focus,input:focus,textarea:focus{outline:3px solid #ffbf47;outline-offset:1px}
 .cert{border:1px solid var(--line);border-radius:6px;padding:.8rem 1rem;margin:1rem 0}.cert.revoked,.cert.expired{border:2px solid var(--bad)}
 .banner{font-weight:700;padding:.4rem .6rem;border-radius:4px;margin:0 0 .6rem}.banner.revoked{color:var(--bad);background:var(--badbg)}.banner.expired{color:var(--warn);background:var(--warnbg)}
-.fpr{font-family:ui-monospace,monospace;font-size:1.05rem;word-break:break-word}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5rem 0}dt{color:var(--muted)}dd{margin:0}
+.fpr{font-family:ui-monospace,monospace;font-size:1.05rem;word-break:break-word}dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem 1rem;margin:.5rem 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}code{overflow-wrap:anywhere}
 ul.uids,ul.subkeys{padding-left:1.2rem;margin:.3rem 0}.tag{display:inline-block;font-size:.8rem;padding:0 .4rem;border:1px solid currentColor;border-radius:3px;margin-left:.4rem}
 .tag.bad{color:var(--bad)}.tag.warn{color:var(--warn)}.ok{color:var(--ok)}.notice{padding:.6rem;border-left:4px solid var(--accent);background:#eef4fb}.error{border-left-color:var(--bad);background:var(--badbg)}
 pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}code{font-family:ui-monospace,monospace}
+.fpr button{margin:0 0 0 .6rem;padding:.15rem .6rem;font-size:.85rem;vertical-align:middle}
 .sr{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
 @media (max-width:40rem){dl{grid-template-columns:1fr}dt{font-weight:600}}
 )CSS";
+
+// A key, drawn in one path.
+constexpr std::string_view kIcon =
+    R"SVG(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="10" cy="16" r="7" fill="none" stroke="#0b57a4" stroke-width="4"/><path d="M17 16h13v6M25 16v4" fill="none" stroke="#0b57a4" stroke-width="4"/></svg>)SVG";
 
 constexpr std::string_view kJs = R"JS("use strict";
 document.addEventListener("DOMContentLoaded", function () {
@@ -69,6 +74,7 @@ std::string page(std::string_view site, std::string_view title, std::string_view
   out += " · ";
   out += html_escape(site);
   out += "</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
+         "<link rel=\"icon\" href=\"/static/icon.svg\" type=\"image/svg+xml\">"
          "<script src=\"/static/app.js\" defer></script></head><body>"
          "<header><h1><a href=\"/\">";
   out += html_escape(site);
@@ -172,14 +178,22 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
     r.headers.emplace_back("Allow", allow);
     return r;
   };
-  if (p == "/static/style.css" || p == "/static/app.js") {
+  if (p == "/static/style.css" || p == "/static/app.js" || p == "/static/icon.svg" ||
+      p == "/favicon.ico") {
     if (!get) {
       return not_allowed("GET, HEAD");
     }
     Reply r;
-    r.content_type = p.ends_with(".css") ? "text/css; charset=utf-8"
-                                         : "text/javascript; charset=utf-8";
-    r.body = std::string(p.ends_with(".css") ? kCss : kJs);
+    if (p.ends_with(".css")) {
+      r.content_type = "text/css; charset=utf-8";
+      r.body = std::string(kCss);
+    } else if (p.ends_with(".js")) {
+      r.content_type = "text/javascript; charset=utf-8";
+      r.body = std::string(kJs);
+    } else {
+      r.content_type = "image/svg+xml";
+      r.body = std::string(kIcon);
+    }
     r.headers.emplace_back("Cache-Control", "public, max-age=3600");
     return r;
   }
