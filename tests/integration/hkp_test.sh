@@ -41,6 +41,8 @@ PORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/server.log")
 [ -n "$PORT" ] || { cat "$T/server.log"; echo "server did not start"; exit 1; }
 U=http://127.0.0.1:$PORT
 echo "keydird on $U"
+check "config: wkd-domain from the file" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
+  -H 'Host: example.org' "$U/.well-known/openpgpkey/policy")"
 
 gpg_home() {  # a fresh GNUPGHOME whose dirmngr uses our server
   local h="$T/gnupg-$1"
