@@ -176,7 +176,7 @@ Result<std::vector<ArmorBlock>> dearmor(std::string_view text, std::size_t max_o
     Base64Decoder decoder(data);
     bool in_headers = true;
     bool ended = false;
-    std::optional<std::string_view> checksum;
+    bool checksum = false;
     while (lines.next(line)) {
       std::string_view l = trim(line);
       if (l.starts_with(kEnd)) {
@@ -205,7 +205,7 @@ Result<std::vector<ArmorBlock>> dearmor(std::string_view text, std::size_t max_o
         continue;
       }
       if (l.front() == '=' && l.size() == 5) {
-        checksum = l.substr(1);
+        checksum = true;
         continue;
       }
       if (checksum) {
@@ -225,20 +225,10 @@ Result<std::vector<ArmorBlock>> dearmor(std::string_view text, std::size_t max_o
     if (!decoder.finish()) {
       return fail(ErrorCode::BadArmor, "invalid base64 in armor block '" + block.label + "'");
     }
-    if (checksum) {
-      auto sum = base64_decode(*checksum);
-      if (!sum || sum->size() != 3) {
-        return fail(ErrorCode::BadArmor, "malformed armor checksum");
-      }
-      std::uint32_t expected = std::uint32_t{(*sum)[0]} << 16 | std::uint32_t{(*sum)[1]} << 8 |
-                               (*sum)[2];
-      // RFC 9580 §6.1 lets a reader ignore a bad CRC-24; keydir checks it so
-      // that a damaged upload is reported as damaged instead of as a key with
-      // bad signatures.
-      if (crc24(data) != expected) {
-        return fail(ErrorCode::BadArmor, "armor checksum (CRC-24) mismatch: data is damaged");
-      }
-    }
+    // RFC 9580 §6.1: a reader MUST NOT reject an object whose CRC-24 footer
+    // is present, missing, malformed or wrong (integrity comes from the
+    // signatures), and computing it is a cost with no protection: the footer
+    // is recognised and skipped, never checked.
     total += data.size();
     if (total > max_output) {
       return fail(ErrorCode::PayloadTooLarge,
