@@ -511,13 +511,24 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
   // which needs no snapshot.
   if (auto* q = std::get_if<Query::ByFingerprint>(&query.what)) {
     KEYDIR_TRY(auto direct, impl_->get(rocksdb::ReadOptions(), q->fpr, false));
+    std::vector<CertRecord> out;
     if (direct) {
-      std::vector<CertRecord> out;
       if (limit > 0) {
         out.push_back(std::move(*direct));
       }
       return out;
     }
+    // A subkey's fingerprint: index, then certificate, without a snapshot
+    // (most such lookups are misses; a certificate removed in between is
+    // simply not found).
+    KEYDIR_TRY(auto p, impl_->point(rocksdb::ReadOptions(), kByFpr, fpr_key(q->fpr)));
+    if (p && limit > 0) {
+      KEYDIR_TRY(auto rec, impl_->get(rocksdb::ReadOptions(), *p, false));
+      if (rec) {
+        out.push_back(std::move(*rec));
+      }
+    }
+    return out;
   }
   // Index, then certificates: from one snapshot so that both agree.
   Impl::Snapshot snap(impl_->db.get());
