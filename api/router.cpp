@@ -14,7 +14,7 @@ double seconds_now() {
 Api::Api(service::KeyDirectory& directory, ApiOptions options)
     : directory_(directory),
       metrics_(std::make_unique<Metrics>()),
-      add_limit_(std::make_unique<RateLimiter>(options.add_per_minute, options.add_burst)),
+      add_limit_(std::make_unique<keydir::RateLimiter>(options.add_per_minute, options.add_burst)),
       hkp_(directory, options.hkp, metrics_.get()),
       hkp_v2_(directory, options.hkp.max_results, metrics_.get()),
       wkd_(directory, options.wkd),

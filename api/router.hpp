@@ -7,7 +7,7 @@
 #include "api/hkp/hkp_v2.hpp"
 #include "api/http/message.hpp"
 #include "api/http/metrics.hpp"
-#include "api/http/rate_limit.hpp"
+#include "common/rate_limit.hpp"
 #include "api/vks/vks.hpp"
 #include "api/web/pages.hpp"
 #include "api/wkd/wkd.hpp"
@@ -37,7 +37,7 @@ class Api {
   std::optional<Reply> upload_limited(const HttpRequest& request) const;
   service::KeyDirectory& directory_;
   std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<RateLimiter> add_limit_;
+  std::unique_ptr<keydir::RateLimiter> add_limit_;
   Hkp hkp_;
   HkpV2 hkp_v2_;
   Wkd wkd_;

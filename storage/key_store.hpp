@@ -48,6 +48,8 @@ struct CertRecord {
   Bytes digest;                   // SHA-256 of `cert`
   Bytes cert;                     // canonical binary certificate
   IndexSet index;
+  // Not stored: how many user IDs a public view left out (unverified).
+  std::uint32_t hidden_user_ids = 0;
 };
 
 struct Tombstone {
@@ -75,9 +77,24 @@ struct Query {
 
 // A write: the new record (seq and times are assigned by the store), and the
 // index of the version it replaces, if any.
+// E-mail verification (who may publish an address). A token is kept only as
+// the SHA-256 of its secret value, bound to one certificate and one address.
+struct VerifyToken {
+  enum class Kind : std::uint8_t { Verify = 1, Manage = 2 };
+  Kind kind = Kind::Verify;
+  Fingerprint fingerprint;
+  std::string email;  // normalised
+  std::uint64_t created = 0;
+  std::uint64_t expires = 0;
+};
+
 struct Write {
   CertRecord record;
   std::optional<IndexSet> previous;
+  // Verification state changed in the same atomic write as the indexes.
+  std::vector<std::string> publish;    // addresses now published on this certificate
+  std::vector<std::string> unpublish;  // addresses no longer published
+  std::optional<Bytes> consume_token;  // a token hash, deleted (single use)
 };
 
 struct StoreStats {
@@ -121,6 +138,16 @@ class KeyStore {
       const std::function<bool(const CertRecord&)>& visit) const = 0;
   [[nodiscard]] virtual Result<StoreStats> stats() const = 0;
   [[nodiscard]] virtual Result<ConsistencyReport> check() const = 0;
+
+  // Addresses published (verified) on a certificate, sorted.
+  [[nodiscard]] virtual Result<std::vector<std::string>> published(
+      const Fingerprint& primary) const = 0;
+  [[nodiscard]] virtual Result<void> put_token(ByteView hash, const VerifyToken& token) = 0;
+  [[nodiscard]] virtual Result<std::optional<VerifyToken>> token(ByteView hash) const = 0;
+  [[nodiscard]] virtual Result<void> delete_token(ByteView hash) = 0;
+  // Every stored token (pending verifications and manage links).
+  [[nodiscard]] virtual Result<void> for_each_token(
+      const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const = 0;
 };
 
 }  // namespace keydir::storage

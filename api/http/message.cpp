@@ -181,6 +181,10 @@ int http_status(ErrorCode code) {
       return 422;
     case ErrorCode::Tombstoned: return 410;
     case ErrorCode::NotFound: return 404;
+    case ErrorCode::RateLimited: return 429;
+    case ErrorCode::MailFailed: return 503;
+    case ErrorCode::TokenInvalid: return 410;
+    case ErrorCode::Unauthorized: return 401;
     case ErrorCode::StorageIo: return 503;
     case ErrorCode::StorageCorruption:
     case ErrorCode::Internal:

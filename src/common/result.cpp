@@ -24,6 +24,10 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::FingerprintCollision: return "fingerprint_collision";
     case ErrorCode::Tombstoned: return "tombstoned";
     case ErrorCode::NotFound: return "not_found";
+    case ErrorCode::RateLimited: return "rate_limited";
+    case ErrorCode::MailFailed: return "mail_failed";
+    case ErrorCode::TokenInvalid: return "token_invalid";
+    case ErrorCode::Unauthorized: return "unauthorized";
     case ErrorCode::StorageIo: return "storage_io";
     case ErrorCode::StorageCorruption: return "storage_corruption";
     case ErrorCode::Internal: return "internal";

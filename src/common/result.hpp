@@ -39,6 +39,11 @@ enum class ErrorCode {
   Tombstoned,
   // lookup
   NotFound,
+  // publishing (e-mail verification)
+  RateLimited,      // too many mails for an address or from a client
+  MailFailed,       // the SMTP relay is unreachable or refused the mail
+  TokenInvalid,     // a link that is unknown, used or expired
+  Unauthorized,     // an operator token is needed
   // storage
   StorageIo,
   StorageCorruption,

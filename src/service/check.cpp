@@ -37,7 +37,13 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep) {
     if (v.cert->fingerprint() != r.fingerprint) {
       problem(name + ": stored under another fingerprint");
     }
-    if (KeyDirectory::index_of(*v.cert) != r.index) {
+    // Open mode indexes every current user ID; Verified and Managed mode
+    // the published addresses' ones. Either agrees with a sound store.
+    auto published = directory.store_ref().published(r.fingerprint);
+    if (!published) {
+      problem(name + ": " + published.error().detail);
+    } else if (KeyDirectory::index_of(*v.cert) != r.index &&
+               KeyDirectory::index_of(*v.cert, &*published) != r.index) {
       problem(name + ": index differs from what the certificate implies");
     }
     return true;

@@ -22,6 +22,15 @@ std::string_view outcome_name(Outcome o) {
   return "unchanged";
 }
 
+std::string_view mode_name(PublishMode m) {
+  switch (m) {
+    case PublishMode::Open: return "open";
+    case PublishMode::Verified: return "verified";
+    case PublishMode::Managed: return "managed";
+  }
+  return "open";
+}
+
 Clock system_clock() {
   return [] {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -60,7 +69,8 @@ std::vector<std::string> user_id_words(std::string_view user_id) {
   return out;
 }
 
-storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc) {
+storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc,
+                                         const std::vector<std::string>* published) {
   storage::IndexSet idx;
   const auto& c = vc.cert();
   idx.fingerprints.push_back(c.primary.fingerprint);
@@ -77,6 +87,10 @@ storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc) {
     if (st.revocation) {
       continue;  // a revoked user ID is served with the key, but not found by
     }
+    if (published && (!st.email || std::find(published->begin(), published->end(),
+                                              st.email->address()) == published->end())) {
+      continue;  // not (yet) confirmed by the owner of the address
+    }
     if (st.email && std::find(idx.emails.begin(), idx.emails.end(), st.email->address()) ==
                         idx.emails.end()) {
       idx.emails.push_back(st.email->address());
@@ -91,6 +105,33 @@ storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc) {
   }
   idx.sks_hash = openpgp::sks_digest(c);
   return idx;
+}
+
+Result<storage::IndexSet> KeyDirectory::index_for(const VerifiedCertificate& vc) const {
+  if (options_.mode == PublishMode::Open) {
+    return index_of(vc);
+  }
+  KEYDIR_TRY(auto published, store_.published(vc.fingerprint()));
+  return index_of(vc, &published);
+}
+
+std::vector<std::string> KeyDirectory::publishable_addresses(const VerifiedCertificate& vc) const {
+  std::vector<std::string> out;
+  for (const auto& st : vc.user_id_states()) {
+    if (!st.email || st.revocation) {
+      continue;
+    }
+    const std::string& a = st.email->address();
+    if (options_.mode == PublishMode::Managed &&
+        std::find(options_.managed_domains.begin(), options_.managed_domains.end(),
+                  st.email->domain()) == options_.managed_domains.end()) {
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), a) == out.end()) {
+      out.push_back(a);
+    }
+  }
+  return out;
 }
 
 std::vector<std::unique_lock<std::mutex>> KeyDirectory::lock_keys(
@@ -139,7 +180,8 @@ Result<openpgp::Certificate> parse_stored(const storage::CertRecord& rec) {
 }  // namespace
 
 std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate> certs,
-                                                std::vector<std::vector<openpgp::Finding>> stripped) {
+                                                std::vector<std::vector<openpgp::Finding>> stripped,
+                                                bool operator_upload) {
   stripped.resize(certs.size());
   std::vector<Result<Stored>> results(certs.size(), fail(ErrorCode::Internal, "not stored"));
   const std::uint64_t now = clock_();
@@ -205,7 +247,21 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       }
       Bytes cert_bytes = vc.to_bytes();
       Bytes digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, cert_bytes);
-      if (old && old->digest == digest) {
+      // An operator's upload (Managed mode) publishes its domains' addresses.
+      std::vector<std::string> newly_published;
+      std::vector<std::string> published;
+      if (options_.mode != PublishMode::Open) {
+        KEYDIR_TRY(published, store_.published(primary));
+        if (operator_upload && options_.mode == PublishMode::Managed) {
+          for (auto& a : publishable_addresses(vc)) {
+            if (std::find(published.begin(), published.end(), a) == published.end()) {
+              published.push_back(a);
+              newly_published.push_back(std::move(a));
+            }
+          }
+        }
+      }
+      if (old && old->digest == digest && newly_published.empty()) {
         return std::optional<storage::Write>{};
       }
       if (old) {
@@ -214,7 +270,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
         KEYDIR_TRY(vc, reverify(merged, options_.policy, now));
         cert_bytes = vc.to_bytes();
         digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, cert_bytes);
-        if (digest == old->digest) {
+        if (digest == old->digest && newly_published.empty()) {
           return std::optional<storage::Write>{};
         }
       }
@@ -222,7 +278,8 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       w.record.fingerprint = primary;
       w.record.digest = std::move(digest);
       w.record.cert = std::move(cert_bytes);
-      w.record.index = index_of(vc);
+      w.record.index = options_.mode == PublishMode::Open ? index_of(vc) : index_of(vc, &published);
+      w.publish = std::move(newly_published);
       if (old) {
         w.record.first_seen = old->first_seen;
         w.previous = std::move(old->index);
@@ -340,7 +397,7 @@ std::optional<Result<UploadReport>> KeyDirectory::upload_revocations(ByteView in
   return Result<UploadReport>(std::move(report));
 }
 
-Result<UploadReport> KeyDirectory::upload(ByteView input) {
+Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) {
   auto checked = openpgp::verify_input(input, options_.policy, clock_(),
                                        options_.max_upload_bytes, options_.max_certs_per_upload);
   if (!checked && checked.error().code == ErrorCode::NoCertificate) {
@@ -364,7 +421,7 @@ Result<UploadReport> KeyDirectory::upload(ByteView input) {
   for (const auto& a : accepted) {
     fprs.push_back(a.fingerprint());
   }
-  auto results = store(std::move(accepted), std::move(stripped));
+  auto results = store(std::move(accepted), std::move(stripped), operator_upload);
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i]) {
       report.stored.push_back(std::move(*results[i]));
@@ -377,7 +434,76 @@ Result<UploadReport> KeyDirectory::upload(ByteView input) {
 
 Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Query& query,
                                                               std::size_t limit) const {
-  return store_.lookup(query, limit);
+  if (options_.mode == PublishMode::Open) {
+    return store_.lookup(query, limit);
+  }
+  // Exact matches only: no enumeration by name or domain fragments.
+  if (std::holds_alternative<storage::Query::ByWords>(query.what)) {
+    return std::vector<storage::CertRecord>{};
+  }
+  KEYDIR_TRY(auto records, store_.lookup(query, limit));
+  const auto* by_email = std::get_if<storage::Query::ByEmail>(&query.what);
+  for (auto& rec : records) {
+    KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
+    KEYDIR_TRY(auto cert, parse_stored(rec));
+    std::uint32_t hidden = 0;
+    auto view = openpgp::with_user_ids(cert, [&](std::size_t, const openpgp::UserIdBundle& u) {
+      auto email = openpgp::Email::from_user_id(as_chars(u.body));
+      bool keep = email &&
+                  std::find(published.begin(), published.end(), email->address()) !=
+                      published.end() &&
+                  (!by_email || email->address() == by_email->address);
+      hidden += keep ? 0 : 1;
+      return keep;
+    });
+    hidden += static_cast<std::uint32_t>(cert.user_attributes.size());
+    if (hidden) {
+      rec.cert = openpgp::serialize(view);
+      rec.hidden_user_ids = hidden;
+    }
+  }
+  return records;
+}
+
+Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
+                                         const std::vector<std::string>& add,
+                                         const std::vector<std::string>& remove,
+                                         std::optional<Bytes> consume_token) {
+  std::lock_guard lock(stripes_[(std::size_t{fpr.bytes()[0]} << 8 | fpr.bytes()[1]) %
+                                stripes_.size()]);
+  KEYDIR_TRY(auto rec, store_.get(fpr));
+  if (!rec) {
+    return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
+  }
+  auto vc = summarize(*rec);
+  if (!vc) {
+    return fail(ErrorCode::StorageCorruption, "stored certificate " + fpr.to_hex() +
+                                                  " does not parse");
+  }
+  KEYDIR_TRY(auto published, store_.published(fpr));
+  storage::Write w;
+  for (const auto& a : add) {
+    if (std::find(published.begin(), published.end(), a) == published.end()) {
+      published.push_back(a);
+      w.publish.push_back(a);
+    }
+  }
+  for (const auto& a : remove) {
+    auto it = std::find(published.begin(), published.end(), a);
+    if (it != published.end()) {
+      published.erase(it);
+      w.unpublish.push_back(a);
+    }
+  }
+  w.consume_token = std::move(consume_token);
+  w.previous = rec->index;
+  w.record = std::move(*rec);
+  w.record.index = index_of(*vc, &published);
+  std::vector<storage::Write> writes;
+  writes.push_back(std::move(w));
+  KEYDIR_TRY(auto seqs, store_.apply(writes, clock_()));
+  (void)seqs;
+  return {};
 }
 
 std::optional<VerifiedCertificate> KeyDirectory::summarize(const storage::CertRecord& rec) const {

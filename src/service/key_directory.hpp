@@ -49,7 +49,18 @@ struct UploadReport {
   std::vector<Refused> refused;
 };
 
+// Who may publish an address (issue #6):
+//   Open     every valid user ID is published (classic keyserver; the default)
+//   Verified a user ID with an address is published once its owner confirmed
+//            by e-mail; user IDs without an address never are
+//   Managed  like Verified, for the configured domains only; an operator's
+//            upload publishes their addresses at once
+enum class PublishMode { Open, Verified, Managed };
+std::string_view mode_name(PublishMode m);
+
 struct DirectoryOptions {
+  PublishMode mode = PublishMode::Open;
+  std::vector<std::string> managed_domains;  // lower case; Managed mode
   openpgp::Policy policy;
   // Deleted certificates stay deleted unless this is set (or the tombstone
   // is cleared by the owner's or the operator's action).
@@ -67,16 +78,34 @@ class KeyDirectory {
 
   // Armored or binary input with one or more certificates. Input-level
   // errors (BadArmor, SecretKeyRefused, PayloadTooLarge, …) are the error;
-  // per-certificate refusals are in the report.
-  Result<UploadReport> upload(ByteView input);
+  // per-certificate refusals are in the report. `operator_upload`: an
+  // operator's upload in Managed mode, which publishes the addresses of the
+  // configured domains at once.
+  Result<UploadReport> upload(ByteView input, bool operator_upload = false);
 
   // Stores verified certificates with merge on write, all in one atomic
   // batch. One result per input, in order.
   std::vector<Result<Stored>> store(std::vector<openpgp::VerifiedCertificate> certs,
-                                    std::vector<std::vector<openpgp::Finding>> stripped = {});
+                                    std::vector<std::vector<openpgp::Finding>> stripped = {},
+                                    bool operator_upload = false);
 
+  // Certificates as the public may see them: in Verified and Managed mode
+  // reduced to their published user IDs (for a lookup by address, to that
+  // address's), and `hidden_user_ids` says how many were left out; a search
+  // by words finds nothing there (exact matches only).
   Result<std::vector<storage::CertRecord>> lookup(const storage::Query& query,
                                                   std::size_t limit) const;
+
+  // Publishes and unpublishes addresses of a stored certificate, re-indexing
+  // it in the same atomic write; `consume_token` (a token hash) is deleted in
+  // that write too. Errors: NotFound.
+  Result<void> set_published(const Fingerprint& fpr, const std::vector<std::string>& add,
+                             const std::vector<std::string>& remove,
+                             std::optional<Bytes> consume_token = std::nullopt);
+  // The addresses of a certificate's current (not revoked) user IDs that
+  // this mode lets be published (Managed: only the configured domains).
+  std::vector<std::string> publishable_addresses(const openpgp::VerifiedCertificate& vc) const;
+  [[nodiscard]] bool verifies_addresses() const { return options_.mode != PublishMode::Open; }
 
   // The states of a stored certificate (revocations, expiry, primary user
   // ID) without repeating its signature checks; nullopt if the bytes do not
@@ -87,7 +116,13 @@ class KeyDirectory {
   Result<void> remove(const Fingerprint& fpr, std::string reason);
 
   // What a certificate is found by.
-  static storage::IndexSet index_of(const openpgp::VerifiedCertificate& vc);
+  // The index entries of a certificate. `published`: only user IDs with one of
+  // these addresses are findable (by address, WKD and words); nullptr: every
+  // current user ID (Open mode).
+  static storage::IndexSet index_of(const openpgp::VerifiedCertificate& vc,
+                                    const std::vector<std::string>* published = nullptr);
+  // index_of under this directory's mode, with the store's published set.
+  Result<storage::IndexSet> index_for(const openpgp::VerifiedCertificate& vc) const;
 
   [[nodiscard]] const DirectoryOptions& options() const { return options_; }
   [[nodiscard]] storage::KeyStore& store_ref() const { return store_; }

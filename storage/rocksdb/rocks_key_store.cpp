@@ -38,11 +38,13 @@ enum Cf : std::size_t {
   kChangelog,
   kTombstones,
   kMeta,
+  kVerify,  // "p" + fpr + address → time published; "t" + token hash → VerifyToken
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {"default",  "certs",  "by_fpr",    "by_keyid",
                                         "by_short", "by_email", "by_wkd",  "by_word",
-                                        "by_sks",   "changelog", "tombstones", "meta"};
+                                        "by_sks",   "changelog", "tombstones", "meta",
+                                        "verify"};
 
 tl::unexpected<Error> io_error(const rocksdb::Status& s, std::string_view what) {
   if (s.IsCorruption()) {
@@ -55,6 +57,26 @@ std::string fpr_key(const Fingerprint& f) {
   std::string k(1, static_cast<char>(f.version()));
   k.append(as_chars(f.bytes()));
   return k;
+}
+
+std::string published_key(const Fingerprint& f, std::string_view email) {
+  return "p" + fpr_key(f) + std::string(email);
+}
+
+std::string token_key(ByteView hash) { return "t" + std::string(as_chars(hash)); }
+
+std::string encode_token(const VerifyToken& t) {
+  std::string v(1, static_cast<char>(t.kind));
+  std::string f = fpr_key(t.fingerprint);
+  v.push_back(static_cast<char>(f.size()));
+  v += f;
+  for (std::uint64_t x : {t.created, t.expires}) {
+    for (int i = 7; i >= 0; --i) {
+      v.push_back(static_cast<char>(x >> (8 * i)));
+    }
+  }
+  v += t.email;
+  return v;
 }
 
 std::optional<Fingerprint> fpr_from(std::string_view k) {
@@ -71,6 +93,35 @@ std::string be(std::uint64_t v, std::size_t width) {
   Bytes b;
   append_be(b, v, width);
   return std::string(as_chars(b));
+}
+
+std::optional<VerifyToken> decode_token(std::string_view v) {
+  if (v.size() < 2) {
+    return std::nullopt;
+  }
+  VerifyToken t;
+  auto kind = static_cast<std::uint8_t>(v[0]);
+  if (kind != 1 && kind != 2) {
+    return std::nullopt;
+  }
+  t.kind = static_cast<VerifyToken::Kind>(kind);
+  auto flen = static_cast<std::uint8_t>(v[1]);
+  if (v.size() < 2u + flen + 16u) {
+    return std::nullopt;
+  }
+  auto fpr = fpr_from(v.substr(2, flen));
+  if (!fpr) {
+    return std::nullopt;
+  }
+  t.fingerprint = *fpr;
+  std::size_t at = 2u + flen;
+  for (std::uint64_t* x : {&t.created, &t.expires}) {
+    for (int i = 0; i < 8; ++i) {
+      *x = *x << 8 | static_cast<std::uint8_t>(v[at++]);
+    }
+  }
+  t.email = std::string(v.substr(at));
+  return t;
 }
 
 std::string sep_key(std::string_view a, const std::string& fpr) {
@@ -614,6 +665,15 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
     std::string fk = fpr_key(r.fingerprint);
     batch.Put(impl_->cf(kCerts), fk, encode_record(r));
     batch.Put(impl_->cf(kChangelog), be(r.seq, 8), fk + std::string(as_chars(r.digest)));
+    for (const auto& e : w.publish) {
+      batch.Put(impl_->cf(kVerify), published_key(r.fingerprint, e), be(now, 8));
+    }
+    for (const auto& e : w.unpublish) {
+      batch.Delete(impl_->cf(kVerify), published_key(r.fingerprint, e));
+    }
+    if (w.consume_token) {
+      batch.Delete(impl_->cf(kVerify), token_key(*w.consume_token));
+    }
     seqs.push_back(r.seq);
   }
   if (added) {
@@ -637,6 +697,24 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
   std::string fk = fpr_key(record.fingerprint);
   batch.Delete(impl_->cf(kCerts), fk);
   batch.Put(impl_->cf(kTombstones), fk, be(tomb.deleted_at, 8) + tomb.reason);
+  // Its verification state goes with it: published addresses and tokens.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kVerify)));
+    const std::string p = "p" + fk;
+    for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+      batch.Delete(impl_->cf(kVerify), it->key());
+    }
+    for (it->Seek("t"); it->Valid() && it->key().starts_with("t"); it->Next()) {
+      auto t = decode_token(std::string_view(it->value().data(), it->value().size()));
+      if (!t || t->fingerprint == record.fingerprint) {
+        batch.Delete(impl_->cf(kVerify), it->key());
+      }
+    }
+    if (!it->status().ok()) {
+      return io_error(it->status(), "reading verification state");
+    }
+  }
   std::uint64_t seq = impl_->last_seq + 1;
   batch.Put(impl_->cf(kChangelog), be(seq, 8), fk);
   batch.Merge(impl_->cf(kMeta), std::string(kCertCounter), be(static_cast<std::uint64_t>(-1), 8));
@@ -742,6 +820,69 @@ Result<StoreStats> RocksKeyStore::stats() const {
   return st;
 }
 
+Result<std::vector<std::string>> RocksKeyStore::published(const Fingerprint& primary) const {
+  std::vector<std::string> out;
+  const std::string p = "p" + fpr_key(primary);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kVerify)));
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    out.emplace_back(it->key().data() + p.size(), it->key().size() - p.size());
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading published addresses");
+  }
+  return out;
+}
+
+Result<void> RocksKeyStore::put_token(ByteView hash, const VerifyToken& token) {
+  auto s = impl_->db->Put(impl_->write_options, impl_->cf(kVerify), token_key(hash),
+                          encode_token(token));
+  if (!s.ok()) {
+    return io_error(s, "storing a verification token");
+  }
+  return {};
+}
+
+Result<std::optional<VerifyToken>> RocksKeyStore::token(ByteView hash) const {
+  std::string v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kVerify), token_key(hash), &v);
+  if (s.IsNotFound()) {
+    return std::optional<VerifyToken>{};
+  }
+  if (!s.ok()) {
+    return io_error(s, "reading a verification token");
+  }
+  auto t = decode_token(v);
+  if (!t) {
+    return fail(ErrorCode::StorageCorruption, "malformed verification token record");
+  }
+  return t;
+}
+
+Result<void> RocksKeyStore::delete_token(ByteView hash) {
+  auto s = impl_->db->Delete(impl_->write_options, impl_->cf(kVerify), token_key(hash));
+  if (!s.ok()) {
+    return io_error(s, "deleting a verification token");
+  }
+  return {};
+}
+
+Result<void> RocksKeyStore::for_each_token(
+    const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kVerify)));
+  for (it->Seek("t"); it->Valid() && it->key().starts_with("t"); it->Next()) {
+    auto t = decode_token(std::string_view(it->value().data(), it->value().size()));
+    if (t && !visit(as_bytes(std::string_view(it->key().data() + 1, it->key().size() - 1)), *t)) {
+      break;
+    }
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading verification tokens");
+  }
+  return {};
+}
+
 Result<ConsistencyReport> RocksKeyStore::check() const {
   ConsistencyReport report;
   auto problem = [&](std::string what) {
@@ -830,7 +971,30 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
       return io_error(ix->status(), "checking indexes");
     }
   }
-  // 3. The counter agrees.
+  // 3. Verification state belongs to stored certificates.
+  {
+    std::unique_ptr<rocksdb::Iterator> v(impl_->db->NewIterator(ro, impl_->cf(kVerify)));
+    for (v->SeekToFirst(); v->Valid(); v->Next()) {
+      std::string_view key(v->key().data(), v->key().size());
+      std::optional<Fingerprint> owner;
+      if (key.starts_with("p") && key.size() > 1) {
+        std::size_t len = key[1] == 6 ? 33 : 21;
+        owner = key.size() > 1 + len ? fpr_from(key.substr(1, len)) : std::nullopt;
+      } else if (key.starts_with("t")) {
+        auto t = decode_token(std::string_view(v->value().data(), v->value().size()));
+        owner = t ? std::optional<Fingerprint>(t->fingerprint) : std::nullopt;
+      }
+      if (!owner) {
+        problem("malformed verification entry");
+        continue;
+      }
+      auto rec = impl_->get(ro, *owner, false);
+      if (!rec || !*rec) {
+        problem("verification state of missing certificate " + owner->to_hex());
+      }
+    }
+  }
+  // 4. The counter agrees.
   KEYDIR_TRY(auto st, stats());
   if (st.certificates != report.certificates) {
     problem("certificate counter says " + std::to_string(st.certificates) + ", found " +

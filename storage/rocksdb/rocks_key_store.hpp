@@ -50,6 +50,12 @@ class RocksKeyStore final : public KeyStore {
   Result<void> for_each(const std::function<bool(const CertRecord&)>& visit) const override;
   Result<StoreStats> stats() const override;
   Result<ConsistencyReport> check() const override;
+  Result<std::vector<std::string>> published(const Fingerprint& primary) const override;
+  Result<void> put_token(ByteView hash, const VerifyToken& token) override;
+  Result<std::optional<VerifyToken>> token(ByteView hash) const override;
+  Result<void> delete_token(ByteView hash) override;
+  Result<void> for_each_token(
+      const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const override;
 
   // Online backup: a consistent RocksDB checkpoint (hard links where the file
   // system allows) in `out_dir`, which must not exist. Restore = use that

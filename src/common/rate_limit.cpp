@@ -1,9 +1,9 @@
-#include "api/http/rate_limit.hpp"
+#include "common/rate_limit.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-namespace keydir::api {
+namespace keydir {
 
 std::optional<std::uint32_t> RateLimiter::take(const std::string& client, double now) {
   if (!enabled()) {
@@ -24,4 +24,4 @@ std::optional<std::uint32_t> RateLimiter::take(const std::string& client, double
   return static_cast<std::uint32_t>(std::ceil((1.0 - b.tokens) / per_second_));
 }
 
-}  // namespace keydir::api
+}  // namespace keydir

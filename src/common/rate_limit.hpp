@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace keydir::api {
+namespace keydir {
 
 class RateLimiter {
  public:
@@ -32,4 +32,4 @@ class RateLimiter {
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
-}  // namespace keydir::api
+}  // namespace keydir

@@ -1,0 +1,350 @@
+#include "service/verification.hpp"
+
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "common/time_format.hpp"
+#include "openpgp/crypto/hash.hpp"
+
+namespace keydir::service {
+
+using storage::VerifyToken;
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Bytes token_hash(std::string_view token) {
+  return *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, as_bytes(token));
+}
+
+// Header-safe: no line breaks from configuration text.
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\r', ' ');
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+std::string grouped(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 4) {
+    out += (i ? " " : "") + hex.substr(i, 4);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view state_name(AddressState s) {
+  switch (s) {
+    case AddressState::Published: return "published";
+    case AddressState::Pending: return "pending";
+    case AddressState::Unpublished: return "unpublished";
+    case AddressState::Revoked: return "revoked";
+  }
+  return "unpublished";
+}
+
+Verification::Verification(KeyDirectory& directory, Mailer& mailer, VerificationOptions options)
+    : directory_(directory),
+      mailer_(mailer),
+      options_(std::move(options)),
+      per_address_(options_.per_address_per_hour / 60.0, options_.per_address_burst),
+      per_client_(options_.per_client_per_hour / 60.0, options_.per_client_burst) {}
+
+Result<std::map<std::string, AddressState>> Verification::states(const Fingerprint& fpr) const {
+  auto& store = directory_.store_ref();
+  KEYDIR_TRY(auto rec, store.get(fpr));
+  if (!rec) {
+    return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
+  }
+  auto vc = directory_.summarize(*rec);
+  if (!vc) {
+    return fail(ErrorCode::StorageCorruption, "stored certificate does not parse");
+  }
+  std::map<std::string, AddressState> out;
+  if (!directory_.verifies_addresses()) {
+    for (const auto& st : vc->user_id_states()) {
+      if (st.email) {
+        auto& s = out[st.email->address()];
+        s = (st.revocation || vc->revoked()) && s != AddressState::Published
+                ? AddressState::Revoked
+                : AddressState::Published;
+      }
+    }
+    return out;
+  }
+  KEYDIR_TRY(auto published, store.published(fpr));
+  std::vector<std::string> pending;
+  const std::uint64_t now = directory_.now();
+  KEYDIR_CHECK(store.for_each_token([&](ByteView, const VerifyToken& t) {
+    if (t.kind == VerifyToken::Kind::Verify && t.fingerprint == fpr && t.expires > now) {
+      pending.push_back(t.email);
+    }
+    return true;
+  }));
+  auto has = [](const std::vector<std::string>& v, const std::string& a) {
+    return std::find(v.begin(), v.end(), a) != v.end();
+  };
+  for (const auto& st : vc->user_id_states()) {
+    if (!st.email) {
+      continue;
+    }
+    const std::string& a = st.email->address();
+    AddressState s = AddressState::Unpublished;
+    if (st.revocation || vc->revoked()) {
+      s = AddressState::Revoked;
+    } else if (has(published, a)) {
+      s = AddressState::Published;
+    } else if (has(pending, a)) {
+      s = AddressState::Pending;
+    }
+    // A revoked user ID never hides the same address on a current one.
+    auto it = out.find(a);
+    if (it == out.end() || it->second == AddressState::Revoked) {
+      out[a] = s;
+    }
+  }
+  return out;
+}
+
+Result<std::string> Verification::issue(VerifyToken::Kind kind, const Fingerprint& fpr,
+                                        const std::string& email) {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    return fail(ErrorCode::Internal, "no randomness for a token");
+  }
+  std::string token = zbase32_encode(ByteView(raw, sizeof raw));
+  VerifyToken t;
+  t.kind = kind;
+  t.fingerprint = fpr;
+  t.email = email;
+  t.created = directory_.now();
+  t.expires = t.created + options_.token_lifetime;
+  KEYDIR_CHECK(directory_.store_ref().put_token(token_hash(token), t));
+  return token;
+}
+
+Result<void> Verification::request(const Fingerprint& fpr, const std::vector<std::string>& emails,
+                                   const std::string& client) {
+  auto& store = directory_.store_ref();
+  KEYDIR_TRY(auto rec, store.get(fpr));
+  if (!rec) {
+    return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
+  }
+  auto vc = directory_.summarize(*rec);
+  if (!vc) {
+    return fail(ErrorCode::StorageCorruption, "stored certificate does not parse");
+  }
+  const auto allowed = directory_.publishable_addresses(*vc);
+  for (const auto& e : emails) {
+    if (std::find(allowed.begin(), allowed.end(), e) == allowed.end()) {
+      return fail(ErrorCode::BadQuery, "the key has no current user ID with the address " + e +
+                                           " that this directory publishes");
+    }
+  }
+  for (const auto& e : emails) {
+    const double now = now_seconds();
+    if (per_client_.take(client, now) || per_address_.take(e, now)) {
+      return fail(ErrorCode::RateLimited,
+                  "too many confirmation mails for " + e + " or from your address; try later");
+    }
+    KEYDIR_TRY(auto token, issue(VerifyToken::Kind::Verify, fpr, e));
+    MailMessage m;
+    m.to = e;
+    m.subject = "Confirm " + e + " for your OpenPGP key on " + one_line(options_.site_name);
+    m.body = "Hello,\n\nsomeone, hopefully you, asked " + one_line(options_.site_name) +
+             " to publish your address\n\n  " + e + "\n\nwith the OpenPGP key\n\n  " +
+             grouped(fpr.to_hex()) +
+             "\n\nOnce it is published, anyone can find this key by your address, and\n"
+             "mail programs will use it to encrypt mail to you.\n\n"
+             "To publish it, open this link and confirm:\n\n  " +
+             options_.public_url + "/verify/" + token + "\n\nThe link works once and expires on " +
+             utc_timestamp(directory_.now() + options_.token_lifetime) +
+             ".\nIf you did not ask for this, ignore this mail: nothing is published.\n";
+    KEYDIR_CHECK(mailer_.send(m));
+  }
+  return {};
+}
+
+Result<VerifyToken> Verification::find(std::string_view token, VerifyToken::Kind kind,
+                                       Bytes& hash) const {
+  auto invalid = [] {
+    return fail(ErrorCode::TokenInvalid,
+                "this link is not valid: it was used already, it expired, or it is mistyped");
+  };
+  if (token.empty() || token.size() > 64) {
+    return invalid();
+  }
+  hash = token_hash(token);
+  KEYDIR_TRY(auto t, directory_.store_ref().token(hash));
+  if (!t || t->kind != kind || t->expires <= directory_.now()) {
+    return invalid();
+  }
+  return *t;
+}
+
+Result<VerifyToken> Verification::peek(std::string_view token, VerifyToken::Kind kind) const {
+  Bytes hash;
+  return find(token, kind, hash);
+}
+
+Result<VerifyToken> Verification::confirm(std::string_view token) {
+  Bytes hash;
+  KEYDIR_TRY(auto t, find(token, VerifyToken::Kind::Verify, hash));
+  // Publish and use up the token in one write: a crash leaves either both
+  // or neither.
+  KEYDIR_CHECK(directory_.set_published(t.fingerprint, {t.email}, {}, hash));
+  return t;
+}
+
+Result<void> Verification::request_manage(const std::string& email, const std::string& client) {
+  auto parsed = openpgp::Email::parse(email);
+  if (!parsed) {
+    return fail(ErrorCode::BadQuery, "not an e-mail address");
+  }
+  const std::string& a = parsed->address();
+  const double now = now_seconds();
+  if (per_client_.take(client, now) || per_address_.take(a, now)) {
+    return fail(ErrorCode::RateLimited, "too many mails for this address or from yours; try later");
+  }
+  // The certificates that publish this address (the index holds only
+  // published ones in this mode).
+  KEYDIR_TRY(auto records, directory_.store_ref().lookup(
+                               storage::Query{storage::Query::ByEmail{a}}, 10));
+  for (const auto& rec : records) {
+    KEYDIR_TRY(auto published, directory_.store_ref().published(rec.fingerprint));
+    if (std::find(published.begin(), published.end(), a) == published.end()) {
+      continue;
+    }
+    KEYDIR_TRY(auto token, issue(VerifyToken::Kind::Manage, rec.fingerprint, a));
+    MailMessage m;
+    m.to = a;
+    m.subject = "Manage your OpenPGP key on " + one_line(options_.site_name);
+    m.body = "Hello,\n\nsomeone, hopefully you, asked to manage the OpenPGP key\n\n  " +
+             grouped(rec.fingerprint.to_hex()) + "\n\npublished on " +
+             one_line(options_.site_name) + " for " + a +
+             ".\n\nFrom this link you can unpublish its addresses:\n\n  " + options_.public_url +
+             "/manage/" + token + "\n\nThe link expires on " +
+             utc_timestamp(directory_.now() + options_.token_lifetime) +
+             ".\nIf you did not ask for this, ignore this mail: nothing changes.\n";
+    KEYDIR_CHECK(mailer_.send(m));
+  }
+  return {};
+}
+
+Result<void> Verification::unpublish(std::string_view manage_token, const std::string& email) {
+  Bytes hash;
+  KEYDIR_TRY(auto t, find(manage_token, VerifyToken::Kind::Manage, hash));
+  KEYDIR_TRY(auto published, directory_.store_ref().published(t.fingerprint));
+  if (std::find(published.begin(), published.end(), email) == published.end()) {
+    return fail(ErrorCode::BadQuery, email + " is not published on this key");
+  }
+  return directory_.set_published(t.fingerprint, {}, {email});
+}
+
+Result<std::vector<VerifyToken>> Verification::pending() const {
+  std::vector<VerifyToken> out;
+  const std::uint64_t now = directory_.now();
+  KEYDIR_CHECK(directory_.store_ref().for_each_token([&](ByteView, const VerifyToken& t) {
+    if (t.kind == VerifyToken::Kind::Verify && t.expires > now) {
+      out.push_back(t);
+    }
+    return true;
+  }));
+  return out;
+}
+
+// --- SMTP ------------------------------------------------------------------
+
+namespace {
+
+struct Upload {
+  std::string data;
+  std::size_t at = 0;
+};
+
+std::size_t read_mail(char* buffer, std::size_t size, std::size_t nitems, void* user) {
+  auto* u = static_cast<Upload*>(user);
+  std::size_t n = std::min(size * nitems, u->data.size() - u->at);
+  std::memcpy(buffer, u->data.data() + u->at, n);
+  u->at += n;
+  return n;
+}
+
+std::string rfc5322_date() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Result<void> SmtpMailer::send(const MailMessage& message) {
+  if (options_.url.empty()) {
+    return fail(ErrorCode::MailFailed, "no SMTP relay is configured (--smtp-url)");
+  }
+  unsigned char id[12];
+  RAND_bytes(id, sizeof id);
+  std::string domain = options_.from.substr(options_.from.rfind('@') + 1);
+  Upload u;
+  u.data = "Date: " + rfc5322_date() + "\r\nFrom: " + one_line(options_.from) +
+           "\r\nTo: " + one_line(message.to) + "\r\nSubject: " + one_line(message.subject) +
+           "\r\nMessage-ID: <" + to_hex(ByteView(id, sizeof id)) + "@" + one_line(domain) +
+           ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+  // CRLF line ends; a line that is a lone "." is stuffed by libcurl.
+  for (char c : message.body) {
+    if (c == '\n') {
+      u.data += "\r\n";
+    } else {
+      u.data.push_back(c);
+    }
+  }
+  CURL* c = curl_easy_init();
+  if (!c) {
+    return fail(ErrorCode::MailFailed, "cannot start the mail client");
+  }
+  std::string from = "<" + options_.from + ">";
+  curl_slist* rcpt = curl_slist_append(nullptr, ("<" + message.to + ">").c_str());
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_URL, options_.url.c_str());
+  if (options_.url.starts_with("smtp://")) {
+    curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+  }
+  if (!options_.user.empty()) {
+    curl_easy_setopt(c, CURLOPT_USERNAME, options_.user.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, options_.password.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
+  curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+  curl_easy_setopt(c, CURLOPT_READFUNCTION, read_mail);
+  curl_easy_setopt(c, CURLOPT_READDATA, &u);
+  curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, options_.timeout_seconds);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(rcpt);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK) {
+    return fail(ErrorCode::MailFailed,
+                "the mail relay " + options_.url + " did not take the mail: " +
+                    (error[0] ? std::string(error) : std::string(curl_easy_strerror(rc))));
+  }
+  return {};
+}
+
+}  // namespace keydir::service

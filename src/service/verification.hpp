@@ -1,0 +1,114 @@
+// Who may publish an address: e-mail verification (issue #6).
+//
+// In Verified and Managed mode a user ID with an address is published only
+// after the owner of that address followed a link mailed to it. Links carry a
+// random token (128 bits); the store keeps only its SHA-256, bound to one
+// certificate and one address, with an expiry. Confirming publishes exactly
+// that address on exactly that certificate, re-indexing it and using up the
+// token in one atomic write. A manage link lets the owner of a published
+// address unpublish addresses of that certificate.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/rate_limit.hpp"
+#include "service/key_directory.hpp"
+
+namespace keydir::service {
+
+struct MailMessage {
+  std::string to;
+  std::string subject;
+  std::string body;  // plain text, UTF-8
+};
+
+class Mailer {
+ public:
+  virtual ~Mailer() = default;
+  // Errors: MailFailed (relay unreachable, refused the mail).
+  virtual Result<void> send(const MailMessage& message) = 0;
+};
+
+struct VerificationOptions {
+  std::string public_url = "http://127.0.0.1:11371";  // base of the links in mails
+  std::string site_name = "keydir";
+  std::uint64_t token_lifetime = 24 * 3600;  // seconds
+  // Mails per address and per client: per hour, and the burst allowed.
+  double per_address_per_hour = 3;
+  double per_address_burst = 2;
+  double per_client_per_hour = 30;
+  double per_client_burst = 10;
+};
+
+enum class AddressState { Published, Pending, Unpublished, Revoked };
+std::string_view state_name(AddressState s);
+
+class Verification {
+ public:
+  Verification(KeyDirectory& directory, Mailer& mailer, VerificationOptions options);
+
+  // The state of every address on the certificate's user IDs. Errors: NotFound.
+  Result<std::map<std::string, AddressState>> states(const Fingerprint& fpr) const;
+
+  // Mails a confirmation link to each address. Each must be an address of a
+  // current user ID of the certificate that this mode can publish.
+  // Errors: NotFound, BadQuery (not an address of this key), RateLimited,
+  // MailFailed.
+  Result<void> request(const Fingerprint& fpr, const std::vector<std::string>& emails,
+                       const std::string& client);
+
+  // What a link names, without using it (the confirmation page).
+  // Errors: TokenInvalid (unknown, used or expired).
+  Result<storage::VerifyToken> peek(std::string_view token,
+                                    storage::VerifyToken::Kind kind) const;
+  // Publishes the address the token names. Errors: TokenInvalid, NotFound.
+  Result<storage::VerifyToken> confirm(std::string_view token);
+
+  // Mails a manage link to `email` if it is published on a certificate; says
+  // nothing either way (no address enumeration). Errors: RateLimited,
+  // MailFailed, BadQuery.
+  Result<void> request_manage(const std::string& email, const std::string& client);
+  // Unpublishes `email` on the certificate the manage token names (any of its
+  // published addresses). Errors: TokenInvalid, BadQuery.
+  Result<void> unpublish(std::string_view manage_token, const std::string& email);
+
+  // Pending confirmations (for `keydird admin list-pending`).
+  Result<std::vector<storage::VerifyToken>> pending() const;
+
+ private:
+  Result<std::string> issue(storage::VerifyToken::Kind kind, const Fingerprint& fpr,
+                            const std::string& email);
+  Result<storage::VerifyToken> find(std::string_view token, storage::VerifyToken::Kind kind,
+                                    Bytes& hash) const;
+
+  KeyDirectory& directory_;
+  Mailer& mailer_;
+  VerificationOptions options_;
+  RateLimiter per_address_;
+  RateLimiter per_client_;
+};
+
+// Sends mail through an SMTP relay with libcurl: smtp://HOST:PORT (STARTTLS
+// when the relay offers it) or smtps://HOST:PORT (implicit TLS), optional
+// login.
+struct SmtpOptions {
+  std::string url;
+  std::string from;
+  std::string user;
+  std::string password;
+  long timeout_seconds = 20;
+};
+
+class SmtpMailer final : public Mailer {
+ public:
+  explicit SmtpMailer(SmtpOptions options) : options_(std::move(options)) {}
+  Result<void> send(const MailMessage& message) override;
+
+ private:
+  SmtpOptions options_;
+};
+
+}  // namespace keydir::service
