@@ -1,6 +1,10 @@
 #include "api/router.hpp"
 
+#include <openssl/crypto.h>
+
 #include <chrono>
+
+#include "openpgp/crypto/hash.hpp"
 
 namespace keydir::api {
 
@@ -15,11 +19,33 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
     : directory_(directory),
       metrics_(std::make_unique<Metrics>()),
       add_limit_(std::make_unique<keydir::RateLimiter>(options.add_per_minute, options.add_burst)),
+      managed_uploads_need_token_(options.managed_uploads_need_token),
+      upload_tokens_(options.token_secret, options.upload_token_lifetime,
+                     [&directory] { return directory.now(); }),
       hkp_(directory, options.hkp, metrics_.get()),
       hkp_v2_(directory, options.hkp.max_results, metrics_.get()),
       wkd_(directory, options.wkd),
-      vks_(directory, hkp_, options.vks),
-      pages_(directory, options.pages) {}
+      vks_(directory, hkp_, upload_tokens_, options.verification),
+      pages_(directory, options.pages, upload_tokens_, options.verification) {
+  for (const auto& t : options.operator_tokens) {
+    operator_token_hashes_.push_back(
+        *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, as_bytes(t)));
+  }
+}
+
+bool Api::is_operator(const HttpRequest& request) const {
+  std::string_view auth = request.authorization;
+  if (!auth.starts_with("Bearer ") || operator_token_hashes_.empty()) {
+    return false;
+  }
+  // Hashes have one length, so the comparison time says nothing of the token.
+  Bytes h = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, as_bytes(auth.substr(7)));
+  bool ok = false;
+  for (const auto& t : operator_token_hashes_) {
+    ok |= CRYPTO_memcmp(h.data(), t.data(), h.size()) == 0;
+  }
+  return ok;
+}
 
 std::optional<Reply> Api::upload_limited(const HttpRequest& request) const {
   if (auto wait = add_limit_->take(request.client, seconds_now())) {
@@ -30,10 +56,26 @@ std::optional<Reply> Api::upload_limited(const HttpRequest& request) const {
   return std::nullopt;
 }
 
-Reply Api::dispatch(const HttpRequest& request) const noexcept {
+Reply Api::dispatch(const HttpRequest& in) const noexcept {
   const double start = seconds_now();
   Metrics::Route which = Metrics::kOther;
   try {
+    const bool upload = in.method == "POST" &&
+                        (in.path == "/pks/add" || in.path == "/pks/v2/certs" ||
+                         in.path == "/vks/v1/upload" || in.path == "/upload");
+    std::optional<HttpRequest> copy;
+    if (upload && directory_.options().mode == service::PublishMode::Managed) {
+      copy = in;
+      copy->operator_upload = is_operator(in);
+      if (!copy->operator_upload && managed_uploads_need_token_) {
+        Reply r = text_reply(401, "this directory takes uploads from its operators only: "
+                                  "send an operator token (Authorization: Bearer ...)");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"keydir\"");
+        metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
+        return r;
+      }
+    }
+    const HttpRequest& request = copy ? *copy : in;
     Reply r = route(request, which);
     metrics_->request(which, r.status, seconds_now() - start);
     if (request.method == "HEAD") {

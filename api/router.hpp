@@ -17,8 +17,16 @@ namespace keydir::api {
 struct ApiOptions {
   HkpOptions hkp;
   WkdOptions wkd;
-  VksOptions vks;
   PagesOptions pages;
+  // HMAC key of upload tokens (random, kept by keydird) and their lifetime.
+  std::string token_secret;
+  std::uint64_t upload_token_lifetime = 3600;
+  // E-mail verification; null in open mode.
+  service::Verification* verification = nullptr;
+  // Managed mode: bearer tokens of operators, and whether an upload without
+  // one is refused (401) or goes through e-mail verification.
+  std::vector<std::string> operator_tokens;
+  bool managed_uploads_need_token = true;
   // Uploads (/pks/add) per client address: tokens per minute and burst;
   // 0 turns the limit off.
   double add_per_minute = 30;
@@ -38,6 +46,13 @@ class Api {
   service::KeyDirectory& directory_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<keydir::RateLimiter> add_limit_;
+  // Managed mode: whether the request carries a valid operator token;
+  // compared in constant time.
+  bool is_operator(const HttpRequest& request) const;
+
+  std::vector<Bytes> operator_token_hashes_;
+  bool managed_uploads_need_token_;
+  UploadTokens upload_tokens_;
   Hkp hkp_;
   HkpV2 hkp_v2_;
   Wkd wkd_;

@@ -148,6 +148,7 @@ Reply Hkp::get(const Search& s) const {
   }
   Bytes all;
   std::size_t n = 0;
+  std::uint32_t hidden = 0;
   for (const auto& r : *found) {
     // v6 certificates only when asked for by v6 fingerprint: GnuPG 2.2
     // rejects a whole answer that holds a v6 packet.
@@ -158,6 +159,7 @@ Reply Hkp::get(const Search& s) const {
       break;
     }
     append(all, r.cert);
+    hidden += r.hidden_user_ids;
     ++n;
   }
   if (n == 0) {
@@ -165,7 +167,15 @@ Reply Hkp::get(const Search& s) const {
   }
   Reply r;
   r.content_type = "application/pgp-keys";
-  r.body = openpgp::armor(all);
+  // Verified mode: say why user IDs are missing (GnuPG 2.2 reports "no user
+  // ID" for a key new to it; updates of a key it has still apply).
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (hidden) {
+    headers.emplace_back("Comment", std::to_string(hidden) +
+                                        " user ID(s) withheld until their owners confirm "
+                                        "their addresses by e-mail");
+  }
+  r.body = openpgp::armor(all, openpgp::ArmorKind::PublicKey, headers);
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");
   r.headers.emplace_back("Cache-Control", "public, max-age=300");
   return r;
@@ -323,7 +333,7 @@ Reply Hkp::add(const HttpRequest& request) const {
     return text_reply(413, "key text larger than " +
                                std::to_string(limits::kMaxArmoredUploadBytes) + " octets");
   }
-  auto report = directory_.upload(as_bytes(keytext));
+  auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
     return error_reply(report.error());
   }

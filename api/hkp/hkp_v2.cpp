@@ -226,7 +226,7 @@ Reply HkpV2::upload(const HttpRequest& request) const {
   if (body.size() > limits::kMaxArmoredUploadBytes) {
     return text_reply(413, "upload larger than the limit");
   }
-  auto report = directory_.upload(as_bytes(body));
+  auto report = directory_.upload(as_bytes(body), request.operator_upload);
   if (!report) {
     return json_reply(http_status(report.error().code) >= 500 ? 503 : 422,
                       {{"inserted", nlohmann::json::array()},

@@ -19,6 +19,10 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;  // decoded
   std::string content_type;
   std::string host;  // the Host header as sent ("keys.example.org:11371")
+  std::string authorization;  // the Authorization header, if any
+  // Set by the router: an upload authenticated with an operator token
+  // (Managed mode), whose addresses are published at once.
+  bool operator_upload = false;
   std::string body;
   std::string client;  // the peer's address (rate limits)
 

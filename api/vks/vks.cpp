@@ -14,8 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::uint8_t kTokenFormat = 1;
-constexpr std::size_t kMacBytes = 16;
 
 Reply json_reply(int status, const json& body) {
   Reply r;
@@ -29,14 +27,6 @@ Reply json_error(int status, std::string message) {
   return json_reply(status, json{{"error", std::move(message)}});
 }
 
-Bytes hmac(std::string_view key, ByteView data) {
-  Bytes out(EVP_MAX_MD_SIZE);
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
-       out.data(), &len);
-  out.resize(len);
-  return out;
-}
 
 // Path segments come percent-encoded ("a%40b.org").
 std::string path_decode(std::string_view s) {
@@ -63,48 +53,25 @@ bool is_hex(std::string_view s) {
 
 }  // namespace
 
-Vks::Vks(service::KeyDirectory& directory, const Hkp& hkp, VksOptions options)
-    : directory_(directory), hkp_(hkp), options_(std::move(options)) {}
+Vks::Vks(service::KeyDirectory& directory, const Hkp& hkp, const UploadTokens& tokens,
+         service::Verification* verification)
+    : directory_(directory), hkp_(hkp), tokens_(tokens), verification_(verification) {}
 
-std::string Vks::make_token(const openpgp::Fingerprint& fpr) const {
-  const bool v6 = fpr.version() == openpgp::Fingerprint::Version::V6;
-  Bytes t;
-  t.reserve(2 + 32 + 8 + kMacBytes);
-  t.push_back(kTokenFormat);
-  t.push_back(v6 ? 6 : 4);
-  append(t, fpr.bytes());
-  append_be(t, directory_.now() + options_.token_lifetime, 8);
-  Bytes mac = hmac(options_.token_secret, t);
-  t.insert(t.end(), mac.begin(), mac.begin() + kMacBytes);
-  return to_hex(t);
+namespace {
+// A failure of the publishing machinery as the JSON error Hagrid gives.
+Reply verification_error(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::RateLimited: return json_error(429, e.detail);
+    case ErrorCode::MailFailed:
+      return json_error(503, "the confirmation mail could not be sent; try again later");
+    case ErrorCode::NotFound: return json_error(400, "this key is no longer in the directory");
+    default: break;
+  }
+  int status = http_status(e.code);
+  return json_error(status >= 500 ? 503 : 400,
+                    status >= 500 ? "service temporarily unavailable" : e.detail);
 }
-
-Result<openpgp::Fingerprint> Vks::check_token(std::string_view token) const {
-  auto bad = [] { return fail(ErrorCode::BadQuery, "invalid upload token"); };
-  auto raw = from_hex(token);
-  if (!raw || raw->size() < 2 + 20 + 8 + kMacBytes || (*raw)[0] != kTokenFormat) {
-    return bad();
-  }
-  const std::size_t fpr_len = (*raw)[1] == 6 ? 32 : (*raw)[1] == 4 ? 20 : 0;
-  if (fpr_len == 0 || raw->size() != 2 + fpr_len + 8 + kMacBytes) {
-    return bad();
-  }
-  const std::size_t body = 2 + fpr_len + 8;
-  Bytes mac = hmac(options_.token_secret, ByteView(raw->data(), body));
-  if (CRYPTO_memcmp(mac.data(), raw->data() + body, kMacBytes) != 0) {
-    return bad();
-  }
-  std::uint64_t expires = 0;
-  for (std::size_t i = 0; i < 8; ++i) {
-    expires = expires << 8 | (*raw)[2 + fpr_len + i];
-  }
-  if (expires < directory_.now()) {
-    return fail(ErrorCode::BadQuery, "upload session expired; upload the key again");
-  }
-  return openpgp::Fingerprint((*raw)[1] == 6 ? openpgp::Fingerprint::Version::V6
-                                             : openpgp::Fingerprint::Version::V4,
-                              ByteView(raw->data() + 2, fpr_len));
-}
+}  // namespace
 
 Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
@@ -181,7 +148,7 @@ Reply Vks::upload(const HttpRequest& request) const {
   if (certs && certs->size() > 1) {
     return json_error(400, "upload one key at a time");
   }
-  auto report = directory_.upload(as_bytes(keytext));
+  auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
     return json_error(http_status(report.error().code) >= 500 ? 503 : 400, report.error().detail);
   }
@@ -199,7 +166,7 @@ Reply Vks::request_verify(const HttpRequest& request) const {
       !body["addresses"].is_array()) {
     return json_error(400, "expected a JSON object with \"token\" and \"addresses\"");
   }
-  auto fpr = check_token(body["token"].get_ref<const std::string&>());
+  auto fpr = tokens_.check(body["token"].get_ref<const std::string&>());
   if (!fpr) {
     return json_error(400, fpr.error().detail);
   }
@@ -213,6 +180,27 @@ Reply Vks::request_verify(const HttpRequest& request) const {
       return json_error(400, "malformed e-mail address: " + a.get<std::string>());
     }
     wanted.push_back(email->address());
+  }
+  if (verification_) {
+    // Already published addresses need no mail.
+    auto states = verification_->states(*fpr);
+    if (!states) {
+      return verification_error(states.error());
+    }
+    std::vector<std::string> to_mail;
+    for (const auto& a : wanted) {
+      auto it = states->find(a);
+      if (it == states->end()) {
+        return json_error(400, "the key has no user ID with the address " + a);
+      }
+      if (it->second != service::AddressState::Published &&
+          it->second != service::AddressState::Revoked) {
+        to_mail.push_back(a);
+      }
+    }
+    if (auto sent = verification_->request(*fpr, to_mail, request.client); !sent) {
+      return verification_error(sent.error());
+    }
   }
   return key_status(*fpr, &wanted);
 }
@@ -231,16 +219,25 @@ Reply Vks::key_status(const openpgp::Fingerprint& fpr,
     return json_error(503, "service temporarily unavailable");
   }
   json status = json::object();
-  const auto& states = vc->user_id_states();
-  for (const auto& st : states) {
-    if (!st.email) {
-      continue;
+  if (verification_) {
+    auto states = verification_->states(fpr);
+    if (!states) {
+      return verification_error(states.error());
     }
-    const std::string& addr = st.email->address();
-    const bool revoked = st.revocation.has_value() || vc->revoked();
-    // A revoked user ID never hides the same address on a current one.
-    if (!status.contains(addr) || status[addr] == "revoked") {
-      status[addr] = revoked ? "revoked" : "published";
+    for (const auto& [addr, st] : *states) {
+      status[addr] = std::string(service::state_name(st));
+    }
+  } else {
+    for (const auto& st : vc->user_id_states()) {
+      if (!st.email) {
+        continue;
+      }
+      const std::string& addr = st.email->address();
+      const bool revoked = st.revocation.has_value() || vc->revoked();
+      // A revoked user ID never hides the same address on a current one.
+      if (!status.contains(addr) || status[addr] == "revoked") {
+        status[addr] = revoked ? "revoked" : "published";
+      }
     }
   }
   if (only) {
@@ -254,7 +251,7 @@ Reply Vks::key_status(const openpgp::Fingerprint& fpr,
     status = std::move(picked);
   }
   return json_reply(200, json{{"key_fpr", fpr.to_hex()}, {"status", status},
-                              {"token", make_token(fpr)}});
+                              {"token", tokens_.make(fpr)}});
 }
 
 }  // namespace keydir::api

@@ -6,32 +6,29 @@
 //   POST /vks/v1/request-verify         {"token": "...", "addresses": [...]}
 // Lookups answer armored keys (application/pgp-keys) or a plain-text error;
 // the POST endpoints answer JSON, errors as {"error": "..."} — as Hagrid does.
-// Until e-mail verification exists, every address of a key reads "published"
-// (open mode) and "revoked" for a revoked user ID.
+// Address states: "published", "pending" (a confirmation mail is out),
+// "unpublished", "revoked". In open mode every address reads "published"
+// (or "revoked"); in verified and managed mode request-verify mails the
+// confirmation links.
 #pragma once
 
 #include <string>
 
 #include "api/hkp/hkp.hpp"
 #include "api/http/message.hpp"
+#include "api/http/upload_token.hpp"
 #include "service/key_directory.hpp"
+#include "service/verification.hpp"
 
 namespace keydir::api {
 
-struct VksOptions {
-  std::string token_secret;            // HMAC key of upload tokens (random, kept by keydird)
-  std::uint64_t token_lifetime = 3600;  // seconds
-};
-
 class Vks {
  public:
-  Vks(service::KeyDirectory& directory, const Hkp& hkp, VksOptions options);
+  // `verification`: null in open mode.
+  Vks(service::KeyDirectory& directory, const Hkp& hkp, const UploadTokens& tokens,
+      service::Verification* verification);
   // `rest` is the path after "/vks/v1/".
   [[nodiscard]] Reply handle(const HttpRequest& request, std::string_view rest) const;
-
-  // Upload tokens: which key an upload session is about, signed and dated.
-  [[nodiscard]] std::string make_token(const openpgp::Fingerprint& fpr) const;
-  [[nodiscard]] Result<openpgp::Fingerprint> check_token(std::string_view token) const;
 
  private:
   [[nodiscard]] Reply upload(const HttpRequest& request) const;
@@ -42,7 +39,8 @@ class Vks {
 
   service::KeyDirectory& directory_;
   const Hkp& hkp_;
-  VksOptions options_;
+  const UploadTokens& tokens_;
+  service::Verification* verification_;
 };
 
 }  // namespace keydir::api

@@ -14,7 +14,7 @@ constexpr std::string_view kCss = R"CSS(:root{--fg:#1b1b1b;--muted:#4a4a4a;--bg:
 header,main,footer{max-width:60rem;margin:0 auto;padding:0 1rem}header{display:flex;flex-wrap:wrap;align-items:baseline;gap:1rem;border-bottom:1px solid var(--line)}
 header h1{font-size:1.4rem;margin:.6rem 0}header h1 a{color:var(--fg);text-decoration:none}nav a{margin-right:1rem}a{color:var(--accent)}
 footer{color:var(--muted);font-size:.9rem;border-top:1px solid var(--line);margin-top:2rem;padding-top:.5rem}
-label{display:block;font-weight:600;margin:.8rem 0 .3rem}input[type=search],textarea{width:100%;padding:.5rem;font:inherit;border:1px solid #767676;border-radius:4px}
+label{display:block;font-weight:600;margin:.8rem 0 .3rem}label.inline{display:inline;font-weight:400}form.inline{display:inline}form.inline button{margin:0 0 0 .5rem;padding:.1rem .6rem}fieldset{border:1px solid var(--line);border-radius:6px;margin:1rem 0}fieldset ul{list-style:none;padding-left:0}input[type=search],textarea{width:100%;padding:.5rem;font:inherit;border:1px solid #767676;border-radius:4px}
 textarea{font-family:ui-monospace,monospace;font-size:.85rem}button{margin-top:.6rem;padding:.5rem 1.2rem;font:inherit;color:#fff;background:var(--accent);border:0;border-radius:4px;cursor:pointer}
 button:focus,a:focus,input:focus,textarea:focus{outline:3px solid #ffbf47;outline-offset:1px}
 .cert{border:1px solid var(--line);border-radius:6px;padding:.8rem 1rem;margin:1rem 0}.cert.revoked,.cert.expired{border:2px solid var(--bad)}
@@ -167,8 +167,219 @@ std::string grouped_hex(std::string_view hex) {
   return out;
 }
 
-Pages::Pages(service::KeyDirectory& directory, PagesOptions options)
-    : directory_(directory), options_(std::move(options)) {}
+Pages::Pages(service::KeyDirectory& directory, PagesOptions options, const UploadTokens& tokens,
+             service::Verification* verification)
+    : directory_(directory),
+      options_(std::move(options)),
+      tokens_(tokens),
+      verification_(verification) {}
+
+Reply Pages::message_page(int status, std::string_view title, std::string_view text,
+                          bool error) const {
+  std::string b = "<h2>" + html_escape(title) + "</h2><p class=\"notice" +
+                  (error ? std::string(" error\" role=\"alert") : std::string()) + "\">" +
+                  html_escape(text) + "</p><p><a href=\"/\">Back</a></p>";
+  return html_reply(status, page(options_.site_name, title, b));
+}
+
+std::string Pages::address_states(const openpgp::Fingerprint& fpr) const {
+  if (!verification_) {
+    return "";
+  }
+  auto states = verification_->states(fpr);
+  if (!states || states->empty()) {
+    return "<p>This key has no e-mail address to publish.</p>";
+  }
+  std::string b = "<form action=\"/upload/verify\" method=\"post\"><input type=\"hidden\" "
+                  "name=\"token\" value=\"" + tokens_.make(fpr) + "\"><fieldset><legend>"
+                  "Addresses of <code>" + grouped_hex(fpr.to_hex()) + "</code></legend><ul>";
+  bool any = false;
+  std::size_t n = 0;
+  for (const auto& [addr, st] : *states) {
+    const std::string id = "addr" + std::to_string(n++);
+    b += "<li>";
+    if (st == service::AddressState::Unpublished || st == service::AddressState::Pending) {
+      any = true;
+      b += "<input type=\"checkbox\" name=\"address\" id=\"" + id + "\" value=\"" +
+           html_escape(addr) + "\" checked> <label class=\"inline\" for=\"" + id + "\">" +
+           html_escape(addr) + "</label>";
+    } else {
+      b += html_escape(addr);
+    }
+    b += " <span class=\"tag\">" + std::string(service::state_name(st)) + "</span></li>";
+  }
+  b += "</ul></fieldset>";
+  if (any) {
+    b += "<p>An address is published only once its owner confirms it: each one gets a mail "
+         "with a link.</p><button type=\"submit\">Send confirmation mails</button>";
+  }
+  return b + "</form>";
+}
+
+Reply Pages::send_confirmations(const HttpRequest& request) const {
+  if (!verification_) {
+    return message_page(404, "Not needed", "This directory publishes every address.", true);
+  }
+  auto form = parse_form(request.body, 32);
+  if (!form) {
+    return message_page(400, "Send confirmation mails", form.error().detail, true);
+  }
+  std::string token;
+  std::vector<std::string> addresses;
+  for (auto& [k, v] : *form) {
+    if (k == "token") {
+      token = v;
+    } else if (k == "address") {
+      auto e = openpgp::Email::parse(v);
+      if (!e) {
+        return message_page(400, "Send confirmation mails", "not an e-mail address: " + v, true);
+      }
+      addresses.push_back(e->address());
+    }
+  }
+  auto fpr = tokens_.check(token);
+  if (!fpr) {
+    return message_page(400, "Send confirmation mails", fpr.error().detail, true);
+  }
+  if (addresses.empty()) {
+    return message_page(400, "Send confirmation mails", "Choose at least one address.", true);
+  }
+  auto sent = verification_->request(*fpr, addresses, request.client);
+  if (!sent) {
+    const Error& e = sent.error();
+    if (e.code == ErrorCode::MailFailed) {
+      return message_page(503, "Send confirmation mails",
+                          "The mail could not be sent; try again later.", true);
+    }
+    Reply r = error_reply(e);
+    return message_page(r.status, "Send confirmation mails", r.body, true);
+  }
+  std::string list;
+  for (const auto& a : addresses) {
+    list += (list.empty() ? "" : ", ") + a;
+  }
+  return message_page(200, "Check your mail",
+                      "A confirmation link was sent to " + list +
+                          ". Each address is published when its link is followed.",
+                      false);
+}
+
+Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
+  if (!verification_) {
+    return message_page(404, "Not needed", "This directory publishes every address.", true);
+  }
+  // A GET only shows what the link would do: mail scanners open links, and
+  // publishing must be the owner's act (the button below, a POST).
+  if (request.method != "POST") {
+    auto t = verification_->peek(token, storage::VerifyToken::Kind::Verify);
+    if (!t) {
+      return message_page(410, "Link not valid", t.error().detail, true);
+    }
+    std::string b = "<h2>Publish your address</h2><p>Publish <strong>" + html_escape(t->email) +
+                    "</strong> with the OpenPGP key <code>" +
+                    grouped_hex(t->fingerprint.to_hex()) +
+                    "</code>? Anyone will then find this key by that address.</p>"
+                    "<form method=\"post\"><button type=\"submit\">Publish</button></form>";
+    return html_reply(200, page(options_.site_name, "Publish your address", b));
+  }
+  auto t = verification_->confirm(token);
+  if (!t) {
+    if (t.error().code == ErrorCode::TokenInvalid) {
+      return message_page(410, "Link not valid", t.error().detail, true);
+    }
+    Reply r = error_reply(t.error());
+    return message_page(r.status, "Publish your address", r.body, true);
+  }
+  std::string b = "<h2>Published</h2><p class=\"notice\">" + html_escape(t->email) +
+                  " is now published with the key <a href=\"/search?q=0x" +
+                  t->fingerprint.to_hex() + "\"><code>" + grouped_hex(t->fingerprint.to_hex()) +
+                  "</code></a>. To take it off later, use <a href=\"/manage\">Manage your "
+                  "key</a>.</p>";
+  return html_reply(200, page(options_.site_name, "Published", b));
+}
+
+Reply Pages::manage(const HttpRequest& request) const {
+  if (!verification_) {
+    return message_page(404, "Not available",
+                        "This directory publishes every address; there is nothing to manage.",
+                        true);
+  }
+  if (request.method == "POST") {
+    auto form = parse_form(request.body, 8);
+    std::string email;
+    if (form) {
+      for (auto& [k, v] : *form) {
+        if (k == "email") {
+          email = v;
+        }
+      }
+    }
+    auto r = verification_->request_manage(email, request.client);
+    if (!r) {
+      if (r.error().code == ErrorCode::MailFailed) {
+        return message_page(503, "Manage your key", "The mail could not be sent; try again later.",
+                            true);
+      }
+      Reply e = error_reply(r.error());
+      return message_page(e.status, "Manage your key", e.body, true);
+    }
+    // The same answer whether or not the address is published here.
+    return message_page(200, "Check your mail",
+                        "If " + email + " is published here, a link to manage its key was "
+                        "sent to it.",
+                        false);
+  }
+  std::string b = "<h2>Manage your key</h2><form action=\"/manage\" method=\"post\">"
+                  "<label for=\"email\">Your e-mail address</label><input id=\"email\" "
+                  "name=\"email\" type=\"email\" required autocomplete=\"email\">"
+                  "<p>You get a link from which you can unpublish the addresses of your key.</p>"
+                  "<button type=\"submit\">Send me a link</button></form>";
+  return html_reply(200, page(options_.site_name, "Manage your key", b));
+}
+
+Reply Pages::manage_key(const HttpRequest& request, std::string_view token) const {
+  if (!verification_) {
+    return message_page(404, "Not available", "Nothing to manage here.", true);
+  }
+  auto t = verification_->peek(token, storage::VerifyToken::Kind::Manage);
+  if (!t) {
+    return message_page(410, "Link not valid", t.error().detail, true);
+  }
+  std::string notice;
+  if (request.method == "POST") {
+    auto form = parse_form(request.body, 8);
+    std::string email;
+    if (form) {
+      for (auto& [k, v] : *form) {
+        if (k == "address") {
+          email = v;
+        }
+      }
+    }
+    auto r = verification_->unpublish(token, email);
+    if (!r) {
+      Reply e = error_reply(r.error());
+      return message_page(e.status, "Manage your key", e.body, true);
+    }
+    notice = "<p class=\"notice\" role=\"status\">" + html_escape(email) +
+             " is no longer published.</p>";
+  }
+  auto published = directory_.store_ref().published(t->fingerprint);
+  std::string b = "<h2>Manage your key</h2>" + notice + "<p>Key <code>" +
+                  grouped_hex(t->fingerprint.to_hex()) + "</code>. Published addresses:</p><ul>";
+  if (published && !published->empty()) {
+    for (const auto& a : *published) {
+      b += "<li>" + html_escape(a) + " <form class=\"inline\" method=\"post\"><input "
+           "type=\"hidden\" name=\"address\" value=\"" + html_escape(a) +
+           "\"><button type=\"submit\">Unpublish</button></form></li>";
+    }
+  } else {
+    b += "<li>none</li>";
+  }
+  b += "</ul><p>The key itself (and its revocations) stays available by fingerprint: a revoked "
+       "key must remain findable so that others learn it was revoked.</p>";
+  return html_reply(200, page(options_.site_name, "Manage your key", b));
+}
 
 std::optional<Reply> Pages::handle(const HttpRequest& request) const {
   const std::string& p = request.path;
@@ -206,6 +417,20 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
   if (p == "/upload") {
     return request.method == "POST" ? upload(request) : not_allowed("POST");
   }
+  if (p == "/upload/verify") {
+    return request.method == "POST" ? send_confirmations(request) : not_allowed("POST");
+  }
+  if (p.starts_with("/verify/")) {
+    return get || request.method == "POST" ? verify(request, std::string_view(p).substr(8))
+                                           : not_allowed("GET, HEAD, POST");
+  }
+  if (p == "/manage") {
+    return get || request.method == "POST" ? manage(request) : not_allowed("GET, HEAD, POST");
+  }
+  if (p.starts_with("/manage/")) {
+    return get || request.method == "POST" ? manage_key(request, std::string_view(p).substr(8))
+                                           : not_allowed("GET, HEAD, POST");
+  }
   if (p == "/about") {
     return get ? about(request) : not_allowed("GET, HEAD");
   }
@@ -233,7 +458,8 @@ Reply Pages::home(std::string_view notice) const {
   return html_reply(notice.empty() ? 200 : 400, page(options_.site_name, "Search and publish", b));
 }
 
-std::string Pages::certificate_card(const openpgp::VerifiedCertificate& vc) const {
+std::string Pages::certificate_card(const openpgp::VerifiedCertificate& vc,
+                                   std::uint32_t hidden_user_ids) const {
   const auto& c = vc.cert();
   const auto now = directory_.now();
   const auto& ps = vc.primary_state();
@@ -277,7 +503,15 @@ std::string Pages::certificate_card(const openpgp::VerifiedCertificate& vc) cons
   if (c.user_ids.empty()) {
     s += "<li>(none)</li>";
   }
-  s += "</ul><h4>Subkeys</h4><ul class=\"subkeys\">";
+  s += "</ul>";
+  if (hidden_user_ids) {
+    s += "<p class=\"notice\">" + std::to_string(hidden_user_ids) +
+         (hidden_user_ids == 1 ? " user ID is" : " user IDs are") +
+         " not shown: this directory publishes an address only once its owner has confirmed "
+         "it by e-mail. GnuPG 2.2 skips a key with no user ID when it is new to it; updates of "
+         "a key already in its keyring (revocations, new subkeys) still reach it.</p>";
+  }
+  s += "<h4>Subkeys</h4><ul class=\"subkeys\">";
   for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
     const auto& k = c.subkeys[i].key;
     const auto& st = vc.subkey_states()[i];
@@ -341,7 +575,7 @@ Reply Pages::search(const HttpRequest& request) const {
   std::size_t n = 0;
   for (const auto& rec : *found) {
     if (auto vc = directory_.summarize(rec)) {
-      cards += certificate_card(*vc);
+      cards += certificate_card(*vc, rec.hidden_user_ids);
       ++n;
     }
   }
@@ -386,7 +620,7 @@ Reply Pages::upload(const HttpRequest& request) const {
                   [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); })) {
     return home("Nothing to upload: paste a public key or choose a key file.");
   }
-  auto report = directory_.upload(as_bytes(keytext));
+  auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
     Reply e = error_reply(report.error());
     return html_reply(e.status, page(options_.site_name, "Upload",
@@ -408,6 +642,11 @@ Reply Pages::upload(const HttpRequest& request) const {
     }
     b += "</li>";
   }
+  b += "</ul>";
+  for (const auto& st : report->stored) {
+    b += address_states(st.fingerprint);
+  }
+  b += "<ul>";
   for (const auto& r : report->refused) {
     b += "<li class=\"notice error\">Refused";
     if (r.fingerprint) {

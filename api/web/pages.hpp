@@ -12,7 +12,9 @@
 
 #include "api/hkp/hkp.hpp"
 #include "api/http/message.hpp"
+#include "api/http/upload_token.hpp"
 #include "service/key_directory.hpp"
+#include "service/verification.hpp"
 
 namespace keydir::api {
 
@@ -25,8 +27,11 @@ struct PagesOptions {
 
 class Pages {
  public:
-  Pages(service::KeyDirectory& directory, PagesOptions options);
-  // Handles /, /search, /upload, /about and /static/*; nullopt for other paths.
+  // `verification`: null in open mode.
+  Pages(service::KeyDirectory& directory, PagesOptions options, const UploadTokens& tokens,
+        service::Verification* verification);
+  // Handles /, /search, /upload, /upload/verify, /verify/<token>, /manage,
+  // /manage/<token>, /about and /static/*; nullopt for other paths.
   [[nodiscard]] std::optional<Reply> handle(const HttpRequest& request) const;
 
  private:
@@ -34,10 +39,22 @@ class Pages {
   [[nodiscard]] Reply search(const HttpRequest& request) const;
   [[nodiscard]] Reply upload(const HttpRequest& request) const;
   [[nodiscard]] Reply about(const HttpRequest& request) const;
-  [[nodiscard]] std::string certificate_card(const openpgp::VerifiedCertificate& vc) const;
+  [[nodiscard]] Reply send_confirmations(const HttpRequest& request) const;
+  [[nodiscard]] Reply verify(const HttpRequest& request, std::string_view token) const;
+  [[nodiscard]] Reply manage(const HttpRequest& request) const;
+  [[nodiscard]] Reply manage_key(const HttpRequest& request, std::string_view token) const;
+  [[nodiscard]] std::string certificate_card(const openpgp::VerifiedCertificate& vc,
+                                             std::uint32_t hidden_user_ids = 0) const;
+  // The addresses of an uploaded key and their states, with a form that
+  // mails confirmation links (verified and managed mode).
+  [[nodiscard]] std::string address_states(const openpgp::Fingerprint& fpr) const;
+  [[nodiscard]] Reply message_page(int status, std::string_view title, std::string_view text,
+                                   bool error) const;
 
   service::KeyDirectory& directory_;
   PagesOptions options_;
+  const UploadTokens& tokens_;
+  service::Verification* verification_;
 };
 
 // "0123ABCD…" → "0123 ABCD …" (groups of four).

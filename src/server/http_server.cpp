@@ -125,6 +125,9 @@ class Handler : public Http::Handler {
         r.host += ":" + host->port().toString();
       }
     }
+    if (auto auth = req.headers().tryGet<Http::Header::Authorization>()) {
+      r.authorization = auth->value();
+    }
     r.body = req.body();
     r.client = req.address().host();
     if (std::find(trusted_.begin(), trusted_.end(), r.client) != trusted_.end()) {

@@ -11,10 +11,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <curl/curl.h>
 #include <toml++/toml.h>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -25,7 +27,9 @@
 #include "service/check.hpp"
 #include "service/dump.hpp"
 #include "service/importer.hpp"
+#include "service/verification.hpp"
 #include "service/wkd.hpp"
+#include "common/time_format.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
 
 namespace {
@@ -91,6 +95,7 @@ std::optional<std::string> token_secret(const std::string& data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   CLI::App app{"keydird — OpenPGP key directory server"};
   app.require_subcommand(1);
   std::string data;
@@ -124,6 +129,35 @@ int main(int argc, char** argv) {
   serve->add_option("--wkd-submission-address", wkd_submission,
                     "Address served as WKD submission-address (default: none)");
   serve->add_option("--site-name", site_name, "Name shown on the web pages")
+      ->capture_default_str();
+  std::string mode_text = "open";
+  std::string public_url;
+  keydir::service::SmtpOptions smtp;
+  double verify_token_hours = 24;
+  std::vector<std::string> operator_tokens;
+  std::string managed_uploads = "token";
+  serve->add_option("--mode", mode_text,
+                    "Who may publish an address: open (everything valid), verified (the "
+                    "address's owner confirms by e-mail), managed (an organization's domains)")
+      ->check(CLI::IsMember({"open", "verified", "managed"}))
+      ->capture_default_str();
+  serve->add_option("--public-url", public_url,
+                    "Base URL of the links in confirmation mails (default: http://LISTEN)");
+  serve->add_option("--smtp-url", smtp.url,
+                    "Mail relay: smtp://HOST:PORT (STARTTLS when offered) or smtps://HOST:PORT");
+  serve->add_option("--smtp-from", smtp.from, "Sender address of confirmation mails");
+  serve->add_option("--smtp-user", smtp.user, "Login at the mail relay (optional)");
+  serve->add_option("--smtp-password", smtp.password, "Password at the mail relay (optional)");
+  serve->add_option("--verify-token-hours", verify_token_hours,
+                    "Lifetime of the links in confirmation mails")
+      ->capture_default_str();
+  serve->add_option("--operator-token", operator_tokens,
+                    "Managed mode: a bearer token that lets an operator upload and publish "
+                    "(repeatable; keep it in the config file)");
+  serve->add_option("--managed-uploads", managed_uploads,
+                    "Managed mode: uploads without an operator token are refused (token) or "
+                    "go through e-mail verification (verify)")
+      ->check(CLI::IsMember({"token", "verify"}))
       ->capture_default_str();
   serve->add_option("--max-results", max_results, "Most keys in one lookup answer")
       ->capture_default_str();
@@ -201,6 +235,27 @@ int main(int argc, char** argv) {
   wkd_export->add_option("--out", out, "Output folder (new or empty)")->required();
   wkd_export->add_option("--policy", wkd_policy_file, "File to use as the policy file");
 
+  auto* admin = app.add_subcommand("admin", "Operator commands on a stopped server's store");
+  admin->require_subcommand(1);
+  std::string admin_fpr;
+  std::string admin_email;
+  std::string admin_reason = "deleted by the operator";
+  admin->add_option("--data", data, "Data folder")->required();
+  auto* admin_pending = admin->add_subcommand("list-pending", "Addresses awaiting confirmation");
+  auto* admin_publish = admin->add_subcommand("publish", "Publish an address of a key");
+  admin_publish->add_option("FPR", admin_fpr, "Fingerprint of the key")->required();
+  admin_publish->add_option("EMAIL", admin_email, "Address to publish")->required();
+  auto* admin_unpublish = admin->add_subcommand("unpublish", "Unpublish an address of a key");
+  admin_unpublish->add_option("FPR", admin_fpr, "Fingerprint of the key")->required();
+  admin_unpublish->add_option("EMAIL", admin_email, "Address to unpublish")->required();
+  auto* admin_delete = admin->add_subcommand(
+      "delete", "Delete a key, its index entries and its verification state (leaves a tombstone)");
+  admin_delete->add_option("FPR", admin_fpr, "Fingerprint of the key")->required();
+  admin_delete->add_option("--reason", admin_reason, "Kept with the tombstone");
+  auto* admin_restore =
+      admin->add_subcommand("restore", "Lift a deleted key's tombstone (it may be uploaded again)");
+  admin_restore->add_option("FPR", admin_fpr, "Fingerprint of the key")->required();
+
   auto* stats = app.add_subcommand("stats", "Counts and size of the store");
   stats->add_option("--data", data, "Data folder")->required();
 
@@ -266,6 +321,23 @@ int main(int argc, char** argv) {
     std::cerr << "keydird serve: --tls-cert and --tls-key go together\n";
     return kExitUsage;
   }
+  if (serve->parsed() && mode_text != "open") {
+    if (smtp.url.empty() || smtp.from.empty()) {
+      std::cerr << "keydird serve: --mode " << mode_text
+                << " mails confirmation links: set --smtp-url and --smtp-from\n";
+      return kExitUsage;
+    }
+    if (mode_text == "managed" && wkd_domains.empty()) {
+      std::cerr << "keydird serve: --mode managed serves the organization's domains: set "
+                   "--wkd-domain\n";
+      return kExitUsage;
+    }
+    if (mode_text == "managed" && managed_uploads == "token" && operator_tokens.empty()) {
+      std::cerr << "keydird serve: --mode managed with --managed-uploads token needs "
+                   "--operator-token\n";
+      return kExitUsage;
+    }
+  }
   bool create = import->parsed() || serve->parsed();
   // Bulk import reads little back: a small cache keeps its memory bounded.
   auto store = open_store(data, sync, create, import->parsed() ? 64 : 256,
@@ -274,6 +346,14 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   keydir::service::DirectoryOptions directory_options;
+  directory_options.mode = mode_text == "verified"  ? keydir::service::PublishMode::Verified
+                           : mode_text == "managed" ? keydir::service::PublishMode::Managed
+                                                    : keydir::service::PublishMode::Open;
+  for (auto d : wkd_domains) {
+    std::transform(d.begin(), d.end(), d.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+    directory_options.managed_domains.push_back(d);
+  }
   directory_options.policy.keep_third_party_certifications = keep_third_party;
   directory_options.policy.keep_user_attributes = keep_attributes;
   directory_options.policy.accept_sha1_self_signatures = !refuse_sha1;
@@ -334,7 +414,24 @@ int main(int argc, char** argv) {
       std::cerr << "keydird serve: cannot keep the token key in " << data << "\n";
       return kExitFailure;
     }
-    api_options.vks.token_secret = *secret;
+    api_options.token_secret = *secret;
+    if (public_url.empty()) {
+      public_url = std::string(http.tls_cert ? "https://" : "http://") + listen;
+    }
+    while (!public_url.empty() && public_url.back() == '/') {
+      public_url.pop_back();
+    }
+    keydir::service::SmtpMailer mailer(smtp);
+    keydir::service::VerificationOptions vo;
+    vo.public_url = public_url;
+    vo.site_name = site_name;
+    vo.token_lifetime = static_cast<std::uint64_t>(verify_token_hours * 3600);
+    keydir::service::Verification verification(directory, mailer, vo);
+    if (directory_options.mode != keydir::service::PublishMode::Open) {
+      api_options.verification = &verification;
+    }
+    api_options.operator_tokens = operator_tokens;
+    api_options.managed_uploads_need_token = managed_uploads == "token";
     api_options.pages.site_name = site_name;
     api_options.pages.tls = !tls_cert.empty();
     api_options.pages.wkd_domains = wkd_domains;
@@ -347,6 +444,14 @@ int main(int argc, char** argv) {
     if (!port) {
       std::cerr << "keydird serve: " << port.error().detail << "\n";
       return kExitFailure;
+    }
+    if (directory_options.mode == keydir::service::PublishMode::Open) {
+      spdlog::warn("publishing mode open: anyone can publish any address with any key "
+                   "(use --mode verified on a public server)");
+    } else {
+      spdlog::info("publishing mode {}: an address is published once its owner confirms it; "
+                   "links go out through {} and point to {}",
+                   mode_text, smtp.url, public_url);
     }
     auto st = store->stats();
     std::cout << "keydird: serving " << (st ? st->certificates : 0) << " certificates from "
@@ -458,6 +563,55 @@ int main(int argc, char** argv) {
       return kExitFailure;
     }
     std::cout << "compacted " << data << "\n";
+    return kExitOk;
+  }
+  if (admin->parsed()) {
+    auto fpr = keydir::openpgp::Fingerprint::from_hex(admin_fpr);
+    if (!admin_pending->parsed() && !fpr) {
+      std::cerr << "keydird admin: not a fingerprint: " << admin_fpr << "\n";
+      return kExitUsage;
+    }
+    std::string email;
+    if (admin_publish->parsed() || admin_unpublish->parsed()) {
+      auto e = keydir::openpgp::Email::parse(admin_email);
+      if (!e) {
+        std::cerr << "keydird admin: not an e-mail address: " << admin_email << "\n";
+        return kExitUsage;
+      }
+      email = e->address();
+    }
+    keydir::Result<void> r;
+    if (admin_pending->parsed()) {
+      std::uint64_t n = 0;
+      auto walked = store->for_each_token([&](keydir::ByteView, const keydir::storage::VerifyToken& t) {
+        if (t.kind == keydir::storage::VerifyToken::Kind::Verify) {
+          std::cout << t.fingerprint.to_hex() << " " << t.email << " expires "
+                    << keydir::utc_timestamp(t.expires) << "\n";
+          ++n;
+        }
+        return true;
+      });
+      if (!walked) {
+        std::cerr << "keydird admin: " << walked.error().detail << "\n";
+        return kExitFailure;
+      }
+      std::cerr << n << " pending\n";
+      return kExitOk;
+    }
+    if (admin_publish->parsed()) {
+      r = directory.set_published(*fpr, {email}, {});
+    } else if (admin_unpublish->parsed()) {
+      r = directory.set_published(*fpr, {}, {email});
+    } else if (admin_delete->parsed()) {
+      r = directory.remove(*fpr, admin_reason);
+    } else if (admin_restore->parsed()) {
+      r = store->clear_tombstone(*fpr);
+    }
+    if (!r) {
+      std::cerr << "keydird admin: " << r.error().detail << "\n";
+      return r.error().code == keydir::ErrorCode::NotFound ? kExitFailure : kExitFailure;
+    }
+    std::cout << "done\n";
     return kExitOk;
   }
   if (wkd_export->parsed()) {

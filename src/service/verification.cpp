@@ -1,6 +1,7 @@
 #include "service/verification.hpp"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -340,10 +341,13 @@ Result<void> SmtpMailer::send(const MailMessage& message) {
   curl_slist_free_all(rcpt);
   curl_easy_cleanup(c);
   if (rc != CURLE_OK) {
+    std::string why = error[0] ? std::string(error) : std::string(curl_easy_strerror(rc));
+    spdlog::error("mail to {}: the mail relay {} did not take the mail: {}", message.to,
+                  options_.url, why);
     return fail(ErrorCode::MailFailed,
-                "the mail relay " + options_.url + " did not take the mail: " +
-                    (error[0] ? std::string(error) : std::string(curl_easy_strerror(rc))));
+                "the mail relay " + options_.url + " did not take the mail: " + why);
   }
+  spdlog::info("mail to {} sent through {}", message.to, options_.url);
   return {};
 }
 

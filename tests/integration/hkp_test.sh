@@ -26,7 +26,7 @@ check() {  # check NAME EXPECTED ACTUAL
 "$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc >/dev/null 2>&1 || true
 # A config file (the documented example, adjusted), overridden by flags.
 sed -e 's|^listen = .*|listen = "127.0.0.1:11371"|' -e 's|^add-rate = .*|add-rate = 6000|' \
-  -e 's|^add-burst = .*|add-burst = 1000|' -e 's|^max-results = .*|max-results = 50|' \
+  -e 's|^add-burst = .*|add-burst = 1000|' -e 's|^mode = .*|mode = "open"|' -e 's|^max-results = .*|max-results = 50|' \
   "$(dirname "$0")/../../deploy/config/keydird.toml.example" >"$T/keydird.toml"
 printf 'lisen = "x"\n' >"$T/typo.toml"
 check "config: unknown key refused" 2 "$("$B/keydird" serve --config "$T/typo.toml" >/dev/null 2>&1; echo $?)"

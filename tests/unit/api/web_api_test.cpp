@@ -39,7 +39,7 @@ struct Env {
     o.add_per_minute = 0;  // no rate limit in unit tests
     o.wkd.domains = {"keydir.test", "Example.ORG"};
     o.wkd.submission_address = "key-submission@keydir.test";
-    o.vks.token_secret = std::string(32, 'k');
+    o.token_secret = std::string(32, 'k');
     o.pages.wkd_domains = o.wkd.domains;
     api = std::make_unique<Api>(*directory, o);
   }

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Publishing modes end to end: keydird in verified and managed mode on a
+# loopback port, a real SMTP server receiving the mails (Debian's
+# python3-aiosmtpd writing a Maildir), curl following the links, gpg as the
+# legacy client.   verify_test.sh BUILD_DIR DATA_DIR
+set -euo pipefail
+B=${1:?usage: verify_test.sh BUILD_DIR DATA_DIR}
+DATA=${2:?usage: verify_test.sh BUILD_DIR DATA_DIR}
+PY=/usr/bin/python3  # Debian's, which has aiosmtpd
+"$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "missing python3-aiosmtpd: run deploy/setup.sh"; exit 1; }
+T=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then
+    echo "ok    $1"
+  else
+    echo "FAIL  $1: expected [$2], got [$3]"
+    fails=$((fails + 1))
+  fi
+}
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+# The SMTP server: every message lands in $T/mail/new.
+SPORT=$(free_port)
+"$PY" -m aiosmtpd -n -l "127.0.0.1:$SPORT" -c aiosmtpd.handlers.Mailbox "$T/mail" >"$T/smtp.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -d "$T/mail/new" ] && break; sleep 0.1; done
+mails() { ls "$T/mail/new" 2>/dev/null | wc -l; }
+last_link() {  # the link in the newest mail to $1
+  grep -l "^To: $1" "$T"/mail/new/* 2>/dev/null | xargs -r ls -t | head -n 1 |
+    xargs -r grep -o 'http://[^ ]*/\(verify\|manage\)/[a-z0-9]*' | head -n 1
+}
+
+start() {  # start NAME ARGS...: keydird on a free port; sets PORT, U, SPID
+  local name=$1
+  shift
+  PORT=$(free_port)
+  "$B/keydird" serve --listen "127.0.0.1:$PORT" --public-url "http://127.0.0.1:$PORT" \
+    --add-rate 0 "$@" >"$T/$name.log" 2>&1 &
+  SPID=$!
+  PIDS+=("$SPID")
+  for _ in $(seq 50); do grep -q "serving" "$T/$name.log" && break; sleep 0.1; done
+  grep -q "serving" "$T/$name.log" || { cat "$T/$name.log"; echo "server did not start"; exit 1; }
+  U=http://127.0.0.1:$PORT
+}
+stop() { kill -TERM "$SPID"; wait "$SPID" 2>/dev/null || true; }
+
+MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA  # gpg-multi: multi@, second@, gone@ (revoked)
+MH=$(gpgconf --list-dirs libexecdir)/gpg-wks-client
+MHASH=$("$MH" --print-wkd-hash multi@keydir.test | cut -d' ' -f1)
+SMTP="--smtp-url smtp://127.0.0.1:$SPORT --smtp-from keys@keydir.test"
+
+# --- verified mode -----------------------------------------------------------
+check "verified mode needs a mail relay" 2 "$("$B/keydird" serve --data "$T/x" --mode verified >/dev/null 2>&1; echo $?)"
+start verified --data "$T/data" --mode verified $SMTP --wkd-domain keydir.test
+check "startup log names the mode" 1 "$(grep -c 'publishing mode verified' "$T/verified.log")"
+check "upload" 200 "$(code --data-urlencode "keytext@$DATA/gpg-multi.asc" "$U/pks/add")"
+check "unverified: HKP by e-mail 404" 404 "$(code "$U/pks/lookup?op=get&search=multi@keydir.test")"
+check "unverified: VKS by-email 404" 404 "$(code "$U/vks/v1/by-email/multi@keydir.test")"
+check "unverified: WKD 404" 404 "$(code -H 'Host: keydir.test' "$U/.well-known/openpgpkey/hu/$MHASH")"
+check "unverified: no search by words" 404 "$(code "$U/pks/lookup?op=index&options=mr&search=keydir+test")"
+curl -s "$U/pks/lookup?op=get&search=0x$MFPR" >"$T/nouid.asc"
+check "by fingerprint: the key without user IDs" "0 1" \
+  "$(gpg --with-colons --show-keys "$T/nouid.asc" 2>/dev/null | grep -c '^uid' || true) $(gpg --with-colons --show-keys "$T/nouid.asc" 2>/dev/null | grep -c '^pub')"
+check "by fingerprint: the answer says why" 1 "$(grep -c '^Comment: 3 user ID(s) withheld' "$T/nouid.asc")"
+
+"$PY" -c 'import json,sys; print(json.dumps({"keytext": open(sys.argv[1]).read()}))' \
+  "$DATA/gpg-multi.asc" >"$T/up.json"
+curl -s -H 'Content-Type: application/json' --data-binary "@$T/up.json" "$U/vks/v1/upload" >"$T/up.out"
+check "VKS status before confirmation" "unpublished unpublished revoked" \
+  "$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["status"]; print(s["multi@keydir.test"], s["second@keydir.test"], s["gone@keydir.test"])' "$T/up.out")"
+TOKEN=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/up.out")
+check "request-verify" "200 pending" "$(curl -s -o "$T/rv.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data "{\"token\": \"$TOKEN\", \"addresses\": [\"multi@keydir.test\"]}" "$U/vks/v1/request-verify") $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"]["multi@keydir.test"])' "$T/rv.out")"
+check "request-verify of a revoked address: no mail, state revoked" "200 revoked" \
+  "$(curl -s -o "$T/rv2.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data "{\"token\": \"$TOKEN\", \"addresses\": [\"gone@keydir.test\"]}" "$U/vks/v1/request-verify") $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"]["gone@keydir.test"])' "$T/rv2.out")"
+for _ in $(seq 50); do [ "$(mails)" -ge 1 ] && break; sleep 0.1; done
+check "the mail arrived" 1 "$(mails)"
+LINK=$(last_link multi@keydir.test)
+check "the mail holds a link to this server" 1 "$(echo "$LINK" | grep -c "^$U/verify/")"
+check "the link's page (GET) does not publish" "200 404" \
+  "$(code "$LINK") $(code "$U/vks/v1/by-email/multi@keydir.test")"
+check "confirming (POST) publishes" 200 "$(code -X POST "$LINK")"
+check "the link works once" 410 "$(code -X POST "$LINK")"
+check "verified: HKP by e-mail" 200 "$(code "$U/pks/lookup?op=get&search=multi@keydir.test")"
+check "verified: VKS by-email" 200 "$(code "$U/vks/v1/by-email/multi%40keydir.test")"
+check "verified: WKD" 200 "$(code -H 'Host: keydir.test' "$U/.well-known/openpgpkey/hu/$MHASH")"
+check "verified: HKP index by e-mail" 1 "$(curl -s "$U/pks/lookup?op=index&options=mr&search=multi@keydir.test" | grep -c "^uid:keydir test multi <multi@keydir.test>")"
+curl -s "$U/pks/lookup?op=get&search=0x$MFPR" >"$T/one.asc"
+check "by fingerprint: only the published user ID" "keydir test multi <multi@keydir.test>" \
+  "$(gpg --with-colons --show-keys "$T/one.asc" 2>/dev/null | awk -F: '/^uid/{print $10}')"
+curl -s "$U/pks/lookup?op=get&search=multi@keydir.test" >"$T/byemail.asc"
+check "by e-mail: only that address's user ID" 1 \
+  "$(gpg --with-colons --show-keys "$T/byemail.asc" 2>/dev/null | grep -c '^uid')"
+check "re-upload keeps the confirmed address" "200 200" \
+  "$(code --data-urlencode "keytext@$DATA/gpg-multi.asc" "$U/pks/add") $(code "$U/vks/v1/by-email/multi@keydir.test")"
+
+# The manage link unpublishes.
+check "manage: ask for a link" 200 "$(code --data 'email=multi@keydir.test' "$U/manage")"
+for _ in $(seq 50); do last_link multi@keydir.test | grep -q /manage/ && break; sleep 0.1; done
+MLINK=$(last_link multi@keydir.test)
+check "manage link in the mail" 1 "$(echo "$MLINK" | grep -c "/manage/")"
+check "manage: unpublish" 200 "$(code --data 'address=multi@keydir.test' "$MLINK")"
+check "unpublished: by e-mail 404" 404 "$(code "$U/vks/v1/by-email/multi@keydir.test")"
+check "manage link lists nothing left" 0 "$(curl -s "$MLINK" | grep -c 'value="multi@keydir.test"' || true)"
+check "manage for an unknown address says the same" 200 "$(code --data 'email=nobody@keydir.test' "$U/manage")"
+
+# A second key claiming the same address stays unpublished.
+K=$(mktemp -d "$T/gnupg-mallory.XXXX")
+GNUPGHOME=$K gpg --batch --passphrase '' --pinentry-mode loopback --quick-gen-key \
+  'Mallory <multi@keydir.test>' ed25519 default never 2>/dev/null
+GNUPGHOME=$K gpg --armor --export >"$T/mallory.asc"
+check "impostor upload stored" 200 "$(code --data-urlencode "keytext@$T/mallory.asc" "$U/pks/add")"
+check "by e-mail: the impostor is not found" 404 "$(code "$U/pks/lookup?op=get&search=multi@keydir.test")"
+
+# Rate limit per address: the burst (2) is spent by two more requests.
+"$PY" -c 'import json,sys; print(json.dumps({"keytext": open(sys.argv[1]).read()}))' "$T/mallory.asc" >"$T/m.json"
+MTOKEN=$(curl -s -H 'Content-Type: application/json' --data-binary "@$T/m.json" "$U/vks/v1/upload" |
+  "$PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+rv() { code -H 'Content-Type: application/json' --data "{\"token\": \"$MTOKEN\", \"addresses\": [\"multi@keydir.test\"]}" "$U/vks/v1/request-verify"; }
+rv >/dev/null; rv >/dev/null
+check "rate limit per address: 429 once the burst is spent" 429 "$(rv)"
+
+# gpg 2.2 and a key without user IDs: new to it, refused ("no user ID");
+# already in its keyring, updates (a revocation) still arrive.
+G=$(mktemp -d "$T/gnupg-legacy.XXXX")
+chmod 700 "$G"
+echo "keyserver hkp://127.0.0.1:$PORT" >"$G/dirmngr.conf"
+A=$(mktemp -d "$T/gnupg-alice.XXXX")
+chmod 700 "$A"
+GNUPGHOME=$A gpg --batch --passphrase '' --pinentry-mode loopback --quick-gen-key \
+  'Alice <alice@keydir.test>' ed25519 default never 2>/dev/null
+AFPR=$(GNUPGHOME=$A gpg --with-colons --list-keys | awk -F: '/^fpr/{print $10; exit}')
+GNUPGHOME=$A gpg --armor --export >"$T/alice.asc"
+check "alice uploads (address unconfirmed)" 200 "$(code --data-urlencode "keytext@$T/alice.asc" "$U/pks/add")"
+GNUPGHOME=$G timeout 30 gpg --batch --recv-keys "$AFPR" </dev/null >"$T/recv.out" 2>&1 || true
+check "gpg --recv-keys skips a key with no published user ID when it is new to gpg" "1 0" \
+  "$(grep -c 'contains no user ID' "$T/recv.out") $(GNUPGHOME=$G gpg --with-colons --list-keys "$AFPR" 2>/dev/null | grep -c '^pub' || true)"
+GNUPGHOME=$G gpg --batch --import "$T/alice.asc" 2>/dev/null
+sed 's/^:-----BEGIN/-----BEGIN/' "$A/openpgp-revocs.d/$AFPR.rev" >"$T/alice.rev"
+check "alice's revocation uploaded" 200 "$(code --data-urlencode "keytext@$T/alice.rev" "$U/pks/add")"
+GNUPGHOME=$G timeout 30 gpg --batch --refresh-keys </dev/null >/dev/null 2>&1 || true
+check "gpg --refresh-keys gets the revocation of a key without published user IDs" r \
+  "$(GNUPGHOME=$G gpg --with-colons --list-keys "$AFPR" 2>/dev/null | awk -F: '/^pub/{print $2}')"
+
+# An expired link.
+stop
+start expiry --data "$T/data" --mode verified $SMTP --verify-token-hours 0.0003
+check "second@ request" 200 "$(code -H 'Content-Type: application/json' \
+  --data "{\"token\": \"$(curl -s -H 'Content-Type: application/json' --data-binary "@$T/up.json" "$U/vks/v1/upload" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')\", \"addresses\": [\"second@keydir.test\"]}" "$U/vks/v1/request-verify")"
+for _ in $(seq 50); do last_link second@keydir.test | grep -q /verify/ && break; sleep 0.1; done
+ELINK=$(last_link second@keydir.test)
+sleep 2
+check "an expired link is refused" 410 "$(code -X POST "$ELINK")"
+stop
+
+# The relay is down: a visible error, a log line.
+start norelay --data "$T/data" --mode verified --smtp-url smtp://127.0.0.1:1 --smtp-from keys@keydir.test
+T2=$(curl -s -H 'Content-Type: application/json' --data-binary "@$T/up.json" "$U/vks/v1/upload" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+check "relay down: 503 with a reason" "503 the confirmation mail could not be sent; try again later" \
+  "$(curl -s -o "$T/e.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data "{\"token\": \"$T2\", \"addresses\": [\"second@keydir.test\"]}" "$U/vks/v1/request-verify") $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$T/e.json")"
+stop
+check "relay down: logged" 1 "$(grep -c 'did not take the mail' "$T/norelay.log")"
+
+# --- admin ---------------------------------------------------------------
+check "admin list-pending" 0 "$("$B/keydird" admin --data "$T/data" list-pending >/dev/null 2>&1; echo $?)"
+check "admin publish" 0 "$("$B/keydird" admin --data "$T/data" publish "$MFPR" second@keydir.test >/dev/null 2>&1; echo $?)"
+check "admin delete" 0 "$("$B/keydird" admin --data "$T/data" delete "$MFPR" >/dev/null 2>&1; echo $?)"
+check "after delete the store checks clean" 0 "$("$B/keydird" check --data "$T/data" --deep >"$T/check.out" 2>&1; echo $?)"
+start after --data "$T/data" --mode verified $SMTP
+check "deleted: by fingerprint" 404 "$(code "$U/pks/lookup?op=get&search=0x$MFPR")"
+check "deleted: by e-mail" 404 "$(code "$U/vks/v1/by-email/second@keydir.test")"
+check "deleted: re-upload refused (tombstone)" 410 "$(code --data-urlencode "keytext@$DATA/gpg-multi.asc" "$U/pks/add")"
+stop
+check "admin restore" 0 "$("$B/keydird" admin --data "$T/data" restore "$MFPR" >/dev/null 2>&1; echo $?)"
+
+# --- managed mode --------------------------------------------------------
+check "managed mode needs its domains" 2 "$("$B/keydird" serve --data "$T/y" --mode managed $SMTP --operator-token t >/dev/null 2>&1; echo $?)"
+start managed --data "$T/mdata" --mode managed $SMTP --wkd-domain keydir.test --operator-token s3cret-operator
+check "managed: upload without a token 401" 401 "$(code --data-urlencode "keytext@$DATA/gpg-multi.asc" "$U/pks/add")"
+check "managed: a wrong token 401" 401 "$(code -H 'Authorization: Bearer wrong' --data-urlencode "keytext@$DATA/gpg-multi.asc" "$U/pks/add")"
+check "managed: the operator's upload" 200 "$(code -H 'Authorization: Bearer s3cret-operator' --data-urlencode "keytext@$DATA/gpg-multi.asc" "$U/pks/add")"
+check "managed: published at once" "200 200" \
+  "$(code "$U/vks/v1/by-email/multi@keydir.test") $(code -H 'Host: keydir.test' "$U/.well-known/openpgpkey/hu/$MHASH")"
+stop
+
+if [ "$fails" -ne 0 ]; then
+  for f in "$T"/*.log; do echo "--- $f"; tail -n 15 "$f"; done
+  echo "$fails check(s) failed"
+  exit 1
+fi
+echo "all publishing-mode checks passed"
