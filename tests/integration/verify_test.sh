@@ -153,6 +153,21 @@ GNUPGHOME=$G timeout 30 gpg --batch --refresh-keys </dev/null >/dev/null 2>&1 ||
 check "gpg --refresh-keys gets the revocation of a key without published user IDs" r \
   "$(GNUPGHOME=$G gpg --with-colons --list-keys "$AFPR" 2>/dev/null | awk -F: '/^pub/{print $2}')"
 
+# The web form: upload, then "send confirmation mails" from the result page.
+BK=$(mktemp -d "$T/gnupg-bob.XXXX")
+GNUPGHOME=$BK gpg --batch --passphrase '' --pinentry-mode loopback --quick-gen-key \
+  'Bob <bob@keydir.test>' ed25519 default never 2>/dev/null
+GNUPGHOME=$BK gpg --armor --export >"$T/bob.asc"
+curl -s -F "keytext=<$T/bob.asc" "$U/upload" >"$T/bob.html"
+check "upload page lists the address as unpublished" 1 "$(grep -c 'bob@keydir.test</label> <span class="tag">unpublished' "$T/bob.html")"
+BTOKEN=$(sed -n 's/.*name="token" value="\([0-9A-F]*\)".*/\1/p' "$T/bob.html" | head -n 1)
+before=$(mails)
+check "upload page: send confirmation mails" 200 "$(code --data "token=$BTOKEN&address=bob%40keydir.test" "$U/upload/verify")"
+for _ in $(seq 50); do [ "$(mails)" -gt "$before" ] && break; sleep 0.1; done
+check "the form's mail arrived" 1 "$(last_link bob@keydir.test | grep -c /verify/)"
+check "the form's link publishes" "200 200" "$(code -X POST "$(last_link bob@keydir.test)") $(code "$U/vks/v1/by-email/bob@keydir.test")"
+check "a forged upload token is refused" 400 "$(code --data "token=00&address=bob%40keydir.test" "$U/upload/verify")"
+
 # An expired link.
 stop
 start expiry --data "$T/data" --mode verified $SMTP --verify-token-hours 0.0003
