@@ -7,16 +7,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/exit_codes.hpp"
 #include "common/bytes.hpp"
 #include "openpgp/policy.hpp"
 #include "openpgp/verify.hpp"
 
 namespace keydir::client {
 
-// Exit codes shared by every keydir command (src/client/exit_codes).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitRefused = 1;
-inline constexpr int kExitUsage = 2;
 
 struct InspectReport {
   std::optional<Error> input_error;  // the input as a whole was refused

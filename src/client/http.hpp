@@ -1,0 +1,46 @@
+// The client's HTTP(S), through libcurl: one request at a time, bounded
+// answers, and failures sorted by kind so that each gets its own message and
+// exit code.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keydir::client {
+
+struct HttpOptions {
+  std::string cacert;            // PEM file of CAs to trust instead of the system's
+  long connect_timeout = 5;      // seconds
+  long timeout = 30;             // seconds, whole request
+  std::size_t max_body = 64u << 20;
+  // "HOST:PORT:CONNECT-HOST:CONNECT-PORT" (libcurl CONNECT_TO): send a
+  // request for HOST:PORT to another address, keeping the URL's name for TLS.
+  std::vector<std::string> connect_to;
+};
+
+enum class NetError { None, Usage, Dns, Connect, Timeout, Tls, Protocol, TooLarge };
+
+struct HttpResult {
+  NetError error = NetError::None;
+  std::string message;  // for errors: one line
+  long status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+HttpResult http_get(const std::string& url, const HttpOptions& options,
+                    const std::vector<std::string>& headers = {});
+HttpResult http_post(const std::string& url, const std::string& content_type,
+                     const std::string& body, const HttpOptions& options);
+
+// "hkp://keys.example.org" → "http://keys.example.org:11371"; "hkps://h" →
+// "https://h"; http(s) URLs unchanged (trailing '/' removed). nullopt: not a
+// server URL.
+std::optional<std::string> server_base(std::string url);
+
+// application/x-www-form-urlencoded value.
+std::string form_encode(std::string_view s);
+
+}  // namespace keydir::client
