@@ -168,6 +168,17 @@ check "the form's mail arrived" 1 "$(last_link bob@keydir.test | grep -c /verify
 check "the form's link publishes" "200 200" "$(code -X POST "$(last_link bob@keydir.test)") $(code "$U/vks/v1/by-email/bob@keydir.test")"
 check "a forged upload token is refused" 400 "$(code --data "token=00&address=bob%40keydir.test" "$U/upload/verify")"
 
+# The client: keydir upload --verify mails the links at once.
+CK=$(mktemp -d "$T/gnupg-carol.XXXX")
+GNUPGHOME=$CK gpg --batch --passphrase '' --pinentry-mode loopback --quick-gen-key \
+  'Carol <carol@keydir.test>' ed25519 default never 2>/dev/null
+GNUPGHOME=$CK gpg --armor --export >"$T/carol.asc"
+"$B/keydir" upload --server "$U" "$T/carol.asc" >"$T/carol.out" 2>&1 || true
+check "keydir upload names the addresses awaiting confirmation" 1 "$(grep -c 'not yet published (the owner must confirm): carol@keydir.test' "$T/carol.out")"
+check "keydir verify mails the link" "0 1" "$("$B/keydir" verify --server "$U" "$T/carol.asc" >"$T/carol2.out" 2>&1; echo $?) $(grep -c 'carol@keydir.test: pending' "$T/carol2.out")"
+for _ in $(seq 50); do last_link carol@keydir.test | grep -q /verify/ && break; sleep 0.1; done
+check "keydir verify: the mail arrived" 1 "$(last_link carol@keydir.test | grep -c /verify/)"
+
 # An expired link.
 stop
 start expiry --data "$T/data" --mode verified $SMTP --verify-token-hours 0.0003
