@@ -19,18 +19,24 @@ build() {
 }
 
 fuzz_smoke() {
-  # libFuzzer + ASan + UBSan over armor, packet parsing and validation.
+  # libFuzzer + ASan + UBSan: armor, packet parsing and validation
+  # (fuzz_certificate), and the whole HTTP API behind the network (fuzz_api).
   local dir="$BUILD_DIR-fuzz"
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DKEYDIR_FUZZ=ON -DKEYDIR_TESTS=OFF \
     -DKEYDIR_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$dir" -j "$JOBS" --target fuzz_certificate
-  local corpus
-  corpus=$(mktemp -d)
-  cp tests/fuzz/corpus/certificate/* "$corpus"/
-  "$dir/fuzz_certificate" -max_total_time="$FUZZ_SECONDS" -max_len=65536 \
-    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" \
-    tests/fuzz/regressions/certificate 2>&1 | tail -n 15
-  rm -rf "$corpus"
+  cmake --build "$dir" -j "$JOBS" --target fuzz_certificate fuzz_api
+  local target corpus
+  for target in certificate api; do
+    corpus=$(mktemp -d)
+    cp tests/fuzz/corpus/$target/* "$corpus"/
+    local extra=()
+    [ -d "tests/fuzz/regressions/$target" ] && extra=("tests/fuzz/regressions/$target")
+    echo "fuzz_$target: $FUZZ_SECONDS s"
+    "$dir/fuzz_$target" -max_total_time="$FUZZ_SECONDS" -max_len=65536 \
+      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" \
+      "${extra[@]+"${extra[@]}"}" 2>&1 | tail -n 15
+    rm -rf "$corpus"
+  done
 }
 
 case "${1:-}" in

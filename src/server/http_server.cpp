@@ -93,6 +93,9 @@ class IdleTracker {
   std::unordered_map<const Tcp::Peer*, Entry> peers_;
 };
 
+constexpr std::size_t kMaxHeaderFields = 100;
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
@@ -145,8 +148,25 @@ class Handler : public Http::Handler {
         }
       }
     }
-    api::Reply reply = bad_query ? api::text_reply(400, "malformed query string")
-                                 : api_->dispatch(r);
+    // Pistache 0.0.5 bounds only the whole request: header fields are
+    // bounded here (count and size; RFC 6585 §5).
+    std::size_t header_bytes = 0;
+    const auto& raw = req.headers().rawList();
+    for (const auto& [name, value] : raw) {
+      header_bytes += name.size() + value.value().size() + 4;
+    }
+    const auto typed = req.headers().list();
+    for (const auto& h : typed) {
+      header_bytes += std::string_view(h->name()).size() + 64;
+    }
+    const bool headers_too_large = raw.size() + typed.size() > kMaxHeaderFields ||
+                                   header_bytes > kMaxHeaderBytes ||
+                                   r.authorization.size() > kMaxHeaderBytes ||
+                                   r.host.size() > 1024;
+    api::Reply reply = headers_too_large
+                           ? api::text_reply(431, "request header fields too large")
+                       : bad_query ? api::text_reply(400, "malformed query string")
+                                   : api_->dispatch(r);
 
     // Persistent connections (RFC 9112 §9.3): HTTP/1.1 stays open unless
     // the client says "close"; HTTP/1.0 (GnuPG's dirmngr) closes unless it

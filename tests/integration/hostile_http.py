@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+# Malformed HTTP against a running keydird: every case must end in a 4xx or
+# a closed connection (never a 5xx, a crash or a hang), and the server must
+# answer /healthz after each. Then 1,000 idle connections must not keep an
+# active client from being served.   hostile_http.py PORT
+import socket
+import sys
+import time
+
+PORT = int(sys.argv[1])
+fails = 0
+
+
+def check(name, ok, detail=""):
+    global fails
+    print(("ok    " if ok else "FAIL  ") + name + ("" if ok else ": " + detail))
+    if not ok:
+        fails += 1
+
+
+def exchange(data, timeout=5.0, chunks=None):
+    """Sends raw bytes; returns (status or None, seconds until answer/close)."""
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+    t0 = time.time()
+    try:
+        if chunks:
+            for c in chunks:
+                s.sendall(c)
+        else:
+            s.sendall(data)
+        buf = b""
+        while b"\r\n" not in buf:
+            got = s.recv(4096)
+            if not got:
+                break
+            buf += got
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        buf = b"" if "buf" not in dir() else buf
+    finally:
+        s.close()
+    line = buf.split(b"\r\n", 1)[0]
+    status = None
+    if line.startswith(b"HTTP/1."):
+        try:
+            status = int(line.split()[1])
+        except (IndexError, ValueError):
+            status = None
+    return status, time.time() - t0
+
+
+def alive():
+    status, _ = exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    return status == 200
+
+
+def case(name, data=None, chunks=None, timeout=10.0):
+    status, secs = exchange(data, timeout=timeout, chunks=chunks)
+    fine = status is None or 400 <= status < 500
+    check(f"{name}: 4xx or closed (got {status}, {secs:.1f} s)", fine and secs < timeout,
+          f"status {status}")
+    check(f"{name}: server still answers", alive())
+
+
+big_header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
+# Pistache waits for a request line it can finish: its header timeout (10 s)
+# answers 408.
+case("broken request line", b"GARBAGE\r\n\r\n", timeout=15.0)
+case("no HTTP version", b"GET /pks/lookup?op=get&search=0x1\r\n\r\n", timeout=15.0)
+case("oversized header", big_header)
+case("10,000 headers", b"GET /healthz HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(10000)) + b"\r\n")
+# A body announced larger than the limit: refused when the buffer fills, or
+# 408 at the body timeout (30 s) when the client stops sending.
+case("body larger than announced limit", timeout=35.0, data=
+     b"POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+     b"Content-Length: 100000000\r\n\r\n" + b"keytext=" + b"A" * 1_000_000)
+case("bad chunked encoding",
+     b"POST /pks/add HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n0\r\n\r\n")
+case("invalid percent-escape", b"GET /pks/lookup?op=get&search=%ZZ HTTP/1.1\r\nHost: x\r\n\r\n")
+case("truncated percent-escape", b"GET /pks/lookup?op=get&search=abc% HTTP/1.1\r\nHost: x\r\n\r\n")
+case("non-UTF-8 search", b"GET /pks/lookup?op=index&search=%FF%FE%80 HTTP/1.1\r\nHost: x\r\n\r\n")
+case("NUL in the path", b"GET /pks/look\x00up?op=get HTTP/1.1\r\nHost: x\r\n\r\n")
+case("form body with bad escapes",
+     b"POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+     b"Content-Length: 12\r\n\r\nkeytext=%G1%")
+case("JSON that is not", b"POST /vks/v1/upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 9\r\n\r\n{\"keytext")
+case("headers cut short (slowloris)",
+     chunks=[b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n"], timeout=15.0)
+
+# 1,000 idle connections, then an active client.
+idle = []
+for _ in range(1000):
+    try:
+        idle.append(socket.create_connection(("127.0.0.1", PORT), timeout=5))
+    except OSError:
+        break
+check(f"1,000 idle connections opened ({len(idle)})", len(idle) == 1000)
+t0 = time.time()
+served = alive()
+secs = time.time() - t0
+check(f"an active client is served meanwhile ({secs:.2f} s)", served and secs < 2.0)
+for s in idle:
+    s.close()
+print(f"{fails} failure(s)")
+sys.exit(1 if fails else 0)
