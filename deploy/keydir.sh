@@ -3,7 +3,8 @@
 #   deploy/keydir.sh run    install what is missing, build, run the programs
 #   deploy/keydir.sh test   install what is missing, build, run every test
 # Environment: BUILD_DIR (default build), JOBS (default: number of cores),
-# FUZZ_SECONDS (default 60; 0 skips the fuzzing smoke run).
+# FUZZ_SECONDS (default 60 per target; 0 skips fuzzing), SANITIZE (default 1: the
+# whole suite again on an ASan + UBSan build; 0 skips it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+SANITIZE=${SANITIZE:-1}
 
 build() {
   bash deploy/setup.sh
@@ -50,6 +52,14 @@ case "${1:-}" in
   test)
     build
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS")
+    if [ "$SANITIZE" != "0" ]; then
+      # Every test again, every binary built with AddressSanitizer and
+      # UndefinedBehaviorSanitizer (a report aborts the process).
+      cmake -S . -B "$BUILD_DIR-asan" -DKEYDIR_SANITIZE=ON -DKEYDIR_BENCH=OFF \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+      cmake --build "$BUILD_DIR-asan" -j "$JOBS"
+      (cd "$BUILD_DIR-asan" && ctest --output-on-failure -j "$JOBS")
+    fi
     if [ "$FUZZ_SECONDS" != "0" ]; then
       fuzz_smoke
     fi
