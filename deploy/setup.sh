@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev
   gnupg gpg-wks-client sq curl wrk openssl iproute2
-  chromium nodejs npm python3-aiosmtpd
+  chromium nodejs npm python3-aiosmtpd nginx-light
 )
 
 missing=()

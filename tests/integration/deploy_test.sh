@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The deployment files, checked for real: the systemd unit with
+# systemd-analyze verify, and deploy/nginx/keydir.conf run by Debian's nginx
+# on loopback with a test certificate in front of keydird, with gpg fetching
+# and sending a key through hkps:// via nginx.   deploy_test.sh BUILD_DIR DATA_DIR
+set -euo pipefail
+B=$(cd "${1:?usage: deploy_test.sh BUILD_DIR DATA_DIR}" && pwd)
+DATA=${2:?usage: deploy_test.sh BUILD_DIR DATA_DIR}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+check() {
+  if [ "$2" == "$3" ]; then echo "ok    $1"; else echo "FAIL  $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- systemd unit ------------------------------------------------------------
+if command -v systemd-analyze >/dev/null; then
+  sed "s#/usr/local/bin/keydird#$B/keydird#" "$ROOT/deploy/systemd/keydird.service" >"$T/keydird.service"
+  out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$T/keydird.service" 2>&1 || true)
+  check "systemd-analyze verify keydird.service" "" "$out"
+else
+  echo "skip  systemd-analyze is not installed"
+fi
+
+# --- nginx in front of keydird -------------------------------------------------
+command -v nginx >/dev/null || { echo "FAIL  nginx missing: run deploy/setup.sh"; exit 1; }
+KPORT=$(free_port); TPORT=$(free_port); HPORT=$(free_port)
+"$B/keydird" import --data "$T/data" "$DATA/gpg-multi.asc" >/dev/null 2>&1
+"$B/keydird" serve --listen "127.0.0.1:$KPORT" --data "$T/data" --trusted-proxy 127.0.0.1 \
+  --wkd-domain keydir.test --add-rate 0 >"$T/keydird.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do grep -q serving "$T/keydird.log" && break; sleep 0.1; done
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  -subj "/CN=keydir deploy test CA" -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=keys.keydir.test" \
+  -keyout "$T/privkey.pem" -out "$T/tls.csr" 2>/dev/null
+printf 'subjectAltName=DNS:keys.keydir.test,DNS:openpgpkey.keydir.test\nextendedKeyUsage=serverAuth\n' >"$T/ext.cnf"
+openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 30 \
+  -extfile "$T/ext.cnf" -out "$T/fullchain.pem" 2>/dev/null
+
+# The example configuration, with this test's ports, names and files.
+sed -e "s#127.0.0.1:11372#127.0.0.1:$KPORT#" -e "s#listen 443 ssl http2;#listen 127.0.0.1:$TPORT ssl http2;#" \
+    -e "s#listen 11371;#listen 127.0.0.1:$HPORT;#" -e '/listen \[::\]/d' \
+    -e "s#/etc/keydir/tls/#$T/#" -e "s#example.org#keydir.test#g" \
+    "$ROOT/deploy/nginx/keydir.conf" >"$T/keydir.conf"
+mkdir -p "$T/nginx"
+cat >"$T/nginx.conf" <<CONF
+daemon on;
+pid $T/nginx.pid;
+error_log $T/nginx-error.log;
+events {}
+http {
+  access_log $T/nginx-access.log;
+  client_body_temp_path $T/nginx;
+  proxy_temp_path $T/nginx;
+  include $T/keydir.conf;
+}
+CONF
+check "nginx accepts the example configuration" 0 "$(nginx -t -c "$T/nginx.conf" -p "$T" >/dev/null 2>&1; echo $?)"
+nginx -c "$T/nginx.conf" -p "$T" 2>/dev/null
+for _ in $(seq 50); do [ -f "$T/nginx.pid" ] && break; sleep 0.1; done
+R="--resolve keys.keydir.test:$TPORT:127.0.0.1 --resolve openpgpkey.keydir.test:$TPORT:127.0.0.1"
+MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA
+check "hkps through nginx (curl, test CA)" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" $R "https://keys.keydir.test:$TPORT/pks/lookup?op=get&search=0x$MFPR")"
+check "plain HKP through nginx" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HPORT/pks/lookup?op=get&search=0x$MFPR")"
+MH=$("$(gpgconf --list-dirs libexecdir)/gpg-wks-client" --print-wkd-hash multi@keydir.test | cut -d' ' -f1)
+check "WKD advanced host through nginx" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" $R "https://openpgpkey.keydir.test:$TPORT/.well-known/openpgpkey/keydir.test/hu/$MH")"
+
+# gpg through hkps:// via nginx: dirmngr verifies TLS only against a host name
+# it did not resolve itself, so it runs in a private mount namespace whose
+# /etc/hosts names keys.keydir.test (root only; CI is root).
+if unshare --mount true 2>/dev/null; then
+  cp /etc/hosts "$T/hosts"
+  echo "127.0.0.1 keys.keydir.test" >>"$T/hosts"
+  H="$T/gnupg-nginx"
+  mkdir -m 700 "$H"
+  printf 'keyserver hkps://keys.keydir.test:%s\nhkp-cacert %s\n' "$TPORT" "$T/ca.pem" >"$H/dirmngr.conf"
+  in_ns() {
+    unshare --mount bash -c "mount --bind '$T/hosts' /etc/hosts && GNUPGHOME='$H' $* </dev/null >/dev/null 2>&1; rc=\$?; GNUPGHOME='$H' gpgconf --kill all; exit \$rc"
+  }
+  check "gpg --recv-keys through nginx (hkps)" 0 "$(in_ns timeout 30 gpg --batch --recv-keys "$MFPR"; echo $?)"
+  check "the key arrived" "$MFPR" "$(GNUPGHOME=$H gpg --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')"
+  check "gpg --send-keys through nginx (hkps)" 0 "$(in_ns timeout 30 gpg --batch --send-keys "$MFPR"; echo $?)"
+else
+  echo "skip  gpg through nginx: needs root for a private /etc/hosts (this run is not root)"
+fi
+
+if [ "$fails" -ne 0 ]; then
+  tail -n 20 "$T/nginx-error.log" "$T/keydird.log" 2>/dev/null
+  echo "$fails check(s) failed"
+  exit 1
+fi
+echo "all deployment checks passed"
