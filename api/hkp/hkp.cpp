@@ -351,8 +351,10 @@ Reply Hkp::add(const HttpRequest& request) const {
   }
   int status = report->stored.empty() ? 422 : 200;
   for (const auto& r : report->refused) {
+    // A storage failure is the server's, not the key's: logged with its
+    // detail, answered without it.
     body += "refused " + (r.fingerprint ? r.fingerprint->to_hex() : std::string("-")) + ": " +
-            r.error.detail + "\n";
+            public_reason(r.error) + "\n";
     if (report->stored.empty() && report->refused.size() == 1) {
       status = http_status(r.error.code) >= 500 ? 503 : http_status(r.error.code);
     }

@@ -232,7 +232,7 @@ Reply HkpV2::upload(const HttpRequest& request) const {
                       {{"inserted", nlohmann::json::array()},
                        {"updated", nlohmann::json::array()},
                        {"ignored", nlohmann::json::array()},
-                       {"invalid", {{{"error", report.error().detail}}}}});
+                       {"invalid", {{{"error", public_reason(report.error())}}}}});
   }
   nlohmann::json j = {{"inserted", nlohmann::json::array()},
                       {"updated", nlohmann::json::array()},
@@ -250,12 +250,16 @@ Reply HkpV2::upload(const HttpRequest& request) const {
   for (const auto& r : report->refused) {
     j["invalid"].push_back({{"fingerprint", r.fingerprint ? nlohmann::json(r.fingerprint->to_hex())
                                                           : nlohmann::json(nullptr)},
-                            {"error", r.error.detail}});
+                            {"error", public_reason(r.error)}});
     if (metrics_) {
       metrics_->upload("refused");
     }
   }
-  return json_reply(report->stored.empty() ? 422 : 200, j);
+  bool ours = false;
+  for (const auto& r : report->refused) {
+    ours = ours || http_status(r.error.code) >= 500;
+  }
+  return json_reply(report->stored.empty() ? (ours ? 503 : 422) : 200, j);
 }
 
 }  // namespace keydir::api

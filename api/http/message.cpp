@@ -1,5 +1,7 @@
 #include "api/http/message.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -204,10 +206,20 @@ Reply text_reply(int status, std::string body) {
   return r;
 }
 
+std::string public_reason(const Error& e) {
+  int status = http_status(e.code);
+  if (status < 500) {
+    return e.detail;
+  }
+  spdlog::error("{}: {}", error_code_name(e.code), e.detail);
+  return status == 503 ? "service temporarily unavailable" : "internal error";
+}
+
 Reply error_reply(const Error& e) {
   int status = http_status(e.code);
   // Internal and storage details stay in the log, not in the answer.
   if (status >= 500) {
+    spdlog::error("{}: {}", error_code_name(e.code), e.detail);
     return text_reply(status, status == 503 ? "service temporarily unavailable" : "internal error");
   }
   return text_reply(status, e.detail);

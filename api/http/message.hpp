@@ -52,6 +52,10 @@ std::optional<std::string> multipart_field(std::string_view content_type, std::s
 int http_status(ErrorCode code);
 // A one-line, client-safe error reply.
 Reply error_reply(const Error& e);
+// What a client may read of an error: its detail, or for the server's own
+// failures (5xx: storage, internal) a generic line, the detail going to the
+// log instead.
+std::string public_reason(const Error& e);
 Reply text_reply(int status, std::string body);
 
 std::string html_escape(std::string_view s);

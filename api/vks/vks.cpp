@@ -150,11 +150,15 @@ Reply Vks::upload(const HttpRequest& request) const {
   }
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
-    return json_error(http_status(report.error().code) >= 500 ? 503 : 400, report.error().detail);
+    return json_error(http_status(report.error().code) >= 500 ? 503 : 400,
+                      public_reason(report.error()));
   }
   if (report->stored.empty()) {
-    return json_error(400, report->refused.empty() ? std::string("no key in the upload")
-                                                   : report->refused.front().error.detail);
+    if (report->refused.empty()) {
+      return json_error(400, "no key in the upload");
+    }
+    const Error& e = report->refused.front().error;
+    return json_error(http_status(e.code) >= 500 ? 503 : 400, public_reason(e));
   }
   return key_status(report->stored.front().fingerprint, nullptr);
 }

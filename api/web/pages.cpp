@@ -652,7 +652,7 @@ Reply Pages::upload(const HttpRequest& request) const {
     if (r.fingerprint) {
       b += " <code>" + grouped_hex(r.fingerprint->to_hex()) + "</code>";
     }
-    b += ": " + html_escape(r.error.detail) + "</li>";
+    b += ": " + html_escape(public_reason(r.error)) + "</li>";
   }
   b += "</ul><p><a href=\"/\">Back</a></p>";
   int status = report->stored.empty() ? 422 : 200;

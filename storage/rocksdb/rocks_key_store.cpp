@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -335,6 +337,17 @@ std::shared_ptr<const rocksdb::SliceTransform> prefix_of(Cf c) {
 
 }  // namespace
 
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    std::fputs("rocksdb: ", stderr);
+    std::vfprintf(stderr, format, ap);
+    std::fputc('\n', stderr);
+  }
+};
+
 struct RocksKeyStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
@@ -342,6 +355,30 @@ struct RocksKeyStore::Impl {
   std::string dir;
   std::mutex write_mutex;
   std::uint64_t last_seq = 0;  // guarded by write_mutex
+  // After a failed write (disk full, read-only file system) RocksDB must not
+  // be written again: Debian's build asserts in its WAL writer and aborts the
+  // process. The store then refuses writes until keydird is restarted, and
+  // keeps serving reads.
+  std::atomic<bool> write_failed{false};
+  std::string write_error;  // guarded by write_mutex
+
+  Result<void> writable() const {
+    if (write_failed.load()) {
+      return fail(ErrorCode::StorageIo,
+                  "the store takes no writes since an I/O error (" + write_error +
+                      "); restart keydird once the disk has room");
+    }
+    return {};
+  }
+  // Writes `batch`, or records the first failure.
+  rocksdb::Status write(rocksdb::WriteBatch& batch) {
+    auto st = db->Write(write_options, &batch);
+    if (!st.ok() && !write_failed.load()) {
+      write_error = st.ToString();
+      write_failed.store(true);
+    }
+    return st;
+  }
 
   ~Impl() {
     for (auto* h : cfs) {
@@ -473,6 +510,10 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  // RocksDB's own LOG file is replaced by standard error, warnings and worse
+  // only: on a full disk its file logger aborts the process (an assertion in
+  // Debian's build), and the LOG files pile up otherwise.
+  db_options.info_log = std::make_shared<StderrLogger>();
   db_options.bytes_per_sync = 1 << 20;
   db_options.keep_log_file_num = 5;
   // With a dozen column families, small ones rarely flush and would pin old
@@ -518,6 +559,16 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   std::filesystem::create_directories(dir, ec);
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options, dir, descriptors, &impl->cfs, &raw);
+  if (!s.ok() && s.ToString().find("Read-only file system") != std::string::npos) {
+    // A read-only data folder (a mounted snapshot, a file system remounted
+    // read-only): serve lookups, refuse writes.
+    impl->cfs.clear();
+    s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &impl->cfs, &raw);
+    if (s.ok()) {
+      impl->write_failed = true;
+      impl->write_error = "the data folder " + dir + " is read-only";
+    }
+  }
   if (!s.ok()) {
     if (s.ToString().find("lock") != std::string::npos) {
       return fail(ErrorCode::StorageIo,
@@ -529,7 +580,7 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
 
   std::string schema;
   s = raw->Get(rocksdb::ReadOptions(), impl->cf(kMeta), "schema", &schema);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound() && !impl->write_failed) {
     s = raw->Put(rocksdb::WriteOptions(), impl->cf(kMeta), "schema", std::string(kSchema));
     if (!s.ok()) {
       return io_error(s, "writing the schema version");
@@ -680,7 +731,8 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
     batch.Merge(impl_->cf(kMeta), std::string(kCertCounter),
                 be(static_cast<std::uint64_t>(added), 8));
   }
-  auto s = impl_->db->Write(impl_->write_options, &batch);
+  KEYDIR_CHECK(impl_->writable());
+  auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "writing certificates");
   }
@@ -718,7 +770,8 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
   std::uint64_t seq = impl_->last_seq + 1;
   batch.Put(impl_->cf(kChangelog), be(seq, 8), fk);
   batch.Merge(impl_->cf(kMeta), std::string(kCertCounter), be(static_cast<std::uint64_t>(-1), 8));
-  auto s = impl_->db->Write(impl_->write_options, &batch);
+  KEYDIR_CHECK(impl_->writable());
+  auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "removing a certificate");
   }
@@ -744,7 +797,11 @@ Result<std::optional<Tombstone>> RocksKeyStore::tombstone(const Fingerprint& fpr
 }
 
 Result<void> RocksKeyStore::clear_tombstone(const Fingerprint& fpr) {
-  auto s = impl_->db->Delete(impl_->write_options, impl_->cf(kTombstones), fpr_key(fpr));
+  std::lock_guard lock(impl_->write_mutex);
+  KEYDIR_CHECK(impl_->writable());
+  rocksdb::WriteBatch batch;
+  batch.Delete(impl_->cf(kTombstones), fpr_key(fpr));
+  auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "clearing a tombstone");
   }
@@ -835,8 +892,11 @@ Result<std::vector<std::string>> RocksKeyStore::published(const Fingerprint& pri
 }
 
 Result<void> RocksKeyStore::put_token(ByteView hash, const VerifyToken& token) {
-  auto s = impl_->db->Put(impl_->write_options, impl_->cf(kVerify), token_key(hash),
-                          encode_token(token));
+  std::lock_guard lock(impl_->write_mutex);
+  KEYDIR_CHECK(impl_->writable());
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->cf(kVerify), token_key(hash), encode_token(token));
+  auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "storing a verification token");
   }
@@ -860,7 +920,11 @@ Result<std::optional<VerifyToken>> RocksKeyStore::token(ByteView hash) const {
 }
 
 Result<void> RocksKeyStore::delete_token(ByteView hash) {
-  auto s = impl_->db->Delete(impl_->write_options, impl_->cf(kVerify), token_key(hash));
+  std::lock_guard lock(impl_->write_mutex);
+  KEYDIR_CHECK(impl_->writable());
+  rocksdb::WriteBatch batch;
+  batch.Delete(impl_->cf(kVerify), token_key(hash));
+  auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "deleting a verification token");
   }
