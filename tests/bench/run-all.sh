@@ -82,9 +82,6 @@ done
 echo "| uploads into an empty store, keys/s (4 parallel) | $(med "${ups[@]}") | $s_up | |"
 echo
 # WKD and VKS.
-serve "$T/imp"
-pkill -f "serve --listen 127.0.0.1:${KU##*:}" 2>/dev/null || true
-wait "$KPID" 2>/dev/null || true
 port=$(free_port)
 "$B/keydird" serve --listen "127.0.0.1:$port" --data "$T/imp" --threads 2 --wkd-domain debian.org \
   --access-log "$T/wkd.log" >"$T/wkd-serve.log" 2>&1 &
