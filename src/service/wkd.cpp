@@ -116,12 +116,13 @@ Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_v
         hashes.emplace(h.hash(), h);
       }
     }
-    for (const auto& [name, h] : hashes) {
+    for (const auto& entry : hashes) {
+      const openpgp::WkdHash& hash = entry.second;
       auto reduced =
-          current_user_ids(*vc, [&](const openpgp::UserIdBundle& u) { return matches(u, h); });
+          current_user_ids(*vc, [&](const openpgp::UserIdBundle& u) { return matches(u, hash); });
       if (reduced) {
         Bytes b = openpgp::serialize(*reduced);
-        auto& f = files[name];
+        auto& f = files[entry.first];
         f.insert(f.end(), b.begin(), b.end());
         ++summary.certificates;
       }
