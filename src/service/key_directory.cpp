@@ -465,6 +465,19 @@ Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Que
   return records;
 }
 
+Result<VerifiedCertificate> KeyDirectory::stored_summary(const Fingerprint& fpr) const {
+  KEYDIR_TRY(auto rec, store_.get(fpr));
+  if (!rec) {
+    return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
+  }
+  auto vc = summarize(*rec);
+  if (!vc) {
+    return fail(ErrorCode::StorageCorruption,
+                "stored certificate " + fpr.to_hex() + " does not parse");
+  }
+  return std::move(*vc);
+}
+
 Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
                                          const std::vector<std::string>& add,
                                          const std::vector<std::string>& remove,

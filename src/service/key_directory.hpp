@@ -111,6 +111,9 @@ class KeyDirectory {
   // ID) without repeating its signature checks; nullopt if the bytes do not
   // parse (never for a consistent store).
   std::optional<openpgp::VerifiedCertificate> summarize(const storage::CertRecord& rec) const;
+  // The stored certificate `fpr` with its states. Errors: NotFound,
+  // StorageCorruption, StorageIo.
+  Result<openpgp::VerifiedCertificate> stored_summary(const Fingerprint& fpr) const;
 
   // Removes a certificate and leaves a tombstone. NotFound if absent.
   Result<void> remove(const Fingerprint& fpr, std::string reason);

@@ -63,14 +63,8 @@ Verification::Verification(KeyDirectory& directory, Mailer& mailer, Verification
 
 Result<std::map<std::string, AddressState>> Verification::states(const Fingerprint& fpr) const {
   auto& store = directory_.store_ref();
-  KEYDIR_TRY(auto rec, store.get(fpr));
-  if (!rec) {
-    return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
-  }
-  auto vc = directory_.summarize(*rec);
-  if (!vc) {
-    return fail(ErrorCode::StorageCorruption, "stored certificate does not parse");
-  }
+  KEYDIR_TRY(auto summary, directory_.stored_summary(fpr));
+  const auto* vc = &summary;
   std::map<std::string, AddressState> out;
   if (!directory_.verifies_addresses()) {
     for (const auto& st : vc->user_id_states()) {
@@ -136,15 +130,8 @@ Result<std::string> Verification::issue(VerifyToken::Kind kind, const Fingerprin
 
 Result<void> Verification::request(const Fingerprint& fpr, const std::vector<std::string>& emails,
                                    const std::string& client) {
-  auto& store = directory_.store_ref();
-  KEYDIR_TRY(auto rec, store.get(fpr));
-  if (!rec) {
-    return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
-  }
-  auto vc = directory_.summarize(*rec);
-  if (!vc) {
-    return fail(ErrorCode::StorageCorruption, "stored certificate does not parse");
-  }
+  KEYDIR_TRY(auto summary, directory_.stored_summary(fpr));
+  const auto* vc = &summary;
   const auto allowed = directory_.publishable_addresses(*vc);
   for (const auto& e : emails) {
     if (std::find(allowed.begin(), allowed.end(), e) == allowed.end()) {

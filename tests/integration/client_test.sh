@@ -15,16 +15,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then
-    echo "ok    $1"
-  else
-    echo "FAIL  $1: expected [$2], got [$3]"
-    fails=$((fails + 1))
-  fi
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/lib.sh"
 K="$B/keydir"
 unset KEYDIR_SERVER
 export XDG_CONFIG_HOME=$T/config   # no user configuration
@@ -104,13 +95,7 @@ check "a WKD host answering another key: exit 4, empty stdout" "4 0" \
   "$("$K" fetch --wkd-host "http://127.0.0.1:$FP" multi@keydir.test >"$T/out" 2>/dev/null; echo $?) $(wc -c <"$T/out")"
 
 # --- HKPS with a test CA ---------------------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj "/CN=keydir client test CA" -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-  -keyout "$T/tls.key" -out "$T/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$T/ext.cnf"
-openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 30 \
-  -extfile "$T/ext.cnf" -out "$T/tls.pem" 2>/dev/null
+make_test_ca "$T" "localhost" "DNS:localhost" tls.pem tls.key
 TPORT=$(free_port)
 "$B/keydird" serve --listen "127.0.0.1:$TPORT" --data "$T/tdata" --tls-cert "$T/tls.pem" \
   --tls-key "$T/tls.key" --add-rate 0 >"$T/tls.log" 2>&1 &

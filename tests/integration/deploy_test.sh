@@ -17,11 +17,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-check() {
-  if [ "$2" == "$3" ]; then echo "ok    $1"; else echo "FAIL  $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/lib.sh"
 
 # --- systemd unit ------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
@@ -41,13 +37,7 @@ KPORT=$(free_port); TPORT=$(free_port); HPORT=$(free_port)
 PIDS+=($!)
 for _ in $(seq 50); do grep -q serving "$T/keydird.log" && break; sleep 0.1; done
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj "/CN=keydir deploy test CA" -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=keys.keydir.test" \
-  -keyout "$T/privkey.pem" -out "$T/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:keys.keydir.test,DNS:openpgpkey.keydir.test\nextendedKeyUsage=serverAuth\n' >"$T/ext.cnf"
-openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 30 \
-  -extfile "$T/ext.cnf" -out "$T/fullchain.pem" 2>/dev/null
+make_test_ca "$T" "keys.keydir.test" "DNS:keys.keydir.test,DNS:openpgpkey.keydir.test" fullchain.pem privkey.pem
 
 # The example configuration, with this test's ports, names and files.
 sed -e "s#127.0.0.1:11372#127.0.0.1:$KPORT#" -e "s#listen 443 ssl http2;#listen 127.0.0.1:$TPORT ssl http2;#" \

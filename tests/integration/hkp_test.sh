@@ -13,15 +13,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then
-    echo "ok    $1"
-  else
-    echo "FAIL  $1: expected [$2], got [$3]"
-    fails=$((fails + 1))
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 "$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc >/dev/null 2>&1 || true
 # A config file (the documented example, adjusted), overridden by flags.
@@ -205,13 +197,7 @@ PY
 )"
 
 # HKPS: a test CA and a server certificate for localhost / 127.0.0.1.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj "/CN=keydir test CA" -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-  -keyout "$T/tls.key" -out "$T/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:keys.keydir.test,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T/ext.cnf"
-openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 30 \
-  -extfile "$T/ext.cnf" -out "$T/tls.pem" 2>/dev/null
+make_test_ca "$T" "localhost" "DNS:keys.keydir.test,DNS:localhost,IP:127.0.0.1" tls.pem tls.key
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 "$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --tls-cert "$T/tls.pem" \
   --tls-key "$T/tls.key" --add-rate 1 --add-burst 2 --trusted-proxy 127.0.0.1 >"$T/tls.log" 2>&1 &

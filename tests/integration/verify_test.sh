@@ -17,16 +17,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then
-    echo "ok    $1"
-  else
-    echo "FAIL  $1: expected [$2], got [$3]"
-    fails=$((fails + 1))
-  fi
-}
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/lib.sh"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 # The SMTP server: every message lands in $T/mail/new.

@@ -15,15 +15,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then
-    echo "ok    $1"
-  else
-    echo "FAIL  $1: expected [$2], got [$3]"
-    fails=$((fails + 1))
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 WKS=$(gpgconf --list-dirs libexecdir)/gpg-wks-client
 [ -x "$WKS" ] || { echo "gpg-wks-client missing (Debian package gpg-wks-client)"; exit 1; }
 G="timeout 30 gpg --batch --no-tty"
@@ -177,13 +169,7 @@ SERVER_PID=""
 # holds only the test CA, and resolv.conf names 127.0.0.1 (dirmngr's SRV
 # lookup then gets "refused" at once instead of "network unreachable", which
 # it treats as fatal); keydird serves TLS on 127.0.0.1:443 there.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj "/CN=keydir WKD test CA" -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=openpgpkey.keydir.test" \
-  -keyout "$T/tls.key" -out "$T/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:openpgpkey.keydir.test,DNS:keydir.test\nextendedKeyUsage=serverAuth\n' >"$T/ext.cnf"
-openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 30 \
-  -extfile "$T/ext.cnf" -out "$T/tls.pem" 2>/dev/null
+make_test_ca "$T" "openpgpkey.keydir.test" "DNS:openpgpkey.keydir.test,DNS:keydir.test" tls.pem tls.key
 if unshare --net --mount true 2>/dev/null; then
   cp /etc/hosts "$T/hosts"
   printf '127.0.0.1 openpgpkey.keydir.test keydir.test\n' >>"$T/hosts"
