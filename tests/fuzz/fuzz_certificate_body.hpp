@@ -1,7 +1,7 @@
 // The body of the fuzz_certificate target, shared with the gtest that replays
 // tests/fuzz/regressions/certificate in every CI run (built with g++ there).
 //
-// Armor + packet parsing + validation + canonical serialization on arbitrary
+// Armor + packet parsing + validation + canonical serialization + merge on arbitrary
 // bytes. Errors are expected results; anything else (a crash, a sanitizer
 // report, a broken invariant) aborts.
 #pragma once
@@ -43,6 +43,9 @@ inline void fuzz_certificate(const std::uint8_t* data, std::size_t size) {
     invariant(again.has_value() && again->size() == 1 && again->front().cert.has_value(),
               "stored form does not parse back");
     invariant(serialize(*again->front().cert) == stored, "stored form is not canonical");
+    // Merge (what a re-upload does) of a certificate with itself changes nothing.
+    auto self = merge(*again->front().cert, *again->front().cert);
+    invariant(self.has_value() && serialize(*self) == stored, "merge with itself changed it");
     auto armored = dearmor(armor(stored), stored.size());
     invariant(armored.has_value() && (*armored)[0].data == stored, "armor round trip");
   }
