@@ -87,9 +87,13 @@ echo
 port=$(free_port)
 "$B/keydird" serve --listen "127.0.0.1:$port" --data "$T/imp" --threads 2 --wkd-domain debian.org \
   --access-log "$T/wkd.log" >"$T/wkd-serve.log" 2>&1 &
-PIDS+=($!)
+WPID=$!
 sleep 1
 bash "$HERE/wkd_vks_load.sh" "http://127.0.0.1:$port" "$CORPUS" debian.org | tail -n +2
+# (This block runs in a subshell, where the exit trap does not see its
+# processes: each server is stopped here.)
+kill "$WPID"
+wait "$WPID" 2>/dev/null || true
 echo
 if [ "${SOAK:-300}" != 0 ]; then
   echo "| soak | lookups | uploads | memory |"
