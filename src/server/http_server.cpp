@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -100,9 +101,13 @@ class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
 
-  Handler(const api::Api* api, bool log_queries, std::vector<std::string> trusted,
-          IdleTracker* idle)
-      : api_(api), log_queries_(log_queries), trusted_(std::move(trusted)), idle_(idle) {}
+  Handler(const api::Api* api, bool log_queries, AccessLog* access_log,
+          std::vector<std::string> trusted, IdleTracker* idle)
+      : api_(api),
+        log_queries_(log_queries),
+        access_log_(access_log),
+        trusted_(std::move(trusted)),
+        idle_(idle) {}
 
   void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
     auto t0 = std::chrono::steady_clock::now();
@@ -210,16 +215,33 @@ class Handler : public Http::Handler {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                   std::chrono::steady_clock::now() - t0)
                   .count();
-    std::string target = r.path;
-    if (log_queries_ && !req.query().as_str().empty()) {
-      target += req.query().as_str();
+    if (access_log_) {
+      std::string line;
+      line.reserve(r.method.size() + r.path.size() + 64);
+      line += r.method;
+      line += ' ';
+      line += r.path;
+      if (log_queries_) {
+        line += req.query().as_str();
+      }
+      char num[64];
+      auto put = [&](std::int64_t v, const char* suffix) {
+        auto end = std::to_chars(num, num + sizeof num, v).ptr;
+        line += ' ';
+        line.append(num, end);
+        line += suffix;
+      };
+      put(reply.status, "");
+      put(static_cast<std::int64_t>(bytes), "");
+      put(us, "us");
+      access_log_->write(line);
     }
-    spdlog::info("{} {} {} {} {}us", r.method, target, reply.status, bytes, us);
   }
 
  private:
   const api::Api* api_;
   bool log_queries_;
+  AccessLog* access_log_;
   std::vector<std::string> trusted_;
   IdleTracker* idle_;
 };
@@ -257,7 +279,7 @@ Result<std::uint16_t> HttpServer::start() {
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(
         Http::make_handler<Handler>(&impl_->api, impl_->options.log_queries,
-                                    impl_->options.trusted_proxies, &impl_->idle));
+                                    impl_->options.access_log, impl_->options.trusted_proxies, &impl_->idle));
     if (impl_->options.tls_cert && impl_->options.tls_key) {
       impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
     }

@@ -11,16 +11,19 @@
 #include <vector>
 
 #include "api/router.hpp"
+#include "server/access_log.hpp"
 
 namespace keydir::server {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 11371;
-  int threads = 2;
+  // Pistache reactor threads; 0 = two per core (see README: measured).
+  int threads = 0;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   bool log_queries = true;  // false: access log without query strings
+  AccessLog* access_log = nullptr;  // none: no access log
   // Peers whose X-Forwarded-For is believed (a reverse proxy in front, e.g.
   // nginx for TLS); from anyone else the header is ignored.
   std::vector<std::string> trusted_proxies;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
@@ -116,7 +117,10 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   serve->add_option("--data", data, "Data folder")->capture_default_str();
-  serve->add_option("--threads", http.threads, "HTTP worker threads")->capture_default_str();
+  serve->add_option("--threads", http.threads,
+                    "HTTP worker threads (0: two per core; measured faster than one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
   serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM) for HKPS");
   serve->add_option("--tls-key", tls_key, "TLS private key (PEM)");
   serve->add_option("--wkd-domain", wkd_domains,
@@ -366,6 +370,12 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     http.host = listen.substr(0, colon);
+    if (http.threads == 0) {
+      // With one reactor thread per core, a thread preempted in send()
+      // (which wakes the client on the same core) stalls its connections;
+      // twice as many served 20-25% more lookups (README, issue #4).
+      http.threads = static_cast<int>(std::max(2u, 2 * std::thread::hardware_concurrency()));
+    }
     try {
       http.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
     } catch (const std::exception&) {
@@ -377,16 +387,28 @@ int main(int argc, char** argv) {
       http.tls_key = tls_key;
     }
     http.log_queries = !no_query_log;
+    // Access lines go through AccessLog (no lock shared by the workers);
+    // everything else through spdlog, to the same file when one is given.
+    std::unique_ptr<keydir::server::AccessLog> access;
     if (access_log == "off") {
       spdlog::set_level(spdlog::level::warn);
-    } else if (access_log != "-") {
-      try {
-        spdlog::set_default_logger(spdlog::basic_logger_mt("keydird", access_log));
-        spdlog::flush_every(std::chrono::seconds(1));
-      } catch (const spdlog::spdlog_ex& e) {
-        std::cerr << "keydird serve: cannot open the access log " << access_log << "\n";
+    } else {
+      if (access_log != "-") {
+        try {
+          spdlog::set_default_logger(spdlog::basic_logger_mt("keydird", access_log));
+          spdlog::flush_every(std::chrono::seconds(1));
+        } catch (const spdlog::spdlog_ex& e) {
+          std::cerr << "keydird serve: cannot open the access log " << access_log << "\n";
+          return kExitUsage;
+        }
+      }
+      auto opened = keydir::server::AccessLog::open(access_log);
+      if (!opened) {
+        std::cerr << "keydird serve: " << opened.error().detail << "\n";
         return kExitUsage;
       }
+      access = std::move(*opened);
+      http.access_log = access.get();
     }
     // SIGINT/SIGTERM are taken by sigwait below, in this thread only.
     sigset_t signals;
@@ -453,6 +475,7 @@ int main(int argc, char** argv) {
                    "links go out through {} and point to {}",
                    mode_text, smtp.url, public_url);
     }
+    spdlog::info("{} HTTP worker threads", http.threads);
     auto st = store->stats();
     std::cout << "keydird: serving " << (st ? st->certificates : 0) << " certificates from "
               << data << " on " << (http.tls_cert ? "https" : "http") << "://" << http.host

@@ -34,7 +34,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 serve() {  # serve DATA -> URL in $KU, pid in $KPID
   local port
   port=$(free_port)
-  "$B/keydird" serve --listen "127.0.0.1:$port" --data "$1" --threads 2 --add-rate 0 \
+  "$B/keydird" serve --listen "127.0.0.1:$port" --data "$1" --add-rate 0 \
     --access-log "$T/access-$port.log" >"$T/serve-$port.log" 2>&1 &
   KPID=$!
   PIDS+=("$KPID")
@@ -85,7 +85,7 @@ echo "| uploads into an empty store, keys/s (4 parallel) | $(med "${ups[@]}") | 
 echo
 # WKD and VKS.
 port=$(free_port)
-"$B/keydird" serve --listen "127.0.0.1:$port" --data "$T/imp" --threads 2 --wkd-domain debian.org \
+"$B/keydird" serve --listen "127.0.0.1:$port" --data "$T/imp" --wkd-domain debian.org \
   --access-log "$T/wkd.log" >"$T/wkd-serve.log" 2>&1 &
 WPID=$!
 sleep 1

@@ -20,7 +20,7 @@ PORT=${PORT:-11476}
 for round in $(seq "$ROUNDS"); do
   for spec in "$@"; do
     IFS=: read -r name data corpus <<<"$spec"
-    "$B/keydird" serve --listen "127.0.0.1:$PORT" --data "$data" --threads 2 \
+    "$B/keydird" serve --listen "127.0.0.1:$PORT" --data "$data" \
       --row-cache-mb 1024 --access-log /dev/null >/dev/null 2>&1 &
     pid=$!
     sleep 2

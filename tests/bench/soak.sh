@@ -15,7 +15,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$B/keydird" import --data "$T/data" "$CORPUS/all.pgp" >/dev/null 2>&1
-"$B/keydird" serve --listen "127.0.0.1:$PORT" --data "$T/data" --threads 2 --add-rate 0 \
+"$B/keydird" serve --listen "127.0.0.1:$PORT" --data "$T/data" --add-rate 0 \
   --access-log "$T/access.log" >"$T/server.log" 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
