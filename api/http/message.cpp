@@ -188,6 +188,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::TokenInvalid: return 410;
     case ErrorCode::Unauthorized: return 401;
     case ErrorCode::StorageIo: return 503;
+    case ErrorCode::ProtocolError: return 400;
     case ErrorCode::StorageCorruption:
     case ErrorCode::Internal:
     case ErrorCode::AnswerDidNotVerify:

@@ -30,6 +30,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::Unauthorized: return "unauthorized";
     case ErrorCode::StorageIo: return "storage_io";
     case ErrorCode::StorageCorruption: return "storage_corruption";
+    case ErrorCode::ProtocolError: return "protocol_error";
     case ErrorCode::Internal: return "internal";
     case ErrorCode::AnswerDidNotVerify: return "answer_did_not_verify";
   }

@@ -47,6 +47,8 @@ enum class ErrorCode {
   // storage
   StorageIo,
   StorageCorruption,
+  // reconciliation with a peer
+  ProtocolError,  // the peer broke the recon protocol or its limits
   // internal
   Internal,
   // client only

@@ -168,34 +168,46 @@ bool find_roots(const Poly& f, std::mt19937_64& rng, std::vector<Zp>& out, int d
   return false;
 }
 
-// Solves the square system `m` (rows of n unknowns + right-hand side) by
-// Gauss–Jordan elimination; nullopt when singular.
+// One solution of the linear system `m` (rows of n unknowns, then the
+// right-hand side) by Gauss–Jordan elimination, free unknowns set to zero:
+// when the true difference is smaller than the degrees tried, A and B share
+// a free common factor, which the gcd removes afterwards. nullopt when the
+// system is inconsistent.
 std::optional<std::vector<Zp>> solve(std::vector<std::vector<Zp>> m, std::size_t n) {
-  for (std::size_t col = 0; col < n; ++col) {
-    std::size_t pivot = col;
-    while (pivot < m.size() && m[pivot][col].is_zero()) {
-      ++pivot;
+  std::vector<std::size_t> pivot_col;
+  std::size_t row = 0;
+  for (std::size_t col = 0; col < n && row < m.size(); ++col) {
+    std::size_t p = row;
+    while (p < m.size() && m[p][col].is_zero()) {
+      ++p;
     }
-    if (pivot == m.size()) {
-      return std::nullopt;
+    if (p == m.size()) {
+      continue;  // a free unknown
     }
-    std::swap(m[pivot], m[col]);
-    Zp inv = m[col][col].inverse();
-    for (auto& v : m[col]) {
+    std::swap(m[p], m[row]);
+    Zp inv = m[row][col].inverse();
+    for (auto& v : m[row]) {
       v = v * inv;
     }
     for (std::size_t r = 0; r < m.size(); ++r) {
-      if (r != col && !m[r][col].is_zero()) {
+      if (r != row && !m[r][col].is_zero()) {
         Zp f = m[r][col];
         for (std::size_t k = col; k <= n; ++k) {
-          m[r][k] = m[r][k] - f * m[col][k];
+          m[r][k] = m[r][k] - f * m[row][k];
         }
       }
     }
+    pivot_col.push_back(col);
+    ++row;
+  }
+  for (std::size_t r = row; r < m.size(); ++r) {
+    if (!m[r][n].is_zero()) {
+      return std::nullopt;
+    }
   }
   std::vector<Zp> x(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    x[i] = m[i][n];
+  for (std::size_t r = 0; r < pivot_col.size(); ++r) {
+    x[pivot_col[r]] = m[r][n];
   }
   return x;
 }

@@ -6,13 +6,13 @@ namespace keydir::recon {
 namespace {
 
 using u64 = std::uint64_t;
-using u128 = unsigned __int128;
+__extension__ typedef unsigned __int128 u128;
 using Limbs = std::array<u64, 3>;
 
 // p = 530512889551602322505127520352579437339
 constexpr Limbs kP{0xc91f85d930a5431bULL, 0x8f1d10e4878b1fdfULL, 0x1ULL};
 
-bool geq(const Limbs& a, const Limbs& b) {
+bool geq(Limbs a, Limbs b) {
   for (int i = 2; i >= 0; --i) {
     if (a[i] != b[i]) {
       return a[i] > b[i];
@@ -22,7 +22,7 @@ bool geq(const Limbs& a, const Limbs& b) {
 }
 
 // a - b, assuming a >= b.
-Limbs sub(const Limbs& a, const Limbs& b) {
+Limbs sub(Limbs a, Limbs b) {
   Limbs r{};
   u64 borrow = 0;
   for (int i = 0; i < 3; ++i) {
@@ -34,7 +34,7 @@ Limbs sub(const Limbs& a, const Limbs& b) {
 }
 
 // a + b (no overflow: both < p < 2^129).
-Limbs add(const Limbs& a, const Limbs& b) {
+Limbs add(Limbs a, Limbs b) {
   Limbs r{};
   u64 carry = 0;
   for (int i = 0; i < 3; ++i) {
@@ -45,7 +45,7 @@ Limbs add(const Limbs& a, const Limbs& b) {
   return r;
 }
 
-Limbs add_mod(const Limbs& a, const Limbs& b) {
+Limbs add_mod(Limbs a, Limbs b) {
   Limbs r = add(a, b);
   return geq(r, kP) ? sub(r, kP) : r;
 }
@@ -62,7 +62,7 @@ u64 neg_inverse(u64 p0) {
 const u64 kPInv = neg_inverse(kP[0]);
 
 // Montgomery multiplication (CIOS): a * b / 2^192 mod p.
-Limbs mont_mul(const Limbs& a, const Limbs& b) {
+Limbs mont_mul(Limbs a, Limbs b) {
   u64 t[5] = {0, 0, 0, 0, 0};
   for (int i = 0; i < 3; ++i) {
     u64 c = 0;
@@ -107,8 +107,8 @@ const Limbs kOne = pow2_mod(192);  // R mod p: 1 in Montgomery form
 
 // Any a < 2^192 (not only a < p): the CIOS result (a * R^2 + m p) / R stays
 // below 2p, and one subtraction reduces it.
-Limbs to_mont(const Limbs& a) { return mont_mul(a, kR2); }
-Limbs from_mont(const Limbs& a) { return mont_mul(a, Limbs{1, 0, 0}); }
+Limbs to_mont(Limbs a) { return mont_mul(a, kR2); }
+Limbs from_mont(Limbs a) { return mont_mul(a, Limbs{1, 0, 0}); }
 
 
 const Limbs kHalf = [] {
@@ -153,21 +153,18 @@ Bytes Zp::to_le(std::size_t width) const {
 
 std::string Zp::to_string() const {
   Limbs a = from_mont(m_);
-  std::string digits;
-  while (a[0] != 0 || a[1] != 0 || a[2] != 0) {
+  char buf[64];
+  std::size_t pos = sizeof buf;
+  do {
     u128 rem = 0;
     for (int i = 2; i >= 0; --i) {
       u128 cur = (rem << 64) | a[i];
       a[i] = static_cast<u64>(cur / 10);
       rem = cur % 10;
     }
-    digits.push_back(static_cast<char>('0' + static_cast<int>(rem)));
-  }
-  if (digits.empty()) {
-    digits = "0";
-  }
-  std::reverse(digits.begin(), digits.end());
-  return digits;
+    buf[--pos] = static_cast<char>('0' + static_cast<int>(rem));
+  } while (a[0] != 0 || a[1] != 0 || a[2] != 0);
+  return std::string(buf + pos, sizeof buf - pos);
 }
 
 Zp Zp::from_decimal(std::string_view text) {
@@ -181,32 +178,33 @@ Zp Zp::from_decimal(std::string_view text) {
   return z;
 }
 
-Zp operator+(const Zp& a, const Zp& b) {
+Zp operator+(Zp a, Zp b) {
   Zp r;
   r.m_ = add_mod(a.m_, b.m_);
   return r;
 }
 
-Zp operator-(const Zp& a, const Zp& b) {
+Zp operator-(Zp a, Zp b) {
   Zp r;
   r.m_ = geq(a.m_, b.m_) ? sub(a.m_, b.m_) : sub(add(a.m_, kP), b.m_);
   return r;
 }
 
-Zp operator*(const Zp& a, const Zp& b) {
+Zp operator*(Zp a, Zp b) {
   Zp r;
   r.m_ = mont_mul(a.m_, b.m_);
   return r;
 }
 
 Zp Zp::pow(const std::array<std::uint64_t, 3>& e) const {
+  const Zp base = *this;
   Zp result;
   result.m_ = kOne;
   for (int i = 2; i >= 0; --i) {
     for (int bit = 63; bit >= 0; --bit) {
       result = result * result;
       if ((e[i] >> bit) & 1) {
-        result = result * *this;
+        result = result * base;
       }
     }
   }

@@ -1,0 +1,271 @@
+#include "recon/session.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include "recon/poly.hpp"
+
+namespace keydir::recon {
+namespace {
+
+Result<std::uint32_t> read_u32(Stream& s) {
+  std::uint8_t b[4];
+  auto r = s.read_exact(b, 4);
+  if (!r) {
+    return tl::unexpected(r.error());
+  }
+  return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
+         b[3];
+}
+
+Result<std::string> read_string(Stream& s, std::uint32_t max) {
+  auto n = read_u32(s);
+  if (!n) {
+    return tl::unexpected(n.error());
+  }
+  if (*n > max) {
+    return fail(ErrorCode::ProtocolError, "recon string longer than " + std::to_string(max));
+  }
+  std::string out(*n, '\0');
+  if (*n > 0) {
+    auto r = s.read_exact(reinterpret_cast<std::uint8_t*>(out.data()), *n);
+    if (!r) {
+      return tl::unexpected(r.error());
+    }
+  }
+  return out;
+}
+
+// Counts what crosses the stream.
+class Counted {
+ public:
+  Counted(Stream& s, Outcome& o) : s_(s), o_(o) {}
+  Result<Message> read() {
+    auto m = read_message(s_);
+    if (m) {
+      ++o_.messages_in;
+    }
+    return m;
+  }
+  void queue(const Message& m) {
+    Bytes b = encode(m);
+    append(pending_, b);
+    ++o_.messages_out;
+  }
+  Result<void> send() {
+    o_.bytes_out += pending_.size();
+    auto r = s_.write_all(pending_);
+    pending_.clear();
+    return r;
+  }
+
+ private:
+  Stream& s_;
+  Outcome& o_;
+  Bytes pending_;
+};
+
+void add_recover(Outcome& o, std::set<Zp>& seen, const std::vector<Zp>& zs, std::size_t max) {
+  for (const Zp& z : zs) {
+    if (o.recover.size() >= max) {
+      return;
+    }
+    if (seen.insert(z).second) {
+      o.recover.push_back(z);
+    }
+  }
+}
+
+// a \ b
+std::vector<Zp> minus(const std::vector<Zp>& a, const std::vector<Zp>& b) {
+  std::set<Zp> bs(b.begin(), b.end());
+  std::vector<Zp> out;
+  for (const Zp& z : a) {
+    if (!bs.count(z)) {
+      out.push_back(z);
+    }
+  }
+  return out;
+}
+
+Result<Outcome> protocol_error(const std::string& what) {
+  return fail(ErrorCode::ProtocolError, what);
+}
+
+}  // namespace
+
+Result<Message> read_message(Stream& s) {
+  auto n = read_u32(s);
+  if (!n) {
+    return tl::unexpected(n.error());
+  }
+  if (*n == 0 || *n > kMaxMessageBytes) {
+    return fail(ErrorCode::ProtocolError,
+                "recon message of " + std::to_string(*n) + " octets (limit " +
+                    std::to_string(kMaxMessageBytes) + ")");
+  }
+  Bytes frame(*n);
+  auto r = s.read_exact(frame.data(), frame.size());
+  if (!r) {
+    return tl::unexpected(r.error());
+  }
+  return decode(frame);
+}
+
+Result<Config> exchange_config(Stream& s, const Config& local, const std::string& refuse) {
+  auto w = s.write_all(encode(local));
+  if (!w) {
+    return tl::unexpected(w.error());
+  }
+  auto m = read_message(s);
+  if (!m) {
+    return tl::unexpected(m.error());
+  }
+  auto* remote = std::get_if<Config>(&*m);
+  if (!remote) {
+    return fail(ErrorCode::ProtocolError,
+                "expected the peer's Config, got " + std::string(message_name(*m)));
+  }
+  std::string reason = refuse;
+  if (reason.empty() && remote->bit_quantum != local.bit_quantum) {
+    reason = "mismatched bitquantum";
+  } else if (reason.empty() && remote->mbar != local.mbar) {
+    reason = "mismatched mbar";
+  }
+  if (!reason.empty()) {
+    Bytes out = encode_string("failed");
+    append(out, encode_string(reason));
+    (void)s.write_all(out);
+    return fail(ErrorCode::ProtocolError, "cannot peer: " + reason);
+  }
+  w = s.write_all(encode_string("passed"));
+  if (!w) {
+    return tl::unexpected(w.error());
+  }
+  auto status = read_string(s, 256);
+  if (!status) {
+    return tl::unexpected(status.error());
+  }
+  if (*status != "passed") {
+    auto why = read_string(s, 4096);
+    return fail(ErrorCode::ProtocolError,
+                "the peer refused our config: " + (why ? *why : std::string("(no reason)")));
+  }
+  return *remote;
+}
+
+Result<Outcome> serve_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits) {
+  Outcome out;
+  Counted io(s, out);
+  std::set<Zp> seen;
+  const int bq = tree.config().bit_quantum;
+  const auto mbar = static_cast<std::uint64_t>(tree.config().mbar);
+  std::deque<const PrefixTree::Node*> queue{&tree.root()};
+  while (!queue.empty()) {
+    std::vector<const PrefixTree::Node*> batch;
+    while (!queue.empty() && batch.size() < limits.max_outstanding) {
+      batch.push_back(queue.front());
+      queue.pop_front();
+    }
+    for (const auto* n : batch) {
+      if (n->is_leaf() || n->size < mbar) {
+        io.queue(ReconRqstFull{n->key(bq), n->all_elements()});
+      } else {
+        io.queue(ReconRqstPoly{n->key(bq), static_cast<std::uint32_t>(n->size), n->svalues});
+      }
+    }
+    io.queue(Flush{});
+    if (auto w = io.send(); !w) {
+      return tl::unexpected(w.error());
+    }
+    for (const auto* n : batch) {
+      auto m = io.read();
+      if (!m) {
+        return tl::unexpected(m.error());
+      }
+      if (std::holds_alternative<SyncFail>(*m)) {
+        if (n->is_leaf()) {
+          return protocol_error("SyncFail for a leaf node");
+        }
+        for (const auto& c : n->children) {
+          if (queue.size() >= limits.max_request_queue) {
+            break;
+          }
+          queue.push_back(c.get());
+        }
+      } else if (auto* e = std::get_if<Elements>(&*m)) {
+        add_recover(out, seen, e->elements, limits.max_recover);
+      } else if (auto* f = std::get_if<FullElements>(&*m)) {
+        auto local = n->all_elements();
+        io.queue(Elements{minus(local, f->elements)});
+        add_recover(out, seen, minus(f->elements, local), limits.max_recover);
+      } else if (auto* err = std::get_if<ErrorMsg>(&*m)) {
+        return protocol_error("the peer gave up: " + err->text.substr(0, 200));
+      } else {
+        return protocol_error("unexpected " + std::string(message_name(*m)) + " in reply");
+      }
+    }
+  }
+  io.queue(Done{});
+  if (auto w = io.send(); !w) {
+    return tl::unexpected(w.error());
+  }
+  return out;
+}
+
+Result<Outcome> answer_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits,
+                               std::mt19937_64& rng) {
+  Outcome out;
+  Counted io(s, out);
+  std::set<Zp> seen;
+  const auto& points = tree.points();
+  const auto& cfg = tree.config();
+  for (;;) {
+    auto m = io.read();
+    if (!m) {
+      return tl::unexpected(m.error());
+    }
+    if (auto* p = std::get_if<ReconRqstPoly>(&*m)) {
+      if (p->samples.size() != points.size()) {
+        return protocol_error("ReconRqstPoly with " + std::to_string(p->samples.size()) +
+                              " samples, expected " + std::to_string(points.size()));
+      }
+      const auto& n = tree.node(p->prefix);
+      std::vector<Zp> values(points.size());
+      for (std::size_t i = 0; i < points.size(); ++i) {
+        values[i] = p->samples[i] / n.svalues[i];
+      }
+      auto diff = reconcile(values, points,
+                            static_cast<int>(std::min<std::uint64_t>(p->size, 1u << 30)) -
+                                static_cast<int>(std::min<std::uint64_t>(n.size, 1u << 30)),
+                            rng);
+      if (diff) {
+        add_recover(out, seen, diff->remote_only, limits.max_recover);
+        io.queue(Elements{std::move(diff->local_only)});
+      } else if (n.is_leaf() || n.size < static_cast<std::uint64_t>(cfg.split_threshold())) {
+        io.queue(FullElements{n.all_elements()});
+      } else {
+        io.queue(SyncFail{});
+      }
+    } else if (auto* f = std::get_if<ReconRqstFull>(&*m)) {
+      auto local = tree.node(f->prefix).all_elements();
+      add_recover(out, seen, minus(f->elements, local), limits.max_recover);
+      io.queue(Elements{minus(local, f->elements)});
+    } else if (auto* e = std::get_if<Elements>(&*m)) {
+      add_recover(out, seen, e->elements, limits.max_recover);
+    } else if (std::holds_alternative<Flush>(*m)) {
+      if (auto w = io.send(); !w) {
+        return tl::unexpected(w.error());
+      }
+    } else if (std::holds_alternative<Done>(*m)) {
+      return out;
+    } else if (auto* err = std::get_if<ErrorMsg>(&*m)) {
+      return protocol_error("the peer gave up: " + err->text.substr(0, 200));
+    } else {
+      return protocol_error("unexpected " + std::string(message_name(*m)));
+    }
+  }
+}
+
+}  // namespace keydir::recon

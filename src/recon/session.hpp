@@ -1,0 +1,60 @@
+// One reconciliation between two peers over a connected stream, in either
+// role, as SKS and Hockeypuck run it:
+// - both send their Config and acknowledge the other's ("passed", or
+//   "failed" and a reason: bit quantum and mbar must match);
+// - the side that accepted the connection walks its prefix tree and asks
+//   (ReconRqstPoly with a node's sample values, or ReconRqstFull with its
+//   elements for small nodes), a batch at a time, each batch ended by Flush;
+// - the side that connected answers each request: the elements it has that
+//   the asker lacks (Elements), SyncFail when the difference is too large
+//   for the samples (the asker then descends to the children), or all its
+//   elements (FullElements) for a small node;
+// - Done ends it. Each side returns the elements the other holds and it
+//   lacks; fetching them (HTTP hashquery) is the caller's business.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "recon/messages.hpp"
+#include "recon/ptree.hpp"
+
+namespace keydir::recon {
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual Result<void> read_exact(std::uint8_t* dst, std::size_t n) = 0;
+  virtual Result<void> write_all(ByteView data) = 0;
+};
+
+Result<Message> read_message(Stream& s);
+
+struct SessionLimits {
+  std::size_t max_outstanding = 100;   // requests in flight per batch (conflux default)
+  std::size_t max_recover = 15000;     // elements one session may ask to fetch
+  std::size_t max_request_queue = 60000;
+};
+
+// Sends `local`, reads the peer's, checks them, acknowledges. A non-empty
+// `refuse` makes this side answer "failed" with that reason (busy).
+Result<Config> exchange_config(Stream& s, const Config& local, const std::string& refuse = {});
+
+struct Outcome {
+  std::vector<Zp> recover;  // the peer has them, we do not
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+};
+
+// The accepting side: drives the walk. `tree` must not change meanwhile.
+Result<Outcome> serve_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits);
+// The connecting side: answers until Done.
+Result<Outcome> answer_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits,
+                               std::mt19937_64& rng);
+
+}  // namespace keydir::recon
