@@ -26,7 +26,8 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
       hkp_v2_(directory, options.hkp.max_results, metrics_.get()),
       wkd_(directory, options.wkd),
       vks_(directory, hkp_, upload_tokens_, options.verification),
-      pages_(directory, options.pages, upload_tokens_, options.verification) {
+      pages_(directory, options.pages, upload_tokens_, options.verification),
+      extra_metrics_(options.extra_metrics) {
   for (const auto& t : options.operator_tokens) {
     operator_token_hashes_.push_back(
         *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, as_bytes(t)));
@@ -104,6 +105,13 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
                                                 : Metrics::kOtherLookup;
     return get ? hkp_.lookup(request) : method_not_allowed("GET, HEAD");
   }
+  if (request.path == "/pks/hashquery") {
+    which = Metrics::kOtherLookup;
+    if (request.method != "POST") {
+      return method_not_allowed("POST");
+    }
+    return hkp_.hashquery(request);
+  }
   if (request.path == "/pks/add") {
     which = Metrics::kAdd;
     if (request.method != "POST") {
@@ -166,6 +174,9 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     Reply r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->render(st ? st->certificates : 0);
+    if (extra_metrics_) {
+      r.body += extra_metrics_();
+    }
     return r;
   }
   return text_reply(404, "not found");

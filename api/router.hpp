@@ -1,6 +1,7 @@
 // The routes of keydird: one entry point from the HTTP adapter.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "api/hkp/hkp.hpp"
@@ -31,6 +32,8 @@ struct ApiOptions {
   // 0 turns the limit off.
   double add_per_minute = 30;
   double add_burst = 10;
+  // More Prometheus text appended to /metrics (the recon peer's counters).
+  std::function<std::string()> extra_metrics;
 };
 
 class Api {
@@ -58,6 +61,7 @@ class Api {
   Wkd wkd_;
   Vks vks_;
   Pages pages_;
+  std::function<std::string()> extra_metrics_;
 };
 
 }  // namespace keydir::api

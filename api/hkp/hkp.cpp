@@ -298,6 +298,66 @@ Reply Hkp::stats(bool mr) const {
   return r;
 }
 
+Reply Hkp::hashquery(const HttpRequest& request) const {
+  if (directory_.options().mode != service::PublishMode::Open) {
+    // Peers would receive user IDs whose owners have not confirmed them.
+    return text_reply(403, "this server publishes confirmed addresses only and does not peer");
+  }
+  if (request.body.size() > limits::kMaxHashqueryBytes) {
+    return text_reply(413, "hashquery larger than the limit");
+  }
+  ByteView in = as_bytes(request.body);
+  std::size_t pos = 0;
+  auto u32 = [&](std::uint32_t& v) {
+    if (in.size() - pos < 4) {
+      return false;
+    }
+    v = (std::uint32_t{in[pos]} << 24) | (std::uint32_t{in[pos + 1]} << 16) |
+        (std::uint32_t{in[pos + 2]} << 8) | in[pos + 3];
+    pos += 4;
+    return true;
+  };
+  std::uint32_t count = 0;
+  if (!u32(count) || count > limits::kMaxHashqueryHashes) {
+    return text_reply(400, "hashquery: a count of at most " +
+                               std::to_string(limits::kMaxHashqueryHashes) + " hashes first");
+  }
+  std::string out(4, '\0');
+  std::uint32_t found = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t len = 0;
+    if (!u32(len) || len != 16 || in.size() - pos < len) {
+      return text_reply(400, "hashquery: each hash is 16 octets with its length");
+    }
+    Bytes hash(in.begin() + static_cast<std::ptrdiff_t>(pos),
+               in.begin() + static_cast<std::ptrdiff_t>(pos + len));
+    pos += len;
+    if (out.size() >= limits::kMaxHashqueryAnswerBytes) {
+      continue;  // the asker gets the rest in a later round
+    }
+    auto recs = directory_.lookup(Query{Query::BySksHash{std::move(hash)}}, 1);
+    if (!recs) {
+      return error_reply(recs.error());
+    }
+    for (const auto& rec : *recs) {
+      auto n = static_cast<std::uint32_t>(rec.cert.size());
+      for (int b = 24; b >= 0; b -= 8) {
+        out.push_back(static_cast<char>((n >> b) & 0xff));
+      }
+      out.append(reinterpret_cast<const char*>(rec.cert.data()), rec.cert.size());
+      ++found;
+    }
+  }
+  for (int b = 0; b < 4; ++b) {
+    out[static_cast<std::size_t>(b)] = static_cast<char>((found >> (24 - 8 * b)) & 0xff);
+  }
+  out += "\r\n";
+  Reply r;
+  r.content_type = "application/octet-stream";
+  r.body = std::move(out);
+  return r;
+}
+
 Reply Hkp::add(const HttpRequest& request) const {
   if (request.body.size() > limits::kMaxArmoredUploadBytes * 3) {
     return text_reply(413, "upload larger than the limit");

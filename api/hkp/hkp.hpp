@@ -36,6 +36,11 @@ class Hkp {
   Hkp(service::KeyDirectory& directory, HkpOptions options, Metrics* metrics = nullptr);
   Reply lookup(const HttpRequest& request) const;
   Reply add(const HttpRequest& request) const;
+  // POST /pks/hashquery (SKS recon): the certificates with the given SKS
+  // key hashes. Body: a count, then each hash as a length and its octets
+  // (4-octet big-endian integers). Answer: a count, then each certificate
+  // as a length and its binary packets, then CRLF (what SKS expects).
+  Reply hashquery(const HttpRequest& request) const;
   // op=get: the certificates found, armored in one block; 404 when none.
   Reply get(const Search& s) const;
 

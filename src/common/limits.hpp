@@ -14,6 +14,13 @@ namespace keydir::limits {
 inline constexpr std::size_t kMaxUploadBytes = 1024 * 1024;
 // Armored text is 4/3 of the binary plus line breaks and headers.
 inline constexpr std::size_t kMaxArmoredUploadBytes = kMaxUploadBytes * 3 / 2;
+// SKS recon: one /pks/hashquery asks for at most this many hashes (SKS and
+// Hockeypuck ask in batches of 100), and its answer stops growing past this
+// size (Hockeypuck's maxResponseLen idea); the asker gets the rest in a later
+// round.
+inline constexpr std::size_t kMaxHashqueryHashes = 10000;
+inline constexpr std::size_t kMaxHashqueryBytes = 4 + kMaxHashqueryHashes * 20;
+inline constexpr std::size_t kMaxHashqueryAnswerBytes = 16 * 1024 * 1024;
 // Input of one file in bulk import (keyserver dumps hold many certificates).
 inline constexpr std::size_t kMaxImportCertBytes = 16 * 1024 * 1024;
 // Any single packet in the input: Sequoia DEFAULT_MAX_PACKET_SIZE, RNP

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 #include <fstream>
 #include <iostream>
@@ -25,6 +26,7 @@
 
 #include "api/router.hpp"
 #include "server/http_server.hpp"
+#include "server/recon_peer.hpp"
 #include "service/check.hpp"
 #include "service/dump.hpp"
 #include "service/importer.hpp"
@@ -190,6 +192,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--trusted-proxy", http.trusted_proxies,
                     "Address of a reverse proxy whose X-Forwarded-For is believed");
+  std::string recon_listen;
+  std::vector<std::string> peer_specs;
+  std::vector<std::string> recon_allow;
+  int gossip_interval = 60;
+  serve->add_option("--recon-listen", recon_listen,
+                    "SKS reconciliation: HOST:PORT to listen on for peers (e.g. "
+                    "127.0.0.1:11370); peering needs --mode open");
+  serve->add_option("--peer", peer_specs,
+                    "SKS reconciliation partner HOST:RECONPORT:HKPPORT (repeatable; in the config "
+                    "file: [[peer]] tables with host, recon-port, hkp-port)");
+  serve->add_option("--recon-allow", recon_allow,
+                    "Address allowed to connect to the recon port besides the peers and "
+                    "loopback (repeatable)");
+  serve->add_option("--gossip-interval", gossip_interval,
+                    "Seconds between reconciliations with a random peer (±10%; 0: only answer)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400));
   serve->add_option("--access-log", access_log,
                     "Access log: a file (flushed every second), - for stdout, off for none")
       ->capture_default_str();
@@ -282,6 +301,23 @@ int main(int argc, char** argv) {
     }
     for (const auto& [key, node] : config) {
       std::string name(key.str());
+      if (name == "peer" && node.is_array_of_tables()) {
+        // [[peer]] host = "..." recon-port = 11370 hkp-port = 11371
+        if (serve->get_option("--peer")->count() > 0) {
+          continue;
+        }
+        for (const auto& t : *node.as_array()) {
+          const auto& tab = *t.as_table();
+          auto host = tab["host"].value<std::string>();
+          if (!host) {
+            std::cerr << "keydird serve: " << config_path << ": a [[peer]] needs a host\n";
+            return kExitUsage;
+          }
+          peer_specs.push_back(*host + ":" + std::to_string(tab["recon-port"].value_or(11370)) +
+                               ":" + std::to_string(tab["hkp-port"].value_or(11371)));
+        }
+        continue;
+      }
       CLI::Option* opt = nullptr;
       try {
         opt = serve->get_option("--" + name);
@@ -460,6 +496,55 @@ int main(int argc, char** argv) {
     api_options.pages.max_results = max_results;
     api_options.add_per_minute = add_per_minute;
     api_options.add_burst = add_burst;
+    const bool peering = !recon_listen.empty() || !peer_specs.empty();
+    keydir::server::ReconOptions recon_options;
+    if (peering) {
+      if (directory_options.mode != keydir::service::PublishMode::Open) {
+        std::cerr << "keydird serve: SKS reconciliation (--recon-listen, --peer) needs --mode "
+                     "open: peers would receive addresses whose owners have not confirmed them\n";
+        return kExitUsage;
+      }
+      for (const auto& spec : peer_specs) {
+        auto p = keydir::server::parse_peer(spec);
+        if (!p) {
+          std::cerr << "keydird serve: " << p.error().detail << "\n";
+          return kExitUsage;
+        }
+        recon_options.peers.push_back(*p);
+      }
+      recon_options.listen = !recon_listen.empty();
+      if (recon_options.listen) {
+        auto rcolon = recon_listen.rfind(':');
+        std::uint16_t rport = 0;
+        bool ok = rcolon != std::string::npos;
+        if (ok) {
+          try {
+            auto v = std::stoul(recon_listen.substr(rcolon + 1));
+            ok = v <= 65535;
+            rport = static_cast<std::uint16_t>(v);
+          } catch (const std::exception&) {
+            ok = false;
+          }
+        }
+        if (!ok) {
+          std::cerr << "keydird serve: --recon-listen takes HOST:PORT\n";
+          return kExitUsage;
+        }
+        recon_options.listen_host = recon_listen.substr(0, rcolon);
+        if (recon_options.listen_host.starts_with("[")) {
+          recon_options.listen_host =
+              recon_options.listen_host.substr(1, recon_options.listen_host.size() - 2);
+        }
+        recon_options.listen_port = rport;
+      }
+      recon_options.gossip_interval_seconds = gossip_interval;
+      recon_options.allow = recon_allow;
+    }
+    std::atomic<keydir::server::ReconPeer*> recon_live{nullptr};
+    api_options.extra_metrics = [&recon_live] {
+      auto* r = recon_live.load();
+      return r ? r->metrics() : std::string();
+    };
     keydir::api::Api api(directory, api_options);
     keydir::server::HttpServer server(api, http);
     auto port = server.start();
@@ -476,6 +561,24 @@ int main(int argc, char** argv) {
                    mode_text, smtp.url, public_url);
     }
     spdlog::info("{} HTTP worker threads", http.threads);
+    std::unique_ptr<keydir::server::ReconPeer> recon;
+    if (peering) {
+      recon_options.http_port = *port;
+      recon = std::make_unique<keydir::server::ReconPeer>(directory, recon_options);
+      auto rport = recon->start();
+      if (!rport) {
+        std::cerr << "keydird serve: " << rport.error().detail << "\n";
+        server.stop();
+        return kExitFailure;
+      }
+      recon_live = recon.get();
+      if (recon_options.listen) {
+        std::cout << "keydird: recon on " << recon_options.listen_host << ":" << *rport
+                  << std::endl;
+      }
+      spdlog::info("recon: {} peers, gossip every {} s", recon_options.peers.size(),
+                   recon_options.gossip_interval_seconds);
+    }
     auto st = store->stats();
     std::cout << "keydird: serving " << (st ? st->certificates : 0) << " certificates from "
               << data << " on " << (http.tls_cert ? "https" : "http") << "://" << http.host
@@ -483,6 +586,10 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("signal {}: shutting down", sig);
+    if (recon) {
+      recon_live = nullptr;
+      recon->stop();
+    }
     server.stop();
     std::cout << "keydird: stopped" << std::endl;
     return kExitOk;

@@ -1,0 +1,719 @@
+#include "server/recon_peer.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include "common/limits.hpp"
+#include "recon/ptree.hpp"
+
+namespace keydir::server {
+namespace {
+
+using recon::Zp;
+
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  ~FdGuard() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  [[nodiscard]] int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// A connected TCP socket with send and receive timeouts.
+class TcpStream : public recon::Stream {
+ public:
+  TcpStream(int fd, int timeout_seconds) : fd_(fd) {
+    timeval tv{timeout_seconds, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  Result<void> read_exact(std::uint8_t* dst, std::size_t n) override {
+    while (n > 0) {
+      ssize_t got = ::recv(fd_, dst, n, 0);
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
+      if (got <= 0) {
+        return fail(ErrorCode::ProtocolError,
+                    got == 0 ? "the peer closed the connection"
+                             : std::string("reading from the peer: ") + std::strerror(errno));
+      }
+      dst += got;
+      n -= static_cast<std::size_t>(got);
+    }
+    return {};
+  }
+  Result<void> write_all(ByteView data) override {
+    while (!data.empty()) {
+      ssize_t put = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (put < 0 && errno == EINTR) {
+        continue;
+      }
+      if (put <= 0) {
+        return fail(ErrorCode::ProtocolError,
+                    std::string("writing to the peer: ") + std::strerror(errno));
+      }
+      data = data.subspan(static_cast<std::size_t>(put));
+    }
+    return {};
+  }
+
+ private:
+  int fd_;
+};
+
+Result<int> connect_to(const std::string& host, std::uint16_t port, int timeout_seconds) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0) {
+    return fail(ErrorCode::ProtocolError, "cannot resolve " + host + ": " + gai_strerror(rc));
+  }
+  std::string last = "no address";
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) {
+      continue;
+    }
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, timeout_seconds * 1000) == 1 ? 0 : -1;
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (rc == 0 && (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)) {
+        errno = err;
+        rc = -1;
+      }
+    }
+    if (rc == 0) {
+      int flags = ::fcntl(fd, F_GETFL);
+      ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+      ::freeaddrinfo(res);
+      return fd;
+    }
+    last = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return fail(ErrorCode::ProtocolError,
+              "cannot connect to " + host + ":" + service + ": " + last);
+}
+
+std::set<std::string> resolve_all(const std::string& host) {
+  std::set<std::string> out;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) {
+    return out;
+  }
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    const void* addr = a->ai_family == AF_INET
+                           ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                           : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    if (::inet_ntop(a->ai_family, addr, buf, sizeof buf)) {
+      out.insert(buf);
+    }
+  }
+  ::freeaddrinfo(res);
+  return out;
+}
+
+std::string peer_name(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  }
+  std::string s = buf;
+  if (s.starts_with("::ffff:")) {
+    s = s.substr(7);
+  }
+  return s;
+}
+
+std::size_t on_data(char* p, std::size_t size, std::size_t n, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  if (out->size() + size * n > limits::kMaxHashqueryAnswerBytes + 64 * 1024 * 1024) {
+    return 0;  // far past what a sane peer sends
+  }
+  out->append(p, size * n);
+  return size * n;
+}
+
+// POST /pks/hashquery; the certificates in the answer.
+Result<std::vector<Bytes>> hashquery(const std::string& host, std::uint16_t port,
+                                     const std::vector<Bytes>& hashes, int timeout_seconds) {
+  std::string body;
+  auto put = [&body](std::uint32_t v) {
+    for (int b = 24; b >= 0; b -= 8) {
+      body.push_back(static_cast<char>((v >> b) & 0xff));
+    }
+  };
+  put(static_cast<std::uint32_t>(hashes.size()));
+  for (const auto& h : hashes) {
+    put(static_cast<std::uint32_t>(h.size()));
+    body.append(reinterpret_cast<const char*>(h.data()), h.size());
+  }
+  std::string host_part = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::string url = "http://" + host_part + ":" + std::to_string(port) + "/pks/hashquery";
+  CURL* c = curl_easy_init();
+  if (!c) {
+    return fail(ErrorCode::Internal, "curl_easy_init failed");
+  }
+  std::string answer;
+  char err[CURL_ERROR_SIZE] = {};
+  // SKS and Hockeypuck send "sks/hashquery", which Pistache 0.0.5 refuses
+  // (415) before any handler runs; octet-stream passes everywhere.
+  curl_slist* hdrs = curl_slist_append(nullptr, "Content-Type: application/octet-stream");
+  hdrs = curl_slist_append(hdrs, "Expect:");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout_seconds));
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "keydird/0.1 (recon)");
+  CURLcode rc = curl_easy_perform(c);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(hdrs);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK) {
+    return fail(ErrorCode::ProtocolError, "hashquery to " + url + ": " + err);
+  }
+  if (status != 200) {
+    return fail(ErrorCode::ProtocolError,
+                "hashquery to " + url + ": HTTP " + std::to_string(status));
+  }
+  ByteView in = as_bytes(answer);
+  std::size_t pos = 0;
+  auto u32 = [&](std::uint32_t& v) {
+    if (in.size() - pos < 4) {
+      return false;
+    }
+    v = (std::uint32_t{in[pos]} << 24) | (std::uint32_t{in[pos + 1]} << 16) |
+        (std::uint32_t{in[pos + 2]} << 8) | in[pos + 3];
+    pos += 4;
+    return true;
+  };
+  std::uint32_t n = 0;
+  if (!u32(n) || n > limits::kMaxHashqueryHashes * 4) {
+    return fail(ErrorCode::ProtocolError, "hashquery answer without a sane count");
+  }
+  std::vector<Bytes> certs;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t len = 0;
+    if (!u32(len) || len > limits::kMaxImportCertBytes || in.size() - pos < len) {
+      return fail(ErrorCode::ProtocolError, "hashquery answer truncated");
+    }
+    certs.emplace_back(in.begin() + static_cast<std::ptrdiff_t>(pos),
+                       in.begin() + static_cast<std::ptrdiff_t>(pos + len));
+    pos += len;
+  }
+  return certs;
+}
+
+}  // namespace
+
+Result<ReconPeerAddress> parse_peer(std::string_view text) {
+  // HOST:RECON[:HKP]; HOST may be [v6].
+  std::string host;
+  std::string_view rest;
+  if (text.starts_with("[")) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      return fail(ErrorCode::BadQuery, "peer " + std::string(text) + ": unclosed [");
+    }
+    host = std::string(text.substr(1, close - 1));
+    rest = text.substr(close + 1);
+  } else {
+    auto colon = text.find(':');
+    host = std::string(text.substr(0, colon));
+    rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon);
+  }
+  auto number = [&](std::string_view s, std::uint16_t& out) {
+    if (s.empty() || s.size() > 5) {
+      return false;
+    }
+    unsigned v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') {
+        return false;
+      }
+      v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (v == 0 || v > 65535) {
+      return false;
+    }
+    out = static_cast<std::uint16_t>(v);
+    return true;
+  };
+  ReconPeerAddress p;
+  p.host = host;
+  if (host.empty() || !rest.starts_with(":")) {
+    return fail(ErrorCode::BadQuery, "peer " + std::string(text) + ": use HOST:RECONPORT:HKPPORT");
+  }
+  rest.remove_prefix(1);
+  auto colon = rest.find(':');
+  if (!number(rest.substr(0, colon), p.recon_port) ||
+      (colon != std::string_view::npos && !number(rest.substr(colon + 1), p.hkp_port))) {
+    return fail(ErrorCode::BadQuery, "peer " + std::string(text) + ": use HOST:RECONPORT:HKPPORT");
+  }
+  return p;
+}
+
+struct ReconPeer::Impl {
+  service::KeyDirectory& directory;
+  ReconOptions options;
+  ReconStats stats;
+
+  std::mutex tree_mu;  // the tree, the map and last_seq
+  recon::PrefixTree tree;
+  std::map<openpgp::Fingerprint, Zp> hash_of;
+  std::uint64_t last_seq = 0;
+  bool built = false;
+
+  std::mutex session_mu;  // one reconciliation at a time
+  std::set<Zp> unconverged;  // fetched, stored under another hash: not again
+  std::mt19937_64 rng{std::random_device{}()};
+
+  int listen_fd = -1;
+  std::set<std::string> allowed;
+  std::thread listener;
+  std::thread gossiper;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  std::atomic<bool> stopping{false};
+
+  Impl(service::KeyDirectory& d, ReconOptions o) : directory(d), options(std::move(o)) {}
+
+  static std::optional<Zp> element_of(const storage::CertRecord& rec) {
+    if (rec.index.sks_hash.size() != 16) {
+      return std::nullopt;
+    }
+    return Zp::from_le(rec.index.sks_hash);
+  }
+
+  void set_hash(const openpgp::Fingerprint& fpr, std::optional<Zp> z) {
+    auto it = hash_of.find(fpr);
+    if (it != hash_of.end()) {
+      if (z && *z == it->second) {
+        return;
+      }
+      tree.remove(it->second);
+      hash_of.erase(it);
+    }
+    if (z && tree.insert(*z)) {
+      hash_of.emplace(fpr, *z);
+    }
+  }
+
+  Result<void> sync() {
+    std::lock_guard lock(tree_mu);
+    auto& store = directory.store_ref();
+    if (!built) {
+      auto st = store.stats();
+      if (!st) {
+        return tl::unexpected(st.error());
+      }
+      last_seq = st->last_seq;
+      auto r = store.for_each([this](const storage::CertRecord& rec) {
+        set_hash(rec.fingerprint, element_of(rec));
+        return true;
+      });
+      if (!r) {
+        return r;
+      }
+      built = true;
+    }
+    for (;;) {
+      auto changes = store.changes_since(last_seq, 10000);
+      if (!changes) {
+        return tl::unexpected(changes.error());
+      }
+      for (const auto& c : *changes) {
+        std::optional<Zp> z;
+        if (!c.digest.empty()) {
+          auto rec = store.get(c.fingerprint);
+          if (!rec) {
+            return tl::unexpected(rec.error());
+          }
+          if (*rec) {
+            z = element_of(**rec);
+          }
+        }
+        set_hash(c.fingerprint, z);
+        last_seq = std::max(last_seq, c.seq);
+      }
+      if (changes->size() < 10000) {
+        break;
+      }
+    }
+    stats.elements = tree.size();
+    return {};
+  }
+
+  recon::Config config() const {
+    recon::Config c;
+    c.version = "1.1.6";  // the SKS protocol version peers check (conflux DefaultVersion)
+    c.http_port = options.http_port;
+    c.bit_quantum = static_cast<std::uint32_t>(tree.config().bit_quantum);
+    c.mbar = static_cast<std::uint32_t>(tree.config().mbar);
+    // keydir strips third-party certifications: peers that keep them never
+    // converge on those keys (see README, issue #9).
+    c.filters = "yminsky.dedup,yminsky.merge";
+    return c;
+  }
+
+  // Fetches `elements` from host:port and uploads them. Returns how many
+  // certificates were new or updated here.
+  std::uint64_t recover(const std::string& host, std::uint16_t port,
+                        const std::vector<Zp>& elements) {
+    std::vector<Bytes> wanted;
+    for (const Zp& z : elements) {
+      Bytes le = z.to_le(recon::kZpBytes);
+      if (le[16] != 0 || unconverged.count(z)) {
+        continue;  // not a 128-bit hash, or known not to converge
+      }
+      le.resize(16);
+      wanted.push_back(std::move(le));
+    }
+    std::uint64_t changed = 0;
+    for (std::size_t i = 0; i < wanted.size(); i += options.hashquery_batch) {
+      std::vector<Bytes> batch(
+          wanted.begin() + static_cast<std::ptrdiff_t>(i),
+          wanted.begin() + static_cast<std::ptrdiff_t>(std::min(wanted.size(), i + options.hashquery_batch)));
+      auto certs = hashquery(host, port, batch, options.io_timeout_seconds);
+      if (!certs) {
+        spdlog::warn("recon: {}", certs.error().detail);
+        ++stats.failures;
+        return changed;
+      }
+      if (certs->size() < batch.size()) {
+        stats.fetch_missing += batch.size() - certs->size();
+      }
+      for (const auto& cert : *certs) {
+        auto report = directory.upload(cert);
+        if (!report) {
+          continue;
+        }
+        for (const auto& s : report->stored) {
+          if (s.outcome != service::Outcome::Unchanged) {
+            ++changed;
+          }
+        }
+      }
+      // Hashes still missing after the upload, when the peer answered for
+      // all of them: stripped or merged here into something else; remember
+      // them so later rounds do not fetch them again.
+      (void)sync();
+      if (certs->size() < batch.size()) {
+        continue;
+      }
+      std::lock_guard lock(tree_mu);
+      for (const auto& h : batch) {
+        Zp z = Zp::from_le(h);
+        if (!tree.contains(z) && unconverged.size() < 1000000) {
+          unconverged.insert(z);
+          ++stats.unconverged;
+        }
+      }
+    }
+    stats.recovered += changed;
+    return changed;
+  }
+
+  // The remote elements we lack, minus those known not to converge.
+  void finish_round(const std::string& host, std::uint16_t hkp_port, const recon::Outcome& out,
+                    std::chrono::steady_clock::time_point t0, const char* role) {
+    stats.bytes_in += out.bytes_in;
+    stats.bytes_out += out.bytes_out;
+    auto n = recover(host, hkp_port, out.recover);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+    stats.last_round_ms = static_cast<std::uint64_t>(ms);
+    ++stats.rounds;
+    spdlog::info("recon {} with {}: {} elements to fetch, {} certificates new or updated, {} ms",
+                 role, host, out.recover.size(), n, ms);
+  }
+
+  void serve_connection(int fd, const std::string& remote) {
+    FdGuard guard(fd);
+    TcpStream stream(fd, options.io_timeout_seconds);
+    std::unique_lock session(session_mu, std::try_to_lock);
+    if (!session.owns_lock()) {
+      ++stats.busy;
+      (void)recon::exchange_config(stream, config(), "sync not available, currently busy");
+      return;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    if (auto s = sync(); !s) {
+      spdlog::error("recon: cannot read the store: {}", s.error().detail);
+      (void)recon::exchange_config(stream, config(), "internal error");
+      ++stats.failures;
+      return;
+    }
+    auto remote_config = recon::exchange_config(stream, config());
+    if (!remote_config) {
+      spdlog::warn("recon with {}: {}", remote, remote_config.error().detail);
+      ++stats.failures;
+      return;
+    }
+    Result<recon::Outcome> out = fail(ErrorCode::Internal, "");
+    {
+      std::lock_guard lock(tree_mu);
+      out = recon::serve_session(stream, tree, options.limits);
+    }
+    if (!out) {
+      spdlog::warn("recon with {}: {}", remote, out.error().detail);
+      ++stats.failures;
+      return;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    // The HKP port the peer announced (as conflux does); a configured peer
+    // that announces none is asked on its configured port.
+    auto hkp_port = static_cast<std::uint16_t>(remote_config->http_port);
+    for (const auto& p : options.peers) {
+      if (hkp_port == 0 && resolve_all(p.host).count(remote)) {
+        hkp_port = p.hkp_port;
+      }
+    }
+    finish_round(remote, hkp_port == 0 ? 11371 : hkp_port, *out, t0, "served");
+  }
+
+  void listen_loop() {
+    while (!stopping) {
+      pollfd p{listen_fd, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) {
+        continue;
+      }
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+      if (fd < 0) {
+        continue;
+      }
+      std::string remote = peer_name(ss);
+      if (!allowed.count(remote)) {
+        spdlog::warn("recon: connection from {} refused (not a configured peer)", remote);
+        ::close(fd);
+        continue;
+      }
+      // One at a time: a second peer gets "busy" at once from its own thread.
+      std::thread(&Impl::serve_connection, this, fd, remote).detach();
+    }
+  }
+
+  void gossip_loop() {
+    std::uniform_real_distribution<double> skew(0.9, 1.1);
+    while (!stopping) {
+      auto wait = std::chrono::milliseconds(
+          static_cast<std::int64_t>(options.gossip_interval_seconds * 1000 * skew(rng)));
+      {
+        std::unique_lock lock(stop_mu);
+        if (stop_cv.wait_for(lock, wait, [this] { return stopping.load(); })) {
+          return;
+        }
+      }
+      if (options.peers.empty()) {
+        continue;
+      }
+      std::uniform_int_distribution<std::size_t> pick(0, options.peers.size() - 1);
+      const auto& peer = options.peers[pick(rng)];
+      auto r = gossip(peer);
+      if (!r) {
+        spdlog::warn("recon gossip with {}:{}: {}", peer.host, peer.recon_port, r.error().detail);
+      }
+    }
+  }
+
+  Result<std::uint64_t> gossip(const ReconPeerAddress& peer) {
+    std::unique_lock session(session_mu, std::try_to_lock);
+    if (!session.owns_lock()) {
+      ++stats.busy;
+      return fail(ErrorCode::ProtocolError, "busy with another reconciliation");
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    if (auto s = sync(); !s) {
+      ++stats.failures;
+      return tl::unexpected(s.error());
+    }
+    auto fd = connect_to(peer.host, peer.recon_port, 10);
+    if (!fd) {
+      ++stats.failures;
+      return tl::unexpected(fd.error());
+    }
+    FdGuard guard(*fd);
+    TcpStream stream(*fd, options.io_timeout_seconds);
+    auto remote_config = recon::exchange_config(stream, config());
+    if (!remote_config) {
+      ++stats.failures;
+      return tl::unexpected(remote_config.error());
+    }
+    Result<recon::Outcome> out = fail(ErrorCode::Internal, "");
+    {
+      std::lock_guard lock(tree_mu);
+      out = recon::answer_session(stream, tree, options.limits, rng);
+    }
+    if (!out) {
+      ++stats.failures;
+      return tl::unexpected(out.error());
+    }
+    ::shutdown(*fd, SHUT_RDWR);
+    auto before = stats.recovered.load();
+    finish_round(peer.host, peer.hkp_port, *out, t0, "gossip");
+    return stats.recovered.load() - before;
+  }
+};
+
+ReconPeer::ReconPeer(service::KeyDirectory& directory, ReconOptions options)
+    : impl_(std::make_unique<Impl>(directory, std::move(options))) {}
+
+ReconPeer::~ReconPeer() { stop(); }
+
+Result<std::uint16_t> ReconPeer::start() {
+  if (auto s = impl_->sync(); !s) {
+    return tl::unexpected(s.error());
+  }
+  spdlog::info("recon: prefix tree of {} elements", impl_->tree.size());
+  impl_->allowed = {"127.0.0.1", "::1"};
+  for (const auto& p : impl_->options.peers) {
+    auto addrs = resolve_all(p.host);
+    impl_->allowed.insert(addrs.begin(), addrs.end());
+  }
+  for (const auto& a : impl_->options.allow) {
+    impl_->allowed.insert(a);
+  }
+  std::uint16_t port = 0;
+  if (impl_->options.listen) {
+    auto fd = [&]() -> Result<int> {
+      addrinfo hints{};
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+      addrinfo* res = nullptr;
+      std::string service = std::to_string(impl_->options.listen_port);
+      if (::getaddrinfo(impl_->options.listen_host.c_str(), service.c_str(), &hints, &res) != 0) {
+        return fail(ErrorCode::BadQuery, "recon: cannot parse the listen address " +
+                                             impl_->options.listen_host);
+      }
+      int s = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int one = 1;
+      ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (s < 0 || ::bind(s, res->ai_addr, res->ai_addrlen) != 0 || ::listen(s, 16) != 0) {
+        std::string why = std::strerror(errno);
+        ::freeaddrinfo(res);
+        if (s >= 0) {
+          ::close(s);
+        }
+        return fail(ErrorCode::Internal, "recon: cannot listen on " + impl_->options.listen_host +
+                                             ":" + service + ": " + why);
+      }
+      ::freeaddrinfo(res);
+      return s;
+    }();
+    if (!fd) {
+      return tl::unexpected(fd.error());
+    }
+    impl_->listen_fd = *fd;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    port = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                         : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    impl_->listener = std::thread(&Impl::listen_loop, impl_.get());
+  }
+  if (impl_->options.gossip_interval_seconds > 0 && !impl_->options.peers.empty()) {
+    impl_->gossiper = std::thread(&Impl::gossip_loop, impl_.get());
+  }
+  return port;
+}
+
+void ReconPeer::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) {
+    return;
+  }
+  impl_->stop_cv.notify_all();
+  if (impl_->listener.joinable()) {
+    impl_->listener.join();
+  }
+  if (impl_->gossiper.joinable()) {
+    impl_->gossiper.join();
+  }
+  if (impl_->listen_fd >= 0) {
+    ::close(impl_->listen_fd);
+  }
+  // A connection being served finishes on its own (timeouts bound it);
+  // wait for it so the directory outlives it.
+  std::lock_guard wait(impl_->session_mu);
+}
+
+Result<std::uint64_t> ReconPeer::gossip_once(const ReconPeerAddress& peer) {
+  return impl_->gossip(peer);
+}
+
+Result<void> ReconPeer::sync_tree() { return impl_->sync(); }
+
+const ReconStats& ReconPeer::stats() const { return impl_->stats; }
+
+std::string ReconPeer::metrics() const {
+  const auto& s = impl_->stats;
+  std::string out;
+  auto line = [&out](const char* name, const char* help, const char* type, std::uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v) + "\n";
+  };
+  line("keydir_recon_rounds_total", "Reconciliation rounds completed.", "counter", s.rounds);
+  line("keydir_recon_failures_total", "Reconciliation rounds or fetches that failed.", "counter",
+       s.failures);
+  line("keydir_recon_busy_total", "Rounds refused because another was running.", "counter", s.busy);
+  line("keydir_recon_recovered_total", "Certificates new or updated from peers.", "counter",
+       s.recovered);
+  line("keydir_recon_unconverged_total",
+       "Peer hashes fetched that this server stores differently (stripped).", "counter",
+       s.unconverged);
+  line("keydir_recon_bytes_total", "Recon protocol bytes sent and received.", "counter",
+       s.bytes_in + s.bytes_out);
+  line("keydir_recon_last_round_milliseconds", "Duration of the last round, fetches included.",
+       "gauge", s.last_round_ms);
+  line("keydir_recon_elements", "SKS key hashes in the prefix tree.", "gauge", s.elements);
+  return out;
+}
+
+}  // namespace keydir::server
