@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# SKS reconciliation between real keydird processes on loopback:
+# - three nodes, each given a different third of 300 generated certificates,
+#   gossiping every second, converge to the same set (same count, and the
+#   same dump byte for byte) within a bounded time;
+# - a node that was down catches up after restart with keys uploaded
+#   meanwhile;
+# - /pks/hashquery answers in the SKS format, and its bad inputs get 4xx;
+# - a peer with other parameters (mbar) is refused with a reason;
+# - a verified-mode server refuses to peer.
+#   recon_test.sh BUILD_DIR
+set -euo pipefail
+B=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+T=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+for i in 0 1 2; do
+  "$B/gen_certs" --count 100 --seed $((i + 1)) --out "$T/in$i.pgp" >/dev/null
+  "$B/keydird" import --data "$T/d$i" "$T/in$i.pgp" >/dev/null 2>&1
+done
+H=("$(free_port)" "$(free_port)" "$(free_port)")
+R=("$(free_port)" "$(free_port)" "$(free_port)")
+
+start_node() {  # start_node I
+  local i=$1 peers=()
+  for j in 0 1 2; do
+    [ "$i" = "$j" ] || peers+=(--peer "127.0.0.1:${R[$j]}:${H[$j]}")
+  done
+  "$B/keydird" serve --listen "127.0.0.1:${H[$i]}" --data "$T/d$i" \
+    --recon-listen "127.0.0.1:${R[$i]}" "${peers[@]}" --gossip-interval 1 --add-rate 0 \
+    --access-log "$T/log$i" >>"$T/serve$i.log" 2>&1 &
+  PIDS[$i]=$!
+  for _ in $(seq 100); do
+    grep -q "serving" "$T/serve$i.log" 2>/dev/null && break
+    sleep 0.1
+  done
+}
+count() {  # count I: certificates the node holds
+  curl -s "http://127.0.0.1:${H[$1]}/metrics" | awk '/^keydir_certificates / {print $2}'
+}
+wait_all() {  # wait_all N SECONDS: until every running node holds N
+  local n=$1 limit=$2 waited=0
+  while [ "$waited" -lt "$limit" ]; do
+    local ok=1
+    for i in 0 1 2; do
+      [ "$(count "$i")" = "$n" ] || ok=0
+    done
+    [ "$ok" = 1 ] && { echo "$waited"; return; }
+    sleep 1
+    waited=$((waited + 1))
+  done
+  echo "timeout"
+}
+
+for i in 0 1 2; do start_node "$i"; done
+check "each node starts with its third" "100 100 100" "$(count 0) $(count 1) $(count 2)"
+took=$(wait_all 300 60)
+check "three nodes converge to 300 certificates within 60 s (took ${took} s)" "yes" \
+  "$([ "$took" != timeout ] && echo yes || echo no)"
+elements=$(for i in 0 1 2; do curl -s "http://127.0.0.1:${H[$i]}/metrics" |
+  awk '/^keydir_recon_elements / {print $2}'; done | tr '\n' ' ')
+check "every prefix tree holds 300 hashes" "300 300 300 " "$elements"
+check "recon metrics count rounds" "yes" \
+  "$(curl -s "http://127.0.0.1:${H[0]}/metrics" | awk '/^keydir_recon_rounds_total / {print ($2 > 0) ? "yes" : "no"}')"
+
+# hashquery: the SKS answer format, then bad inputs.
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @/dev/null \
+  -H 'Content-Type: application/octet-stream' "http://127.0.0.1:${H[0]}/pks/hashquery")
+check "hashquery without a count: 400" "400" "$status"
+printf '\x00\x00\x00\x01\x00\x00\x00\x05abcde' >"$T/hq-bad"
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$T/hq-bad" \
+  -H 'Content-Type: application/octet-stream' "http://127.0.0.1:${H[0]}/pks/hashquery")
+check "hashquery with a 5-octet hash: 400" "400" "$status"
+printf '\x00\x00\x00\x01\x00\x00\x00\x10AAAAAAAAAAAAAAAA' >"$T/hq-miss"
+curl -s -X POST --data-binary @"$T/hq-miss" -H 'Content-Type: application/octet-stream' \
+  "http://127.0.0.1:${H[0]}/pks/hashquery" >"$T/hq-miss.out"
+check "hashquery for an unknown hash: zero keys, CRLF" "00000000 0d0a" \
+  "$(od -An -tx1 "$T/hq-miss.out" | tr -d ' \n' | sed 's/^\(........\)/\1 /')"
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${H[0]}/pks/hashquery")
+check "hashquery by GET: 405" "405" "$status"
+
+# A node down while keys arrive elsewhere catches up after its restart.
+kill "${PIDS[2]}"
+wait "${PIDS[2]}" 2>/dev/null || true
+"$B/gen_certs" --count 20 --seed 99 --out "$T/late.pgp" >/dev/null
+"$B/keydird" import --data "$T/late-check" "$T/late.pgp" >/dev/null 2>&1
+python3 - "$T/late.pgp" "http://127.0.0.1:${H[0]}/pks/v2/certs" <<'PY'
+import sys, urllib.request
+data = open(sys.argv[1], 'rb').read()
+req = urllib.request.Request(sys.argv[2], data=data, headers={'Content-Type': 'application/pgp-keys'})
+urllib.request.urlopen(req).read()
+PY
+start_node 2
+took=$(wait_all 320 60)
+check "the restarted node catches up to 320 (took ${took} s)" "yes" \
+  "$([ "$took" != timeout ] && echo yes || echo no)"
+
+# Same set, byte for byte: stop everything and dump each store.
+for i in 0 1 2; do kill "${PIDS[$i]}"; done
+wait 2>/dev/null || true
+for i in 0 1 2; do
+  "$B/keydird" dump --data "$T/d$i" --out "$T/dump$i" >/dev/null 2>&1
+done
+sums=$(for i in 0 1 2; do cat "$T/dump$i"/*.pgp | sha256sum | cut -c1-16; done | sort -u | wc -l)
+check "the three dumps are identical" "1" "$sums"
+
+# A peer with another mbar is refused with a reason; it is logged.
+"$B/keydird" serve --listen "127.0.0.1:${H[0]}" --data "$T/d0" --recon-listen "127.0.0.1:${R[0]}" \
+  --gossip-interval 0 --access-log "$T/log0" >>"$T/serve0.log" 2>&1 &
+PIDS[0]=$!
+for _ in $(seq 100); do grep -c "serving" "$T/serve0.log" | grep -q 2 && break; sleep 0.1; done
+answer=$(python3 - "${R[0]}" <<'PY'
+import socket, struct, sys
+def s(x): return struct.pack('>I', len(x)) + x
+def i4(n): return struct.pack('>I', n)
+body = bytes([10]) + i4(5) + s(b'version') + s(b'1.1.6') + s(b'http port') + i4(4) + i4(11371) \
+     + s(b'bitquantum') + i4(4) + i4(2) + s(b'mbar') + i4(4) + i4(6) + s(b'filters') + s(b'')
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)
+c.sendall(i4(len(body)) + body)
+data = b''
+while True:
+    chunk = c.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+# Their config, then "failed" and the reason.
+n = struct.unpack('>I', data[:4])[0]
+rest = data[4 + n:]
+def take(b):
+    k = struct.unpack('>I', b[:4])[0]
+    return b[4:4 + k].decode(), b[4 + k:]
+status, rest = take(rest)
+reason, rest = take(rest)
+print(status, reason)
+PY
+)
+check "a peer with mbar 6 is refused" "failed mismatched mbar" "$answer"
+
+# Verified mode does not peer.
+out=$("$B/keydird" serve --listen 127.0.0.1:0 --data "$T/v" --mode verified \
+  --smtp-url smtp://127.0.0.1:1 --smtp-from keys@example.org --peer 127.0.0.1:1:2 2>&1 || true)
+check "verified mode refuses --peer" "yes" "$(echo "$out" | grep -q 'needs --mode open' && echo yes || echo no)"
+check "bad --peer is a usage error" "2" \
+  "$("$B/keydird" serve --listen 127.0.0.1:0 --data "$T/p" --peer nohostport >/dev/null 2>&1; echo $?)"
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; tail -20 "$T"/serve*.log; exit 1; }
+echo "all recon checks passed"
