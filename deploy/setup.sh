@@ -12,6 +12,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   gnupg gpg-wks-client sq curl wrk openssl iproute2
   chromium nodejs npm python3-aiosmtpd nginx-light
+  sks  # the peer of the SKS reconciliation interop test (never started as a service)
 )
 
 missing=()
