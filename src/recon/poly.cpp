@@ -79,7 +79,9 @@ std::pair<Poly, Poly> Poly::divmod(const Poly& a, const Poly& b) {
     return {Poly(), a};
   }
   std::vector<Zp> quo(rem.size() - db + 1);
-  const Zp lead_inv = b.c_.back().inverse();
+  // Most divisors here are monic (x^p mod f, the factor search): no inverse.
+  static const Zp kOne = Zp::of_int(1);
+  const Zp lead_inv = b.c_.back() == kOne ? kOne : b.c_.back().inverse();
   for (std::size_t k = quo.size(); k-- > 0;) {
     Zp q = rem[k + db - 1] * lead_inv;
     quo[k] = q;
