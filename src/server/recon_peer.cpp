@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <curl/curl.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include "common/limits.hpp"
@@ -691,6 +692,33 @@ Result<std::uint64_t> ReconPeer::gossip_once(const ReconPeerAddress& peer) {
 Result<void> ReconPeer::sync_tree() { return impl_->sync(); }
 
 const ReconStats& ReconPeer::stats() const { return impl_->stats; }
+
+ReconPeer::TreeSummary ReconPeer::summary() const {
+  std::lock_guard lock(impl_->tree_mu);
+  TreeSummary s;
+  s.elements = impl_->tree.size();
+  std::vector<const recon::PrefixTree::Node*> stack{&impl_->tree.root()};
+  while (!stack.empty()) {
+    const auto* n = stack.back();
+    stack.pop_back();
+    ++s.nodes;
+    s.depth = std::max(s.depth, n->depth);
+    if (n->is_leaf()) {
+      ++s.leaves;
+    }
+    for (const auto& c : n->children) {
+      stack.push_back(c.get());
+    }
+  }
+  Bytes all;
+  for (const auto& v : impl_->tree.root().svalues) {
+    append(all, v.to_le(recon::kZpBytes));
+  }
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(all.data(), all.size(), md);
+  s.root_digest = to_hex(ByteView(md, 8));
+  return s;
+}
 
 std::string ReconPeer::metrics() const {
   const auto& s = impl_->stats;

@@ -74,6 +74,17 @@ class ReconPeer {
   Result<void> sync_tree();
 
   [[nodiscard]] const ReconStats& stats() const;
+
+  // The tree as it stands: two stores hold the same set of keys exactly
+  // when their root digests are equal.
+  struct TreeSummary {
+    std::uint64_t elements = 0;
+    std::uint64_t nodes = 0;
+    std::uint64_t leaves = 0;
+    int depth = 0;
+    std::string root_digest;  // SHA-256 of the root's sample values, hex, 16 digits
+  };
+  [[nodiscard]] TreeSummary summary() const;
   // Prometheus text of the counters above.
   [[nodiscard]] std::string metrics() const;
 

@@ -111,6 +111,10 @@ for i in 0 1 2; do
 done
 sums=$(for i in 0 1 2; do cat "$T/dump$i"/*.pgp | sha256sum | cut -c1-16; done | sort -u | wc -l)
 check "the three dumps are identical" "1" "$sums"
+digests=$(for i in 0 1 2; do "$B/keydird" recon status --data "$T/d$i" | awk '/root digest/ {print $3}'; done | sort -u | wc -l)
+check "keydird recon status: one root digest for the three stores" "1" "$digests"
+check "keydird recon status counts the elements" "320" \
+  "$("$B/keydird" recon status --data "$T/d0" | awk '/^elements/ {print $2}')"
 
 # A peer with another mbar is refused with a reason; it is logged.
 "$B/keydird" serve --listen "127.0.0.1:${H[0]}" --data "$T/d0" --recon-listen "127.0.0.1:${R[0]}" \
