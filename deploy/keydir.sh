@@ -22,13 +22,14 @@ build() {
 
 fuzz_smoke() {
   # libFuzzer + ASan + UBSan: armor, packet parsing and validation
-  # (fuzz_certificate), and the whole HTTP API behind the network (fuzz_api).
+  # (fuzz_certificate), the whole HTTP API behind the network (fuzz_api), and
+  # what an SKS reconciliation peer sends (fuzz_recon).
   local dir="$BUILD_DIR-fuzz"
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DKEYDIR_FUZZ=ON -DKEYDIR_TESTS=OFF \
     -DKEYDIR_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$dir" -j "$JOBS" --target fuzz_certificate fuzz_api
+  cmake --build "$dir" -j "$JOBS" --target fuzz_certificate fuzz_api fuzz_recon
   local target corpus
-  for target in certificate api; do
+  for target in certificate api recon; do
     corpus=$(mktemp -d)
     cp tests/fuzz/corpus/$target/* "$corpus"/
     local extra=()
