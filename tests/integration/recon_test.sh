@@ -148,6 +148,25 @@ PY
 )
 check "a peer with mbar 6 is refused" "failed mismatched mbar" "$answer"
 
+# Peers from the config file ([[peer]] tables).
+cat >"$T/peers.toml" <<CONF
+recon-listen = "127.0.0.1:$(free_port)"
+gossip-interval = 0
+[[peer]]
+host = "127.0.0.1"
+recon-port = ${R[1]}
+hkp-port = ${H[1]}
+[[peer]]
+host = "localhost"
+recon-port = ${R[2]}
+CONF
+"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/cfg" --config "$T/peers.toml" \
+  --access-log "$T/cfg.log" >"$T/cfg.out" 2>&1 &
+CPID=$!
+for _ in $(seq 50); do grep -q "recon on" "$T/cfg.out" && break; sleep 0.1; done
+kill "$CPID"; wait "$CPID" 2>/dev/null || true
+check "[[peer]] tables in the config file" "1" "$(grep -c 'recon: 2 peers, gossip every 0 s' "$T/cfg.log")"
+
 # Verified mode does not peer.
 out=$("$B/keydird" serve --listen 127.0.0.1:0 --data "$T/v" --mode verified \
   --smtp-url smtp://127.0.0.1:1 --smtp-from keys@example.org --peer 127.0.0.1:1:2 2>&1 || true)
