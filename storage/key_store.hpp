@@ -133,6 +133,10 @@ class KeyStore {
   // Change log after `seq`, oldest first, at most `limit` entries.
   [[nodiscard]] virtual Result<std::vector<ChangeEntry>> changes_since(std::uint64_t seq,
                                                                        std::size_t limit) const = 0;
+  // Every SKS key hash with the primary it names, in hash order, read from
+  // the index alone (no certificate bytes); stop by returning false.
+  [[nodiscard]] virtual Result<void> for_each_sks_hash(
+      const std::function<bool(ByteView hash, const Fingerprint& primary)>& visit) const = 0;
   // Every certificate in fingerprint order; stop by returning false.
   [[nodiscard]] virtual Result<void> for_each(
       const std::function<bool(const CertRecord&)>& visit) const = 0;

@@ -354,8 +354,11 @@ struct ReconPeer::Impl {
         return tl::unexpected(st.error());
       }
       last_seq = st->last_seq;
-      auto r = store.for_each([this](const storage::CertRecord& rec) {
-        set_hash(rec.fingerprint, element_of(rec));
+      // The hash index alone: no certificate is read.
+      auto r = store.for_each_sks_hash([this](ByteView hash, const openpgp::Fingerprint& fpr) {
+        if (hash.size() == 16) {
+          set_hash(fpr, Zp::from_le(hash));
+        }
         return true;
       });
       if (!r) {
