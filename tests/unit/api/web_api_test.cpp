@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/router.hpp"
+#include "common/limits.hpp"
 #include "cert_generator.hpp"
 #include "openpgp/armor.hpp"
 #include "openpgp/certificate.hpp"
@@ -311,6 +312,48 @@ TEST(Pages, HomeAboutAndStaticFiles) {
   EXPECT_EQ(env.get("/static/style.css").content_type, "text/css; charset=utf-8");
   EXPECT_EQ(env.get("/static/app.js").content_type, "text/javascript; charset=utf-8");
   EXPECT_EQ(env.get("/static/nothing.js").status, 404);
+}
+
+}  // namespace
+}  // namespace keydir::api
+
+namespace keydir::api {
+namespace {
+
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+TEST(Hashquery, AnswersInTheSksFormatUpToTheLimit) {
+  Env env;
+  env.upload(test::fixture("gpg-multi.asc"));
+  auto fpr = openpgp::Fingerprint::from_hex(kMultiFpr);
+  auto rec = env.store->get(*fpr);
+  ASSERT_TRUE(rec && *rec);
+  const Bytes& hash = (*rec)->index.sks_hash;
+  ASSERT_EQ(hash.size(), 16u);
+  // The limit: 10,000 hashes, the stored one among them.
+  std::string body = be32(limits::kMaxHashqueryHashes);
+  for (std::size_t i = 0; i < limits::kMaxHashqueryHashes; ++i) {
+    body += be32(16);
+    body += i == 5000 ? std::string(as_chars(hash)) : std::string(16, static_cast<char>(i & 0xff));
+  }
+  ASSERT_EQ(body.size(), limits::kMaxHashqueryBytes);
+  Reply r = env.post("/pks/hashquery", "application/octet-stream", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string cert(as_chars((*rec)->cert));
+  EXPECT_EQ(r.body, be32(1) + be32(static_cast<std::uint32_t>(cert.size())) + cert + "\r\n");
+  // One past: refused with a reason, as is a body past the size bound.
+  std::string over = body + "x";
+  EXPECT_EQ(env.post("/pks/hashquery", "application/octet-stream", over).status, 413);
+  std::string count_over = be32(limits::kMaxHashqueryHashes + 1) + be32(16) + std::string(16, 'x');
+  Reply c = env.post("/pks/hashquery", "application/octet-stream", count_over);
+  EXPECT_EQ(c.status, 400);
+  EXPECT_NE(c.body.find("at most 10000"), std::string::npos);
+  EXPECT_EQ(env.post("/pks/hashquery", "", be32(1) + be32(15) + std::string(15, 'x')).status, 400);
+  EXPECT_EQ(env.post("/pks/hashquery", "", be32(2) + be32(16) + std::string(16, 'x')).status, 400);
+  EXPECT_EQ(env.get("/pks/hashquery").status, 405);
 }
 
 }  // namespace
