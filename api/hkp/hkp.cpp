@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/byte_reader.hpp"
 #include "common/limits.hpp"
 #include "common/time_format.hpp"
 #include "openpgp/armor.hpp"
@@ -306,36 +307,23 @@ Reply Hkp::hashquery(const HttpRequest& request) const {
   if (request.body.size() > limits::kMaxHashqueryBytes) {
     return text_reply(413, "hashquery larger than the limit");
   }
-  ByteView in = as_bytes(request.body);
-  std::size_t pos = 0;
-  auto u32 = [&](std::uint32_t& v) {
-    if (in.size() - pos < 4) {
-      return false;
-    }
-    v = (std::uint32_t{in[pos]} << 24) | (std::uint32_t{in[pos + 1]} << 16) |
-        (std::uint32_t{in[pos + 2]} << 8) | in[pos + 3];
-    pos += 4;
-    return true;
-  };
-  std::uint32_t count = 0;
-  if (!u32(count) || count > limits::kMaxHashqueryHashes) {
+  ByteReader in(as_bytes(request.body), "hashquery");
+  auto count = in.read_u32();
+  if (!count || *count > limits::kMaxHashqueryHashes) {
     return text_reply(400, "hashquery: a count of at most " +
                                std::to_string(limits::kMaxHashqueryHashes) + " hashes first");
   }
   std::string out(4, '\0');
   std::uint32_t found = 0;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    std::uint32_t len = 0;
-    if (!u32(len) || len != 16 || in.size() - pos < len) {
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto hash = in.read_length_prefixed(4, 16, 16);
+    if (!hash) {
       return text_reply(400, "hashquery: each hash is 16 octets with its length");
     }
-    Bytes hash(in.begin() + static_cast<std::ptrdiff_t>(pos),
-               in.begin() + static_cast<std::ptrdiff_t>(pos + len));
-    pos += len;
     if (out.size() >= limits::kMaxHashqueryAnswerBytes) {
       continue;  // the asker gets the rest in a later round
     }
-    auto recs = directory_.lookup(Query{Query::BySksHash{std::move(hash)}}, 1);
+    auto recs = directory_.lookup(Query{Query::BySksHash{Bytes(hash->begin(), hash->end())}}, 1);
     if (!recs) {
       return error_reply(recs.error());
     }

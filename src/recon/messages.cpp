@@ -1,5 +1,7 @@
 #include "recon/messages.hpp"
 
+#include "common/byte_reader.hpp"
+
 namespace keydir::recon {
 namespace {
 
@@ -37,33 +39,24 @@ void put_zs(Bytes& out, const std::vector<Zp>& zs) {
   }
 }
 
+// ByteReader underneath (the one way keydir reads hostile bytes), with a
+// sticky failure flag so a message decodes in straight-line code.
 class Reader {
  public:
-  explicit Reader(ByteView b) : b_(b) {}
+  explicit Reader(ByteView b) : r_(b, "recon message") {}
   bool ok() const { return ok_; }
-  bool at_end() const { return pos_ == b_.size(); }
 
   std::uint32_t u32() {
-    if (!need(4)) {
-      return 0;
-    }
-    std::uint32_t v = (std::uint32_t{b_[pos_]} << 24) | (std::uint32_t{b_[pos_ + 1]} << 16) |
-                      (std::uint32_t{b_[pos_ + 2]} << 8) | b_[pos_ + 3];
-    pos_ += 4;
-    return v;
+    auto v = r_.read_u32();
+    ok_ = ok_ && v.has_value();
+    return v.value_or(0);
   }
   ByteView take(std::size_t n) {
-    if (!need(n)) {
-      return {};
-    }
-    ByteView v = b_.subspan(pos_, n);
-    pos_ += n;
-    return v;
+    auto v = r_.read_bytes(n);
+    ok_ = ok_ && v.has_value();
+    return v.value_or(ByteView());
   }
-  std::string str() {
-    std::uint32_t n = u32();
-    return std::string(as_chars(take(n)));
-  }
+  std::string str() { return std::string(as_chars(take(u32()))); }
   Bitstring bits() {
     std::uint32_t nbits = u32();
     std::uint32_t nbytes = u32();
@@ -77,7 +70,7 @@ class Reader {
   std::vector<Zp> zs() {
     std::uint32_t n = u32();
     std::vector<Zp> out;
-    if (!ok_ || n > (b_.size() - pos_) / kZpBytes) {
+    if (!ok_ || n > r_.remaining() / kZpBytes) {  // bounds the allocation too
       ok_ = false;
       return out;
     }
@@ -89,15 +82,7 @@ class Reader {
   }
 
  private:
-  bool need(std::size_t n) {
-    if (!ok_ || b_.size() - pos_ < n) {
-      ok_ = false;
-      return false;
-    }
-    return true;
-  }
-  ByteView b_;
-  std::size_t pos_ = 0;
+  ByteReader r_;
   bool ok_ = true;
 };
 

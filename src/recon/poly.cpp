@@ -133,17 +133,6 @@ bool splits(const Poly& f) {
   return Poly::divmod(xp - x, f).second.is_zero();
 }
 
-Zp random_zp(std::mt19937_64& rng) {
-  std::uint8_t b[16];
-  for (int i = 0; i < 16; i += 8) {
-    std::uint64_t v = rng();
-    for (int j = 0; j < 8; ++j) {
-      b[i + j] = static_cast<std::uint8_t>(v >> (8 * j));
-    }
-  }
-  return Zp::from_le(ByteView(b, 16));
-}
-
 // Equal-degree (1) factorisation of a monic f that splits.
 bool find_roots(const Poly& f, std::mt19937_64& rng, std::vector<Zp>& out, int depth) {
   if (f.degree() <= 0) {
@@ -159,7 +148,7 @@ bool find_roots(const Poly& f, std::mt19937_64& rng, std::vector<Zp>& out, int d
   }
   for (int attempt = 0; attempt < 64; ++attempt) {
     // gcd((x + r)^((p-1)/2) - 1, f) splits off about half of the roots.
-    Poly xr({random_zp(rng), Zp::of_int(1)});
+    Poly xr({random_element(rng), Zp::of_int(1)});
     Poly h = pow_mod(xr, Zp::half_order(), f) - Poly::constant(Zp::of_int(1));
     Poly g = Poly::gcd(f, h);
     if (g.degree() > 0 && g.degree() < f.degree()) {
@@ -215,6 +204,17 @@ std::optional<std::vector<Zp>> solve(std::vector<std::vector<Zp>> m, std::size_t
 }
 
 }  // namespace
+
+Zp random_element(std::mt19937_64& rng) {
+  std::uint8_t b[16];
+  for (int i = 0; i < 16; i += 8) {
+    std::uint64_t v = rng();
+    for (int j = 0; j < 8; ++j) {
+      b[i + j] = static_cast<std::uint8_t>(v >> (8 * j));
+    }
+  }
+  return Zp::from_le(ByteView(b, 16));
+}
 
 std::vector<Zp> sample_points(std::size_t n) {
   std::vector<Zp> pts;

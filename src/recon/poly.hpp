@@ -41,6 +41,9 @@ class Poly {
   std::vector<Zp> c_;
 };
 
+// A uniformly random 128-bit element (an SKS key hash's range).
+Zp random_element(std::mt19937_64& rng);
+
 // The SKS sample points for `n` samples: 0, -1, 1, -2, 2, ... (conflux Zpoints).
 std::vector<Zp> sample_points(std::size_t n);
 

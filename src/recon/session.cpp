@@ -1,5 +1,11 @@
 #include "recon/session.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <deque>
 #include <set>
@@ -94,6 +100,46 @@ Result<Outcome> protocol_error(const std::string& what) {
 }
 
 }  // namespace
+
+SocketStream::SocketStream(int fd, int timeout_seconds) : fd_(fd) {
+  if (timeout_seconds > 0) {
+    timeval tv{timeout_seconds, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+}
+
+Result<void> SocketStream::read_exact(std::uint8_t* dst, std::size_t n) {
+  while (n > 0) {
+    ssize_t got = ::recv(fd_, dst, n, 0);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      return fail(ErrorCode::ProtocolError,
+                  got == 0 ? "the peer closed the connection"
+                           : std::string("reading from the peer: ") + std::strerror(errno));
+    }
+    dst += got;
+    n -= static_cast<std::size_t>(got);
+  }
+  return {};
+}
+
+Result<void> SocketStream::write_all(ByteView data) {
+  while (!data.empty()) {
+    ssize_t put = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (put < 0 && errno == EINTR) {
+      continue;
+    }
+    if (put <= 0) {
+      return fail(ErrorCode::ProtocolError,
+                  std::string("writing to the peer: ") + std::strerror(errno));
+    }
+    data = data.subspan(static_cast<std::size_t>(put));
+  }
+  return {};
+}
 
 Result<Message> read_message(Stream& s) {
   auto n = read_u32(s);

@@ -31,6 +31,18 @@ class Stream {
   virtual Result<void> write_all(ByteView data) = 0;
 };
 
+// A connected socket (TCP, or one end of a socket pair). A positive
+// timeout bounds every send and receive (SO_SNDTIMEO, SO_RCVTIMEO).
+class SocketStream final : public Stream {
+ public:
+  explicit SocketStream(int fd, int timeout_seconds = 0);
+  Result<void> read_exact(std::uint8_t* dst, std::size_t n) override;
+  Result<void> write_all(ByteView data) override;
+
+ private:
+  int fd_;
+};
+
 Result<Message> read_message(Stream& s);
 
 struct SessionLimits {

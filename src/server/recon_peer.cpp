@@ -21,6 +21,7 @@
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include "common/byte_reader.hpp"
 #include "common/limits.hpp"
 #include "recon/ptree.hpp"
 
@@ -40,49 +41,6 @@ class FdGuard {
   FdGuard(const FdGuard&) = delete;
   FdGuard& operator=(const FdGuard&) = delete;
   [[nodiscard]] int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// A connected TCP socket with send and receive timeouts.
-class TcpStream : public recon::Stream {
- public:
-  TcpStream(int fd, int timeout_seconds) : fd_(fd) {
-    timeval tv{timeout_seconds, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  }
-  Result<void> read_exact(std::uint8_t* dst, std::size_t n) override {
-    while (n > 0) {
-      ssize_t got = ::recv(fd_, dst, n, 0);
-      if (got < 0 && errno == EINTR) {
-        continue;
-      }
-      if (got <= 0) {
-        return fail(ErrorCode::ProtocolError,
-                    got == 0 ? "the peer closed the connection"
-                             : std::string("reading from the peer: ") + std::strerror(errno));
-      }
-      dst += got;
-      n -= static_cast<std::size_t>(got);
-    }
-    return {};
-  }
-  Result<void> write_all(ByteView data) override {
-    while (!data.empty()) {
-      ssize_t put = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (put < 0 && errno == EINTR) {
-        continue;
-      }
-      if (put <= 0) {
-        return fail(ErrorCode::ProtocolError,
-                    std::string("writing to the peer: ") + std::strerror(errno));
-      }
-      data = data.subspan(static_cast<std::size_t>(put));
-    }
-    return {};
-  }
 
  private:
   int fd_;
@@ -222,30 +180,18 @@ Result<std::vector<Bytes>> hashquery(const std::string& host, std::uint16_t port
     return fail(ErrorCode::ProtocolError,
                 "hashquery to " + url + ": HTTP " + std::to_string(status));
   }
-  ByteView in = as_bytes(answer);
-  std::size_t pos = 0;
-  auto u32 = [&](std::uint32_t& v) {
-    if (in.size() - pos < 4) {
-      return false;
-    }
-    v = (std::uint32_t{in[pos]} << 24) | (std::uint32_t{in[pos + 1]} << 16) |
-        (std::uint32_t{in[pos + 2]} << 8) | in[pos + 3];
-    pos += 4;
-    return true;
-  };
-  std::uint32_t n = 0;
-  if (!u32(n) || n > limits::kMaxHashqueryHashes * 4) {
+  ByteReader in(as_bytes(answer), "hashquery answer");
+  auto n = in.read_u32();
+  if (!n || *n > limits::kMaxHashqueryHashes * 4) {
     return fail(ErrorCode::ProtocolError, "hashquery answer without a sane count");
   }
   std::vector<Bytes> certs;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    std::uint32_t len = 0;
-    if (!u32(len) || len > limits::kMaxImportCertBytes || in.size() - pos < len) {
+  for (std::uint32_t i = 0; i < *n; ++i) {
+    auto cert = in.read_length_prefixed(4, 1, limits::kMaxImportCertBytes);
+    if (!cert) {
       return fail(ErrorCode::ProtocolError, "hashquery answer truncated");
     }
-    certs.emplace_back(in.begin() + static_cast<std::ptrdiff_t>(pos),
-                       in.begin() + static_cast<std::ptrdiff_t>(pos + len));
-    pos += len;
+    certs.emplace_back(cert->begin(), cert->end());
   }
   return certs;
 }
@@ -480,7 +426,7 @@ struct ReconPeer::Impl {
 
   void serve_connection(int fd, const std::string& remote) {
     FdGuard guard(fd);
-    TcpStream stream(fd, options.io_timeout_seconds);
+    recon::SocketStream stream(fd, options.io_timeout_seconds);
     std::unique_lock session(session_mu, std::try_to_lock);
     if (!session.owns_lock()) {
       ++stats.busy;
@@ -585,7 +531,7 @@ struct ReconPeer::Impl {
       return tl::unexpected(fd.error());
     }
     FdGuard guard(*fd);
-    TcpStream stream(*fd, options.io_timeout_seconds);
+    recon::SocketStream stream(*fd, options.io_timeout_seconds);
     auto remote_config = recon::exchange_config(stream, config());
     if (!remote_config) {
       ++stats.failures;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "recon/poly.hpp"
 #include "recon/session.hpp"
 
 using namespace keydir;
@@ -21,45 +22,9 @@ using namespace keydir::recon;
 
 namespace {
 
-Zp random_hash(std::mt19937_64& rng) {
-  std::uint8_t b[16];
-  for (int i = 0; i < 16; i += 8) {
-    std::uint64_t v = rng();
-    for (int j = 0; j < 8; ++j) {
-      b[i + j] = static_cast<std::uint8_t>(v >> (8 * j));
-    }
-  }
-  return Zp::from_le(ByteView(b, 16));
-}
+Zp random_hash(std::mt19937_64& rng) { return random_element(rng); }
 
-class FdStream : public Stream {
- public:
-  explicit FdStream(int fd) : fd_(fd) {}
-  Result<void> read_exact(std::uint8_t* dst, std::size_t n) override {
-    while (n > 0) {
-      ssize_t got = ::read(fd_, dst, n);
-      if (got <= 0) {
-        return fail(ErrorCode::ProtocolError, "closed");
-      }
-      dst += got;
-      n -= static_cast<std::size_t>(got);
-    }
-    return {};
-  }
-  Result<void> write_all(ByteView data) override {
-    while (!data.empty()) {
-      ssize_t put = ::write(fd_, data.data(), data.size());
-      if (put <= 0) {
-        return fail(ErrorCode::ProtocolError, "closed");
-      }
-      data = data.subspan(static_cast<std::size_t>(put));
-    }
-    return {};
-  }
-
- private:
-  int fd_;
-};
+using FdStream = SocketStream;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -25,13 +25,7 @@ namespace {
 
 Zp hash_element(std::string_view hex) { return Zp::from_le(*from_hex(hex)); }
 
-Zp random_hash(std::mt19937_64& rng) {
-  std::uint8_t b[16];
-  for (int i = 0; i < 16; ++i) {
-    b[i] = static_cast<std::uint8_t>(rng());
-  }
-  return Zp::from_le(ByteView(b, 16));
-}
+Zp random_hash(std::mt19937_64& rng) { return random_element(rng); }
 
 TEST(Zp, ModulusAndSmallValues) {
   EXPECT_EQ(Zp::of_int(-1).to_string(), "530512889551602322505127520352579437338");
@@ -270,34 +264,7 @@ TEST(Messages, MalformedInputIsAProtocolError) {
   EXPECT_FALSE(decode(long_prefix));
 }
 
-class FdStream : public Stream {
- public:
-  explicit FdStream(int fd) : fd_(fd) {}
-  Result<void> read_exact(std::uint8_t* dst, std::size_t n) override {
-    while (n > 0) {
-      ssize_t got = ::read(fd_, dst, n);
-      if (got <= 0) {
-        return fail(ErrorCode::ProtocolError, "connection closed");
-      }
-      dst += got;
-      n -= static_cast<std::size_t>(got);
-    }
-    return {};
-  }
-  Result<void> write_all(ByteView data) override {
-    while (!data.empty()) {
-      ssize_t put = ::write(fd_, data.data(), data.size());
-      if (put <= 0) {
-        return fail(ErrorCode::ProtocolError, "connection closed");
-      }
-      data = data.subspan(static_cast<std::size_t>(put));
-    }
-    return {};
-  }
-
- private:
-  int fd_;
-};
+using FdStream = SocketStream;
 
 struct Run {
   Result<Outcome> served = fail(ErrorCode::Internal, "not run");
