@@ -262,6 +262,10 @@ struct ReconPeer::Impl {
 
   int listen_fd = -1;
   std::set<std::string> allowed;
+  static constexpr std::size_t kMaxConnections = 8;
+  std::mutex conn_mu;  // the connections being served
+  std::condition_variable conn_cv;
+  std::set<int> conn_fds;
   std::thread listener;
   std::thread gossiper;
   std::mutex stop_mu;
@@ -424,8 +428,8 @@ struct ReconPeer::Impl {
                  role, host, out.recover.size(), n, ms);
   }
 
+  // The caller closes `fd`.
   void serve_connection(int fd, const std::string& remote) {
-    FdGuard guard(fd);
     recon::SocketStream stream(fd, options.io_timeout_seconds);
     std::unique_lock session(session_mu, std::try_to_lock);
     if (!session.owns_lock()) {
@@ -486,8 +490,23 @@ struct ReconPeer::Impl {
         ::close(fd);
         continue;
       }
-      // One at a time: a second peer gets "busy" at once from its own thread.
-      std::thread(&Impl::serve_connection, this, fd, remote).detach();
+      // One round at a time: a second peer gets "busy" from its own thread.
+      // At most kMaxConnections threads; more connections are closed.
+      {
+        std::lock_guard lock(conn_mu);
+        if (conn_fds.size() >= kMaxConnections) {
+          ::close(fd);
+          continue;
+        }
+        conn_fds.insert(fd);
+      }
+      std::thread([this, fd, remote] {
+        serve_connection(fd, remote);
+        std::lock_guard lock(conn_mu);
+        conn_fds.erase(fd);
+        ::close(fd);  // under the lock: stop() never shuts down a reused number
+        conn_cv.notify_all();
+      }).detach();
     }
   }
 
@@ -629,8 +648,14 @@ void ReconPeer::stop() {
   if (impl_->listen_fd >= 0) {
     ::close(impl_->listen_fd);
   }
-  // A connection being served finishes on its own (timeouts bound it);
-  // wait for it so the directory outlives it.
+  // Connections being served end now (their reads and writes fail), and
+  // the directory must outlive their threads: wait for them.
+  std::unique_lock lock(impl_->conn_mu);
+  for (int fd : impl_->conn_fds) {
+    ::shutdown(fd, SHUT_RDWR);
+  }
+  impl_->conn_cv.wait(lock, [this] { return impl_->conn_fds.empty(); });
+  lock.unlock();
   std::lock_guard wait(impl_->session_mu);
 }
 
