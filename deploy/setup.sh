@@ -42,6 +42,11 @@ else
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # sks is only a test peer: its services must not hold 11370/11371 on a
+  # machine with systemd (they would fail without a database anyway).
+  if printf '%s\n' "${missing[@]}" | grep -qx sks && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now sks.service sks-recon.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # The browser tests drive Debian's Chromium with playwright-core (no browser
