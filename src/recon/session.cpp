@@ -48,7 +48,7 @@ class Counted {
  public:
   Counted(Stream& s, Outcome& o) : s_(s), o_(o) {}
   Result<Message> read() {
-    auto m = read_message(s_);
+    auto m = read_message(s_, &o_.bytes_in);
     if (m) {
       ++o_.messages_in;
     }
@@ -141,7 +141,7 @@ Result<void> SocketStream::write_all(ByteView data) {
   return {};
 }
 
-Result<Message> read_message(Stream& s) {
+Result<Message> read_message(Stream& s, std::uint64_t* octets) {
   auto n = read_u32(s);
   if (!n) {
     return tl::unexpected(n.error());
@@ -155,6 +155,9 @@ Result<Message> read_message(Stream& s) {
   auto r = s.read_exact(frame.data(), frame.size());
   if (!r) {
     return tl::unexpected(r.error());
+  }
+  if (octets) {
+    *octets += 4 + frame.size();
   }
   return decode(frame);
 }

@@ -43,7 +43,8 @@ class SocketStream final : public Stream {
   int fd_;
 };
 
-Result<Message> read_message(Stream& s);
+// One whole message; `octets`, when given, gets its size on the wire.
+Result<Message> read_message(Stream& s, std::uint64_t* octets = nullptr);
 
 struct SessionLimits {
   std::size_t max_outstanding = 100;   // requests in flight per batch (conflux default)

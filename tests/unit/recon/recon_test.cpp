@@ -342,6 +342,9 @@ TEST(Session, ASmallDifferenceCostsFarLessThanTheSet) {
   ASSERT_TRUE(run.served);
   ASSERT_TRUE(run.answered);
   EXPECT_EQ(as_set(run.answered->recover), server_only);
+  // What one side sent is what the other received.
+  EXPECT_EQ(run.served->bytes_out, run.answered->bytes_in);
+  EXPECT_EQ(run.answered->bytes_out, run.served->bytes_in);
   const std::uint64_t both_ways = run.served->bytes_out + run.answered->bytes_out;
   EXPECT_LT(both_ways, 20000u * 17u / 10u) << both_ways;
 }
