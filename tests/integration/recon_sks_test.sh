@@ -49,10 +49,28 @@ CONF
 (cd "$S" && sks -basedir "$S" build "$T/sks-only.pgp" -n 10 -cache 100 -stdoutlog >build.log 2>&1 &&
   { sks -basedir "$S" cleandb -stdoutlog || sks -basedir "$S" cleandb -stdoutlog; } >>build.log 2>&1 &&
   sks -basedir "$S" pbuild -cache 20 -ptree_cache 70 -stdoutlog >>build.log 2>&1)
+# `sks db` first, `sks recon` once the database answers: started together
+# on a loaded machine, they race for the Berkeley DB environment and recon
+# may exit. Recon gets a second start if its port does not open.
 (cd "$S" && exec sks -basedir "$S" db -stdoutlog </dev/null >db.log 2>&1) &
 PIDS+=($!)
-(cd "$S" && exec sks -basedir "$S" recon -stdoutlog </dev/null >recon.log 2>&1) &
-PIDS+=($!)
+for _ in $(seq 150); do
+  curl -s -o /dev/null "http://127.0.0.1:$SH/pks/lookup?op=stats" && break
+  sleep 0.2
+done
+for attempt in 1 2; do
+  (cd "$S" && exec sks -basedir "$S" recon -stdoutlog </dev/null >>recon.log 2>&1) &
+  RPID=$!
+  PIDS+=($RPID)
+  for _ in $(seq 150); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$SR") 2>/dev/null && break
+    kill -0 "$RPID" 2>/dev/null || break
+    sleep 0.2
+  done
+  (exec 3<>"/dev/tcp/127.0.0.1/$SR") 2>/dev/null && break
+  echo "sks recon did not open its port (attempt $attempt):"; tail -n 15 "$S/recon.log"
+  kill "$RPID" 2>/dev/null || true
+done
 
 "$B/keydird" import --data "$T/data" "$T/keydir-only.pgp" >/dev/null 2>&1
 "$B/keydird" serve --listen "127.0.0.1:$KH" --data "$T/data" --recon-listen "127.0.0.1:$KR" \
@@ -118,7 +136,7 @@ check "a key uploaded to keydird reaches SKS (took ${took} s)" "yes" \
 
 if [ "$fails" -ne 0 ]; then
   echo "$fails failure(s)"
-  tail -15 "$S/recon.log" "$T/serve.log"
+  tail -n 25 "$S/recon.log" "$S/db.log" "$S/build.log" "$T/serve.log"
   grep recon "$T/access.log" | tail -10
   exit 1
 fi
