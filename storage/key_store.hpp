@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -19,6 +20,7 @@
 #include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "openpgp/identifiers.hpp"
+#include "recon/tree_view.hpp"
 
 namespace keydir::storage {
 
@@ -137,6 +139,12 @@ class KeyStore {
   // the index alone (no certificate bytes); stop by returning false.
   [[nodiscard]] virtual Result<void> for_each_sks_hash(
       const std::function<bool(ByteView hash, const Fingerprint& primary)>& visit) const = 0;
+  // The SKS reconciliation prefix tree of those hashes (issue #9), changed
+  // in the same atomic write as the certificates. A view reads one
+  // snapshot: it does not change while a session walks it.
+  [[nodiscard]] virtual Result<std::unique_ptr<recon::TreeView>> recon_tree() const = 0;
+  // Recomputes the tree from the hash index; returns its element count.
+  [[nodiscard]] virtual Result<std::uint64_t> rebuild_recon_tree() = 0;
   // Every certificate in fingerprint order; stop by returning false.
   [[nodiscard]] virtual Result<void> for_each(
       const std::function<bool(const CertRecord&)>& visit) const = 0;

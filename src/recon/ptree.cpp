@@ -68,10 +68,10 @@ PrefixTree::PrefixTree(TreeConfig config)
   root_->svalues.assign(points_.size(), Zp::of_int(1));
 }
 
-int PrefixTree::child_index(const Bitstring& bits, int depth) const {
+int child_index(const Bitstring& bits, int depth, int bit_quantum) {
   int index = 0;
-  for (int j = 0; j < config_.bit_quantum; ++j) {
-    int bit = depth * config_.bit_quantum + j;
+  for (int j = 0; j < bit_quantum; ++j) {
+    int bit = depth * bit_quantum + j;
     if (bit < bits.size() && bits.get(bit)) {
       index |= 1 << j;
     }
@@ -182,6 +182,26 @@ bool PrefixTree::remove(const Zp& z) {
     n->elements.erase(it);
     return true;
   }
+}
+
+TreeNode PrefixTree::view(const Node& n) const {
+  return TreeNode{n.key(config_.bit_quantum), n.depth, n.size, n.svalues, n.is_leaf()};
+}
+
+Result<TreeNode> PrefixTree::root_node() const { return view(*root_); }
+
+Result<TreeNode> PrefixTree::find(const Bitstring& prefix) const { return view(node(prefix)); }
+
+Result<std::vector<TreeNode>> PrefixTree::children_of(const TreeNode& n) const {
+  std::vector<TreeNode> out;
+  for (const auto& c : node(n.key).children) {
+    out.push_back(view(*c));
+  }
+  return out;
+}
+
+Result<std::vector<Zp>> PrefixTree::elements_of(const TreeNode& n) const {
+  return node(n.key).all_elements();
 }
 
 }  // namespace keydir::recon

@@ -17,43 +17,13 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "recon/ptree_config.hpp"
+#include "recon/tree_view.hpp"
 #include "recon/zp.hpp"
 
 namespace keydir::recon {
 
-struct TreeConfig {
-  int bit_quantum = 2;
-  int mbar = 5;
-  int thresh_mult = 10;
-  [[nodiscard]] int split_threshold() const { return thresh_mult * mbar; }
-  [[nodiscard]] int join_threshold() const { return split_threshold() / 2; }
-  [[nodiscard]] int num_samples() const { return mbar + 1; }
-};
-
-// Bits numbered from the most significant bit of the first octet (conflux
-// Bitstring).
-class Bitstring {
- public:
-  Bitstring() = default;
-  explicit Bitstring(int bits) : bits_(bits), buf_((static_cast<std::size_t>(bits) + 7) / 8) {}
-  // The first `bits` bits of `bytes` (the rest of the last octet cleared).
-  static Bitstring of(ByteView bytes, int bits);
-  // An element's bits: its 17 little-endian octets, 129 bits.
-  static Bitstring of(const Zp& z);
-
-  [[nodiscard]] int size() const { return bits_; }
-  [[nodiscard]] const Bytes& bytes() const { return buf_; }
-  [[nodiscard]] int get(int i) const { return (buf_[static_cast<std::size_t>(i / 8)] >> (7 - i % 8)) & 1; }
-  void set(int i, int v);
-  [[nodiscard]] std::string to_string() const;  // "0110..."
-  friend bool operator==(const Bitstring&, const Bitstring&) = default;
-
- private:
-  int bits_ = 0;
-  Bytes buf_;
-};
-
-class PrefixTree {
+class PrefixTree final : public TreeView {
  public:
   struct Node {
     Node* parent = nullptr;
@@ -73,8 +43,8 @@ class PrefixTree {
 
   explicit PrefixTree(TreeConfig config = {});
 
-  [[nodiscard]] const TreeConfig& config() const { return config_; }
-  [[nodiscard]] const std::vector<Zp>& points() const { return points_; }
+  [[nodiscard]] const TreeConfig& config() const override { return config_; }
+  [[nodiscard]] const std::vector<Zp>& points() const override { return points_; }
   [[nodiscard]] const Node& root() const { return *root_; }
   [[nodiscard]] std::uint64_t size() const { return root_->size; }
   // The deepest node on the path of `prefix` (a leaf may stand for a
@@ -88,8 +58,17 @@ class PrefixTree {
   bool remove(const Zp& z);
   [[nodiscard]] bool contains(const Zp& z) const;
 
+  // TreeView.
+  [[nodiscard]] Result<TreeNode> root_node() const override;
+  [[nodiscard]] Result<TreeNode> find(const Bitstring& prefix) const override;
+  [[nodiscard]] Result<std::vector<TreeNode>> children_of(const TreeNode& n) const override;
+  [[nodiscard]] Result<std::vector<Zp>> elements_of(const TreeNode& n) const override;
+
  private:
-  int child_index(const Bitstring& bits, int depth) const;
+  int child_index(const Bitstring& bits, int depth) const {
+    return recon::child_index(bits, depth, config_.bit_quantum);
+  }
+  TreeNode view(const Node& n) const;
   void split(Node& n);
   void join(Node& n);
 

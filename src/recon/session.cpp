@@ -204,49 +204,52 @@ Result<Config> exchange_config(Stream& s, const Config& local, const std::string
   return *remote;
 }
 
-Result<Outcome> serve_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits) {
+Result<Outcome> serve_session(Stream& s, const TreeView& tree, const SessionLimits& limits) {
   Outcome out;
   Counted io(s, out);
   std::set<Zp> seen;
-  const int bq = tree.config().bit_quantum;
   const auto mbar = static_cast<std::uint64_t>(tree.config().mbar);
-  std::deque<const PrefixTree::Node*> queue{&tree.root()};
+  KEYDIR_TRY(TreeNode root, tree.root_node());
+  std::deque<TreeNode> queue;
+  queue.push_back(std::move(root));
   while (!queue.empty()) {
-    std::vector<const PrefixTree::Node*> batch;
+    std::vector<TreeNode> batch;
     while (!queue.empty() && batch.size() < limits.max_outstanding) {
-      batch.push_back(queue.front());
+      batch.push_back(std::move(queue.front()));
       queue.pop_front();
     }
-    for (const auto* n : batch) {
-      if (n->is_leaf() || n->size < mbar) {
-        io.queue(ReconRqstFull{n->key(bq), n->all_elements()});
+    for (const auto& n : batch) {
+      if (n.leaf || n.size < mbar) {
+        KEYDIR_TRY(auto elements, tree.elements_of(n));
+        io.queue(ReconRqstFull{n.key, std::move(elements)});
       } else {
-        io.queue(ReconRqstPoly{n->key(bq), static_cast<std::uint32_t>(n->size), n->svalues});
+        io.queue(ReconRqstPoly{n.key, static_cast<std::uint32_t>(n.size), n.svalues});
       }
     }
     io.queue(Flush{});
     if (auto w = io.send(); !w) {
       return tl::unexpected(w.error());
     }
-    for (const auto* n : batch) {
+    for (const auto& n : batch) {
       auto m = io.read();
       if (!m) {
         return tl::unexpected(m.error());
       }
       if (std::holds_alternative<SyncFail>(*m)) {
-        if (n->is_leaf()) {
+        if (n.leaf) {
           return protocol_error("SyncFail for a leaf node");
         }
-        for (const auto& c : n->children) {
+        KEYDIR_TRY(auto children, tree.children_of(n));
+        for (auto& c : children) {
           if (queue.size() >= limits.max_request_queue) {
             break;
           }
-          queue.push_back(c.get());
+          queue.push_back(std::move(c));
         }
       } else if (auto* e = std::get_if<Elements>(&*m)) {
         add_recover(out, seen, e->elements, limits.max_recover);
       } else if (auto* f = std::get_if<FullElements>(&*m)) {
-        auto local = n->all_elements();
+        KEYDIR_TRY(auto local, tree.elements_of(n));
         io.queue(Elements{minus(local, f->elements)});
         add_recover(out, seen, minus(f->elements, local), limits.max_recover);
       } else if (auto* err = std::get_if<ErrorMsg>(&*m)) {
@@ -263,7 +266,7 @@ Result<Outcome> serve_session(Stream& s, const PrefixTree& tree, const SessionLi
   return out;
 }
 
-Result<Outcome> answer_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits,
+Result<Outcome> answer_session(Stream& s, const TreeView& tree, const SessionLimits& limits,
                                std::mt19937_64& rng) {
   Outcome out;
   Counted io(s, out);
@@ -280,7 +283,7 @@ Result<Outcome> answer_session(Stream& s, const PrefixTree& tree, const SessionL
         return protocol_error("ReconRqstPoly with " + std::to_string(p->samples.size()) +
                               " samples, expected " + std::to_string(points.size()));
       }
-      const auto& n = tree.node(p->prefix);
+      KEYDIR_TRY(const TreeNode n, tree.find(p->prefix));
       std::vector<Zp> values(points.size());
       for (std::size_t i = 0; i < points.size(); ++i) {
         values[i] = p->samples[i] / n.svalues[i];
@@ -292,13 +295,15 @@ Result<Outcome> answer_session(Stream& s, const PrefixTree& tree, const SessionL
       if (diff) {
         add_recover(out, seen, diff->remote_only, limits.max_recover);
         io.queue(Elements{std::move(diff->local_only)});
-      } else if (n.is_leaf() || n.size < static_cast<std::uint64_t>(cfg.split_threshold())) {
-        io.queue(FullElements{n.all_elements()});
+      } else if (n.leaf || n.size < static_cast<std::uint64_t>(cfg.split_threshold())) {
+        KEYDIR_TRY(auto elements, tree.elements_of(n));
+        io.queue(FullElements{std::move(elements)});
       } else {
         io.queue(SyncFail{});
       }
     } else if (auto* f = std::get_if<ReconRqstFull>(&*m)) {
-      auto local = tree.node(f->prefix).all_elements();
+      KEYDIR_TRY(const TreeNode n, tree.find(f->prefix));
+      KEYDIR_TRY(auto local, tree.elements_of(n));
       add_recover(out, seen, minus(f->elements, local), limits.max_recover);
       io.queue(Elements{minus(local, f->elements)});
     } else if (auto* e = std::get_if<Elements>(&*m)) {

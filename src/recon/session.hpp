@@ -20,7 +20,7 @@
 
 #include "common/result.hpp"
 #include "recon/messages.hpp"
-#include "recon/ptree.hpp"
+#include "recon/tree_view.hpp"
 
 namespace keydir::recon {
 
@@ -65,9 +65,9 @@ struct Outcome {
 };
 
 // The accepting side: drives the walk. `tree` must not change meanwhile.
-Result<Outcome> serve_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits);
+Result<Outcome> serve_session(Stream& s, const TreeView& tree, const SessionLimits& limits);
 // The connecting side: answers until Done.
-Result<Outcome> answer_session(Stream& s, const PrefixTree& tree, const SessionLimits& limits,
+Result<Outcome> answer_session(Stream& s, const TreeView& tree, const SessionLimits& limits,
                                std::mt19937_64& rng);
 
 }  // namespace keydir::recon

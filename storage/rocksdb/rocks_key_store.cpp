@@ -18,6 +18,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "common/byte_reader.hpp"
+#include "storage/rocksdb/recon_tree.hpp"
 
 namespace keydir::storage {
 
@@ -41,12 +42,13 @@ enum Cf : std::size_t {
   kTombstones,
   kMeta,
   kVerify,  // "p" + fpr + address → time published; "t" + token hash → VerifyToken
+  kReconTree,  // the SKS prefix tree over by_sks (recon_tree.hpp)
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {"default",  "certs",  "by_fpr",    "by_keyid",
                                         "by_short", "by_email", "by_wkd",  "by_word",
                                         "by_sks",   "changelog", "tombstones", "meta",
-                                        "verify"};
+                                        "verify",   "recon_tree"};
 
 tl::unexpected<Error> io_error(const rocksdb::Status& s, std::string_view what) {
   if (s.IsCorruption()) {
@@ -304,6 +306,7 @@ class Int64Add final : public rocksdb::AssociativeMergeOperator {
 };
 
 constexpr std::string_view kCertCounter = "count.certificates";
+constexpr std::string_view kTreeSignature = "recon.tree";
 
 // Prefix of a multi-valued index key: everything before the primary
 // fingerprint. With it RocksDB keeps prefix bloom filters, so a lookup skips
@@ -361,6 +364,38 @@ struct RocksKeyStore::Impl {
   // keeps serving reads.
   std::atomic<bool> write_failed{false};
   std::string write_error;  // guarded by write_mutex
+  std::unique_ptr<rocks::ReconTree> tree;
+
+  // The tree changes of one certificate write: its SKS hash left the index
+  // or entered it (both when it changed).
+  static Result<void> retree(rocks::ReconTree::Txn& txn, const Bytes& before, const Bytes& after) {
+    if (before == after) {
+      return {};
+    }
+    if (!before.empty()) {
+      KEYDIR_CHECK(txn.remove(before));
+    }
+    if (!after.empty()) {
+      KEYDIR_CHECK(txn.insert(after));
+    }
+    return {};
+  }
+  // Under write_mutex.
+  Result<std::uint64_t> rebuild_tree() {
+    KEYDIR_CHECK(writable());
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(cf(kReconTree), "n", "o");
+    KEYDIR_TRY(auto n, tree->compute(rocksdb::ReadOptions(),
+                                     [&](const std::string& key, const rocks::TreeNodeValue& v) {
+                                       batch.Put(cf(kReconTree), key, tree->encode(v));
+                                     }));
+    batch.Put(cf(kMeta), std::string(kTreeSignature), tree->signature());
+    auto s = write(batch);
+    if (!s.ok()) {
+      return io_error(s, "writing the recon tree");
+    }
+    return n;
+  }
 
   Result<void> writable() const {
     if (write_failed.load()) {
@@ -592,6 +627,19 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
                                                   "; this keydird reads version " +
                                                   std::string(kSchema));
   }
+  impl->tree = std::make_unique<rocks::ReconTree>(raw, impl->cf(kReconTree), impl->cf(kBySks));
+  if (!impl->write_failed) {
+    // A store written before the tree existed, or with other parameters.
+    std::string sig;
+    s = raw->Get(rocksdb::ReadOptions(), impl->cf(kMeta), std::string(kTreeSignature), &sig);
+    if (!s.ok() && !s.IsNotFound()) {
+      return io_error(s, "reading the recon tree signature");
+    }
+    if (s.IsNotFound() || sig != impl->tree->signature()) {
+      std::lock_guard lock(impl->write_mutex);
+      KEYDIR_CHECK(impl->rebuild_tree());
+    }
+  }
   std::unique_ptr<rocksdb::Iterator> it(
       raw->NewIterator(rocksdb::ReadOptions(), impl->cf(kChangelog)));
   it->SeekToLast();
@@ -698,8 +746,10 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
   std::vector<std::uint64_t> seqs;
   std::uint64_t seq = impl_->last_seq;
   std::int64_t added = 0;
+  rocks::ReconTree::Txn tree(*impl_->tree);
   for (auto& w : writes) {
     CertRecord& r = w.record;
+    KEYDIR_CHECK(Impl::retree(tree, w.previous ? w.previous->sks_hash : Bytes{}, r.index.sks_hash));
     r.seq = ++seq;
     r.last_change = now;
     if (!w.previous) {
@@ -731,6 +781,7 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
     batch.Merge(impl_->cf(kMeta), std::string(kCertCounter),
                 be(static_cast<std::uint64_t>(added), 8));
   }
+  tree.flush(batch);
   KEYDIR_CHECK(impl_->writable());
   auto s = impl_->write(batch);
   if (!s.ok()) {
@@ -745,6 +796,11 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
   rocksdb::WriteBatch batch;
   for (const auto& e : entries_of(record.index, record.fingerprint)) {
     impl_->unindex(batch, e);
+  }
+  {
+    rocks::ReconTree::Txn tree(*impl_->tree);
+    KEYDIR_CHECK(Impl::retree(tree, record.index.sks_hash, Bytes{}));
+    tree.flush(batch);
   }
   std::string fk = fpr_key(record.fingerprint);
   batch.Delete(impl_->cf(kCerts), fk);
@@ -967,6 +1023,15 @@ Result<void> RocksKeyStore::for_each_token(
   return {};
 }
 
+Result<std::unique_ptr<recon::TreeView>> RocksKeyStore::recon_tree() const {
+  return impl_->tree->view();
+}
+
+Result<std::uint64_t> RocksKeyStore::rebuild_recon_tree() {
+  std::lock_guard lock(impl_->write_mutex);
+  return impl_->rebuild_tree();
+}
+
 Result<ConsistencyReport> RocksKeyStore::check() const {
   ConsistencyReport report;
   auto problem = [&](std::string what) {
@@ -1055,7 +1120,40 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
       return io_error(ix->status(), "checking indexes");
     }
   }
-  // 3. Verification state belongs to stored certificates.
+  // 3. The recon tree is the one the SKS hash index implies.
+  {
+    std::map<std::string, std::string> expected;
+    auto n = impl_->tree->compute(ro, [&](const std::string& key, const rocks::TreeNodeValue& v) {
+      expected.emplace(key, impl_->tree->encode(v));
+    });
+    if (!n) {
+      return tl::unexpected(n.error());
+    }
+    std::unique_ptr<rocksdb::Iterator> t(impl_->db->NewIterator(ro, impl_->cf(kReconTree)));
+    std::size_t seen = 0;  // stored nodes the index implies, equal or not
+    for (t->SeekToFirst(); t->Valid(); t->Next()) {
+      std::string key(t->key().data(), t->key().size());
+      auto e = expected.find(key);
+      if (e == expected.end()) {
+        problem("recon tree node at depth " + std::to_string(key.size() - 1) +
+                " that the SKS hash index does not imply");
+      } else {
+        ++seen;
+        if (e->second != std::string_view(t->value().data(), t->value().size())) {
+          problem("recon tree node at depth " + std::to_string(key.size() - 1) +
+                  " differs from the SKS hash index");
+        }
+      }
+    }
+    if (!t->status().ok()) {
+      return io_error(t->status(), "checking the recon tree");
+    }
+    if (seen < expected.size()) {
+      problem("recon tree lacks " + std::to_string(expected.size() - seen) +
+              " nodes that the SKS hash index implies");
+    }
+  }
+  // 4. Verification state belongs to stored certificates.
   {
     std::unique_ptr<rocksdb::Iterator> v(impl_->db->NewIterator(ro, impl_->cf(kVerify)));
     for (v->SeekToFirst(); v->Valid(); v->Next()) {

@@ -58,6 +58,8 @@ class RocksKeyStore final : public KeyStore {
       const std::function<bool(ByteView hash, const Fingerprint& primary)>& visit) const override;
   Result<void> for_each_token(
       const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const override;
+  Result<std::unique_ptr<recon::TreeView>> recon_tree() const override;
+  Result<std::uint64_t> rebuild_recon_tree() override;
 
   // Online backup: a consistent RocksDB checkpoint (hard links where the file
   // system allows) in `out_dir`, which must not exist. Restore = use that
