@@ -282,9 +282,13 @@ int main(int argc, char** argv) {
   auto* recon_cmd = app.add_subcommand("recon", "SKS reconciliation: the prefix tree of a store");
   recon_cmd->require_subcommand(1);
   auto* recon_status = recon_cmd->add_subcommand(
-      "status", "Build the prefix tree from a store and show it (elements, shape, root digest: "
-                "two stores hold the same keys exactly when their digests are equal)");
+      "status", "Show the store's prefix tree (elements, shape, root digest: two stores hold the "
+                "same keys exactly when their digests are equal)");
   recon_status->add_option("--data", data, "Data folder")->required();
+  auto* recon_rebuild = recon_cmd->add_subcommand(
+      "rebuild", "Recompute the prefix tree from the store's SKS hash index (after damage; "
+                 "`keydird check` says when)");
+  recon_rebuild->add_option("--data", data, "Data folder")->required();
 
   auto* stats = app.add_subcommand("stats", "Counts and size of the store");
   stats->add_option("--data", data, "Data folder")->required();
@@ -630,27 +634,40 @@ int main(int argc, char** argv) {
     }
     return summary.file_errors.empty() ? kExitOk : kExitFailure;
   }
+  if (recon_rebuild->parsed()) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto n = store->rebuild_recon_tree();
+    if (!n) {
+      std::cerr << "keydird recon rebuild: " << n.error().detail << "\n";
+      return kExitFailure;
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+    std::cout << "rebuilt the prefix tree of " << *n << " elements in " << ms << " ms\n";
+    return kExitOk;
+  }
   if (recon_status->parsed()) {
     keydir::server::ReconOptions ro;
     ro.listen = false;
     ro.gossip_interval_seconds = 0;
     keydir::server::ReconPeer peer(directory, ro);
     auto t0 = std::chrono::steady_clock::now();
-    if (auto r = peer.sync_tree(); !r) {
-      std::cerr << "keydird recon status: " << r.error().detail << "\n";
+    auto s = peer.summary();
+    if (!s) {
+      std::cerr << "keydird recon status: " << s.error().detail << "\n";
       return kExitFailure;
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)
                   .count();
-    auto s = peer.summary();
     auto st = store->stats();
     std::cout << "certificates  " << (st ? st->certificates : 0) << "\n"
-              << "elements      " << s.elements << "\n"
-              << "nodes         " << s.nodes << " (" << s.leaves << " leaves, depth " << s.depth
+              << "elements      " << s->elements << "\n"
+              << "nodes         " << s->nodes << " (" << s->leaves << " leaves, depth " << s->depth
               << ")\n"
-              << "root digest   " << s.root_digest << "\n"
-              << "built in      " << ms << " ms (bit quantum 2, mbar 5, split above 50)\n";
+              << "root digest   " << s->root_digest << "\n"
+              << "read in       " << ms << " ms (bit quantum 2, mbar 5, split above 50)\n";
     return kExitOk;
   }
   if (dump->parsed()) {

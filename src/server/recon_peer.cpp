@@ -250,12 +250,6 @@ struct ReconPeer::Impl {
   ReconOptions options;
   ReconStats stats;
 
-  std::mutex tree_mu;  // the tree, the map and last_seq
-  recon::PrefixTree tree;
-  std::map<openpgp::Fingerprint, Zp> hash_of;
-  std::uint64_t last_seq = 0;
-  bool built = false;
-
   std::mutex session_mu;  // one reconciliation at a time
   std::set<Zp> unconverged;  // fetched, stored under another hash: not again
   std::mt19937_64 rng{std::random_device{}()};
@@ -274,81 +268,29 @@ struct ReconPeer::Impl {
 
   Impl(service::KeyDirectory& d, ReconOptions o) : directory(d), options(std::move(o)) {}
 
-  static std::optional<Zp> element_of(const storage::CertRecord& rec) {
-    if (rec.index.sks_hash.size() != 16) {
-      return std::nullopt;
-    }
-    return Zp::from_le(rec.index.sks_hash);
-  }
-
-  void set_hash(const openpgp::Fingerprint& fpr, std::optional<Zp> z) {
-    auto it = hash_of.find(fpr);
-    if (it != hash_of.end()) {
-      if (z && *z == it->second) {
-        return;
-      }
-      tree.remove(it->second);
-      hash_of.erase(it);
-    }
-    if (z && tree.insert(*z)) {
-      hash_of.emplace(fpr, *z);
-    }
-  }
+  // The store's tree as of now (a snapshot).
+  Result<std::unique_ptr<recon::TreeView>> tree() const { return directory.store_ref().recon_tree(); }
 
   Result<void> sync() {
-    std::lock_guard lock(tree_mu);
-    auto& store = directory.store_ref();
-    if (!built) {
-      auto st = store.stats();
-      if (!st) {
-        return tl::unexpected(st.error());
-      }
-      last_seq = st->last_seq;
-      // The hash index alone: no certificate is read.
-      auto r = store.for_each_sks_hash([this](ByteView hash, const openpgp::Fingerprint& fpr) {
-        if (hash.size() == 16) {
-          set_hash(fpr, Zp::from_le(hash));
-        }
-        return true;
-      });
-      if (!r) {
-        return r;
-      }
-      built = true;
-    }
-    for (;;) {
-      auto changes = store.changes_since(last_seq, 10000);
-      if (!changes) {
-        return tl::unexpected(changes.error());
-      }
-      for (const auto& c : *changes) {
-        std::optional<Zp> z;
-        if (!c.digest.empty()) {
-          auto rec = store.get(c.fingerprint);
-          if (!rec) {
-            return tl::unexpected(rec.error());
-          }
-          if (*rec) {
-            z = element_of(**rec);
-          }
-        }
-        set_hash(c.fingerprint, z);
-        last_seq = std::max(last_seq, c.seq);
-      }
-      if (changes->size() < 10000) {
-        break;
-      }
-    }
-    stats.elements = tree.size();
+    KEYDIR_TRY(auto view, tree());
+    KEYDIR_TRY(auto root, view->root_node());
+    stats.elements = root.size;
     return {};
+  }
+
+  bool stored(const Bytes& hash) const {
+    storage::Query q{storage::Query::BySksHash{hash}};
+    auto found = directory.store_ref().lookup(q, 1);
+    return found && !found->empty();
   }
 
   recon::Config config() const {
     recon::Config c;
     c.version = "1.1.6";  // the SKS protocol version peers check (conflux DefaultVersion)
     c.http_port = options.http_port;
-    c.bit_quantum = static_cast<std::uint32_t>(tree.config().bit_quantum);
-    c.mbar = static_cast<std::uint32_t>(tree.config().mbar);
+    const recon::TreeConfig tree_config;  // the store's tree has the defaults
+    c.bit_quantum = static_cast<std::uint32_t>(tree_config.bit_quantum);
+    c.mbar = static_cast<std::uint32_t>(tree_config.mbar);
     // keydir strips third-party certifications: peers that keep them never
     // converge on those keys (see README, issue #9).
     c.filters = "yminsky.dedup,yminsky.merge";
@@ -400,10 +342,9 @@ struct ReconPeer::Impl {
       if (certs->size() < batch.size()) {
         continue;
       }
-      std::lock_guard lock(tree_mu);
       for (const auto& h : batch) {
         Zp z = Zp::from_le(h);
-        if (!tree.contains(z) && unconverged.size() < 1000000) {
+        if (!stored(h) && unconverged.size() < 1000000) {
           unconverged.insert(z);
           ++stats.unconverged;
         }
@@ -451,9 +392,10 @@ struct ReconPeer::Impl {
       return;
     }
     Result<recon::Outcome> out = fail(ErrorCode::Internal, "");
-    {
-      std::lock_guard lock(tree_mu);
-      out = recon::serve_session(stream, tree, options.limits);
+    if (auto view = tree(); !view) {
+      out = tl::unexpected(view.error());
+    } else {
+      out = recon::serve_session(stream, **view, options.limits);
     }
     if (!out) {
       spdlog::warn("recon with {}: {}", remote, out.error().detail);
@@ -557,9 +499,10 @@ struct ReconPeer::Impl {
       return tl::unexpected(remote_config.error());
     }
     Result<recon::Outcome> out = fail(ErrorCode::Internal, "");
-    {
-      std::lock_guard lock(tree_mu);
-      out = recon::answer_session(stream, tree, options.limits, rng);
+    if (auto view = tree(); !view) {
+      out = tl::unexpected(view.error());
+    } else {
+      out = recon::answer_session(stream, **view, options.limits, rng);
     }
     if (!out) {
       ++stats.failures;
@@ -581,7 +524,7 @@ Result<std::uint16_t> ReconPeer::start() {
   if (auto s = impl_->sync(); !s) {
     return tl::unexpected(s.error());
   }
-  spdlog::info("recon: prefix tree of {} elements", impl_->tree.size());
+  spdlog::info("recon: prefix tree of {} elements", impl_->stats.elements.load());
   impl_->allowed = {"127.0.0.1", "::1"};
   for (const auto& p : impl_->options.peers) {
     auto addrs = resolve_all(p.host);
@@ -667,31 +610,38 @@ Result<void> ReconPeer::sync_tree() { return impl_->sync(); }
 
 const ReconStats& ReconPeer::stats() const { return impl_->stats; }
 
-ReconPeer::TreeSummary ReconPeer::summary() const {
-  std::lock_guard lock(impl_->tree_mu);
-  TreeSummary s;
-  s.elements = impl_->tree.size();
-  std::vector<const recon::PrefixTree::Node*> stack{&impl_->tree.root()};
-  while (!stack.empty()) {
-    const auto* n = stack.back();
-    stack.pop_back();
-    ++s.nodes;
-    s.depth = std::max(s.depth, n->depth);
-    if (n->is_leaf()) {
-      ++s.leaves;
-    }
-    for (const auto& c : n->children) {
-      stack.push_back(c.get());
-    }
-  }
+Result<ReconPeer::TreeSummary> summarize(const recon::TreeView& tree) {
+  ReconPeer::TreeSummary s;
+  KEYDIR_TRY(auto root, tree.root_node());
+  s.elements = root.size;
   Bytes all;
-  for (const auto& v : impl_->tree.root().svalues) {
+  for (const auto& v : root.svalues) {
     append(all, v.to_le(recon::kZpBytes));
   }
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(all.data(), all.size(), md);
   s.root_digest = to_hex(ByteView(md, 8));
+  std::vector<recon::TreeNode> stack{std::move(root)};
+  while (!stack.empty()) {
+    auto n = std::move(stack.back());
+    stack.pop_back();
+    ++s.nodes;
+    s.depth = std::max(s.depth, n.depth);
+    if (n.leaf) {
+      ++s.leaves;
+      continue;
+    }
+    KEYDIR_TRY(auto children, tree.children_of(n));
+    for (auto& c : children) {
+      stack.push_back(std::move(c));
+    }
+  }
   return s;
+}
+
+Result<ReconPeer::TreeSummary> ReconPeer::summary() const {
+  KEYDIR_TRY(auto view, impl_->tree());
+  return summarize(*view);
 }
 
 std::string ReconPeer::metrics() const {

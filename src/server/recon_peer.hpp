@@ -5,10 +5,10 @@
 // goes through KeyDirectory::upload like any upload: a peer is trusted no
 // more than a user.
 //
-// The tree lives in memory. It is built from the store at start and follows
-// the store's change log before each round, so every change (uploads,
-// imports, deletions, recoveries) reaches it without touching the write
-// path.
+// The tree is the key store's (storage/rocksdb/recon_tree): changed in the
+// same atomic write as every certificate, so uploads, imports, deletions and
+// recoveries all reach it; each session walks one snapshot of it and blocks
+// no writer.
 #pragma once
 
 #include <atomic>
@@ -70,7 +70,7 @@ class ReconPeer {
   // One round with `peer` as the connecting side, then the recovery.
   // Returns the number of certificates recovered.
   Result<std::uint64_t> gossip_once(const ReconPeerAddress& peer);
-  // Catches the tree up with the store's change log.
+  // Refreshes the element count of the statistics from the store's tree.
   Result<void> sync_tree();
 
   [[nodiscard]] const ReconStats& stats() const;
@@ -84,7 +84,7 @@ class ReconPeer {
     int depth = 0;
     std::string root_digest;  // SHA-256 of the root's sample values, hex, 16 digits
   };
-  [[nodiscard]] TreeSummary summary() const;
+  [[nodiscard]] Result<TreeSummary> summary() const;
   // Prometheus text of the counters above.
   [[nodiscard]] std::string metrics() const;
 

@@ -2,7 +2,11 @@
 // by D (half on each side), reconciled over a Unix socket pair with the
 // real session code. Prints, per D, the wall time, the rounds of requests,
 // the protocol bytes both ways and what a full transfer would be.
-//   recon_bench [N] [D...]      (default 1000000 and 1000 10000 100000)
+//   recon_bench [--stored DIR] [N] [D...]   (default 1000000 and 1000 10000 100000)
+// With --stored, the trees are the ones two RocksDB key stores under DIR
+// keep (storage/rocksdb/recon_tree), filled with synthetic certificate
+// records a thousand per write; the build column is then the store's write
+// time, tree included.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,8 +18,14 @@
 #include <thread>
 #include <vector>
 
+#include <filesystem>
+#include <memory>
+#include <string>
+
 #include "recon/poly.hpp"
+#include "recon/ptree.hpp"
 #include "recon/session.hpp"
+#include "storage/rocksdb/rocks_key_store.hpp"
 
 using namespace keydir;
 using namespace keydir::recon;
@@ -30,12 +40,66 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// A key store holding `sets` as synthetic records (the store never parses
+// certificates; only the SKS hash matters to the tree).
+std::unique_ptr<storage::RocksKeyStore> stored(const std::string& dir,
+                                               const std::vector<const std::vector<Zp>*>& sets) {
+  std::filesystem::remove_all(dir);
+  storage::RocksOptions o;
+  o.block_cache_bytes = 64u << 20;
+  auto store = storage::RocksKeyStore::open(dir, o);
+  if (!store) {
+    std::fprintf(stderr, "%s\n", store.error().detail.c_str());
+    std::exit(1);
+  }
+  std::uint64_t serial = 0;
+  std::vector<storage::Write> batch;
+  auto flush = [&] {
+    if (!batch.empty() && !(*store)->apply(batch, 1)) {
+      std::fprintf(stderr, "write failed\n");
+      std::exit(1);
+    }
+    batch.clear();
+  };
+  for (const auto* set : sets) {
+    for (const Zp& z : *set) {
+      Bytes f(20);
+      for (std::size_t i = 0; i < 8; ++i) {
+        f[i] = static_cast<std::uint8_t>(serial >> (8 * i));
+        f[12 + i] = f[i];
+      }
+      ++serial;
+      storage::Write w;
+      openpgp::Fingerprint fpr(openpgp::Fingerprint::Version::V4, f);
+      w.record.fingerprint = fpr;
+      w.record.cert = Bytes{1};
+      w.record.digest = Bytes(32, 1);
+      w.record.index.fingerprints.push_back(fpr);
+      w.record.index.key_ids.push_back(fpr.key_id());
+      Bytes h = z.to_le(16);
+      w.record.index.sks_hash = h;
+      batch.push_back(std::move(w));
+      if (batch.size() == 1000) {
+        flush();
+      }
+    }
+  }
+  flush();
+  return std::move(*store);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
+  std::string stored_dir;
+  int arg = 1;
+  if (argc > 2 && std::string(argv[1]) == "--stored") {
+    stored_dir = argv[2];
+    arg = 3;
+  }
+  std::size_t n = argc > arg ? std::strtoull(argv[arg], nullptr, 10) : 1000000;
   std::vector<std::size_t> diffs;
-  for (int i = 2; i < argc; ++i) {
+  for (int i = arg + 1; i < argc; ++i) {
     diffs.push_back(std::strtoull(argv[i], nullptr, 10));
   }
   if (diffs.empty()) {
@@ -56,21 +120,34 @@ int main(int argc, char** argv) {
     for (auto& z : b_only) {
       z = random_hash(rng);
     }
-    PrefixTree a, b;
+    PrefixTree mem_a, mem_b;
+    std::unique_ptr<storage::RocksKeyStore> store_a, store_b;
+    std::unique_ptr<TreeView> view_a, view_b;
     auto t0 = std::chrono::steady_clock::now();
-    for (const auto& z : common) {
-      a.insert(z);
+    double build = 0;
+    if (stored_dir.empty()) {
+      for (const auto& z : common) {
+        mem_a.insert(z);
+      }
+      for (const auto& z : a_only) {
+        mem_a.insert(z);
+      }
+      build = seconds_since(t0);
+      for (const auto& z : common) {
+        mem_b.insert(z);
+      }
+      for (const auto& z : b_only) {
+        mem_b.insert(z);
+      }
+    } else {
+      store_a = stored(stored_dir + "/a", {&common, &a_only});
+      build = seconds_since(t0);
+      store_b = stored(stored_dir + "/b", {&common, &b_only});
+      view_a = std::move(*store_a->recon_tree());
+      view_b = std::move(*store_b->recon_tree());
     }
-    for (const auto& z : a_only) {
-      a.insert(z);
-    }
-    double build = seconds_since(t0);
-    for (const auto& z : common) {
-      b.insert(z);
-    }
-    for (const auto& z : b_only) {
-      b.insert(z);
-    }
+    const TreeView& a = view_a ? *view_a : static_cast<const TreeView&>(mem_a);
+    const TreeView& b = view_b ? *view_b : static_cast<const TreeView&>(mem_b);
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
       return 1;
