@@ -309,92 +309,56 @@ Result<void> ReconTree::Txn::drop_below(const std::string& digits) {
   return {};
 }
 
-Result<void> ReconTree::Txn::insert(ByteView hash) {
-  std::string h(as_chars(hash));
-  if (!is_element(h, tree_.points_)) {
-    return {};
-  }
-  KEYDIR_TRY(bool in, present(h));
-  if (in) {
-    return {};
-  }
-  hashes_[h] = true;
-  const Zp z = Zp::from_le(hash);
-  std::vector<Zp> factors;
-  for (const auto& p : tree_.points_) {
-    factors.push_back(p - z);
-  }
-  const int bq = tree_.config_.bit_quantum;
-  std::string digits;
-  for (;;) {
-    const int depth = static_cast<int>(digits.size());
-    KEYDIR_TRY(auto v, load(digits));
-    const std::uint64_t before = v.count;
-    ++v.count;
-    for (std::size_t i = 0; i < factors.size(); ++i) {
-      v.svalues[i] = v.svalues[i] * factors[i];
-    }
-    const bool now_internal = tree_.internal(v.count, depth);
-    store(digits, std::move(v));
-    if (!now_internal) {
-      return {};
-    }
-    if (!tree_.internal(before, depth)) {
-      // A leaf that just passed the threshold: its children, from the index
-      // (which already counts `hash`).
-      KEYDIR_TRY(auto all, hashes_under(digits));
-      for (int c = 0; c < (1 << bq); ++c) {
-        std::vector<std::string> sub;
-        for (const auto& e : all) {
-          if (digit(e, depth, bq) == c) {
-            sub.push_back(e);
-          }
-        }
-        materialize(digits + static_cast<char>(c), sub);
-      }
-      return {};
-    }
-    digits.push_back(static_cast<char>(digit(h, depth, bq)));
-  }
-}
+Result<void> ReconTree::Txn::insert(ByteView hash) { return change(hash, true); }
 
-Result<void> ReconTree::Txn::remove(ByteView hash) {
+Result<void> ReconTree::Txn::remove(ByteView hash) { return change(hash, false); }
+
+Result<void> ReconTree::Txn::change(ByteView hash, bool add) {
   std::string h(as_chars(hash));
   if (!is_element(h, tree_.points_)) {
     return {};
   }
   KEYDIR_TRY(bool in, present(h));
-  if (!in) {
+  if (in == add) {
     return {};
   }
-  hashes_[h] = false;
+  hashes_[h] = add;
+  // Every node on the path is multiplied by (k - h) for an insert and by
+  // its inverse for a removal.
   const Zp z = Zp::from_le(hash);
   std::vector<Zp> factors;
   for (const auto& p : tree_.points_) {
-    factors.push_back((p - z).inverse());
+    factors.push_back(add ? p - z : (p - z).inverse());
   }
   const int bq = tree_.config_.bit_quantum;
   std::string digits;
   for (;;) {
     const int depth = static_cast<int>(digits.size());
     KEYDIR_TRY(auto v, load(digits));
-    const std::uint64_t before = v.count;
-    if (v.count == 0) {
+    if (!add && v.count == 0) {
       return fail(ErrorCode::StorageCorruption, "recon tree node without the element it holds");
     }
-    --v.count;
+    const bool was_internal = tree_.internal(v.count, depth);
+    v.count = add ? v.count + 1 : v.count - 1;
     for (std::size_t i = 0; i < factors.size(); ++i) {
       v.svalues[i] = v.svalues[i] * factors[i];
     }
-    const bool still_internal = tree_.internal(v.count, depth);
+    const bool is_internal = tree_.internal(v.count, depth);
     store(digits, std::move(v));
-    if (!tree_.internal(before, depth)) {
-      return {};
+    if (was_internal && is_internal) {
+      digits.push_back(static_cast<char>(digit(h, depth, bq)));
+      continue;
     }
-    if (!still_internal) {
-      return drop_below(digits);  // now a leaf: nothing is stored below a leaf
+    if (is_internal) {
+      // A leaf that just passed the threshold: it and its children again,
+      // from the index (which already counts `hash`).
+      KEYDIR_TRY(auto all, hashes_under(digits));
+      materialize(digits, all);
+    } else if (was_internal) {
+      // Now a leaf: nothing is stored below a leaf.
+      KEYDIR_CHECK(drop_below(digits));
     }
-    digits.push_back(static_cast<char>(digit(h, depth, bq)));
+    return {};
   }
 }
 

@@ -61,6 +61,7 @@ class ReconTree {
     void flush(rocksdb::WriteBatch& batch) const;
 
    private:
+    Result<void> change(ByteView hash, bool add);
     Result<bool> present(const std::string& hash);
     Result<TreeNodeValue> load(const std::string& digits);
     void store(const std::string& digits, TreeNodeValue v);

@@ -62,6 +62,19 @@ Bytes random_hash(std::mt19937_64& rng, std::size_t fixed_prefix = 0) {
   return h;
 }
 
+// Certificates first .. first+count-1 with random hashes (the first
+// `fixed_prefix` octets shared), in one write; `set` records them.
+void add_random(RocksKeyStore& store, std::map<std::uint32_t, Bytes>& set, std::uint32_t first,
+                std::uint32_t count, std::uint64_t seed, std::size_t fixed_prefix = 0) {
+  std::mt19937_64 rng(seed);
+  std::vector<Write> batch;
+  for (std::uint32_t n = first; n < first + count; ++n) {
+    set[n] = random_hash(rng, fixed_prefix);
+    batch.push_back(write_of(n, set[n], std::nullopt));
+  }
+  ASSERT_TRUE(store.apply(batch, 1));
+}
+
 std::unique_ptr<RocksKeyStore> open(const test::TempDir& dir) {
   auto s = RocksKeyStore::open(dir.str("db"), RocksOptions{});
   EXPECT_TRUE(s) << s.error().detail;
@@ -177,16 +190,10 @@ TEST(StoredReconTree, FollowsEveryWriteUpdateAndRemoval) {
 TEST(StoredReconTree, SplitsDeepAndJoinsBack) {
   test::TempDir dir;
   auto store = open(dir);
-  std::mt19937_64 rng(6);
   std::map<std::uint32_t, Bytes> set;
   // 200 hashes sharing their first 10 octets: the path to them is 40
   // levels of single internal nodes.
-  std::vector<Write> batch;
-  for (std::uint32_t n = 0; n < 200; ++n) {
-    set[n] = random_hash(rng, 10);
-    batch.push_back(write_of(n, set[n], std::nullopt));
-  }
-  ASSERT_TRUE(store->apply(batch, 1));
+  add_random(*store, set, 0, 200, 6, 10);
   expect_same(*store, set);
   auto view = store->recon_tree();
   expect_children_add_up(**view);
@@ -207,18 +214,10 @@ TEST(StoredReconTree, SplitsDeepAndJoinsBack) {
 TEST(StoredReconTree, ViewIsASnapshot) {
   test::TempDir dir;
   auto store = open(dir);
-  std::mt19937_64 rng(7);
-  std::vector<Write> batch;
-  for (std::uint32_t n = 0; n < 100; ++n) {
-    batch.push_back(write_of(n, random_hash(rng), std::nullopt));
-  }
-  ASSERT_TRUE(store->apply(batch, 1));
+  std::map<std::uint32_t, Bytes> set;
+  add_random(*store, set, 0, 100, 7);
   auto before = store->recon_tree();
-  std::vector<Write> more;
-  for (std::uint32_t n = 100; n < 300; ++n) {
-    more.push_back(write_of(n, random_hash(rng), std::nullopt));
-  }
-  ASSERT_TRUE(store->apply(more, 2));
+  add_random(*store, set, 100, 200, 17);
   EXPECT_EQ((*before)->root_node()->size, 100u);
   auto root = (*before)->root_node();
   EXPECT_EQ((*before)->elements_of(*root)->size(), 100u);
@@ -231,13 +230,7 @@ TEST(StoredReconTree, RebuildAndReopenKeepTheSameTree) {
   std::vector<Zp> svalues;
   {
     auto store = open(dir);
-    std::mt19937_64 rng(8);
-    std::vector<Write> batch;
-    for (std::uint32_t n = 0; n < 1000; ++n) {
-      set[n] = random_hash(rng);
-      batch.push_back(write_of(n, set[n], std::nullopt));
-    }
-    ASSERT_TRUE(store->apply(batch, 1));
+    add_random(*store, set, 0, 1000, 8);
     svalues = (*store->recon_tree())->root_node()->svalues;
     auto n = store->rebuild_recon_tree();
     ASSERT_TRUE(n) << n.error().detail;
@@ -254,13 +247,7 @@ TEST(StoredReconTree, CheckFindsADamagedTreeAndRebuildRepairsIt) {
   std::map<std::uint32_t, Bytes> set;
   {
     auto store = open(dir);
-    std::mt19937_64 rng(11);
-    std::vector<Write> batch;
-    for (std::uint32_t n = 0; n < 500; ++n) {
-      set[n] = random_hash(rng);
-      batch.push_back(write_of(n, set[n], std::nullopt));
-    }
-    ASSERT_TRUE(store->apply(batch, 1));
+    add_random(*store, set, 0, 500, 11);
     // Into table files: RocksDB without our merge operators cannot replay
     // a log holding merges.
     ASSERT_TRUE(store->compact());
