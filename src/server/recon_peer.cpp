@@ -645,6 +645,7 @@ Result<ReconPeer::TreeSummary> ReconPeer::summary() const {
 }
 
 std::string ReconPeer::metrics() const {
+  (void)impl_->sync();  // the element count as the store has it now: one read
   const auto& s = impl_->stats;
   std::string out;
   auto line = [&out](const char* name, const char* help, const char* type, std::uint64_t v) {

@@ -98,6 +98,8 @@ data = open(sys.argv[1], 'rb').read()
 req = urllib.request.Request(sys.argv[2], data=data, headers={'Content-Type': 'application/pgp-keys'})
 urllib.request.urlopen(req).read()
 PY
+check "an upload reaches the prefix tree in the same write" "320" \
+  "$(curl -s "http://127.0.0.1:${H[0]}/metrics" | awk '/^keydir_recon_elements / {print $2}')"
 start_node 2
 took=$(wait_all 320 60)
 check "the restarted node catches up to 320 (took ${took} s)" "yes" \
