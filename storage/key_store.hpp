@@ -135,11 +135,7 @@ class KeyStore {
   // Change log after `seq`, oldest first, at most `limit` entries.
   [[nodiscard]] virtual Result<std::vector<ChangeEntry>> changes_since(std::uint64_t seq,
                                                                        std::size_t limit) const = 0;
-  // Every SKS key hash with the primary it names, in hash order, read from
-  // the index alone (no certificate bytes); stop by returning false.
-  [[nodiscard]] virtual Result<void> for_each_sks_hash(
-      const std::function<bool(ByteView hash, const Fingerprint& primary)>& visit) const = 0;
-  // The SKS reconciliation prefix tree of those hashes (issue #9), changed
+  // The SKS reconciliation prefix tree of the SKS key hashes (issue #9), changed
   // in the same atomic write as the certificates. A view reads one
   // snapshot: it does not change while a session walks it.
   [[nodiscard]] virtual Result<std::unique_ptr<recon::TreeView>> recon_tree() const = 0;

@@ -313,7 +313,7 @@ Reply Hkp::hashquery(const HttpRequest& request) const {
     return text_reply(400, "hashquery: a count of at most " +
                                std::to_string(limits::kMaxHashqueryHashes) + " hashes first");
   }
-  std::string out(4, '\0');
+  std::string out(4, '\0');  // the count, known at the end
   std::uint32_t found = 0;
   for (std::uint32_t i = 0; i < *count; ++i) {
     auto hash = in.read_length_prefixed(4, 16, 16);
@@ -328,17 +328,14 @@ Reply Hkp::hashquery(const HttpRequest& request) const {
       return error_reply(recs.error());
     }
     for (const auto& rec : *recs) {
-      auto n = static_cast<std::uint32_t>(rec.cert.size());
-      for (int b = 24; b >= 0; b -= 8) {
-        out.push_back(static_cast<char>((n >> b) & 0xff));
-      }
+      append_be(out, rec.cert.size(), 4);
       out.append(reinterpret_cast<const char*>(rec.cert.data()), rec.cert.size());
       ++found;
     }
   }
-  for (int b = 0; b < 4; ++b) {
-    out[static_cast<std::size_t>(b)] = static_cast<char>((found >> (24 - 8 * b)) & 0xff);
-  }
+  std::string found_count;
+  append_be(found_count, found, 4);
+  out.replace(0, 4, found_count);
   out += "\r\n";
   Reply r;
   r.content_type = "application/octet-stream";

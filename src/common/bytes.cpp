@@ -10,6 +10,12 @@ void append_be(Bytes& out, std::uint64_t value, std::size_t width) {
   }
 }
 
+void append_be(std::string& out, std::uint64_t value, std::size_t width) {
+  for (std::size_t i = width; i-- > 0;) {
+    out.push_back(static_cast<char>(value >> (8 * i)));
+  }
+}
+
 std::string to_hex(ByteView bytes) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   std::string out;

@@ -32,6 +32,7 @@
 #include "service/importer.hpp"
 #include "service/verification.hpp"
 #include "service/wkd.hpp"
+#include "common/port.hpp"
 #include "common/time_format.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
 
@@ -423,9 +424,9 @@ int main(int argc, char** argv) {
       // twice as many served 20-25% more lookups (README, issue #4).
       http.threads = static_cast<int>(std::max(2u, 2 * std::thread::hardware_concurrency()));
     }
-    try {
-      http.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
-    } catch (const std::exception&) {
+    if (auto port = keydir::parse_port(std::string_view(listen).substr(colon + 1), true)) {
+      http.port = *port;
+    } else {
       std::cerr << "keydird serve: bad port in --listen " << listen << "\n";
       return kExitUsage;
     }
@@ -526,18 +527,10 @@ int main(int argc, char** argv) {
       recon_options.listen = !recon_listen.empty();
       if (recon_options.listen) {
         auto rcolon = recon_listen.rfind(':');
-        std::uint16_t rport = 0;
-        bool ok = rcolon != std::string::npos;
-        if (ok) {
-          try {
-            auto v = std::stoul(recon_listen.substr(rcolon + 1));
-            ok = v <= 65535;
-            rport = static_cast<std::uint16_t>(v);
-          } catch (const std::exception&) {
-            ok = false;
-          }
-        }
-        if (!ok) {
+        auto rport = rcolon == std::string::npos
+                         ? std::nullopt
+                         : keydir::parse_port(std::string_view(recon_listen).substr(rcolon + 1), true);
+        if (!rport) {
           std::cerr << "keydird serve: --recon-listen takes HOST:PORT\n";
           return kExitUsage;
         }
@@ -546,7 +539,7 @@ int main(int argc, char** argv) {
           recon_options.listen_host =
               recon_options.listen_host.substr(1, recon_options.listen_host.size() - 2);
         }
-        recon_options.listen_port = rport;
+        recon_options.listen_port = *rport;
       }
       recon_options.gossip_interval_seconds = gossip_interval;
       recon_options.allow = recon_allow;

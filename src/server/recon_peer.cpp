@@ -11,18 +11,18 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
-#include <curl/curl.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include "client/http.hpp"
 #include "common/byte_reader.hpp"
 #include "common/limits.hpp"
+#include "common/port.hpp"
 #include "recon/ptree.hpp"
 
 namespace keydir::server {
@@ -120,66 +120,32 @@ std::string peer_name(const sockaddr_storage& ss) {
   return s;
 }
 
-std::size_t on_data(char* p, std::size_t size, std::size_t n, void* user) {
-  auto* out = static_cast<std::string*>(user);
-  if (out->size() + size * n > limits::kMaxHashqueryAnswerBytes + 64 * 1024 * 1024) {
-    return 0;  // far past what a sane peer sends
-  }
-  out->append(p, size * n);
-  return size * n;
-}
-
 // POST /pks/hashquery; the certificates in the answer.
 Result<std::vector<Bytes>> hashquery(const std::string& host, std::uint16_t port,
                                      const std::vector<Bytes>& hashes, int timeout_seconds) {
   std::string body;
-  auto put = [&body](std::uint32_t v) {
-    for (int b = 24; b >= 0; b -= 8) {
-      body.push_back(static_cast<char>((v >> b) & 0xff));
-    }
-  };
-  put(static_cast<std::uint32_t>(hashes.size()));
+  append_be(body, hashes.size(), 4);
   for (const auto& h : hashes) {
-    put(static_cast<std::uint32_t>(h.size()));
-    body.append(reinterpret_cast<const char*>(h.data()), h.size());
+    append_be(body, h.size(), 4);
+    body.append(as_chars(h));
   }
   std::string host_part = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string url = "http://" + host_part + ":" + std::to_string(port) + "/pks/hashquery";
-  CURL* c = curl_easy_init();
-  if (!c) {
-    return fail(ErrorCode::Internal, "curl_easy_init failed");
-  }
-  std::string answer;
-  char err[CURL_ERROR_SIZE] = {};
+  client::HttpOptions http;
+  http.connect_timeout = 10;
+  http.timeout = timeout_seconds;
+  http.max_body = limits::kMaxHashqueryAnswerBytes + (64u << 20);  // far past what a sane peer sends
   // SKS and Hockeypuck send "sks/hashquery", which Pistache 0.0.5 refuses
   // (415) before any handler runs; octet-stream passes everywhere.
-  curl_slist* hdrs = curl_slist_append(nullptr, "Content-Type: application/octet-stream");
-  hdrs = curl_slist_append(hdrs, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout_seconds));
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "keydird/0.1 (recon)");
-  CURLcode rc = curl_easy_perform(c);
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(hdrs);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) {
-    return fail(ErrorCode::ProtocolError, "hashquery to " + url + ": " + err);
+  auto r = client::http_post(url, "application/octet-stream", body, http);
+  if (r.error != client::NetError::None) {
+    return fail(ErrorCode::ProtocolError, "hashquery to " + url + ": " + r.message);
   }
-  if (status != 200) {
+  if (r.status != 200) {
     return fail(ErrorCode::ProtocolError,
-                "hashquery to " + url + ": HTTP " + std::to_string(status));
+                "hashquery to " + url + ": HTTP " + std::to_string(r.status));
   }
+  const std::string& answer = r.body;
   ByteReader in(as_bytes(answer), "hashquery answer");
   auto n = in.read_u32();
   if (!n || *n > limits::kMaxHashqueryHashes * 4) {
@@ -214,22 +180,12 @@ Result<ReconPeerAddress> parse_peer(std::string_view text) {
     host = std::string(text.substr(0, colon));
     rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon);
   }
-  auto number = [&](std::string_view s, std::uint16_t& out) {
-    if (s.empty() || s.size() > 5) {
-      return false;
+  auto number = [](std::string_view s, std::uint16_t& out) {
+    auto v = parse_port(s, false);
+    if (v) {
+      out = *v;
     }
-    unsigned v = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') {
-        return false;
-      }
-      v = v * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (v == 0 || v > 65535) {
-      return false;
-    }
-    out = static_cast<std::uint16_t>(v);
-    return true;
+    return v.has_value();
   };
   ReconPeerAddress p;
   p.host = host;
@@ -271,7 +227,8 @@ struct ReconPeer::Impl {
   // The store's tree as of now (a snapshot).
   Result<std::unique_ptr<recon::TreeView>> tree() const { return directory.store_ref().recon_tree(); }
 
-  Result<void> sync() {
+  // The elements gauge, from the tree's root.
+  Result<void> refresh_elements() {
     KEYDIR_TRY(auto view, tree());
     KEYDIR_TRY(auto root, view->root_node());
     stats.elements = root.size;
@@ -338,7 +295,6 @@ struct ReconPeer::Impl {
       // Hashes still missing after the upload, when the peer answered for
       // all of them: stripped or merged here into something else; remember
       // them so later rounds do not fetch them again.
-      (void)sync();
       if (certs->size() < batch.size()) {
         continue;
       }
@@ -379,8 +335,9 @@ struct ReconPeer::Impl {
       return;
     }
     auto t0 = std::chrono::steady_clock::now();
-    if (auto s = sync(); !s) {
-      spdlog::error("recon: cannot read the store: {}", s.error().detail);
+    auto view = tree();
+    if (!view) {
+      spdlog::error("recon: cannot read the store: {}", view.error().detail);
       (void)recon::exchange_config(stream, config(), "internal error");
       ++stats.failures;
       return;
@@ -391,12 +348,7 @@ struct ReconPeer::Impl {
       ++stats.failures;
       return;
     }
-    Result<recon::Outcome> out = fail(ErrorCode::Internal, "");
-    if (auto view = tree(); !view) {
-      out = tl::unexpected(view.error());
-    } else {
-      out = recon::serve_session(stream, **view, options.limits);
-    }
+    auto out = recon::serve_session(stream, **view, options.limits);
     if (!out) {
       spdlog::warn("recon with {}: {}", remote, out.error().detail);
       ++stats.failures;
@@ -482,9 +434,10 @@ struct ReconPeer::Impl {
       return fail(ErrorCode::ProtocolError, "busy with another reconciliation");
     }
     auto t0 = std::chrono::steady_clock::now();
-    if (auto s = sync(); !s) {
+    auto view = tree();
+    if (!view) {
       ++stats.failures;
-      return tl::unexpected(s.error());
+      return tl::unexpected(view.error());
     }
     auto fd = connect_to(peer.host, peer.recon_port, 10);
     if (!fd) {
@@ -498,12 +451,7 @@ struct ReconPeer::Impl {
       ++stats.failures;
       return tl::unexpected(remote_config.error());
     }
-    Result<recon::Outcome> out = fail(ErrorCode::Internal, "");
-    if (auto view = tree(); !view) {
-      out = tl::unexpected(view.error());
-    } else {
-      out = recon::answer_session(stream, **view, options.limits, rng);
-    }
+    auto out = recon::answer_session(stream, **view, options.limits, rng);
     if (!out) {
       ++stats.failures;
       return tl::unexpected(out.error());
@@ -521,7 +469,7 @@ ReconPeer::ReconPeer(service::KeyDirectory& directory, ReconOptions options)
 ReconPeer::~ReconPeer() { stop(); }
 
 Result<std::uint16_t> ReconPeer::start() {
-  if (auto s = impl_->sync(); !s) {
+  if (auto s = impl_->refresh_elements(); !s) {
     return tl::unexpected(s.error());
   }
   spdlog::info("recon: prefix tree of {} elements", impl_->stats.elements.load());
@@ -606,8 +554,6 @@ Result<std::uint64_t> ReconPeer::gossip_once(const ReconPeerAddress& peer) {
   return impl_->gossip(peer);
 }
 
-Result<void> ReconPeer::sync_tree() { return impl_->sync(); }
-
 const ReconStats& ReconPeer::stats() const { return impl_->stats; }
 
 Result<ReconPeer::TreeSummary> summarize(const recon::TreeView& tree) {
@@ -645,7 +591,7 @@ Result<ReconPeer::TreeSummary> ReconPeer::summary() const {
 }
 
 std::string ReconPeer::metrics() const {
-  (void)impl_->sync();  // the element count as the store has it now: one read
+  (void)impl_->refresh_elements();  // as the store has it now: one read
   const auto& s = impl_->stats;
   std::string out;
   auto line = [&out](const char* name, const char* help, const char* type, std::uint64_t v) {

@@ -70,8 +70,6 @@ class ReconPeer {
   // One round with `peer` as the connecting side, then the recovery.
   // Returns the number of certificates recovered.
   Result<std::uint64_t> gossip_once(const ReconPeerAddress& peer);
-  // Refreshes the element count of the statistics from the store's tree.
-  Result<void> sync_tree();
 
   [[nodiscard]] const ReconStats& stats() const;
 

@@ -987,26 +987,6 @@ Result<void> RocksKeyStore::delete_token(ByteView hash) {
   return {};
 }
 
-Result<void> RocksKeyStore::for_each_sks_hash(
-    const std::function<bool(ByteView hash, const Fingerprint& primary)>& visit) const {
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kBySks)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto fpr = fpr_from(std::string_view(it->value().data(), it->value().size()));
-    if (!fpr) {
-      return fail(ErrorCode::StorageCorruption, "bad SKS hash index entry");
-    }
-    if (!visit(as_bytes(std::string_view(it->key().data(), it->key().size())), *fpr)) {
-      break;
-    }
-  }
-  if (!it->status().ok()) {
-    return io_error(it->status(), "reading the SKS hash index");
-  }
-  return {};
-}
-
 Result<void> RocksKeyStore::for_each_token(
     const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(

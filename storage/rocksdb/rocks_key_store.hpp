@@ -54,8 +54,6 @@ class RocksKeyStore final : public KeyStore {
   Result<void> put_token(ByteView hash, const VerifyToken& token) override;
   Result<std::optional<VerifyToken>> token(ByteView hash) const override;
   Result<void> delete_token(ByteView hash) override;
-  Result<void> for_each_sks_hash(
-      const std::function<bool(ByteView hash, const Fingerprint& primary)>& visit) const override;
   Result<void> for_each_token(
       const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const override;
   Result<std::unique_ptr<recon::TreeView>> recon_tree() const override;

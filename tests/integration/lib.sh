@@ -29,3 +29,16 @@ make_test_ca() {
   openssl x509 -req -in "$dir/tls.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
     -days 30 -extfile "$dir/ext.cnf" -out "$dir/$cert" 2>/dev/null
 }
+
+# use_temp_dir: a fresh folder in T and an empty PIDS array; at exit every
+# process in PIDS is killed and T removed.
+use_temp_dir() {
+  T=$(mktemp -d)
+  PIDS=()
+  trap cleanup_temp_dir EXIT
+}
+cleanup_temp_dir() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+}

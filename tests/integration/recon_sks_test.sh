@@ -14,15 +14,8 @@ if ! command -v sks >/dev/null; then
   echo "SKIP: Debian's sks is not installed (deploy/setup.sh installs it)"
   exit 0
 fi
-T=$(mktemp -d)
+use_temp_dir
 mkdir -m 700 "$T/gnupg"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
 
 SH=$(free_port); SR=$(free_port); KH=$(free_port); KR=$(free_port)
 "$B/gen_certs" --count 40 --seed 701 --out "$T/sks-only.pgp" >/dev/null

@@ -13,14 +13,7 @@ set -euo pipefail
 B=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
+use_temp_dir
 
 for i in 0 1 2; do
   "$B/gen_certs" --count 100 --seed $((i + 1)) --out "$T/in$i.pgp" >/dev/null

@@ -96,29 +96,6 @@ TEST(RocksKeyStore, V4AndV6SideBySide) {
   EXPECT_EQ(store->check()->problem_count, 0u);
 }
 
-TEST(RocksKeyStore, SksHashIndexListsEveryHashWithItsPrimary) {
-  test::TempDir dir;
-  auto store = open(dir);
-  Fingerprint v4 = fpr(0x44);
-  Fingerprint v6 = fpr(0x66, Fingerprint::Version::V6);
-  std::vector<Write> w{make(v4, {}, {}), make(v6, {}, {})};
-  ASSERT_TRUE(store->apply(w, 1));
-  std::vector<std::pair<Bytes, Fingerprint>> seen;
-  ASSERT_TRUE(store->for_each_sks_hash([&](ByteView h, const Fingerprint& f) {
-    seen.emplace_back(Bytes(h.begin(), h.end()), f);
-    return true;
-  }));
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0], std::make_pair(Bytes(16, 0x44), v4));  // in hash order
-  EXPECT_EQ(seen[1], std::make_pair(Bytes(16, 0x66), v6));
-  std::size_t visits = 0;
-  ASSERT_TRUE(store->for_each_sks_hash([&](ByteView, const Fingerprint&) {
-    ++visits;
-    return false;  // stop at once
-  }));
-  EXPECT_EQ(visits, 1u);
-}
-
 TEST(RocksKeyStore, KeyIdCollisionsAreASet) {
   test::TempDir dir;
   auto store = open(dir);
