@@ -19,6 +19,9 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
     : directory_(directory),
       metrics_(std::make_unique<Metrics>()),
       add_limit_(std::make_unique<keydir::RateLimiter>(options.add_per_minute, options.add_burst)),
+      cache_(options.answer_cache_bytes
+                 ? std::make_unique<AnswerCache>(options.answer_cache_bytes, options.answer_cache_ttl)
+                 : nullptr),
       managed_uploads_need_token_(options.managed_uploads_need_token),
       upload_tokens_(options.token_secret, options.upload_token_lifetime,
                      [&directory] { return directory.now(); }),
@@ -91,6 +94,25 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
   }
 }
 
+Reply Api::lookup(const HttpRequest& request, std::string_view op) const {
+  if (!cache_ || (op != "get" && op != "index" && op != "vindex" && op != "hget")) {
+    return hkp_.lookup(request);
+  }
+  // The generation before the store is read (AnswerCache): an answer is
+  // never tagged newer than the data it was made from.
+  const std::uint64_t generation = directory_.store_ref().generation();
+  const std::uint64_t now = directory_.now();
+  const std::string key = AnswerCache::key_of(request.query);
+  if (auto hit = cache_->get(key, generation, now)) {
+    return std::move(*hit);
+  }
+  Reply r = hkp_.lookup(request);
+  if (r.status == 200 || r.status == 404 || r.status == 410) {
+    cache_->put(key, generation, now, r);
+  }
+  return r;
+}
+
 Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
   auto method_not_allowed = [](const char* allow) {
@@ -103,7 +125,7 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     which = op == "get" ? Metrics::kGet
             : (op == "index" || op == "vindex") ? Metrics::kIndex
                                                 : Metrics::kOtherLookup;
-    return get ? hkp_.lookup(request) : method_not_allowed("GET, HEAD");
+    return get ? lookup(request, op) : method_not_allowed("GET, HEAD");
   }
   if (request.path == "/pks/hashquery") {
     which = Metrics::kOtherLookup;
@@ -174,6 +196,19 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     Reply r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->render(st ? st->certificates : 0);
+    if (cache_) {
+      auto c = cache_->stats();
+      r.body += "# HELP keydir_answer_cache_lookups_total Lookups through the answer cache.\n"
+                "# TYPE keydir_answer_cache_lookups_total counter\n"
+                "keydir_answer_cache_lookups_total{result=\"hit\"} " + std::to_string(c.hits) +
+                "\nkeydir_answer_cache_lookups_total{result=\"miss\"} " + std::to_string(c.misses) +
+                "\n# HELP keydir_answer_cache_entries Answers kept.\n"
+                "# TYPE keydir_answer_cache_entries gauge\n"
+                "keydir_answer_cache_entries " + std::to_string(c.entries) +
+                "\n# HELP keydir_answer_cache_bytes Bytes the kept answers take.\n"
+                "# TYPE keydir_answer_cache_bytes gauge\n"
+                "keydir_answer_cache_bytes " + std::to_string(c.bytes) + "\n";
+    }
     if (extra_metrics_) {
       r.body += extra_metrics_();
     }

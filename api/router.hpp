@@ -6,6 +6,7 @@
 
 #include "api/hkp/hkp.hpp"
 #include "api/hkp/hkp_v2.hpp"
+#include "api/http/answer_cache.hpp"
 #include "api/http/message.hpp"
 #include "api/http/metrics.hpp"
 #include "common/rate_limit.hpp"
@@ -32,6 +33,10 @@ struct ApiOptions {
   // 0 turns the limit off.
   double add_per_minute = 30;
   double add_burst = 10;
+  // The answer cache of /pks/lookup (AnswerCache): its size in bytes (0
+  // turns it off) and how long an answer may be kept, in seconds.
+  std::size_t answer_cache_bytes = std::size_t{64} << 20;
+  std::uint64_t answer_cache_ttl = 60;
   // More Prometheus text appended to /metrics (the recon peer's counters).
   std::function<std::string()> extra_metrics;
 };
@@ -46,9 +51,13 @@ class Api {
   Reply route(const HttpRequest& request, Metrics::Route& which) const;
   // The per-client upload bucket: a 429 reply when it is empty.
   std::optional<Reply> upload_limited(const HttpRequest& request) const;
+  // /pks/lookup through the answer cache: op=get, index, vindex and hget
+  // answers that say found (200), not found (404) or deleted (410).
+  Reply lookup(const HttpRequest& request, std::string_view op) const;
   service::KeyDirectory& directory_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<keydir::RateLimiter> add_limit_;
+  std::unique_ptr<AnswerCache> cache_;  // null when off
   // Managed mode: whether the request carries a valid operator token;
   // compared in constant time.
   bool is_operator(const HttpRequest& request) const;

@@ -146,6 +146,10 @@ class KeyStore {
       const std::function<bool(const CertRecord&)>& visit) const = 0;
   [[nodiscard]] virtual Result<StoreStats> stats() const = 0;
   [[nodiscard]] virtual Result<ConsistencyReport> check() const = 0;
+  // A counter that grows after every write of this store, committed or not:
+  // two equal readings bracket no write. Answer caches tag what they keep
+  // with it (read it before reading the store).
+  [[nodiscard]] virtual std::uint64_t generation() const = 0;
 
   // Addresses published (verified) on a certificate, sorted.
   [[nodiscard]] virtual Result<std::vector<std::string>> published(

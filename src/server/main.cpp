@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> wkd_domains;
   std::size_t max_results = 100;
   std::size_t row_cache_mb = 256;
+  std::size_t answer_cache_mb = 64;
+  std::uint64_t answer_cache_ttl = 60;
   bool no_query_log = false;
   std::string access_log = "-";
   double add_per_minute = 30;
@@ -170,6 +172,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--row-cache-mb", row_cache_mb, "RocksDB row cache for lookups (MiB)")
       ->capture_default_str();
+  serve->add_option("--answer-cache-mb", answer_cache_mb,
+                    "Cache of /pks/lookup answers (MiB; 0: off); any write makes it miss")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
+  serve->add_option("--answer-cache-ttl", answer_cache_ttl,
+                    "Seconds a cached lookup answer may be served (index answers show expiry)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   serve->add_flag("--sync", sync, "fsync every upload (survives power loss)");
   bool keep_third_party = false;
   bool keep_attributes = false;
@@ -468,6 +478,8 @@ int main(int argc, char** argv) {
 
     keydir::api::ApiOptions api_options;
     api_options.hkp.max_results = max_results;
+    api_options.answer_cache_bytes = answer_cache_mb << 20;
+    api_options.answer_cache_ttl = answer_cache_ttl;
     api_options.wkd.domains = wkd_domains;
     api_options.wkd.submission_address = wkd_submission;
     api_options.wkd.max_results = max_results;

@@ -363,6 +363,7 @@ struct RocksKeyStore::Impl {
   // process. The store then refuses writes until keydird is restarted, and
   // keeps serving reads.
   std::atomic<bool> write_failed{false};
+  std::atomic<std::uint64_t> generation{0};
   std::string write_error;  // guarded by write_mutex
   std::unique_ptr<rocks::ReconTree> tree;
 
@@ -408,6 +409,9 @@ struct RocksKeyStore::Impl {
   // Writes `batch`, or records the first failure.
   rocksdb::Status write(rocksdb::WriteBatch& batch) {
     auto st = db->Write(write_options, &batch);
+    // After the write: a reader that saw the old value read no newer data
+    // under it (see KeyStore::generation).
+    generation.fetch_add(1, std::memory_order_release);
     if (!st.ok() && !write_failed.load()) {
       write_error = st.ToString();
       write_failed.store(true);
@@ -909,6 +913,10 @@ Result<void> RocksKeyStore::for_each(const std::function<bool(const CertRecord&)
     return io_error(it->status(), "reading certificates");
   }
   return {};
+}
+
+std::uint64_t RocksKeyStore::generation() const {
+  return impl_->generation.load(std::memory_order_acquire);
 }
 
 Result<StoreStats> RocksKeyStore::stats() const {

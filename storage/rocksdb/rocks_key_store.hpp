@@ -49,6 +49,7 @@ class RocksKeyStore final : public KeyStore {
                                                  std::size_t limit) const override;
   Result<void> for_each(const std::function<bool(const CertRecord&)>& visit) const override;
   Result<StoreStats> stats() const override;
+  std::uint64_t generation() const override;
   Result<ConsistencyReport> check() const override;
   Result<std::vector<std::string>> published(const Fingerprint& primary) const override;
   Result<void> put_token(ByteView hash, const VerifyToken& token) override;

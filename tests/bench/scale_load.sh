@@ -9,7 +9,8 @@
 # `gen_certs --corpus-dir` (fingerprints.txt, keyids.txt, emails.txt,
 # misses.txt). Each round starts the server, warms every case for 2 s, then
 # runs ../shared/bench/hkp-load.sh (8 s per case). Prints one table line per
-# store, round and case; take the median over the rounds.
+# store, round and case; take the median over the rounds. SERVE_ARGS adds
+# flags to `keydird serve` (e.g. SERVE_ARGS="--answer-cache-mb 0").
 set -euo pipefail
 B=${1:?usage: scale_load.sh BUILD_DIR ROUNDS NAME:DATA:CORPUS...}
 ROUNDS=${2:?usage}
@@ -21,7 +22,7 @@ for round in $(seq "$ROUNDS"); do
   for spec in "$@"; do
     IFS=: read -r name data corpus <<<"$spec"
     "$B/keydird" serve --listen "127.0.0.1:$PORT" --data "$data" \
-      --row-cache-mb 1024 --access-log /dev/null >/dev/null 2>&1 &
+      --row-cache-mb 1024 --access-log /dev/null ${SERVE_ARGS:-} >/dev/null 2>&1 &
     pid=$!
     sleep 2
     CASES="fpr keyid email miss" RUNS=1 DURATION=2s WARMUP=2s OUTDIR=$(mktemp -d) \

@@ -67,10 +67,17 @@ check "gpg --search-keys by name" 1 \
   "$(GNUPGHOME=$R2 $G --search-keys "keydir test multi" </dev/null 2>&1 | grep -c 'multi@keydir.test')"
 
 # A revocation, uploaded alone, reaches the client through --refresh-keys.
+# The index answer is asked twice first, so the answer cache holds it: the
+# upload must make it stale at once.
+IDX="$U/pks/lookup?op=index&options=mr&search=0x$FPR"
+pub_flags() { curl -s "$IDX" | awk -F: '/^pub:/ {print $7}'; }
+check "index before the revocation: not revoked" "" "$(pub_flags)"
+check "index asked again: same answer" "" "$(pub_flags)"
 sed 's/^:-----BEGIN/-----BEGIN/' "$A/openpgp-revocs.d/$FPR.rev" >"$T/alice.rev"
 check "POST bare revocation" 200 "$(curl -s -o "$T/add.out" -w '%{http_code}' \
   --data-urlencode "keytext@$T/alice.rev" "$U/pks/add")"
 check "revocation answer" "updated $FPR" "$(head -n 1 "$T/add.out")"
+check "index right after the revocation: revoked (no stale cached answer)" r "$(pub_flags)"
 GNUPGHOME=$R $G --refresh-keys </dev/null >/dev/null 2>&1 || true
 check "gpg --refresh-keys shows the key revoked" r \
   "$(GNUPGHOME=$R gpg --with-colons --list-keys "$FPR" | awk -F: '/^pub/{print $2}')"
@@ -178,6 +185,8 @@ check "metrics: lookups counted" 1 "$(grep -cE '^keydir_http_requests_total\{rou
 check "metrics: uploads by outcome" 1 "$(grep -cE '^keydir_uploads_total\{outcome="new"\} [1-9]' "$T/metrics")"
 check "metrics: histogram" 1 "$(grep -cE '^keydir_http_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' "$T/metrics")"
 check "metrics: certificates" 1 "$(grep -cE '^keydir_certificates [1-9]' "$T/metrics")"
+check "metrics: answer cache hits" 1 \
+  "$(grep -cE '^keydir_answer_cache_lookups_total\{result="hit"\} [1-9]' "$T/metrics")"
 
 # Connections: HTTP/1.1 stays open without asking; HTTP/1.0 is closed.
 check "HTTP/1.1 keep-alive" 1 "$(curl -sv "$U/healthz" "$U/healthz" 2>&1 | grep -c 'Re-using existing connection')"

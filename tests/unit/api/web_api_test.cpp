@@ -50,9 +50,10 @@ struct Env {
     ASSERT_EQ(r->stored.size(), 1u) << (r->refused.empty() ? "" : r->refused[0].error.detail);
   }
   Reply get(std::string path, std::string host = "keydir.test",
-            std::vector<std::pair<std::string, std::string>> query = {}) const {
+            std::vector<std::pair<std::string, std::string>> query = {},
+            std::string method = "GET") const {
     HttpRequest r;
-    r.method = "GET";
+    r.method = std::move(method);
     r.path = std::move(path);
     r.host = std::move(host);
     r.query = std::move(query);
@@ -354,6 +355,72 @@ TEST(Hashquery, AnswersInTheSksFormatUpToTheLimit) {
   EXPECT_EQ(env.post("/pks/hashquery", "", be32(1) + be32(15) + std::string(15, 'x')).status, 400);
   EXPECT_EQ(env.post("/pks/hashquery", "", be32(2) + be32(16) + std::string(16, 'x')).status, 400);
   EXPECT_EQ(env.get("/pks/hashquery").status, 405);
+}
+
+// /pks/lookup answers come from the answer cache when nothing was written
+// since, and never outlive a write: a miss, an added user ID and a deletion
+// show at once.
+std::uint64_t cache_count(const Env& env, std::string_view result) {
+  std::string body = env.get("/metrics").body;
+  std::string line = "keydir_answer_cache_lookups_total{result=\"" + std::string(result) + "\"} ";
+  auto at = body.find(line);
+  return at == std::string::npos ? ~0ull : std::stoull(body.substr(at + line.size()));
+}
+
+TEST(AnswerCacheThroughApi, ServesRepeatsAndNeverOutlivesAWrite) {
+  Env env;
+  using Q = std::vector<std::pair<std::string, std::string>>;
+  const Q get{{"op", "get"}, {"search", "carol@keydir.test"}};
+  const Q index{{"op", "index"}, {"options", "mr"}, {"search", "carol@keydir.test"}};
+  EXPECT_EQ(env.get("/pks/lookup", "h", get).status, 404);
+  EXPECT_EQ(env.get("/pks/lookup", "h", get).status, 404);  // a cached miss
+  EXPECT_EQ(cache_count(env, "hit"), 1u);
+
+  test::CertGenerator gen(11);
+  test::CertSpec spec;
+  spec.primary_seed = gen.random_seed();
+  spec.user_ids = {"Carol <carol@keydir.test>"};
+  env.upload(gen.make(spec));
+  Reply first = env.get("/pks/lookup", "h", get);
+  ASSERT_EQ(first.status, 200) << first.body;  // the upload made the cached 404 stale
+  Reply again = env.get("/pks/lookup", "h", get);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(again.content_type, "application/pgp-keys");
+  EXPECT_EQ(header(again, "Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(cache_count(env, "hit"), 2u);
+  Reply head = env.get("/pks/lookup", "h", get, "HEAD");  // a hit, without the body
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(header(head, "Content-Length"), std::to_string(first.body.size()));
+  EXPECT_EQ(cache_count(env, "hit"), 3u);
+
+  Reply one = env.get("/pks/lookup", "h", index);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.body.find("carol.second"), std::string::npos);
+  // The same key with a second user ID: the next index shows it.
+  spec.user_ids.push_back("Carol Second <carol.second@keydir.test>");
+  env.upload(gen.make(spec));
+  Reply two = env.get("/pks/lookup", "h", index);
+  ASSERT_EQ(two.status, 200);
+  EXPECT_NE(two.body.find("carol.second@keydir.test"), std::string::npos) << two.body;
+  EXPECT_NE(env.get("/pks/lookup", "h", get).body, first.body);
+
+  // The TTL: an answer as old as it is made again.
+  const auto misses = cache_count(env, "miss");
+  env.get("/pks/lookup", "h", index);
+  EXPECT_EQ(cache_count(env, "miss"), misses);
+  env.now += 60;
+  env.get("/pks/lookup", "h", index);
+  EXPECT_EQ(cache_count(env, "miss"), misses + 1);
+
+  // A deletion: gone at once.
+  auto found = env.directory->lookup(storage::Query{storage::Query::ByEmail{"carol@keydir.test"}}, 2);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1u);
+  ASSERT_TRUE(env.directory->remove(found->front().fingerprint, "test"));
+  int status = env.get("/pks/lookup", "h", get).status;
+  EXPECT_TRUE(status == 404 || status == 410) << status;
 }
 
 }  // namespace
