@@ -197,17 +197,7 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->render(st ? st->certificates : 0);
     if (cache_) {
-      auto c = cache_->stats();
-      r.body += "# HELP keydir_answer_cache_lookups_total Lookups through the answer cache.\n"
-                "# TYPE keydir_answer_cache_lookups_total counter\n"
-                "keydir_answer_cache_lookups_total{result=\"hit\"} " + std::to_string(c.hits) +
-                "\nkeydir_answer_cache_lookups_total{result=\"miss\"} " + std::to_string(c.misses) +
-                "\n# HELP keydir_answer_cache_entries Answers kept.\n"
-                "# TYPE keydir_answer_cache_entries gauge\n"
-                "keydir_answer_cache_entries " + std::to_string(c.entries) +
-                "\n# HELP keydir_answer_cache_bytes Bytes the kept answers take.\n"
-                "# TYPE keydir_answer_cache_bytes gauge\n"
-                "keydir_answer_cache_bytes " + std::to_string(c.bytes) + "\n";
+      r.body += cache_->render_metrics();
     }
     if (extra_metrics_) {
       r.body += extra_metrics_();

@@ -112,4 +112,20 @@ AnswerCache::Stats AnswerCache::stats() const {
   return st;
 }
 
+std::string AnswerCache::render_metrics() const {
+  const Stats st = stats();
+  std::string out;
+  out += "# HELP keydir_answer_cache_lookups_total Lookups through the answer cache.\n";
+  out += "# TYPE keydir_answer_cache_lookups_total counter\n";
+  out += "keydir_answer_cache_lookups_total{result=\"hit\"} " + std::to_string(st.hits) + "\n";
+  out += "keydir_answer_cache_lookups_total{result=\"miss\"} " + std::to_string(st.misses) + "\n";
+  out += "# HELP keydir_answer_cache_entries Answers kept.\n";
+  out += "# TYPE keydir_answer_cache_entries gauge\n";
+  out += "keydir_answer_cache_entries " + std::to_string(st.entries) + "\n";
+  out += "# HELP keydir_answer_cache_bytes Bytes the kept answers take.\n";
+  out += "# TYPE keydir_answer_cache_bytes gauge\n";
+  out += "keydir_answer_cache_bytes " + std::to_string(st.bytes) + "\n";
+  return out;
+}
+
 }  // namespace keydir::api

@@ -59,6 +59,8 @@ class AnswerCache {
     std::uint64_t bytes = 0;
   };
   [[nodiscard]] Stats stats() const;
+  // Hits, misses, entries and bytes in the Prometheus text format.
+  [[nodiscard]] std::string render_metrics() const;
   [[nodiscard]] std::size_t max_bytes() const { return shard_bytes_ * kShards; }
 
   // The cache key of a request's decoded query parameters: each name and

@@ -409,8 +409,9 @@ struct RocksKeyStore::Impl {
   // Writes `batch`, or records the first failure.
   rocksdb::Status write(rocksdb::WriteBatch& batch) {
     auto st = db->Write(write_options, &batch);
-    // After the write: a reader that saw the old value read no newer data
-    // under it (see KeyStore::generation).
+    // After the write (release): a reader that sees the new count also sees
+    // what was written; one that read the old count tags its answer with it,
+    // and this increment retires that answer (see KeyStore::generation).
     generation.fetch_add(1, std::memory_order_release);
     if (!st.ok() && !write_failed.load()) {
       write_error = st.ToString();

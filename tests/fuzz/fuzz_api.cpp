@@ -61,6 +61,8 @@ struct World {
         {"multi@keydir.test"}, {});
     api::ApiOptions ao;
     ao.add_per_minute = 0;
+    // Small, so that fuzzed lookups fill it and reach eviction and admission.
+    ao.answer_cache_bytes = std::size_t{1} << 20;
     ao.token_secret = std::string(32, 's');
     ao.verification = verification.get();
     ao.wkd.domains = {"keydir.test"};
