@@ -94,19 +94,21 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
   }
 }
 
-Reply Api::lookup(const HttpRequest& request, std::string_view op) const {
-  if (!cache_ || (op != "get" && op != "index" && op != "vindex" && op != "hget")) {
-    return hkp_.lookup(request);
+Reply Api::cached(const HttpRequest& request, bool by_host,
+                  const std::function<Reply()>& make) const {
+  if (!cache_ || (request.method != "GET" && request.method != "HEAD")) {
+    return make();
   }
   // The generation before the store is read (AnswerCache): an answer is
   // never tagged newer than the data it was made from.
   const std::uint64_t generation = directory_.store_ref().generation();
   const std::uint64_t now = directory_.now();
-  const std::string key = AnswerCache::key_of(request.query);
+  const std::string key =
+      AnswerCache::key_of(request.path, by_host ? request.host : "", request.query);
   if (auto hit = cache_->get(key, generation, now)) {
     return std::move(*hit);
   }
-  Reply r = hkp_.lookup(request);
+  Reply r = make();
   if (r.status == 200 || r.status == 404 || r.status == 410) {
     cache_->put(key, generation, now, r);
   }
@@ -125,7 +127,13 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     which = op == "get" ? Metrics::kGet
             : (op == "index" || op == "vindex") ? Metrics::kIndex
                                                 : Metrics::kOtherLookup;
-    return get ? lookup(request, op) : method_not_allowed("GET, HEAD");
+    if (!get) {
+      return method_not_allowed("GET, HEAD");
+    }
+    if (op == "stats") {  // uptime and rates: made fresh every time
+      return hkp_.lookup(request);
+    }
+    return cached(request, false, [&] { return hkp_.lookup(request); });
   }
   if (request.path == "/pks/hashquery") {
     which = Metrics::kOtherLookup;
@@ -152,11 +160,11 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
         return *limited;
       }
     }
-    return hkp_v2_.handle(request, rest);
+    return cached(request, false, [&] { return hkp_v2_.handle(request, rest); });
   }
   if (request.path.starts_with("/.well-known/openpgpkey/")) {
     which = Metrics::kWkd;
-    return wkd_.handle(request);
+    return cached(request, true, [&] { return wkd_.handle(request); });
   }
   if (request.path.starts_with("/vks/v1/")) {
     std::string_view rest = std::string_view(request.path).substr(8);
@@ -169,7 +177,7 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
         return r;
       }
     }
-    return vks_.handle(request, rest);
+    return cached(request, false, [&] { return vks_.handle(request, rest); });
   }
   if (request.path == "/upload" && request.method == "POST") {
     which = Metrics::kAdd;

@@ -51,9 +51,11 @@ class Api {
   Reply route(const HttpRequest& request, Metrics::Route& which) const;
   // The per-client upload bucket: a 429 reply when it is empty.
   std::optional<Reply> upload_limited(const HttpRequest& request) const;
-  // /pks/lookup through the answer cache: op=get, index, vindex and hget
-  // answers that say found (200), not found (404) or deleted (410).
-  Reply lookup(const HttpRequest& request, std::string_view op) const;
+  // A GET or HEAD lookup through the answer cache: `make` answers a miss;
+  // answers that say found (200), not found (404) or deleted (410) are kept.
+  // `by_host`: the answer depends on the Host header (WKD's direct method).
+  Reply cached(const HttpRequest& request, bool by_host,
+               const std::function<Reply()>& make) const;
   service::KeyDirectory& directory_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<keydir::RateLimiter> add_limit_;

@@ -25,8 +25,11 @@ void append_field(std::string& out, std::string_view s) {
 AnswerCache::AnswerCache(std::size_t max_bytes, std::uint64_t ttl_seconds)
     : shard_bytes_(max_bytes / kShards), ttl_(ttl_seconds) {}
 
-std::string AnswerCache::key_of(const std::vector<std::pair<std::string, std::string>>& params) {
+std::string AnswerCache::key_of(std::string_view path, std::string_view host,
+                                const std::vector<std::pair<std::string, std::string>>& params) {
   std::string key;
+  append_field(key, path);
+  append_field(key, host);
   for (const auto& [name, value] : params) {
     append_field(key, name);
     append_field(key, value);

@@ -1,4 +1,5 @@
-// A bounded cache of lookup answers (HKP /pks/lookup), in front of the store.
+// A bounded cache of lookup answers (HKP /pks/lookup and /pks/v2, VKS, WKD),
+// in front of the store.
 //
 // Why: a lookup of a key asked for often (a popular key, `gpg --refresh-keys`
 // of a keyring) is then answered from memory, whatever the store's size: no
@@ -63,9 +64,11 @@ class AnswerCache {
   [[nodiscard]] std::string render_metrics() const;
   [[nodiscard]] std::size_t max_bytes() const { return shard_bytes_ * kShards; }
 
-  // The cache key of a request's decoded query parameters: each name and
-  // value with its length, so no two parameter lists share a key.
-  static std::string key_of(const std::vector<std::pair<std::string, std::string>>& params);
+  // The cache key of a request: its path, the host when the answer depends
+  // on it (else empty), and its decoded query parameters, each with its
+  // length, so no two requests that differ share a key.
+  static std::string key_of(std::string_view path, std::string_view host,
+                            const std::vector<std::pair<std::string, std::string>>& params);
 
  private:
   struct Entry {

@@ -107,12 +107,17 @@ TEST(AnswerCache, AnAnswerTooLargeForItsShardIsNotKept) {
 
 TEST(AnswerCache, KeysKeepParameterBoundaries) {
   using P = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_NE(AnswerCache::key_of(P{{"a", "bc"}}), AnswerCache::key_of(P{{"ab", "c"}}));
-  EXPECT_NE(AnswerCache::key_of(P{{"a", "1"}, {"b", "2"}}),
-            AnswerCache::key_of(P{{"b", "2"}, {"a", "1"}}));
-  EXPECT_NE(AnswerCache::key_of(P{{"a", ""}}), AnswerCache::key_of(P{{"a", ""}, {"", ""}}));
-  EXPECT_EQ(AnswerCache::key_of(P{{"op", "get"}, {"search", "0xAB"}}),
-            AnswerCache::key_of(P{{"op", "get"}, {"search", "0xAB"}}));
+  auto key = [](const P& p) { return AnswerCache::key_of("/pks/lookup", "", p); };
+  EXPECT_NE(key(P{{"a", "bc"}}), key(P{{"ab", "c"}}));
+  EXPECT_NE(key(P{{"a", "1"}, {"b", "2"}}), key(P{{"b", "2"}, {"a", "1"}}));
+  EXPECT_NE(key(P{{"a", ""}}), key(P{{"a", ""}, {"", ""}}));
+  EXPECT_EQ(key(P{{"op", "get"}, {"search", "0xAB"}}), key(P{{"op", "get"}, {"search", "0xAB"}}));
+  // The path and the host are part of the key; "/a" + host "b" is not "/ab".
+  EXPECT_NE(AnswerCache::key_of("/a", "b", {}), AnswerCache::key_of("/ab", "", {}));
+  EXPECT_NE(AnswerCache::key_of("/vks/v1/by-keyid/AB", "", {}),
+            AnswerCache::key_of("/vks/v1/by-keyid/AC", "", {}));
+  EXPECT_NE(AnswerCache::key_of("/.well-known/openpgpkey/hu/x", "example.org", {}),
+            AnswerCache::key_of("/.well-known/openpgpkey/hu/x", "example.net", {}));
 }
 
 TEST(AnswerCache, ManyThreadsGetTheirOwnAnswersWithinTheBound) {

@@ -414,12 +414,29 @@ TEST(AnswerCacheThroughApi, ServesRepeatsAndNeverOutlivesAWrite) {
   env.get("/pks/lookup", "h", index);
   EXPECT_EQ(cache_count(env, "miss"), misses + 1);
 
-  // A deletion: gone at once.
+  // The other lookups go through the same cache: VKS, HKPv2 and WKD, whose
+  // direct method answers by the Host header.
+  const std::string wkd = "/.well-known/openpgpkey/hu/fnh1sizqc1h17q515b19nhzxyddotzhd";
+  const std::string vks = "/vks/v1/by-email/carol.second@keydir.test";
+  const std::string v2 = "/pks/v2/certs/by-identity/carol.second@keydir.test";
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(env.get(wkd, "keydir.test").status, 200);
+    EXPECT_EQ(env.get(wkd, "unknown.example").status, 404);  // not the keydir.test answer
+    EXPECT_EQ(env.get(vks).status, 200);
+    EXPECT_EQ(env.get(v2).status, 200);
+  }
+
+  // A deletion: gone at once, everywhere.
   auto found = env.directory->lookup(storage::Query{storage::Query::ByEmail{"carol@keydir.test"}}, 2);
   ASSERT_TRUE(found);
   ASSERT_EQ(found->size(), 1u);
   ASSERT_TRUE(env.directory->remove(found->front().fingerprint, "test"));
   int status = env.get("/pks/lookup", "h", get).status;
+  EXPECT_TRUE(status == 404 || status == 410) << status;
+  EXPECT_EQ(env.get(wkd, "keydir.test").status, 404);
+  status = env.get(vks).status;
+  EXPECT_TRUE(status == 404 || status == 410) << status;
+  status = env.get(v2).status;
   EXPECT_TRUE(status == 404 || status == 410) << status;
 }
 
