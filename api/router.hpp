@@ -33,8 +33,9 @@ struct ApiOptions {
   // 0 turns the limit off.
   double add_per_minute = 30;
   double add_burst = 10;
-  // The answer cache of /pks/lookup (AnswerCache): its size in bytes (0
-  // turns it off) and how long an answer may be kept, in seconds.
+  // The answer cache of lookups (AnswerCache: HKP, HKPv2, VKS, WKD): its
+  // size in bytes (0 turns it off) and how long an answer may be kept, in
+  // seconds.
   std::size_t answer_cache_bytes = std::size_t{64} << 20;
   std::uint64_t answer_cache_ttl = 60;
   // More Prometheus text appended to /metrics (the recon peer's counters).

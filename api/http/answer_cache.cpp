@@ -56,12 +56,13 @@ std::optional<Reply> AnswerCache::get(std::string_view key, std::uint64_t genera
     auto found = s.index.find(key);
     if (found != s.index.end()) {
       auto it = found->second;
-      if (it->generation == generation && now >= it->made && now - it->made < ttl_) {
+      const bool expired = now < it->made || now - it->made >= ttl_;
+      if (it->generation == generation && !expired) {
         s.lru.splice(s.lru.begin(), s.lru, it);
         ++s.hits;
         return it->reply;
       }
-      if (it->generation < generation || now < it->made || now - it->made >= ttl_) {
+      if (it->generation < generation || expired) {
         drop(s, it);  // stale: a write or the clock passed it by
       }  // else made after the caller's reading: newer, kept
     }

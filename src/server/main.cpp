@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
   serve->add_option("--row-cache-mb", row_cache_mb, "RocksDB row cache for lookups (MiB)")
       ->capture_default_str();
   serve->add_option("--answer-cache-mb", answer_cache_mb,
-                    "Cache of /pks/lookup answers (MiB; 0: off); any write makes it miss")
+                    "Cache of lookup answers: HKP, HKPv2, VKS, WKD (MiB; 0: off); any write makes it miss")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
   serve->add_option("--answer-cache-ttl", answer_cache_ttl,
