@@ -1,5 +1,6 @@
 #include "cert_generator.hpp"
 
+#include <algorithm>
 #include <cryptopp/osrng.h>
 #include <cryptopp/sha.h>
 #include <cryptopp/xed25519.h>
@@ -245,6 +246,19 @@ Bytes CertGenerator::make(const CertSpec& spec) {
     openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x13, ctx, t,
                                             std::optional<std::uint8_t>(0x03), {}, rng_));
   }
+  for (const auto& r : spec.revoked_user_ids) {
+    openpgp::write_packet(out, 13, as_bytes(r.user_id));
+    Bytes ctx = key_ctx;
+    ctx.push_back(0xB4);
+    append_be(ctx, r.user_id.size(), 4);
+    append(ctx, as_bytes(r.user_id));
+    if (r.certified) {
+      openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x13, ctx, t,
+                                              std::optional<std::uint8_t>(0x03), {}, rng_));
+    }
+    openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x30, ctx, t + 1,
+                                            std::nullopt, {}, rng_));
+  }
   if (spec.encryption_subkey) {
     auto s = random_seed();
     Key sub = encryption_key(v, spec.created, Bytes(s.begin(), s.end()));
@@ -261,6 +275,14 @@ Bytes CertGenerator::make(const CertSpec& spec) {
     hash_key(ctx, sub);
     Bytes back = signature(sub, sub_ed, 0x19, ctx, t, std::nullopt, {}, rng_);
     openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x18, ctx, t, 0x02, back, rng_));
+  }
+  for (const auto& b : spec.bound_subkeys) {
+    Key sub = signing_key(v, b.created, ed25519(b.seed));
+    openpgp::write_packet(out, 14, sub.body);
+    Bytes ctx = key_ctx;
+    hash_key(ctx, sub);
+    openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x18, ctx,
+                                            std::max(t, b.created + 1), b.flags, {}, rng_));
   }
   return out;
 }

@@ -26,6 +26,24 @@ struct CertSpec {
   std::optional<std::array<std::uint8_t, 32>> primary_seed;
   // Add a signing subkey with this Ed25519 seed (with its back-signature).
   std::optional<std::array<std::uint8_t, 32>> signing_subkey_seed;
+  // Subkeys bound by this certificate's primary key only (no back-signature):
+  // an Ed25519 key from `seed` made at `created`, with key flags `flags`. With
+  // the seed and time of another certificate's primary key it is that key
+  // (same fingerprint): the subkey squat of the attacker's suite.
+  struct BoundKey {
+    std::array<std::uint8_t, 32> seed{};
+    std::uint32_t created = 0;
+    std::uint8_t flags = 0x20;  // authentication only
+  };
+  std::vector<BoundKey> bound_subkeys;
+  // User IDs with a certification revocation (0x30), made after the
+  // certification; `certified` false leaves the revocation as the user ID's
+  // only self-signature (what `gpg --export-options export-minimal` makes).
+  struct RevokedUserId {
+    std::string user_id;
+    bool certified = true;
+  };
+  std::vector<RevokedUserId> revoked_user_ids;
 };
 
 class CertGenerator {
