@@ -59,6 +59,7 @@ class Counted {
     append(pending_, b);
     ++o_.messages_out;
   }
+  [[nodiscard]] std::size_t pending() const { return pending_.size(); }
   Result<void> send() {
     o_.bytes_out += pending_.size();
     auto r = s_.write_all(pending_);
@@ -273,10 +274,23 @@ Result<Outcome> answer_session(Stream& s, const TreeView& tree, const SessionLim
   std::set<Zp> seen;
   const auto& points = tree.points();
   const auto& cfg = tree.config();
+  std::size_t unflushed = 0;  // requests answered since the last Flush
   for (;;) {
+    if (io.pending() > limits.max_pending_bytes) {
+      return protocol_error("the peer let " + std::to_string(io.pending()) +
+                            " octets of answers pile up without a Flush (limit " +
+                            std::to_string(limits.max_pending_bytes) + ")");
+    }
     auto m = io.read();
     if (!m) {
       return tl::unexpected(m.error());
+    }
+    if (std::holds_alternative<ReconRqstPoly>(*m) || std::holds_alternative<ReconRqstFull>(*m)) {
+      if (++unflushed > limits.max_requests_per_flush) {
+        return protocol_error("the peer sent more than " +
+                              std::to_string(limits.max_requests_per_flush) +
+                              " requests without a Flush");
+      }
     }
     if (auto* p = std::get_if<ReconRqstPoly>(&*m)) {
       if (p->samples.size() != points.size()) {
@@ -309,6 +323,7 @@ Result<Outcome> answer_session(Stream& s, const TreeView& tree, const SessionLim
     } else if (auto* e = std::get_if<Elements>(&*m)) {
       add_recover(out, seen, e->elements, limits.max_recover);
     } else if (std::holds_alternative<Flush>(*m)) {
+      unflushed = 0;
       if (auto w = io.send(); !w) {
         return tl::unexpected(w.error());
       }

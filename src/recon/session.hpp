@@ -50,6 +50,12 @@ struct SessionLimits {
   std::size_t max_outstanding = 100;   // requests in flight per batch (conflux default)
   std::size_t max_recover = 15000;     // elements one session may ask to fetch
   std::size_t max_request_queue = 60000;
+  // The answering side queues its replies until the asker's Flush. A peer
+  // that asks without flushing (a tiny ReconRqstFull for the root costs it
+  // 17 octets and us every element) ends the session past either bound.
+  // Our own walk sends at most max_outstanding requests per Flush.
+  std::size_t max_requests_per_flush = 1000;
+  std::size_t max_pending_bytes = 16u << 20;  // a peer reads no larger message
 };
 
 // Sends `local`, reads the peer's, checks them, acknowledges. A non-empty

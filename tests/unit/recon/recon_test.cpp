@@ -367,6 +367,67 @@ TEST(Session, AnEmptySideRecoversEverythingUpToTheLimit) {
   }
 }
 
+// A hostile asker: ReconRqstFull for the root, `count` times, never a Flush.
+// Returns what answer_session made of it and how many requests got out.
+std::pair<Result<Outcome>, int> never_flush(const PrefixTree& tree, const SessionLimits& limits,
+                                            int count) {
+  int fds[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  int sent = 0;
+  std::thread asker([&] {
+    FdStream s(fds[0]);
+    const Bytes rq = encode(ReconRqstFull{Bitstring(), {}});
+    for (; sent < count; ++sent) {
+      if (!s.write_all(rq)) {
+        break;
+      }
+    }
+    ::shutdown(fds[0], SHUT_RDWR);
+  });
+  Result<Outcome> out = fail(ErrorCode::Internal, "not run");
+  {
+    FdStream s(fds[1]);
+    std::mt19937_64 rng(5);
+    out = answer_session(s, tree, limits, rng);
+    ::shutdown(fds[1], SHUT_RDWR);  // the asker's next write fails
+  }
+  asker.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return {std::move(out), sent};
+}
+
+TEST(Session, RequestsWithoutFlushEndTheSession) {
+  std::mt19937_64 rng(31);
+  PrefixTree tree;
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(tree.insert(random_hash(rng)));
+  }
+  SessionLimits limits;
+  limits.max_requests_per_flush = 200;
+  auto [out, sent] = never_flush(tree, limits, 100000);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, ErrorCode::ProtocolError);
+  EXPECT_NE(out.error().detail.find("more than 200 requests without a Flush"), std::string::npos)
+      << out.error().detail;
+  EXPECT_LT(sent, 100000);
+}
+
+TEST(Session, AnswersPilingUpWithoutFlushEndTheSession) {
+  std::mt19937_64 rng(32);
+  PrefixTree tree;
+  for (int i = 0; i < 800; ++i) {
+    ASSERT_TRUE(tree.insert(random_hash(rng)));
+  }
+  SessionLimits limits;
+  limits.max_pending_bytes = 64 * 1024;  // about five answers for the root
+  auto [out, sent] = never_flush(tree, limits, 100000);
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().detail.find("without a Flush (limit 65536)"), std::string::npos)
+      << out.error().detail;
+  EXPECT_LT(sent, 100000);
+}
+
 TEST(Session, MismatchedParametersAreRefusedWithAReason) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
