@@ -44,23 +44,37 @@ Bytes IndexSet::encode() const {
     put_bytes(out, as_bytes(w));
   }
   put_bytes(out, sks_hash);
+  // Added after the first format: absent in older records, which knew no
+  // weak claims (every subkey was listed in `fingerprints`).
+  if (!weak_subkeys.empty()) {
+    append_be(out, weak_subkeys.size(), 2);
+    for (const auto& f : weak_subkeys) {
+      Bytes b{static_cast<std::uint8_t>(f.version())};
+      append(b, f.bytes());
+      put_bytes(out, b);
+    }
+  }
   return out;
 }
 
 Result<IndexSet> IndexSet::decode(ByteView bytes) {
   ByteReader r(bytes, "index set");
   IndexSet s;
-  KEYDIR_TRY(std::uint16_t nf, r.read_u16());
-  for (std::uint16_t i = 0; i < nf; ++i) {
-    KEYDIR_TRY(ByteView b, get_bytes(r));
-    if (b.size() == 21 && b[0] == 4) {
-      s.fingerprints.emplace_back(Fingerprint::Version::V4, b.subspan(1));
-    } else if (b.size() == 33 && b[0] == 6) {
-      s.fingerprints.emplace_back(Fingerprint::Version::V6, b.subspan(1));
-    } else {
-      return r.error("bad fingerprint");
+  auto fingerprints = [&r](std::vector<Fingerprint>& into) -> Result<void> {
+    KEYDIR_TRY(std::uint16_t nf, r.read_u16());
+    for (std::uint16_t i = 0; i < nf; ++i) {
+      KEYDIR_TRY(ByteView b, get_bytes(r));
+      if (b.size() == 21 && b[0] == 4) {
+        into.emplace_back(Fingerprint::Version::V4, b.subspan(1));
+      } else if (b.size() == 33 && b[0] == 6) {
+        into.emplace_back(Fingerprint::Version::V6, b.subspan(1));
+      } else {
+        return r.error("bad fingerprint");
+      }
     }
-  }
+    return {};
+  };
+  KEYDIR_CHECK(fingerprints(s.fingerprints));
   KEYDIR_TRY(std::uint16_t nk, r.read_u16());
   for (std::uint16_t i = 0; i < nk; ++i) {
     KEYDIR_TRY(ByteView b, get_bytes(r));
@@ -88,6 +102,9 @@ Result<IndexSet> IndexSet::decode(ByteView bytes) {
   }
   KEYDIR_TRY(ByteView sks, get_bytes(r));
   s.sks_hash.assign(sks.begin(), sks.end());
+  if (!r.at_end()) {
+    KEYDIR_CHECK(fingerprints(s.weak_subkeys));
+  }
   KEYDIR_CHECK(r.expect_end());
   return s;
 }

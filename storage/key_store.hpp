@@ -29,13 +29,23 @@ using openpgp::KeyId;
 using openpgp::WkdHash;
 
 // Everything a certificate can be found by.
+//
+// Who may claim a key (docs/security.md, "Nobody can take another person's
+// fingerprint"): a certificate's primary key, and subkeys that proved
+// possession (signing or certifying subkeys carry a verified back-signature),
+// are *strong* claims. Any other subkey (encryption or authentication only)
+// was bound by the primary key alone — anybody can bind anybody's public key
+// that way — and is a *weak* claim: a lookup uses it only when no primary key,
+// no strong claim and no deleted key has that fingerprint, and when no other
+// certificate claims it too.
 struct IndexSet {
-  std::vector<Fingerprint> fingerprints;  // primary first, then subkeys
-  std::vector<KeyId> key_ids;             // of the primary key and every subkey
+  std::vector<Fingerprint> fingerprints;  // primary first, then strong subkeys
+  std::vector<KeyId> key_ids;             // of the primary key and strong subkeys
   std::vector<std::string> emails;        // normalised addresses of valid user IDs
   std::vector<WkdHash> wkd;               // one per e-mail address
   std::vector<std::string> words;         // lower-cased words of valid user IDs
   Bytes sks_hash;                         // 16 octets (MD5, SKS/Hockeypuck definition)
+  std::vector<Fingerprint> weak_subkeys;  // subkeys without proof of possession
 
   [[nodiscard]] Bytes encode() const;
   static Result<IndexSet> decode(ByteView bytes);
@@ -65,7 +75,11 @@ struct ChangeEntry {
   Bytes digest;  // empty: the certificate was deleted
 };
 
-// One lookup. Fingerprint matches a primary key or any subkey.
+// One lookup. By fingerprint or key ID, the answer is the best claim only:
+// the certificate whose primary key it is; else the certificates with a strong
+// claim on it (a subkey with a back-signature); else the one certificate with
+// a weak claim, unless the key was deleted or another certificate claims it
+// too (then nothing).
 struct Query {
   struct ByFingerprint { Fingerprint fpr; };
   struct ByKeyId { KeyId id; };
@@ -122,8 +136,6 @@ class KeyStore {
   // (get() does).
   [[nodiscard]] virtual Result<std::vector<CertRecord>> lookup(const Query& query,
                                                                std::size_t limit) const = 0;
-  // The primary key that `fpr` (a primary key or a subkey) belongs to.
-  [[nodiscard]] virtual Result<std::optional<Fingerprint>> owner_of(const Fingerprint& fpr) const = 0;
   // Applies all writes in one atomic batch; durable per the store's setting
   // when it returns. Returns the sequence number given to each write.
   [[nodiscard]] virtual Result<std::vector<std::uint64_t>> apply(std::vector<Write>& writes,

@@ -69,16 +69,28 @@ std::vector<std::string> user_id_words(std::string_view user_id) {
   return out;
 }
 
+bool proves_possession(const openpgp::KeyState& subkey) {
+  // verify() keeps a signing or certifying binding only with a valid
+  // back-signature made by the subkey itself (RFC 9580 §5.2.1, 0x18).
+  return subkey.flags &&
+         (*subkey.flags & (openpgp::kFlagSign | openpgp::kFlagCertify)) != 0;
+}
+
 storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc,
                                          const std::vector<std::string>* published) {
   storage::IndexSet idx;
   const auto& c = vc.cert();
   idx.fingerprints.push_back(c.primary.fingerprint);
   idx.key_ids.push_back(c.primary.key_id);
-  for (const auto& s : c.subkeys) {
-    idx.fingerprints.push_back(s.key.fingerprint);
-    if (std::find(idx.key_ids.begin(), idx.key_ids.end(), s.key.key_id) == idx.key_ids.end()) {
-      idx.key_ids.push_back(s.key.key_id);
+  for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
+    const auto& key = c.subkeys[i].key;
+    if (!proves_possession(vc.subkey_states()[i])) {
+      idx.weak_subkeys.push_back(key.fingerprint);
+      continue;
+    }
+    idx.fingerprints.push_back(key.fingerprint);
+    if (std::find(idx.key_ids.begin(), idx.key_ids.end(), key.key_id) == idx.key_ids.end()) {
+      idx.key_ids.push_back(key.key_id);
     }
   }
   constexpr std::size_t kMaxWordsPerCert = 256;
@@ -210,7 +222,6 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
 
   std::vector<storage::Write> writes;
   std::vector<std::size_t> write_owner;
-  std::map<Fingerprint, Fingerprint> claimed;  // fingerprints of this batch → primary
   for (std::size_t i = 0; i < work.size(); ++i) {
     if (!work[i]) {
       continue;
@@ -218,24 +229,8 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
     VerifiedCertificate& vc = *work[i];
     const Fingerprint primary = vc.fingerprint();
     auto result = [&]() -> Result<std::optional<storage::Write>> {
-      // A fingerprint already owned by another certificate is refused (a
-      // subkey cannot belong to two primary keys).
-      std::vector<Fingerprint> fprs{primary};
-      for (const auto& s : vc.cert().subkeys) {
-        fprs.push_back(s.key.fingerprint);
-      }
-      for (const auto& f : fprs) {
-        auto [it, inserted] = claimed.try_emplace(f, primary);
-        if (!inserted && it->second != primary) {
-          return fail(ErrorCode::FingerprintCollision,
-                      "key " + f.to_hex() + " is also part of " + it->second.to_hex());
-        }
-        KEYDIR_TRY(auto owner, store_.owner_of(f));
-        if (owner && *owner != primary) {
-          return fail(ErrorCode::FingerprintCollision,
-                      "key " + f.to_hex() + " is already part of " + owner->to_hex());
-        }
-      }
+      // A key that other certificates also carry never blocks an upload:
+      // lookups decide between the claims (storage::Query).
       KEYDIR_TRY(auto old, store_.get(primary));
       if (!old) {
         KEYDIR_TRY(auto tomb, store_.tombstone(primary));
@@ -418,13 +413,22 @@ Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) 
     }
   }
   std::vector<Fingerprint> fprs;
+  // What each upload held, before the merge adds what the store had.
+  std::vector<std::vector<std::string>> addresses;
   for (const auto& a : accepted) {
     fprs.push_back(a.fingerprint());
+    auto& held = addresses.emplace_back();
+    for (const auto& st : a.user_id_states()) {
+      if (st.email && std::find(held.begin(), held.end(), st.email->address()) == held.end()) {
+        held.push_back(st.email->address());
+      }
+    }
   }
   auto results = store(std::move(accepted), std::move(stripped), operator_upload);
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i]) {
       report.stored.push_back(std::move(*results[i]));
+      report.stored.back().addresses = std::move(addresses[i]);
     } else {
       report.refused.push_back(Refused{fprs[i], results[i].error(), {}});
     }

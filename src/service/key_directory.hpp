@@ -36,6 +36,10 @@ struct Stored {
   Fingerprint fingerprint;
   Outcome outcome = Outcome::Unchanged;
   std::vector<openpgp::Finding> stripped;
+  // The addresses of the user IDs this upload held that passed the checks
+  // (lower case, each once): all that an answer to the upload may speak of.
+  // The stored certificate may hold more, which the uploader need not know.
+  std::vector<std::string> addresses{};
 };
 
 struct Refused {
@@ -91,8 +95,9 @@ class KeyDirectory {
 
   // Certificates as the public may see them: in Verified and Managed mode
   // reduced to their published user IDs (for a lookup by address, to that
-  // address's), and `hidden_user_ids` says how many were left out; a search
-  // by words finds nothing there (exact matches only).
+  // address's), and `hidden_user_ids` says how many were left out (never to
+  // be shown: that count is the owner's business, issue #16); a search by
+  // words finds nothing there (exact matches only).
   Result<std::vector<storage::CertRecord>> lookup(const storage::Query& query,
                                                   std::size_t limit) const;
 
@@ -144,6 +149,11 @@ class KeyDirectory {
   Clock clock_;
   std::array<std::mutex, 256> stripes_;
 };
+
+// Whether a subkey proved that its holder bound it: a signing or certifying
+// subkey, whose binding carries a verified back-signature. Anybody can bind
+// anybody's public key as an encryption or authentication subkey.
+bool proves_possession(const openpgp::KeyState& subkey);
 
 // Words of a user ID for text search: ASCII letters and digits lower-cased,
 // split at everything else (UTF-8 sequences stay inside words), 2..64 octets.

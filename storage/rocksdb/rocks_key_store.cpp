@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -156,15 +157,28 @@ struct Entry {
   Kind kind;
 };
 
+// Weak claims (key_store.hpp) live in the same column families as strong
+// ones, under keys that cannot be strong keys: "u" before a fingerprint key
+// (which starts with its version octet), "u" after a key ID.
+constexpr char kWeak = 'u';
+
 std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
   std::vector<Entry> out;
   std::string p = fpr_key(primary);
+  // Several certificates may claim one fingerprint (a primary key bound as
+  // another's subkey): a set, resolved at lookup.
   for (const auto& f : idx.fingerprints) {
-    out.push_back({kByFpr, fpr_key(f), p, Kind::Unique});
+    out.push_back({kByFpr, fpr_key(f), p, Kind::Set});
   }
   for (const auto& k : idx.key_ids) {
     out.push_back({kByKeyId, std::string(as_chars(k.bytes())), p, Kind::Set});
     out.push_back({kByShort, be(k.short_id(), 4), p, Kind::Set});
+  }
+  for (const auto& f : idx.weak_subkeys) {
+    out.push_back({kByFpr, kWeak + fpr_key(f), p, Kind::Set});
+    const KeyId k = f.key_id();
+    out.push_back({kByKeyId, std::string(as_chars(k.bytes())) + kWeak, p, Kind::Set});
+    out.push_back({kByShort, be(k.short_id(), 4) + kWeak, p, Kind::Set});
   }
   for (const auto& e : idx.emails) {
     out.push_back({kByEmail, e, p, Kind::Set});
@@ -513,6 +527,49 @@ struct RocksKeyStore::Impl {
     return out;
   }
 
+  // The certificates that one key — a fingerprint or key ID, `key` in column
+  // family `c` — names (key_store.hpp, Query): `is_it(f)` says whether the key
+  // whose fingerprint is f is the one asked for.
+  Result<std::set<Fingerprint>> claims(const rocksdb::ReadOptions& ro, Cf c,
+                                       const std::string& key, const std::string& weak_key,
+                                       const std::function<bool(const Fingerprint&)>& is_it) const {
+    KEYDIR_TRY(auto strong, members(ro, c, key));
+    std::set<Fingerprint> own;  // certificates whose primary key it is
+    for (const auto& f : strong) {
+      if (is_it(f)) {
+        own.insert(f);
+      }
+    }
+    if (!own.empty()) {
+      return own;
+    }
+    if (!strong.empty()) {
+      return strong;
+    }
+    KEYDIR_TRY(auto weak, members(ro, c, weak_key));
+    if (weak.size() != 1) {
+      return std::set<Fingerprint>{};  // none, or claimed by several: nobody's
+    }
+    KEYDIR_TRY(auto rec, get(ro, *weak.begin()));
+    if (!rec) {
+      return std::set<Fingerprint>{};
+    }
+    for (const auto& f : rec->index.weak_subkeys) {
+      if (!is_it(f)) {
+        continue;
+      }
+      std::string value;
+      auto s = db->Get(ro, cf(kTombstones), fpr_key(f), &value);
+      if (s.ok()) {
+        return std::set<Fingerprint>{};  // a deleted key stays deleted
+      }
+      if (!s.IsNotFound()) {
+        return io_error(s, "reading a tombstone");
+      }
+    }
+    return weak;
+  }
+
   // Whether the database holds entry `e`.
   bool holds(const rocksdb::ReadOptions& ro, const Entry& e) const {
     std::string value;
@@ -582,7 +639,7 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
       o.merge_operator = std::make_shared<Int64Add>();
     }
     o.prefix_extractor = prefix_of(static_cast<Cf>(i));
-    if (i == kByKeyId || i == kByShort || i == kByEmail || i == kByWkd) {
+    if (i == kByFpr || i == kByKeyId || i == kByShort || i == kByEmail || i == kByWkd) {
       o.merge_operator = std::make_shared<FprSetMerge>();
     }
     if (i == kCerts) {
@@ -673,12 +730,17 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
       }
       return out;
     }
-    // A subkey's fingerprint: index, then certificate, without a snapshot
+    // A subkey's fingerprint: index, then certificates, without a snapshot
     // (most such lookups are misses; a certificate removed in between is
     // simply not found).
-    KEYDIR_TRY(auto p, impl_->point(rocksdb::ReadOptions(), kByFpr, fpr_key(q->fpr)));
-    if (p && limit > 0) {
-      KEYDIR_TRY(auto rec, impl_->get(rocksdb::ReadOptions(), *p, false));
+    const std::string key = fpr_key(q->fpr);
+    KEYDIR_TRY(auto found, impl_->claims(rocksdb::ReadOptions(), kByFpr, key, kWeak + key,
+                                         [&](const Fingerprint& f) { return f == q->fpr; }));
+    for (const auto& f : found) {
+      if (out.size() >= limit) {
+        break;
+      }
+      KEYDIR_TRY(auto rec, impl_->get(rocksdb::ReadOptions(), f, false));
       if (rec) {
         out.push_back(std::move(*rec));
       }
@@ -689,15 +751,15 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
   Impl::Snapshot snap(impl_->db.get());
   auto ro = snap.options();
   std::set<Fingerprint> found;
-  if (auto* q = std::get_if<Query::ByFingerprint>(&query.what)) {
-    KEYDIR_TRY(auto p, impl_->point(ro, kByFpr, fpr_key(q->fpr)));
-    if (p) {
-      found.insert(*p);
-    }
-  } else if (auto* k = std::get_if<Query::ByKeyId>(&query.what)) {
-    KEYDIR_TRY(found, impl_->members(ro, kByKeyId, std::string(as_chars(k->id.bytes()))));
+  if (auto* k = std::get_if<Query::ByKeyId>(&query.what)) {
+    const std::string key(as_chars(k->id.bytes()));
+    KEYDIR_TRY(found, impl_->claims(ro, kByKeyId, key, key + kWeak,
+                                    [&](const Fingerprint& f) { return f.key_id() == k->id; }));
   } else if (auto* s = std::get_if<Query::ByShortKeyId>(&query.what)) {
-    KEYDIR_TRY(found, impl_->members(ro, kByShort, be(s->id, 4)));
+    const std::string key = be(s->id, 4);
+    KEYDIR_TRY(found, impl_->claims(ro, kByShort, key, key + kWeak, [&](const Fingerprint& f) {
+                 return f.key_id().short_id() == s->id;
+               }));
   } else if (auto* e = std::get_if<Query::ByEmail>(&query.what)) {
     KEYDIR_TRY(found, impl_->members(ro, kByEmail, e->address));
   } else if (auto* w = std::get_if<Query::ByWkd>(&query.what)) {
@@ -738,10 +800,6 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
     }
   }
   return out;
-}
-
-Result<std::optional<Fingerprint>> RocksKeyStore::owner_of(const Fingerprint& fpr) const {
-  return impl_->point(rocksdb::ReadOptions(), kByFpr, fpr_key(fpr));
 }
 
 Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writes,
@@ -1066,7 +1124,7 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
       std::string value(ix->value().data(), ix->value().size());
       // (owner, the entry as the owner's IndexSet would produce it)
       std::vector<std::pair<std::optional<Fingerprint>, std::string>> owners;
-      if (c == kByFpr || c == kBySks) {
+      if (c == kBySks) {
         owners.emplace_back(fpr_from(value), value);
       } else if (c == kByWord) {
         auto nul = key.find('\0');

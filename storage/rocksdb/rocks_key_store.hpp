@@ -39,7 +39,6 @@ class RocksKeyStore final : public KeyStore {
 
   Result<std::optional<CertRecord>> get(const Fingerprint& primary) const override;
   Result<std::vector<CertRecord>> lookup(const Query& query, std::size_t limit) const override;
-  Result<std::optional<Fingerprint>> owner_of(const Fingerprint& fpr) const override;
   Result<std::vector<std::uint64_t>> apply(std::vector<Write>& writes,
                                            std::uint64_t now) override;
   Result<void> remove(const CertRecord& record, const Tombstone& tomb) override;

@@ -265,7 +265,13 @@ Bytes CertGenerator::make(const CertSpec& spec) {
     openpgp::write_packet(out, 14, sub.body);
     Bytes ctx = key_ctx;
     hash_key(ctx, sub);
-    openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x18, ctx, t, 0x0C, {}, rng_));
+    if (!spec.encryption_subkey_revoked || spec.encryption_subkey_revoked->bound) {
+      openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x18, ctx, t, 0x0C, {}, rng_));
+    }
+    if (spec.encryption_subkey_revoked) {
+      openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x28, ctx, t + 1,
+                                              std::nullopt, {}, rng_));
+    }
   }
   if (spec.signing_subkey_seed) {
     Ed25519Key sub_ed = ed25519(*spec.signing_subkey_seed);

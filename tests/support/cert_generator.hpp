@@ -44,6 +44,12 @@ struct CertSpec {
     bool certified = true;
   };
   std::vector<RevokedUserId> revoked_user_ids;
+  // The encryption subkey revoked (0x28) after its binding; `bound` false
+  // leaves the revocation as its only self-signature.
+  struct RevokedSubkey {
+    bool bound = true;
+  };
+  std::optional<RevokedSubkey> encryption_subkey_revoked;
 };
 
 class CertGenerator {

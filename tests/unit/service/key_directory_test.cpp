@@ -204,7 +204,127 @@ TEST(KeyDirectory, ConcurrentDisjointPartsAllArrive) {
   }
 }
 
-TEST(KeyDirectory, ASubkeyCannotBelongToTwoCertificates) {
+// The claims on one key (storage::Query): the primary owner first, then
+// subkeys that proved possession, then a lone subkey bound without proof.
+struct Claims {
+  test::CertGenerator gen{7};
+  std::array<std::uint8_t, 32> victim_seed = gen.random_seed();
+  std::array<std::uint8_t, 32> signing_seed = gen.random_seed();
+  static constexpr std::uint32_t kVictimTime = 1700000000;
+  Bytes victim = make_victim();
+  Fingerprint victim_fpr = parse_one(victim).primary.fingerprint;
+  Fingerprint victim_signing = parse_one(victim).subkeys.back().key.fingerprint;
+
+  Bytes make_victim() {
+    test::CertSpec v;
+    v.user_ids = {"Victim <victim@example.org>"};
+    v.primary_seed = victim_seed;
+    v.signing_subkey_seed = signing_seed;
+    v.created = kVictimTime;
+    return gen.make(v);
+  }
+  // The attacker's certificate: `seed`'s key (made at the victim's time)
+  // bound as a subkey with `flags`, without any proof of possession.
+  Bytes squat(const std::array<std::uint8_t, 32>& seed, std::uint8_t flags = 0x20,
+              std::string uid = "Mallory <mallory@evil.example>") {
+    test::CertSpec a;
+    a.user_ids = {std::move(uid)};
+    a.created = kVictimTime + 100;
+    a.bound_subkeys.push_back({seed, kVictimTime, flags});
+    return gen.make(a);
+  }
+};
+
+std::vector<Fingerprint> by_every_id(Env& env, const Fingerprint& f) {
+  auto a = env.find(Query{Query::ByFingerprint{f}});
+  auto b = env.find(Query{Query::ByKeyId{f.key_id()}});
+  auto c = env.find(Query{Query::ByShortKeyId{f.key_id().short_id()}});
+  EXPECT_EQ(a, b) << "by fingerprint and by key ID differ";
+  EXPECT_EQ(a, c) << "by fingerprint and by short key ID differ";
+  return a;
+}
+
+TEST(KeyDirectory, APrimaryKeyBoundAsAnotherCertificatesSubkeyNeverTakesItsFingerprint) {
+  Claims k;
+  Bytes attacker = k.squat(k.victim_seed);
+  const Fingerprint attacker_fpr = parse_one(attacker).primary.fingerprint;
+  ASSERT_EQ(parse_one(attacker).subkeys.back().key.fingerprint, k.victim_fpr);
+  for (bool attacker_first : {true, false}) {
+    SCOPED_TRACE(attacker_first ? "attacker uploads first" : "victim uploads first");
+    Env env;
+    if (attacker_first) {
+      EXPECT_EQ(upload_one(*env.directory, attacker), Outcome::New);
+      // Nobody else claims the key yet: the lone claim answers.
+      EXPECT_EQ(by_every_id(env, k.victim_fpr), std::vector<Fingerprint>{attacker_fpr});
+    }
+    // Neither upload blocks the other.
+    EXPECT_EQ(upload_one(*env.directory, k.victim), Outcome::New);
+    if (!attacker_first) {
+      EXPECT_EQ(upload_one(*env.directory, attacker), Outcome::New);
+    }
+    EXPECT_EQ(by_every_id(env, k.victim_fpr), std::vector<Fingerprint>{k.victim_fpr});
+    EXPECT_EQ(by_every_id(env, attacker_fpr), std::vector<Fingerprint>{attacker_fpr});
+    env.expect_consistent();
+    // Deleted, the victim's key is not found through the attacker's claim.
+    ASSERT_TRUE(env.directory->remove(k.victim_fpr, "owner's request"));
+    EXPECT_TRUE(by_every_id(env, k.victim_fpr).empty());
+    env.expect_consistent();
+  }
+}
+
+TEST(KeyDirectory, ADeletedKeyIsNotRevivedAsAnotherCertificatesSubkey) {
+  Claims k;
+  Env env;
+  EXPECT_EQ(upload_one(*env.directory, k.victim), Outcome::New);
+  ASSERT_TRUE(env.directory->remove(k.victim_fpr, "owner's request"));
+  EXPECT_EQ(upload_one(*env.directory, k.squat(k.victim_seed)), Outcome::New);
+  EXPECT_TRUE(by_every_id(env, k.victim_fpr).empty());
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, ASigningSubkeyWithItsBackSignatureOutranksAClaimWithout) {
+  Claims k;
+  Bytes attacker = k.squat(k.signing_seed);
+  for (bool attacker_first : {true, false}) {
+    Env env;
+    if (attacker_first) {
+      EXPECT_EQ(upload_one(*env.directory, attacker), Outcome::New);
+    }
+    EXPECT_EQ(upload_one(*env.directory, k.victim), Outcome::New);
+    if (!attacker_first) {
+      EXPECT_EQ(upload_one(*env.directory, attacker), Outcome::New);
+    }
+    EXPECT_EQ(by_every_id(env, k.victim_signing), std::vector<Fingerprint>{k.victim_fpr});
+    env.expect_consistent();
+  }
+}
+
+TEST(KeyDirectory, AKeyClaimedWithoutProofBySeveralCertificatesIsNobodys) {
+  Claims k;
+  Env env;
+  auto seed = k.gen.random_seed();
+  EXPECT_EQ(upload_one(*env.directory, k.squat(seed, 0x20, "One <one@example.org>")),
+            Outcome::New);
+  EXPECT_EQ(upload_one(*env.directory, k.squat(seed, 0x20, "Two <two@example.org>")),
+            Outcome::New);
+  Fingerprint shared = parse_one(k.squat(seed)).subkeys.back().key.fingerprint;
+  EXPECT_TRUE(by_every_id(env, shared).empty());
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, ASigningClaimWithoutBackSignatureIsStripped) {
+  Claims k;
+  Env env;
+  EXPECT_EQ(upload_one(*env.directory, k.victim), Outcome::New);
+  auto r = env.directory->upload(k.squat(k.victim_seed, 0x02));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->stored.size(), 1u);
+  EXPECT_FALSE(r->stored[0].stripped.empty());
+  EXPECT_EQ(by_every_id(env, k.victim_fpr), std::vector<Fingerprint>{k.victim_fpr});
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, TheSameHolderMayUseOneKeyAsPrimaryAndAsSigningSubkey) {
   test::CertGenerator gen(7);
   auto seed = gen.random_seed();
   test::CertSpec a;
@@ -212,25 +332,105 @@ TEST(KeyDirectory, ASubkeyCannotBelongToTwoCertificates) {
   a.primary_seed = seed;
   test::CertSpec b;
   b.user_ids = {"B <b@example.org>"};
-  b.signing_subkey_seed = seed;  // B claims A's primary key as its subkey
+  b.signing_subkey_seed = seed;  // with its back-signature: same holder
   Bytes cert_a = gen.make(a);
   Bytes cert_b = gen.make(b);
-  {
-    Env env;
-    EXPECT_EQ(upload_one(*env.directory, cert_a), Outcome::New);
-    auto r = env.directory->upload(cert_b);
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->refused.size(), 1u);
-    EXPECT_EQ(r->refused[0].error.code, ErrorCode::FingerprintCollision);
+  const Fingerprint fa = parse_one(cert_a).primary.fingerprint;
+  const Fingerprint fb = parse_one(cert_b).primary.fingerprint;
+  Env env;
+  EXPECT_EQ(upload_one(*env.directory, cert_b), Outcome::New);
+  EXPECT_EQ(upload_one(*env.directory, cert_a), Outcome::New);
+  EXPECT_EQ(by_every_id(env, fa), std::vector<Fingerprint>{fa});
+  ASSERT_TRUE(env.directory->remove(fa, "test"));
+  EXPECT_EQ(by_every_id(env, fa), std::vector<Fingerprint>{fb});
+  env.expect_consistent();
+}
+
+// Revocations must reach whoever holds the key: a user ID or subkey whose
+// only self-signature is its revocation (gpg --export-options export-minimal)
+// is kept, served as revoked, never found by its address.
+struct RevokedUid {
+  static constexpr const char* kOld = "Rita Old <rita.old@example.org>";
+  static test::CertSpec base() {
+    test::CertSpec s;
+    s.user_ids = {"Rita <rita@example.org>"};
+    s.primary_seed = std::array<std::uint8_t, 32>{1, 2, 3};
+    return s;
   }
-  {
+  static Bytes original() {
+    auto s = base();
+    s.user_ids.push_back(kOld);
+    return test::CertGenerator(5).make(s);
+  }
+  static Bytes revoked(bool certified) {
+    auto s = base();
+    s.revoked_user_ids.push_back({kOld, certified});
+    return test::CertGenerator(5).make(s);
+  }
+};
+
+const openpgp::UserIdState* state_of(const openpgp::VerifiedCertificate& vc,
+                                     std::string_view uid) {
+  for (std::size_t i = 0; i < vc.cert().user_ids.size(); ++i) {
+    if (as_chars(vc.cert().user_ids[i].body) == uid) {
+      return &vc.user_id_states()[i];
+    }
+  }
+  return nullptr;
+}
+
+TEST(KeyDirectory, AUserIdWithOnlyItsRevocationIsKeptAsRevoked) {
+  for (bool stored_first : {true, false}) {
+    SCOPED_TRACE(stored_first ? "the unrevoked user ID was stored first" : "fresh store");
     Env env;
-    EXPECT_EQ(upload_one(*env.directory, cert_b), Outcome::New);
-    auto r = env.directory->upload(cert_a);
-    ASSERT_EQ(r->refused.size(), 1u);
-    EXPECT_EQ(r->refused[0].error.code, ErrorCode::FingerprintCollision);
+    const Fingerprint fpr = parse_one(RevokedUid::original()).primary.fingerprint;
+    const Query by_old{Query::ByEmail{"rita.old@example.org"}};
+    if (stored_first) {
+      EXPECT_EQ(upload_one(*env.directory, RevokedUid::original()), Outcome::New);
+      EXPECT_EQ(env.find(by_old), std::vector<Fingerprint>{fpr});
+    }
+    auto r = env.directory->upload(RevokedUid::revoked(false));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->stored.size(), 1u);
+    EXPECT_EQ(r->stored[0].outcome, stored_first ? Outcome::Updated : Outcome::New);
+    auto vc = env.directory->stored_summary(fpr);
+    ASSERT_TRUE(vc);
+    const auto* st = state_of(*vc, RevokedUid::kOld);
+    ASSERT_NE(st, nullptr) << "the revoked user ID was dropped";
+    EXPECT_TRUE(st->revocation.has_value());
+    EXPECT_TRUE(env.find(by_old).empty());
+    EXPECT_EQ(env.find(Query{Query::ByEmail{"rita@example.org"}}), std::vector<Fingerprint>{fpr});
+    // A later upload of the old, unrevoked copy does not undo it.
+    EXPECT_EQ(upload_one(*env.directory, RevokedUid::original()),
+              stored_first ? Outcome::Unchanged : Outcome::Updated);
+    vc = env.directory->stored_summary(fpr);
+    ASSERT_TRUE(vc);
+    ASSERT_NE(state_of(*vc, RevokedUid::kOld), nullptr);
+    EXPECT_TRUE(state_of(*vc, RevokedUid::kOld)->revocation.has_value());
+    EXPECT_TRUE(env.find(by_old).empty());
     env.expect_consistent();
   }
+}
+
+TEST(KeyDirectory, ASubkeyWithOnlyItsRevocationIsKeptAsRevoked) {
+  auto spec = RevokedUid::base();
+  Bytes bound = test::CertGenerator(5).make(spec);
+  spec.encryption_subkey_revoked = test::CertSpec::RevokedSubkey{false};
+  Bytes revocation_only = test::CertGenerator(5).make(spec);
+  Env env;
+  EXPECT_EQ(upload_one(*env.directory, bound), Outcome::New);
+  EXPECT_EQ(upload_one(*env.directory, revocation_only), Outcome::Updated);
+  auto vc = env.directory->stored_summary(parse_one(bound).primary.fingerprint);
+  ASSERT_TRUE(vc);
+  ASSERT_EQ(vc->subkey_states().size(), 1u);
+  EXPECT_TRUE(vc->subkey_states()[0].revocation.has_value());
+  Env fresh;
+  EXPECT_EQ(upload_one(*fresh.directory, revocation_only), Outcome::New);
+  vc = fresh.directory->stored_summary(parse_one(bound).primary.fingerprint);
+  ASSERT_TRUE(vc);
+  ASSERT_EQ(vc->subkey_states().size(), 1u);
+  EXPECT_TRUE(vc->subkey_states()[0].revocation.has_value());
+  fresh.expect_consistent();
 }
 
 TEST(KeyDirectory, V6CertificatesAreStoredAndFound) {
