@@ -325,8 +325,13 @@ struct Verifier {
       }
       self.push_back(std::move(sig));
     }
-    if (!std::any_of(self.begin(), self.end(),
-                     [](const Signature& s) { return is_certification(s.type); })) {
+    // A user ID whose only self-signature is its revocation (the shape
+    // `gpg --export-options export-minimal` and cleaned keyrings give a
+    // revoked user ID) is kept, served as revoked: whoever holds the old,
+    // unrevoked user ID must learn that it was revoked.
+    if (!std::any_of(self.begin(), self.end(), [](const Signature& s) {
+          return is_certification(s.type) || s.type == SignatureType::CertificationRevocation;
+        })) {
       strip(desc, "no valid self-signature");
       return std::nullopt;
     }
@@ -360,10 +365,10 @@ struct Verifier {
     const Signature* rev = newest(self, [](const Signature& s) {
       return s.type == SignatureType::CertificationRevocation;
     });
-    if (rev && rev->created.value_or(0) >= cert->created.value_or(0)) {
+    if (rev && (!cert || rev->created.value_or(0) >= cert->created.value_or(0))) {
       state.revocation = revocation_of(*rev);
     }
-    state.primary = cert->primary_user_id;
+    state.primary = cert && cert->primary_user_id;
     out.signatures.insert(out.signatures.end(), std::make_move_iterator(self.begin()),
                           std::make_move_iterator(self.end()));
     return std::make_pair(std::move(out), std::move(state));
@@ -435,15 +440,21 @@ struct Verifier {
     }
     const Signature* binding = newest(
         valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
-    if (!binding) {
+    // As for user IDs: a subkey whose only self-signature is its revocation
+    // is kept, served as revoked (never as a usable key).
+    if (!binding && std::none_of(valid.begin(), valid.end(), [](const Signature& s) {
+          return s.type == SignatureType::SubkeyRevocation;
+        })) {
       strip(desc, "no valid binding signature");
       return std::nullopt;
     }
     cap(valid, desc, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
     binding = newest(valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
     KeyState state;
-    state.flags = binding->key_flags;
-    state.expires = expiry(sub, binding);
+    if (binding) {
+      state.flags = binding->key_flags;
+      state.expires = expiry(sub, binding);
+    }
     if (const Signature* rev = newest(valid, [](const Signature& s) {
           return s.type == SignatureType::SubkeyRevocation;
         })) {
@@ -592,7 +603,13 @@ struct Verifier {
       return refuse(Error{ErrorCode::NoValidComponents,
                           "v6 primary key has no valid direct-key signature"});
     }
-    if (primary.version == 4 && vc.cert_.user_ids.empty() && !direct_key && !key_rev) {
+    const bool certified_user_id =
+        std::any_of(vc.cert_.user_ids.begin(), vc.cert_.user_ids.end(), [&](const auto& u) {
+          return std::any_of(u.signatures.begin(), u.signatures.end(), [&](const Signature& s) {
+            return is_certification(s.type) && (!s.has_issuer() || s.issued_by(primary));
+          });
+        });
+    if (primary.version == 4 && !certified_user_id && !direct_key && !key_rev) {
       return refuse(Error{ErrorCode::NoValidComponents,
                           "primary key has no valid self-signature (no user ID with a valid "
                           "self-signature, no direct-key signature, no revocation)"});
