@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <vector>
+
+#include <idn2.h>
 
 #include "openpgp/crypto/hash.hpp"
 
@@ -15,7 +18,7 @@ std::string_view strip_hex_prefix(std::string_view hex) {
   return hex;
 }
 
-char ascii_lower(char c) {
+char ascii_lower_char(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 }  // namespace
@@ -62,42 +65,249 @@ KeyId Fingerprint::key_id() const {
   return KeyId(ByteView(bytes_.data(), 8));
 }
 
-Result<Email> Email::parse(std::string_view text) {
-  std::string_view addr = text;
-  auto open = text.rfind('<');
-  if (open != std::string_view::npos) {
-    auto close = text.find('>', open);
-    if (close == std::string_view::npos) {
-      return fail(ErrorCode::BadQuery, "unbalanced '<' in address");
-    }
-    addr = text.substr(open + 1, close - open - 1);
-  }
-  auto at = addr.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == addr.size()) {
-    return fail(ErrorCode::BadQuery, "not an e-mail address");
-  }
-  if (addr.size() > 254) {
-    return fail(ErrorCode::BadQuery, "e-mail address longer than 254 octets");
-  }
-  for (char c : addr) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
-        c == ';' || c == '"' || c == '\\' || c == '[' || c == ']') {
-      return fail(ErrorCode::BadQuery, "e-mail address has a character not allowed there");
-    }
-  }
-  std::string_view domain = addr.substr(at + 1);
-  if (domain.find('@') != std::string_view::npos || domain.front() == '.' ||
-      domain.back() == '.' || domain.find("..") != std::string_view::npos) {
-    return fail(ErrorCode::BadQuery, "e-mail address has a malformed domain");
-  }
-  std::string normalised(addr);
-  std::transform(normalised.begin(), normalised.end(), normalised.begin(), ascii_lower);
-  return Email(std::move(normalised));
+namespace {
+
+bool is_ascii_control(unsigned char u) { return u < 0x20 || u == 0x7f; }
+
+bool is_ascii_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), ascii_lower_char);
+  return out;
+}
+
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+std::vector<std::string_view> split_labels(std::string_view d) {
+  std::vector<std::string_view> out;
+  std::size_t from = 0;
+  for (;;) {
+    auto dot = d.find('.', from);
+    out.push_back(d.substr(from, dot == std::string_view::npos ? dot : dot - from));
+    if (dot == std::string_view::npos) {
+      return out;
+    }
+    from = dot + 1;
+  }
+}
+
+// GnuPG's test for a user ID that is nothing but a mailbox (is_valid_mailbox):
+// ASCII letters, digits, "_-." and the RFC 5322 specials before the '@', only
+// letters, digits and "_-." after it; octets above 0x7f pass unchecked.
+bool gnupg_plain_mailbox(std::string_view s) {
+  constexpr std::string_view kWord = "_-.";
+  constexpr std::string_view kSpecials = "!#$%&'*+/=?^`{|}~";
+  bool at_seen = false;
+  std::size_t ats = 0;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      continue;
+    }
+    if (c == '@') {
+      at_seen = true;
+      ++ats;
+      continue;
+    }
+    bool word = is_ascii_alnum(c) || kWord.find(c) != std::string_view::npos;
+    if (!word && (at_seen || kSpecials.find(c) == std::string_view::npos)) {
+      return false;
+    }
+  }
+  return !s.empty() && ats == 1 && s.front() != '@' && s.back() != '@' && s.back() != '.' &&
+         s.find("..") == std::string_view::npos;
+}
+
+// The mailbox GnuPG takes from a user ID (mailbox_from_userid), before its
+// ASCII lower-casing, or why it takes none.
+Result<std::string_view> gnupg_mailbox(std::string_view uid) {
+  auto open = uid.find('<');
+  if (open == std::string_view::npos) {
+    if (!gnupg_plain_mailbox(uid)) {
+      return fail(ErrorCode::BadQuery, "no <address>, and the whole text is not a plain address");
+    }
+    return uid;
+  }
+  auto close = uid.find('>', open + 1);
+  if (close == std::string_view::npos) {
+    return fail(ErrorCode::BadQuery, "'<' without a closing '>'");
+  }
+  std::string_view m = uid.substr(open + 1, close - open - 1);
+  if (m.empty()) {
+    return fail(ErrorCode::BadQuery, "empty <>");
+  }
+  if (std::count(m.begin(), m.end(), '@') != 1) {
+    return fail(ErrorCode::BadQuery, "the address does not hold exactly one '@'");
+  }
+  if (m.front() == '@' || m.back() == '@') {
+    return fail(ErrorCode::BadQuery, "the address has no local part or no domain");
+  }
+  if (m.back() == '.') {
+    return fail(ErrorCode::BadQuery, "the address ends with a dot");
+  }
+  for (char c : m) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20) {
+      return fail(ErrorCode::BadQuery, "the address holds a space or a control character");
+    }
+  }
+  if (m.substr(m.find('@')).find("..") != std::string_view::npos) {
+    return fail(ErrorCode::BadQuery, "the domain has an empty label");
+  }
+  return m;
+}
+
+// RFC 5322 atext, less '!' and '%': "a!b@host" and "a%b@host" route the mail
+// to another host (UUCP bang paths, the percent hack).
+bool is_local_char(char c) {
+  return is_ascii_alnum(c) || std::string_view("#$&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+}
+
+Result<void> check_local_part(std::string_view local) {
+  if (local.size() > 64) {
+    return fail(ErrorCode::BadQuery, "the local part is longer than 64 octets");
+  }
+  if (!is_ascii(local)) {
+    return fail(ErrorCode::BadQuery, "the local part is not ASCII (RFC 6531 addresses are not accepted)");
+  }
+  if (local.find('"') != std::string_view::npos) {
+    return fail(ErrorCode::BadQuery, "quoted local parts are not accepted");
+  }
+  if (local.find_first_of("%!") != std::string_view::npos) {
+    return fail(ErrorCode::BadQuery, "'%' and '!' route mail through another host: not accepted");
+  }
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
+    return fail(ErrorCode::BadQuery, "the local part has an empty dot-separated word");
+  }
+  for (char c : local) {
+    if (c != '.' && !is_local_char(c)) {
+      return fail(ErrorCode::BadQuery,
+                  std::string("the local part holds '") + c + "', not allowed in a dot-atom");
+    }
+  }
+  return {};
+}
+
+// The normalised address of a user ID (see Email::of_user_id), or why none.
+Result<std::string> address_of(std::string_view uid) {
+  for (char c : uid) {
+    if (is_ascii_control(static_cast<unsigned char>(c))) {
+      return fail(ErrorCode::BadQuery, "the text holds a control character");
+    }
+  }
+  KEYDIR_TRY(auto m, gnupg_mailbox(uid));
+  if (std::count(uid.begin(), uid.end(), '@') != 1 ||
+      std::count(uid.begin(), uid.end(), '<') > 1 || std::count(uid.begin(), uid.end(), '>') > 1) {
+    return fail(ErrorCode::BadQuery,
+                "more than one address (a second '@', '<' or '>'): ambiguous, none is taken");
+  }
+  auto at = m.find('@');
+  std::string_view local = m.substr(0, at);
+  std::string_view domain = m.substr(at + 1);
+  KEYDIR_CHECK(check_local_part(local));
+  KEYDIR_TRY(auto ascii_domain, normalize_domain(domain));
+  if (!is_ascii(domain)) {
+    // The U-labels as written must be the normal form of their A-labels, so
+    // GnuPG (which keeps them as written) names the same domain.
+    auto written = split_labels(domain);
+    auto normal = split_labels(ascii_domain);
+    bool same = written.size() == normal.size();
+    for (std::size_t i = 0; same && i < written.size(); ++i) {
+      if (is_ascii(written[i])) {
+        same = ascii_lower(written[i]) == normal[i];
+        continue;
+      }
+      char* unicode = nullptr;
+      std::string label(normal[i]);
+      same = idn2_to_unicode_8z8z(label.c_str(), &unicode, 0) == IDN2_OK && unicode &&
+             ascii_lower(written[i]) == unicode;
+      idn2_free(unicode);
+    }
+    if (!same) {
+      return fail(ErrorCode::BadQuery,
+                  "the domain's Unicode labels are not in their normal form (NFC, lower case): "
+                  "write " + ascii_domain);
+    }
+  }
+  std::string address = ascii_lower(local) + "@" + ascii_domain;
+  if (address.size() > 254) {
+    return fail(ErrorCode::BadQuery, "e-mail address longer than 254 octets");
+  }
+  return address;
+}
+
+}  // namespace
+
+Result<std::string> normalize_domain(std::string_view domain) {
+  if (domain.empty() || domain.size() > 1024) {
+    return fail(ErrorCode::BadQuery, "not a domain name");
+  }
+  std::string ascii;
+  bool idn = !is_ascii(domain);
+  for (auto label : split_labels(domain)) {
+    idn = idn || ascii_lower(label.substr(0, 4)) == "xn--";
+  }
+  if (idn) {
+    std::string in(domain);
+    char* out = nullptr;
+    int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(in.c_str()),
+                            reinterpret_cast<std::uint8_t**>(&out),
+                            IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    if (rc != IDN2_OK || !out) {
+      idn2_free(out);
+      return fail(ErrorCode::BadQuery, std::string("not a valid internationalised domain name (") +
+                                           idn2_strerror(rc) + ")");
+    }
+    ascii = ascii_lower(out);
+    idn2_free(out);
+  } else {
+    ascii = ascii_lower(domain);
+  }
+  if (ascii.size() > 253) {
+    return fail(ErrorCode::BadQuery, "domain name longer than 253 octets");
+  }
+  auto labels = split_labels(ascii);
+  if (labels.size() < 2) {
+    return fail(ErrorCode::BadQuery, "a domain name needs at least two labels");
+  }
+  for (auto label : labels) {
+    if (label.empty() || label.size() > 63) {
+      return fail(ErrorCode::BadQuery, "a domain label is empty or longer than 63 octets");
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return fail(ErrorCode::BadQuery, "a domain label starts or ends with '-'");
+    }
+    for (char c : label) {
+      if (!is_ascii_alnum(c) && c != '-') {
+        return fail(ErrorCode::BadQuery,
+                    std::string("a domain name holds '") + c + "' (letters, digits and '-' only)");
+      }
+    }
+  }
+  const auto tld = labels.back();
+  if (std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return fail(ErrorCode::BadQuery, "address literals are not accepted");
+  }
+  return ascii;
+}
+
+Result<Email> Email::of_user_id(std::string_view user_id) {
+  auto address = address_of(user_id);
+  if (!address) {
+    return fail(ErrorCode::BadQuery, "no e-mail address: " + address.error().detail);
+  }
+  return Email(std::move(*address));
+}
+
+Result<Email> Email::parse(std::string_view text) { return of_user_id(text); }
+
 std::optional<Email> Email::from_user_id(std::string_view user_id) {
-  auto email = parse(user_id);
+  auto email = of_user_id(user_id);
   if (!email) {
     return std::nullopt;
   }
@@ -125,7 +335,7 @@ Result<WkdHash> WkdHash::from_parts(std::string_view domain, std::string_view ha
     return fail(ErrorCode::BadQuery, "bad WKD domain");
   }
   std::string d(domain);
-  std::transform(d.begin(), d.end(), d.begin(), ascii_lower);
+  std::transform(d.begin(), d.end(), d.begin(), ascii_lower_char);
   return WkdHash(std::move(d), std::string(hash));
 }
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -57,14 +58,41 @@ class Fingerprint {
   std::array<std::uint8_t, 32> bytes_{};
 };
 
-// A normalised e-mail address: the addr-spec of a user ID, with ASCII letters
-// lower-cased (as keys.openpgp.org and WKD compare them).
+// The one form keydir compares domain names in: lower-case A-labels
+// ("xn--bcher-kva.example"), IDNA2008 with the UTS #46 non-transitional mapping
+// (what libcurl, browsers and resolvers send to DNS). Accepts ASCII in any case
+// and U-labels; refuses what is not a host name: fewer than two labels, a label
+// empty, longer than 63 octets or with a character other than a letter, digit or
+// hyphen (after IDNA), a hyphen at either end of a label, an all-numeric last
+// label (an address literal), more than 253 octets.
+Result<std::string> normalize_domain(std::string_view domain);
+
+// A normalised e-mail address: one addr-spec, its ASCII local part lower-cased
+// (as GnuPG, WKD and keys.openpgp.org compare them) and its domain in
+// normalize_domain's form.
 class Email {
  public:
-  // Accepts a bare address or "Name (comment) <address>".
-  static Result<Email> parse(std::string_view text);
-  // The address of a user ID, if it carries one.
+  // The address of a user ID, or why it has none. The address is the one GnuPG
+  // sees (common/mbox-util.c, mailbox_from_userid): the text between the first
+  // '<' and the next '>', or, without any '<', the whole user ID when it is a
+  // plain mailbox. Then keydir's stricter rules, each refusing the address, never
+  // picking another one:
+  //  - the user ID holds no control character (a NUL ends the user ID for
+  //    GnuPG's C strings) and exactly one '@', and one '<' and one '>' when it
+  //    has any: a second address, or anything a reader or another program could
+  //    take for one, makes the user ID ambiguous, so it has no address at all;
+  //  - the local part is an ASCII dot-atom (RFC 5322) of at most 64 octets,
+  //    without '%' or '!' (routes through another host) and unquoted;
+  //  - the domain is a host name (normalize_domain); U-labels must be written in
+  //    their normal form (NFC, lower case), so the address GnuPG extracts and
+  //    keydir's differ only by the A-label encoding of the domain;
+  //  - the whole address is at most 254 octets.
+  static Result<Email> of_user_id(std::string_view user_id);
+  // of_user_id, without the reason.
   static std::optional<Email> from_user_id(std::string_view user_id);
+  // A query or a configured address: the same rules as of_user_id ("alice@example.org",
+  // "<alice@example.org>" or "Name <alice@example.org>").
+  static Result<Email> parse(std::string_view text);
 
   [[nodiscard]] const std::string& address() const { return address_; }
   [[nodiscard]] std::string_view local_part() const;

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "test_data.hpp"
+
 namespace keydir::openpgp {
 namespace {
 
@@ -31,33 +37,111 @@ TEST(Fingerprint, RefusesOtherLengths) {
   EXPECT_FALSE(KeyId::from_hex("C7FED1B7"));
 }
 
-struct EmailCase {
-  const char* user_id;
-  const char* address;  // nullptr: no address
+// tests/data/hostile-user-ids.tsv: expected address ("-": none), user ID (with
+// \xHH escapes), why.
+struct UserIdCase {
+  std::string expected;
+  std::string user_id;
+  std::string why;
 };
 
-TEST(Email, FromUserIds) {
-  const EmailCase cases[] = {
-      {"Alice <Alice@Example.ORG>", "alice@example.org"},
-      {"alice@example.org", "alice@example.org"},
-      {"Bob (work) <bob.smith+pgp@mail.example.com>", "bob.smith+pgp@mail.example.com"},
-      {"<only@example.net>", "only@example.net"},
-      {"Just a name", nullptr},                  // no address
-      {"Broken <alice@example.org", nullptr},    // unbalanced
-      {"<@example.org>", nullptr},               // empty local part
-      {"<alice@>", nullptr},                     // empty domain
-      {"<alice@exa mple.org>", nullptr},         // space
-      {"<alice@example..org>", nullptr},         // empty label
-  };
+std::vector<UserIdCase> hostile_user_ids() {
+  std::ifstream in(test::data_dir() / "hostile-user-ids.tsv");
+  std::vector<UserIdCase> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    auto t1 = line.find('\t');
+    auto t2 = line.find('\t', t1 + 1);
+    UserIdCase c{line.substr(0, t1), "", line.substr(t2 + 1)};
+    std::string_view raw = std::string_view(line).substr(t1 + 1, t2 - t1 - 1);
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw.substr(i, 2) == "\\x") {
+        c.user_id.push_back(static_cast<char>(std::stoi(std::string(raw.substr(i + 2, 2)), nullptr, 16)));
+        i += 3;
+      } else {
+        c.user_id.push_back(raw[i]);
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+TEST(Email, HostileUserIdTable) {
+  auto cases = hostile_user_ids();
+  ASSERT_GE(cases.size(), 60u);
   for (const auto& c : cases) {
-    auto e = Email::from_user_id(c.user_id);
-    if (c.address) {
-      ASSERT_TRUE(e) << c.user_id;
-      EXPECT_EQ(e->address(), c.address);
+    SCOPED_TRACE(c.why);
+    auto e = Email::of_user_id(c.user_id);
+    if (c.expected == "-") {
+      ASSERT_FALSE(e) << c.user_id << " gave " << e->address();
+      EXPECT_EQ(e.error().code, ErrorCode::BadQuery);
+      EXPECT_TRUE(e.error().detail.starts_with("no e-mail address: ")) << e.error().detail;
+      EXPECT_FALSE(Email::from_user_id(c.user_id));
     } else {
-      EXPECT_FALSE(e) << c.user_id;
+      ASSERT_TRUE(e) << c.user_id << ": " << e.error().detail;
+      EXPECT_EQ(e->address(), c.expected) << c.user_id;
     }
   }
+}
+
+TEST(Email, SaysWhyAUserIdHasNoAddress) {
+  auto reason = [](std::string_view uid) {
+    auto e = Email::of_user_id(uid);
+    return e ? std::string("accepted") : e.error().detail;
+  };
+  EXPECT_EQ(reason("Someone <victim@example.org> <attacker@evil.example>"),
+            "no e-mail address: more than one address (a second '@', '<' or '>'): ambiguous, "
+            "none is taken");
+  EXPECT_EQ(reason("<attacker@evil.example@example.org>"),
+            "no e-mail address: the address does not hold exactly one '@'");
+  EXPECT_EQ(reason("<a%b@example.org>"),
+            "no e-mail address: '%' and '!' route mail through another host: not accepted");
+  EXPECT_EQ(reason("<\"v\"@example.org>"), "no e-mail address: quoted local parts are not accepted");
+  EXPECT_EQ(reason("<victim@localhost>"),
+            "no e-mail address: a domain name needs at least two labels");
+  EXPECT_EQ(reason("<alice@B\xc3\x9c" "CHER.example>"),
+            "no e-mail address: the domain's Unicode labels are not in their normal form (NFC, "
+            "lower case): write xn--bcher-kva.example");
+}
+
+TEST(Email, QueriesFollowTheSameRules) {
+  auto u = Email::parse("Alice@B\xc3\xbc" "cher.Example");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->address(), "alice@xn--bcher-kva.example");
+  EXPECT_EQ(u->local_part(), "alice");
+  EXPECT_EQ(u->domain(), "xn--bcher-kva.example");
+  EXPECT_EQ(*u, *Email::parse("<alice@xn--bcher-kva.example>"));
+  EXPECT_FALSE(Email::parse("attacker@evil.example@example.org"));
+  EXPECT_FALSE(Email::parse("a%b@example.org"));
+}
+
+TEST(Domain, OneNormalForm) {
+  EXPECT_EQ(*normalize_domain("Example.ORG"), "example.org");
+  EXPECT_EQ(*normalize_domain("B\xc3\x9c" "CHER.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(*normalize_domain("xn--BCHER-kva.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(*normalize_domain("fa\xc3\x9f.de"), "xn--fa-hia.de");  // IDNA2008, non-transitional
+  for (const char* bad : {"", "localhost", "example.org.", ".example.org", "exa_mple.org",
+                          "-x.example", "x-.example", "1.2.3.4", "[::1]", "xn--zz.example",
+                          "b\xff" "cher.example", "a@b.example"}) {
+    EXPECT_FALSE(normalize_domain(bad)) << bad;
+  }
+  EXPECT_FALSE(normalize_domain(std::string(64, 'a') + ".example"));
+  EXPECT_TRUE(normalize_domain(std::string(63, 'a') + ".example"));
+}
+
+TEST(WkdHash, EqualsGpgWksClientForAsciiAndIdnAddresses) {
+  // gpg-wks-client --print-wkd-hash (GnuPG 2.2.40) on the same user IDs.
+  auto victim = Email::from_user_id("Someone <Victim@Example.ORG>");
+  ASSERT_TRUE(victim);
+  EXPECT_EQ(WkdHash::of(*victim).hash(), "ko8ie44opscdx6cqz7g97dneewmsdaoh");
+  auto idn = Email::from_user_id("Foo <Alice@B\xc3\xbc" "cher.Example>");
+  ASSERT_TRUE(idn);
+  EXPECT_EQ(WkdHash::of(*idn).hash(), "kei1q4tipxxu1yj79k9kfukdhfy631xe");
+  EXPECT_EQ(WkdHash::of(*idn).domain(), "xn--bcher-kva.example");
 }
 
 TEST(WkdHash, MatchesTheDraftExample) {
