@@ -2,6 +2,8 @@
 // search, verify, wkd-url.
 #include <cstdio>
 #include <ctime>
+#include <exception>
+#include <new>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -54,11 +56,13 @@ Defaults load_defaults(std::string& warning) {
   return d;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"keydir — publish, find and check OpenPGP keys"};
   app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok; 1 not found (inspect: refused); 2 usage; 3 network, TLS or a 5xx;\n"
+      "4 the answer failed validation; 5 the server refused; 6 the server answered another key\n"
+      "than the one asked for (or several); 7 internal error.");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Check certificates offline: fingerprints, user IDs, subkeys, verdict");
@@ -117,12 +121,17 @@ int main(int argc, char** argv) {
                     "address's domain (tests, internal hosts)");
   bool via_vks = false;
   fetch->add_flag("--vks", via_vks, "Ask the server through its VKS API instead of HKP");
+  bool by_subkey = false;
+  fetch->add_flag("--subkey", by_subkey,
+                  "Also accept a fingerprint or key ID that names a signing subkey proving "
+                  "possession (back-signature); by default only the primary key counts");
   fetch->add_flag("--binary", binary, "Binary output instead of armor");
   fetch->add_option("--output,-o", output, "Write to this file instead of standard output");
   fetch->add_flag("--import", import, "Hand the checked key to gpg --import");
   fetch->footer("Examples: keydir fetch alice@example.org\n"
                 "          keydir fetch --server hkps://keys.example.org 0x1234567890ABCDEF\n"
-                "Addresses: WKD advanced, WKD direct, then the server.");
+                "Addresses: WKD advanced, WKD direct, then the server. A fingerprint or key ID\n"
+                "must be the primary key of the one certificate answered (exit 6 otherwise).");
 
   auto* search = app.add_subcommand("search", "Search the server's index (HKP op=index)");
   std::string text;
@@ -194,6 +203,7 @@ int main(int argc, char** argv) {
       std::cerr << "keydir fetch: " << q.error().detail << "\n";
       return keydir::client::kExitUsage;
     }
+    q->subkey = by_subkey;
     if (!q->email && o.server.empty()) {
       std::cerr << "keydir fetch: no server: give --server URL or set KEYDIR_SERVER\n";
       return keydir::client::kExitUsage;
@@ -256,4 +266,21 @@ int main(int argc, char** argv) {
     return report.exit_code();
   }
   return keydir::client::kExitUsage;
+}
+
+}  // namespace
+
+// Every exception that escapes a command ends here: one line on stderr and
+// exit 7 (kExitInternal), never std::terminate's abort and core dump.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fputs("keydir: internal error: out of memory\n", stderr);
+  } catch (const std::exception& e) {
+    std::cerr << "keydir: internal error: " << keydir::client::printable(e.what(), 300) << "\n";
+  } catch (...) {
+    std::cerr << "keydir: internal error: an unknown exception\n";
+  }
+  return keydir::client::kExitInternal;
 }

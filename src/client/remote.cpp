@@ -1,9 +1,13 @@
 #include "client/remote.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +24,9 @@ namespace keydir::client {
 namespace {
 
 using nlohmann::json;
+
+// Lines of a /pks/add answer printed for one key (keydird sends one).
+constexpr std::size_t kMaxUploadAnswerLines = 100;
 
 std::uint64_t now_seconds() { return static_cast<std::uint64_t>(std::time(nullptr)); }
 
@@ -57,13 +64,7 @@ int network_error(std::ostream& err, const std::string& what, const HttpResult& 
 // An HTTP status other than 2xx: 404 not found (1), other 4xx refused (5),
 // 5xx a failing server (3). The server's reason is its body's first line.
 int status_error(std::ostream& err, const std::string& what, const HttpResult& r) {
-  std::string reason = first_line(r.body);
-  if (r.content_type.starts_with("application/json")) {
-    auto j = json::parse(r.body, nullptr, false);
-    if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-      reason = j["error"].get<std::string>();
-    }
-  }
+  std::string reason = server_reason(r.content_type, r.body);
   err << "keydir: " << what << ": HTTP " << r.status << (reason.empty() ? "" : ": " + reason)
       << "\n";
   if (r.status == 404) {
@@ -72,6 +73,37 @@ int status_error(std::ostream& err, const std::string& what, const HttpResult& r
   return r.status >= 500 ? kExitNetwork : kExitServerRefused;
 }
 
+// A decimal field of an index line: empty (nullopt), or a number of at most
+// `max`; otherwise the reason.
+std::optional<std::string> decimal(std::string_view field, std::uint64_t max, const char* what,
+                                   std::optional<std::uint64_t>& out) {
+  out.reset();
+  if (field.empty()) {
+    return std::nullopt;
+  }
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+  if (ec == std::errc::result_out_of_range) {
+    return std::string(what) + " \"" + printable(field, 40) + "\" is too large";
+  }
+  if (ec != std::errc() || end != field.data() + field.size()) {
+    return std::string(what) + " \"" + printable(field, 40) + "\" is not a decimal number";
+  }
+  if (v > max) {
+    return std::string(what) + " " + std::to_string(v) + " is larger than " + std::to_string(max);
+  }
+  out = v;
+  return std::nullopt;
+}
+
+std::optional<std::string> letters(std::string_view field, const char* what) {
+  if (field.size() > 8 || !std::all_of(field.begin(), field.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      })) {
+    return std::string(what) + " \"" + printable(field, 40) + "\" are not up to 8 letters";
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -147,43 +179,82 @@ Result<FetchQuery> classify(std::string_view query) {
               "not a fingerprint (40 or 64 hex digits), a key ID (16) or an e-mail address");
 }
 
-Result<Bytes> check_answer(ByteView answer, const FetchQuery& query, std::uint64_t now) {
+tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery& query,
+                                              std::uint64_t now) {
+  auto bad = [](std::string why) {
+    return tl::unexpected<AnswerError>(AnswerError{kExitBadAnswer, std::move(why)});
+  };
+  auto wrong = [](std::string why) {
+    return tl::unexpected<AnswerError>(AnswerError{kExitWrongKey, std::move(why)});
+  };
   openpgp::Policy policy;
   auto checked = openpgp::verify_input(answer, policy, now, limits::kMaxUploadBytes * 4, 1000);
   if (!checked) {
-    return fail(ErrorCode::AnswerDidNotVerify,
-                "the answer is not a valid key: " + checked.error().detail);
+    return bad("the answer is not a valid key: " + printable(checked.error().detail, 300));
   }
   if (checked->empty()) {
-    return fail(ErrorCode::AnswerDidNotVerify, "the answer holds no key");
+    return bad("the answer holds no key");
+  }
+  for (const auto& v : *checked) {
+    if (!v.accepted()) {
+      return bad("the answer holds a key that does not verify: " +
+                 printable(v.refusal->detail, 300));
+    }
+  }
+  const bool by_key = query.fingerprint || query.key_id;
+  if (by_key && checked->size() > 1) {
+    std::string which;
+    for (std::size_t i = 0; i < checked->size() && i < 3; ++i) {
+      which += (i ? ", " : "") + (*checked)[i].cert->fingerprint().to_hex();
+    }
+    return wrong("the answer holds " + std::to_string(checked->size()) + " keys (" + which +
+                 (checked->size() > 3 ? ", …" : "") + ") for the " + query.describe() +
+                 ", which names one; nothing was accepted");
   }
   Bytes out;
   for (const auto& v : *checked) {
-    if (!v.accepted()) {
-      return fail(ErrorCode::AnswerDidNotVerify,
-                  "the answer holds a key that does not verify: " + v.refusal->detail);
-    }
     const auto& c = v.cert->cert();
-    bool match = false;
-    if (query.fingerprint) {
-      match = c.primary.fingerprint == *query.fingerprint;
-      for (const auto& s : c.subkeys) {
-        match = match || s.key.fingerprint == *query.fingerprint;
-      }
-    } else if (query.key_id) {
-      match = c.primary.key_id == *query.key_id;
-      for (const auto& s : c.subkeys) {
-        match = match || s.key.key_id == *query.key_id;
+    const std::string got = "the answer holds key " + c.primary.fingerprint.to_hex();
+    if (by_key) {
+      const bool primary = query.fingerprint ? c.primary.fingerprint == *query.fingerprint
+                                             : c.primary.key_id == *query.key_id;
+      if (!primary) {
+        // Does it carry the key asked for as a subkey, and does that subkey
+        // prove possession (a signing subkey's binding holds a back-signature
+        // made by the subkey; verify() strips signing bindings without one)?
+        std::optional<bool> proves;
+        for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
+          const auto& k = c.subkeys[i].key;
+          if (query.fingerprint ? k.fingerprint == *query.fingerprint
+                                : k.key_id == *query.key_id) {
+            const auto& flags = v.cert->subkey_states()[i].flags;
+            proves = proves.value_or(false) ||
+                     (flags && (*flags & (openpgp::kFlagSign | openpgp::kFlagCertify)) != 0);
+          }
+        }
+        if (!proves) {
+          return wrong(got + ", which is not the " + query.describe() + " asked for");
+        }
+        if (!query.subkey) {
+          return wrong(got + ", which carries the " + query.describe() +
+                       " only as a subkey, not as its primary key (anybody can attach another "
+                       "person's public key to their own certificate); --subkey accepts a signing "
+                       "subkey that proves possession");
+        }
+        if (!*proves) {
+          return wrong(got + ", which carries the " + query.describe() +
+                       " as a subkey that does not prove possession (not a signing subkey with a "
+                       "back-signature): refused even with --subkey");
+        }
       }
     } else if (query.email) {
+      bool match = false;
       for (const auto& st : v.cert->user_id_states()) {
         match = match || (st.email && !st.revocation && *st.email == *query.email);
       }
-    }
-    if (!match) {
-      return fail(ErrorCode::AnswerDidNotVerify,
-                  "the answer holds key " + c.primary.fingerprint.to_hex() + ", which is not the " +
-                      query.describe() + " asked for");
+      if (!match) {
+        return wrong(got + ", which is not the " + query.describe() + " asked for");
+      }
     }
     append(out, v.cert->to_bytes());
   }
@@ -242,7 +313,7 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
       auto checked = check_answer(as_bytes(r.body), query, now_seconds());
       if (!checked) {
         err << "keydir: WKD " << host << ": " << checked.error().detail << "\n";
-        result = kExitBadAnswer;
+        result = checked.error().exit_code;
         continue;
       }
       certs = std::move(*checked);
@@ -277,7 +348,7 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
   auto checked = check_answer(as_bytes(r.body), query, now_seconds());
   if (!checked) {
     err << "keydir: " << options.server << ": " << checked.error().detail << "\n";
-    return kExitBadAnswer;
+    return checked.error().exit_code;
   }
   certs = std::move(*checked);
   return kExitOk;
@@ -285,15 +356,9 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
 
 namespace {
 
-// The addresses of a key and their states, from the VKS upload answer.
-struct VksAnswer {
-  std::string fpr;
-  std::string token;
-  std::vector<std::pair<std::string, std::string>> status;
-};
-
 std::optional<VksAnswer> vks_upload(const ClientOptions& o, const std::string& armored,
-                                    std::ostream& err, int& code) {
+                                    const openpgp::Fingerprint& fpr, std::ostream& err,
+                                    int& code) {
   auto r = http_post(o.server + "/vks/v1/upload", "application/json",
                      json{{"keytext", armored}}.dump(), o.http);
   if (r.error != NetError::None) {
@@ -308,22 +373,20 @@ std::optional<VksAnswer> vks_upload(const ClientOptions& o, const std::string& a
     code = status_error(err, "VKS upload", r);
     return std::nullopt;
   }
-  auto j = json::parse(r.body, nullptr, false);
-  if (!j.is_object() || !j.contains("key_fpr") || !j.contains("token") || !j.contains("status")) {
-    err << "keydir: " << o.server << ": the VKS answer is not what the API defines\n";
+  auto a = parse_vks_answer(r.body);
+  if (!a) {
+    err << "keydir: " << o.server << ": " << a.error().detail << "\n";
     code = kExitBadAnswer;
     return std::nullopt;
   }
-  VksAnswer a;
-  a.fpr = j["key_fpr"].is_string() ? j["key_fpr"].get<std::string>() : "";
-  a.token = j["token"].is_string() ? j["token"].get<std::string>() : "";
-  if (j["status"].is_object()) {
-    for (auto& [k, v] : j["status"].items()) {
-      a.status.emplace_back(k, v.is_string() ? v.get<std::string>() : "?");
-    }
+  if (a->fpr != fpr.to_hex()) {
+    err << "keydir: " << o.server << ": the VKS answer speaks of key " << a->fpr
+        << ", not of the key uploaded (" << fpr.to_hex() << ")\n";
+    code = kExitWrongKey;
+    return std::nullopt;
   }
   code = kExitOk;
-  return a;
+  return std::move(*a);
 }
 
 int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::string> emails,
@@ -347,12 +410,14 @@ int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::
   if (r.status != 200) {
     return status_error(err, "request-verify", r);
   }
-  auto j = json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("status") && j["status"].is_object()) {
-    for (auto& [k, v] : j["status"].items()) {
-      out << "  " << k << ": " << (v.is_string() ? v.get<std::string>() : "?")
-          << (v == "pending" ? " (a confirmation link was mailed to it)" : "") << "\n";
-    }
+  auto answer = parse_vks_answer(r.body, true);
+  if (!answer) {
+    err << "keydir: " << o.server << ": request-verify: " << answer.error().detail << "\n";
+    return kExitBadAnswer;
+  }
+  for (const auto& [addr, st] : answer->status) {
+    out << "  " << addr << ": " << st
+        << (st == "pending" ? " (a confirmation link was mailed to it)" : "") << "\n";
   }
   return kExitOk;
 }
@@ -363,7 +428,12 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
            std::ostream& out, std::ostream& err) {
   // 1. Read and check everything locally first: nothing is sent if any
   //    input is a secret key or not a key at all.
-  std::vector<std::pair<std::string, Bytes>> certs;  // (file, binary certificate)
+  struct ToSend {
+    std::string file;
+    Bytes cert;  // binary
+    openpgp::Fingerprint fpr;
+  };
+  std::vector<ToSend> certs;
   openpgp::Policy policy;
   for (const auto& f : files) {
     std::string error;
@@ -391,27 +461,40 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
             << " would be refused: " << v.refusal->detail << "\n";
         return kExitUsage;
       }
-      certs.emplace_back(f, v.cert->to_bytes());
+      certs.push_back({f, v.cert->to_bytes(), v.cert->fingerprint()});
     }
   }
   // 2. Send, one certificate per request (so that each gets its answer).
   int result = kExitOk;
   const bool progress = certs.size() > 10;
   for (std::size_t i = 0; i < certs.size(); ++i) {
-    const std::string armored = openpgp::armor(certs[i].second);
+    const std::string armored = openpgp::armor(certs[i].cert);
     auto r = http_post(o.server + "/pks/add", "application/x-www-form-urlencoded",
                        "keytext=" + form_encode(armored), o.http);
     if (r.error != NetError::None) {
       return network_error(err, o.server, r);
     }
+    // The server's report, one line per key: printable, and bounded.
     std::istringstream lines(r.body);
     std::string line;
     bool refused = r.status != 200;
+    std::size_t shown = 0, more = 0;
     while (std::getline(lines, line)) {
+      if (!line.empty() && line.back() == '\r') {
+        line.pop_back();
+      }
       if (!line.empty()) {
-        out << line << "\n";
+        if (shown < kMaxUploadAnswerLines) {
+          out << printable(line, 300) << "\n";
+          ++shown;
+        } else {
+          ++more;
+        }
         refused = refused || line.starts_with("refused");
       }
+    }
+    if (more != 0) {
+      out << "(" << more << " more lines from the server)\n";
     }
     if (r.status != 200 && r.body.empty()) {
       out << "refused: HTTP " << r.status << "\n";
@@ -422,7 +505,7 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
     }
     // Which addresses await confirmation (servers with the VKS API).
     int code = kExitOk;
-    auto vks = vks_upload(o, armored, err, code);
+    auto vks = vks_upload(o, armored, certs[i].fpr, err, code);
     if (vks) {
       std::vector<std::string> waiting;
       for (const auto& [addr, st] : vks->status) {
@@ -439,7 +522,7 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
             out << " " << a;
           }
           out << "\n  to mail the confirmation links: keydir verify --server " << o.server
-              << " " << certs[i].first << "\n";
+              << " " << certs[i].file << "\n";
         }
       }
     }
@@ -479,7 +562,8 @@ int verify(const ClientOptions& o, const std::string& file, const std::vector<st
     wanted.push_back(parsed->address());
   }
   int code = kExitOk;
-  auto vks = vks_upload(o, openpgp::armor(checked->front().cert->to_bytes()), err, code);
+  auto vks = vks_upload(o, openpgp::armor(checked->front().cert->to_bytes()),
+                        checked->front().cert->fingerprint(), err, code);
   if (!vks) {
     if (code == kExitOk) {
       err << "keydir verify: " << o.server << " has no VKS API (/vks/v1/)\n";
@@ -491,27 +575,171 @@ int verify(const ClientOptions& o, const std::string& file, const std::vector<st
   return request_verify(o, *vks, wanted, out, err);
 }
 
-std::vector<IndexEntry> parse_mr_index(std::string_view text) {
-  auto decode = [](std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '%' && i + 2 < s.size() && is_hex(s.substr(i + 1, 2))) {
-        out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-        i += 2;
+std::string printable(std::string_view text, std::size_t max) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const bool cut = text.size() > max;
+  if (cut) {
+    text = text.substr(0, max);
+  }
+  std::string out;
+  out.reserve(text.size());
+  auto escape = [&](unsigned char c) {
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7F) {
+        escape(c);
       } else {
-        out.push_back(s[i]);
+        out.push_back(static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    // One UTF-8 sequence: shortest form, no surrogates, at most U+10FFFF.
+    const std::size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                          : c >= 0xF0 && c <= 0xF4                 ? 4
+                                                                   : 0;
+    std::uint32_t cp = c & (n == 2 ? 0x1Fu : n == 3 ? 0x0Fu : 0x07u);
+    bool ok = n != 0 && i + n <= text.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto d = static_cast<unsigned char>(text[i + k]);
+      ok = (d & 0xC0) == 0x80;
+      cp = (cp << 6) | (d & 0x3Fu);
+    }
+    ok = ok && !(n == 3 && cp < 0x800) && !(n == 4 && cp < 0x10000) && cp <= 0x10FFFF &&
+         !(cp >= 0xD800 && cp <= 0xDFFF);
+    // C1 controls, and the bidirectional overrides and isolates that can
+    // make a line read differently from what it holds.
+    const bool hidden = (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
+                        (cp >= 0x2066 && cp <= 0x2069);
+    if (!ok) {
+      escape(c);
+      ++i;
+      continue;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      if (hidden) {
+        escape(static_cast<unsigned char>(text[i + k]));
+      } else {
+        out.push_back(text[i + k]);
       }
     }
-    return out;
+    i += n;
+  }
+  if (cut) {
+    out += "…";
+  }
+  return out;
+}
+
+std::string server_reason(std::string_view content_type, std::string_view body) {
+  std::string reason;
+  if (content_type.starts_with("application/json") && body.size() <= (std::size_t{1} << 20)) {
+    auto j = json::parse(body, nullptr, false);
+    if (j.is_object()) {
+      auto e = j.find("error");
+      if (e != j.end() && e->is_string()) {
+        reason = e->get<std::string>();
+      }
+    }
+  }
+  if (reason.empty()) {
+    reason = std::string(body.substr(0, 4096));
+  }
+  reason = first_line(reason);
+  return printable(reason, 200);
+}
+
+Result<VksAnswer> parse_vks_answer(std::string_view body, bool status_only) {
+  auto bad = [](const std::string& why) {
+    return fail(ErrorCode::AnswerDidNotVerify, "the VKS answer " + why);
   };
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object()) {
+    return bad("is not a JSON object");
+  }
+  VksAnswer a;
+  if (!status_only) {
+    auto f = j.find("key_fpr");
+    if (f == j.end() || !f->is_string()) {
+      return bad("has no key_fpr");
+    }
+    a.fpr = f->get<std::string>();
+    if (!is_hex(a.fpr) || (a.fpr.size() != 40 && a.fpr.size() != 64)) {
+      return bad("key_fpr \"" + printable(a.fpr, 80) + "\" is not a fingerprint");
+    }
+    std::transform(a.fpr.begin(), a.fpr.end(), a.fpr.begin(),
+                   [](char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 32) : c; });
+    auto t = j.find("token");
+    if (t == j.end() || !t->is_string()) {
+      return bad("has no token");
+    }
+    a.token = t->get<std::string>();
+    if (a.token.empty() || a.token.size() > 1024 ||
+        !std::all_of(a.token.begin(), a.token.end(), [](char c) { return c > 0x20 && c < 0x7F; })) {
+      return bad("token is not 1 to 1024 printable ASCII characters");
+    }
+  }
+  auto st = j.find("status");
+  if (st == j.end() || !st->is_object()) {
+    return bad("has no status object");
+  }
+  if (st->size() > limits::kMaxUserIdsPerCert) {
+    return bad("names " + std::to_string(st->size()) + " addresses, more than a key can hold (" +
+               std::to_string(limits::kMaxUserIdsPerCert) + ")");
+  }
+  for (const auto& [addr, state] : st->items()) {
+    if (addr.size() > 254 || addr.find_first_of("<> ") != std::string::npos ||
+        !openpgp::Email::parse(addr)) {
+      return bad("status names \"" + printable(addr, 80) + "\", which is not an e-mail address");
+    }
+    const std::string name = state.is_string() ? state.get<std::string>() : std::string();
+    if (name.empty() || name.size() > 32 ||
+        !std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_' || c == '-'; })) {
+      return bad("status of " + printable(addr, 80) + " is not a state name");
+    }
+    a.status.emplace_back(addr, name);
+  }
+  return a;
+}
+
+Result<std::vector<IndexEntry>> parse_mr_index(std::string_view text) {
   std::vector<IndexEntry> out;
   std::size_t pos = 0;
+  std::size_t number = 0;
   while (pos < text.size()) {
+    ++number;
     auto nl = text.find('\n', pos);
     std::string_view line = text.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    auto bad = [&](const std::string& why) {
+      return fail(ErrorCode::AnswerDidNotVerify,
+                  "the index answer is malformed: line " + std::to_string(number) + ": " + why);
+    };
+    if (line.size() > kMaxIndexLineBytes) {
+      return bad("longer than " + std::to_string(kMaxIndexLineBytes) + " octets");
+    }
     if (!line.empty() && line.back() == '\r') {
       line.remove_suffix(1);
+    }
+    if (line.empty()) {
+      continue;
+    }
+    if (auto c = std::find_if(line.begin(), line.end(),
+                              [](char ch) {
+                                auto u = static_cast<unsigned char>(ch);
+                                return u < 0x20 || u == 0x7F;
+                              });
+        c != line.end()) {
+      return bad("control octet \\x" +
+                 std::string(1, "0123456789ABCDEF"[static_cast<unsigned char>(*c) >> 4]) +
+                 std::string(1, "0123456789ABCDEF"[static_cast<unsigned char>(*c) & 15]));
     }
     std::vector<std::string_view> f;
     std::size_t start = 0;
@@ -521,29 +749,137 @@ std::vector<IndexEntry> parse_mr_index(std::string_view text) {
         start = i + 1;
       }
     }
-    auto at = [&](std::size_t i) { return i < f.size() ? std::string(f[i]) : std::string(); };
-    if (f[0] == "pub" && f.size() >= 2) {
+    auto at = [&](std::size_t i) { return i < f.size() ? f[i] : std::string_view(); };
+    std::optional<std::uint64_t> n;
+    if (f[0] == "info") {
+      if (f.size() > 3) {
+        return bad("an info line has " + std::to_string(f.size()) + " fields, at most 3");
+      }
+      if (auto e = decimal(at(1), 1000, "the index version", n)) {
+        return bad(*e);
+      }
+      if (n && *n != 1) {
+        return bad("index version " + std::to_string(*n) + " is not supported (only 1)");
+      }
+      if (auto e = decimal(at(2), std::numeric_limits<std::uint32_t>::max(), "the count", n)) {
+        return bad(*e);
+      }
+    } else if (f[0] == "pub") {
+      if (f.size() < 2 || f.size() > 7) {
+        return bad("a pub line has " + std::to_string(f.size()) + " fields, 2 to 7");
+      }
       IndexEntry e;
-      e.key = at(1);
-      e.algorithm = at(2);
-      if (!e.algorithm.empty() && e.algorithm.size() <= 3 && is_hex(e.algorithm) &&
-          std::all_of(e.algorithm.begin(), e.algorithm.end(), ::isdigit)) {
-        auto name = openpgp::algorithm_name(
-            static_cast<openpgp::PublicKeyAlgorithm>(std::stoi(e.algorithm)));
-        if (!name.empty()) {
-          e.algorithm = std::string(name);
+      const auto key = f[1];
+      if (!is_hex(key) || (key.size() != 8 && key.size() != 16 && key.size() != 32 &&
+                           key.size() != 40 && key.size() != 64)) {
+        return bad("key \"" + printable(key, 80) +
+                   "\" is not hex of a key ID or fingerprint length (8, 16, 32, 40, 64)");
+      }
+      std::transform(key.begin(), key.end(), std::back_inserter(e.key),
+                     [](char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 32) : c; });
+      if (auto err = decimal(at(2), 255, "the algorithm", n)) {
+        return bad(*err);
+      }
+      if (n) {
+        e.algorithm = static_cast<std::uint8_t>(*n);
+      }
+      if (auto err = decimal(at(3), kMaxIndexBits, "the key length", n)) {
+        return bad(*err);
+      }
+      if (n) {
+        e.bits = static_cast<std::uint32_t>(*n);
+      }
+      if (auto err = decimal(at(4), kMaxIndexTime, "the creation date", e.created)) {
+        return bad(*err);
+      }
+      if (auto err = decimal(at(5), kMaxIndexTime, "the expiry date", e.expires)) {
+        return bad(*err);
+      }
+      if (auto err = letters(at(6), "the flags")) {
+        return bad(*err);
+      }
+      e.flags = std::string(at(6));
+      out.push_back(std::move(e));
+    } else if (f[0] == "uid") {
+      if (f.size() < 2 || f.size() > 5) {
+        return bad("a uid line has " + std::to_string(f.size()) + " fields, 2 to 5");
+      }
+      if (out.empty()) {
+        return bad("a uid line before any pub line");
+      }
+      std::string uid;
+      const auto s = f[1];
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && is_hex(s.substr(i + 1, 2))) {
+          unsigned v = 0;
+          std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+          uid.push_back(static_cast<char>(v));
+          i += 2;
+        } else {
+          uid.push_back(s[i]);
         }
       }
-      e.bits = at(3);
-      e.created = at(4);
-      e.expires = at(5);
-      e.flags = at(6);
-      out.push_back(std::move(e));
-    } else if (f[0] == "uid" && f.size() >= 2 && !out.empty()) {
-      out.back().user_ids.push_back(decode(f[1]));
+      if (uid.size() > kMaxIndexUserIdBytes) {
+        return bad("a user ID longer than " + std::to_string(kMaxIndexUserIdBytes) + " octets");
+      }
+      for (std::size_t i : {2u, 3u}) {
+        if (auto err = decimal(at(i), kMaxIndexTime, i == 2 ? "the creation date" : "the expiry date",
+                               n)) {
+          return bad(*err);
+        }
+      }
+      if (auto err = letters(at(4), "the flags")) {
+        return bad(*err);
+      }
+      out.back().user_ids.push_back(std::move(uid));
     }
+    // Other line types are for future versions of the format: skipped.
   }
   return out;
+}
+
+void print_index(const std::vector<IndexEntry>& entries, bool as_json, std::ostream& out) {
+  auto date = [](const std::optional<std::uint64_t>& t) {
+    return t ? utc_date(*t) : std::string("-");
+  };
+  auto algorithm = [](const std::optional<std::uint8_t>& a) {
+    if (!a) {
+      return std::string();
+    }
+    auto name = openpgp::algorithm_name(static_cast<openpgp::PublicKeyAlgorithm>(*a));
+    return name.empty() || name == "unknown" ? std::to_string(*a) : std::string(name);
+  };
+  if (as_json) {
+    json arr = json::array();
+    for (const auto& e : entries) {
+      arr.push_back({{"key", e.key},
+                     {"algorithm", algorithm(e.algorithm)},
+                     {"bits", e.bits ? std::to_string(*e.bits) : std::string()},
+                     {"created", e.created ? json(date(e.created)) : json()},
+                     {"expires", e.expires ? json(date(e.expires)) : json()},
+                     {"flags", e.flags},
+                     {"user_ids", e.user_ids}});
+    }
+    out << arr.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    return;
+  }
+  std::size_t key_w = 3;
+  for (const auto& e : entries) {
+    key_w = std::max(key_w, e.key.size());
+  }
+  out << std::left << std::setw(static_cast<int>(key_w)) << "KEY"
+      << "  ALGORITHM    BITS  CREATED     FLAGS  USER IDS\n";
+  for (const auto& e : entries) {
+    const std::string a = algorithm(e.algorithm);
+    out << std::left << std::setw(static_cast<int>(key_w)) << e.key << "  " << std::setw(11)
+        << (a.empty() ? "-" : a) << "  " << std::setw(4)
+        << (e.bits ? std::to_string(*e.bits) : std::string("-")) << "  " << std::setw(10)
+        << date(e.created) << "  " << std::setw(5) << (e.flags.empty() ? "-" : e.flags) << "  "
+        << (e.user_ids.empty() ? std::string("-") : printable(e.user_ids.front())) << "\n";
+    for (std::size_t i = 1; i < e.user_ids.size(); ++i) {
+      out << std::string(key_w + 40, ' ') << printable(e.user_ids[i]) << "\n";
+    }
+  }
 }
 
 int search(const ClientOptions& o, const std::string& text, bool as_json, std::ostream& out,
@@ -554,45 +890,18 @@ int search(const ClientOptions& o, const std::string& text, bool as_json, std::o
     return network_error(err, o.server, r);
   }
   if (r.status != 200) {
-    return status_error(err, "search for \"" + text + "\"", r);
+    return status_error(err, "search for \"" + printable(text, 200) + "\"", r);
   }
   auto entries = parse_mr_index(r.body);
-  if (entries.empty()) {
-    err << "keydir search: nothing found for \"" << text << "\"\n";
+  if (!entries) {
+    err << "keydir search: " << o.server << ": " << entries.error().detail << "\n";
+    return kExitBadAnswer;
+  }
+  if (entries->empty()) {
+    err << "keydir search: nothing found for \"" << printable(text, 200) << "\"\n";
     return kExitNotFound;
   }
-  auto date = [](const std::string& s) {
-    return s.empty() ? std::string("-") : utc_date(std::stoull(s));
-  };
-  if (as_json) {
-    json arr = json::array();
-    for (const auto& e : entries) {
-      arr.push_back({{"key", e.key},
-                     {"algorithm", e.algorithm},
-                     {"bits", e.bits},
-                     {"created", e.created.empty() ? json() : json(date(e.created))},
-                     {"expires", e.expires.empty() ? json() : json(date(e.expires))},
-                     {"flags", e.flags},
-                     {"user_ids", e.user_ids}});
-    }
-    out << arr.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    return kExitOk;
-  }
-  std::size_t key_w = 3;
-  for (const auto& e : entries) {
-    key_w = std::max(key_w, e.key.size());
-  }
-  out << std::left << std::setw(static_cast<int>(key_w)) << "KEY"
-      << "  ALGORITHM    BITS  CREATED     FLAGS  USER IDS\n";
-  for (const auto& e : entries) {
-    out << std::left << std::setw(static_cast<int>(key_w)) << e.key << "  " << std::setw(11)
-        << e.algorithm << "  " << std::setw(4) << e.bits << "  " << std::setw(10)
-        << date(e.created) << "  " << std::setw(5) << (e.flags.empty() ? "-" : e.flags) << "  "
-        << (e.user_ids.empty() ? std::string("-") : e.user_ids.front()) << "\n";
-    for (std::size_t i = 1; i < e.user_ids.size(); ++i) {
-      out << std::string(key_w + 40, ' ') << e.user_ids[i] << "\n";
-    }
-  }
+  print_index(*entries, as_json, out);
   return kExitOk;
 }
 

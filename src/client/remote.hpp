@@ -1,10 +1,15 @@
 // keydir's network commands: upload, fetch, search, verify, wkd-url. Data goes
 // to `out`, messages to `err`; each returns the process exit code:
 //   0 ok, 1 not found, 2 usage, 3 network/TLS, 4 the answer failed
-//   validation, 5 the server refused.
-// Nothing a server sends is printed before the OpenPGP core has checked it.
+//   validation, 5 the server refused, 6 the server answered another key
+//   (exit_codes.hpp).
+// Nothing a server sends is printed before the OpenPGP core has checked it,
+// and every field of an answer is parsed with bounds, errors as values: a
+// lying or broken server gets an error message and an exit code, never a
+// crash. Text from a server reaches the terminal through printable() only.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -29,15 +34,29 @@ struct FetchQuery {
   std::optional<openpgp::Fingerprint> fingerprint;
   std::optional<openpgp::KeyId> key_id;
   std::optional<openpgp::Email> email;
+  // --subkey: a fingerprint or key ID may also name a subkey, if that subkey
+  // proves possession (a signing subkey, bound with a valid back-signature).
+  // Without it only the primary key counts: anybody can attach another
+  // person's public key to their own certificate as an encryption or
+  // authentication subkey.
+  bool subkey = false;
   [[nodiscard]] std::string describe() const;
 };
 Result<FetchQuery> classify(std::string_view query);
 
-// The certificates of `answer` that the core accepts, binary, if every one
-// of them matches the query (the fingerprint is the primary's or a subkey's;
-// the key ID likewise; the address is on a current user ID). Errors:
-// AnswerDidNotVerify with the reason.
-Result<Bytes> check_answer(ByteView answer, const FetchQuery& query, std::uint64_t now);
+// Why an answer was refused: `exit_code` is kExitBadAnswer (not a key, does
+// not verify) or kExitWrongKey (valid keys, but not the one asked for).
+struct AnswerError {
+  int exit_code;
+  std::string detail;  // one line
+};
+// The certificates of `answer` that the core accepts, binary, if they are
+// what the query asked for: by fingerprint or key ID exactly one
+// certificate, whose primary key has it (or, with query.subkey, a subkey
+// that proves possession); by address any number, each with the address on
+// a current user ID.
+tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery& query,
+                                              std::uint64_t now);
 
 struct FetchOptions {
   bool wkd = true;       // addresses: WKD advanced, WKD direct, then the server
@@ -63,17 +82,51 @@ int search(const ClientOptions& options, const std::string& text, bool json, std
 // gpg-wks-client --print-wkd-url shows it.
 std::pair<std::string, std::string> wkd_urls(const openpgp::Email& email, bool escape = true);
 
-// One entry of a machine-readable HKP index (GnuPG doc/KEYSERVER).
+// One entry of a machine-readable HKP index (draft-gallagher-openpgp-hkp
+// §5.2, GnuPG doc/KEYSERVER), every field checked.
 struct IndexEntry {
-  std::string key;  // fingerprint or key ID as the server gave it
-  std::string algorithm;
-  std::string bits;
-  std::string created;  // seconds since the epoch, or empty
-  std::string expires;
-  std::string flags;
-  std::vector<std::string> user_ids;  // %XX decoded
+  std::string key;                      // upper-case hex: 8, 16, 32, 40 or 64 digits
+  std::optional<std::uint8_t> algorithm;
+  std::optional<std::uint32_t> bits;    // at most kMaxIndexBits
+  std::optional<std::uint64_t> created; // seconds since the epoch, at most kMaxIndexTime
+  std::optional<std::uint64_t> expires;
+  std::string flags;                    // letters only (r, d, e)
+  std::vector<std::string> user_ids;    // %XX decoded, at most kMaxIndexUserIdBytes each
 };
-std::vector<IndexEntry> parse_mr_index(std::string_view text);
+inline constexpr std::size_t kMaxIndexLineBytes = 16384;
+inline constexpr std::size_t kMaxIndexUserIdBytes = 4096;
+inline constexpr std::uint32_t kMaxIndexBits = 65536;
+inline constexpr std::uint64_t kMaxIndexTime = 253402300799;  // 9999-12-31T23:59:59Z
+// The entries of an index answer. Unknown line types are skipped (the
+// format allows them); a pub, uid or info line that breaks the grammar or a
+// bound (a non-numeric or huge number, a key that is not hex of a key ID or
+// fingerprint length, too many fields, an overlong line, a control octet, a
+// uid before any pub) makes the whole answer an error, AnswerDidNotVerify
+// with "line N: reason".
+Result<std::vector<IndexEntry>> parse_mr_index(std::string_view text);
+// The table (or, with `json`, the JSON array) `keydir search` prints.
+void print_index(const std::vector<IndexEntry>& entries, bool json, std::ostream& out);
+
+// Text from a server, safe to print on a terminal: C0 and C1 control
+// characters, DEL and octets that are not UTF-8 become \xNN, so that no
+// answer can move the cursor, retitle the window or hide a line; at most
+// `max` octets of input are shown, then "…".
+std::string printable(std::string_view text, std::size_t max = 4096);
+
+// The reason an error answer gives: a JSON body's "error", else the first
+// line of the body; printable, at most 200 characters.
+std::string server_reason(std::string_view content_type, std::string_view body);
+
+// What the VKS API answers to /vks/v1/upload (and, for `status` only, to
+// /vks/v1/request-verify), checked: key_fpr is 40 or 64 hex digits, token
+// is 1–1024 printable ASCII characters, status maps at most
+// kMaxUserIdsPerCert e-mail addresses to short state names.
+struct VksAnswer {
+  std::string fpr;
+  std::string token;
+  std::vector<std::pair<std::string, std::string>> status;
+};
+Result<VksAnswer> parse_vks_answer(std::string_view body, bool status_only = false);
 
 // Reads FILE or standard input ("-"), at most `max` octets.
 std::optional<Bytes> read_input(const std::string& path, std::size_t max, std::string& error);

@@ -77,7 +77,7 @@ for a in alice@keydir.test Joe.Doe@Example.ORG "o'brien+tag@example.org"; do
 done
 
 # --- a misbehaving server: an error exit, nothing on standard output ------
-for mode in wrongkey:4 truncated:4 garbage:4 error:3; do
+for mode in wrongkey:6 truncated:4 garbage:4 error:3; do
   m=${mode%:*}
   want=${mode#*:}
   FP=$(free_port)
@@ -91,7 +91,7 @@ FP=$(free_port)
 python3 "$HERE/fake_keyserver.py" "$FP" wrongkey "$DATA/gpg-rsa2048.asc" &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$FP/" && break; sleep 0.1; done
-check "a WKD host answering another key: exit 4, empty stdout" "4 0" \
+check "a WKD host answering another key: exit 6, empty stdout" "6 0" \
   "$("$K" fetch --wkd-host "http://127.0.0.1:$FP" multi@keydir.test >"$T/out" 2>/dev/null; echo $?) $(wc -c <"$T/out")"
 
 # --- HKPS with a test CA ---------------------------------------------------

@@ -4,7 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cert_generator.hpp"
 #include "openpgp/certificate.hpp"
+#include "openpgp/types.hpp"
 #include "test_data.hpp"
 
 namespace keydir::client {
@@ -42,14 +48,192 @@ TEST(Client, ParsesTheMachineReadableIndex) {
   auto e = parse_mr_index(
       "info:1:2\npub:FC5D7A6980F7E484468DB87F65C71B0D2BE692AA:22:255:1700000000::\n"
       "uid:Zo%C3%AB %3Ca%3A%25b%40x%3E:1700000000::\n"
-      "pub:0123456789ABCDEF:1:4096:1600000000:1700000000:r\nuid:Bob <bob@x>:::\n");
-  ASSERT_EQ(e.size(), 2u);
-  EXPECT_EQ(e[0].algorithm, "EdDSALegacy");
-  EXPECT_EQ(e[0].user_ids, std::vector<std::string>{"Zo\xC3\xAB <a:%b@x>"});
-  EXPECT_EQ(e[1].flags, "r");
-  EXPECT_EQ(e[1].user_ids.size(), 1u);
-  EXPECT_TRUE(parse_mr_index("").empty());
-  EXPECT_TRUE(parse_mr_index("garbage\n:::\nuid:orphan\n").empty());
+      "pub:0123456789abcdef:1:4096:1600000000:1700000000:r\r\nuid:Bob <bob@x>:::\n"
+      "sig:future line type:1\n\n");
+  ASSERT_TRUE(e) << e.error().detail;
+  ASSERT_EQ(e->size(), 2u);
+  EXPECT_EQ((*e)[0].algorithm, 22);
+  EXPECT_EQ((*e)[0].bits, 255u);
+  EXPECT_EQ((*e)[0].created, 1700000000u);
+  EXPECT_FALSE((*e)[0].expires);
+  EXPECT_EQ((*e)[0].user_ids, std::vector<std::string>{"Zo\xC3\xAB <a:%b@x>"});
+  EXPECT_EQ((*e)[1].key, "0123456789ABCDEF");
+  EXPECT_EQ((*e)[1].flags, "r");
+  EXPECT_EQ((*e)[1].expires, 1700000000u);
+  EXPECT_EQ((*e)[1].user_ids.size(), 1u);
+  auto empty = parse_mr_index("");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+  auto unknown = parse_mr_index("garbage\n:::\n");
+  ASSERT_TRUE(unknown);
+  EXPECT_TRUE(unknown->empty());
+  // Fields may be empty or left out (all but the key).
+  auto sparse = parse_mr_index("pub:0123456789ABCDEF\npub:0123456789ABCDEF:::::\n");
+  ASSERT_TRUE(sparse);
+  EXPECT_EQ(sparse->size(), 2u);
+  EXPECT_FALSE(sparse->front().algorithm);
+  EXPECT_FALSE(sparse->front().created);
+}
+
+// Every hostile line a server can send: an error with the line's number and
+// the reason, never an exception, never a wrong entry.
+TEST(Client, RefusesHostileIndexLines) {
+  const std::string fpr = "FC5D7A6980F7E484468DB87F65C71B0D2BE692AA";
+  const std::string long_uid = "uid:" + std::string(kMaxIndexUserIdBytes + 1, 'a') + "\n";
+  const std::string long_escaped = "uid:" + [] {
+    std::string s;
+    for (std::size_t i = 0; i < kMaxIndexUserIdBytes + 1; ++i) {
+      s += "%41";
+    }
+    return s;
+  }() + "\n";
+  struct Case {
+    std::string name;
+    std::string text;
+    std::string reason;  // part of the error
+  };
+  const std::vector<Case> cases = {
+      {"non-numeric creation date (the old crash)", "pub:" + fpr + ":1:2048:x::\n",
+       "line 1: the creation date \"x\" is not a decimal number"},
+      {"non-numeric expiry", "pub:" + fpr + ":1:2048:1:never:\n", "the expiry date \"never\""},
+      {"non-numeric algorithm", "pub:" + fpr + ":rsa:2048:::\n", "the algorithm \"rsa\""},
+      {"negative bits", "pub:" + fpr + ":1:-2048:::\n", "the key length \"-2048\""},
+      {"plus sign", "pub:" + fpr + ":1:+2048:::\n", "the key length \"+2048\""},
+      {"spaces in a number", "pub:" + fpr + ":1: 2048:::\n", "the key length \" 2048\""},
+      {"hex number", "pub:" + fpr + ":0x1:2048:::\n", "the algorithm \"0x1\""},
+      {"algorithm above 255", "pub:" + fpr + ":256:2048:::\n", "the algorithm 256 is larger"},
+      {"huge bits", "pub:" + fpr + ":1:99999999:::\n", "the key length 99999999 is larger"},
+      {"date beyond uint64", "pub:" + fpr + ":1:2048:99999999999999999999999::\n",
+       "is too large"},
+      {"date beyond year 9999", "pub:" + fpr + ":1:2048:253402300800::\n", "is larger than"},
+      {"date in a uid line", "pub:" + fpr + "\nuid:a:yesterday::\n",
+       "line 2: the creation date \"yesterday\""},
+      {"empty key", "pub::1:2048:::\n", "key \"\" is not hex"},
+      {"key not hex", "pub:" + std::string(40, 'G') + ":1:2048:::\n", "is not hex"},
+      {"key of a wrong length", "pub:0123456789ABCDE:1:2048:::\n", "is not hex"},
+      {"too many fields", "pub:" + fpr + ":1:2048:1:2:r:extra\n", "has 8 fields, 2 to 7"},
+      {"far too many fields", "pub:" + fpr + std::string(1000, ':') + "\n", "fields, 2 to 7"},
+      {"too few fields", "pub\n", "has 1 fields, 2 to 7"},
+      {"uid without a user ID field", "pub:" + fpr + "\nuid\n", "a uid line has 1 fields"},
+      {"uid with too many fields", "pub:" + fpr + "\nuid:a:1:2:r:x\n", "a uid line has 6"},
+      {"uid before any pub", "uid:Orphan <o@x>:::\n", "a uid line before any pub line"},
+      {"flags not letters", "pub:" + fpr + ":1:2048:::r;d\n", "the flags"},
+      {"overlong line", "pub:" + fpr + ":1:2048:::" + std::string(kMaxIndexLineBytes, 'r') + "\n",
+       "line 1: longer than 16384 octets"},
+      {"overlong user ID", "pub:" + fpr + "\n" + long_uid, "a user ID longer than 4096"},
+      {"overlong escaped user ID", "pub:" + fpr + "\n" + long_escaped, "a user ID longer"},
+      {"NUL octet in a field", "pub:" + fpr + std::string(":1:20\x00" "48:::\n", 11),
+       "control octet \\x00"},
+      {"NUL octet in a user ID", "pub:" + fpr + std::string("\nuid:a\0b:::\n", 12),
+       "line 2: control octet \\x00"},
+      {"escape in a user ID", "pub:" + fpr + "\nuid:\x1b[2Jhi:::\n", "control octet \\x1B"},
+      {"unsupported version", "info:2:1\npub:" + fpr + "\n", "index version 2 is not supported"},
+      {"info version not a number", "info:one:1\n", "the index version \"one\""},
+      {"info count too large", "info:1:99999999999\n", "the count 99999999999 is larger"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_mr_index(c.text);
+    ASSERT_FALSE(r) << c.name;
+    EXPECT_EQ(r.error().code, ErrorCode::AnswerDidNotVerify) << c.name;
+    EXPECT_NE(r.error().detail.find(c.reason), std::string::npos)
+        << c.name << ": " << r.error().detail;
+    EXPECT_EQ(r.error().detail.find('\n'), std::string::npos) << c.name;
+  }
+}
+
+TEST(Client, PrintsTheIndexSafely) {
+  auto e = parse_mr_index(
+      "pub:FC5D7A6980F7E484468DB87F65C71B0D2BE692AA:22:255:1700000000::\n"
+      "uid:Evil %1B]0;owned%07 %E2%80%AE<x@y> %C2%9B2J:::\n"
+      "pub:0123456789ABCDEF:200:::\nuid:bad %FF utf8:::\n");
+  ASSERT_TRUE(e) << e.error().detail;
+  std::ostringstream text;
+  print_index(*e, false, text);
+  EXPECT_EQ(text.str().find('\x1b'), std::string::npos) << text.str();
+  EXPECT_EQ(text.str().find('\x07'), std::string::npos);
+  EXPECT_NE(text.str().find("Evil \\x1B]0;owned\\x07 \\xE2\\x80\\xAE<x@y> \\xC2\\x9B2J"),
+            std::string::npos)
+      << text.str();
+  EXPECT_NE(text.str().find("bad \\xFF utf8"), std::string::npos);
+  EXPECT_NE(text.str().find("2023-11-14"), std::string::npos);
+  EXPECT_NE(text.str().find("EdDSALegacy"), std::string::npos);
+  EXPECT_NE(text.str().find("  200          -     -"), std::string::npos) << text.str();
+  std::ostringstream js;
+  print_index(*e, true, js);
+  auto parsed = nlohmann::json::parse(js.str());
+  EXPECT_EQ(parsed[0]["created"], "2023-11-14");
+  EXPECT_EQ(parsed[0]["bits"], "255");
+  EXPECT_TRUE(parsed[1]["created"].is_null());
+}
+
+TEST(Client, PrintableText) {
+  EXPECT_EQ(printable("Zo\xC3\xAB <a@b>"), "Zo\xC3\xAB <a@b>");
+  EXPECT_EQ(printable("a\x1b[31mb\r\n\x7f"), "a\\x1B[31mb\\x0D\\x0A\\x7F");
+  EXPECT_EQ(printable("\xC0\xAF"), "\\xC0\\xAF");              // overlong '/'
+  EXPECT_EQ(printable("\xED\xA0\x80"), "\\xED\\xA0\\x80");     // a surrogate
+  EXPECT_EQ(printable("\xE2\x80\xAE"), "\\xE2\\x80\\xAE");     // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(printable("\xF0\x9F\x94\x91"), "\xF0\x9F\x94\x91");  // a key emoji
+  EXPECT_EQ(printable("\xE2\x82"), "\\xE2\\x82");              // cut short
+  EXPECT_EQ(printable(std::string(10, 'a'), 4), "aaaa…");
+}
+
+TEST(Client, ServerReasons) {
+  EXPECT_EQ(server_reason("text/plain", "key not found\nmore"), "key not found");
+  EXPECT_EQ(server_reason("application/json", R"({"error":"no such key\n\u001b[2J"})"),
+            "no such key");
+  EXPECT_EQ(server_reason("application/json", R"({"error":"\u001b[2Jbad"})"), "\\x1B[2Jbad");
+  EXPECT_EQ(server_reason("application/json", R"({"error":42})"), R"({"error":42})");
+  EXPECT_EQ(server_reason("application/json", "[[[["), "[[[[");
+  EXPECT_EQ(server_reason("text/plain", std::string(1000, 'x')).size(), 200u + 3u);
+  EXPECT_EQ(server_reason("text/plain", ""), "");
+}
+
+TEST(Client, ChecksVksAnswers) {
+  const std::string fpr = "FC5D7A6980F7E484468DB87F65C71B0D2BE692AA";
+  auto ok = parse_vks_answer(R"({"key_fpr":"fc5d7a6980f7e484468db87f65c71b0d2be692aa",)"
+                             R"("token":"abc.DEF-1","status":{"a@example.org":"unpublished"}})");
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(ok->fpr, fpr);
+  EXPECT_EQ(ok->status.size(), 1u);
+  struct Case {
+    std::string name, body, reason;
+  };
+  const std::string good_head = R"({"key_fpr":")" + fpr + R"(","token":"t",)";
+  std::string many = good_head + R"("status":{)";
+  for (int i = 0; i < 65; ++i) {
+    many += (i ? "," : "") + std::string("\"a") + std::to_string(i) + "@example.org\":\"pending\"";
+  }
+  many += "}}";
+  const std::vector<Case> cases = {
+      {"not JSON", "<html>", "is not a JSON object"},
+      {"an array", "[1,2]", "is not a JSON object"},
+      {"deeply nested", std::string(100000, '[') + std::string(100000, ']'), "not a JSON object"},
+      {"no key_fpr", R"({"token":"t","status":{}})", "has no key_fpr"},
+      {"key_fpr a number", R"({"key_fpr":1,"token":"t","status":{}})", "has no key_fpr"},
+      {"key_fpr not hex", R"({"key_fpr":"zz","token":"t","status":{}})", "is not a fingerprint"},
+      {"no token", R"({"key_fpr":")" + fpr + R"(","status":{}})", "has no token"},
+      {"token with a newline", R"({"key_fpr":")" + fpr + R"(","token":"a\nb","status":{}})",
+       "token is not"},
+      {"token too long",
+       R"({"key_fpr":")" + fpr + R"(","token":")" + std::string(1025, 't') + R"(","status":{}})",
+       "token is not"},
+      {"status an array", good_head + R"("status":[]})", "has no status object"},
+      {"status not an address", good_head + R"("status":{"nobody":"pending"}})",
+       "\"nobody\", which is not an e-mail address"},
+      {"status with a name", good_head + R"("status":{"A <a@b.org>":"pending"}})",
+       "not an e-mail address"},
+      {"state a number", good_head + R"("status":{"a@b.org":1}})", "is not a state name"},
+      {"state with escapes", good_head + R"("status":{"a@b.org":"\u001b[2J"}})",
+       "is not a state name"},
+      {"too many addresses", many, "names 65 addresses"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_vks_answer(c.body);
+    ASSERT_FALSE(r) << c.name;
+    EXPECT_NE(r.error().detail.find(c.reason), std::string::npos)
+        << c.name << ": " << r.error().detail;
+  }
+  EXPECT_TRUE(parse_vks_answer(R"({"status":{"a@b.org":"pending"}})", true));
 }
 
 TEST(Client, AnAnswerMustBeTheKeyAskedFor) {
@@ -57,22 +241,103 @@ TEST(Client, AnAnswerMustBeTheKeyAskedFor) {
   auto q = classify("FC5D7A6980F7E484468DB87F65C71B0D2BE692AA");
   ASSERT_TRUE(q);
   EXPECT_TRUE(check_answer(multi, *q, test::kNow));
-  auto sub = classify("0x86CDE6989B78F56C");  // its encryption subkey's key ID
+  // Its encryption subkey's key ID: a subkey, and one that does not prove
+  // possession, so refused with and without --subkey.
+  auto sub = classify("0x86CDE6989B78F56C");
   ASSERT_TRUE(sub);
-  EXPECT_TRUE(check_answer(multi, *sub, test::kNow));
+  auto by_sub = check_answer(multi, *sub, test::kNow);
+  ASSERT_FALSE(by_sub);
+  EXPECT_EQ(by_sub.error().exit_code, kExitWrongKey);
+  EXPECT_NE(by_sub.error().detail.find("only as a subkey"), std::string::npos);
+  sub->subkey = true;
+  by_sub = check_answer(multi, *sub, test::kNow);
+  ASSERT_FALSE(by_sub);
+  EXPECT_NE(by_sub.error().detail.find("does not prove possession"), std::string::npos);
   auto other = check_answer(test::fixture("gpg-rsa2048.asc"), *q, test::kNow);
   ASSERT_FALSE(other);
-  EXPECT_EQ(other.error().code, ErrorCode::AnswerDidNotVerify);
+  EXPECT_EQ(other.error().exit_code, kExitWrongKey);
   auto addr = classify("second@keydir.test");
   EXPECT_TRUE(check_answer(multi, *addr, test::kNow));
   auto revoked = classify("gone@keydir.test");  // only on a revoked user ID
   EXPECT_FALSE(check_answer(multi, *revoked, test::kNow));
   Bytes half(multi.begin(), multi.begin() + static_cast<std::ptrdiff_t>(multi.size() / 2));
-  EXPECT_FALSE(check_answer(half, *q, test::kNow));
-  EXPECT_FALSE(check_answer(as_bytes(std::string_view("<html>")), *q, test::kNow));
+  auto cut = check_answer(half, *q, test::kNow);
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().exit_code, kExitBadAnswer);
+  auto html = check_answer(as_bytes(std::string_view("<html>")), *q, test::kNow);
+  ASSERT_FALSE(html);
+  EXPECT_EQ(html.error().exit_code, kExitBadAnswer);
   auto tampered = check_answer(test::fixture("gpg-multi.asc"), *classify("nobody@keydir.test"),
                                test::kNow);
   EXPECT_FALSE(tampered);
+  // Two certificates for one fingerprint: refused, even though one is right.
+  Bytes two = multi;
+  append(two, test::fixture("gpg-rsa2048.asc"));
+  auto both = check_answer(two, *q, test::kNow);
+  ASSERT_FALSE(both);
+  EXPECT_EQ(both.error().exit_code, kExitWrongKey);
+  EXPECT_NE(both.error().detail.find("holds 2 keys"), std::string::npos) << both.error().detail;
+}
+
+// Issue #16 part 1 on the client: a certificate that carries the victim's
+// primary key as its own (authentication) subkey is never the victim's key.
+TEST(Client, RefusesTheSubkeySquat) {
+  std::array<std::uint8_t, 32> victim_seed{}, signing_seed{};
+  for (std::size_t i = 0; i < 32; ++i) {
+    victim_seed[i] = static_cast<std::uint8_t>(i * 3 + 1);
+    signing_seed[i] = static_cast<std::uint8_t>(i * 5 + 2);
+  }
+  test::CertGenerator gen(7);
+  test::CertSpec victim;
+  victim.user_ids = {"Victoria Victim <victim@example.org>"};
+  victim.primary_seed = victim_seed;
+  victim.signing_subkey_seed = signing_seed;
+  const Bytes victim_cert = gen.make(victim);
+  test::CertSpec squat;
+  squat.user_ids = {"Mallory <mallory@evil.example>"};
+  squat.created = victim.created + 100;
+  squat.bound_subkeys.push_back({victim_seed, victim.created, 0x20});
+  const Bytes squat_cert = gen.make(squat);
+
+  auto parsed = openpgp::parse_certificates(victim_cert);
+  ASSERT_TRUE(parsed && parsed->size() == 1 && parsed->front().cert);
+  const auto& vc = *parsed->front().cert;
+  const std::string victim_fpr = vc.primary.fingerprint.to_hex();
+  std::string signing_fpr;
+  for (const auto& s : vc.subkeys) {
+    for (const auto& sig : s.signatures) {
+      if (sig.key_flags && (*sig.key_flags & openpgp::kFlagSign)) {
+        signing_fpr = s.key.fingerprint.to_hex();
+      }
+    }
+  }
+  ASSERT_FALSE(signing_fpr.empty());
+
+  for (const std::string& query : {victim_fpr, "0x" + victim_fpr.substr(24)}) {
+    auto q = classify(query);
+    ASSERT_TRUE(q);
+    EXPECT_TRUE(check_answer(victim_cert, *q, test::kNow)) << query;
+    for (bool subkey : {false, true}) {
+      q->subkey = subkey;
+      auto r = check_answer(squat_cert, *q, test::kNow);
+      ASSERT_FALSE(r) << query << " subkey=" << subkey;
+      EXPECT_EQ(r.error().exit_code, kExitWrongKey);
+      EXPECT_NE(r.error().detail.find(subkey ? "does not prove possession" : "only as a subkey"),
+                std::string::npos)
+          << r.error().detail;
+    }
+  }
+  // The victim's own signing subkey proves possession: found with --subkey
+  // only, by fingerprint and by key ID.
+  for (const std::string& query : {signing_fpr, signing_fpr.substr(24)}) {
+    auto q = classify(query);
+    ASSERT_TRUE(q);
+    auto r = check_answer(victim_cert, *q, test::kNow);
+    ASSERT_FALSE(r) << query;
+    EXPECT_EQ(r.error().exit_code, kExitWrongKey);
+    q->subkey = true;
+    EXPECT_TRUE(check_answer(victim_cert, *q, test::kNow)) << query;
+  }
 }
 
 TEST(Client, WkdUrls) {
