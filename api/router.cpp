@@ -19,6 +19,8 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
     : directory_(directory),
       metrics_(std::make_unique<Metrics>()),
       add_limit_(std::make_unique<keydir::RateLimiter>(options.add_per_minute, options.add_burst)),
+      auth_limit_(
+          std::make_unique<keydir::RateLimiter>(options.auth_per_minute, options.auth_burst)),
       cache_(options.answer_cache_bytes
                  ? std::make_unique<AnswerCache>(options.answer_cache_bytes, options.answer_cache_ttl)
                  : nullptr),
@@ -69,6 +71,17 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
                          in.path == "/vks/v1/upload" || in.path == "/upload");
     std::optional<HttpRequest> copy;
     if (upload && directory_.options().mode == service::PublishMode::Managed) {
+      // Token guessing: every attempt counts before the comparison, so a
+      // locked-out guesser learns nothing from a right guess (ApiOptions).
+      if (!in.authorization.empty()) {
+        if (auto wait = auth_limit_->take(in.client, start)) {
+          Reply r = text_reply(429, "too many operator token attempts from your address; "
+                                    "try again later");
+          r.headers.emplace_back("Retry-After", std::to_string(*wait));
+          metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
+          return r;
+        }
+      }
       copy = in;
       copy->operator_upload = is_operator(in);
       if (!copy->operator_upload && managed_uploads_need_token_) {

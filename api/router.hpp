@@ -29,6 +29,13 @@ struct ApiOptions {
   // one is refused (401) or goes through e-mail verification.
   std::vector<std::string> operator_tokens;
   bool managed_uploads_need_token = true;
+  // Managed mode: uploads that present a token (any Authorization header),
+  // per client address: tokens per minute and burst, taken before the token
+  // is compared, right or wrong, so that a guesser locked out cannot tell a
+  // right guess (it gets 429 too); 0 turns the limit off. The defaults
+  // equal the upload limit's, so an operator is never held back by it first.
+  double auth_per_minute = 30;
+  double auth_burst = 10;
   // Uploads (/pks/add) per client address: tokens per minute and burst;
   // 0 turns the limit off.
   double add_per_minute = 30;
@@ -60,6 +67,7 @@ class Api {
   service::KeyDirectory& directory_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<keydir::RateLimiter> add_limit_;
+  std::unique_ptr<keydir::RateLimiter> auth_limit_;
   std::unique_ptr<AnswerCache> cache_;  // null when off
   // Managed mode: whether the request carries a valid operator token;
   // compared in constant time.

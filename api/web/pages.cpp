@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/http/secret_routes.hpp"
 #include "common/time_format.hpp"
 #include "openpgp/types.hpp"
 
@@ -98,6 +99,9 @@ Reply html_reply(int status, std::string body) {
                          "frame-ancestors 'none'");
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   r.headers.emplace_back("Cache-Control", "no-cache");
+  // A page opened from /verify/<token> or /manage/<token> must not hand its
+  // address (the token) to the next page's logs as a Referer.
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
   return r;
 }
 
@@ -420,15 +424,17 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
   if (p == "/upload/verify") {
     return request.method == "POST" ? send_confirmations(request) : not_allowed("POST");
   }
-  if (p.starts_with("/verify/")) {
-    return get || request.method == "POST" ? verify(request, std::string_view(p).substr(8))
+  // Token-bearing paths only through path_secret(): the access log redacts
+  // exactly these (api/http/secret_routes.hpp).
+  if (auto token = path_secret(p, SecretRoute::Verify)) {
+    return get || request.method == "POST" ? verify(request, *token)
                                            : not_allowed("GET, HEAD, POST");
   }
   if (p == "/manage") {
     return get || request.method == "POST" ? manage(request) : not_allowed("GET, HEAD, POST");
   }
-  if (p.starts_with("/manage/")) {
-    return get || request.method == "POST" ? manage_key(request, std::string_view(p).substr(8))
+  if (auto token = path_secret(p, SecretRoute::Manage)) {
+    return get || request.method == "POST" ? manage_key(request, *token)
                                            : not_allowed("GET, HEAD, POST");
   }
   if (p == "/about") {

@@ -27,6 +27,7 @@
 #include "api/router.hpp"
 #include "server/http_server.hpp"
 #include "server/recon_peer.hpp"
+#include "server/secrets.hpp"
 #include "service/check.hpp"
 #include "service/dump.hpp"
 #include "service/importer.hpp"
@@ -156,13 +157,38 @@ int main(int argc, char** argv) {
                     "Mail relay: smtp://HOST:PORT (STARTTLS when offered) or smtps://HOST:PORT");
   serve->add_option("--smtp-from", smtp.from, "Sender address of confirmation mails");
   serve->add_option("--smtp-user", smtp.user, "Login at the mail relay (optional)");
-  serve->add_option("--smtp-password", smtp.password, "Password at the mail relay (optional)");
+  serve->add_option("--smtp-password", smtp.password,
+                    "Deprecated: visible to every local user in ps; use --smtp-password-file "
+                    "or KEYDIRD_SMTP_PASSWORD");
+  std::string smtp_password_file;
+  serve->add_option("--smtp-password-file", smtp_password_file,
+                    "File whose first line is the password at the mail relay (not readable by "
+                    "every user); or the environment variable KEYDIRD_SMTP_PASSWORD");
+  serve->add_flag("--smtp-insecure-loopback", smtp.insecure_loopback,
+                  "Allow the SMTP login without TLS, for a relay on 127.0.0.1, ::1 or "
+                  "localhost only (by default a login requires STARTTLS or smtps://)");
   serve->add_option("--verify-token-hours", verify_token_hours,
                     "Lifetime of the links in confirmation mails")
       ->capture_default_str();
   serve->add_option("--operator-token", operator_tokens,
                     "Managed mode: a bearer token that lets an operator upload and publish "
-                    "(repeatable; keep it in the config file)");
+                    "(repeatable; at least 128 bits: 32 hex digits or 22 base64 characters). "
+                    "On the command line it is deprecated (ps shows it): use "
+                    "--operator-token-file, KEYDIRD_OPERATOR_TOKEN or the config file");
+  std::string operator_token_file;
+  serve->add_option("--operator-token-file", operator_token_file,
+                    "Managed mode: file of operator tokens, one a line (# comments; not "
+                    "readable by every user); or the environment variable "
+                    "KEYDIRD_OPERATOR_TOKEN (tokens separated by spaces or commas)");
+  double auth_per_minute = 30;
+  double auth_burst = 10;
+  serve->add_option("--auth-rate", auth_per_minute,
+                    "Managed mode: uploads presenting an operator token (right or wrong) per "
+                    "minute and client address (0: no limit)")
+      ->capture_default_str();
+  serve->add_option("--auth-burst", auth_burst,
+                    "Managed mode: uploads presenting an operator token a client may send at once")
+      ->capture_default_str();
   serve->add_option("--managed-uploads", managed_uploads,
                     "Managed mode: uploads without an operator token are refused (token) or "
                     "go through e-mail verification (verify)")
@@ -306,10 +332,16 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    // Secrets given on the command line: parsed, now hidden from ps.
+    keydir::server::scrub_arguments(argc, argv, {"--operator-token", "--smtp-password"});
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  // Before the config file adds its values: what came from the command line.
+  const bool tokens_on_command_line = serve->get_option("--operator-token")->count() > 0;
+  const bool smtp_password_on_command_line =
+      serve->get_option("--smtp-password")->count() > 0;
 
   if (serve->parsed() && !config_path.empty()) {
     // Each key is an option's long name; a flag on the command line wins.
@@ -383,6 +415,73 @@ int main(int argc, char** argv) {
     std::cerr << "keydird serve: --tls-cert and --tls-key go together\n";
     return kExitUsage;
   }
+  if (serve->parsed()) {
+    // Secrets: operator tokens from the command line or config file, a token
+    // file and the environment, each at least 128 bits (server/secrets.hpp);
+    // the SMTP password from one place; a login only over TLS.
+    const std::string token_source =
+        tokens_on_command_line ? std::string("--operator-token")
+                               : "operator-token in " + config_path;
+    for (const auto& t : operator_tokens) {
+      if (auto ok = keydir::server::check_operator_token(t, token_source); !ok) {
+        std::cerr << "keydird serve: " << ok.error().detail << "\n";
+        return kExitUsage;
+      }
+    }
+    if (!operator_token_file.empty()) {
+      auto read = keydir::server::read_token_file(operator_token_file);
+      if (!read) {
+        std::cerr << "keydird serve: " << read.error().detail << "\n";
+        return kExitUsage;
+      }
+      operator_tokens.insert(operator_tokens.end(), read->begin(), read->end());
+    }
+    if (const char* env = std::getenv("KEYDIRD_OPERATOR_TOKEN")) {
+      auto read = keydir::server::tokens_from_env(env, "KEYDIRD_OPERATOR_TOKEN");
+      if (!read) {
+        std::cerr << "keydird serve: " << read.error().detail << "\n";
+        return kExitUsage;
+      }
+      operator_tokens.insert(operator_tokens.end(), read->begin(), read->end());
+      unsetenv("KEYDIRD_OPERATOR_TOKEN");
+    }
+    if (tokens_on_command_line) {
+      std::cerr << "keydird serve: warning: --operator-token on the command line is deprecated: "
+                   "every local user could read it with ps until keydird hid it; use "
+                   "--operator-token-file or KEYDIRD_OPERATOR_TOKEN\n";
+    }
+    const char* env_password = std::getenv("KEYDIRD_SMTP_PASSWORD");
+    if (static_cast<int>(!smtp.password.empty()) + static_cast<int>(!smtp_password_file.empty()) +
+            static_cast<int>(env_password != nullptr) > 1) {
+      std::cerr << "keydird serve: give the SMTP password in one place: --smtp-password-file, "
+                   "KEYDIRD_SMTP_PASSWORD or smtp-password in the config file\n";
+      return kExitUsage;
+    }
+    if (!smtp_password_file.empty()) {
+      auto read = keydir::server::read_secret_file(smtp_password_file);
+      if (!read) {
+        std::cerr << "keydird serve: " << read.error().detail << "\n";
+        return kExitUsage;
+      }
+      smtp.password = *read;
+    } else if (env_password) {
+      smtp.password = env_password;
+      unsetenv("KEYDIRD_SMTP_PASSWORD");
+    }
+    if (smtp_password_on_command_line) {
+      std::cerr << "keydird serve: warning: --smtp-password on the command line is deprecated: "
+                   "use --smtp-password-file or KEYDIRD_SMTP_PASSWORD\n";
+    }
+    if (!smtp.url.empty()) {
+      if (auto ok = keydir::service::check_smtp_options(smtp); !ok) {
+        std::cerr << "keydird serve: " << ok.error().detail << "\n";
+        return kExitUsage;
+      }
+    } else if (smtp.insecure_loopback || !smtp.user.empty() || !smtp.password.empty()) {
+      std::cerr << "keydird serve: an SMTP login or smtp-insecure-loopback without --smtp-url\n";
+      return kExitUsage;
+    }
+  }
   if (serve->parsed() && mode_text != "open") {
     if (smtp.url.empty() || smtp.from.empty()) {
       std::cerr << "keydird serve: --mode " << mode_text
@@ -395,8 +494,9 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     if (mode_text == "managed" && managed_uploads == "token" && operator_tokens.empty()) {
-      std::cerr << "keydird serve: --mode managed with --managed-uploads token needs "
-                   "--operator-token\n";
+      std::cerr << "keydird serve: --mode managed with --managed-uploads token needs an "
+                   "operator token: --operator-token-file, KEYDIRD_OPERATOR_TOKEN or "
+                   "operator-token in the config file\n";
       return kExitUsage;
     }
   }
@@ -514,6 +614,8 @@ int main(int argc, char** argv) {
     }
     api_options.operator_tokens = operator_tokens;
     api_options.managed_uploads_need_token = managed_uploads == "token";
+    api_options.auth_per_minute = auth_per_minute;
+    api_options.auth_burst = auth_burst;
     api_options.pages.site_name = site_name;
     api_options.pages.tls = !tls_cert.empty();
     api_options.pages.wkd_domains = wkd_domains;

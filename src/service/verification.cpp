@@ -277,7 +277,46 @@ std::string rfc5322_date() {
   return buf;
 }
 
+std::string lower_ascii(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  return s;
+}
+
 }  // namespace
+
+Result<void> check_smtp_options(const SmtpOptions& options) {
+  auto bad = [](std::string why) { return fail(ErrorCode::BadQuery, std::move(why)); };
+  const std::string url = lower_ascii(options.url);
+  const bool smtps = url.starts_with("smtps://");
+  if (!smtps && !url.starts_with("smtp://")) {
+    return bad("--smtp-url must start with smtp:// (STARTTLS) or smtps:// (TLS): " +
+               options.url);
+  }
+  std::string_view rest = std::string_view(url).substr(smtps ? 8 : 7);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) {
+    return bad("--smtp-url must not hold a login (it is logged): give it with --smtp-user and "
+               "--smtp-password-file or KEYDIRD_SMTP_PASSWORD");
+  }
+  if (!options.password.empty() && options.user.empty()) {
+    return bad("an SMTP password without --smtp-user");
+  }
+  if (options.insecure_loopback) {
+    std::string_view host = authority;
+    if (host.starts_with('[')) {
+      host = host.substr(1, host.find(']') == std::string_view::npos ? host.size()
+                                                                        : host.find(']') - 1);
+    } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+      host = host.substr(0, colon);
+    }
+    if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
+      return bad("smtp-insecure-loopback sends the SMTP login without TLS, so it is allowed "
+                 "only for a relay on 127.0.0.1, ::1 or localhost, not " + std::string(host));
+    }
+  }
+  return {};
+}
 
 Result<void> SmtpMailer::send(const MailMessage& message) {
   if (options_.url.empty()) {
@@ -308,8 +347,13 @@ Result<void> SmtpMailer::send(const MailMessage& message) {
   curl_slist* rcpt = curl_slist_append(nullptr, ("<" + message.to + ">").c_str());
   char error[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(c, CURLOPT_URL, options_.url.c_str());
-  if (options_.url.starts_with("smtp://")) {
-    curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+  const bool login = !options_.user.empty() || !options_.password.empty();
+  const bool tls_required = login && !options_.insecure_loopback;
+  if (!lower_ascii(options_.url).starts_with("smtps://")) {
+    // STARTTLS: required with a login (never credentials in clear text after
+    // a stripped STARTTLS), taken when offered otherwise.
+    curl_easy_setopt(c, CURLOPT_USE_SSL,
+                     static_cast<long>(tls_required ? CURLUSESSL_ALL : CURLUSESSL_TRY));
   }
   if (!options_.user.empty()) {
     curl_easy_setopt(c, CURLOPT_USERNAME, options_.user.c_str());
@@ -329,6 +373,12 @@ Result<void> SmtpMailer::send(const MailMessage& message) {
   curl_easy_cleanup(c);
   if (rc != CURLE_OK) {
     std::string why = error[0] ? std::string(error) : std::string(curl_easy_strerror(rc));
+    if (rc == CURLE_USE_SSL_FAILED && tls_required) {
+      why = "the relay does not offer STARTTLS (" + why +
+            "), and a login is configured: the login is never sent in clear text "
+            "(use smtps://, a relay with STARTTLS, or smtp-insecure-loopback for a relay on "
+            "this host)";
+    }
     spdlog::error("mail to {}: the mail relay {} did not take the mail: {}", message.to,
                   options_.url, why);
     return fail(ErrorCode::MailFailed,

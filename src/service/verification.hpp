@@ -94,13 +94,25 @@ class Verification {
 // Sends mail through an SMTP relay with libcurl: smtp://HOST:PORT (STARTTLS
 // when the relay offers it) or smtps://HOST:PORT (implicit TLS), optional
 // login.
+//
+// With a login, smtp:// requires STARTTLS (CURLUSESSL_ALL): a relay that
+// does not offer it (or a man in the middle who strips it) gets no
+// credentials. `insecure_loopback` allows a login without TLS, for a relay on
+// 127.0.0.1, ::1 or localhost only (check_smtp_options refuses it otherwise).
 struct SmtpOptions {
   std::string url;
   std::string from;
   std::string user;
   std::string password;
+  bool insecure_loopback = false;
   long timeout_seconds = 20;
 };
+
+// The startup check of the mail settings: an smtp:// or smtps:// URL without
+// a login in it (URLs are logged), a password only with a user, and
+// insecure_loopback only for a loopback host. Errors: BadQuery, with the
+// reason.
+Result<void> check_smtp_options(const SmtpOptions& options);
 
 class SmtpMailer final : public Mailer {
  public:
