@@ -81,14 +81,14 @@ for mode in wrongkey:6 truncated:4 garbage:4 error:3; do
   m=${mode%:*}
   want=${mode#*:}
   FP=$(free_port)
-  python3 "$HERE/fake_keyserver.py" "$FP" "$m" "$DATA/gpg-rsa2048.asc" &
+  python3 "$HERE/fake_keyserver.py" "$FP" "$m" "$DATA/gpg-rsa2048.asc" >/dev/null &
   PIDS+=($!)
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$FP/" && break; sleep 0.1; done
   check "fake server ($m): exit $want, empty stdout" "$want 0" \
     "$("$K" fetch --server "http://127.0.0.1:$FP" "$MFPR" >"$T/out" 2>/dev/null; echo $?) $(wc -c <"$T/out")"
 done
 FP=$(free_port)
-python3 "$HERE/fake_keyserver.py" "$FP" wrongkey "$DATA/gpg-rsa2048.asc" &
+python3 "$HERE/fake_keyserver.py" "$FP" wrongkey "$DATA/gpg-rsa2048.asc" >/dev/null &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$FP/" && break; sleep 0.1; done
 check "a WKD host answering another key: exit 6, empty stdout" "6 0" \
