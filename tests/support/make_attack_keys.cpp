@@ -18,6 +18,7 @@
 //   uid-revoked-minimal.pgp        the same, that user ID with only its
 //                                  revocation (gpg --export-options export-minimal)
 //   *.fpr                          the fingerprint of each, upper-case hex
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -61,6 +62,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    std::cerr << "make_attack_keys: cannot create " << dir << ": " << ec.message() << "\n";
+    return 1;
+  }
   CertGenerator gen(16);
   bool ok = true;
   constexpr std::uint32_t kVictimTime = 1700000000;
