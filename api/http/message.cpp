@@ -179,7 +179,6 @@ int http_status(ErrorCode code) {
     case ErrorCode::TooManyComponents:
     case ErrorCode::CertificateTooLarge:
     case ErrorCode::BadSignature:
-    case ErrorCode::FingerprintCollision:
       return 422;
     case ErrorCode::Tombstoned: return 410;
     case ErrorCode::NotFound: return 404;

@@ -21,7 +21,6 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::TooManyComponents: return "too_many_components";
     case ErrorCode::CertificateTooLarge: return "certificate_too_large";
     case ErrorCode::BadSignature: return "bad_signature";
-    case ErrorCode::FingerprintCollision: return "fingerprint_collision";
     case ErrorCode::Tombstoned: return "tombstoned";
     case ErrorCode::NotFound: return "not_found";
     case ErrorCode::RateLimited: return "rate_limited";

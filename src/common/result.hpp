@@ -35,7 +35,6 @@ enum class ErrorCode {
   TooManyComponents,
   CertificateTooLarge,
   BadSignature,
-  FingerprintCollision,
   Tombstoned,
   // lookup
   NotFound,
