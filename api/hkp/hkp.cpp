@@ -149,7 +149,6 @@ Reply Hkp::get(const Search& s) const {
   }
   Bytes all;
   std::size_t n = 0;
-  std::uint32_t hidden = 0;
   for (const auto& r : *found) {
     // v6 certificates only when asked for by v6 fingerprint: GnuPG 2.2
     // rejects a whole answer that holds a v6 packet.
@@ -160,7 +159,6 @@ Reply Hkp::get(const Search& s) const {
       break;
     }
     append(all, r.cert);
-    hidden += r.hidden_user_ids;
     ++n;
   }
   if (n == 0) {
@@ -168,13 +166,14 @@ Reply Hkp::get(const Search& s) const {
   }
   Reply r;
   r.content_type = "application/pgp-keys";
-  // Verified mode: say why user IDs are missing (GnuPG 2.2 reports "no user
-  // ID" for a key new to it; updates of a key it has still apply).
+  // Verified and managed mode: say why user IDs may be missing (GnuPG 2.2
+  // reports "no user ID" for a key new to it; updates of a key it has still
+  // apply). The same words on every answer, never a count: how many user
+  // IDs a key has beyond the published ones is its owner's business.
   std::vector<std::pair<std::string, std::string>> headers;
-  if (hidden) {
-    headers.emplace_back("Comment", std::to_string(hidden) +
-                                        " user ID(s) withheld until their owners confirm "
-                                        "their addresses by e-mail");
+  if (directory_.verifies_addresses()) {
+    headers.emplace_back("Comment",
+                         "only user IDs whose owners confirmed their addresses by e-mail");
   }
   r.body = openpgp::armor(all, openpgp::ArmorKind::PublicKey, headers);
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");

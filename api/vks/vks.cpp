@@ -1,5 +1,7 @@
 #include "api/vks/vks.hpp"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -160,7 +162,11 @@ Reply Vks::upload(const HttpRequest& request) const {
     const Error& e = report->refused.front().error;
     return json_error(http_status(e.code) >= 500 ? 503 : 400, public_reason(e));
   }
-  return key_status(report->stored.front().fingerprint, nullptr);
+  const auto& stored = report->stored.front();
+  // The answer speaks of the addresses this upload held, never of the rest
+  // of the stored key: those may be ones its owner chose not to publish.
+  return key_status(UploadSession::of(stored.fingerprint, stored.addresses), stored.addresses,
+                    {});
 }
 
 Reply Vks::request_verify(const HttpRequest& request) const {
@@ -170,9 +176,9 @@ Reply Vks::request_verify(const HttpRequest& request) const {
       !body["addresses"].is_array()) {
     return json_error(400, "expected a JSON object with \"token\" and \"addresses\"");
   }
-  auto fpr = tokens_.check(body["token"].get_ref<const std::string&>());
-  if (!fpr) {
-    return json_error(400, fpr.error().detail);
+  auto session = tokens_.check(body["token"].get_ref<const std::string&>());
+  if (!session) {
+    return json_error(400, session.error().detail);
   }
   std::vector<std::string> wanted;
   for (const auto& a : body["addresses"]) {
@@ -183,48 +189,44 @@ Reply Vks::request_verify(const HttpRequest& request) const {
     if (!email) {
       return json_error(400, "malformed e-mail address: " + a.get<std::string>());
     }
-    wanted.push_back(email->address());
+    // Only what the upload held: the same answer whether or not the stored
+    // key has the address (unpublished, withheld or absent alike).
+    if (!session->covers(email->address())) {
+      return json_error(400, "the upload did not contain the address " + email->address());
+    }
+    if (std::find(wanted.begin(), wanted.end(), email->address()) == wanted.end()) {
+      wanted.push_back(email->address());
+    }
   }
+  std::vector<std::string> mailed;
   if (verification_) {
-    // Already published addresses need no mail.
-    auto states = verification_->states(*fpr);
+    // Already published and revoked addresses need no mail.
+    auto states = verification_->states(session->fingerprint, wanted);
     if (!states) {
       return verification_error(states.error());
     }
-    std::vector<std::string> to_mail;
     for (const auto& a : wanted) {
       auto it = states->find(a);
       if (it == states->end()) {
         return json_error(400, "the key has no user ID with the address " + a);
       }
-      if (it->second != service::AddressState::Published &&
-          it->second != service::AddressState::Revoked) {
-        to_mail.push_back(a);
+      if (it->second == service::AddressState::Unpublished) {
+        mailed.push_back(a);
       }
     }
-    if (auto sent = verification_->request(*fpr, to_mail, request.client); !sent) {
+    if (auto sent = verification_->request(session->fingerprint, mailed, request.client); !sent) {
       return verification_error(sent.error());
     }
   }
-  return key_status(*fpr, &wanted);
+  return key_status(*session, wanted, mailed);
 }
 
-Reply Vks::key_status(const openpgp::Fingerprint& fpr,
-                      const std::vector<std::string>* only) const {
-  auto rec = directory_.store_ref().get(fpr);
-  if (!rec) {
-    return json_error(503, "service temporarily unavailable");
-  }
-  if (!*rec) {
-    return json_error(400, "this key is no longer in the directory");
-  }
-  auto vc = directory_.summarize(**rec);
-  if (!vc) {
-    return json_error(503, "service temporarily unavailable");
-  }
+Reply Vks::key_status(const UploadSession& session, const std::vector<std::string>& addresses,
+                      const std::vector<std::string>& mailed) const {
+  const auto& fpr = session.fingerprint;
   json status = json::object();
   if (verification_) {
-    auto states = verification_->states(fpr);
+    auto states = verification_->states(fpr, addresses);
     if (!states) {
       return verification_error(states.error());
     }
@@ -232,8 +234,13 @@ Reply Vks::key_status(const openpgp::Fingerprint& fpr,
       status[addr] = std::string(service::state_name(st));
     }
   } else {
+    auto vc = directory_.stored_summary(fpr);
+    if (!vc) {
+      return verification_error(vc.error());
+    }
     for (const auto& st : vc->user_id_states()) {
-      if (!st.email) {
+      if (!st.email ||
+          std::find(addresses.begin(), addresses.end(), st.email->address()) == addresses.end()) {
         continue;
       }
       const std::string& addr = st.email->address();
@@ -244,18 +251,16 @@ Reply Vks::key_status(const openpgp::Fingerprint& fpr,
       }
     }
   }
-  if (only) {
-    json picked = json::object();
-    for (const auto& a : *only) {
-      if (!status.contains(a)) {
-        return json_error(400, "the key has no user ID with the address " + a);
-      }
-      picked[a] = status[a];
+  for (const auto& a : addresses) {
+    if (!status.contains(a)) {
+      return json_error(400, "the key has no user ID with the address " + a);
     }
-    status = std::move(picked);
+  }
+  for (const auto& a : mailed) {
+    status[a] = std::string(service::state_name(service::AddressState::Pending));
   }
   return json_reply(200, json{{"key_fpr", fpr.to_hex()}, {"status", status},
-                              {"token", tokens_.make(fpr)}});
+                              {"token", tokens_.make(session)}});
 }
 
 }  // namespace keydir::api

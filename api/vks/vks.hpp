@@ -6,10 +6,13 @@
 //   POST /vks/v1/request-verify         {"token": "...", "addresses": [...]}
 // Lookups answer armored keys (application/pgp-keys) or a plain-text error;
 // the POST endpoints answer JSON, errors as {"error": "..."} — as Hagrid does.
-// Address states: "published", "pending" (a confirmation mail is out),
-// "unpublished", "revoked". In open mode every address reads "published"
-// (or "revoked"); in verified and managed mode request-verify mails the
-// confirmation links.
+// Address states: "published", "pending" (request-verify has just mailed a
+// link), "unpublished", "revoked". In open mode every address reads
+// "published" (or "revoked"); in verified and managed mode request-verify
+// mails the confirmation links. Both answers speak only of the addresses the
+// upload held (its token covers those and no others): a key re-uploaded by
+// someone who fetched it by fingerprint, without its unpublished user IDs,
+// reveals nothing of them.
 #pragma once
 
 #include <string>
@@ -33,9 +36,12 @@ class Vks {
  private:
   [[nodiscard]] Reply upload(const HttpRequest& request) const;
   [[nodiscard]] Reply request_verify(const HttpRequest& request) const;
-  // {"key_fpr", "status", "token"} for the stored key `fpr`; `only`: these addresses.
-  [[nodiscard]] Reply key_status(const openpgp::Fingerprint& fpr,
-                                 const std::vector<std::string>* only) const;
+  // {"key_fpr", "status", "token"}: the states of `addresses` (which the
+  // session's upload held) on the stored key, `mailed` ones as "pending",
+  // and a token for the same session.
+  [[nodiscard]] Reply key_status(const UploadSession& session,
+                                 const std::vector<std::string>& addresses,
+                                 const std::vector<std::string>& mailed) const;
 
   service::KeyDirectory& directory_;
   const Hkp& hkp_;

@@ -186,23 +186,29 @@ Reply Pages::message_page(int status, std::string_view title, std::string_view t
   return html_reply(status, page(options_.site_name, title, b));
 }
 
-std::string Pages::address_states(const openpgp::Fingerprint& fpr) const {
+std::string Pages::address_states(const service::Stored& stored) const {
   if (!verification_) {
     return "";
   }
-  auto states = verification_->states(fpr);
+  const auto& fpr = stored.fingerprint;
+  // Only the addresses this upload held: the stored key may have others that
+  // its owner has not published (or took off), and the uploader may be
+  // anyone who fetched the key by fingerprint.
+  auto states = verification_->states(fpr, stored.addresses);
   if (!states || states->empty()) {
-    return "<p>This key has no e-mail address to publish.</p>";
+    return "<p>This upload has no e-mail address to publish.</p>";
   }
   std::string b = "<form action=\"/upload/verify\" method=\"post\"><input type=\"hidden\" "
-                  "name=\"token\" value=\"" + tokens_.make(fpr) + "\"><fieldset><legend>"
-                  "Addresses of <code>" + grouped_hex(fpr.to_hex()) + "</code></legend><ul>";
+                  "name=\"token\" value=\"" +
+                  tokens_.make(UploadSession::of(fpr, stored.addresses)) +
+                  "\"><fieldset><legend>Addresses of <code>" + grouped_hex(fpr.to_hex()) +
+                  "</code> in this upload</legend><ul>";
   bool any = false;
   std::size_t n = 0;
   for (const auto& [addr, st] : *states) {
     const std::string id = "addr" + std::to_string(n++);
     b += "<li>";
-    if (st == service::AddressState::Unpublished || st == service::AddressState::Pending) {
+    if (st == service::AddressState::Unpublished) {
       any = true;
       b += "<input type=\"checkbox\" name=\"address\" id=\"" + id + "\" value=\"" +
            html_escape(addr) + "\" checked> <label class=\"inline\" for=\"" + id + "\">" +
@@ -241,14 +247,21 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
       addresses.push_back(e->address());
     }
   }
-  auto fpr = tokens_.check(token);
-  if (!fpr) {
-    return message_page(400, "Send confirmation mails", fpr.error().detail, true);
+  auto session = tokens_.check(token);
+  if (!session) {
+    return message_page(400, "Send confirmation mails", session.error().detail, true);
   }
   if (addresses.empty()) {
     return message_page(400, "Send confirmation mails", "Choose at least one address.", true);
   }
-  auto sent = verification_->request(*fpr, addresses, request.client);
+  for (const auto& a : addresses) {
+    // The same answer whether or not the stored key has the address.
+    if (!session->covers(a)) {
+      return message_page(400, "Send confirmation mails",
+                          "The upload did not contain the address " + a + ".", true);
+    }
+  }
+  auto sent = verification_->request(session->fingerprint, addresses, request.client);
   if (!sent) {
     const Error& e = sent.error();
     if (e.code == ErrorCode::MailFailed) {
@@ -464,8 +477,7 @@ Reply Pages::home(std::string_view notice) const {
   return html_reply(notice.empty() ? 200 : 400, page(options_.site_name, "Search and publish", b));
 }
 
-std::string Pages::certificate_card(const openpgp::VerifiedCertificate& vc,
-                                   std::uint32_t hidden_user_ids) const {
+std::string Pages::certificate_card(const openpgp::VerifiedCertificate& vc) const {
   const auto& c = vc.cert();
   const auto now = directory_.now();
   const auto& ps = vc.primary_state();
@@ -510,12 +522,16 @@ std::string Pages::certificate_card(const openpgp::VerifiedCertificate& vc,
     s += "<li>(none)</li>";
   }
   s += "</ul>";
-  if (hidden_user_ids) {
-    s += "<p class=\"notice\">" + std::to_string(hidden_user_ids) +
-         (hidden_user_ids == 1 ? " user ID is" : " user IDs are") +
-         " not shown: this directory publishes an address only once its owner has confirmed "
-         "it by e-mail. GnuPG 2.2 skips a key with no user ID when it is new to it; updates of "
-         "a key already in its keyring (revocations, new subkeys) still reach it.</p>";
+  if (directory_.verifies_addresses()) {
+    // The same words on every card: how many user IDs a key has beyond the
+    // published ones is its owner's business (issue #16).
+    s += "<p class=\"notice\">This directory shows only the user IDs whose addresses their "
+         "owners have confirmed by e-mail.";
+    if (c.user_ids.empty()) {
+      s += " GnuPG 2.2 skips a key with no user ID when it is new to it; updates of a key "
+           "already in its keyring (revocations, new subkeys) still reach it.";
+    }
+    s += "</p>";
   }
   s += "<h4>Subkeys</h4><ul class=\"subkeys\">";
   for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
@@ -581,7 +597,7 @@ Reply Pages::search(const HttpRequest& request) const {
   std::size_t n = 0;
   for (const auto& rec : *found) {
     if (auto vc = directory_.summarize(rec)) {
-      cards += certificate_card(*vc, rec.hidden_user_ids);
+      cards += certificate_card(*vc);
       ++n;
     }
   }
@@ -650,7 +666,7 @@ Reply Pages::upload(const HttpRequest& request) const {
   }
   b += "</ul>";
   for (const auto& st : report->stored) {
-    b += address_states(st.fingerprint);
+    b += address_states(st);
   }
   b += "<ul>";
   for (const auto& r : report->refused) {

@@ -43,11 +43,11 @@ class Pages {
   [[nodiscard]] Reply verify(const HttpRequest& request, std::string_view token) const;
   [[nodiscard]] Reply manage(const HttpRequest& request) const;
   [[nodiscard]] Reply manage_key(const HttpRequest& request, std::string_view token) const;
-  [[nodiscard]] std::string certificate_card(const openpgp::VerifiedCertificate& vc,
-                                             std::uint32_t hidden_user_ids = 0) const;
-  // The addresses of an uploaded key and their states, with a form that
-  // mails confirmation links (verified and managed mode).
-  [[nodiscard]] std::string address_states(const openpgp::Fingerprint& fpr) const;
+  [[nodiscard]] std::string certificate_card(const openpgp::VerifiedCertificate& vc) const;
+  // The addresses an upload held and their states on the stored key, with a
+  // form that mails confirmation links (verified and managed mode). Never
+  // the stored key's other addresses.
+  [[nodiscard]] std::string address_states(const service::Stored& stored) const;
   [[nodiscard]] Reply message_page(int status, std::string_view title, std::string_view text,
                                    bool error) const;
 

@@ -61,46 +61,28 @@ Verification::Verification(KeyDirectory& directory, Mailer& mailer, Verification
       per_address_(options_.per_address_per_hour / 60.0, options_.per_address_burst),
       per_client_(options_.per_client_per_hour / 60.0, options_.per_client_burst) {}
 
-Result<std::map<std::string, AddressState>> Verification::states(const Fingerprint& fpr) const {
-  auto& store = directory_.store_ref();
-  KEYDIR_TRY(auto summary, directory_.stored_summary(fpr));
-  const auto* vc = &summary;
-  std::map<std::string, AddressState> out;
-  if (!directory_.verifies_addresses()) {
-    for (const auto& st : vc->user_id_states()) {
-      if (st.email) {
-        auto& s = out[st.email->address()];
-        s = (st.revocation || vc->revoked()) && s != AddressState::Published
-                ? AddressState::Revoked
-                : AddressState::Published;
-      }
-    }
-    return out;
+Result<std::map<std::string, AddressState>> Verification::states(
+    const Fingerprint& fpr, const std::vector<std::string>& addresses) const {
+  KEYDIR_TRY(auto vc, directory_.stored_summary(fpr));
+  std::vector<std::string> published;
+  if (directory_.verifies_addresses()) {
+    KEYDIR_TRY(published, directory_.store_ref().published(fpr));
   }
-  KEYDIR_TRY(auto published, store.published(fpr));
-  std::vector<std::string> pending;
-  const std::uint64_t now = directory_.now();
-  KEYDIR_CHECK(store.for_each_token([&](ByteView, const VerifyToken& t) {
-    if (t.kind == VerifyToken::Kind::Verify && t.fingerprint == fpr && t.expires > now) {
-      pending.push_back(t.email);
-    }
-    return true;
-  }));
-  auto has = [](const std::vector<std::string>& v, const std::string& a) {
-    return std::find(v.begin(), v.end(), a) != v.end();
-  };
-  for (const auto& st : vc->user_id_states()) {
+  const bool open = !directory_.verifies_addresses();
+  std::map<std::string, AddressState> out;
+  for (const auto& st : vc.user_id_states()) {
     if (!st.email) {
       continue;
     }
     const std::string& a = st.email->address();
+    if (std::find(addresses.begin(), addresses.end(), a) == addresses.end()) {
+      continue;
+    }
     AddressState s = AddressState::Unpublished;
-    if (st.revocation || vc->revoked()) {
+    if (st.revocation || vc.revoked()) {
       s = AddressState::Revoked;
-    } else if (has(published, a)) {
+    } else if (open || std::find(published.begin(), published.end(), a) != published.end()) {
       s = AddressState::Published;
-    } else if (has(pending, a)) {
-      s = AddressState::Pending;
     }
     // A revoked user ID never hides the same address on a current one.
     auto it = out.find(a);

@@ -50,8 +50,15 @@ class Verification {
  public:
   Verification(KeyDirectory& directory, Mailer& mailer, VerificationOptions options);
 
-  // The state of every address on the certificate's user IDs. Errors: NotFound.
-  Result<std::map<std::string, AddressState>> states(const Fingerprint& fpr) const;
+  // The states of `addresses` (lower case) on the stored certificate: the
+  // addresses an upload held, never more, for an answer may speak only of
+  // what its upload contained (issue #16). An address on none of the
+  // certificate's user IDs is left out. Never Pending: whether a
+  // confirmation mail is out for an address is nobody's business but its
+  // owner's (request-verify says Pending of the addresses it has just
+  // mailed). Errors: NotFound.
+  Result<std::map<std::string, AddressState>> states(
+      const Fingerprint& fpr, const std::vector<std::string>& addresses) const;
 
   // Mails a confirmation link to each address. Each must be an address of a
   // current user ID of the certificate that this mode can publish.
