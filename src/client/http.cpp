@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <new>
 
 namespace keydir::client {
 
@@ -12,8 +13,10 @@ struct Sink {
   std::string* body;
   std::size_t max;
   bool too_large = false;
+  bool out_of_memory = false;
 };
 
+// Called by libcurl (C): no exception may leave it.
 std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
   auto* s = static_cast<Sink*>(user);
   std::size_t len = size * n;
@@ -21,7 +24,12 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
     s->too_large = true;
     return 0;  // aborts the transfer
   }
-  s->body->append(data, len);
+  try {
+    s->body->append(data, len);
+  } catch (const std::bad_alloc&) {
+    s->out_of_memory = true;
+    return 0;
+  }
   return len;
 }
 
@@ -98,6 +106,9 @@ HttpResult perform(const std::string& url, const HttpOptions& o,
   } else if (sink.too_large) {
     r.error = NetError::TooLarge;
     r.message = "the answer is larger than " + std::to_string(o.max_body) + " octets";
+  } else if (sink.out_of_memory) {
+    r.error = NetError::TooLarge;
+    r.message = "out of memory after " + std::to_string(r.body.size()) + " octets of the answer";
   } else {
     r.error = kind_of(rc);
     r.message = err[0] ? err : curl_easy_strerror(rc);

@@ -173,4 +173,26 @@ answered "time" "$took s"
 check "  ended by the timeout (within 10 s)" 1 "$([ "$took" -le 10 ] && echo 1 || echo 0)"
 unserve
 
+# --- the catch-all in main ----------------------------------------------------
+attack "an exception nothing else catches (out of memory under ulimit -v)"
+if grep -q __asan_init "$K"; then
+  answered "skipped" "an ASan build cannot run under ulimit -v"
+else
+  # The least address space (in steps of 5 MB) in which keydir starts,
+  # plus 5 MB: far less than a 16 MB input needs.
+  limit=""
+  for kb in $(seq 20000 5000 200000); do
+    if (ulimit -v "$kb"; exec "$K" wkd-url a@example.org) >/dev/null 2>&1; then
+      limit=$((kb + 5000))
+      break
+    fi
+  done
+  head -c 16000000 /dev/zero >"$T/big.bin"
+  rc=0
+  (ulimit -v "${limit:-60000}"; exec "$K" inspect "$T/big.bin") >"$T/out" 2>"$T/err" || rc=$?
+  answered "keydir inspect (ulimit -v ${limit:-?} KB, a 16 MB input)" "exit $rc; stderr: $(cat "$T/err")"
+  check "  exit 7 with one line, no abort" "7 1 keydir: internal error: out of memory" \
+    "$rc $(wc -l <"$T/err") $(cat "$T/err")"
+fi
+
 finish
