@@ -12,7 +12,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev
   gnupg gpg-wks-client sq curl wrk openssl iproute2
-  chromium nodejs npm python3-aiosmtpd nginx-light
+  chromium nodejs npm python3-aiosmtpd python3-idna nginx-light
   sks  # the peer of the SKS reconciliation interop test (never started as a service)
 )
 

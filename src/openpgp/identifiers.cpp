@@ -67,7 +67,9 @@ KeyId Fingerprint::key_id() const {
 
 namespace {
 
-bool is_ascii_control(unsigned char u) { return u < 0x20 || u == 0x7f; }
+bool is_ascii_control(unsigned char u) {
+  return u < 0x20 || u == 0x7f;
+}
 
 bool is_ascii_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -165,7 +167,8 @@ Result<std::string_view> gnupg_mailbox(std::string_view uid) {
 // RFC 5322 atext, less '!' and '%': "a!b@host" and "a%b@host" route the mail
 // to another host (UUCP bang paths, the percent hack).
 bool is_local_char(char c) {
-  return is_ascii_alnum(c) || std::string_view("#$&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+  return is_ascii_alnum(c) ||
+         std::string_view("#$&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
 }
 
 Result<void> check_local_part(std::string_view local) {
@@ -173,7 +176,8 @@ Result<void> check_local_part(std::string_view local) {
     return fail(ErrorCode::BadQuery, "the local part is longer than 64 octets");
   }
   if (!is_ascii(local)) {
-    return fail(ErrorCode::BadQuery, "the local part is not ASCII (RFC 6531 addresses are not accepted)");
+    return fail(ErrorCode::BadQuery,
+                "the local part is not ASCII (RFC 6531 addresses are not accepted)");
   }
   if (local.find('"') != std::string_view::npos) {
     return fail(ErrorCode::BadQuery, "quoted local parts are not accepted");
@@ -201,8 +205,8 @@ Result<std::string> address_of(std::string_view uid) {
     }
   }
   KEYDIR_TRY(auto m, gnupg_mailbox(uid));
-  if (std::count(uid.begin(), uid.end(), '@') != 1 ||
-      std::count(uid.begin(), uid.end(), '<') > 1 || std::count(uid.begin(), uid.end(), '>') > 1) {
+  if (std::count(uid.begin(), uid.end(), '@') != 1 || std::count(uid.begin(), uid.end(), '<') > 1 ||
+      std::count(uid.begin(), uid.end(), '>') > 1) {
     return fail(ErrorCode::BadQuery,
                 "more than one address (a second '@', '<' or '>'): ambiguous, none is taken");
   }
@@ -231,7 +235,8 @@ Result<std::string> address_of(std::string_view uid) {
     if (!same) {
       return fail(ErrorCode::BadQuery,
                   "the domain's Unicode labels are not in their normal form (NFC, lower case): "
-                  "write " + ascii_domain);
+                  "write " +
+                      ascii_domain);
     }
   }
   std::string address = ascii_lower(local) + "@" + ascii_domain;
@@ -304,7 +309,9 @@ Result<Email> Email::of_user_id(std::string_view user_id) {
   return Email(std::move(*address));
 }
 
-Result<Email> Email::parse(std::string_view text) { return of_user_id(text); }
+Result<Email> Email::parse(std::string_view text) {
+  return of_user_id(text);
+}
 
 std::optional<Email> Email::from_user_id(std::string_view user_id) {
   auto email = of_user_id(user_id);

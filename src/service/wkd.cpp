@@ -36,21 +36,6 @@ std::optional<openpgp::Certificate> current_user_ids(
   return reduced;
 }
 
-bool is_domain_name(std::string_view d) {
-  if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.' ||
-      d.find("..") != std::string_view::npos) {
-    return false;
-  }
-  for (char c : d) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-              static_cast<unsigned char>(c) >= 0x80;  // IDN in UTF-8
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
-
 Result<void> write_file(const fs::path& path, ByteView data) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -90,12 +75,13 @@ Result<Bytes> wkd_lookup(const KeyDirectory& directory, const openpgp::WkdHash& 
 
 Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_view domain_in,
                                     const std::string& out_dir, std::string_view policy) {
-  std::string domain(domain_in);
-  std::transform(domain.begin(), domain.end(), domain.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-  if (!is_domain_name(domain)) {
-    return fail(ErrorCode::BadQuery, "not a domain name: " + std::string(domain_in));
+  // Addresses' domains are lower-case A-labels (openpgp::normalize_domain).
+  auto normal = openpgp::normalize_domain(domain_in);
+  if (!normal) {
+    return fail(ErrorCode::BadQuery, "not a domain name: " + std::string(domain_in) + " (" +
+                                         normal.error().detail + ")");
   }
+  const std::string& domain = *normal;
   std::error_code ec;
   if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec)) {
     return fail(ErrorCode::StorageIo, out_dir + " is not empty");

@@ -59,7 +59,8 @@ std::vector<UserIdCase> hostile_user_ids() {
     std::string_view raw = std::string_view(line).substr(t1 + 1, t2 - t1 - 1);
     for (std::size_t i = 0; i < raw.size(); ++i) {
       if (raw.substr(i, 2) == "\\x") {
-        c.user_id.push_back(static_cast<char>(std::stoi(std::string(raw.substr(i + 2, 2)), nullptr, 16)));
+        c.user_id.push_back(
+            static_cast<char>(std::stoi(std::string(raw.substr(i + 2, 2)), nullptr, 16)));
         i += 3;
       } else {
         c.user_id.push_back(raw[i]);
@@ -100,10 +101,12 @@ TEST(Email, SaysWhyAUserIdHasNoAddress) {
             "no e-mail address: the address does not hold exactly one '@'");
   EXPECT_EQ(reason("<a%b@example.org>"),
             "no e-mail address: '%' and '!' route mail through another host: not accepted");
-  EXPECT_EQ(reason("<\"v\"@example.org>"), "no e-mail address: quoted local parts are not accepted");
+  EXPECT_EQ(reason("<\"v\"@example.org>"),
+            "no e-mail address: quoted local parts are not accepted");
   EXPECT_EQ(reason("<victim@localhost>"),
             "no e-mail address: a domain name needs at least two labels");
-  EXPECT_EQ(reason("<alice@B\xc3\x9c" "CHER.example>"),
+  EXPECT_EQ(reason("<alice@B\xc3\x9c"
+                   "CHER.example>"),
             "no e-mail address: the domain's Unicode labels are not in their normal form (NFC, "
             "lower case): write xn--bcher-kva.example");
 }
