@@ -511,9 +511,14 @@ int main(int argc, char** argv) {
   directory_options.mode = mode_text == "verified"  ? keydir::service::PublishMode::Verified
                            : mode_text == "managed" ? keydir::service::PublishMode::Managed
                                                     : keydir::service::PublishMode::Open;
-  for (auto d : wkd_domains) {
-    std::transform(d.begin(), d.end(), d.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  for (auto& d : wkd_domains) {
+    // The form every address's domain is compared in: lower-case A-labels.
+    auto normal = keydir::openpgp::normalize_domain(d);
+    if (!normal) {
+      std::cerr << "keydird: --wkd-domain " << d << ": " << normal.error().detail << "\n";
+      return kExitUsage;
+    }
+    d = *normal;
     directory_options.managed_domains.push_back(d);
   }
   directory_options.policy.keep_third_party_certifications = keep_third_party;
