@@ -22,14 +22,16 @@ build() {
 
 fuzz_smoke() {
   # libFuzzer + ASan + UBSan: armor, packet parsing and validation
-  # (fuzz_certificate), the whole HTTP API behind the network (fuzz_api), and
-  # what an SKS reconciliation peer sends (fuzz_recon).
+  # (fuzz_certificate), the whole HTTP API behind the network (fuzz_api),
+  # what an SKS reconciliation peer sends (fuzz_recon), and what a server
+  # answers the client (fuzz_client: index lines, VKS JSON, keys, WKD).
   local dir="$BUILD_DIR-fuzz"
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DKEYDIR_FUZZ=ON -DKEYDIR_TESTS=OFF \
     -DKEYDIR_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$dir" -j "$JOBS" --target fuzz_certificate fuzz_api fuzz_recon
+  cmake --build "$dir" -j "$JOBS" --target fuzz_certificate fuzz_api fuzz_recon \
+    fuzz_client
   local target corpus
-  for target in certificate api recon; do
+  for target in certificate api recon client; do
     corpus=$(mktemp -d)
     cp tests/fuzz/corpus/$target/* "$corpus"/
     local extra=()

@@ -57,7 +57,8 @@ int network_error(std::ostream& err, const std::string& what, const HttpResult& 
     case NetError::Usage: kind = "bad URL"; break;
     default: break;
   }
-  err << "keydir: " << what << ": " << kind << ": " << r.message << "\n";
+  // libcurl's message may quote what the server sent (a redirect's host).
+  err << "keydir: " << what << ": " << kind << ": " << printable(r.message, 300) << "\n";
   return r.error == NetError::Usage ? kExitUsage : kExitNetwork;
 }
 
@@ -300,7 +301,7 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
       auto r = http_get(url, ho, headers);
       if (r.error != NetError::None) {
         err << "keydir: WKD " << (method == 0 ? "advanced" : "direct") << " (" << host
-            << "): " << r.message << "; trying the next source\n";
+            << "): " << printable(r.message, 300) << "; trying the next source\n";
         continue;
       }
       if (r.status == 404) {
@@ -343,7 +344,10 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
     return network_error(err, options.server, r);
   }
   if (r.status != 200) {
-    return status_error(err, "no key for " + query.describe() + " from " + options.server, r);
+    const int code =
+        status_error(err, "no key for " + query.describe() + " from " + options.server, r);
+    // The server has none, but a WKD host answered a wrong key: say so.
+    return code == kExitNotFound && result != kExitNotFound ? result : code;
   }
   auto checked = check_answer(as_bytes(r.body), query, now_seconds());
   if (!checked) {
