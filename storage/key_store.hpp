@@ -60,8 +60,6 @@ struct CertRecord {
   Bytes digest;                   // SHA-256 of `cert`
   Bytes cert;                     // canonical binary certificate
   IndexSet index;
-  // Not stored: how many user IDs a public view left out (unverified).
-  std::uint32_t hidden_user_ids = 0;
 };
 
 struct Tombstone {

@@ -450,20 +450,18 @@ Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Que
   for (auto& rec : records) {
     KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
     KEYDIR_TRY(auto cert, parse_stored(rec));
-    std::uint32_t hidden = 0;
+    bool hidden = !cert.user_attributes.empty();
     auto view = openpgp::with_user_ids(cert, [&](std::size_t, const openpgp::UserIdBundle& u) {
       auto email = openpgp::Email::from_user_id(as_chars(u.body));
       bool keep = email &&
                   std::find(published.begin(), published.end(), email->address()) !=
                       published.end() &&
                   (!by_email || email->address() == by_email->address);
-      hidden += keep ? 0 : 1;
+      hidden = hidden || !keep;
       return keep;
     });
-    hidden += static_cast<std::uint32_t>(cert.user_attributes.size());
     if (hidden) {
       rec.cert = openpgp::serialize(view);
-      rec.hidden_user_ids = hidden;
     }
   }
   return records;

@@ -95,9 +95,8 @@ class KeyDirectory {
 
   // Certificates as the public may see them: in Verified and Managed mode
   // reduced to their published user IDs (for a lookup by address, to that
-  // address's), and `hidden_user_ids` says how many were left out (never to
-  // be shown: that count is the owner's business, issue #16); a search by
-  // words finds nothing there (exact matches only).
+  // address's; how many were left out is the owner's business and is not
+  // told); a search by words finds nothing there (exact matches only).
   Result<std::vector<storage::CertRecord>> lookup(const storage::Query& query,
                                                   std::size_t limit) const;
 
