@@ -73,7 +73,9 @@ echo hello | gpg --homedir "$H" --batch --trust-model always -e -r "$V" -o "$T/m
 # (--list-packets fails without the secret key, after printing the packets)
 gpg --homedir "$H" --batch --list-packets "$T/msg.gpg" >"$T/packets" 2>/dev/null || true
 recipient=$(sed -n 's/.*keyid \([0-9A-F]*\).*/\1/p' "$T/packets" | sed -n 1p)
-victim_subkeys=$(gpg --homedir "$H" --batch --with-colons --list-keys "$V" | awk -F: '$1=="sub"{print $5}')
+# the subkeys of the certificate whose primary key is the victim's
+victim_subkeys=$(gpg --homedir "$H" --batch --with-colons --list-keys |
+  awk -F: -v v="$V" '$1=="pub"{p=1; own=0} $1=="fpr" && p {own=($10==v); p=0} $1=="sub" && own {print $5}')
 answered "gpg -e -r $V" "encrypted to key ID $recipient"
 check "the message is encrypted to a subkey of the victim" "yes" \
   "$(printf '%s\n' "$victim_subkeys" | grep -qx "$recipient" && echo yes || echo no)"
