@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -17,6 +18,7 @@
 
 #include "api/http/secret_routes.hpp"
 #include "common/limits.hpp"
+#include "common/rate_limit.hpp"
 
 namespace keydir::server {
 
@@ -97,21 +99,292 @@ class IdleTracker {
 
 constexpr std::size_t kMaxHeaderFields = 100;
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+constexpr std::size_t kMaxRequestLineBytes = 8 * 1024;
+// The largest body: an armored upload, form-encoded (each octet may become
+// three).
+constexpr std::size_t kMaxBodyBytes = limits::kMaxArmoredUploadBytes * 3;
+// After a refusal the rest of the request is read and dropped (so that the
+// client sees the answer rather than a reset) for at most this long and this
+// much; then the connection is cut.
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+// Pistache reads a connection until it would block before it writes: a client
+// streaming faster than that can delay the answer; past this much the
+// connection is cut unanswered.
+constexpr std::size_t kMaxDiscardBytes = 64u << 20;
+constexpr auto kLinger = std::chrono::seconds(2);
+
+// Pistache 0.0.5 bounds a request only by its whole size, answers 413 when
+// its buffer overflows, then keeps the connection and parses the rest of the
+// body as new requests, rescanning its buffer for each chunk read: a 30 MB
+// body kept a core busy for minutes. Its parser has no hook either, but
+// each of its three steps is a virtual class: keydird's parser (installed per
+// connection in Handler::onConnection) wraps them and checks, as bytes
+// arrive: the request line and the header block against their bounds, the
+// announced Content-Length and every chunk size against kMaxBodyBytes before
+// any body is read, and the framing of chunked bodies. A refusal ends the
+// parse at once ("Done" with `refusal` set); Handler::onRequest answers it
+// with Connection: close, and the connection drops whatever follows.
+struct Refusal {
+  int status;
+  std::string reason;
+};
+
+class GuardedParser;
+
+class GuardedRequestLine final : public Http::Private::RequestLineStep {
+ public:
+  GuardedRequestLine(Http::Request* r, GuardedParser* p) : RequestLineStep(r), p_(p) {}
+  Http::Private::State apply(StreamCursor& cursor) override;
+
+ private:
+  GuardedParser* p_;
+};
+
+class GuardedHeaders final : public Http::Private::HeadersStep {
+ public:
+  GuardedHeaders(Http::Message* m, GuardedParser* p) : HeadersStep(m), p_(p) {}
+  Http::Private::State apply(StreamCursor& cursor) override;
+
+ private:
+  GuardedParser* p_;
+};
+
+class GuardedBody final : public Http::Private::BodyStep {
+ public:
+  GuardedBody(Http::Message* m, GuardedParser* p) : BodyStep(m), p_(p) {}
+  Http::Private::State apply(StreamCursor& cursor) override;
+
+ private:
+  GuardedParser* p_;
+};
+
+class GuardedParser final : public Http::RequestParser {
+ public:
+  explicit GuardedParser(std::size_t max_buffer) : Http::RequestParser(max_buffer) {
+    allSteps[0] = std::make_unique<GuardedRequestLine>(&request, this);
+    allSteps[1] = std::make_unique<GuardedHeaders>(&request, this);
+    allSteps[2] = std::make_unique<GuardedBody>(&request, this);
+  }
+  void reset() override {
+    Http::RequestParser::reset();
+    if (refusal) {
+      discarding = true;  // for good: this connection serves nothing more
+      refusal.reset();
+    }
+    chunked = false;
+    chunk_state = ChunkState::Size;
+    chunk_digits = 0;
+    chunk_left = 0;
+    body_total = 0;
+    scan_pos = 0;
+  }
+  Http::Private::State refuse(int status, std::string reason) {
+    if (!refusal) {
+      refusal = Refusal{status, std::move(reason)};
+    }
+    return Http::Private::State::Done;
+  }
+  // Checks the chunk framing of the bytes not yet looked at (from scan_pos
+  // to the end of what arrived): hex size, CRLF, data, CRLF. Sizes add up
+  // against kMaxBodyBytes before Pistache reserves or copies anything.
+  bool scan_chunks(StreamCursor& at);
+
+  std::optional<Refusal> refusal;
+  bool discarding = false;
+  std::size_t discarded = 0;
+  // Set once the refusal is on the wire (Pistache queues every write; its
+  // read loop may drop a lot more before the queue runs).
+  bool answered = false;
+  std::chrono::steady_clock::time_point linger_until{};
+  std::uint64_t served = 0;  // requests answered on this connection
+
+  enum class ChunkState { Size, SizeLf, Data, DataCr, DataLf, End };
+  bool chunked = false;
+  ChunkState chunk_state = ChunkState::Size;
+  int chunk_digits = 0;
+  std::size_t chunk_left = 0;
+  std::size_t body_total = 0;
+  std::size_t scan_pos = 0;  // buffer position up to which chunks were checked
+};
+
+Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
+  if (p_->discarding) {
+    const std::size_t n = cursor.remaining();
+    p_->discarded += n;
+    cursor.advance(n);
+    return Http::Private::State::Done;
+  }
+  Http::Private::State s;
+  try {
+    s = RequestLineStep::apply(cursor);
+  } catch (const std::exception&) {
+    return p_->refuse(400, "malformed request line");
+  }
+  if (s == Http::Private::State::Again && cursor.remaining() > kMaxRequestLineBytes) {
+    return p_->refuse(414, "request line longer than " + std::to_string(kMaxRequestLineBytes) +
+                               " octets");
+  }
+  return s;
+}
+
+Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
+  Http::Private::State s;
+  try {
+    s = HeadersStep::apply(cursor);
+  } catch (const std::exception&) {
+    return p_->refuse(400, "malformed header field");
+  }
+  if (s == Http::Private::State::Again) {
+    if (cursor.remaining() > kMaxHeaderBytes) {
+      return p_->refuse(431, "request header fields too large");
+    }
+    return s;
+  }
+  // Pistache keeps one raw header of each name, so a repeated
+  // Content-Length cannot be seen here (nginx in front refuses those).
+  const auto raw_length = message->headers().tryGetRaw("Content-Length");
+  if (raw_length) {
+    std::string v = raw_length->value();
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+      v.pop_back();
+    }
+    if (v.empty() || v.size() > 19 ||
+        !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return p_->refuse(400, "malformed Content-Length");
+    }
+  }
+  if (raw_length && message->headers().tryGetRaw("Transfer-Encoding")) {
+    return p_->refuse(400, "ambiguous body length (Content-Length and Transfer-Encoding)");
+  }
+  if (auto cl = message->headers().tryGet<Http::Header::ContentLength>()) {
+    if (cl->value() > kMaxBodyBytes) {
+      return p_->refuse(413, "request body larger than " + std::to_string(kMaxBodyBytes) +
+                                 " octets");
+    }
+  }
+  if (auto te = message->headers().tryGet<Http::Header::TransferEncoding>()) {
+    if (te->encoding() != Http::Header::Encoding::Chunked) {
+      return p_->refuse(501, "unsupported Transfer-Encoding (only chunked)");
+    }
+    p_->chunked = true;
+    p_->scan_pos = static_cast<std::size_t>(cursor);
+  }
+  return s;
+}
+
+bool GuardedParser::scan_chunks(StreamCursor& at) {
+  const std::size_t here = static_cast<std::size_t>(at);
+  const std::size_t end = here + at.remaining();
+  if (scan_pos < here) {
+    scan_pos = here;
+  }
+  const char* base = at.offset() - here;  // the buffer's first octet
+  auto bad = [this](int status, std::string reason) {
+    refuse(status, std::move(reason));
+    return false;
+  };
+  while (scan_pos < end && chunk_state != ChunkState::End) {
+    const char c = base[scan_pos];
+    switch (chunk_state) {
+      case ChunkState::Size: {
+        int digit = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+        if (digit >= 0) {
+          if (++chunk_digits > 8) {
+            return bad(413, "chunk larger than " + std::to_string(kMaxBodyBytes) + " octets");
+          }
+          chunk_left = chunk_left * 16 + static_cast<std::size_t>(digit);
+          if (body_total + chunk_left > kMaxBodyBytes) {
+            return bad(413, "request body larger than " + std::to_string(kMaxBodyBytes) +
+                                " octets");
+          }
+        } else if (c == '\r' && chunk_digits > 0) {
+          chunk_state = ChunkState::SizeLf;
+        } else {
+          return bad(400, "malformed chunk size");
+        }
+        ++scan_pos;
+        break;
+      }
+      case ChunkState::SizeLf:
+        if (c != '\n') {
+          return bad(400, "malformed chunk size");
+        }
+        ++scan_pos;
+        body_total += chunk_left;
+        chunk_digits = 0;
+        chunk_state = chunk_left == 0 ? ChunkState::End : ChunkState::Data;
+        break;
+      case ChunkState::Data: {
+        const std::size_t n = std::min(chunk_left, end - scan_pos);
+        scan_pos += n;
+        chunk_left -= n;
+        if (chunk_left == 0) {
+          chunk_state = ChunkState::DataCr;
+        }
+        break;
+      }
+      case ChunkState::DataCr:
+      case ChunkState::DataLf:
+        if (c != (chunk_state == ChunkState::DataCr ? '\r' : '\n')) {
+          return bad(400, "malformed chunk (no CRLF after its data)");
+        }
+        ++scan_pos;
+        chunk_state = chunk_state == ChunkState::DataCr ? ChunkState::DataLf : ChunkState::Size;
+        break;
+      case ChunkState::End:
+        break;
+    }
+  }
+  return true;
+}
+
+Http::Private::State GuardedBody::apply(StreamCursor& cursor) {
+  if (p_->chunked && !p_->scan_chunks(cursor)) {
+    return Http::Private::State::Done;
+  }
+  try {
+    return BodyStep::apply(cursor);
+  } catch (const std::exception&) {
+    return p_->refuse(400, "malformed request body");
+  }
+}
 
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
 
   Handler(const api::Api* api, bool log_queries, AccessLog* access_log,
-          std::vector<std::string> trusted, IdleTracker* idle)
+          std::vector<std::string> trusted, IdleTracker* idle, int ipv6_prefix)
       : api_(api),
         log_queries_(log_queries),
         access_log_(access_log),
         trusted_(std::move(trusted)),
-        idle_(idle) {}
+        idle_(idle),
+        ipv6_prefix_(ipv6_prefix) {}
 
   void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
     auto t0 = std::chrono::steady_clock::now();
+    if (auto peer = response.peer()) {
+      auto parser = std::static_pointer_cast<GuardedParser>(getParser(peer));
+      if (parser->discarding) {
+        // The rest of a refused request: dropped; once the answer is out
+        // and past the linger bounds, the connection is cut.
+        if ((parser->answered &&
+             (parser->discarded > kLingerBytes || t0 > parser->linger_until)) ||
+            parser->discarded > kMaxDiscardBytes) {
+          cut(*peer);
+        }
+        return;
+      }
+      if (parser->refusal) {
+        refuse(req, std::move(response), *parser, t0);
+        return;
+      }
+      ++parser->served;
+    }
     api::HttpRequest r;
     r.method = Http::methodString(req.method());
     r.path = req.resource();
@@ -138,8 +411,11 @@ class Handler : public Http::Handler {
       r.authorization = auth->value();
     }
     r.body = req.body();
-    r.client = req.address().host();
-    if (std::find(trusted_.begin(), trusted_.end(), r.client) != trusted_.end()) {
+    // Rate limits count clients: an IPv6 client by its network (one site
+    // holds a /64), an IPv4-mapped one as IPv4.
+    const std::string peer_host = req.address().host();
+    r.client = client_key(peer_host, ipv6_prefix_);
+    if (is_trusted(peer_host, r.client)) {
       // The client is the last address the proxy appended.
       if (auto xff = req.headers().tryGetRaw("X-Forwarded-For")) {
         const std::string header = xff->value();  // value() returns a temporary
@@ -150,7 +426,7 @@ class Handler : public Http::Handler {
           last.remove_prefix(1);
         }
         if (!last.empty() && last.size() <= 64) {
-          r.client = std::string(last);
+          r.client = client_key(last, ipv6_prefix_);
         }
       }
     }
@@ -242,11 +518,99 @@ class Handler : public Http::Handler {
   }
 
  private:
+  // Every connection gets keydird's bounded parser (see GuardedParser).
+  void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override {
+    peer->putData(ParserData, std::make_shared<GuardedParser>(getMaxRequestSize()));
+  }
+
+  // Ends a connection now: a reset rather than a FIN, so that a client
+  // still sending does not wait on a closed window.
+  static void cut(Tcp::Peer& peer) {
+    linger l{1, 0};
+    ::setsockopt(peer.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::shutdown(peer.fd(), SHUT_RDWR);
+  }
+
+  bool is_trusted(const std::string& host, const std::string& key) const {
+    auto listed = [this](const std::string& a) {
+      return std::find(trusted_.begin(), trusted_.end(), a) != trusted_.end();
+    };
+    return listed(host) || (key.find('/') == std::string::npos && listed(key));
+  }
+
+  // Answers a request the parser refused (GuardedParser) and closes: our
+  // side of the connection at once, the reading side once the rest of the
+  // request has been dropped (the linger bounds).
+  void refuse(const Http::Request& req, Http::ResponseWriter response, GuardedParser& parser,
+              std::chrono::steady_clock::time_point t0) {
+    const Refusal refusal = *parser.refusal;
+    auto peer_now = response.peer();
+    if (parser.served == 0 && peer_now->ssl() == nullptr) {
+      // Pistache queues its writes behind its read loop, which drains the
+      // socket first: a client streaming a large body would get the answer
+      // only after sending it all. Nothing else is queued on a connection's
+      // first request, so the answer is written here, at once.
+      const std::string body = refusal.reason + "\n";
+      const std::string out =
+          "HTTP/1.1 " + std::to_string(refusal.status) + " " +
+          Http::codeString(static_cast<Http::Code>(refusal.status)) +
+          "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body;
+      if (::send(peer_now->fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+          static_cast<ssize_t>(out.size())) {
+        ::shutdown(peer_now->fd(), SHUT_WR);
+        parser.answered = true;
+        parser.linger_until = t0 + kLinger;
+      } else {
+        cut(*peer_now);
+      }
+      log_refusal(req, refusal, t0);
+      return;
+    }
+    response.headers().remove<Http::Header::Connection>();
+    response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    response.setMime(mime("text/plain; charset=utf-8"));
+    std::weak_ptr<Tcp::Peer> peer = response.peer();
+    response.send(static_cast<Http::Code>(refusal.status), refusal.reason + "\n")
+        .then(
+            [peer](ssize_t) {
+              if (auto p = peer.lock()) {
+                ::shutdown(p->fd(), SHUT_WR);
+                auto g = std::static_pointer_cast<GuardedParser>(getParser(p));
+                g->answered = true;
+                g->linger_until = std::chrono::steady_clock::now() + kLinger;
+              }
+            },
+            [peer](std::exception_ptr&) {
+              if (auto p = peer.lock()) {
+                cut(*p);
+              }
+            });
+    log_refusal(req, refusal, t0);
+  }
+
+  void log_refusal(const Http::Request& req, const Refusal& refusal,
+                   std::chrono::steady_clock::time_point t0) {
+    spdlog::debug("http: refused a request from {}: {} {}", req.address().host(), refusal.status,
+                  refusal.reason);
+    if (access_log_) {
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count();
+      std::string method = req.resource().empty() ? "-" : Http::methodString(req.method());
+      std::string path = req.resource().empty() ? "-" : req.resource();
+      access_log_->write(method + " " + path + " " + std::to_string(refusal.status) + " " +
+                         std::to_string(refusal.reason.size() + 1) + " " + std::to_string(us) +
+                         "us");
+    }
+  }
+
   const api::Api* api_;
   bool log_queries_;
   AccessLog* access_log_;
   std::vector<std::string> trusted_;
   IdleTracker* idle_;
+  int ipv6_prefix_;
 };
 
 }  // namespace
@@ -274,15 +638,18 @@ Result<std::uint16_t> HttpServer::start() {
     auto opts = Http::Endpoint::options()
                     .threads(impl_->options.threads)
                     .flags(Tcp::Options::ReuseAddr)
-                    // The largest upload (armored, form-encoded) plus headers.
-                    .maxRequestSize(limits::kMaxArmoredUploadBytes * 3 + 16 * 1024)
+                    // The largest body plus the request line and headers
+                    // (GuardedParser checks each part against its own bound).
+                    .maxRequestSize(kMaxBodyBytes + kMaxRequestLineBytes + kMaxHeaderBytes +
+                                    64 * 1024)
                     .maxResponseSize(64u << 20)
                     .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
                     .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(
         Http::make_handler<Handler>(&impl_->api, impl_->options.log_queries,
-                                    impl_->options.access_log, impl_->options.trusted_proxies, &impl_->idle));
+                                    impl_->options.access_log, impl_->options.trusted_proxies, &impl_->idle,
+                                    impl_->options.ipv6_prefix));
     if (impl_->options.tls_cert && impl_->options.tls_key) {
       impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
     }

@@ -229,6 +229,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--trusted-proxy", http.trusted_proxies,
                     "Address of a reverse proxy whose X-Forwarded-For is believed");
+  serve->add_option("--ipv6-prefix", http.ipv6_prefix,
+                    "Rate limits count an IPv6 client by its network of this many bits")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 128));
+  serve->add_option("--request-timeout", http.body_timeout_seconds,
+                    "Seconds a client has to send a whole request, body included (else 408)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   std::string recon_listen;
   std::vector<std::string> peer_specs;
   std::vector<std::string> recon_allow;
