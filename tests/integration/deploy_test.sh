@@ -42,7 +42,7 @@ make_test_ca "$T" "keys.keydir.test" "DNS:keys.keydir.test,DNS:openpgpkey.keydir
 # The example configuration, with this test's ports, names and files.
 sed -e "s#127.0.0.1:11372#127.0.0.1:$KPORT#" -e "s#listen 443 ssl http2;#listen 127.0.0.1:$TPORT ssl http2;#" \
     -e "s#listen 11371;#listen 127.0.0.1:$HPORT;#" -e '/listen \[::\]/d' \
-    -e "s#/etc/keydir/tls/#$T/#" -e "s#example.org#keydir.test#g" \
+    -e "s#/etc/keydir/tls/#$T/#" -e "s#/var/log/nginx/#$T/#" -e "s#example.org#keydir.test#g" \
     "$ROOT/deploy/nginx/keydir.conf" >"$T/keydir.conf"
 mkdir -p "$T/nginx"
 cat >"$T/nginx.conf" <<CONF
@@ -72,6 +72,16 @@ check "a Hockeypuck hashquery (sks/hashquery) through nginx: relabelled, 200" 20
 MH=$("$(gpgconf --list-dirs libexecdir)/gpg-wks-client" --print-wkd-hash multi@keydir.test | cut -d' ' -f1)
 check "WKD advanced host through nginx" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" $R "https://openpgpkey.keydir.test:$TPORT/.well-known/openpgpkey/keydir.test/hu/$MH")"
+
+# A confirmation link's token never reaches nginx's log (the example's
+# log_format redacts it, as keydird does in its own).
+LINKTOKEN=ybndrfg8ejkmcpqxot1uwisza3
+curl -s -o /dev/null --cacert "$T/ca.pem" $R -e "https://keys.keydir.test/verify/$LINKTOKEN" \
+  "https://keys.keydir.test:$TPORT/verify/$LINKTOKEN"
+curl -s -o /dev/null "http://127.0.0.1:$HPORT/manage/$LINKTOKEN"
+sleep 0.2
+check "nginx logs the link requests, redacted" 2 "$(grep -c '/\(verify\|manage\)/\[redacted\]' "$T/keydir-access.log" 2>/dev/null || true)"
+check "no link token in nginx's log" 0 "$(cat "$T"/*access*.log | grep -c "$LINKTOKEN" || true)"
 
 # gpg through hkps:// via nginx: dirmngr verifies TLS only against a host name
 # it did not resolve itself, so it runs in a private mount namespace whose
