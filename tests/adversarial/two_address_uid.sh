@@ -13,6 +13,9 @@
 # 3. Managed mode for example.org: "attacker@evil.example@example.org" does
 #    not count as example.org, neither for a self-service upload nor for the
 #    operator's.
+# 4. An internationalised domain in one form: managed mode for Bücher.Example
+#    serves alice@bücher.example's key in WKD at the A-label host and the hash
+#    gpg-wks-client computes; by-email finds it in either form.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3  # Debian's, which has aiosmtpd and idna
@@ -186,5 +189,35 @@ print("".join("ybndrfg8ejkmcpqxot1uwisza345h769"[int(bits[i:i + 5], 2)] for i in
 done
 sleep 0.3
 check "no mail at all in managed mode or after" 0 "$(all_mails)"
+
+# --- 4. one form for internationalised domains -------------------------------
+attack "managed mode for Bücher.Example: the address as gpg-wks-client computes it"
+code=$(timeout 10 "$B/keydird" serve --listen 127.0.0.1:0 --data "$T/bad" --wkd-domain localhost \
+  >"$T/bad.out" 2>&1 && echo 0 || echo $?)
+answered "keydird serve --wkd-domain localhost" "exit $code: $(cat "$T/bad.out")"
+check "a --wkd-domain that is not a host name is refused" 2 "$code"
+KEYDIRD_OPERATOR_TOKEN=$OPTOKEN start_keydird idn --mode managed "${SMTP[@]}" \
+  --wkd-domain 'Bücher.Example' --add-rate 0
+fpr=$(make_key 'Alice <alice@bücher.example>')
+gpg --armor --export "$fpr" | json_key >"$T/idn.json"
+up=$(curl -s -H "Authorization: Bearer $OPTOKEN" -H 'Content-Type: application/json' \
+  --data-binary "@$T/idn.json" "$U/vks/v1/upload")
+answered "POST /vks/v1/upload (operator)" "$up"
+read -r IHASH IADDR <<<"$("$WKS" --print-wkd-hash 'Alice <alice@bücher.example>')"
+answered "gpg-wks-client --print-wkd-hash" "$IHASH $IADDR"
+for host in xn--bcher-kva.example openpgpkey.xn--bcher-kva.example; do
+  path=/.well-known/openpgpkey/hu/$IHASH
+  [ "${host%%.*}" = openpgpkey ] && path=/.well-known/openpgpkey/xn--bcher-kva.example/hu/$IHASH
+  code=$(curl -s -o "$T/idn.bin" -w '%{http_code}' -H "Host: $host" "$U$path")
+  answered "GET $path (Host: $host)" "$code"
+  check "WKD for $IADDR under its A-label ($host)" "200 1" \
+    "$code $(gpg --with-colons --show-keys "$T/idn.bin" 2>/dev/null | grep -c "^fpr:::::::::$fpr:" || true)"
+done
+for q in "alice@xn--bcher-kva.example" "Alice@B%C3%BCcher.Example"; do
+  code=$(http_status "$U/vks/v1/by-email/$q")
+  answered "GET /vks/v1/by-email/$q" "$code"
+  check "by-email $q finds the key" 200 "$code"
+done
+stop_keydird
 
 finish
