@@ -436,6 +436,16 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
     }
+    // A config file that holds a secret is as private as a token file.
+    if (!config_path.empty() &&
+        ((!tokens_on_command_line && !operator_tokens.empty()) ||
+         (!smtp_password_on_command_line && !smtp.password.empty()))) {
+      if (auto ok = keydir::server::check_private_file(config_path, "the config file"); !ok) {
+        std::cerr << "keydird serve: " << ok.error().detail
+                  << " (it holds an operator token or the SMTP password)\n";
+        return kExitUsage;
+      }
+    }
     if (!operator_token_file.empty()) {
       auto read = keydir::server::read_token_file(operator_token_file);
       if (!read) {

@@ -32,16 +32,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Reads a file that holds a secret: refused when every user may read or
-// write it.
-Result<std::string> read_private_file(const std::string& path, std::string_view what) {
+}  // namespace
+
+Result<void> check_private_file(const std::string& path, std::string_view what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return fail(ErrorCode::BadQuery,
                 "cannot read " + std::string(what) + " " + path + ": " + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return fail(ErrorCode::BadQuery, std::string(what) + " " + path + " is not a file");
   }
   if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
     char mode[8];
@@ -49,6 +46,23 @@ Result<std::string> read_private_file(const std::string& path, std::string_view 
     return fail(ErrorCode::BadQuery, std::string(what) + " " + path +
                                          " is open to every user (mode " + mode +
                                          "): chmod 600 " + path);
+  }
+  return {};
+}
+
+namespace {
+
+// Reads a file that holds a secret: refused when every user may read or
+// write it.
+Result<std::string> read_private_file(const std::string& path, std::string_view what) {
+  KEYDIR_CHECK(check_private_file(path, what));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return fail(ErrorCode::BadQuery,
+                "cannot read " + std::string(what) + " " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fail(ErrorCode::BadQuery, std::string(what) + " " + path + " is not a file");
   }
   if (st.st_size > 64 * 1024) {
     return fail(ErrorCode::BadQuery, std::string(what) + " " + path + " is larger than 64 KiB");

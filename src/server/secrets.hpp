@@ -41,6 +41,10 @@ Result<std::vector<std::string>> tokens_from_env(std::string_view value, std::st
 // same permission rule as token files. Errors: BadQuery.
 Result<std::string> read_secret_file(const std::string& path);
 
+// Errors: BadQuery when every user may read or write `path` (a config file
+// that holds a secret), or it cannot be examined.
+Result<void> check_private_file(const std::string& path, std::string_view what);
+
 // Overwrites, in place, the values of the given options in argv ("--opt V"
 // and "--opt=V") with '*', so that `ps` and /proc/PID/cmdline no longer show
 // them once parsed. Returns whether any was found.

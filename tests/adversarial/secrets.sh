@@ -102,6 +102,14 @@ set -e
 answered "start with a 16-character token" "exit $RC: $OUT"
 check "a 16-character token is refused at start" "2 1" \
   "$RC $(printf '%s' "$OUT" | grep -c 'too short: 16 characters carry at most 64 bits; at least 128 are needed')"
+printf 'operator-token = ["%s"]\n' "$GOOD" >"$T/open.toml"
+chmod 644 "$T/open.toml"
+set +e
+OUT=$("$B/keydird" serve --listen 127.0.0.1:0 --data "$T/weak" "${MANAGED[@]}" --config "$T/open.toml" 2>&1)
+RC=$?
+set -e
+answered "start with a token in a config file every user can read" "exit $RC: $OUT"
+check "a config file with a token, open to every user, is refused" 2 "$RC"
 chmod 644 "$T/tokens"
 set +e
 OUT=$("$B/keydird" serve --listen 127.0.0.1:0 --data "$T/weak" "${MANAGED[@]}" --operator-token-file "$T/tokens" 2>&1)
