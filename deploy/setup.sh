@@ -8,7 +8,7 @@ PACKAGES=(
   cmake g++ make pkg-config
   libcrypto++-dev libssl-dev libexpected-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev librocksdb-dev libpistache-dev libtomlplusplus-dev libcurl4-openssl-dev
-  libidn2-dev  # IDNA2008 domains of e-mail addresses
+  libidn2-dev libunistring-dev  # IDNA2008 domains, NFC of e-mail addresses
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev
   gnupg gpg-wks-client sq curl wrk openssl iproute2

@@ -2,9 +2,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include <idn2.h>
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "openpgp/crypto/hash.hpp"
 
@@ -171,13 +177,40 @@ bool is_local_char(char c) {
          std::string_view("#$&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
 }
 
+// A non-ASCII local part (RFC 6531): valid UTF-8, in NFC, and without
+// controls, format characters (bidirectional overrides, zero-width ones),
+// separators, private-use or unassigned code points, so the bytes GnuPG hashes
+// for WKD are the one form of what a reader sees.
+Result<void> check_unicode_local_part(std::string_view local) {
+  const auto* s = reinterpret_cast<const std::uint8_t*>(local.data());
+  if (u8_check(s, local.size()) != nullptr) {
+    return fail(ErrorCode::BadQuery, "the local part is not valid UTF-8");
+  }
+  for (std::size_t i = 0; i < local.size();) {
+    ucs4_t cp = 0;
+    int n = u8_mbtouc(&cp, s + i, local.size() - i);
+    if (cp >= 0x80 &&
+        (uc_is_general_category(cp, UC_CATEGORY_C) || uc_is_general_category(cp, UC_CATEGORY_Z))) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(cp));
+      return fail(ErrorCode::BadQuery, std::string("the local part holds ") + hex +
+                                           ", an invisible, control or unassigned character");
+    }
+    i += static_cast<std::size_t>(n > 0 ? n : 1);
+  }
+  std::size_t nfc_size = 0;
+  std::uint8_t* nfc = u8_normalize(UNINORM_NFC, s, local.size(), nullptr, &nfc_size);
+  bool same = nfc && nfc_size == local.size() && std::memcmp(nfc, s, nfc_size) == 0;
+  std::free(nfc);
+  if (!same) {
+    return fail(ErrorCode::BadQuery, "the local part is not in Unicode normal form NFC");
+  }
+  return {};
+}
+
 Result<void> check_local_part(std::string_view local) {
   if (local.size() > 64) {
     return fail(ErrorCode::BadQuery, "the local part is longer than 64 octets");
-  }
-  if (!is_ascii(local)) {
-    return fail(ErrorCode::BadQuery,
-                "the local part is not ASCII (RFC 6531 addresses are not accepted)");
   }
   if (local.find('"') != std::string_view::npos) {
     return fail(ErrorCode::BadQuery, "quoted local parts are not accepted");
@@ -189,10 +222,13 @@ Result<void> check_local_part(std::string_view local) {
     return fail(ErrorCode::BadQuery, "the local part has an empty dot-separated word");
   }
   for (char c : local) {
-    if (c != '.' && !is_local_char(c)) {
+    if (c != '.' && static_cast<unsigned char>(c) < 0x80 && !is_local_char(c)) {
       return fail(ErrorCode::BadQuery,
                   std::string("the local part holds '") + c + "', not allowed in a dot-atom");
     }
+  }
+  if (!is_ascii(local)) {
+    KEYDIR_CHECK(check_unicode_local_part(local));
   }
   return {};
 }

@@ -67,8 +67,8 @@ class Fingerprint {
 // label (an address literal), more than 253 octets.
 Result<std::string> normalize_domain(std::string_view domain);
 
-// A normalised e-mail address: one addr-spec, its ASCII local part lower-cased
-// (as GnuPG, WKD and keys.openpgp.org compare them) and its domain in
+// A normalised e-mail address: one addr-spec, the ASCII letters of its local
+// part lower-cased (as GnuPG and WKD compare them) and its domain in
 // normalize_domain's form.
 class Email {
  public:
@@ -81,8 +81,10 @@ class Email {
   //    GnuPG's C strings) and exactly one '@', and one '<' and one '>' when it
   //    has any: a second address, or anything a reader or another program could
   //    take for one, makes the user ID ambiguous, so it has no address at all;
-  //  - the local part is an ASCII dot-atom (RFC 5322) of at most 64 octets,
-  //    without '%' or '!' (routes through another host) and unquoted;
+  //  - the local part is a dot-atom (RFC 5322, RFC 6531) of at most 64 octets,
+  //    without '%' or '!' (routes through another host) and unquoted; beyond
+  //    ASCII, valid UTF-8 in NFC without control, format, separator,
+  //    private-use or unassigned code points;
   //  - the domain is a host name (normalize_domain); U-labels must be written in
   //    their normal form (NFC, lower case), so the address GnuPG extracts and
   //    keydir's differ only by the A-label encoding of the domain;

@@ -103,6 +103,11 @@ TEST(Email, SaysWhyAUserIdHasNoAddress) {
             "no e-mail address: '%' and '!' route mail through another host: not accepted");
   EXPECT_EQ(reason("<\"v\"@example.org>"),
             "no e-mail address: quoted local parts are not accepted");
+  EXPECT_EQ(reason("<vic\xe2\x80\x8btim@example.org>"),
+            "no e-mail address: the local part holds U+200B, an invisible, control or "
+            "unassigned character");
+  EXPECT_EQ(reason("<ju\xcc\x88rgen@example.org>"),
+            "no e-mail address: the local part is not in Unicode normal form NFC");
   EXPECT_EQ(reason("<victim@localhost>"),
             "no e-mail address: a domain name needs at least two labels");
   EXPECT_EQ(reason("<alice@B\xc3\x9c"
