@@ -30,9 +30,10 @@ struct HttpOptions {
   // Keep-alive connections idle this long are closed (Pistache has no such
   // setting; a sweeper thread does it). 0: never.
   int idle_timeout_seconds = 60;
-  // Pistache's timeouts, both counted from the start of a request: the
-  // request line and headers must be in within the first, the whole
-  // request (body included) within the second, or the answer is 408.
+  // Pistache's timeouts, both counted from the connection's start or the
+  // end of its previous request: the request line and headers must be in
+  // within the first, the whole request (body included) within the second,
+  // or the answer is 408.
   int header_timeout_seconds = 10;
   int body_timeout_seconds = 30;
   // Rate limits key an IPv6 client by its network of this many bits (an
