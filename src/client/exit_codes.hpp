@@ -1,4 +1,4 @@
-// Exit codes of every keydir command (README "keydir", docs/operating-client.md).
+// Exit codes of every keydir command (README "keydir", docs/client.md).
 #pragma once
 
 namespace keydir::client {
