@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from httpio import read_response
+
 PORT = int(sys.argv[1])
 HEAD = (b"POST /pks/add HTTP/1.1\r\nHost: x\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n")
@@ -136,22 +138,7 @@ def flood(n, size, path, pid):
                 if c is None:
                     c = socket.create_connection(("127.0.0.1", PORT), timeout=2)
                 c.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-                buf = b""
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(65536)
-                    if not d:
-                        raise OSError("closed")
-                    buf += d
-                head, _, body = buf.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                while len(body) < length:
-                    d = c.recv(65536)
-                    if not d:
-                        raise OSError("closed")
-                    body += d
+                head, _ = read_response(c)
                 if status_of(head) == 200:
                     lookups["ok"] += 1
                     if uploading.is_set():

@@ -19,22 +19,9 @@ source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 up() { python3 "$HERE/xff_uploads.py" "$PORT" "$@"; }
 
-# start6 NAME ARGS...: like start_keydird, on [::1].
+# start6 NAME ARGS...: start_keydird on [::1], believing X-Forwarded-For from it.
 start6() {
-  local name=$1
-  shift
-  "$B/keydird" serve --listen "[::1]:0" --data "$T/$name" --trusted-proxy ::1 \
-    --access-log off "$@" >"$T/$name.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  PORT=""
-  for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/$name.log" | head -n 1)
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$PORT" ] || { cat "$T/$name.log"; echo "keydird did not start on [::1]"; exit 1; }
+  LISTEN="[::1]:0" start_keydird "$1" --trusted-proxy ::1 --access-log off "${@:2}"
 }
 
 # Two uploads a client, then one a minute.

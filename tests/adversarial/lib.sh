@@ -17,13 +17,14 @@ answered() {
   printf '   %s -> %s\n' "$1" "$(printf '%s' "$2" | tr '\n' ' ' | cut -c1-300)"
 }
 
-# start_keydird NAME ARGS...: keydird serve on a free loopback port with the
-# data folder $T/NAME and the extra ARGS; waits until it serves. Sets PORT,
-# U (its base URL) and SERVER_PID; the log is $T/NAME.log.
+# start_keydird NAME ARGS...: keydird serve on a free loopback port (LISTEN,
+# default 127.0.0.1:0) with the data folder $T/NAME and the extra ARGS; waits
+# until it serves. Sets PORT, U (its base URL) and SERVER_PID; the log is
+# $T/NAME.log.
 start_keydird() {
   local name=$1
   shift
-  "$B/keydird" serve --listen 127.0.0.1:0 --data "$T/$name" "$@" >"$T/$name.log" 2>&1 &
+  "$B/keydird" serve --listen "${LISTEN:-127.0.0.1:0}" --data "$T/$name" "$@" >"$T/$name.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   PORT=""
@@ -35,6 +36,8 @@ start_keydird() {
   done
   [ -n "$PORT" ] || { cat "$T/$name.log"; echo "keydird did not start"; exit 1; }
   U=http://127.0.0.1:$PORT
+  [[ "${LISTEN:-}" == "["* ]] && U="http://[::1]:$PORT"
+  return 0
 }
 # stop_keydird: SIGTERM to the last started server, and wait for it.
 stop_keydird() {

@@ -9,6 +9,8 @@
 import socket
 import sys
 
+from httpio import read_response
+
 PORT = int(sys.argv[1])
 BODY = b"keytext=x"
 conn = socket.create_connection(("::1", PORT), timeout=10)
@@ -18,22 +20,10 @@ def upload(addr):
     conn.sendall(b"POST /pks/add HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: " + addr.encode() +
                  b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
                  % len(BODY) + BODY)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = conn.recv(65536)
-        if not d:
-            raise SystemExit("keydird closed the connection")
-        buf += d
-    head, _, body = buf.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    while len(body) < length:
-        d = conn.recv(65536)
-        if not d:
-            raise SystemExit("keydird closed the connection")
-        body += d
+    try:
+        head, _ = read_response(conn)
+    except OSError:
+        raise SystemExit("keydird closed the connection")
     return int(head.split()[1])
 
 
