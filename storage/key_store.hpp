@@ -33,11 +33,12 @@ using openpgp::WkdHash;
 // Who may claim a key (docs/security.md, "Nobody can take another person's
 // fingerprint"): a certificate's primary key, and subkeys that proved
 // possession (signing or certifying subkeys carry a verified back-signature),
-// are *strong* claims. Any other subkey (encryption or authentication only)
-// was bound by the primary key alone — anybody can bind anybody's public key
-// that way — and is a *weak* claim: a lookup uses it only when no primary key,
-// no strong claim and no deleted key has that fingerprint, and when no other
-// certificate claims it too.
+// are *strong* claims. Any other subkey was bound by the primary key alone —
+// anybody can bind anybody's public key that way. If its algorithm could sign
+// (it might be somebody's primary key) it claims nothing and is not indexed by
+// fingerprint or key ID; an encryption-only subkey is a *weak* claim: a lookup
+// uses it only when no primary key, no strong claim and no deleted key has
+// that fingerprint, and when no other certificate claims it too.
 struct IndexSet {
   std::vector<Fingerprint> fingerprints;  // primary first, then strong subkeys
   std::vector<KeyId> key_ids;             // of the primary key and strong subkeys
@@ -45,7 +46,7 @@ struct IndexSet {
   std::vector<WkdHash> wkd;               // one per e-mail address
   std::vector<std::string> words;         // lower-cased words of valid user IDs
   Bytes sks_hash;                         // 16 octets (MD5, SKS/Hockeypuck definition)
-  std::vector<Fingerprint> weak_subkeys;  // subkeys without proof of possession
+  std::vector<Fingerprint> weak_subkeys;  // encryption-only subkeys (no proof)
 
   [[nodiscard]] Bytes encode() const;
   static Result<IndexSet> decode(ByteView bytes);

@@ -317,6 +317,11 @@ Result<Outcome> answer_session(Stream& s, const TreeView& tree, const SessionLim
       }
     } else if (auto* f = std::get_if<ReconRqstFull>(&*m)) {
       KEYDIR_TRY(const TreeNode n, tree.find(f->prefix));
+      if (n.size > limits.max_full_elements) {
+        return protocol_error("ReconRqstFull for a node of " + std::to_string(n.size) +
+                              " elements (at most " +
+                              std::to_string(limits.max_full_elements) + " are sent whole)");
+      }
       KEYDIR_TRY(auto local, tree.elements_of(n));
       add_recover(out, seen, minus(f->elements, local), limits.max_recover);
       io.queue(Elements{minus(local, f->elements)});

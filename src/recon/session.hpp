@@ -56,6 +56,12 @@ struct SessionLimits {
   // Our own walk sends at most max_outstanding requests per Flush.
   std::size_t max_requests_per_flush = 1000;
   std::size_t max_pending_bytes = 16u << 20;  // a peer reads no larger message
+  // A ReconRqstFull makes us read every element of the node asked for: one
+  // 17-octet message for the root of a 10M store would cost hundreds of MB
+  // before any answer is queued. Past this many elements the session ends
+  // (the asker's node is small; ours that large means a difference no single
+  // session can recover anyway, see max_recover).
+  std::size_t max_full_elements = 100000;
 };
 
 // Sends `local`, reads the peer's, checks them, acknowledges. A non-empty

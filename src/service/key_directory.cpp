@@ -69,6 +69,20 @@ std::vector<std::string> user_id_words(std::string_view user_id) {
   return out;
 }
 
+bool can_be_primary(openpgp::PublicKeyAlgorithm algorithm) {
+  using A = openpgp::PublicKeyAlgorithm;
+  switch (algorithm) {
+    case A::RsaEncryptOnly:
+    case A::ElGamalEncryptOnly:
+    case A::Ecdh:
+    case A::X25519:
+    case A::X448:
+      return false;
+    default:
+      return true;  // signing algorithms, and any we do not know
+  }
+}
+
 bool proves_possession(const openpgp::KeyState& subkey) {
   // verify() keeps a signing or certifying binding only with a valid
   // back-signature made by the subkey itself (RFC 9580 §5.2.1, 0x18).
@@ -85,7 +99,13 @@ storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc,
   for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
     const auto& key = c.subkeys[i].key;
     if (!proves_possession(vc.subkey_states()[i])) {
-      idx.weak_subkeys.push_back(key.fingerprint);
+      // Bound by this certificate alone. A key of an algorithm that can sign
+      // might be somebody's primary key, not yet (or never) uploaded here:
+      // such a subkey is found by no fingerprint or key ID (as on
+      // keys.openpgp.org). An encryption-only key can be no primary key.
+      if (!can_be_primary(key.algorithm)) {
+        idx.weak_subkeys.push_back(key.fingerprint);
+      }
       continue;
     }
     idx.fingerprints.push_back(key.fingerprint);

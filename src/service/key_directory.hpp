@@ -153,6 +153,9 @@ class KeyDirectory {
 // subkey, whose binding carries a verified back-signature. Anybody can bind
 // anybody's public key as an encryption or authentication subkey.
 bool proves_possession(const openpgp::KeyState& subkey);
+// Whether a key of this algorithm can be a primary key (certify): false only
+// for the encryption-only algorithms.
+bool can_be_primary(openpgp::PublicKeyAlgorithm algorithm);
 
 // Words of a user ID for text search: ASCII letters and digits lower-cased,
 // split at everything else (UTF-8 sequences stay inside words), 2..64 octets.

@@ -529,14 +529,18 @@ struct RocksKeyStore::Impl {
 
   // The certificates that one key — a fingerprint or key ID, `key` in column
   // family `c` — names (key_store.hpp, Query): `is_it(f)` says whether the key
-  // whose fingerprint is f is the one asked for.
+  // whose fingerprint is f is the one asked for. `owner_first`: a certificate
+  // whose primary key it is hides strong claims by subkeys; not for short
+  // key IDs, where a colliding primary key costs 2^32 work and must not hide
+  // a signing subkey.
   Result<std::set<Fingerprint>> claims(const rocksdb::ReadOptions& ro, Cf c,
                                        const std::string& key, const std::string& weak_key,
-                                       const std::function<bool(const Fingerprint&)>& is_it) const {
+                                       const std::function<bool(const Fingerprint&)>& is_it,
+                                       bool owner_first = true) const {
     KEYDIR_TRY(auto strong, members(ro, c, key));
     std::set<Fingerprint> own;  // certificates whose primary key it is
     for (const auto& f : strong) {
-      if (is_it(f)) {
+      if (owner_first && is_it(f)) {
         own.insert(f);
       }
     }
@@ -757,9 +761,10 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
                                     [&](const Fingerprint& f) { return f.key_id() == k->id; }));
   } else if (auto* s = std::get_if<Query::ByShortKeyId>(&query.what)) {
     const std::string key = be(s->id, 4);
-    KEYDIR_TRY(found, impl_->claims(ro, kByShort, key, key + kWeak, [&](const Fingerprint& f) {
-                 return f.key_id().short_id() == s->id;
-               }));
+    KEYDIR_TRY(found, impl_->claims(
+                          ro, kByShort, key, key + kWeak,
+                          [&](const Fingerprint& f) { return f.key_id().short_id() == s->id; },
+                          false));
   } else if (auto* e = std::get_if<Query::ByEmail>(&query.what)) {
     KEYDIR_TRY(found, impl_->members(ro, kByEmail, e->address));
   } else if (auto* w = std::get_if<Query::ByWkd>(&query.what)) {

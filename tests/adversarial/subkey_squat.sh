@@ -36,6 +36,19 @@ out=$("$B/keydir" upload --server "$U" "$K/squat.pgp" "$K/squat6.pgp" 2>&1) && r
 answered "keydir upload squat.pgp squat6.pgp" "exit $rc: $out"
 check "the attacker's certificates are stored" 0 "$rc"
 
+attack "before the victim's key is here: look the victim up, gpg --recv-keys it"
+for path in "/pks/lookup?op=get&search=0x$V" "/pks/lookup?op=get&search=0x$VK" \
+  "/vks/v1/by-fingerprint/$V" "/pks/v2/certs/by-vfingerprint/04$V" "/pks/v2/certs/by-vfingerprint/06$V6"; do
+  code=$(http_status "$U$path")
+  answered "GET $path" "$code"
+  check "GET $path does not answer the squat" 404 "$code"
+done
+H=$(gpg_home early)
+out=$(gpg --homedir "$H" --batch --recv-keys "$V" 2>&1) && rc=0 || rc=$?
+answered "gpg --recv-keys $V" "exit $rc: $out"
+check "gpg imports nothing for the victim's fingerprint" "" \
+  "$(gpg --homedir "$H" --batch --with-colons --list-keys 2>/dev/null | grep '^pub' || true)"
+
 attack "the victim publishes with gpg --send-keys after the squat"
 H=$(gpg_home victim)
 gpg --homedir "$H" --batch --import "$K/victim.pgp" 2>/dev/null  # gpg 2.2 knows no v6

@@ -283,7 +283,8 @@ Bytes CertGenerator::make(const CertSpec& spec) {
     openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x18, ctx, t, 0x02, back, rng_));
   }
   for (const auto& b : spec.bound_subkeys) {
-    Key sub = signing_key(v, b.created, ed25519(b.seed));
+    Key sub = b.encryption ? encryption_key(v, b.created, Bytes(b.seed.begin(), b.seed.end()))
+                           : signing_key(v, b.created, ed25519(b.seed));
     openpgp::write_packet(out, 14, sub.body);
     Bytes ctx = key_ctx;
     hash_key(ctx, sub);

@@ -34,6 +34,7 @@ struct CertSpec {
     std::array<std::uint8_t, 32> seed{};
     std::uint32_t created = 0;
     std::uint8_t flags = 0x20;  // authentication only
+    bool encryption = false;    // an X25519 key (public value `seed`) instead
   };
   std::vector<BoundKey> bound_subkeys;
   // User IDs with a certification revocation (0x30), made after the

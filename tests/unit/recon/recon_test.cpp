@@ -428,6 +428,21 @@ TEST(Session, AnswersPilingUpWithoutFlushEndTheSession) {
   EXPECT_LT(sent, 100000);
 }
 
+TEST(Session, AFullRequestForALargeNodeEndsTheSessionBeforeReadingIt) {
+  std::mt19937_64 rng(33);
+  PrefixTree tree;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(tree.insert(random_hash(rng)));
+  }
+  SessionLimits limits;
+  limits.max_full_elements = 100;  // the root holds 300
+  auto [out, sent] = never_flush(tree, limits, 10);
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().detail.find("ReconRqstFull for a node of 300 elements"), std::string::npos)
+      << out.error().detail;
+  EXPECT_LE(sent, 10);
+}
+
 TEST(Session, MismatchedParametersAreRefusedWithAReason) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);

@@ -226,11 +226,11 @@ struct Claims {
   // The attacker's certificate: `seed`'s key (made at the victim's time)
   // bound as a subkey with `flags`, without any proof of possession.
   Bytes squat(const std::array<std::uint8_t, 32>& seed, std::uint8_t flags = 0x20,
-              std::string uid = "Mallory <mallory@evil.example>") {
+              std::string uid = "Mallory <mallory@evil.example>", bool encryption = false) {
     test::CertSpec a;
     a.user_ids = {std::move(uid)};
     a.created = kVictimTime + 100;
-    a.bound_subkeys.push_back({seed, kVictimTime, flags});
+    a.bound_subkeys.push_back({seed, kVictimTime, flags, encryption});
     return gen.make(a);
   }
 };
@@ -254,8 +254,9 @@ TEST(KeyDirectory, APrimaryKeyBoundAsAnotherCertificatesSubkeyNeverTakesItsFinge
     Env env;
     if (attacker_first) {
       EXPECT_EQ(upload_one(*env.directory, attacker), Outcome::New);
-      // Nobody else claims the key yet: the lone claim answers.
-      EXPECT_EQ(by_every_id(env, k.victim_fpr), std::vector<Fingerprint>{attacker_fpr});
+      // The victim's key is not here yet: a key that could be somebody's
+      // primary key, bound without proof, is nobody's.
+      EXPECT_TRUE(by_every_id(env, k.victim_fpr).empty());
     }
     // Neither upload blocks the other.
     EXPECT_EQ(upload_one(*env.directory, k.victim), Outcome::New);
@@ -299,16 +300,35 @@ TEST(KeyDirectory, ASigningSubkeyWithItsBackSignatureOutranksAClaimWithout) {
   }
 }
 
-TEST(KeyDirectory, AKeyClaimedWithoutProofBySeveralCertificatesIsNobodys) {
+TEST(KeyDirectory, AnEncryptionSubkeyIsFoundUnlessSeveralCertificatesClaimIt) {
   Claims k;
   Env env;
-  auto seed = k.gen.random_seed();
-  EXPECT_EQ(upload_one(*env.directory, k.squat(seed, 0x20, "One <one@example.org>")),
+  auto seed = k.gen.random_seed();  // an X25519 key: never a primary key
+  Bytes one = k.squat(seed, 0x0C, "One <one@example.org>", true);
+  Fingerprint shared = parse_one(one).subkeys.back().key.fingerprint;
+  EXPECT_EQ(upload_one(*env.directory, one), Outcome::New);
+  EXPECT_EQ(by_every_id(env, shared),
+            std::vector<Fingerprint>{parse_one(one).primary.fingerprint});
+  EXPECT_EQ(upload_one(*env.directory, k.squat(seed, 0x0C, "Two <two@example.org>", true)),
             Outcome::New);
-  EXPECT_EQ(upload_one(*env.directory, k.squat(seed, 0x20, "Two <two@example.org>")),
-            Outcome::New);
-  Fingerprint shared = parse_one(k.squat(seed)).subkeys.back().key.fingerprint;
   EXPECT_TRUE(by_every_id(env, shared).empty());
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, AShortKeyIdCollidingWithASigningSubkeyHidesNeither) {
+  // A primary key whose short key ID equals another certificate's signing
+  // subkey's (2^32 work): a lookup by short key ID names both.
+  Claims k;
+  Env env;
+  EXPECT_EQ(upload_one(*env.directory, k.victim), Outcome::New);
+  test::CertSpec same;  // the signing subkey's own key as a primary: same short ID
+  same.user_ids = {"Other <other@example.org>"};
+  same.primary_seed = k.signing_seed;
+  same.created = Claims::kVictimTime;
+  Bytes other = k.gen.make(same);
+  EXPECT_EQ(upload_one(*env.directory, other), Outcome::New);
+  auto found = env.find(Query{Query::ByShortKeyId{k.victim_signing.key_id().short_id()}});
+  EXPECT_EQ(found.size(), 2u);
   env.expect_consistent();
 }
 
@@ -340,7 +360,10 @@ TEST(KeyDirectory, TheSameHolderMayUseOneKeyAsPrimaryAndAsSigningSubkey) {
   Env env;
   EXPECT_EQ(upload_one(*env.directory, cert_b), Outcome::New);
   EXPECT_EQ(upload_one(*env.directory, cert_a), Outcome::New);
-  EXPECT_EQ(by_every_id(env, fa), std::vector<Fingerprint>{fa});
+  EXPECT_EQ(env.find(Query{Query::ByFingerprint{fa}}), std::vector<Fingerprint>{fa});
+  EXPECT_EQ(env.find(Query{Query::ByKeyId{fa.key_id()}}), std::vector<Fingerprint>{fa});
+  // A short key ID names every certificate that holds the key with proof.
+  EXPECT_EQ(env.find(Query{Query::ByShortKeyId{fa.key_id().short_id()}}).size(), 2u);
   ASSERT_TRUE(env.directory->remove(fa, "test"));
   EXPECT_EQ(by_every_id(env, fa), std::vector<Fingerprint>{fb});
   env.expect_consistent();
