@@ -69,6 +69,34 @@ class IdleTracker {
     e.peer = peer;
     e.last = std::chrono::steady_clock::now();
   }
+  // A refused connection (answer written, our side shut): cut at `until`
+  // whether or not its client ever sends again (cut_lingering).
+  void linger(const std::shared_ptr<Tcp::Peer>& peer, std::chrono::steady_clock::time_point until) {
+    if (!peer) {
+      return;
+    }
+    std::lock_guard lock(mu_);
+    lingering_[peer.get()] = Entry{peer, until};
+  }
+  // Shuts down the refused connections past their linger deadline: the
+  // reactor then reads the end of the stream and closes the descriptor.
+  void cut_lingering() {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    for (auto it = lingering_.begin(); it != lingering_.end();) {
+      auto p = it->second.peer.lock();
+      if (!p) {
+        it = lingering_.erase(it);
+        continue;
+      }
+      if (now >= it->second.last) {
+        ::shutdown(p->fd(), SHUT_RDWR);
+        it = lingering_.erase(it);
+        continue;
+      }
+      ++it;
+    }
+  }
   // Shuts down connections idle longer than `limit`; forgets closed ones.
   void sweep(std::chrono::seconds limit) {
     auto now = std::chrono::steady_clock::now();
@@ -91,10 +119,11 @@ class IdleTracker {
  private:
   struct Entry {
     std::weak_ptr<Tcp::Peer> peer;
-    std::chrono::steady_clock::time_point last;
+    std::chrono::steady_clock::time_point last;  // a deadline in lingering_
   };
   std::mutex mu_;
   std::unordered_map<const Tcp::Peer*, Entry> peers_;
+  std::unordered_map<const Tcp::Peer*, Entry> lingering_;
 };
 
 constexpr std::size_t kMaxHeaderFields = 100;
@@ -121,7 +150,10 @@ constexpr auto kLinger = std::chrono::seconds(2);
 // connection in Handler::onConnection) wraps them and checks, as bytes
 // arrive: the request line and the header block against their bounds, the
 // announced Content-Length and every chunk size against kMaxBodyBytes before
-// any body is read, and the framing of chunked bodies. A refusal ends the
+// any body is read, and the framing of chunked bodies. A chunked body never
+// reaches Pistache's chunk parser (0.0.5 loops ~2^64 times when a chunk's
+// CR and LF arrive in two reads): it is read whole, its wire octets (framing
+// included) bounded by kMaxBodyBytes, and de-chunked here. A refusal ends the
 // parse at once ("Done" with `refusal` set); Handler::onRequest answers it
 // with Connection: close, and the connection drops whatever follows.
 struct Refusal {
@@ -176,7 +208,11 @@ class GuardedParser final : public Http::RequestParser {
     chunk_digits = 0;
     chunk_left = 0;
     body_total = 0;
+    body_start = 0;
+    trailer_bytes = 0;
     scan_pos = 0;
+    dechunked.clear();
+    dechunked.shrink_to_fit();
   }
   Http::Private::State refuse(int status, std::string reason) {
     if (!refusal) {
@@ -185,8 +221,12 @@ class GuardedParser final : public Http::RequestParser {
     return Http::Private::State::Done;
   }
   // Checks the chunk framing of the bytes not yet looked at (from scan_pos
-  // to the end of what arrived): hex size, CRLF, data, CRLF. Sizes add up
-  // against kMaxBodyBytes before Pistache reserves or copies anything.
+  // to the end of what arrived): hex size, CRLF, data, CRLF, ..., then the
+  // last chunk and the trailer fields up to their empty line (chunk_state
+  // End). Sizes add up against kMaxBodyBytes before anything is copied; the
+  // wire octets of the body (framing included) are bounded by kMaxBodyBytes
+  // too, so that Pistache's buffer (maxRequestSize) never overflows first.
+  // The chunk data is appended to `dechunked`.
   bool scan_chunks(StreamCursor& at);
 
   std::optional<Refusal> refusal;
@@ -198,13 +238,27 @@ class GuardedParser final : public Http::RequestParser {
   std::chrono::steady_clock::time_point linger_until{};
   std::uint64_t served = 0;  // requests answered on this connection
 
-  enum class ChunkState { Size, SizeLf, Data, DataCr, DataLf, End };
+  enum class ChunkState {
+    Size,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    Trailer,      // at the start of a trailer line (or of the final CRLF)
+    TrailerLine,  // inside a trailer field
+    TrailerLf,    // after a trailer field's CR
+    LastLf,       // after the final CR
+    End
+  };
   bool chunked = false;
   ChunkState chunk_state = ChunkState::Size;
   int chunk_digits = 0;
   std::size_t chunk_left = 0;
   std::size_t body_total = 0;
+  std::size_t body_start = 0;  // buffer position of the body's first octet
+  std::size_t trailer_bytes = 0;
   std::size_t scan_pos = 0;  // buffer position up to which chunks were checked
+  std::string dechunked;
 };
 
 Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
@@ -267,7 +321,8 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
       return p_->refuse(501, "unsupported Transfer-Encoding (only chunked)");
     }
     p_->chunked = true;
-    p_->scan_pos = static_cast<std::size_t>(cursor);
+    p_->body_start = static_cast<std::size_t>(cursor);
+    p_->scan_pos = p_->body_start;
   }
   return s;
 }
@@ -283,7 +338,14 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
     refuse(status, std::move(reason));
     return false;
   };
+  const auto too_large = [&] {
+    return bad(413, "request body larger than " + std::to_string(kMaxBodyBytes) +
+                        " octets (chunk framing included)");
+  };
   while (scan_pos < end && chunk_state != ChunkState::End) {
+    if (scan_pos - body_start >= kMaxBodyBytes) {
+      return too_large();
+    }
     const char c = base[scan_pos];
     switch (chunk_state) {
       case ChunkState::Size: {
@@ -315,10 +377,11 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
         ++scan_pos;
         body_total += chunk_left;
         chunk_digits = 0;
-        chunk_state = chunk_left == 0 ? ChunkState::End : ChunkState::Data;
+        chunk_state = chunk_left == 0 ? ChunkState::Trailer : ChunkState::Data;
         break;
       case ChunkState::Data: {
         const std::size_t n = std::min(chunk_left, end - scan_pos);
+        dechunked.append(base + scan_pos, n);
         scan_pos += n;
         chunk_left -= n;
         if (chunk_left == 0) {
@@ -334,15 +397,59 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
         ++scan_pos;
         chunk_state = chunk_state == ChunkState::DataCr ? ChunkState::DataLf : ChunkState::Size;
         break;
+      case ChunkState::Trailer:
+      case ChunkState::TrailerLine:
+        if (++trailer_bytes > kMaxHeaderBytes) {
+          return bad(431, "chunked trailer larger than " + std::to_string(kMaxHeaderBytes) +
+                              " octets");
+        }
+        if (c == '\r') {
+          chunk_state =
+              chunk_state == ChunkState::Trailer ? ChunkState::LastLf : ChunkState::TrailerLf;
+        } else if (c == '\n') {
+          return bad(400, "malformed chunked trailer (bare LF)");
+        } else {
+          chunk_state = ChunkState::TrailerLine;
+        }
+        ++scan_pos;
+        break;
+      case ChunkState::TrailerLf:
+      case ChunkState::LastLf:
+        if (c != '\n') {
+          return bad(400, "malformed chunked trailer (CR without LF)");
+        }
+        chunk_state = chunk_state == ChunkState::LastLf ? ChunkState::End : ChunkState::Trailer;
+        ++scan_pos;
+        break;
       case ChunkState::End:
         break;
     }
   }
+  if (scan_pos - body_start > kMaxBodyBytes) {
+    return too_large();
+  }
   return true;
 }
 
+// Pistache's Message keeps its body protected and befriends only its own
+// BodyStep: a pointer to the member, named through a derived class.
+struct MessageBody : Http::Message {
+  static constexpr std::string Http::Message::*kBody = &MessageBody::body_;
+};
+
 Http::Private::State GuardedBody::apply(StreamCursor& cursor) {
-  if (p_->chunked && !p_->scan_chunks(cursor)) {
+  if (p_->chunked) {
+    // Nothing is consumed until the whole body (last chunk and trailer) is
+    // in; Pistache's own chunk parser never runs.
+    if (!p_->scan_chunks(cursor)) {
+      return Http::Private::State::Done;
+    }
+    if (p_->chunk_state != GuardedParser::ChunkState::End) {
+      return Http::Private::State::Again;
+    }
+    cursor.advance(p_->scan_pos - static_cast<std::size_t>(cursor));
+    message->*MessageBody::kBody = std::move(p_->dechunked);
+    p_->dechunked.clear();
     return Http::Private::State::Done;
   }
   try {
@@ -561,6 +668,11 @@ class Handler : public Http::Handler {
         ::shutdown(peer_now->fd(), SHUT_WR);
         parser.answered = true;
         parser.linger_until = t0 + kLinger;
+        // A client that stays silent never wakes the discard path: the
+        // sweeper cuts the connection at the deadline.
+        if (idle_) {
+          idle_->linger(peer_now, parser.linger_until);
+        }
       } else {
         cut(*peer_now);
       }
@@ -573,12 +685,15 @@ class Handler : public Http::Handler {
     std::weak_ptr<Tcp::Peer> peer = response.peer();
     response.send(static_cast<Http::Code>(refusal.status), refusal.reason + "\n")
         .then(
-            [peer](ssize_t) {
+            [peer, idle = idle_](ssize_t) {
               if (auto p = peer.lock()) {
                 ::shutdown(p->fd(), SHUT_WR);
                 auto g = std::static_pointer_cast<GuardedParser>(getParser(p));
                 g->answered = true;
                 g->linger_until = std::chrono::steady_clock::now() + kLinger;
+                if (idle) {
+                  idle->linger(p, g->linger_until);
+                }
               }
             },
             [peer](std::exception_ptr&) {
@@ -598,7 +713,9 @@ class Handler : public Http::Handler {
                     std::chrono::steady_clock::now() - t0)
                     .count();
       std::string method = req.resource().empty() ? "-" : Http::methodString(req.method());
-      std::string path = req.resource().empty() ? "-" : req.resource();
+      // The tokens of /verify/ and /manage/ links stay out of the log here
+      // too (a refused POST /verify/<token> names its token).
+      std::string path = req.resource().empty() ? "-" : api::redact_path(req.resource());
       access_log_->write(method + " " + path + " " + std::to_string(refusal.status) + " " +
                          std::to_string(refusal.reason.size() + 1) + " " + std::to_string(us) +
                          "us");
@@ -654,16 +771,23 @@ Result<std::uint16_t> HttpServer::start() {
       impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
     }
     impl_->endpoint->serveThreaded();
-    if (impl_->options.idle_timeout_seconds > 0) {
-      impl_->sweeper = std::thread([impl = impl_.get()] {
-        auto limit = std::chrono::seconds(impl->options.idle_timeout_seconds);
-        auto period = std::max(std::chrono::seconds(1), limit / 4);
-        std::unique_lock lock(impl->stop_mu);
-        while (!impl->stop_cv.wait_for(lock, period, [impl] { return impl->stopping; })) {
+    // Every 250 ms: cuts refused connections past their linger; with an
+    // idle timeout, sweeps idle ones every quarter of it (at least 1 s).
+    impl_->sweeper = std::thread([impl = impl_.get()] {
+      const int idle_seconds = impl->options.idle_timeout_seconds;
+      const auto limit = std::chrono::seconds(std::max(idle_seconds, 1));
+      const auto period = std::max(std::chrono::seconds(1), limit / 4);
+      auto next_sweep = std::chrono::steady_clock::now() + period;
+      std::unique_lock lock(impl->stop_mu);
+      while (!impl->stop_cv.wait_for(lock, std::chrono::milliseconds(250),
+                                     [impl] { return impl->stopping; })) {
+        impl->idle.cut_lingering();
+        if (idle_seconds > 0 && std::chrono::steady_clock::now() >= next_sweep) {
           impl->idle.sweep(limit);
+          next_sweep = std::chrono::steady_clock::now() + period;
         }
-      });
-    }
+      }
+    });
     return static_cast<std::uint16_t>(impl_->endpoint->getPort());
   } catch (const std::exception& e) {
     impl_->endpoint.reset();

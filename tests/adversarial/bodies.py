@@ -2,6 +2,8 @@
 # Oversized and slow request bodies against a running keydird (driven by
 # oversized_slow_bodies.sh and tests/bench/oversized_uploads.sh).
 #   bodies.py PORT one SIZE cl|chunked       one upload: "STATUS SECONDS CLOSED SENT"
+#   bodies.py PORT framing SIZE              SIZE octets of 1-octet chunks (6 on
+#       the wire each): "STATUS SECONDS CLOSED SENT ANSWERS" (status lines seen)
 #   bodies.py PORT slow SECONDS              a body at one octet a second
 #   bodies.py PORT flood N SIZE LOOKUP_PATH [PID]
 #       N concurrent uploads of SIZE octets while a lookup loop runs on another
@@ -40,7 +42,10 @@ def upload(size, mode, deadline=20.0):
     else:
         pending = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
     piece = b"keytext=" + b"A" * (65536 - 8)
-    if mode == "chunked":
+    if mode == "framing":
+        piece = b"1\r\nA\r\n" * 10000
+        size = size * 6
+    elif mode == "chunked":
         piece = b"%x\r\n" % len(piece) + piece + b"\r\n"
     sent = 0
     buf = b""
@@ -92,6 +97,8 @@ def upload(size, mode, deadline=20.0):
             # Answered, body no longer sent: the server must close.
             continue
     s.close()
+    if mode == "framing":
+        return status_of(buf), answered_at, closed, sent, buf.count(b"HTTP/1.")
     return status_of(buf), answered_at, closed, sent
 
 
@@ -211,6 +218,10 @@ def flood(n, size, path, pid):
 
 if sys.argv[2] == "one":
     one(int(sys.argv[3]), sys.argv[4])
+elif sys.argv[2] == "framing":
+    st, at, closed, sent, answers = upload(int(sys.argv[3]), "framing")
+    print(st, "%.3f" % at if at is not None else "none", "closed" if closed else "open", sent,
+          answers)
 elif sys.argv[2] == "slow":
     slow(float(sys.argv[3]))
 elif sys.argv[2] == "flood":

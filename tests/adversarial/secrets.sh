@@ -52,6 +52,11 @@ for _ in $(seq 50); do link_in_mail multi@keydir.test | grep -q /manage/ && brea
 MLINK=$(link_in_mail multi@keydir.test)
 MTOKEN=${MLINK##*/}
 answered "owner opens the manage link" "$(http_status "$MLINK")"
+# A request the HTTP guard refuses before routing is logged too: its path
+# must be redacted the same way.
+OVERSIZED=$(http_status "$U/verify/$VTOKEN" -X POST -H 'Content-Length: 99999999' --max-time 3)
+answered "POST /verify/<token> with Content-Length 99999999" "$OVERSIZED"
+check "an oversized POST to a link is refused before routing" 413 "$OVERSIZED"
 answered "metrics" "$(http_status "$U/metrics")"
 curl -s "$U/metrics" >"$T/metrics.txt"
 sleep 1.5  # the access log reaches the file within a second
@@ -63,6 +68,8 @@ check "the logged path publishes nothing" 410 "$REPLAY"
 stop_keydird
 answered "access log lines of the links" "$(grep -E '/(verify|manage)/' "$T/access.log" || true)"
 check "the access log has the link lines" 1 "$([ "$(grep -c '/verify/\[redacted\]' "$T/access.log")" -ge 2 ] && echo 1 || echo 0)"
+check "the refused request is logged with its token redacted" 1 \
+  "$(grep -c 'POST /verify/\[redacted\] 413' "$T/access.log" || true)"
 check "no confirmation token in the access/error log" 0 "$(grep -c "$VTOKEN" "$T/access.log" || true)"
 check "no manage token in the access/error log" 0 "$(grep -c "$MTOKEN" "$T/access.log" || true)"
 check "no token in the server's output" 0 "$(cat "$T/verified.log" | grep -c -e "$VTOKEN" -e "$MTOKEN" || true)"
