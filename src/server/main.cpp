@@ -295,6 +295,11 @@ int main(int argc, char** argv) {
   auto* compact = app.add_subcommand("compact", "Compact the store (after a bulk import)");
   compact->add_option("--data", data, "Data folder")->required();
 
+  auto* reindex = app.add_subcommand(
+      "reindex", "Recompute which keys each certificate may be found by (once, after an upgrade "
+                 "from a version that let any subkey claim its fingerprint)");
+  reindex->add_option("--data", data, "Data folder")->required();
+
   auto* wkd_export = app.add_subcommand("wkd-export",
                                         "Write the static Web Key Directory of a domain");
   std::string wkd_export_domain;
@@ -861,6 +866,15 @@ int main(int argc, char** argv) {
       return kExitFailure;
     }
     std::cout << "backup written to " << out << " (restore: use it as --data)\n";
+    return kExitOk;
+  }
+  if (reindex->parsed()) {
+    auto n = directory.reindex_claims();
+    if (!n) {
+      std::cerr << "keydird reindex: " << n.error().detail << "\n";
+      return kExitFailure;
+    }
+    std::cout << "rewrote the key index of " << *n << " certificates\n";
     return kExitOk;
   }
   if (compact->parsed()) {

@@ -555,6 +555,52 @@ std::optional<VerifiedCertificate> KeyDirectory::summarize(const storage::CertRe
   return std::move(*v.cert);
 }
 
+Result<std::uint64_t> KeyDirectory::reindex_claims() {
+  constexpr std::size_t kBatch = 1000;
+  std::vector<storage::Write> batch;
+  std::uint64_t rewritten = 0;
+  Result<void> failed;
+  auto flush = [&]() -> Result<void> {
+    if (batch.empty()) {
+      return {};
+    }
+    KEYDIR_TRY(auto seqs, store_.apply(batch, clock_()));
+    rewritten += seqs.size();
+    batch.clear();
+    return {};
+  };
+  // Writes go to certificates already visited: the iteration's snapshot is
+  // not disturbed by them.
+  auto walked = store_.for_each([&](const storage::CertRecord& rec) {
+    auto vc = summarize(rec);
+    if (!vc) {
+      failed = fail(ErrorCode::StorageCorruption,
+                    "stored certificate " + rec.fingerprint.to_hex() + " does not parse");
+      return false;
+    }
+    const auto fresh = index_of(*vc);
+    if (fresh.fingerprints == rec.index.fingerprints && fresh.key_ids == rec.index.key_ids &&
+        fresh.weak_subkeys == rec.index.weak_subkeys) {
+      return true;
+    }
+    storage::Write w;
+    w.record = rec;
+    w.record.index.fingerprints = fresh.fingerprints;
+    w.record.index.key_ids = fresh.key_ids;
+    w.record.index.weak_subkeys = fresh.weak_subkeys;
+    w.previous = rec.index;
+    batch.push_back(std::move(w));
+    if (batch.size() >= kBatch) {
+      failed = flush();
+    }
+    return static_cast<bool>(failed);
+  });
+  KEYDIR_CHECK(walked);
+  KEYDIR_CHECK(failed);
+  KEYDIR_CHECK(flush());
+  return rewritten;
+}
+
 Result<void> KeyDirectory::remove(const Fingerprint& fpr, std::string reason) {
   std::lock_guard lock(stripes_[(std::size_t{fpr.bytes()[0]} << 8 | fpr.bytes()[1]) %
                                 stripes_.size()]);

@@ -119,6 +119,13 @@ class KeyDirectory {
   // StorageCorruption, StorageIo.
   Result<openpgp::VerifiedCertificate> stored_summary(const Fingerprint& fpr) const;
 
+  // Recomputes which keys each stored certificate claims (owner, strong or
+  // weak, storage::IndexSet) and rewrites the certificates whose claims
+  // differ; their address and word entries are kept as they are. Stores
+  // written before the claim rule listed every subkey as owned. Returns the
+  // number rewritten.
+  Result<std::uint64_t> reindex_claims();
+
   // Removes a certificate and leaves a tombstone. NotFound if absent.
   Result<void> remove(const Fingerprint& fpr, std::string reason);
 

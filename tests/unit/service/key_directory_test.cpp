@@ -12,6 +12,7 @@
 
 #include "cert_generator.hpp"
 #include "openpgp/canonical.hpp"
+#include "openpgp/crypto/hash.hpp"
 #include "service/check.hpp"
 #include "service/dump.hpp"
 #include "service/importer.hpp"
@@ -341,6 +342,34 @@ TEST(KeyDirectory, ASigningClaimWithoutBackSignatureIsStripped) {
   ASSERT_EQ(r->stored.size(), 1u);
   EXPECT_FALSE(r->stored[0].stripped.empty());
   EXPECT_EQ(by_every_id(env, k.victim_fpr), std::vector<Fingerprint>{k.victim_fpr});
+  env.expect_consistent();
+}
+
+TEST(KeyDirectory, ReindexTakesAwayClaimsAnOlderStoreGaveEverySubkey) {
+  Claims k;
+  Env env;
+  // The squat as a store written before the claim rule kept it: every subkey
+  // listed as the certificate's own.
+  Bytes attacker = k.squat(k.victim_seed);
+  auto vc = openpgp::verify(parse_one(attacker), {}, test::kNow);
+  ASSERT_TRUE(vc.accepted());
+  storage::Write w;
+  w.record.fingerprint = vc.cert->fingerprint();
+  w.record.cert = vc.cert->to_bytes();
+  w.record.digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, w.record.cert);
+  w.record.index = KeyDirectory::index_of(*vc.cert);
+  for (const auto& s : vc.cert->cert().subkeys) {
+    w.record.index.fingerprints.push_back(s.key.fingerprint);
+    w.record.index.key_ids.push_back(s.key.key_id);
+  }
+  std::vector<storage::Write> writes{w};
+  ASSERT_TRUE(env.store->apply(writes, test::kNow));
+  EXPECT_EQ(by_every_id(env, k.victim_fpr), std::vector<Fingerprint>{vc.cert->fingerprint()});
+  auto n = env.directory->reindex_claims();
+  ASSERT_TRUE(n) << n.error().detail;
+  EXPECT_EQ(*n, 1u);
+  EXPECT_TRUE(by_every_id(env, k.victim_fpr).empty());
+  EXPECT_EQ(*env.directory->reindex_claims(), 0u);  // once is enough
   env.expect_consistent();
 }
 
