@@ -5,6 +5,7 @@
 
 #include "api/http/secret_routes.hpp"
 #include "api/router.hpp"
+#include "requests.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
 #include "temp_dir.hpp"
 #include "test_data.hpp"
@@ -69,14 +70,7 @@ struct ManagedEnv {
   }
 };
 
-std::string header(const Reply& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) {
-      return v;
-    }
-  }
-  return "";
-}
+using testing::header;
 
 TEST(OperatorToken, GuessesFromOneAddressGet429AfterTheBurstAndTheRightTokenToo) {
   ManagedEnv env;

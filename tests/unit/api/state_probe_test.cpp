@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/router.hpp"
+#include "requests.hpp"
 #include "openpgp/certificate.hpp"
 #include "openpgp/identifiers.hpp"
 #include "service/verification.hpp"
@@ -69,22 +70,12 @@ struct Env {
   }
   Reply get(std::string path, std::vector<std::pair<std::string, std::string>> query = {},
             std::string host = "keydir.test") const {
-    HttpRequest r;
-    r.method = "GET";
-    r.path = std::move(path);
-    r.host = std::move(host);
-    r.query = std::move(query);
-    r.client = "192.0.2.7";
-    return api->dispatch(r);
+    return api->dispatch(
+        testing::get_request(std::move(path), std::move(host), std::move(query), "192.0.2.7"));
   }
   Reply post(std::string path, std::string content_type, std::string body) const {
-    HttpRequest r;
-    r.method = "POST";
-    r.path = std::move(path);
-    r.content_type = std::move(content_type);
-    r.body = std::move(body);
-    r.client = "192.0.2.7";
-    return api->dispatch(r);
+    return api->dispatch(testing::post_request(std::move(path), std::move(content_type),
+                                               std::move(body), "192.0.2.7"));
   }
   // What the attacker gets: the key by fingerprint, as HKP serves it.
   std::string public_copy() const {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/router.hpp"
+#include "requests.hpp"
 #include "common/limits.hpp"
 #include "cert_generator.hpp"
 #include "openpgp/armor.hpp"
@@ -52,33 +53,16 @@ struct Env {
   Reply get(std::string path, std::string host = "keydir.test",
             std::vector<std::pair<std::string, std::string>> query = {},
             std::string method = "GET") const {
-    HttpRequest r;
-    r.method = std::move(method);
-    r.path = std::move(path);
-    r.host = std::move(host);
-    r.query = std::move(query);
-    r.client = "127.0.0.1";
-    return api->dispatch(r);
+    return api->dispatch(testing::get_request(std::move(path), std::move(host), std::move(query),
+                                              "127.0.0.1", std::move(method)));
   }
   Reply post(std::string path, std::string content_type, std::string body) const {
-    HttpRequest r;
-    r.method = "POST";
-    r.path = std::move(path);
-    r.content_type = std::move(content_type);
-    r.body = std::move(body);
-    r.client = "127.0.0.1";
-    return api->dispatch(r);
+    return api->dispatch(testing::post_request(std::move(path), std::move(content_type),
+                                               std::move(body), "127.0.0.1"));
   }
 };
 
-std::string header(const Reply& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) {
-      return v;
-    }
-  }
-  return "";
-}
+using testing::header;
 
 // The user IDs of the certificates in a binary answer.
 std::vector<std::string> user_ids_of(std::string_view binary) {
