@@ -43,8 +43,13 @@ answered "keydird RSS" "$((before / 1024)) MB before, peak $((peak / 1024)) MB, 
 check "keydird ended every session itself" "2" "$(grep -c 'closed by keydird' "$T/peer.out" || true)"
 check "the reason is logged" yes \
   "$(echo "$reason" | grep -q 'requests without a Flush' && echo yes || echo no)"
-check "RSS grew less than 50 MB (peak $((peak / 1024)) MB, started at $((before / 1024)) MB)" yes \
-  "$([ $((peak - before)) -lt $((50 * 1024)) ] && echo yes || echo no)"
+# An ASan build keeps freed memory in quarantine and its shadow grows with
+# every allocation: a looser bound there, still far below the unbounded queue
+# (hundreds of MB).
+limit=50
+grep -q __asan_init "$B/keydird" && limit=200
+check "RSS grew less than $limit MB (peak $((peak / 1024)) MB, started at $((before / 1024)) MB)" yes \
+  "$([ $((peak - before)) -lt $((limit * 1024)) ] && echo yes || echo no)"
 check "keydird still serves lookups" 200 "$(http_status "$U/healthz")"
 
 finish
