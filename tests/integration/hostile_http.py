@@ -22,6 +22,17 @@ def check(name, ok, detail=""):
         fails += 1
 
 
+def first_line(s):
+    """What the server sent up to its first CRLF, or until it closed."""
+    buf = b""
+    while b"\r\n" not in buf:
+        got = s.recv(4096)
+        if not got:
+            break
+        buf += got
+    return buf
+
+
 def exchange(data, timeout=5.0, chunks=None):
     """Sends raw bytes; returns (status or None, seconds until answer/close)."""
     s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
@@ -32,12 +43,7 @@ def exchange(data, timeout=5.0, chunks=None):
                 s.sendall(c)
         else:
             s.sendall(data)
-        buf = b""
-        while b"\r\n" not in buf:
-            got = s.recv(4096)
-            if not got:
-                break
-            buf += got
+        buf = first_line(s)
     except (socket.timeout, ConnectionResetError, BrokenPipeError):
         buf = b"" if "buf" not in dir() else buf
     finally:
@@ -131,12 +137,7 @@ def split_exchange(head, body, at, pause=0.3):
         time.sleep(pause)
         t0 = time.time()
         s.sendall(body[at:])
-        buf = b""
-        while b"\r\n" not in buf:
-            got = s.recv(4096)
-            if not got:
-                break
-            buf += got
+        buf = first_line(s)
     except OSError:
         buf = b""
         t0 = time.time() - 2.0
