@@ -70,7 +70,7 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
                         (in.path == "/pks/add" || in.path == "/pks/v2/certs" ||
                          in.path == "/vks/v1/upload" || in.path == "/upload");
     std::optional<HttpRequest> copy;
-    if (upload && directory_.options().mode == service::PublishMode::Managed) {
+    if (upload && directory_.mode() == service::PublishMode::Managed) {
       // Token guessing: every attempt counts before the comparison, so a
       // locked-out guesser learns nothing from a right guess (ApiOptions).
       if (!in.authorization.empty()) {

@@ -110,6 +110,17 @@ struct Write {
   std::vector<std::string> publish;    // addresses now published on this certificate
   std::vector<std::string> unpublish;  // addresses no longer published
   std::optional<Bytes> consume_token;  // a token hash, deleted (single use)
+  // A restore from a full backup: the record's first_seen and last_change
+  // are kept as given instead of being set to the time of the write.
+  bool keep_times = false;
+};
+
+// One entry of the audit log of administrative actions (`keydird admin log`):
+// appended, never rewritten. `text` is a JSON object written by the service.
+struct AuditEntry {
+  std::uint64_t seq = 0;
+  std::uint64_t time = 0;
+  std::string text;
 };
 
 struct StoreStats {
@@ -171,6 +182,24 @@ class KeyStore {
   // Every stored token (pending verifications and manage links).
   [[nodiscard]] virtual Result<void> for_each_token(
       const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const = 0;
+
+  // Every tombstone, in fingerprint order.
+  [[nodiscard]] virtual Result<void> for_each_tombstone(
+      const std::function<bool(const Fingerprint&, const Tombstone&)>& visit) const = 0;
+  // A tombstone without a certificate to remove (a restore from a backup).
+  [[nodiscard]] virtual Result<void> put_tombstone(const Fingerprint& fpr,
+                                                   const Tombstone& tomb) = 0;
+
+  // Named settings of the store itself (its publishing mode, its managed
+  // domains): small values the service interprets.
+  [[nodiscard]] virtual Result<std::optional<std::string>> setting(std::string_view name) const = 0;
+  [[nodiscard]] virtual Result<void> put_setting(std::string_view name, std::string_view value) = 0;
+
+  // The audit log. append_audit returns the entry's sequence number.
+  [[nodiscard]] virtual Result<std::uint64_t> append_audit(std::uint64_t time,
+                                                           std::string_view text) = 0;
+  [[nodiscard]] virtual Result<void> for_each_audit(
+      const std::function<bool(const AuditEntry&)>& visit) const = 0;
 };
 
 }  // namespace keydir::storage

@@ -299,7 +299,7 @@ Reply Hkp::stats(bool mr) const {
 }
 
 Reply Hkp::hashquery(const HttpRequest& request) const {
-  if (directory_.options().mode != service::PublishMode::Open) {
+  if (directory_.mode() != service::PublishMode::Open) {
     // Peers would receive user IDs whose owners have not confirmed them.
     return text_reply(403, "this server publishes confirmed addresses only and does not peer");
   }

@@ -199,9 +199,9 @@ Reply Vks::request_verify(const HttpRequest& request) const {
     }
   }
   std::vector<std::string> mailed;
-  if (verification_) {
+  if (verifier()) {
     // Already published and revoked addresses need no mail.
-    auto states = verification_->states(session->fingerprint, wanted);
+    auto states = verifier()->states(session->fingerprint, wanted);
     if (!states) {
       return verification_error(states.error());
     }
@@ -214,7 +214,7 @@ Reply Vks::request_verify(const HttpRequest& request) const {
         mailed.push_back(a);
       }
     }
-    if (auto sent = verification_->request(session->fingerprint, mailed, request.client); !sent) {
+    if (auto sent = verifier()->request(session->fingerprint, mailed, request.client); !sent) {
       return verification_error(sent.error());
     }
   }
@@ -225,8 +225,8 @@ Reply Vks::key_status(const UploadSession& session, const std::vector<std::strin
                       const std::vector<std::string>& mailed) const {
   const auto& fpr = session.fingerprint;
   json status = json::object();
-  if (verification_) {
-    auto states = verification_->states(fpr, addresses);
+  if (verifier()) {
+    auto states = verifier()->states(fpr, addresses);
     if (!states) {
       return verification_error(states.error());
     }

@@ -187,14 +187,14 @@ Reply Pages::message_page(int status, std::string_view title, std::string_view t
 }
 
 std::string Pages::address_states(const service::Stored& stored) const {
-  if (!verification_) {
+  if (!verifier()) {
     return "";
   }
   const auto& fpr = stored.fingerprint;
   // Only the addresses this upload held: the stored key may have others that
   // its owner has not published (or took off), and the uploader may be
   // anyone who fetched the key by fingerprint.
-  auto states = verification_->states(fpr, stored.addresses);
+  auto states = verifier()->states(fpr, stored.addresses);
   if (!states || states->empty()) {
     return "<p>This upload has no e-mail address to publish.</p>";
   }
@@ -227,7 +227,7 @@ std::string Pages::address_states(const service::Stored& stored) const {
 }
 
 Reply Pages::send_confirmations(const HttpRequest& request) const {
-  if (!verification_) {
+  if (!verifier()) {
     return message_page(404, "Not needed", "This directory publishes every address.", true);
   }
   auto form = parse_form(request.body, 32);
@@ -261,7 +261,7 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
                           "The upload did not contain the address " + a + ".", true);
     }
   }
-  auto sent = verification_->request(session->fingerprint, addresses, request.client);
+  auto sent = verifier()->request(session->fingerprint, addresses, request.client);
   if (!sent) {
     const Error& e = sent.error();
     if (e.code == ErrorCode::MailFailed) {
@@ -282,13 +282,13 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
 }
 
 Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
-  if (!verification_) {
+  if (!verifier()) {
     return message_page(404, "Not needed", "This directory publishes every address.", true);
   }
   // A GET only shows what the link would do: mail scanners open links, and
   // publishing must be the owner's act (the button below, a POST).
   if (request.method != "POST") {
-    auto t = verification_->peek(token, storage::VerifyToken::Kind::Verify);
+    auto t = verifier()->peek(token, storage::VerifyToken::Kind::Verify);
     if (!t) {
       return message_page(410, "Link not valid", t.error().detail, true);
     }
@@ -299,7 +299,7 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
                     "<form method=\"post\"><button type=\"submit\">Publish</button></form>";
     return html_reply(200, page(options_.site_name, "Publish your address", b));
   }
-  auto t = verification_->confirm(token);
+  auto t = verifier()->confirm(token);
   if (!t) {
     if (t.error().code == ErrorCode::TokenInvalid) {
       return message_page(410, "Link not valid", t.error().detail, true);
@@ -316,7 +316,7 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
 }
 
 Reply Pages::manage(const HttpRequest& request) const {
-  if (!verification_) {
+  if (!verifier()) {
     return message_page(404, "Not available",
                         "This directory publishes every address; there is nothing to manage.",
                         true);
@@ -331,7 +331,7 @@ Reply Pages::manage(const HttpRequest& request) const {
         }
       }
     }
-    auto r = verification_->request_manage(email, request.client);
+    auto r = verifier()->request_manage(email, request.client);
     if (!r) {
       if (r.error().code == ErrorCode::MailFailed) {
         return message_page(503, "Manage your key", "The mail could not be sent; try again later.",
@@ -355,10 +355,10 @@ Reply Pages::manage(const HttpRequest& request) const {
 }
 
 Reply Pages::manage_key(const HttpRequest& request, std::string_view token) const {
-  if (!verification_) {
+  if (!verifier()) {
     return message_page(404, "Not available", "Nothing to manage here.", true);
   }
-  auto t = verification_->peek(token, storage::VerifyToken::Kind::Manage);
+  auto t = verifier()->peek(token, storage::VerifyToken::Kind::Manage);
   if (!t) {
     return message_page(410, "Link not valid", t.error().detail, true);
   }
@@ -373,7 +373,7 @@ Reply Pages::manage_key(const HttpRequest& request, std::string_view token) cons
         }
       }
     }
-    auto r = verification_->unpublish(token, email);
+    auto r = verifier()->unpublish(token, email);
     if (!r) {
       Reply e = error_reply(r.error());
       return message_page(e.status, "Manage your key", e.body, true);

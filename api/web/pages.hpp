@@ -54,6 +54,11 @@ class Pages {
   service::KeyDirectory& directory_;
   PagesOptions options_;
   const UploadTokens& tokens_;
+  // Verification is live only while the directory's mode verifies
+  // addresses (the mode can change while serving: keydird admin set-mode).
+  [[nodiscard]] service::Verification* verifier() const {
+    return directory_.verifies_addresses() ? verification_ : nullptr;
+  }
   service::Verification* verification_;
 };
 

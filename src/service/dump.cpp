@@ -69,7 +69,12 @@ Result<DumpSummary> dump(const storage::KeyStore& store, const std::string& out_
       if (r.seq > summary.last_seq) {
         return true;  // written after the dump started: the next --since dump has it
       }
-      status = writer.add(r.cert);
+      if (options.view) {
+        auto bytes = options.view(r);
+        status = bytes ? writer.add(*bytes) : Result<void>(tl::unexpected(bytes.error()));
+      } else {
+        status = writer.add(r.cert);
+      }
       ++summary.certificates;
       return status.has_value();
     }));
@@ -96,7 +101,12 @@ Result<DumpSummary> dump(const storage::KeyStore& store, const std::string& out_
     for (const auto& f : changed) {
       KEYDIR_TRY(auto rec, store.get(f));
       if (rec) {
-        KEYDIR_CHECK(writer.add(rec->cert));
+        if (options.view) {
+          KEYDIR_TRY(auto bytes, options.view(*rec));
+          KEYDIR_CHECK(writer.add(bytes));
+        } else {
+          KEYDIR_CHECK(writer.add(rec->cert));
+        }
         ++summary.certificates;
       }
     }
@@ -112,7 +122,8 @@ Result<DumpSummary> dump(const storage::KeyStore& store, const std::string& out_
   info << "certificates " << summary.certificates << "\n"
        << "files " << summary.files << "\n"
        << "last_seq " << summary.last_seq << "\n"
-       << "since " << (options.since ? std::to_string(*options.since) : "full") << "\n";
+       << "since " << (options.since ? std::to_string(*options.since) : "full") << "\n"
+       << "view " << options.view_name << "\n";
   if (!info) {
     return fail(ErrorCode::StorageIo, "cannot write dump-info.txt");
   }

@@ -3,6 +3,7 @@
 // the change log (`--since SEQ`).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,11 @@ namespace keydir::service {
 struct DumpOptions {
   std::size_t per_file = 15000;        // as SKS's dumps
   std::optional<std::uint64_t> since;  // only certificates changed after this sequence number
+  // The form each certificate is written in: KeyDirectory::public_view (what
+  // the directory publishes: the default, a dump safe to share); none: the
+  // stored bytes.
+  std::function<Result<Bytes>(const storage::CertRecord&)> view;
+  std::string view_name = "public";  // written to dump-info.txt
 };
 
 struct DumpSummary {

@@ -348,7 +348,8 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
     if (batch.empty()) {
       return;
     }
-    auto results = directory.store(std::move(batch), std::move(batch_stripped));
+    auto results = directory.store(std::move(batch), std::move(batch_stripped),
+                                     options.publish_addresses);
     batch.clear();
     batch_stripped.clear();
     for (auto& r : results) {

@@ -26,6 +26,10 @@ struct ImportOptions {
   bool progress_is_tty = false;
   std::ostream* ack = nullptr;   // fingerprints, flushed after each durable batch
   bool verify_only = false;      // parse and verify, store nothing
+  // Verified and Managed stores: publish the imported addresses the mode
+  // allows (Managed: of its domains) as if each owner had confirmed them.
+  // Without it an import into such a store publishes no address.
+  bool publish_addresses = false;
 };
 
 struct ImportSummary {

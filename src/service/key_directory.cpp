@@ -31,6 +31,71 @@ std::string_view mode_name(PublishMode m) {
   return "open";
 }
 
+std::optional<PublishMode> parse_mode(std::string_view name) {
+  for (auto m : {PublishMode::Open, PublishMode::Verified, PublishMode::Managed}) {
+    if (mode_name(m) == name) {
+      return m;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string describe(const ModeSetting& m) {
+  std::string out(mode_name(m.mode));
+  if (m.mode == PublishMode::Managed) {
+    out += " (";
+    for (std::size_t i = 0; i < m.managed_domains.size(); ++i) {
+      out += (i ? ", " : "") + m.managed_domains[i];
+    }
+    out += ")";
+  }
+  return out;
+}
+
+namespace {
+constexpr std::string_view kModeSetting = "mode";
+constexpr std::string_view kDomainsSetting = "managed-domains";
+constexpr std::string_view kModeChangeSetting = "mode-change";
+
+bool in_domains(std::string_view address, const std::vector<std::string>& domains) {
+  auto at = address.rfind('@');
+  auto domain = at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+  return std::find(domains.begin(), domains.end(), domain) != domains.end();
+}
+}  // namespace
+
+Result<std::optional<ModeSetting>> stored_mode(const storage::KeyStore& store) {
+  KEYDIR_TRY(auto name, store.setting(kModeSetting));
+  if (!name) {
+    return std::optional<ModeSetting>{};
+  }
+  auto mode = parse_mode(*name);
+  if (!mode) {
+    return fail(ErrorCode::StorageCorruption, "the store records an unknown mode: " + *name);
+  }
+  ModeSetting m;
+  m.mode = *mode;
+  KEYDIR_TRY(auto domains, store.setting(kDomainsSetting));
+  if (domains) {
+    std::string_view rest = *domains;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      m.managed_domains.emplace_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  return std::optional<ModeSetting>(std::move(m));
+}
+
+Result<void> record_mode(storage::KeyStore& store, const ModeSetting& m) {
+  std::string domains;
+  for (const auto& d : m.managed_domains) {
+    domains += (domains.empty() ? "" : ",") + d;
+  }
+  KEYDIR_CHECK(store.put_setting(kDomainsSetting, m.mode == PublishMode::Managed ? domains : ""));
+  return store.put_setting(kModeSetting, mode_name(m.mode));
+}
+
 Clock system_clock() {
   return [] {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -40,7 +105,32 @@ Clock system_clock() {
 }
 
 KeyDirectory::KeyDirectory(storage::KeyStore& store, DirectoryOptions options, Clock clock)
-    : store_(store), options_(std::move(options)), clock_(std::move(clock)) {}
+    : store_(store),
+      options_(std::move(options)),
+      clock_(std::move(clock)),
+      mode_(options_.mode),
+      managed_domains_(options_.managed_domains) {}
+
+ModeSetting KeyDirectory::mode_setting() const {
+  std::lock_guard lock(mode_mutex_);
+  return ModeSetting{mode(), mode() == PublishMode::Managed ? managed_domains_
+                                                            : std::vector<std::string>{}};
+}
+
+std::size_t KeyDirectory::stripe_of(const Fingerprint& f) const {
+  return (std::size_t{f.bytes()[0]} << 8 | f.bytes()[1]) % stripes_.size();
+}
+
+void KeyDirectory::lock_stripes(const std::vector<Fingerprint>& fprs,
+                                std::vector<std::unique_lock<std::mutex>>& locks) {
+  std::set<std::size_t> stripes;
+  for (const auto& f : fprs) {
+    stripes.insert(stripe_of(f));
+  }
+  for (auto s : stripes) {
+    locks.emplace_back(stripes_[s]);
+  }
+}
 
 std::vector<std::string> user_id_words(std::string_view user_id) {
   constexpr std::size_t kMinWord = 2;
@@ -140,7 +230,7 @@ storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc,
 }
 
 Result<storage::IndexSet> KeyDirectory::index_for(const VerifiedCertificate& vc) const {
-  if (options_.mode == PublishMode::Open) {
+  if (mode() == PublishMode::Open) {
     return index_of(vc);
   }
   KEYDIR_TRY(auto published, store_.published(vc.fingerprint()));
@@ -149,14 +239,15 @@ Result<storage::IndexSet> KeyDirectory::index_for(const VerifiedCertificate& vc)
 
 std::vector<std::string> KeyDirectory::publishable_addresses(const VerifiedCertificate& vc) const {
   std::vector<std::string> out;
+  const ModeSetting m = mode_setting();
   for (const auto& st : vc.user_id_states()) {
     if (!st.email || st.revocation) {
       continue;
     }
     const std::string& a = st.email->address();
-    if (options_.mode == PublishMode::Managed &&
-        std::find(options_.managed_domains.begin(), options_.managed_domains.end(),
-                  st.email->domain()) == options_.managed_domains.end()) {
+    if (m.mode == PublishMode::Managed &&
+        std::find(m.managed_domains.begin(), m.managed_domains.end(), st.email->domain()) ==
+            m.managed_domains.end()) {
       continue;
     }
     if (std::find(out.begin(), out.end(), a) == out.end()) {
@@ -265,9 +356,10 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       // An operator's upload (Managed mode) publishes its domains' addresses.
       std::vector<std::string> newly_published;
       std::vector<std::string> published;
-      if (options_.mode != PublishMode::Open) {
+      const PublishMode mode = this->mode();
+      if (mode != PublishMode::Open) {
         KEYDIR_TRY(published, store_.published(primary));
-        if (operator_upload && options_.mode == PublishMode::Managed) {
+        if (operator_upload) {
           for (auto& a : publishable_addresses(vc)) {
             if (std::find(published.begin(), published.end(), a) == published.end()) {
               published.push_back(a);
@@ -293,7 +385,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       w.record.fingerprint = primary;
       w.record.digest = std::move(digest);
       w.record.cert = std::move(cert_bytes);
-      w.record.index = options_.mode == PublishMode::Open ? index_of(vc) : index_of(vc, &published);
+      w.record.index = mode == PublishMode::Open ? index_of(vc) : index_of(vc, &published);
       w.publish = std::move(newly_published);
       if (old) {
         w.record.first_seen = old->first_seen;
@@ -458,7 +550,7 @@ Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) 
 
 Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Query& query,
                                                               std::size_t limit) const {
-  if (options_.mode == PublishMode::Open) {
+  if (mode() == PublishMode::Open) {
     return store_.lookup(query, limit);
   }
   // Exact matches only: no enumeration by name or domain fragments.
@@ -468,23 +560,29 @@ Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Que
   KEYDIR_TRY(auto records, store_.lookup(query, limit));
   const auto* by_email = std::get_if<storage::Query::ByEmail>(&query.what);
   for (auto& rec : records) {
-    KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
-    KEYDIR_TRY(auto cert, parse_stored(rec));
-    bool hidden = !cert.user_attributes.empty();
-    auto view = openpgp::with_user_ids(cert, [&](std::size_t, const openpgp::UserIdBundle& u) {
-      auto email = openpgp::Email::from_user_id(as_chars(u.body));
-      bool keep = email &&
-                  std::find(published.begin(), published.end(), email->address()) !=
-                      published.end() &&
-                  (!by_email || email->address() == by_email->address);
-      hidden = hidden || !keep;
-      return keep;
-    });
-    if (hidden) {
-      rec.cert = openpgp::serialize(view);
-    }
+    KEYDIR_TRY(rec.cert, public_view(rec, by_email ? &by_email->address : nullptr));
   }
   return records;
+}
+
+Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec,
+                                        const std::string* by_email) const {
+  if (mode() == PublishMode::Open) {
+    return rec.cert;
+  }
+  KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
+  KEYDIR_TRY(auto cert, parse_stored(rec));
+  bool hidden = !cert.user_attributes.empty();
+  auto view = openpgp::with_user_ids(cert, [&](std::size_t, const openpgp::UserIdBundle& u) {
+    auto email = openpgp::Email::from_user_id(as_chars(u.body));
+    bool keep = email &&
+                std::find(published.begin(), published.end(), email->address()) !=
+                    published.end() &&
+                (!by_email || email->address() == *by_email);
+    hidden = hidden || !keep;
+    return keep;
+  });
+  return hidden ? openpgp::serialize(view) : rec.cert;
 }
 
 Result<VerifiedCertificate> KeyDirectory::stored_summary(const Fingerprint& fpr) const {
@@ -504,8 +602,7 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
                                          const std::vector<std::string>& add,
                                          const std::vector<std::string>& remove,
                                          std::optional<Bytes> consume_token) {
-  std::lock_guard lock(stripes_[(std::size_t{fpr.bytes()[0]} << 8 | fpr.bytes()[1]) %
-                                stripes_.size()]);
+  std::lock_guard lock(stripes_[stripe_of(fpr)]);
   KEYDIR_TRY(auto rec, store_.get(fpr));
   if (!rec) {
     return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
@@ -555,42 +652,48 @@ std::optional<VerifiedCertificate> KeyDirectory::summarize(const storage::CertRe
   return std::move(*v.cert);
 }
 
-Result<std::uint64_t> KeyDirectory::reindex_claims() {
-  constexpr std::size_t kBatch = 1000;
-  std::vector<storage::Write> batch;
+Result<std::uint64_t> KeyDirectory::rewrite_all(const Reindexer& fresh) {
+  constexpr std::size_t kBatch = 256;
+  std::vector<Fingerprint> pending;
   std::uint64_t rewritten = 0;
   Result<void> failed;
+  // Each batch is read again and written under its certificates' locks, so
+  // an upload or a publication between the walk and the write is never
+  // overwritten with an older version.
   auto flush = [&]() -> Result<void> {
-    if (batch.empty()) {
+    if (pending.empty()) {
       return {};
     }
-    KEYDIR_TRY(auto seqs, store_.apply(batch, clock_()));
-    rewritten += seqs.size();
-    batch.clear();
+    std::vector<std::unique_lock<std::mutex>> locks;
+    lock_stripes(pending, locks);
+    std::vector<storage::Write> batch;
+    for (const auto& fpr : pending) {
+      KEYDIR_TRY(auto rec, store_.get(fpr));
+      if (!rec) {
+        continue;  // deleted meanwhile
+      }
+      auto vc = summarize(*rec);
+      if (!vc) {
+        return fail(ErrorCode::StorageCorruption,
+                    "stored certificate " + fpr.to_hex() + " does not parse");
+      }
+      KEYDIR_TRY(auto w, fresh(*rec, *vc));
+      if (w) {
+        batch.push_back(std::move(*w));
+      }
+    }
+    pending.clear();
+    if (!batch.empty()) {
+      KEYDIR_TRY(auto seqs, store_.apply(batch, clock_()));
+      rewritten += seqs.size();
+    }
     return {};
   };
   // Writes go to certificates already visited: the iteration's snapshot is
   // not disturbed by them.
   auto walked = store_.for_each([&](const storage::CertRecord& rec) {
-    auto vc = summarize(rec);
-    if (!vc) {
-      failed = fail(ErrorCode::StorageCorruption,
-                    "stored certificate " + rec.fingerprint.to_hex() + " does not parse");
-      return false;
-    }
-    const auto fresh = index_of(*vc);
-    if (fresh.fingerprints == rec.index.fingerprints && fresh.key_ids == rec.index.key_ids &&
-        fresh.weak_subkeys == rec.index.weak_subkeys) {
-      return true;
-    }
-    storage::Write w;
-    w.record = rec;
-    w.record.index.fingerprints = fresh.fingerprints;
-    w.record.index.key_ids = fresh.key_ids;
-    w.record.index.weak_subkeys = fresh.weak_subkeys;
-    w.previous = rec.index;
-    batch.push_back(std::move(w));
-    if (batch.size() >= kBatch) {
+    pending.push_back(rec.fingerprint);
+    if (pending.size() >= kBatch) {
       failed = flush();
     }
     return static_cast<bool>(failed);
@@ -601,9 +704,110 @@ Result<std::uint64_t> KeyDirectory::reindex_claims() {
   return rewritten;
 }
 
+Result<std::uint64_t> KeyDirectory::reindex_claims() {
+  return rewrite_all([](const storage::CertRecord& rec, const VerifiedCertificate& vc)
+                         -> Result<std::optional<storage::Write>> {
+    const auto fresh = index_of(vc);
+    if (fresh.fingerprints == rec.index.fingerprints && fresh.key_ids == rec.index.key_ids &&
+        fresh.weak_subkeys == rec.index.weak_subkeys) {
+      return std::optional<storage::Write>{};
+    }
+    storage::Write w;
+    w.record = rec;
+    w.record.index.fingerprints = fresh.fingerprints;
+    w.record.index.key_ids = fresh.key_ids;
+    w.record.index.weak_subkeys = fresh.weak_subkeys;
+    w.previous = rec.index;
+    w.keep_times = true;
+    return std::optional<storage::Write>(std::move(w));
+  });
+}
+
+Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
+  ModeChange change;
+  auto fresh = [&](const storage::CertRecord& rec, const VerifiedCertificate& vc)
+      -> Result<std::optional<storage::Write>> {
+    storage::IndexSet idx;
+    std::vector<std::string> drop;
+    if (m.mode == PublishMode::Open) {
+      idx = index_of(vc);
+    } else {
+      KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
+      std::vector<std::string> keep;
+      for (auto& a : published) {
+        (m.mode == PublishMode::Managed && !in_domains(a, m.managed_domains) ? drop : keep)
+            .push_back(std::move(a));
+      }
+      idx = index_of(vc, &keep);
+    }
+    for (const auto& e : idx.emails) {
+      change.now_published += std::find(rec.index.emails.begin(), rec.index.emails.end(), e) ==
+                              rec.index.emails.end();
+    }
+    for (const auto& e : rec.index.emails) {
+      change.withdrawn += std::find(idx.emails.begin(), idx.emails.end(), e) == idx.emails.end();
+    }
+    change.marks_removed += drop.size();
+    if (idx == rec.index && drop.empty()) {
+      return std::optional<storage::Write>{};
+    }
+    ++change.certificates;
+    storage::Write w;
+    w.record = rec;
+    w.record.index = std::move(idx);
+    w.previous = rec.index;
+    w.unpublish = std::move(drop);
+    w.keep_times = true;
+    return std::optional<storage::Write>(std::move(w));
+  };
+  if (dry_run) {
+    Result<void> failed;
+    KEYDIR_CHECK(store_.for_each([&](const storage::CertRecord& rec) {
+      auto vc = summarize(rec);
+      if (!vc) {
+        failed = fail(ErrorCode::StorageCorruption,
+                      "stored certificate " + rec.fingerprint.to_hex() + " does not parse");
+        return false;
+      }
+      auto w = fresh(rec, *vc);
+      if (!w) {
+        failed = tl::unexpected(w.error());
+      }
+      return static_cast<bool>(failed);
+    }));
+    KEYDIR_CHECK(failed);
+    return change;
+  }
+  std::lock_guard change_lock(mode_change_mutex_);
+  // First the record (and a mark that the index is being rewritten), then
+  // the mode lookups follow, then the index.
+  KEYDIR_CHECK(store_.put_setting(kModeChangeSetting, "pending"));
+  KEYDIR_CHECK(record_mode(store_, m));
+  {
+    std::lock_guard lock(mode_mutex_);
+    managed_domains_ = m.managed_domains;
+    mode_.store(m.mode, std::memory_order_release);
+  }
+  KEYDIR_CHECK(rewrite_all(fresh));
+  KEYDIR_CHECK(store_.put_setting(kModeChangeSetting, ""));
+  return change;
+}
+
+Result<std::optional<ModeChange>> KeyDirectory::resume_mode_change() {
+  KEYDIR_TRY(auto pending, store_.setting(kModeChangeSetting));
+  if (!pending || pending->empty()) {
+    return std::optional<ModeChange>{};
+  }
+  KEYDIR_TRY(auto m, stored_mode(store_));
+  if (!m) {
+    return fail(ErrorCode::StorageCorruption, "a mode change is pending but no mode is recorded");
+  }
+  KEYDIR_TRY(auto change, set_mode(*m));
+  return std::optional<ModeChange>(change);
+}
+
 Result<void> KeyDirectory::remove(const Fingerprint& fpr, std::string reason) {
-  std::lock_guard lock(stripes_[(std::size_t{fpr.bytes()[0]} << 8 | fpr.bytes()[1]) %
-                                stripes_.size()]);
+  std::lock_guard lock(stripes_[stripe_of(fpr)]);
   KEYDIR_TRY(auto rec, store_.get(fpr));
   if (!rec) {
     return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -61,6 +62,28 @@ struct UploadReport {
 //            upload publishes their addresses at once
 enum class PublishMode { Open, Verified, Managed };
 std::string_view mode_name(PublishMode m);
+std::optional<PublishMode> parse_mode(std::string_view name);
+
+// The mode is a property of the store: recorded when the store is made or
+// when the operator changes it (`keydird admin set-mode`), read by every
+// command, so that no tool publishes what the mode withholds.
+struct ModeSetting {
+  PublishMode mode = PublishMode::Open;
+  std::vector<std::string> managed_domains;  // lower-case A-labels; Managed
+  bool operator==(const ModeSetting&) const = default;
+};
+std::string describe(const ModeSetting& m);  // "managed (example.org, example.net)"
+// nullopt: a store written before the mode was recorded.
+Result<std::optional<ModeSetting>> stored_mode(const storage::KeyStore& store);
+Result<void> record_mode(storage::KeyStore& store, const ModeSetting& m);
+
+// What `set_mode` changed (and, before it does, what it would change).
+struct ModeChange {
+  std::uint64_t certificates = 0;     // certificates whose index was rewritten
+  std::uint64_t now_published = 0;    // addresses findable now and not before
+  std::uint64_t withdrawn = 0;        // addresses findable before and not now
+  std::uint64_t marks_removed = 0;    // published marks outside the managed domains
+};
 
 struct DirectoryOptions {
   PublishMode mode = PublishMode::Open;
@@ -88,7 +111,9 @@ class KeyDirectory {
   Result<UploadReport> upload(ByteView input, bool operator_upload = false);
 
   // Stores verified certificates with merge on write, all in one atomic
-  // batch. One result per input, in order.
+  // batch. One result per input, in order. `operator_upload` (an operator's
+  // upload, `keydird import --publish-addresses`) publishes the addresses the
+  // mode lets be published at once (Managed: of the managed domains).
   std::vector<Result<Stored>> store(std::vector<openpgp::VerifiedCertificate> certs,
                                     std::vector<std::vector<openpgp::Finding>> stripped = {},
                                     bool operator_upload = false);
@@ -109,7 +134,26 @@ class KeyDirectory {
   // The addresses of a certificate's current (not revoked) user IDs that
   // this mode lets be published (Managed: only the configured domains).
   std::vector<std::string> publishable_addresses(const openpgp::VerifiedCertificate& vc) const;
-  [[nodiscard]] bool verifies_addresses() const { return options_.mode != PublishMode::Open; }
+  [[nodiscard]] bool verifies_addresses() const { return mode() != PublishMode::Open; }
+  [[nodiscard]] PublishMode mode() const { return mode_.load(std::memory_order_acquire); }
+  [[nodiscard]] ModeSetting mode_setting() const;
+
+  // Changes the mode: records it in the store, then re-indexes every
+  // certificate under the new rules (to Managed: published marks outside its
+  // domains are removed). Safe while the directory serves: lookups follow the
+  // new mode at once (in Verified and Managed mode they never show an address
+  // that is not published), certificates are rewritten under their locks. A
+  // change interrupted by a crash is finished by `resume_mode_change`.
+  // `dry_run`: count what would change, write nothing.
+  Result<ModeChange> set_mode(const ModeSetting& m, bool dry_run = false);
+  // Finishes an interrupted mode change; nullopt when none was pending.
+  Result<std::optional<ModeChange>> resume_mode_change();
+
+  // Certificates as the public may see them (as `lookup` answers them):
+  // unchanged in Open mode; else reduced to the user IDs with a published
+  // address (and, for a lookup by address, to that address's).
+  Result<Bytes> public_view(const storage::CertRecord& rec,
+                            const std::string* by_email = nullptr) const;
 
   // The states of a stored certificate (revocations, expiry, primary user
   // ID) without repeating its signature checks; nullopt if the bytes do not
@@ -125,6 +169,12 @@ class KeyDirectory {
   // written before the claim rule listed every subkey as owned. Returns the
   // number rewritten.
   Result<std::uint64_t> reindex_claims();
+  // Rewrites every certificate whose index differs from what `fresh` computes
+  // for it, in batches that hold the certificates' locks (safe while
+  // serving). `fresh` may also return published marks to remove.
+  using Reindexer = std::function<Result<std::optional<storage::Write>>(
+      const storage::CertRecord&, const openpgp::VerifiedCertificate&)>;
+  Result<std::uint64_t> rewrite_all(const Reindexer& fresh);
 
   // Removes a certificate and leaves a tombstone. NotFound if absent.
   Result<void> remove(const Fingerprint& fpr, std::string reason);
@@ -150,10 +200,19 @@ class KeyDirectory {
   std::vector<std::unique_lock<std::mutex>> lock_keys(
       const std::vector<openpgp::VerifiedCertificate>& certs);
 
+  void lock_stripes(const std::vector<Fingerprint>& fprs,
+                    std::vector<std::unique_lock<std::mutex>>& locks);
+  std::size_t stripe_of(const Fingerprint& f) const;
+  std::vector<std::string> published_for_mode(std::vector<std::string> published) const;
+
   storage::KeyStore& store_;
   DirectoryOptions options_;
   Clock clock_;
   std::array<std::mutex, 256> stripes_;
+  std::atomic<PublishMode> mode_;
+  mutable std::mutex mode_mutex_;  // managed_domains_
+  std::mutex mode_change_mutex_;    // one set_mode at a time
+  std::vector<std::string> managed_domains_;
 };
 
 // Whether a subkey proved that its holder bound it: a signing or certifying

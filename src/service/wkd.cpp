@@ -54,8 +54,10 @@ std::string default_wkd_policy(std::string_view domain) {
   return "# OpenPGP Web Key Directory of " + std::string(domain) + ", served by keydir.\n";
 }
 
-Result<Bytes> wkd_lookup(const KeyDirectory& directory, const openpgp::WkdHash& hash,
-                         std::size_t limit) {
+namespace {
+
+Result<Bytes> wkd_answer(const KeyDirectory& directory, const openpgp::WkdHash& hash,
+                         std::size_t limit, std::uint64_t* certificates) {
   KEYDIR_TRY(auto records, directory.lookup(storage::Query{storage::Query::ByWkd{hash}}, limit));
   Bytes out;
   for (const auto& rec : records) {
@@ -68,13 +70,24 @@ Result<Bytes> wkd_lookup(const KeyDirectory& directory, const openpgp::WkdHash& 
     if (reduced) {
       Bytes b = openpgp::serialize(*reduced);
       out.insert(out.end(), b.begin(), b.end());
+      if (certificates) {
+        ++*certificates;
+      }
     }
   }
   return out;
 }
 
+}  // namespace
+
+Result<Bytes> wkd_lookup(const KeyDirectory& directory, const openpgp::WkdHash& hash,
+                         std::size_t limit) {
+  return wkd_answer(directory, hash, limit, nullptr);
+}
+
 Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_view domain_in,
-                                    const std::string& out_dir, std::string_view policy) {
+                                    const std::string& out_dir, std::string_view policy,
+                                    std::size_t limit) {
   // Addresses' domains are lower-case A-labels (openpgp::normalize_domain).
   auto normal = openpgp::normalize_domain(domain_in);
   if (!normal) {
@@ -86,37 +99,25 @@ Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_v
   if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec)) {
     return fail(ErrorCode::StorageIo, out_dir + " is not empty");
   }
-  // hash → the certificates for it (each reduced to that address's user IDs).
-  std::map<std::string, Bytes> files;
-  WkdExportSummary summary;
-  Result<void> walked = directory.store_ref().for_each([&](const storage::CertRecord& rec) {
-    auto vc = directory.summarize(rec);
-    if (!vc) {
-      return true;
-    }
-    std::map<std::string, openpgp::WkdHash> hashes;
-    for (const auto& u : vc->cert().user_ids) {
-      auto email = openpgp::Email::from_user_id(as_chars(u.body));
-      if (email && email->domain() == domain) {
-        auto h = openpgp::WkdHash::of(*email);
-        hashes.emplace(h.hash(), h);
-      }
-    }
-    for (const auto& entry : hashes) {
-      const openpgp::WkdHash& hash = entry.second;
-      auto reduced =
-          current_user_ids(*vc, [&](const openpgp::UserIdBundle& u) { return matches(u, hash); });
-      if (reduced) {
-        Bytes b = openpgp::serialize(*reduced);
-        auto& f = files[entry.first];
-        f.insert(f.end(), b.begin(), b.end());
-        ++summary.certificates;
+  // The hashes the index holds for the domain: in Verified and Managed mode
+  // only published addresses are indexed. Each file is then exactly what the
+  // live WKD answers for its hash (wkd_lookup), whatever the mode.
+  std::map<std::string, openpgp::WkdHash> hashes;
+  KEYDIR_CHECK(directory.store_ref().for_each([&](const storage::CertRecord& rec) {
+    for (const auto& w : rec.index.wkd) {
+      if (w.domain() == domain) {
+        hashes.emplace(w.hash(), w);
       }
     }
     return true;
-  });
-  if (!walked) {
-    return tl::unexpected(walked.error());
+  }));
+  std::map<std::string, Bytes> files;
+  WkdExportSummary summary;
+  for (const auto& [name, hash] : hashes) {
+    KEYDIR_TRY(auto answer, wkd_answer(directory, hash, limit, &summary.certificates));
+    if (!answer.empty()) {
+      files.emplace(name, std::move(answer));
+    }
   }
   const fs::path root = fs::path(out_dir) / ".well-known" / "openpgpkey";
   const std::string policy_text = policy.empty() ? default_wkd_policy(domain) : std::string(policy);

@@ -27,9 +27,13 @@ struct WkdExportSummary {
 //     method: the document root of openpgpkey.<domain>)
 //   .well-known/openpgpkey/hu/<hash> and …/policy                    (direct
 //     method: the document root of <domain>)
+// Each hu/ file is what the live WKD answers for its hash (wkd_lookup with
+// `limit`, the server's --max-results), in every mode: in Verified and
+// Managed mode only published addresses are written.
 // Errors: BadQuery (domain), StorageIo.
 Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_view domain,
-                                    const std::string& out_dir, std::string_view policy);
+                                    const std::string& out_dir, std::string_view policy,
+                                    std::size_t limit = 100);
 
 // The policy file served when the operator sets none.
 std::string default_wkd_policy(std::string_view domain);

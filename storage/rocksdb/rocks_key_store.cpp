@@ -44,12 +44,13 @@ enum Cf : std::size_t {
   kMeta,
   kVerify,  // "p" + fpr + address → time published; "t" + token hash → VerifyToken
   kReconTree,  // the SKS prefix tree over by_sks (recon_tree.hpp)
+  kAudit,      // be64 seq → be64 time + JSON text (the audit log)
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {"default",  "certs",  "by_fpr",    "by_keyid",
                                         "by_short", "by_email", "by_wkd",  "by_word",
                                         "by_sks",   "changelog", "tombstones", "meta",
-                                        "verify",   "recon_tree"};
+                                        "verify",   "recon_tree", "audit"};
 
 tl::unexpected<Error> io_error(const rocksdb::Status& s, std::string_view what) {
   if (s.IsCorruption()) {
@@ -819,9 +820,13 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
     CertRecord& r = w.record;
     KEYDIR_CHECK(Impl::retree(tree, w.previous ? w.previous->sks_hash : Bytes{}, r.index.sks_hash));
     r.seq = ++seq;
-    r.last_change = now;
+    if (!w.keep_times) {
+      r.last_change = now;
+    }
     if (!w.previous) {
-      r.first_seen = now;
+      if (!w.keep_times) {
+        r.first_seen = now;
+      }
       ++added;
     } else {
       for (const auto& e : entries_of(*w.previous, r.fingerprint)) {
@@ -918,6 +923,121 @@ Result<std::optional<Tombstone>> RocksKeyStore::tombstone(const Fingerprint& fpr
   }
   t.reason = value.substr(8);
   return std::optional<Tombstone>(t);
+}
+
+Result<void> RocksKeyStore::put_tombstone(const Fingerprint& fpr, const Tombstone& tomb) {
+  std::lock_guard lock(impl_->write_mutex);
+  KEYDIR_CHECK(impl_->writable());
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->cf(kTombstones), fpr_key(fpr), be(tomb.deleted_at, 8) + tomb.reason);
+  auto s = impl_->write(batch);
+  if (!s.ok()) {
+    return io_error(s, "writing a tombstone");
+  }
+  return {};
+}
+
+Result<void> RocksKeyStore::for_each_tombstone(
+    const std::function<bool(const Fingerprint&, const Tombstone&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kTombstones)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()));
+    std::string_view v(it->value().data(), it->value().size());
+    if (!fpr || v.size() < 8) {
+      return fail(ErrorCode::StorageCorruption, "malformed tombstone");
+    }
+    Tombstone t;
+    for (std::size_t i = 0; i < 8; ++i) {
+      t.deleted_at = t.deleted_at << 8 | static_cast<std::uint8_t>(v[i]);
+    }
+    t.reason = std::string(v.substr(8));
+    if (!visit(*fpr, t)) {
+      break;
+    }
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading tombstones");
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> RocksKeyStore::setting(std::string_view name) const {
+  std::string v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), "setting." + std::string(name), &v);
+  if (s.IsNotFound()) {
+    return std::optional<std::string>{};
+  }
+  if (!s.ok()) {
+    return io_error(s, "reading the setting " + std::string(name));
+  }
+  return std::optional<std::string>(std::move(v));
+}
+
+Result<void> RocksKeyStore::put_setting(std::string_view name, std::string_view value) {
+  std::lock_guard lock(impl_->write_mutex);
+  KEYDIR_CHECK(impl_->writable());
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->cf(kMeta), "setting." + std::string(name), std::string(value));
+  auto s = impl_->write(batch);
+  if (!s.ok()) {
+    return io_error(s, "writing the setting " + std::string(name));
+  }
+  return {};
+}
+
+Result<std::uint64_t> RocksKeyStore::append_audit(std::uint64_t time, std::string_view text) {
+  std::lock_guard lock(impl_->write_mutex);
+  KEYDIR_CHECK(impl_->writable());
+  std::uint64_t seq = 1;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kAudit)));
+    it->SeekToLast();
+    if (it->Valid() && it->key().size() == 8) {
+      seq = 0;
+      for (std::size_t i = 0; i < 8; ++i) {
+        seq = seq << 8 | static_cast<std::uint8_t>(it->key()[i]);
+      }
+      ++seq;
+    }
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->cf(kAudit), be(seq, 8), be(time, 8) + std::string(text));
+  // The audit log is always made durable, whatever the store's setting.
+  rocksdb::WriteOptions wo = impl_->write_options;
+  wo.sync = true;
+  auto s = impl_->db->Write(wo, &batch);
+  if (!s.ok()) {
+    return io_error(s, "writing the audit log");
+  }
+  return seq;
+}
+
+Result<void> RocksKeyStore::for_each_audit(
+    const std::function<bool(const AuditEntry&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kAudit)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    std::string_view v(it->value().data(), it->value().size());
+    if (k.size() != 8 || v.size() < 8) {
+      return fail(ErrorCode::StorageCorruption, "malformed audit log entry");
+    }
+    AuditEntry e;
+    for (std::size_t i = 0; i < 8; ++i) {
+      e.seq = e.seq << 8 | static_cast<std::uint8_t>(k[i]);
+      e.time = e.time << 8 | static_cast<std::uint8_t>(v[i]);
+    }
+    e.text = std::string(v.substr(8));
+    if (!visit(e)) {
+      break;
+    }
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading the audit log");
+  }
+  return {};
 }
 
 Result<void> RocksKeyStore::clear_tombstone(const Fingerprint& fpr) {

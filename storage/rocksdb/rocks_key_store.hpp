@@ -56,6 +56,13 @@ class RocksKeyStore final : public KeyStore {
   Result<void> delete_token(ByteView hash) override;
   Result<void> for_each_token(
       const std::function<bool(ByteView hash, const VerifyToken&)>& visit) const override;
+  Result<void> for_each_tombstone(
+      const std::function<bool(const Fingerprint&, const Tombstone&)>& visit) const override;
+  Result<void> put_tombstone(const Fingerprint& fpr, const Tombstone& tomb) override;
+  Result<std::optional<std::string>> setting(std::string_view name) const override;
+  Result<void> put_setting(std::string_view name, std::string_view value) override;
+  Result<std::uint64_t> append_audit(std::uint64_t time, std::string_view text) override;
+  Result<void> for_each_audit(const std::function<bool(const AuditEntry&)>& visit) const override;
   Result<std::unique_ptr<recon::TreeView>> recon_tree() const override;
   Result<std::uint64_t> rebuild_recon_tree() override;
 
