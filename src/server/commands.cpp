@@ -555,8 +555,11 @@ bool write_token_secret(const std::string& data_dir, std::string_view key) {
 
 Result<ModeSetting> settle_mode(storage::KeyStore& store,
                                 const std::optional<ModeSetting>& requested, bool legacy_ok,
-                                const std::string& data, bool record) {
+                                const std::string& data, bool record, bool* recorded_before) {
   KEYDIR_TRY(auto recorded, service::stored_mode(store));
+  if (recorded_before) {
+    *recorded_before = recorded.has_value();
+  }
   if (recorded) {
     if (requested && !(*requested == *recorded)) {
       return fail(ErrorCode::UnsupportedOperation,

@@ -58,6 +58,6 @@ bool write_token_secret(const std::string& data_dir, std::string_view key);
 Result<service::ModeSetting> settle_mode(storage::KeyStore& store,
                                          const std::optional<service::ModeSetting>& requested,
                                          bool legacy_ok, const std::string& data,
-                                         bool record = true);
+                                         bool record = true, bool* recorded_before = nullptr);
 
 }  // namespace keydir::server

@@ -266,7 +266,8 @@ int run_serve(Cli& c) {
       requested->managed_domains = sorted_domains;
     }
   }
-  auto settled = settle_mode(*store, requested, true, data, false);
+  bool recorded = false;
+  auto settled = settle_mode(*store, requested, true, data, false, &recorded);
   if (!settled) {
     std::cerr << "keydird serve: " << settled.error().detail << "\n";
     return kExitUsage;
@@ -302,7 +303,7 @@ int run_serve(Cli& c) {
       return kExitUsage;
     }
   }
-  if (auto recorded = keydir::service::stored_mode(*store); !recorded || !*recorded) {
+  if (!recorded) {
     if (auto r = keydir::service::record_mode(*store, mode); !r) {
       std::cerr << "keydird serve: " << r.error().detail << "\n";
       return kExitFailure;
