@@ -71,9 +71,27 @@ std::optional<std::string> read_line(int fd, std::size_t limit) {
   }
 }
 
+// The answer, then the end of our side; what the client still sends is read
+// and dropped (for at most 2 s), so that closing with unread data (which
+// resets the connection and can destroy the answer in flight) never happens.
 void reply(int fd, const AdminReply& r) {
   json j = {{"exit", r.exit}, {"out", r.out}, {"err", r.err}};
   write_all(fd, j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+  ::shutdown(fd, SHUT_WR);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[4096];
+  std::size_t drained = 0;
+  while (drained < (8u << 20)) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    drained += static_cast<std::size_t>(n);
+  }
 }
 
 }  // namespace
@@ -203,6 +221,7 @@ void AdminSocket::serve_one(int fd) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   auto line = read_line(fd, kMaxRequest);
   if (!line) {
+    reply(fd, AdminReply{2, "", "keydird: the admin request was cut off, too slow or over 1 MiB\n"});
     return;
   }
   json j = json::parse(*line, nullptr, false);
@@ -239,8 +258,10 @@ Result<AdminReply> admin_request(const std::string& path, const std::vector<std:
     return fail(ErrorCode::NotFound, "no keydird listens on " + path);
   }
   json j = {{"args", args}, {"cwd", cwd}};
-  bool sent = write_all(fd, j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
-  auto line = sent ? read_line(fd, std::size_t{1} << 31) : std::nullopt;
+  // A refusal may come before the whole request is sent: the answer is read
+  // even when the write fails.
+  (void)write_all(fd, j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+  auto line = read_line(fd, std::size_t{1} << 31);
   ::close(fd);
   if (!line) {
     return fail(ErrorCode::StorageIo, "the running keydird closed the admin connection");

@@ -37,8 +37,14 @@ int run_offline(Cli& c) {
   o.create_if_missing = create;
   // Bulk import reads little back: a small cache keeps its memory bounded.
   o.block_cache_bytes = (c.import->parsed() ? 64u : 256u) << 20;
-  if (!create && !std::filesystem::exists(c.data + "/CURRENT")) {
-    std::cerr << "keydird " << name << ": no store in " << c.data << "\n";
+  std::error_code ec;
+  if (!create && !std::filesystem::exists(c.data + "/CURRENT", ec)) {
+    std::cerr << "keydird " << name << ": "
+              << (ec == std::errc::permission_denied
+                      ? "permission denied on the data folder " + c.data +
+                            " (run as the user keydird runs as, or root)"
+                      : "no store in " + c.data)
+              << "\n";
     return kExitFailure;
   }
   auto opened = keydir::storage::RocksKeyStore::open(c.data, o);
@@ -145,7 +151,13 @@ int main(int argc, char** argv) {
     // A running server's admin socket: the command runs inside it.
     const std::string socket = admin_socket_path(c.data);
     std::error_code ec;
-    if (std::filesystem::exists(socket, ec)) {
+    const bool there = std::filesystem::exists(socket, ec);
+    if (ec == std::errc::permission_denied) {
+      std::cerr << "keydird " << name << ": permission denied on the data folder " << c.data
+                << " (the directory is administered by the user keydird runs as, or root)\n";
+      return kExitFailure;
+    }
+    if (there) {
       std::vector<std::string> args(argv + 1, argv + argc);
       auto reply = admin_request(socket, args, std::filesystem::current_path(ec).string());
       if (reply) {

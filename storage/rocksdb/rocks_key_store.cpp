@@ -672,6 +672,11 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
     }
   }
   if (!s.ok()) {
+    if (s.ToString().find("Permission denied") != std::string::npos) {
+      return fail(ErrorCode::StorageIo,
+                  "permission denied on the data folder " + dir +
+                      " (run as the user keydird runs as, or root)");
+    }
     if (s.ToString().find("lock") != std::string::npos) {
       return fail(ErrorCode::StorageIo,
                   "data folder " + dir + " is in use by another keydird process");

@@ -139,12 +139,12 @@ export_checks() {
     check "$when: the safe dump does not contain $who@$D" 0 \
       "$(cat "$dir"/dump/*.pgp | grep -ac "$who@$D" || true)"
     check "$when: the full dump does contain $who@$D" 1 \
-      "$(cat "$dir"/full/* | grep -aq "$who@$D" && echo 1 || echo 0)"
+      "$(grep -aqs "$who@$D" "$dir"/full/* && echo 1 || echo 0)"
   done
   h=$(wkd_hash "alice@$D")
   check "$when: wkd-export has alice's file in both layouts" 2 "$(find "$dir/wkd" -name "$h" | wc -l)"
   check "$when: the safe dump contains alice@$D" 1 \
-    "$(cat "$dir"/dump/*.pgp | grep -aq "alice@$D" && echo 1 || echo 0)"
+    "$(grep -aqs "alice@$D" "$dir"/dump/*.pgp && echo 1 || echo 0)"
   check "$when: the safe dump holds no CEO user ID at all" 0 \
     "$(cat "$dir"/dump/*.pgp | grep -ac 'CEO' || true)"
   check "$when: the export's hu/ files are alice's only" 2 "$(find "$dir/wkd" -path '*/hu/*' -type f | wc -l)"
@@ -389,7 +389,7 @@ check "nobody: admin delete on the stopped store fails" 1 \
   "$(rc runuser -u nobody -- "$NB" admin delete --data "$T/vs" "${FPR[alice]}" | grep -c -v '^0$')"
 chmod 700 "$T"
 check "alice's key is still in the store" 1 \
-  "$("$K" dump --data "$T/vs" --out "$T/dump-6" >/dev/null 2>&1; cat "$T"/dump-6/*.pgp | grep -aq "alice@$D" && echo 1 || echo 0)"
+  "$("$K" dump --data "$T/vs" --out "$T/dump-6" >/dev/null 2>&1; grep -aqs "alice@$D" "$T"/dump-6/*.pgp && echo 1 || echo 0)"
 
 attack "7. the same, offline"
 admin_errors offline "$T/vs"
