@@ -70,9 +70,9 @@ std::unique_ptr<Cli> make_cli() {
   auto& managed_uploads = c->managed_uploads;
   serve->add_option("--mode", mode_text,
                     "Who may publish an address: open (everything valid), verified (the "
-                    "address's owner confirms by e-mail), managed (an organization's domains)")
-      ->check(CLI::IsMember({"open", "verified", "managed"}))
-      ->capture_default_str();
+                    "address's owner confirms by e-mail), managed (an organization's domains). Default: "
+                    "the mode the store records; open for a new store")
+      ->check(CLI::IsMember({"open", "verified", "managed"}));
   serve->add_option("--public-url", public_url,
                     "Base URL of the links in confirmation mails (default: http://LISTEN)");
   serve->add_option("--smtp-url", smtp.url,

@@ -43,14 +43,17 @@ std::optional<std::string> read_small_file(const std::string& path) {
 }
 
 // An admin action, kept in the store's audit log.
-Result<void> audit(CommandContext& ctx, json entry) {
-  entry["by"] = ctx.who;
-  auto seq = ctx.store.append_audit(ctx.directory.now(),
-                                    entry.dump(-1, ' ', false, json::error_handler_t::replace));
+Result<void> audit_as(service::KeyDirectory& directory, const std::string& who, json entry) {
+  entry["by"] = who;
+  auto seq = directory.store_ref().append_audit(
+      directory.now(), entry.dump(-1, ' ', false, json::error_handler_t::replace));
   if (!seq) {
     return tl::unexpected(seq.error());
   }
   return {};
+}
+Result<void> audit(CommandContext& ctx, json entry) {
+  return audit_as(ctx.directory, ctx.who, std::move(entry));
 }
 
 int fail_with(CommandContext& ctx, std::string_view command, const Error& e) {
@@ -171,28 +174,29 @@ int run_set_mode(Cli& c, CommandContext& ctx) {
     return kExitUsage;
   }
   const ModeSetting current = ctx.directory.mode_setting();
-  if (current == target) {
+  auto recorded = service::stored_mode(ctx.store);
+  if (!recorded) {
+    return fail_with(ctx, "admin set-mode", recorded.error());
+  }
+  // A store of an earlier keydird records no mode: recording it is a change.
+  if (*recorded && current == target) {
     ctx.out << "the store is in mode " << service::describe(target) << " already\n";
     return kExitOk;
   }
-  if (ctx.can_serve) {
-    if (auto ok = ctx.can_serve(target); !ok) {
-      ctx.err << "keydird admin set-mode: the running server cannot serve mode "
-              << service::describe(target) << ": " << ok.error().detail << "\n";
-      return kExitFailure;
-    }
-  }
+  const std::string from =
+      *recorded ? service::describe(current) : "not recorded (a store of an earlier keydird)";
   auto preview = ctx.directory.set_mode(target, true);
   if (!preview) {
     return fail_with(ctx, "admin set-mode", preview.error());
   }
-  ctx.out << "mode " << service::describe(current) << " -> " << service::describe(target) << ":\n"
+  ctx.out << "mode " << from << " -> " << service::describe(target) << ":\n"
           << "  " << preview->now_published
           << " addresses become findable (with their user IDs) that are not now\n"
           << "  " << preview->withdrawn << " addresses stop being findable\n";
   if (preview->marks_removed) {
     ctx.out << "  " << preview->marks_removed
-            << " published marks outside the managed domains are removed\n";
+            << " confirmations (published marks) of addresses outside the managed domains are "
+               "deleted: switching back does not bring them back\n";
   }
   if (target.mode == PublishMode::Open) {
     ctx.out << "  open: every valid address on every key is published, confirmed or not, and "
@@ -201,28 +205,46 @@ int run_set_mode(Cli& c, CommandContext& ctx) {
     ctx.out << "  only addresses their owners confirm (or an operator publishes) are published "
                "from now on\n";
   }
+  Result<void> servable;
+  if (ctx.can_serve) {
+    servable = ctx.can_serve(target);
+  }
   if (c.dry_run) {
+    if (!servable) {
+      ctx.out << "  the running server could not switch to it: " << servable.error().detail
+              << "\n";
+    }
     ctx.out << "dry run: nothing changed\n";
     return kExitOk;
   }
-  if (preview->now_published > 0 && !c.yes) {
-    ctx.err << "keydird admin set-mode: this publishes " << preview->now_published
-            << " addresses that nobody confirmed; run again with --yes to do it\n";
+  if (!servable) {
+    ctx.err << "keydird admin set-mode: the running server cannot serve mode "
+            << service::describe(target) << ": " << servable.error().detail << "\n";
     return kExitFailure;
+  }
+  if ((preview->now_published > 0 || preview->marks_removed > 0) && !c.yes) {
+    ctx.err << "keydird admin set-mode: this "
+            << (preview->now_published > 0
+                    ? "publishes " + std::to_string(preview->now_published) +
+                          " addresses that nobody confirmed"
+                    : "deletes " + std::to_string(preview->marks_removed) + " confirmations")
+            << "; run again with --yes to do it\n";
+    return kExitFailure;
+  }
+  // Logged before it starts: a change cut short by a crash is finished at the
+  // next start, and the log says so then.
+  if (auto a = audit(ctx, {{"action", "set-mode"},
+                           {"from", from},
+                           {"to", service::describe(target)},
+                           {"now-published", preview->now_published},
+                           {"withdrawn", preview->withdrawn},
+                           {"marks-removed", preview->marks_removed}});
+      !a) {
+    return fail_with(ctx, "admin set-mode", a.error());
   }
   auto done = ctx.directory.set_mode(target);
   if (!done) {
     return fail_with(ctx, "admin set-mode", done.error());
-  }
-  if (auto a = audit(ctx, {{"action", "set-mode"},
-                           {"from", service::describe(current)},
-                           {"to", service::describe(target)},
-                           {"now-published", done->now_published},
-                           {"withdrawn", done->withdrawn},
-                           {"marks-removed", done->marks_removed},
-                           {"rewritten", done->certificates}});
-      !a) {
-    return fail_with(ctx, "admin set-mode", a.error());
   }
   ctx.out << "the store is in mode " << service::describe(target) << "; " << done->certificates
           << " keys re-indexed\n";
@@ -395,6 +417,12 @@ int run_import(Cli& c, CommandContext& ctx) {
     }
     o.ack = &ack;
   }
+  if (!c.import_mode.empty() && c.import_mode != service::mode_name(ctx.directory.mode())) {
+    ctx.err << "keydird import: the store is in mode "
+            << service::describe(ctx.directory.mode_setting()) << ", not " << c.import_mode
+            << "; to change it: keydird admin set-mode " << c.import_mode << "\n";
+    return kExitUsage;
+  }
   if (c.publish_addresses && ctx.directory.mode() == PublishMode::Open) {
     ctx.err << "keydird import: --publish-addresses is for verified and managed stores (an open "
                "store publishes every valid address anyway)\n";
@@ -407,7 +435,7 @@ int run_import(Cli& c, CommandContext& ctx) {
                     ? "addresses the mode allows were published (--publish-addresses)\n"
                     : "no address was published: this store is in " +
                           std::string(service::mode_name(ctx.directory.mode())) +
-                          " mode (owners confirm them, or use --publish-addresses)\n");
+                          " mode (owners confirm their addresses, an operator publishes them, or import with --publish-addresses)\n");
   }
   if (c.publish_addresses && !c.verify_only) {
     if (auto a = audit(ctx, {{"action", "import --publish-addresses"},
@@ -481,6 +509,9 @@ int run_backup(Cli& c, CommandContext& ctx) {
   if (auto r = ctx.store.checkpoint(out); !r) {
     return fail_with(ctx, "backup", r.error());
   }
+  // It holds what owners withheld: as private as the data folder should be.
+  std::error_code ec;
+  fs::permissions(out, fs::perms::owner_all, fs::perm_options::replace, ec);
   // The token key lives beside the database: a restored directory needs it
   // for the upload tokens it gave out.
   auto key = token_secret(ctx.data);
@@ -585,6 +616,39 @@ Result<ModeSetting> settle_mode(storage::KeyStore& store,
   return m;
 }
 
+Result<void> adopt_mode(service::KeyDirectory& directory, const std::string& who,
+                        std::ostream& log) {
+  KEYDIR_TRY(auto stats, directory.store_ref().stats());
+  const ModeSetting mode = directory.mode_setting();
+  if (stats.certificates == 0) {
+    return service::record_mode(directory.store_ref(), mode);
+  }
+  log << "keydird: the store records no publishing mode (an earlier keydird wrote it): "
+      << "recording " << service::describe(mode) << " and re-indexing its keys\n";
+  KEYDIR_CHECK(audit_as(directory, who,
+                        {{"action", "set-mode"},
+                         {"from", "not recorded (a store of an earlier keydird)"},
+                         {"to", service::describe(mode)}}));
+  KEYDIR_TRY(auto change, directory.set_mode(mode));
+  log << "keydird: " << change.certificates << " keys re-indexed, " << change.withdrawn
+      << " addresses no longer findable, " << change.now_published << " now findable\n";
+  return {};
+}
+
+Result<void> resume_mode_change(service::KeyDirectory& directory, const std::string& who,
+                                std::ostream& log) {
+  KEYDIR_TRY(auto resumed, directory.resume_mode_change());
+  if (resumed) {
+    log << "keydird: finished an interrupted change to mode "
+        << service::describe(directory.mode_setting()) << "\n";
+    KEYDIR_CHECK(audit_as(directory, who,
+                          {{"action", "set-mode resumed"},
+                           {"to", service::describe(directory.mode_setting())},
+                           {"rewritten", resumed->certificates}}));
+  }
+  return {};
+}
+
 int run_command(Cli& c, CommandContext& ctx) {
   if (c.admin->parsed()) {
     return run_admin(c, ctx);
@@ -656,9 +720,12 @@ int run_command(Cli& c, CommandContext& ctx) {
     if (!r) {
       return fail_with(ctx, "stats", r.error());
     }
+    auto recorded = service::stored_mode(ctx.store);
     ctx.out << "certificates " << r->certificates << "\nlast_seq " << r->last_seq
             << "\ndisk_bytes " << r->disk_bytes << "\nmode "
-            << service::describe(ctx.directory.mode_setting()) << "\n";
+            << (recorded && *recorded ? service::describe(**recorded)
+                                      : std::string("not recorded (keydird admin set-mode)"))
+            << "\n";
     return kExitOk;
   }
   return kExitUsage;

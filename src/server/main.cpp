@@ -49,13 +49,21 @@ int run_offline(Cli& c) {
   }
   auto opened = keydir::storage::RocksKeyStore::open(c.data, o);
   if (!opened) {
-    std::cerr << "keydird " << name << ": " << opened.error().detail << "\n";
+    std::cerr << "keydird " << name << ": " << opened.error().detail;
+    if (opened.error().detail.find("in use by another keydird") != std::string::npos &&
+        !std::filesystem::exists(admin_socket_path(c.data), ec)) {
+      std::cerr << " that has no admin socket (" << admin_socket_path(c.data)
+                << "): a keydird older than this one, or one that could not make the socket "
+                   "(its log says why); stop it to run this command";
+    }
+    std::cerr << "\n";
     return kExitFailure;
   }
   auto& store = **opened;
 
   // The mode: recorded in the store; a new store takes import's --mode.
   service::ModeSetting mode;
+  bool recorded_before = true;
   if (c.import->parsed() || c.dump->parsed() || c.wkd_export->parsed() || c.check->parsed() ||
       (c.admin->parsed() && !c.admin_set_mode->parsed() && !c.admin_log->parsed())) {
     std::optional<service::ModeSetting> requested;
@@ -80,8 +88,8 @@ int run_offline(Cli& c) {
       std::cerr << "keydird import: --domain goes with --mode managed\n";
       return kExitUsage;
     }
-    auto settled = settle_mode(store, requested, requested.has_value(), c.data,
-                               c.import->parsed() && !c.verify_only);
+    auto settled = settle_mode(store, requested, requested.has_value(), c.data, false,
+                               &recorded_before);
     if (!settled) {
       std::cerr << "keydird " << name << ": " << settled.error().detail << "\n";
       return kExitUsage;
@@ -94,13 +102,17 @@ int run_offline(Cli& c) {
   options.mode = mode.mode;
   options.managed_domains = mode.managed_domains;
   service::KeyDirectory directory(store, options, service::system_clock());
-  if (!c.restore->parsed()) {
-    if (auto resumed = directory.resume_mode_change(); !resumed) {
-      std::cerr << "keydird " << name << ": finishing an interrupted mode change: "
-                << resumed.error().detail << "\n";
+  const std::string who = "uid " + std::to_string(::getuid()) + " (offline)";
+  if (c.import->parsed() && !c.verify_only && !recorded_before) {
+    if (auto r = adopt_mode(directory, who, std::cerr); !r) {
+      std::cerr << "keydird import: " << r.error().detail << "\n";
       return kExitFailure;
-    } else if (*resumed) {
-      std::cerr << "keydird " << name << ": finished an interrupted mode change\n";
+    }
+  } else if (!c.restore->parsed()) {
+    if (auto r = resume_mode_change(directory, who, std::cerr); !r) {
+      std::cerr << "keydird " << name << ": finishing an interrupted mode change: "
+                << r.error().detail << "\n";
+      return kExitFailure;
     }
   }
   if (c.restore->parsed()) {
@@ -120,8 +132,7 @@ int run_offline(Cli& c) {
               << service::describe(directory.mode_setting()) << " into " << c.data << "\n";
     return kExitOk;
   }
-  CommandContext ctx{store,     directory, c.data, "", std::cout, std::cerr,
-                     "uid " + std::to_string(::getuid()) + " (offline)", false, {}, {}};
+  CommandContext ctx{store, directory, c.data, "", std::cout, std::cerr, who, false, {}, {}};
   return run_command(c, ctx);
 }
 

@@ -303,12 +303,6 @@ int run_serve(Cli& c) {
       return kExitUsage;
     }
   }
-  if (!recorded) {
-    if (auto r = keydir::service::record_mode(*store, mode); !r) {
-      std::cerr << "keydird serve: " << r.error().detail << "\n";
-      return kExitFailure;
-    }
-  }
   keydir::service::DirectoryOptions directory_options;
   directory_options.mode = mode.mode;
   directory_options.managed_domains = mode.managed_domains;
@@ -316,12 +310,17 @@ int run_serve(Cli& c) {
   directory_options.policy.keep_user_attributes = keep_attributes;
   directory_options.policy.accept_sha1_self_signatures = !refuse_sha1;
   KeyDirectory directory(*store, directory_options, keydir::service::system_clock());
-  if (auto resumed = directory.resume_mode_change(); !resumed) {
-    std::cerr << "keydird serve: finishing an interrupted mode change: "
-              << resumed.error().detail << "\n";
+  const std::string who = "uid " + std::to_string(::getuid()) + " (serve)";
+  if (!recorded) {
+    // A new store records the mode; one of an earlier keydird is re-indexed
+    // under it too (its index follows whatever mode it was served in).
+    if (auto r = adopt_mode(directory, who, std::cerr); !r) {
+      std::cerr << "keydird serve: " << r.error().detail << "\n";
+      return kExitFailure;
+    }
+  } else if (auto r = resume_mode_change(directory, who, std::cerr); !r) {
+    std::cerr << "keydird serve: " << r.error().detail << "\n";
     return kExitFailure;
-  } else if (*resumed) {
-    std::cerr << "keydird serve: finished an interrupted change to mode " << mode_text << "\n";
   }
   {
     auto colon = listen.rfind(':');

@@ -559,15 +559,25 @@ Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Que
   }
   KEYDIR_TRY(auto records, store_.lookup(query, limit));
   const auto* by_email = std::get_if<storage::Query::ByEmail>(&query.what);
+  std::vector<storage::CertRecord> out;
+  out.reserve(records.size());
   for (auto& rec : records) {
-    KEYDIR_TRY(rec.cert, public_view(rec, by_email ? &by_email->address : nullptr));
+    std::size_t kept = 0;
+    KEYDIR_TRY(rec.cert, public_view(rec, by_email ? &by_email->address : nullptr, &kept));
+    if (by_email && kept == 0) {
+      continue;
+    }
+    out.push_back(std::move(rec));
   }
-  return records;
+  return out;
 }
 
 Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec,
-                                        const std::string* by_email) const {
+                                        const std::string* by_email, std::size_t* kept) const {
   if (mode() == PublishMode::Open) {
+    if (kept) {
+      *kept = 1;  // not counted: nothing is reduced
+    }
     return rec.cert;
   }
   KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
@@ -580,6 +590,9 @@ Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec,
                     published.end() &&
                 (!by_email || email->address() == *by_email);
     hidden = hidden || !keep;
+    if (kept && keep) {
+      ++*kept;
+    }
     return keep;
   });
   return hidden ? openpgp::serialize(view) : rec.cert;

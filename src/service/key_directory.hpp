@@ -151,9 +151,12 @@ class KeyDirectory {
 
   // Certificates as the public may see them (as `lookup` answers them):
   // unchanged in Open mode; else reduced to the user IDs with a published
-  // address (and, for a lookup by address, to that address's).
-  Result<Bytes> public_view(const storage::CertRecord& rec,
-                            const std::string* by_email = nullptr) const;
+  // address (and, for a lookup by address, to that address's). A lookup by
+  // address never answers a key without a user ID of that address (an index
+  // that is being rewritten after a mode change may still list it).
+  // `kept`: how many user IDs the view holds.
+  Result<Bytes> public_view(const storage::CertRecord& rec, const std::string* by_email = nullptr,
+                            std::size_t* kept = nullptr) const;
 
   // The states of a stored certificate (revocations, expiry, primary user
   // ID) without repeating its signature checks; nullopt if the bytes do not
