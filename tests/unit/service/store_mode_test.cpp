@@ -379,5 +379,31 @@ TEST(StoreMode, SetModeReindexesAndSaysWhatItChanges) {
   EXPECT_FALSE(*none);
 }
 
+TEST(StoreMode, AnIndexOfAnotherModeNeverAnswersAnUnpublishedAddress) {
+  // A store indexed in open mode (an earlier keydird's, or one whose change
+  // to verified is still re-indexing), read in verified mode.
+  test::TempDir dir;
+  Store s(dir.str("a"), {PublishMode::Open, {}});
+  World w = populate(s, 7);
+  KeyDirectory verified(*s.store, DirectoryOptions{PublishMode::Verified, {}, {}},
+                        [] { return test::kNow; });
+  for (const auto& a : w.addresses) {
+    auto found = verified.lookup(storage::Query{storage::Query::ByEmail{a}}, 10);
+    ASSERT_TRUE(found);
+    EXPECT_TRUE(found->empty()) << a;
+    auto e = openpgp::Email::parse(a);
+    auto wkd = wkd_lookup(verified, openpgp::WkdHash::of(*e), 10);
+    ASSERT_TRUE(wkd);
+    EXPECT_TRUE(wkd->empty()) << a;
+  }
+  for (const auto& f : w.fprs) {
+    auto found = verified.lookup(storage::Query{storage::Query::ByFingerprint{f}}, 10);
+    ASSERT_TRUE(found);
+    for (const auto& rec : *found) {
+      EXPECT_TRUE(addresses_in(rec.cert).empty());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace keydir::service
