@@ -150,13 +150,10 @@ void AdminSocket::stop() {
   if (acceptor_.joinable()) {
     acceptor_.join();
   }
-  std::vector<std::thread> workers;
   {
-    std::lock_guard lock(workers_mutex_);
-    workers.swap(workers_);
-  }
-  for (auto& t : workers) {
-    t.join();  // a command under way finishes first
+    // A command under way finishes first.
+    std::unique_lock lock(workers_mutex_);
+    workers_done_.wait(lock, [this] { return active_ == 0; });
   }
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
@@ -186,19 +183,31 @@ void AdminSocket::accept_loop() {
     if (fd < 0) {
       continue;
     }
-    if (active_.load() >= kMaxActive) {
-      reply(fd, AdminReply{1, "", "keydird: the server runs " + std::to_string(kMaxActive) +
-                                      " admin commands already; try again when one ends\n"});
-      ::close(fd);
-      continue;
+    bool busy = false;
+    {
+      std::lock_guard lock(workers_mutex_);
+      busy = active_ >= kMaxActive;
+      active_ += busy ? 0 : 1;
     }
-    ++active_;
-    std::lock_guard lock(workers_mutex_);
-    workers_.emplace_back([this, fd] {
-      serve_one(fd);
-      ::close(fd);
-      --active_;
-    });
+    if (!busy) {
+      try {
+        std::thread([this, fd] {
+          serve_one(fd);
+          ::close(fd);
+          std::lock_guard lock(workers_mutex_);
+          --active_;
+          workers_done_.notify_all();
+        }).detach();
+        continue;
+      } catch (const std::system_error&) {
+        std::lock_guard lock(workers_mutex_);
+        --active_;
+        busy = true;
+      }
+    }
+    reply(fd, AdminReply{1, "", "keydird: the server runs " + std::to_string(kMaxActive) +
+                                    " admin commands already; try again when one ends\n"});
+    ::close(fd);
   }
 }
 
@@ -230,6 +239,20 @@ void AdminSocket::serve_one(int fd) {
   try {
     args = j.at("args").get<std::vector<std::string>>();
     cwd = j.at("cwd").get<std::string>();
+    for (const auto& f : j.value("seen", json::array())) {
+      const std::string path = f.at(0).get<std::string>();
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0 || st.st_dev != f.at(1).get<std::uint64_t>() ||
+          st.st_ino != f.at(2).get<std::uint64_t>()) {
+        reply(fd, AdminReply{1, "",
+                             "keydird: the running server sees another " + path +
+                                 " than you do (it runs in its own mount namespace, as "
+                                 "systemd's PrivateTmp and ProtectHome make it): use a folder it "
+                                 "can see and write, such as /var/lib/keydir-backup with the "
+                                 "shipped unit\n"});
+        return;
+      }
+    }
   } catch (const json::exception&) {
     reply(fd, AdminReply{2, "", "keydird: malformed admin request\n"});
     return;
@@ -238,7 +261,8 @@ void AdminSocket::serve_one(int fd) {
 }
 
 Result<AdminReply> admin_request(const std::string& path, const std::vector<std::string>& args,
-                                 const std::string& cwd) {
+                                 const std::string& cwd, uid_t owner,
+                                 const std::vector<AdminSocket::SeenFile>& seen) {
   sockaddr_un addr{};
   if (!fill_address(path, addr)) {
     return fail(ErrorCode::NotFound, "admin socket path too long");
@@ -257,7 +281,22 @@ Result<AdminReply> admin_request(const std::string& path, const std::vector<std:
     }
     return fail(ErrorCode::NotFound, "no keydird listens on " + path);
   }
-  json j = {{"args", args}, {"cwd", cwd}};
+  // Only the data folder's owner or root serves it: a socket somebody else
+  // bound there (while no server ran) gets nothing.
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+      (cred.uid != 0 && cred.uid != owner)) {
+    ::close(fd);
+    return fail(ErrorCode::Unauthorized,
+                path + " is served by uid " + std::to_string(cred.uid) +
+                    ", neither root nor the owner of the data folder: not used");
+  }
+  json files = json::array();
+  for (const auto& f : seen) {
+    files.push_back(json::array({f.path, f.dev, f.ino}));
+  }
+  json j = {{"args", args}, {"cwd", cwd}, {"seen", files}};
   // A refusal may come before the whole request is sent: the answer is read
   // even when the write fails.
   (void)write_all(fd, j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");

@@ -17,6 +17,8 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -38,6 +40,14 @@ class AdminSocket {
   using Handler =
       std::function<AdminReply(const std::vector<std::string>& args, const std::string& cwd,
                                uid_t uid)>;
+  // A file or folder as the client sees it: the server refuses a request when
+  // it sees another one at that path (it runs in its own mount namespace:
+  // systemd's PrivateTmp, ProtectHome).
+  struct SeenFile {
+    std::string path;
+    std::uint64_t dev = 0;
+    std::uint64_t ino = 0;
+  };
   explicit AdminSocket(Handler handler);
   ~AdminSocket();
   AdminSocket(const AdminSocket&) = delete;
@@ -57,9 +67,11 @@ class AdminSocket {
   int wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
+  // Workers run detached (a finished one leaves nothing behind); stop()
+  // waits until none is left.
   std::mutex workers_mutex_;
-  std::vector<std::thread> workers_;
-  std::atomic<int> active_{0};
+  std::condition_variable workers_done_;
+  int active_ = 0;  // guarded by workers_mutex_
 };
 
 // The socket's path for a data folder.
@@ -68,7 +80,11 @@ std::string admin_socket_path(const std::string& data_dir);
 // Client side. Connected: the command's reply. Errors: NotFound (no server
 // listens there: no socket, or a stale one), Unauthorized (permission
 // denied), StorageIo (the connection broke).
+// `owner`: the uid the server must run as (besides root: the owner of the data
+// folder); a socket served by anybody else is not believed. `seen`: the files
+// the command names, as this process sees them.
 Result<AdminReply> admin_request(const std::string& path, const std::vector<std::string>& args,
-                                 const std::string& cwd);
+                                 const std::string& cwd, uid_t owner,
+                                 const std::vector<AdminSocket::SeenFile>& seen);
 
 }  // namespace keydir::server

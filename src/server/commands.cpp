@@ -279,17 +279,38 @@ int run_admin(Cli& c, CommandContext& ctx) {
         ctx.out << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
         return true;
       }
-      ctx.out << e.seq << " " << utc_timestamp(e.time);
-      if (j.is_object()) {
-        ctx.out << " " << j.value("action", "?");
-        for (const auto& [k, v] : j.items()) {
-          if (k != "action" && k != "by") {
-            ctx.out << " " << k << "=" << (v.is_string() ? v.get<std::string>() : v.dump());
+      // One line an entry: control characters in a value (a --reason with a
+      // newline) are shown escaped, so no entry can forge another.
+      auto shown = [](const std::string& v) {
+        std::string o;
+        for (char ch : v) {
+          if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(ch));
+            o += buf;
+          } else {
+            o.push_back(ch);
           }
         }
-        ctx.out << " (" << j.value("by", "?") << ")";
+        return o;
+      };
+      ctx.out << e.seq << " " << utc_timestamp(e.time);
+      if (j.is_object()) {
+        auto text = [&](const char* key) {
+          return j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                       : std::string("?");
+        };
+        ctx.out << " " << shown(text("action"));
+        for (const auto& [k, v] : j.items()) {
+          if (k != "action" && k != "by") {
+            ctx.out << " " << shown(k) << "="
+                    << shown(v.is_string() ? v.get<std::string>()
+                                           : v.dump(-1, ' ', false, json::error_handler_t::replace));
+          }
+        }
+        ctx.out << " (" << shown(text("by")) << ")";
       } else {
-        ctx.out << " " << e.text;
+        ctx.out << " " << shown(e.text);
       }
       ctx.out << "\n";
       return true;
@@ -474,6 +495,11 @@ int run_dump(Cli& c, CommandContext& ctx) {
     if (!r) {
       return fail_with(ctx, "dump", r.error());
     }
+    if (auto a = audit(ctx, {{"action", "dump --full"}, {"out", out},
+                             {"certificates", r->certificates}});
+        !a) {
+      return fail_with(ctx, "dump", a.error());
+    }
     ctx.out << "full backup of " << r->certificates << " certificates (" << r->published
             << " published addresses, " << r->tokens << " tokens, " << r->tombstones
             << " tombstones, " << r->audit << " audit entries) in " << out
@@ -518,6 +544,9 @@ int run_backup(Cli& c, CommandContext& ctx) {
   if (!key || !write_token_secret(out, *key)) {
     ctx.err << "keydird backup: cannot copy the token key to " << out << "\n";
     return kExitFailure;
+  }
+  if (auto a = audit(ctx, {{"action", "backup"}, {"out", out}}); !a) {
+    return fail_with(ctx, "backup", a.error());
   }
   ctx.out << "backup written to " << out << " (restore: use it as --data)\n";
   return kExitOk;

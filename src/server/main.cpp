@@ -10,6 +10,7 @@
 // While `keydird serve` runs, the maintenance commands run inside it through
 // its admin socket (server/admin_socket.hpp); on a stopped store they open
 // it themselves. Either way the same code runs (server/commands.hpp).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -28,6 +29,37 @@ namespace {
 
 using namespace keydir::server;
 namespace service = keydir::service;
+
+// The files and folders a command names (the folder an output goes into,
+// the inputs), as this process sees them, with the working directory.
+std::vector<AdminSocket::SeenFile> seen_files(const Cli& c, const std::string& cwd) {
+  std::vector<AdminSocket::SeenFile> out;
+  auto add = [&](std::filesystem::path p, bool parent) {
+    if (p.empty()) {
+      return;
+    }
+    if (p.is_relative()) {
+      p = std::filesystem::path(cwd) / p;
+    }
+    p = p.lexically_normal();
+    if (parent) {
+      p = p.has_filename() ? p.parent_path() : p.parent_path().parent_path();
+    }
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) {
+      out.push_back({p.string(), static_cast<std::uint64_t>(st.st_dev),
+                     static_cast<std::uint64_t>(st.st_ino)});
+    }
+  };
+  add(c.out, true);
+  add(c.expect, false);
+  add(c.wkd_policy_file, false);
+  add(c.ack_path, true);
+  for (const auto& f : c.files) {
+    add(f, false);
+  }
+  return out;
+}
 
 int run_offline(Cli& c) {
   const std::string name = c.command_name();
@@ -170,7 +202,10 @@ int main(int argc, char** argv) {
     }
     if (there) {
       std::vector<std::string> args(argv + 1, argv + argc);
-      auto reply = admin_request(socket, args, std::filesystem::current_path(ec).string());
+      const std::string cwd = std::filesystem::current_path(ec).string();
+      struct stat data_st {};
+      ::stat(c.data.c_str(), &data_st);
+      auto reply = admin_request(socket, args, cwd, data_st.st_uid, seen_files(c, cwd));
       if (reply) {
         std::cout << reply->out << std::flush;
         std::cerr << reply->err << std::flush;

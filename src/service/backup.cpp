@@ -64,6 +64,9 @@ std::string dump_line(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
+// A state line: a certificate's published addresses are its longest.
+constexpr std::size_t kMaxStateLine = 16u << 20;
+
 tl::unexpected<Error> bad_backup(const std::string& what) {
   return fail(ErrorCode::BadQuery, "not a keydir full backup: " + what);
 }
@@ -150,6 +153,14 @@ Result<BackupSummary> full_dump(const KeyDirectory& directory, const std::string
     ++summary.audit;
     return true;
   }));
+  // The last line: what the backup holds, so that a cut or edited state
+  // file is refused.
+  json end = {{"end", {{"certificates", summary.certificates},
+                       {"files", summary.files},
+                       {"tokens", summary.tokens},
+                       {"tombstones", summary.tombstones},
+                       {"audit", summary.audit}}}};
+  ok = state.write(dump_line(end)) && ok;
   KEYDIR_CHECK(state.close());
   if (!ok) {
     return fail(ErrorCode::StorageIo, "cannot write the backup in " + out_dir);
@@ -190,9 +201,16 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
   auto fpr_of = [&](const json& j) -> Result<Fingerprint> {
     return Fingerprint::from_hex(j.get<std::string>());
   };
+  std::optional<json> end;
   while (std::getline(in, line)) {
     ++line_no;
     const std::string where = std::string(kStateFile) + " line " + std::to_string(line_no);
+    if (line.size() > kMaxStateLine) {
+      return bad_backup(where + " is longer than " + std::to_string(kMaxStateLine) + " octets");
+    }
+    if (end) {
+      return bad_backup(where + " follows the end line");
+    }
     json j = json::parse(line, nullptr, false);
     if (!j.is_object()) {
       return bad_backup(where + " is not a JSON object");
@@ -237,6 +255,8 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
         tombstones.emplace_back(
             f, storage::Tombstone{j.at("deleted-at").get<std::uint64_t>(),
                                   j.at("reason").get<std::string>()});
+      } else if (j.contains("end")) {
+        end = j["end"];
       } else if (j.contains("audit")) {
         audit.push_back(storage::AuditEntry{j["audit"].get<std::uint64_t>(),
                                             j.at("time").get<std::uint64_t>(),
@@ -250,6 +270,19 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
   }
   if (line_no == 0) {
     return bad_backup(std::string(kStateFile) + " is empty");
+  }
+  if (!end) {
+    return bad_backup(std::string(kStateFile) + " has no end line: it was cut short");
+  }
+  try {
+    if (end->at("certificates").get<std::uint64_t>() != certs.size() ||
+        end->at("tokens").get<std::uint64_t>() != tokens.size() ||
+        end->at("tombstones").get<std::uint64_t>() != tombstones.size() ||
+        end->at("audit").get<std::uint64_t>() != audit.size()) {
+      return bad_backup(std::string(kStateFile) + " holds other counts than its end line says");
+    }
+  } catch (const json::exception& e) {
+    return bad_backup(std::string("the end line: ") + e.what());
   }
   // The mode first: the index of each certificate follows it.
   KEYDIR_CHECK(directory.set_mode(mode));
@@ -301,10 +334,20 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
       w.record.last_change = it->second.last_change;
       w.record.cert = v.cert->to_bytes();
       w.record.digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, w.record.cert);
-      w.record.index = mode.mode == PublishMode::Open
-                           ? KeyDirectory::index_of(*v.cert)
-                           : KeyDirectory::index_of(*v.cert, &it->second.published);
-      w.publish = it->second.published;
+      // A managed store publishes its domains' addresses only (a mark
+      // outside them, in a tampered backup, is dropped).
+      auto& published = it->second.published;
+      if (mode.mode == PublishMode::Managed) {
+        std::erase_if(published, [&](const std::string& a) {
+          auto at = a.rfind('@');
+          auto domain = at == std::string::npos ? std::string() : a.substr(at + 1);
+          return std::find(mode.managed_domains.begin(), mode.managed_domains.end(), domain) ==
+                 mode.managed_domains.end();
+        });
+      }
+      w.record.index = mode.mode == PublishMode::Open ? KeyDirectory::index_of(*v.cert)
+                                                      : KeyDirectory::index_of(*v.cert, &published);
+      w.publish = published;
       summary.published += w.publish.size();
       certs.erase(it);
       batch.push_back(std::move(w));

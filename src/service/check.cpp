@@ -39,6 +39,18 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep) {
     }
     // Open mode indexes every current user ID; Verified and Managed mode
     // the published addresses' ones (the store records its mode).
+    if (directory.mode() == PublishMode::Managed) {
+      auto published = directory.store_ref().published(r.fingerprint);
+      const auto domains = directory.mode_setting().managed_domains;
+      for (const auto& a : published ? *published : std::vector<std::string>{}) {
+        auto at = a.rfind('@');
+        if (std::find(domains.begin(), domains.end(),
+                      at == std::string::npos ? std::string() : a.substr(at + 1)) ==
+            domains.end()) {
+          problem(name + ": " + a + " is published outside the managed domains");
+        }
+      }
+    }
     auto expected = directory.index_for(*v.cert);
     if (!expected) {
       problem(name + ": " + expected.error().detail);

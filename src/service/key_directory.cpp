@@ -308,6 +308,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
   stripped.resize(certs.size());
   std::vector<Result<Stored>> results(certs.size(), fail(ErrorCode::Internal, "not stored"));
   const std::uint64_t now = clock_();
+  std::shared_lock mode_lock(mode_flip_);
   auto locks = lock_keys(certs);
 
   // Certificates of one batch with the same primary key are merged first.
@@ -615,6 +616,7 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
                                          const std::vector<std::string>& add,
                                          const std::vector<std::string>& remove,
                                          std::optional<Bytes> consume_token) {
+  std::shared_lock mode_lock(mode_flip_);
   std::lock_guard lock(stripes_[stripe_of(fpr)]);
   KEYDIR_TRY(auto rec, store_.get(fpr));
   if (!rec) {
@@ -624,6 +626,15 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
   if (!vc) {
     return fail(ErrorCode::StorageCorruption, "stored certificate " + fpr.to_hex() +
                                                   " does not parse");
+  }
+  if (!add.empty()) {
+    const auto allowed = publishable_addresses(*vc);
+    for (const auto& a : add) {
+      if (std::find(allowed.begin(), allowed.end(), a) == allowed.end()) {
+        return fail(ErrorCode::TokenInvalid,
+                    a + " cannot be published on this key in this directory's mode");
+      }
+    }
   }
   KEYDIR_TRY(auto published, store_.published(fpr));
   storage::Write w;
@@ -643,7 +654,7 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
   w.consume_token = std::move(consume_token);
   w.previous = rec->index;
   w.record = std::move(*rec);
-  w.record.index = index_of(*vc, &published);
+  w.record.index = mode() == PublishMode::Open ? index_of(*vc) : index_of(*vc, &published);
   std::vector<storage::Write> writes;
   writes.push_back(std::move(w));
   KEYDIR_TRY(auto seqs, store_.apply(writes, clock_()));
@@ -794,12 +805,26 @@ Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
   std::lock_guard change_lock(mode_change_mutex_);
   // First the record (and a mark that the index is being rewritten), then
   // the mode lookups follow, then the index.
-  KEYDIR_CHECK(store_.put_setting(kModeChangeSetting, "pending"));
-  KEYDIR_CHECK(record_mode(store_, m));
   {
+    std::unique_lock flip(mode_flip_);
+    KEYDIR_CHECK(store_.put_setting(kModeChangeSetting, "pending"));
+    KEYDIR_CHECK(record_mode(store_, m));
     std::lock_guard lock(mode_mutex_);
     managed_domains_ = m.managed_domains;
     mode_.store(m.mode, std::memory_order_release);
+  }
+  // Confirmation links for addresses the managed mode cannot publish go.
+  if (m.mode == PublishMode::Managed) {
+    std::vector<Bytes> stale;
+    KEYDIR_CHECK(store_.for_each_token([&](ByteView hash, const storage::VerifyToken& t) {
+      if (t.kind == storage::VerifyToken::Kind::Verify && !in_domains(t.email, m.managed_domains)) {
+        stale.emplace_back(hash.begin(), hash.end());
+      }
+      return true;
+    }));
+    for (const auto& h : stale) {
+      KEYDIR_CHECK(store_.delete_token(h));
+    }
   }
   KEYDIR_CHECK(rewrite_all(fresh));
   KEYDIR_CHECK(store_.put_setting(kModeChangeSetting, ""));

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <vector>
 
@@ -127,7 +128,10 @@ class KeyDirectory {
 
   // Publishes and unpublishes addresses of a stored certificate, re-indexing
   // it in the same atomic write; `consume_token` (a token hash) is deleted in
-  // that write too. Errors: NotFound.
+  // that write too. An address to publish must be one the current mode lets
+  // be published on it (publishable_addresses; a confirmation link mailed
+  // before a change to managed mode no longer publishes an address outside
+  // its domains). Errors: NotFound, TokenInvalid (not publishable).
   Result<void> set_published(const Fingerprint& fpr, const std::vector<std::string>& add,
                              const std::vector<std::string>& remove,
                              std::optional<Bytes> consume_token = std::nullopt);
@@ -215,6 +219,10 @@ class KeyDirectory {
   std::atomic<PublishMode> mode_;
   mutable std::mutex mode_mutex_;  // managed_domains_
   std::mutex mode_change_mutex_;    // one set_mode at a time
+  // Writes that depend on the mode hold it shared from reading the mode to
+  // their write; a mode flip holds it exclusive, so that the re-indexing
+  // that follows sees every write made under the old mode.
+  std::shared_mutex mode_flip_;
   std::vector<std::string> managed_domains_;
 };
 

@@ -196,10 +196,18 @@ stop_keydird
 attack "1. offline: the same exports from the stopped store"
 export_all "$T/offline"
 export_checks offline "$T/offline"
-for what in wkd dump full; do
+for what in wkd dump; do
   check "offline $what is identical to the online one" 0 \
     "$(diff -r "$T/online/$what" "$T/offline/$what" >/dev/null && echo 0 || echo 1)"
 done
+# The full dumps differ by the audit entry of the first one (a full dump is
+# an audited action) and the end line's count of audit entries.
+without_audit() { grep -v -e '^{"audit"' -e '^{"end"' "$1/keydir-state.jsonl"; }
+check "offline full is the online one but for the audit log" 0 \
+  "$(diff <(without_audit "$T/online/full") <(without_audit "$T/offline/full") >/dev/null &&
+     diff <(cat "$T"/online/full/*.pgp) <(cat "$T"/offline/full/*.pgp) >/dev/null && echo 0 || echo 1)"
+check "the second full dump's audit log holds the first dump" 1 \
+  "$(grep -c '"audit".*dump --full' "$T/offline/full/keydir-state.jsonl" || true)"
 
 # ---------------------------------------------------------------------------
 attack "4. serve --mode open on the verified store; set-mode without --yes, --dry-run"
@@ -448,8 +456,9 @@ answered "restore onto the live store" "$(cat "$T/err")"
 "$K" dump --full --data "$T/rs" --out "$T/full3b" >/dev/null 2>&1
 check "the full dump of the restored store is byte-identical (diff -r)" 0 \
   "$(diff -r "$T/full3" "$T/full3b" >/dev/null && echo 0 || echo 1)"
-check "the restored store's audit log is the original's" "$("$K" admin log --data "$T/vs")" \
-  "$("$K" admin log --data "$T/rs")"
+# Both logs end with the full dump each made after the restore point.
+check "the restored store's audit log is the original's" \
+  "$("$K" admin log --data "$T/vs" | sed '$d')" "$("$K" admin log --data "$T/rs" | sed '$d')"
 check "the restored store is in verified mode" "mode verified" "$("$K" stats --data "$T/rs" | grep '^mode')"
 serve_verified vs
 UA=$U
@@ -497,6 +506,68 @@ answered "set-mode open --yes" "$(cat "$T/out" "$T/err")"
 check "the audit log records the set-mode once" 1 "$("$K" admin log --data "$T/vs" | grep -c 'set-mode.*to=open' || true)"
 check "stats says mode open" "mode open" "$("$K" stats --data "$T/vs" | grep '^mode')"
 check "now ceo@$D is published (the operator said --yes)" 200 "$(http_status "$UA/vks/v1/by-email/ceo@$D")"
+stop_keydird
+
+# ---------------------------------------------------------------------------
+attack "8. many admin requests: nothing piles up in the server"
+start_keydird many --add-rate 0
+mem() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SERVER_PID/status"; }
+maps() { wc -l <"/proc/$SERVER_PID/maps"; }
+# Warm up (malloc arenas of the worker threads), then count mappings: a
+# finished worker that was never joined keeps its stack (two mappings).
+for _ in $(seq 50); do "$K" stats --data "$T/many" >/dev/null; done
+before_maps=$(maps)
+for _ in $(seq 300); do "$K" stats --data "$T/many" >/dev/null; done
+after_maps=$(maps)
+answered "mappings of the server before and after 300 requests" "$before_maps $after_maps"
+check "300 admin requests left fewer than 50 new mappings" 1 \
+  "$(( after_maps - before_maps < 50 ? 1 : 0 ))"
+check "the server's threads are as many as before" "$(mem Threads)" \
+  "$("$K" stats --data "$T/many" >/dev/null; sleep 0.2; mem Threads)"
+
+attack "9. a socket somebody else bound in the data folder while no server ran"
+stop_keydird
+chmod 1777 "$T/many"
+chmod o+x "$T"
+runuser -u nobody -- "$PY" - "$T/many/admin.sock" >"$T/fake.log" 2>&1 <<'PY' &
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    c.recv(1 << 20)
+    c.sendall((json.dumps({"exit": 0, "out": "deleted\n", "err": ""}) + "\n").encode())
+    c.close()
+PY
+PIDS+=($!)
+for _ in $(seq 50); do [ -S "$T/many/admin.sock" ] && break; sleep 0.1; done
+check "the impostor's socket is there" 0 "$([ -S "$T/many/admin.sock" ]; echo $?)"
+MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA
+out=$("$K" admin delete --data "$T/many" "$MFPR" 2>&1 || true)
+answered "admin delete, a fake server listening as nobody" "$out"
+check "the client does not believe a socket served by another uid" 1 \
+  "$(echo "$out" | grep -c 'neither root nor the owner' || true)"
+kill "${PIDS[-1]}" 2>/dev/null || true
+wait "${PIDS[-1]}" 2>/dev/null || true
+rm -f "$T/many/admin.sock"
+chmod 700 "$T/many"
+chmod o-x "$T"
+
+attack "10. a server in its own mount namespace (systemd's PrivateTmp)"
+mkdir -p "$T/private"
+unshare -m --propagation private bash -c \
+  "mount -t tmpfs tmpfs '$T/private' && exec '$K' serve --listen 127.0.0.1:0 --data '$T/many' --add-rate 0" \
+  >"$T/ns.log" 2>&1 &
+SERVER_PID=$!
+PIDS+=("$SERVER_PID")
+for _ in $(seq 100); do grep -q serving "$T/ns.log" && break; sleep 0.1; done
+out=$("$K" dump --full --data "$T/many" --out "$T/private/bk" 2>&1; echo "exit $?")
+answered "dump --full into a folder the server sees differently" "$out"
+check "refused: the server sees another folder there" 1 \
+  "$(echo "$out" | grep -c 'sees another' || true)"
+check "and says so with a non-zero exit" 1 "$(echo "$out" | grep -c 'exit [1-9]' || true)"
+check "a folder both see works" 0 "$(rc "$K" dump --full --data "$T/many" --out "$T/bk-shared")"
 stop_keydird
 
 finish

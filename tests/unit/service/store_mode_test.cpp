@@ -405,5 +405,71 @@ TEST(StoreMode, AnIndexOfAnotherModeNeverAnswersAnUnpublishedAddress) {
   }
 }
 
+TEST(StoreMode, AChangeToManagedVoidsConfirmationsOutsideItsDomains) {
+  test::TempDir dir;
+  Store s(dir.str("a"), {PublishMode::Verified, {}});
+  test::CertGenerator gen(99);
+  test::CertSpec spec;
+  spec.user_ids = {"In <in@example.org>", "Out <out@other.net>"};
+  auto report = s.directory->upload(gen.make(spec));
+  ASSERT_TRUE(report && report->stored.size() == 1);
+  const Fingerprint fpr = report->stored[0].fingerprint;
+  // A confirmation link mailed in verified mode, not yet followed.
+  const Bytes hash(32, 7);
+  ASSERT_TRUE(s.store->put_token(hash, {storage::VerifyToken::Kind::Verify, fpr,
+                                        "out@other.net", test::kNow, test::kNow + 3600}));
+  ASSERT_TRUE(s.directory->set_mode({PublishMode::Managed, {"example.org"}}));
+  auto token = s.store->token(hash);
+  ASSERT_TRUE(token);
+  EXPECT_FALSE(*token) << "the link for an address outside the domains survived";
+  // Nothing publishes it any more, whatever path leads to set_published.
+  auto r = s.directory->set_published(fpr, {"out@other.net"}, {}, hash);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::TokenInvalid);
+  EXPECT_TRUE(s.directory->set_published(fpr, {"in@example.org"}, {}));
+  auto found = s.directory->lookup(storage::Query{storage::Query::ByEmail{"out@other.net"}}, 10);
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(found->empty());
+  auto c = check(*s.directory, true);
+  ASSERT_TRUE(c && c->ok());
+}
+
+TEST(StoreMode, ACutOrEditedBackupIsRefused) {
+  test::TempDir dir;
+  Store s(dir.str("a"), {PublishMode::Verified, {}});
+  populate(s, 5);
+  ASSERT_TRUE(full_dump(*s.directory, dir.str("full"), std::string(32, 'k'), 100));
+  const std::string state = dir.str("full") + "/" + std::string(kStateFile);
+  const Bytes original = test::read_file(state);
+  auto attempt = [&](const std::string& text) {
+    {
+      std::filesystem::permissions(state, std::filesystem::perms::owner_all);
+      std::ofstream f(state, std::ios::trunc | std::ios::binary);
+      f << text;
+    }
+    test::TempDir fresh;
+    auto st = storage::RocksKeyStore::open(fresh.str("db"), {});
+    EXPECT_TRUE(st);
+    KeyDirectory d(**st, {}, [] { return test::kNow; });
+    std::string key;
+    return restore(d, dir.str("full"), &key);
+  };
+  std::string text(as_chars(original));
+  ASSERT_TRUE(attempt(text));
+  // Cut before its end line; one tombstone or audit line dropped; a line
+  // added after the end.
+  const auto last = text.rfind('\n', text.size() - 2);
+  auto cut = attempt(text.substr(0, last + 1));
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code, ErrorCode::BadQuery);
+  const auto audit = text.find("{\"audit\"");
+  ASSERT_NE(audit, std::string::npos);
+  auto dropped = attempt(text.substr(0, audit) + text.substr(text.find('\n', audit) + 1));
+  ASSERT_FALSE(dropped);
+  auto extra = attempt(text + "{\"tombstone\":\"" + std::string(40, 'A') +
+                       "\",\"deleted-at\":1,\"reason\":\"x\"}\n");
+  ASSERT_FALSE(extra);
+}
+
 }  // namespace
 }  // namespace keydir::service
