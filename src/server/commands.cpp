@@ -30,18 +30,6 @@ namespace {
 // Imports that store at least this many certificates end with a compaction.
 constexpr std::uint64_t kCompactAfterImport = 50000;
 
-std::optional<std::string> read_small_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    return std::nullopt;
-  }
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (text.size() > 64 * 1024) {
-    return std::nullopt;
-  }
-  return text;
-}
-
 // An admin action, kept in the store's audit log.
 Result<void> audit_as(service::KeyDirectory& directory, const std::string& who, json entry) {
   entry["by"] = who;
@@ -579,6 +567,18 @@ int run_recon_status(CommandContext& ctx) {
 }
 
 }  // namespace
+
+std::optional<std::string> read_small_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    return std::nullopt;
+  }
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (text.size() > 64 * 1024) {
+    return std::nullopt;
+  }
+  return text;
+}
 
 std::string CommandContext::path(const std::string& p) const {
   if (p.empty() || fs::path(p).is_absolute() || cwd.empty()) {

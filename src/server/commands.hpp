@@ -42,6 +42,9 @@ int run_command(Cli& cli, CommandContext& ctx);
 // Whether the command may run inside the running server.
 bool runs_online(const Cli& cli);
 
+// A small text file (a policy: at most 64 KiB), or nullopt.
+std::optional<std::string> read_small_file(const std::string& path);
+
 // The HMAC key of VKS upload tokens: 32 random octets in DATA/token.key
 // (mode 0600), made on first use, so that tokens outlive a restart.
 std::optional<std::string> token_secret(const std::string& data_dir);

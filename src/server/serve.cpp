@@ -27,22 +27,6 @@
 
 namespace keydir::server {
 
-namespace {
-
-std::optional<std::string> read_policy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    return std::nullopt;
-  }
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (text.size() > 64 * 1024) {
-    return std::nullopt;
-  }
-  return text;
-}
-
-}  // namespace
-
 int run_serve(Cli& c) {
   using keydir::service::KeyDirectory;
   auto& data = c.data;
@@ -385,7 +369,7 @@ int run_serve(Cli& c) {
     api_options.wkd.submission_address = wkd_submission;
     api_options.wkd.max_results = max_results;
     if (!wkd_policy_file.empty()) {
-      auto policy = read_policy(wkd_policy_file);
+      auto policy = read_small_file(wkd_policy_file);
       if (!policy) {
         std::cerr << "keydird serve: cannot read --wkd-policy " << wkd_policy_file << "\n";
         return kExitUsage;
