@@ -163,6 +163,11 @@ class KeyStore {
   [[nodiscard]] virtual Result<std::unique_ptr<recon::TreeView>> recon_tree() const = 0;
   // Recomputes the tree from the hash index; returns its element count.
   [[nodiscard]] virtual Result<std::uint64_t> rebuild_recon_tree() = 0;
+  // The SKS key hashes of the certificates whose primary key has version
+  // `version` or later (reconciliation leaves v5 and v6 keys out for a peer
+  // that takes v3 and v4 only). Reads only those certificates.
+  [[nodiscard]] virtual Result<std::vector<Bytes>> sks_hashes_from_version(
+      std::uint8_t version) const = 0;
   // Every certificate in fingerprint order; stop by returning false.
   [[nodiscard]] virtual Result<void> for_each(
       const std::function<bool(const CertRecord&)>& visit) const = 0;

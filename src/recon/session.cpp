@@ -163,33 +163,29 @@ Result<Message> read_message(Stream& s, std::uint64_t* octets) {
   return decode(frame);
 }
 
-Result<Config> exchange_config(Stream& s, const Config& local, const std::string& refuse) {
-  auto w = s.write_all(encode(local));
-  if (!w) {
-    return tl::unexpected(w.error());
-  }
-  auto m = read_message(s);
-  if (!m) {
-    return tl::unexpected(m.error());
-  }
-  auto* remote = std::get_if<Config>(&*m);
-  if (!remote) {
-    return fail(ErrorCode::ProtocolError,
-                "expected the peer's Config, got " + std::string(message_name(*m)));
-  }
+namespace {
+
+// Both Configs known: check, then "passed" or "failed" and the reason.
+Result<Config> settle_config(Stream& s, const Config& local, const Config& remote,
+                             const std::string& refuse) {
   std::string reason = refuse;
-  if (reason.empty() && remote->bit_quantum != local.bit_quantum) {
+  std::string detail;
+  if (reason.empty() && remote.bit_quantum != local.bit_quantum) {
     reason = "mismatched bitquantum";
-  } else if (reason.empty() && remote->mbar != local.mbar) {
+  } else if (reason.empty() && remote.mbar != local.mbar) {
     reason = "mismatched mbar";
+  } else if (reason.empty() && remote.filters != local.filters) {
+    reason = "mismatched filters";
+    detail = ": the peer announces \"" + remote.filters.substr(0, 512) + "\", we announce \"" +
+             local.filters + "\"";
   }
   if (!reason.empty()) {
     Bytes out = encode_string("failed");
     append(out, encode_string(reason));
     (void)s.write_all(out);
-    return fail(ErrorCode::ProtocolError, "cannot peer: " + reason);
+    return fail(ErrorCode::ProtocolError, "cannot peer: " + reason + detail);
   }
-  w = s.write_all(encode_string("passed"));
+  auto w = s.write_all(encode_string("passed"));
   if (!w) {
     return tl::unexpected(w.error());
   }
@@ -202,7 +198,42 @@ Result<Config> exchange_config(Stream& s, const Config& local, const std::string
     return fail(ErrorCode::ProtocolError,
                 "the peer refused our config: " + (why ? *why : std::string("(no reason)")));
   }
+  return remote;
+}
+
+Result<Config> read_config(Stream& s) {
+  auto m = read_message(s);
+  if (!m) {
+    return tl::unexpected(m.error());
+  }
+  auto* remote = std::get_if<Config>(&*m);
+  if (!remote) {
+    return fail(ErrorCode::ProtocolError,
+                "expected the peer's Config, got " + std::string(message_name(*m)));
+  }
   return *remote;
+}
+
+}  // namespace
+
+Result<Config> exchange_config(Stream& s, const Config& local, const std::string& refuse) {
+  auto w = s.write_all(encode(local));
+  if (!w) {
+    return tl::unexpected(w.error());
+  }
+  KEYDIR_TRY(Config remote, read_config(s));
+  return settle_config(s, local, remote, refuse);
+}
+
+Result<Config> answer_config(Stream& s, const std::function<Config(const Config& remote)>& choose,
+                             const std::string& refuse) {
+  KEYDIR_TRY(Config remote, read_config(s));
+  const Config local = choose(remote);
+  auto w = s.write_all(encode(local));
+  if (!w) {
+    return tl::unexpected(w.error());
+  }
+  return settle_config(s, local, remote, refuse);
 }
 
 Result<Outcome> serve_session(Stream& s, const TreeView& tree, const SessionLimits& limits) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -64,9 +65,18 @@ struct SessionLimits {
   std::size_t max_full_elements = 100000;
 };
 
-// Sends `local`, reads the peer's, checks them, acknowledges. A non-empty
+// Sends `local`, reads the peer's, checks them (bit quantum, mbar and the
+// filters must be equal, as conflux checks), acknowledges. A non-empty
 // `refuse` makes this side answer "failed" with that reason (busy).
+// Errors: ProtocolError with the reason, e.g. "mismatched filters: ...".
 Result<Config> exchange_config(Stream& s, const Config& local, const std::string& refuse = {});
+
+// The accepting side: reads the peer's Config first, then sends the one
+// `choose` picks for it (the filters configured for that peer), then checks
+// and acknowledges as above. Every known peer sends its Config without
+// waiting for ours (SKS, conflux, keydird's exchange_config).
+Result<Config> answer_config(Stream& s, const std::function<Config(const Config& remote)>& choose,
+                             const std::string& refuse = {});
 
 struct Outcome {
   std::vector<Zp> recover;  // the peer has them, we do not

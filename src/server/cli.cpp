@@ -167,8 +167,18 @@ std::unique_ptr<Cli> make_cli() {
                     "SKS reconciliation: HOST:PORT to listen on for peers (e.g. "
                     "127.0.0.1:11370); peering needs --mode open");
   serve->add_option("--peer", peer_specs,
-                    "SKS reconciliation partner HOST:RECONPORT:HKPPORT (repeatable; in the config "
-                    "file: [[peer]] tables with host, recon-port, hkp-port)");
+                    "SKS reconciliation partner \"HOST:RECONPORT:HKPPORT [filters=F]\" "
+                    "(repeatable; in the config file: [[peer]] tables with host, recon-port, "
+                    "hkp-port, filters)");
+  serve->add_option("--recon-filters", c->recon_filters,
+                    "Filters announced to peers that have none of their own: sks (SKS and "
+                    "keydird), hockeypuck-2.3 (Hockeypuck 2.2 and 2.3), or a comma-separated "
+                    "list of the filters keydird applies (docs/peering.md)")
+      ->capture_default_str();
+  serve->add_option("--recon-hkp-port", c->recon_hkp_port,
+                    "HKP port announced to peers, where they fetch keys (default: the --listen "
+                    "port; behind a proxy: the proxy's public HKP port)")
+      ->check(CLI::Range(1, 65535));
   serve->add_option("--recon-allow", recon_allow,
                     "Address allowed to connect to the recon port besides the peers and "
                     "loopback (repeatable)");
@@ -262,6 +272,7 @@ std::unique_ptr<Cli> make_cli() {
       "status", "Show the store's prefix tree (elements, shape, root digest: two stores hold the "
                 "same keys exactly when their digests are equal)");
   recon_status->add_option("--data", data, "Data folder (required)");
+  recon_status->add_flag("--json", c->json_output, "One JSON object (with the peers when online)");
   auto* recon_rebuild = c->recon_rebuild = recon_cmd->add_subcommand(
       "rebuild", "Recompute the prefix tree from the store's SKS hash index (after damage; "
                  "`keydird check` says when)");

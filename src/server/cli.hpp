@@ -55,6 +55,8 @@ struct Cli {
   std::vector<std::string> peer_specs;
   std::vector<std::string> recon_allow;
   int gossip_interval = 60;
+  std::string recon_filters = "sks";
+  int recon_hkp_port = 0;  // 0: the --listen port
   std::vector<std::string> files;
   unsigned threads = 0;
   std::string ack_path;

@@ -540,7 +540,7 @@ int run_backup(Cli& c, CommandContext& ctx) {
   return kExitOk;
 }
 
-int run_recon_status(CommandContext& ctx) {
+int run_recon_status(CommandContext& ctx, bool as_json) {
   server::ReconOptions ro;
   ro.listen = false;
   ro.gossip_interval_seconds = 0;
@@ -554,15 +554,26 @@ int run_recon_status(CommandContext& ctx) {
                 std::chrono::steady_clock::now() - t0)
                 .count();
   auto st = ctx.store.stats();
+  const std::string peers = ctx.recon_peers ? ctx.recon_peers(as_json) : std::string();
+  if (as_json) {
+    nlohmann::json j = {{"certificates", st ? st->certificates : 0},
+                        {"elements", s->elements},
+                        {"nodes", s->nodes},
+                        {"leaves", s->leaves},
+                        {"depth", s->depth},
+                        {"root_digest", s->root_digest},
+                        {"online", ctx.online}};
+    j["peers"] = peers.empty() ? nlohmann::json::array() : nlohmann::json::parse(peers);
+    ctx.out << j.dump(2) << "\n";
+    return kExitOk;
+  }
   ctx.out << "certificates  " << (st ? st->certificates : 0) << "\n"
           << "elements      " << s->elements << "\n"
           << "nodes         " << s->nodes << " (" << s->leaves << " leaves, depth " << s->depth
           << ")\n"
           << "root digest   " << s->root_digest << "\n"
           << "read in       " << ms << " ms (bit quantum 2, mbar 5, split above 50)\n";
-  if (ctx.recon_peers) {
-    ctx.out << ctx.recon_peers();
-  }
+  ctx.out << peers;
   return kExitOk;
 }
 
@@ -695,7 +706,7 @@ int run_command(Cli& c, CommandContext& ctx) {
     return run_backup(c, ctx);
   }
   if (c.recon_status->parsed()) {
-    return run_recon_status(ctx);
+    return run_recon_status(ctx, c.json_output);
   }
   if (c.recon_rebuild->parsed()) {
     auto t0 = std::chrono::steady_clock::now();

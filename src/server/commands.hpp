@@ -30,8 +30,9 @@ struct CommandContext {
   // Online: whether the running server can serve in this mode (its SMTP
   // relay, operator tokens, WKD domains, peering); offline: unset.
   std::function<Result<void>(const service::ModeSetting&)> can_serve;
-  // Online: the recon status of the running server's peers, if any.
-  std::function<std::string()> recon_peers;
+  // Online: the recon status of the running server's peers (text, or a
+  // JSON array), empty when it does not peer.
+  std::function<std::string(bool as_json)> recon_peers;
 
   [[nodiscard]] std::string path(const std::string& p) const;
 };

@@ -1,5 +1,6 @@
 #include "server/http_server.hpp"
 
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -211,6 +212,7 @@ class GuardedParser final : public Http::RequestParser {
     body_start = 0;
     trailer_bytes = 0;
     scan_pos = 0;
+    content_type.reset();
     dechunked.clear();
     dechunked.shrink_to_fit();
   }
@@ -237,6 +239,9 @@ class GuardedParser final : public Http::RequestParser {
   bool answered = false;
   std::chrono::steady_clock::time_point linger_until{};
   std::uint64_t served = 0;  // requests answered on this connection
+  // The Content-Type as sent, when Pistache could not parse it (see
+  // GuardedHeaders::apply).
+  std::optional<std::string> content_type;
 
   enum class ChunkState {
     Size,
@@ -281,10 +286,67 @@ Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
   return s;
 }
 
+// A Content-Type value Pistache's media-type parser refuses (it throws on
+// a type it does not know, such as the "sks/hashquery" that SKS and
+// Hockeypuck send with their key fetches): the header block is parsed from
+// a copy in which that one field reads application/octet-stream, and the
+// value as sent is kept in the parser for the handler. `block` is the whole
+// header block, its final empty line included.
+std::optional<std::string> unparsed_content_type(std::string_view block, std::string& copy) {
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    auto eol = block.find("\r\n", pos);
+    if (eol == std::string_view::npos || eol == pos) {
+      break;
+    }
+    std::string_view line = block.substr(pos, eol - pos);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos && colon == 12 &&
+        strncasecmp(line.data(), "Content-Type", 12) == 0) {
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+        value.remove_prefix(1);
+      }
+      try {
+        (void)Http::Mime::MediaType::fromString(std::string(value));
+        return std::nullopt;
+      } catch (const std::exception&) {
+        copy = std::string(block.substr(0, pos)) + "Content-Type: application/octet-stream" +
+               std::string(block.substr(eol));
+        return std::string(value);
+      }
+    }
+    pos = eol + 2;
+  }
+  return std::nullopt;
+}
+
 Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
   Http::Private::State s;
   try {
-    s = HeadersStep::apply(cursor);
+    const std::string_view rest(cursor.offset(), cursor.remaining());
+    const auto end = rest.starts_with("\r\n") ? 0 : rest.find("\r\n\r\n");
+    std::string copy;
+    std::optional<std::string> sent;
+    if (end != std::string_view::npos && end <= kMaxHeaderBytes) {
+      sent = unparsed_content_type(rest.substr(0, end + (end == 0 ? 2 : 4)), copy);
+    }
+    if (sent) {
+      if (sent->size() > 256) {
+        return p_->refuse(400, "malformed header field (Content-Type)");
+      }
+      ArrayStreamBuf<char> buf(copy.size());
+      buf.feed(copy.data(), copy.size());
+      StreamCursor lenient(&buf);
+      s = HeadersStep::apply(lenient);
+      if (s != Http::Private::State::Next) {
+        return p_->refuse(400, "malformed header field");
+      }
+      cursor.advance(end + 4);
+      p_->content_type = std::move(*sent);
+    } else {
+      s = HeadersStep::apply(cursor);
+    }
   } catch (const std::exception&) {
     return p_->refuse(400, "malformed header field");
   }
@@ -474,8 +536,10 @@ class Handler : public Http::Handler {
 
   void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
     auto t0 = std::chrono::steady_clock::now();
+    std::optional<std::string> sent_content_type;
     if (auto peer = response.peer()) {
       auto parser = std::static_pointer_cast<GuardedParser>(getParser(peer));
+      sent_content_type = parser->content_type;
       if (parser->discarding) {
         // The rest of a refused request: dropped; once the answer is out
         // and past the linger bounds, the connection is cut.
@@ -505,7 +569,9 @@ class Handler : public Http::Handler {
       }
       r.query.emplace_back(std::move(*k), std::move(*v));
     }
-    if (auto ct = req.headers().tryGetRaw("Content-Type")) {
+    if (sent_content_type) {
+      r.content_type = *sent_content_type;
+    } else if (auto ct = req.headers().tryGetRaw("Content-Type")) {
       r.content_type = ct->value();
     }
     if (auto host = req.headers().tryGet<Http::Header::Host>()) {

@@ -11,11 +11,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
@@ -23,6 +25,10 @@
 #include "common/byte_reader.hpp"
 #include "common/limits.hpp"
 #include "common/port.hpp"
+#include "common/time_format.hpp"
+#include "openpgp/canonical.hpp"
+#include "openpgp/certificate.hpp"
+#include "recon/adjusted_view.hpp"
 #include "recon/ptree.hpp"
 
 namespace keydir::server {
@@ -135,9 +141,8 @@ Result<std::vector<Bytes>> hashquery(const std::string& host, std::uint16_t port
   http.connect_timeout = 10;
   http.timeout = timeout_seconds;
   http.max_body = limits::kMaxHashqueryAnswerBytes + (64u << 20);  // far past what a sane peer sends
-  // SKS and Hockeypuck send "sks/hashquery", which Pistache 0.0.5 refuses
-  // (415) before any handler runs; octet-stream passes everywhere.
-  auto r = client::http_post(url, "application/octet-stream", body, http);
+  // What SKS and Hockeypuck send (keydird's HTTP layer takes it too).
+  auto r = client::http_post(url, "sks/hashquery", body, http);
   if (r.error != client::NetError::None) {
     return fail(ErrorCode::ProtocolError, "hashquery to " + url + ": " + r.message);
   }
@@ -164,8 +169,32 @@ Result<std::vector<Bytes>> hashquery(const std::string& host, std::uint16_t port
 
 }  // namespace
 
-Result<ReconPeerAddress> parse_peer(std::string_view text) {
-  // HOST:RECON[:HKP]; HOST may be [v6].
+std::string ReconPeerAddress::name() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(recon_port);
+}
+
+Result<ReconPeerAddress> parse_peer(std::string_view spec) {
+  // HOST:RECON[:HKP][ filters=F]; HOST may be [v6].
+  std::optional<recon::Filters> filters;
+  std::string_view text = spec;
+  if (auto sp = spec.find(' '); sp != std::string_view::npos) {
+    auto rest = spec.substr(sp + 1);
+    while (rest.starts_with(" ")) {
+      rest.remove_prefix(1);
+    }
+    if (!rest.starts_with("filters=")) {
+      return fail(ErrorCode::BadQuery, "peer " + std::string(spec) +
+                                           ": use HOST:RECONPORT:HKPPORT [filters=PROFILE]");
+    }
+    auto f = recon::parse_filters(rest.substr(8));
+    if (!f) {
+      return fail(ErrorCode::BadQuery, "peer " + std::string(spec.substr(0, sp)) + ": " +
+                                           f.error().detail);
+    }
+    filters = std::move(*f);
+    text = spec.substr(0, sp);
+  }
   std::string host;
   std::string_view rest;
   if (text.starts_with("[")) {
@@ -198,7 +227,36 @@ Result<ReconPeerAddress> parse_peer(std::string_view text) {
       (colon != std::string_view::npos && !number(rest.substr(colon + 1), p.hkp_port))) {
     return fail(ErrorCode::BadQuery, "peer " + std::string(text) + ": use HOST:RECONPORT:HKPPORT");
   }
+  p.filters = std::move(filters);
   return p;
+}
+
+// What we know of one peer: how its rounds went, and the keys it holds in
+// a form we store differently.
+struct PeerState {
+  std::string name;
+  recon::Filters filters;
+  std::uint64_t rounds = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t recovered = 0;
+  std::uint64_t fetched = 0;
+  std::int64_t last_round = 0;    // unix time of the last round that ended
+  std::string last_outcome;       // "ok" or "failed"
+  std::int64_t last_failure = 0;  // unix time
+  std::string last_error;
+  // The peer's hash → ours, for a key the peer holds in a form our policy
+  // does not keep (third-party certifications, a hard-revoked key's user
+  // IDs): shown to the peer under its hash while ours is current.
+  std::map<Zp, Zp> aliases;
+  // Hashes fetched from it that we could not map to a key of ours (refused,
+  // or answered in another form): not fetched again from this peer.
+  std::set<Zp> unconverged;
+};
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 struct ReconPeer::Impl {
@@ -207,12 +265,15 @@ struct ReconPeer::Impl {
   ReconStats stats;
 
   std::mutex session_mu;  // one reconciliation at a time
-  std::set<Zp> unconverged;  // fetched, stored under another hash: not again
   std::mt19937_64 rng{std::random_device{}()};
+
+  mutable std::mutex state_mu;  // peer_state (sessions write, status reads)
+  std::map<std::string, PeerState> peer_state;
 
   int listen_fd = -1;
   std::set<std::string> allowed;
   static constexpr std::size_t kMaxConnections = 8;
+  static constexpr std::size_t kMaxInboundStates = 64;
   std::mutex conn_mu;  // the connections being served
   std::condition_variable conn_cv;
   std::set<int> conn_fds;
@@ -222,10 +283,58 @@ struct ReconPeer::Impl {
   std::condition_variable stop_cv;
   std::atomic<bool> stopping{false};
 
-  Impl(service::KeyDirectory& d, ReconOptions o) : directory(d), options(std::move(o)) {}
+  Impl(service::KeyDirectory& d, ReconOptions o) : directory(d), options(std::move(o)) {
+    for (const auto& p : options.peers) {
+      PeerState st;
+      st.name = p.name();
+      st.filters = p.filters.value_or(options.filters);
+      peer_state.emplace(st.name, std::move(st));
+    }
+  }
 
   // The store's tree as of now (a snapshot).
   Result<std::unique_ptr<recon::TreeView>> tree() const { return directory.store_ref().recon_tree(); }
+
+  // The tree as `peer` is shown it: v5/v6 keys left out when its filters
+  // say versions:34, and the keys it holds in another form under its hashes.
+  Result<std::unique_ptr<recon::TreeView>> view_for(const std::string& peer) {
+    KEYDIR_TRY(auto base, tree());
+    std::vector<Zp> remove;
+    std::vector<Zp> add;
+    bool v34 = false;
+    {
+      std::lock_guard lock(state_mu);
+      auto it = peer_state.find(peer);
+      if (it == peer_state.end()) {
+        return base;
+      }
+      v34 = it->second.filters.v3_v4_only();
+      // Aliases whose key of ours changed since are dropped: the peer gets
+      // the new form, and we learn its form of that again.
+      for (auto a = it->second.aliases.begin(); a != it->second.aliases.end();) {
+        Bytes ours = a->second.to_le(recon::kZpBytes);
+        ours.resize(16);
+        if (!stored(ours)) {
+          a = it->second.aliases.erase(a);
+          continue;
+        }
+        remove.push_back(a->second);
+        add.push_back(a->first);
+        ++a;
+      }
+    }
+    if (v34) {
+      KEYDIR_TRY(auto hashes, directory.store_ref().sks_hashes_from_version(5));
+      for (const auto& h : hashes) {
+        remove.push_back(Zp::from_le(h));
+      }
+    }
+    if (remove.empty() && add.empty()) {
+      return base;
+    }
+    KEYDIR_TRY(auto view, recon::AdjustedView::make(std::move(base), remove, add));
+    return std::unique_ptr<recon::TreeView>(std::move(view));
+  }
 
   // The elements gauge, from the tree's root.
   Result<void> refresh_elements() {
@@ -241,33 +350,101 @@ struct ReconPeer::Impl {
     return found && !found->empty();
   }
 
-  recon::Config config() const {
+  recon::Config config(const recon::Filters& filters) const {
     recon::Config c;
     c.version = "1.1.6";  // the SKS protocol version peers check (conflux DefaultVersion)
     c.http_port = options.http_port;
     const recon::TreeConfig tree_config;  // the store's tree has the defaults
     c.bit_quantum = static_cast<std::uint32_t>(tree_config.bit_quantum);
     c.mbar = static_cast<std::uint32_t>(tree_config.mbar);
-    // keydir strips third-party certifications: peers that keep them never
-    // converge on those keys (see README, issue #9).
-    c.filters = "yminsky.dedup,yminsky.merge";
+    c.filters = filters.announced();
     return c;
+  }
+
+  // The state of a peer that connected from `remote` announcing `filters`:
+  // a configured peer at that address (the one with the same filters, if
+  // several), else one kept by address (bounded).
+  std::string inbound_peer(const std::string& remote, const std::string& filters) {
+    std::string first;
+    for (const auto& p : options.peers) {
+      if (!resolve_all(p.host).count(remote)) {
+        continue;
+      }
+      if (first.empty()) {
+        first = p.name();
+      }
+      if (p.filters.value_or(options.filters).announced() == filters) {
+        return p.name();
+      }
+    }
+    if (!first.empty()) {
+      return first;
+    }
+    std::lock_guard lock(state_mu);
+    if (!peer_state.count(remote) && peer_state.size() < options.peers.size() + kMaxInboundStates) {
+      PeerState st;
+      st.name = remote;
+      st.filters = options.filters;
+      peer_state.emplace(remote, std::move(st));
+    }
+    return remote;
+  }
+
+  recon::Filters filters_of(const std::string& peer) const {
+    std::lock_guard lock(state_mu);
+    auto it = peer_state.find(peer);
+    return it == peer_state.end() ? options.filters : it->second.filters;
+  }
+
+  void record_failure(const std::string& peer, const std::string& why) {
+    ++stats.failures;
+    std::lock_guard lock(state_mu);
+    auto it = peer_state.find(peer);
+    if (it == peer_state.end()) {
+      return;
+    }
+    ++it->second.failures;
+    it->second.last_outcome = "failed";
+    it->second.last_failure = it->second.last_round = unix_now();
+    std::string text = why.substr(0, 1024);
+    for (char& c : text) {  // peers' words, printed on a terminal by `recon status`
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+        c = '?';
+      }
+    }
+    it->second.last_error = std::move(text);
+  }
+
+  // The SKS hash of a certificate as the peer sent it.
+  static std::optional<Zp> sent_hash(const Bytes& cert) {
+    auto parsed = openpgp::parse_certificates(cert);
+    if (!parsed || parsed->size() != 1 || !parsed->front().cert) {
+      return std::nullopt;
+    }
+    Bytes h = openpgp::sks_digest(*parsed->front().cert);
+    return Zp::from_le(h);
   }
 
   // Fetches `elements` from host:port and uploads them. Returns how many
   // certificates were new or updated here.
-  std::uint64_t recover(const std::string& host, std::uint16_t port,
+  std::uint64_t recover(const std::string& peer, const std::string& host, std::uint16_t port,
                         const std::vector<Zp>& elements) {
     std::vector<Bytes> wanted;
-    for (const Zp& z : elements) {
-      Bytes le = z.to_le(recon::kZpBytes);
-      if (le[16] != 0 || unconverged.count(z)) {
-        continue;  // not a 128-bit hash, or known not to converge
+    {
+      std::lock_guard lock(state_mu);
+      auto st = peer_state.find(peer);
+      for (const Zp& z : elements) {
+        Bytes le = z.to_le(recon::kZpBytes);
+        if (le[16] != 0 ||
+            (st != peer_state.end() && (st->second.unconverged.count(z) || st->second.aliases.count(z)))) {
+          continue;  // not a 128-bit hash, or known not to converge
+        }
+        le.resize(16);
+        wanted.push_back(std::move(le));
       }
-      le.resize(16);
-      wanted.push_back(std::move(le));
     }
     std::uint64_t changed = 0;
+    std::uint64_t fetched = 0;
     for (std::size_t i = 0; i < wanted.size(); i += options.hashquery_batch) {
       std::vector<Bytes> batch(
           wanted.begin() + static_cast<std::ptrdiff_t>(i),
@@ -275,12 +452,18 @@ struct ReconPeer::Impl {
       auto certs = hashquery(host, port, batch, options.io_timeout_seconds);
       if (!certs) {
         spdlog::warn("recon: {}", certs.error().detail);
-        ++stats.failures;
-        return changed;
+        record_failure(peer, certs.error().detail);
+        break;
       }
+      fetched += certs->size();
       if (certs->size() < batch.size()) {
         stats.fetch_missing += batch.size() - certs->size();
       }
+      std::set<Zp> asked;
+      for (const auto& h : batch) {
+        asked.insert(Zp::from_le(h));
+      }
+      std::map<Zp, openpgp::Fingerprint> answered;  // asked hash → the key it stored as
       for (const auto& cert : *certs) {
         auto report = directory.upload(cert);
         if (!report) {
@@ -291,67 +474,107 @@ struct ReconPeer::Impl {
             ++changed;
           }
         }
+        auto h = sent_hash(cert);
+        if (h && asked.count(*h) && report->stored.size() == 1) {
+          answered.emplace(*h, report->stored.front().fingerprint);
+        }
       }
-      // Hashes still missing after the upload, when the peer answered for
-      // all of them: stripped or merged here into something else; remember
-      // them so later rounds do not fetch them again.
-      if (certs->size() < batch.size()) {
+      // Hashes still missing after the upload: stored here in another form
+      // (stripped, or merged with what we had). The peer keeps its form and
+      // would fetch ours every round: from now on it is shown its own hash
+      // for that key, as long as our form stays the same.
+      std::lock_guard lock(state_mu);
+      auto st = peer_state.find(peer);
+      if (st == peer_state.end()) {
         continue;
       }
       for (const auto& h : batch) {
         Zp z = Zp::from_le(h);
-        if (!stored(h) && unconverged.size() < 1000000) {
-          unconverged.insert(z);
+        if (stored(h)) {
+          continue;
+        }
+        auto a = answered.find(z);
+        std::optional<storage::CertRecord> rec;
+        if (a != answered.end()) {
+          if (auto r = directory.store_ref().get(a->second); r && *r) {
+            rec = std::move(**r);
+          }
+        }
+        if (rec && st->second.aliases.size() < options.max_aliases_per_peer) {
+          st->second.aliases[z] = Zp::from_le(rec->index.sks_hash);
+          ++stats.unconverged;
+        } else if (certs->size() >= batch.size() && st->second.unconverged.size() < 1000000) {
+          st->second.unconverged.insert(z);
           ++stats.unconverged;
         }
       }
     }
     stats.recovered += changed;
+    std::lock_guard lock(state_mu);
+    if (auto st = peer_state.find(peer); st != peer_state.end()) {
+      st->second.recovered += changed;
+      st->second.fetched += fetched;
+    }
     return changed;
   }
 
-  // The remote elements we lack, minus those known not to converge.
-  void finish_round(const std::string& host, std::uint16_t hkp_port, const recon::Outcome& out,
-                    std::chrono::steady_clock::time_point t0, const char* role) {
+  void finish_round(const std::string& peer, const std::string& host, std::uint16_t hkp_port,
+                    const recon::Outcome& out, std::chrono::steady_clock::time_point t0,
+                    const char* role) {
     stats.bytes_in += out.bytes_in;
     stats.bytes_out += out.bytes_out;
-    auto n = recover(host, hkp_port, out.recover);
+    const auto failures_before = stats.failures.load();
+    auto n = recover(peer, host, hkp_port, out.recover);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)
                   .count();
     stats.last_round_ms = static_cast<std::uint64_t>(ms);
     ++stats.rounds;
+    {
+      std::lock_guard lock(state_mu);
+      if (auto st = peer_state.find(peer); st != peer_state.end()) {
+        ++st->second.rounds;
+        st->second.last_round = unix_now();
+        if (stats.failures.load() == failures_before) {
+          st->second.last_outcome = "ok";
+        }
+      }
+    }
     spdlog::info("recon {} with {}: {} elements to fetch, {} certificates new or updated, {} ms",
-                 role, host, out.recover.size(), n, ms);
+                 role, peer, out.recover.size(), n, ms);
   }
 
   // The caller closes `fd`.
   void serve_connection(int fd, const std::string& remote) {
     recon::SocketStream stream(fd, options.io_timeout_seconds);
+    std::string peer = remote;
+    auto choose = [&](const recon::Config& theirs) {
+      peer = inbound_peer(remote, theirs.filters);
+      return config(filters_of(peer));
+    };
     std::unique_lock session(session_mu, std::try_to_lock);
     if (!session.owns_lock()) {
       ++stats.busy;
-      (void)recon::exchange_config(stream, config(), "sync not available, currently busy");
+      (void)recon::answer_config(stream, choose, "sync not available, currently busy");
       return;
     }
     auto t0 = std::chrono::steady_clock::now();
-    auto view = tree();
-    if (!view) {
-      spdlog::error("recon: cannot read the store: {}", view.error().detail);
-      (void)recon::exchange_config(stream, config(), "internal error");
-      ++stats.failures;
+    auto remote_config = recon::answer_config(stream, choose);
+    if (!remote_config) {
+      spdlog::warn("recon with {}: {}", peer, remote_config.error().detail);
+      record_failure(peer, remote_config.error().detail);
       return;
     }
-    auto remote_config = recon::exchange_config(stream, config());
-    if (!remote_config) {
-      spdlog::warn("recon with {}: {}", remote, remote_config.error().detail);
-      ++stats.failures;
+    auto view = view_for(peer);
+    if (!view) {
+      spdlog::error("recon: cannot read the store: {}", view.error().detail);
+      record_failure(peer, "cannot read the store");
       return;
     }
     auto out = recon::serve_session(stream, **view, options.limits);
     if (!out) {
-      spdlog::warn("recon with {}: {}", remote, out.error().detail);
-      ++stats.failures;
+      spdlog::warn("recon with {}: {}", peer, out.error().detail);
+      record_failure(peer, out.error().detail);
       return;
     }
     ::shutdown(fd, SHUT_RDWR);
@@ -359,11 +582,11 @@ struct ReconPeer::Impl {
     // that announces none is asked on its configured port.
     auto hkp_port = static_cast<std::uint16_t>(remote_config->http_port);
     for (const auto& p : options.peers) {
-      if (hkp_port == 0 && resolve_all(p.host).count(remote)) {
+      if (hkp_port == 0 && p.name() == peer) {
         hkp_port = p.hkp_port;
       }
     }
-    finish_round(remote, hkp_port == 0 ? 11371 : hkp_port, *out, t0, "served");
+    finish_round(peer, remote, hkp_port == 0 ? 11371 : hkp_port, *out, t0, "served");
   }
 
   void listen_loop() {
@@ -422,44 +645,91 @@ struct ReconPeer::Impl {
       const auto& peer = options.peers[pick(rng)];
       auto r = gossip(peer);
       if (!r) {
-        spdlog::warn("recon gossip with {}:{}: {}", peer.host, peer.recon_port, r.error().detail);
+        spdlog::warn("recon gossip with {}: {}", peer.name(), r.error().detail);
       }
     }
   }
 
   Result<std::uint64_t> gossip(const ReconPeerAddress& peer) {
+    const std::string name = peer.name();
     std::unique_lock session(session_mu, std::try_to_lock);
     if (!session.owns_lock()) {
       ++stats.busy;
       return fail(ErrorCode::ProtocolError, "busy with another reconciliation");
     }
     auto t0 = std::chrono::steady_clock::now();
-    auto view = tree();
-    if (!view) {
-      ++stats.failures;
-      return tl::unexpected(view.error());
-    }
+    auto failed = [&](const Error& e) -> Result<std::uint64_t> {
+      record_failure(name, e.detail);
+      return tl::unexpected(e);
+    };
     auto fd = connect_to(peer.host, peer.recon_port, 10);
     if (!fd) {
-      ++stats.failures;
-      return tl::unexpected(fd.error());
+      return failed(fd.error());
     }
     FdGuard guard(*fd);
     recon::SocketStream stream(*fd, options.io_timeout_seconds);
-    auto remote_config = recon::exchange_config(stream, config());
+    auto remote_config = recon::exchange_config(stream, config(filters_of(name)));
     if (!remote_config) {
-      ++stats.failures;
-      return tl::unexpected(remote_config.error());
+      return failed(remote_config.error());
+    }
+    auto view = view_for(name);
+    if (!view) {
+      return failed(view.error());
     }
     auto out = recon::answer_session(stream, **view, options.limits, rng);
     if (!out) {
-      ++stats.failures;
-      return tl::unexpected(out.error());
+      return failed(out.error());
     }
     ::shutdown(*fd, SHUT_RDWR);
     auto before = stats.recovered.load();
-    finish_round(peer.host, peer.hkp_port, *out, t0, "gossip");
+    finish_round(name, peer.host, peer.hkp_port, *out, t0, "gossip");
     return stats.recovered.load() - before;
+  }
+
+  std::string status(bool as_json) const {
+    std::lock_guard lock(state_mu);
+    if (as_json) {
+      auto arr = nlohmann::json::array();
+      for (const auto& [name, st] : peer_state) {
+        auto time = [](std::int64_t t) {
+          return t ? nlohmann::json(utc_timestamp(static_cast<std::uint64_t>(t))) : nlohmann::json();
+        };
+        arr.push_back({{"peer", name},
+                       {"filters", st.filters.announced()},
+                       {"rounds", st.rounds},
+                       {"failures", st.failures},
+                       {"last_round", time(st.last_round)},
+                       {"last_outcome", st.last_outcome.empty() ? nlohmann::json() : nlohmann::json(st.last_outcome)},
+                       {"last_failure", time(st.last_failure)},
+                       {"last_error", st.last_error.empty() ? nlohmann::json() : nlohmann::json(st.last_error)},
+                       {"keys_fetched", st.fetched},
+                       {"keys_new_or_updated", st.recovered},
+                       {"shown_in_peer_form", st.aliases.size()},
+                       {"not_fetched_again", st.unconverged.size()}});
+      }
+      return arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    std::string out;
+    for (const auto& [name, st] : peer_state) {
+      out += "peer          " + name + "\n";
+      out += "  filters     " + st.filters.announced() + "\n";
+      out += "  rounds      " + std::to_string(st.rounds) + " (" + std::to_string(st.failures) +
+             " failed)\n";
+      out += "  last round  " +
+             (st.last_round ? utc_timestamp(static_cast<std::uint64_t>(st.last_round)) + " " +
+                                  st.last_outcome
+                            : std::string("none yet")) +
+             "\n";
+      if (st.last_failure) {
+        out += "  last failure " + utc_timestamp(static_cast<std::uint64_t>(st.last_failure)) +
+               ": " + st.last_error + "\n";
+      }
+      out += "  keys        " + std::to_string(st.fetched) + " fetched, " +
+             std::to_string(st.recovered) + " new or updated here, " +
+             std::to_string(st.aliases.size()) + " shown in the peer's form, " +
+             std::to_string(st.unconverged.size()) + " not fetched again\n";
+    }
+    return out;
   }
 };
 
@@ -589,6 +859,8 @@ Result<ReconPeer::TreeSummary> ReconPeer::summary() const {
   KEYDIR_TRY(auto view, impl_->tree());
   return summarize(*view);
 }
+
+std::string ReconPeer::peer_status(bool as_json) const { return impl_->status(as_json); }
 
 std::string ReconPeer::metrics() const {
   (void)impl_->refresh_elements();  // as the store has it now: one read

@@ -14,10 +14,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.hpp"
+#include "recon/filters.hpp"
 #include "recon/session.hpp"
 #include "service/key_directory.hpp"
 
@@ -27,8 +29,12 @@ struct ReconPeerAddress {
   std::string host;
   std::uint16_t recon_port = 11370;
   std::uint16_t hkp_port = 11371;
+  // The filters announced to this peer; unset: ReconOptions::filters.
+  std::optional<recon::Filters> filters;
+  [[nodiscard]] std::string name() const;  // host:reconport
 };
-// "HOST:RECONPORT:HKPPORT" (or "HOST:RECONPORT", HKP port 11371).
+// "HOST:RECONPORT:HKPPORT" (or "HOST:RECONPORT", HKP port 11371), optionally
+// followed by " filters=PROFILE-OR-LIST" (recon/filters.hpp).
 Result<ReconPeerAddress> parse_peer(std::string_view text);
 
 struct ReconOptions {
@@ -40,6 +46,11 @@ struct ReconOptions {
   // Addresses allowed to connect besides the peers' and loopback.
   std::vector<std::string> allow;
   std::uint16_t http_port = 11371;  // ours, told to peers in the config
+  // Announced to peers without filters of their own (default: "sks").
+  recon::Filters filters = *recon::parse_filters("sks");
+  // Per peer: hashes the peer holds in a form we store differently, shown
+  // to it under its own hash (at most this many per peer).
+  std::size_t max_aliases_per_peer = 1000000;
   recon::SessionLimits limits;
   std::size_t hashquery_batch = 100;
   int io_timeout_seconds = 60;
@@ -85,6 +96,10 @@ class ReconPeer {
   [[nodiscard]] Result<TreeSummary> summary() const;
   // Prometheus text of the counters above.
   [[nodiscard]] std::string metrics() const;
+  // Per peer: the last round's outcome, the last failure and its reason,
+  // rounds, keys fetched, and the hashes presented in the peer's form. Text
+  // lines, or a JSON array.
+  [[nodiscard]] std::string peer_status(bool as_json) const;
 
  private:
   struct Impl;

@@ -94,8 +94,21 @@ int run_serve(Cli& c) {
             std::cerr << "keydird serve: " << config_path << ": a [[peer]] needs a host\n";
             return kExitUsage;
           }
-          peer_specs.push_back(*host + ":" + std::to_string(tab["recon-port"].value_or(11370)) +
-                               ":" + std::to_string(tab["hkp-port"].value_or(11371)));
+          std::string spec = *host + ":" + std::to_string(tab["recon-port"].value_or(11370)) +
+                             ":" + std::to_string(tab["hkp-port"].value_or(11371));
+          if (auto f = tab["filters"].value<std::string>()) {
+            spec += " filters=" + *f;
+          }
+          for (const auto& [k, v] : tab) {
+            if (k.str() != "host" && k.str() != "recon-port" && k.str() != "hkp-port" &&
+                k.str() != "filters") {
+              std::cerr << "keydird serve: " << config_path << ": [[peer]] " << *host
+                        << ": unknown setting '" << k.str()
+                        << "' (host, recon-port, hkp-port, filters)\n";
+              return kExitUsage;
+            }
+          }
+          peer_specs.push_back(std::move(spec));
         }
         continue;
       }
@@ -415,6 +428,12 @@ int run_serve(Cli& c) {
                      "open: peers would receive addresses whose owners have not confirmed them\n";
         return kExitUsage;
       }
+      auto filters = keydir::recon::parse_filters(c.recon_filters);
+      if (!filters) {
+        std::cerr << "keydird serve: --recon-filters: " << filters.error().detail << "\n";
+        return kExitUsage;
+      }
+      recon_options.filters = *filters;
       for (const auto& spec : peer_specs) {
         auto p = keydir::server::parse_peer(spec);
         if (!p) {
@@ -422,6 +441,23 @@ int run_serve(Cli& c) {
           return kExitUsage;
         }
         recon_options.peers.push_back(*p);
+      }
+      // A filter is a promise about the set: refuse one the settings break.
+      std::vector<keydir::recon::Filters> announced{recon_options.filters};
+      for (const auto& p : recon_options.peers) {
+        if (p.filters) {
+          announced.push_back(*p.filters);
+        }
+      }
+      for (const auto& f : announced) {
+        for (const auto& t : f.terms) {
+          if (t == "drop:UAT" && keep_attributes) {
+            std::cerr << "keydird serve: the filter drop:UAT says user attributes are dropped, "
+                         "but --keep-attributes keeps them: announce other filters or drop "
+                         "--keep-attributes\n";
+            return kExitUsage;
+          }
+        }
       }
       recon_options.listen = !recon_listen.empty();
       if (recon_options.listen) {
@@ -441,6 +477,9 @@ int run_serve(Cli& c) {
         recon_options.listen_port = *rport;
       }
       recon_options.gossip_interval_seconds = gossip_interval;
+      if (c.recon_hkp_port != 0) {
+        recon_options.http_port = static_cast<std::uint16_t>(c.recon_hkp_port);
+      }
       recon_options.allow = recon_allow;
     }
     std::atomic<keydir::server::ReconPeer*> recon_live{nullptr};
@@ -466,7 +505,9 @@ int run_serve(Cli& c) {
     spdlog::info("{} HTTP worker threads", http.threads);
     std::unique_ptr<keydir::server::ReconPeer> recon;
     if (peering) {
-      recon_options.http_port = *port;
+      if (c.recon_hkp_port == 0) {
+        recon_options.http_port = *port;
+      }
       recon = std::make_unique<keydir::server::ReconPeer>(directory, recon_options);
       auto rport = recon->start();
       if (!rport) {
@@ -540,9 +581,9 @@ int run_serve(Cli& c) {
           }
           CommandContext ctx{*store, directory, data, cwd, out, err,
                              "uid " + std::to_string(uid) + " (admin socket)", true, can_serve,
-                             [&recon_live] {
+                             [&recon_live](bool as_json) {
                                auto* r = recon_live.load();
-                               return r ? r->metrics() : std::string();
+                               return r ? r->peer_status(as_json) : std::string();
                              }};
           spdlog::info("admin socket: uid {}: {}", uid, cli->command_name());
           int code = kExitFailure;

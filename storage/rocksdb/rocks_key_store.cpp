@@ -1104,6 +1104,26 @@ Result<void> RocksKeyStore::for_each(const std::function<bool(const CertRecord&)
   return {};
 }
 
+Result<std::vector<Bytes>> RocksKeyStore::sks_hashes_from_version(std::uint8_t version) const {
+  // Certificates are keyed by version octet, then fingerprint.
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
+  std::vector<Bytes> out;
+  for (it->Seek(std::string(1, static_cast<char>(version))); it->Valid(); it->Next()) {
+    auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()));
+    if (!fpr) {
+      return fail(ErrorCode::StorageCorruption, "bad certificate key");
+    }
+    KEYDIR_TRY(auto rec, decode_record(*fpr, std::string_view(it->value().data(), it->value().size())));
+    out.push_back(std::move(rec.index.sks_hash));
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading certificates");
+  }
+  return out;
+}
+
 std::uint64_t RocksKeyStore::generation() const {
   return impl_->generation.load(std::memory_order_acquire);
 }

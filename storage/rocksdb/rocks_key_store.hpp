@@ -47,6 +47,7 @@ class RocksKeyStore final : public KeyStore {
   Result<std::vector<ChangeEntry>> changes_since(std::uint64_t seq,
                                                  std::size_t limit) const override;
   Result<void> for_each(const std::function<bool(const CertRecord&)>& visit) const override;
+  Result<std::vector<Bytes>> sks_hashes_from_version(std::uint8_t version) const override;
   Result<StoreStats> stats() const override;
   std::uint64_t generation() const override;
   Result<ConsistencyReport> check() const override;

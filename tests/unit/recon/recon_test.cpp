@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "common/bytes.hpp"
+#include "recon/adjusted_view.hpp"
+#include "recon/filters.hpp"
 #include "recon/messages.hpp"
 #include "recon/poly.hpp"
 #include "recon/ptree.hpp"
@@ -460,6 +462,172 @@ TEST(Session, MismatchedParametersAreRefusedWithAReason) {
   ASSERT_FALSE(b);
   EXPECT_NE(a.error().detail.find("mismatched mbar"), std::string::npos);
   EXPECT_NE(b.error().detail.find("mismatched mbar"), std::string::npos);
+}
+
+TEST(Session, MismatchedFiltersAreRefusedWithBothStrings) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  Result<Config> a = fail(ErrorCode::Internal, ""), b = fail(ErrorCode::Internal, "");
+  std::thread t([&] {
+    FdStream s(fds[0]);
+    a = exchange_config(s, Config{"1.1.6", 1, 2, 5, "yminsky.dedup,yminsky.merge", {}});
+  });
+  FdStream s(fds[1]);
+  b = answer_config(s, [](const Config&) { return Config{"1.1.6", 1, 2, 5, "yminsky.merge", {}}; });
+  t.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_FALSE(a);
+  ASSERT_FALSE(b);
+  EXPECT_NE(a.error().detail.find("mismatched filters"), std::string::npos) << a.error().detail;
+  EXPECT_NE(b.error().detail.find("the peer announces \"yminsky.dedup,yminsky.merge\""),
+            std::string::npos)
+      << b.error().detail;
+}
+
+TEST(Session, TheAnsweringSideChoosesItsConfigAfterReadingThePeers) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  const std::string hp = parse_filters("hockeypuck-2.3")->announced();
+  Result<Config> a = fail(ErrorCode::Internal, ""), b = fail(ErrorCode::Internal, "");
+  std::thread t([&] {
+    FdStream s(fds[0]);
+    a = exchange_config(s, Config{"1.1.6", 1, 2, 5, hp, {}});
+  });
+  FdStream s(fds[1]);
+  std::string seen;
+  b = answer_config(s, [&](const Config& remote) {
+    seen = remote.filters;
+    return Config{"1.1.6", 2, 2, 5, remote.filters == hp ? hp : "yminsky.dedup,yminsky.merge", {}};
+  });
+  t.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_TRUE(a) << a.error().detail;
+  ASSERT_TRUE(b) << b.error().detail;
+  EXPECT_EQ(seen, hp);
+  EXPECT_EQ(a->http_port, 2u);
+}
+
+TEST(Filters, ProfilesAreTheStringsPeersAnnounce) {
+  EXPECT_EQ(parse_filters("sks")->announced(), "yminsky.dedup,yminsky.merge");
+  // Hockeypuck 2.3: hkp/sks/recon.go sksDefaultFilters, sorted as conflux sorts them.
+  EXPECT_EQ(parse_filters("hockeypuck-2.3")->announced(),
+            "drop:UAT,drop:hardRevokedCruft,drop:implausible,drop:invalidSelfSig,"
+            "drop:structuralMartian,drop:unbound,drop:unparseable,schema:application/pgp-keys,"
+            "versions:34,yminsky.dedup,yminsky.merge");
+  EXPECT_TRUE(parse_filters("hockeypuck-2.3")->v3_v4_only());
+  EXPECT_FALSE(parse_filters("sks")->v3_v4_only());
+  // A list is sorted and deduplicated, as conflux does before comparing.
+  EXPECT_EQ(parse_filters("yminsky.merge,yminsky.dedup,yminsky.merge")->announced(),
+            "yminsky.dedup,yminsky.merge");
+}
+
+TEST(Filters, ATermKeydirDoesNotApplyIsRefused) {
+  auto f = parse_filters("yminsky.merge,drop:everything");
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().detail.find("\"drop:everything\" is not one keydird applies"),
+            std::string::npos)
+      << f.error().detail;
+  auto p = parse_filters("hockeypuck-9");
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().detail.find("unknown filter profile"), std::string::npos) << p.error().detail;
+  EXPECT_FALSE(parse_filters("yminsky.merge,"));  // an empty term
+}
+
+// A view of tree S minus R plus A is, to a peer, the tree of S - R + A.
+TEST(AdjustedView, ReadsAsTheTreeOfTheAdjustedSet) {
+  std::mt19937_64 rng(77);
+  auto base = std::make_unique<PrefixTree>();
+  PrefixTree expected;
+  std::vector<Zp> all;
+  for (int i = 0; i < 3000; ++i) {
+    Zp z = random_hash(rng);
+    ASSERT_TRUE(base->insert(z));
+    all.push_back(z);
+  }
+  std::vector<Zp> remove(all.begin(), all.begin() + 40);
+  std::vector<Zp> add;
+  for (int i = 0; i < 25; ++i) {
+    add.push_back(random_hash(rng));
+  }
+  for (std::size_t i = 40; i < all.size(); ++i) {
+    expected.insert(all[i]);
+  }
+  for (const auto& z : add) {
+    expected.insert(z);
+  }
+  // Ignored: removing an element the base lacks, adding one it has.
+  std::vector<Zp> remove_more = remove;
+  remove_more.push_back(random_hash(rng));
+  std::vector<Zp> add_more = add;
+  add_more.push_back(all[100]);
+  auto view = AdjustedView::make(std::move(base), remove_more, add_more);
+  ASSERT_TRUE(view) << view.error().detail;
+  EXPECT_EQ((*view)->removed(), 40u);
+  EXPECT_EQ((*view)->added(), 25u);
+  auto root = (*view)->root_node();
+  ASSERT_TRUE(root);
+  auto want = expected.root_node();
+  EXPECT_EQ(root->size, want->size);
+  EXPECT_EQ(root->svalues, want->svalues);
+  auto elements = (*view)->elements_of(*root);
+  ASSERT_TRUE(elements);
+  EXPECT_EQ(as_set(*elements), as_set(expected.root().all_elements()));
+  // Every child of the root too (the structure is the base's).
+  auto children = (*view)->children_of(*root);
+  ASSERT_TRUE(children);
+  for (const auto& c : *children) {
+    auto e = (*view)->elements_of(c);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(c.size, e->size());
+  }
+}
+
+// Reconciling the adjusted view with a peer that holds S - R + A finds
+// nothing to fetch on either side.
+TEST(AdjustedView, APeerHoldingTheAdjustedSetHasNothingToFetch) {
+  std::mt19937_64 rng(78);
+  auto base = std::make_unique<PrefixTree>();
+  PrefixTree peer;
+  std::vector<Zp> ours_only, theirs_only;
+  for (int i = 0; i < 4000; ++i) {
+    Zp z = random_hash(rng);
+    base->insert(z);
+    if (i % 100 == 0) {
+      ours_only.push_back(z);  // e.g. v6 keys, or our form of a key
+    } else {
+      peer.insert(z);
+    }
+  }
+  for (int i = 0; i < 30; ++i) {
+    Zp z = random_hash(rng);
+    peer.insert(z);
+    theirs_only.push_back(z);  // the peer's form of those keys
+  }
+  const PrefixTree& peer_ref = peer;
+  auto view = AdjustedView::make(std::move(base), ours_only, theirs_only);
+  ASSERT_TRUE(view);
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  Result<Outcome> served = fail(ErrorCode::Internal, ""), answered = fail(ErrorCode::Internal, "");
+  std::thread t([&] {
+    FdStream s(fds[0]);
+    served = serve_session(s, **view, SessionLimits{});
+    ::shutdown(fds[0], SHUT_RDWR);
+  });
+  {
+    FdStream s(fds[1]);
+    std::mt19937_64 r(5);
+    answered = answer_session(s, peer_ref, SessionLimits{}, r);
+  }
+  t.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_TRUE(served) << served.error().detail;
+  ASSERT_TRUE(answered) << answered.error().detail;
+  EXPECT_TRUE(served->recover.empty()) << served->recover.size();
+  EXPECT_TRUE(answered->recover.empty()) << answered->recover.size();
 }
 
 }  // namespace
