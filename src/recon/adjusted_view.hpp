@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "recon/tree_view.hpp"
@@ -42,7 +43,9 @@ class AdjustedView final : public TreeView {
     Bitstring bits;
   };
   AdjustedView(std::unique_ptr<TreeView> base) : base_(std::move(base)) {}
-  [[nodiscard]] bool under(const TreeNode& n, const Bitstring& bits) const;
+  // [first, last) of the elements of `moved` below the node named `prefix`.
+  static std::pair<std::size_t, std::size_t> range(const std::vector<Moved>& moved,
+                                                   const Bitstring& prefix);
   void adjust(TreeNode& n) const;
 
   std::unique_ptr<TreeView> base_;

@@ -503,7 +503,7 @@ struct ReconPeer::Impl {
         if (rec && st->second.aliases.size() < options.max_aliases_per_peer) {
           st->second.aliases[z] = Zp::from_le(rec->index.sks_hash);
           ++stats.unconverged;
-        } else if (certs->size() >= batch.size() && st->second.unconverged.size() < 1000000) {
+        } else if (certs->size() >= batch.size() && st->second.unconverged.size() < options.max_aliases_per_peer) {
           st->second.unconverged.insert(z);
           ++stats.unconverged;
         }

@@ -50,7 +50,7 @@ struct ReconOptions {
   recon::Filters filters = *recon::parse_filters("sks");
   // Per peer: hashes the peer holds in a form we store differently, shown
   // to it under its own hash (at most this many per peer).
-  std::size_t max_aliases_per_peer = 1000000;
+  std::size_t max_aliases_per_peer = 100000;
   recon::SessionLimits limits;
   std::size_t hashquery_batch = 100;
   int io_timeout_seconds = 60;

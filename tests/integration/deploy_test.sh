@@ -67,7 +67,7 @@ check "hkps through nginx (curl, test CA)" 200 \
 check "plain HKP through nginx" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HPORT/pks/lookup?op=get&search=0x$MFPR")"
 printf '\x00\x00\x00\x00' >"$T/hq-empty"
-check "a Hockeypuck hashquery (sks/hashquery) through nginx: relabelled, 200" 200 \
+check "a Hockeypuck hashquery (Content-Type sks/hashquery) through nginx: 200" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: sks/hashquery' --data-binary @"$T/hq-empty" "http://127.0.0.1:$HPORT/pks/hashquery")"
 MH=$("$(gpgconf --list-dirs libexecdir)/gpg-wks-client" --print-wkd-hash multi@keydir.test | cut -d' ' -f1)
 check "WKD advanced host through nginx" 200 \
