@@ -2,14 +2,6 @@
 
 namespace keydir::server {
 
-CLI::App* Cli::command() const {
-  for (CLI::App* s : app.get_subcommands()) {
-    auto inner = s->get_subcommands();
-    return inner.empty() ? s : inner.front();
-  }
-  return nullptr;
-}
-
 std::string Cli::command_name() const {
   for (CLI::App* s : app.get_subcommands()) {
     auto inner = s->get_subcommands();

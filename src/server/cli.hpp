@@ -104,9 +104,8 @@ struct Cli {
   CLI::App* admin_set_mode = nullptr;
   CLI::App* admin_log = nullptr;
 
-  // The subcommand given (the innermost for admin and recon), or nullptr.
-  [[nodiscard]] CLI::App* command() const;
-  // Its name as the user typed it: "dump", "admin unpublish", "recon status".
+  // The subcommand given, as the user typed it: "dump", "admin unpublish",
+  // "recon status".
   [[nodiscard]] std::string command_name() const;
 };
 
