@@ -254,8 +254,10 @@ int run(int argc, char** argv) {
     auto now = static_cast<std::uint64_t>(std::time(nullptr));
     auto report = keydir::client::inspect(*data, policy, now);
     if (json_output) {
+      // ASCII only (\uXXXX): user IDs and reasons may hold DEL, C1 controls
+      // or bidirectional overrides, which JSON would otherwise pass raw.
       std::cout << keydir::client::to_json(report, now).dump(
-                       2, ' ', false, nlohmann::json::error_handler_t::replace)
+                       2, ' ', true, nlohmann::json::error_handler_t::replace)
                 << "\n";
     } else {
       keydir::client::print_text(std::cout, report, now);

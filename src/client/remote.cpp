@@ -864,7 +864,11 @@ void print_index(const std::vector<IndexEntry>& entries, bool as_json, std::ostr
                      {"flags", e.flags},
                      {"user_ids", e.user_ids}});
     }
-    out << arr.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    // ensure_ascii: the JSON escapes C0 controls itself, but would pass DEL,
+    // C1 controls (U+009B is CSI) and bidirectional overrides from the
+    // server's user IDs to the terminal raw; \uXXXX for everything past
+    // ASCII keeps the printout as safe as printable() makes the table.
+    out << arr.dump(2, ' ', true, json::error_handler_t::replace) << "\n";
     return;
   }
   std::size_t key_w = 3;

@@ -104,7 +104,9 @@ inline constexpr std::uint64_t kMaxIndexTime = 253402300799;  // 9999-12-31T23:5
 // uid before any pub) makes the whole answer an error, AnswerDidNotVerify
 // with "line N: reason".
 Result<std::vector<IndexEntry>> parse_mr_index(std::string_view text);
-// The table (or, with `json`, the JSON array) `keydir search` prints.
+// The table (or, with `json`, the JSON array) `keydir search` prints. The
+// JSON is ASCII: what is not becomes \uXXXX, so neither printout can hold a
+// raw control character from the server.
 void print_index(const std::vector<IndexEntry>& entries, bool json, std::ostream& out);
 
 // Text from a server, safe to print on a terminal: C0 and C1 control

@@ -11,7 +11,8 @@
 //   7  a WKD answer (a fetch by address)
 //   8  text shown on the terminal (printable)
 // Beyond crashes, sanitizer reports and hangs, it traps when a printout
-// holds a raw control character, or when a check accepts what it must not
+// holds a raw control character (or the index's JSON printout a non-ASCII
+// octet), or when a check accepts what it must not
 // (an index key that is not hex of a key ID or fingerprint length, a
 // fingerprint answer whose primary key is not the one asked for).
 #include <cstdint>
@@ -83,6 +84,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       print_index(*entries, true, json);
       require_printable(text.str());
       require_printable(json.str());
+      // The JSON is ASCII (\uXXXX), so no C1 control or bidi override either.
+      for (char c : json.str()) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          __builtin_trap();
+        }
+      }
       break;
     }
     case 1:

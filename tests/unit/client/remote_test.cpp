@@ -166,6 +166,27 @@ TEST(Client, PrintsTheIndexSafely) {
   EXPECT_TRUE(parsed[1]["created"].is_null());
 }
 
+// fuzz_client (tests/fuzz/regressions/client/index-uid-del-in-json): a user
+// ID's %7F reached the JSON printout as a raw DEL; C1 controls and bidi
+// overrides passed raw too. The JSON is ASCII and still decodes to the text.
+TEST(Client, PrintsTheIndexJsonAsAscii) {
+  auto e = parse_mr_index(
+      "pub:FC5DA84A\nuid:a%7Fb %C2%9B2J %E2%80%AE<x@y> Zo%C3%AB %F0%9F%94%91 bad %FF:::\n");
+  ASSERT_TRUE(e) << e.error().detail;
+  std::ostringstream js;
+  print_index(*e, true, js);
+  for (char c : js.str()) {
+    EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 || c == '\n') << js.str();
+    EXPECT_LT(static_cast<unsigned char>(c), 0x7F) << js.str();
+  }
+  auto parsed = nlohmann::json::parse(js.str());
+  EXPECT_EQ(parsed[0]["user_ids"][0],
+            "a\x7F" "b \xC2\x9B" "2J \xE2\x80\xAE<x@y> Zo\xC3\xAB \xF0\x9F\x94\x91 bad \xEF\xBF\xBD");
+  EXPECT_NE(js.str().find("a\\u007fb \\u009b2J \\u202e<x@y> Zo\\u00eb \\ud83d\\udd11 bad \\ufffd"),
+            std::string::npos)
+      << js.str();
+}
+
 TEST(Client, PrintableText) {
   EXPECT_EQ(printable("Zo\xC3\xAB <a@b>"), "Zo\xC3\xAB <a@b>");
   EXPECT_EQ(printable("a\x1b[31mb\r\n\x7f"), "a\\x1B[31mb\\x0D\\x0A\\x7F");
