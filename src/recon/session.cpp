@@ -165,6 +165,27 @@ Result<Message> read_message(Stream& s, std::uint64_t* octets) {
 
 namespace {
 
+// A peer's words in our errors and logs: printable ASCII, the rest as \xNN
+// (no control characters, no escape sequences, no forged log lines).
+std::string quoted(std::string_view text, std::size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  if (text.size() > max) {
+    out += "...";
+  }
+  return out;
+}
+
 // Both Configs known: check, then "passed" or "failed" and the reason.
 Result<Config> settle_config(Stream& s, const Config& local, const Config& remote,
                              const std::string& refuse) {
@@ -176,7 +197,7 @@ Result<Config> settle_config(Stream& s, const Config& local, const Config& remot
     reason = "mismatched mbar";
   } else if (reason.empty() && remote.filters != local.filters) {
     reason = "mismatched filters";
-    detail = ": the peer announces \"" + remote.filters.substr(0, 512) + "\", we announce \"" +
+    detail = ": the peer announces \"" + quoted(remote.filters, 512) + "\", we announce \"" +
              local.filters + "\"";
   }
   if (!reason.empty()) {
@@ -196,10 +217,13 @@ Result<Config> settle_config(Stream& s, const Config& local, const Config& remot
   if (*status != "passed") {
     auto why = read_string(s, 4096);
     return fail(ErrorCode::ProtocolError,
-                "the peer refused our config: " + (why ? *why : std::string("(no reason)")));
+                "the peer refused our config: " + (why ? quoted(*why, 512) : std::string("(no reason)")));
   }
   return remote;
 }
+
+// Hockeypuck's list is 190 octets.
+constexpr std::size_t kMaxFiltersBytes = 4096;
 
 Result<Config> read_config(Stream& s) {
   auto m = read_message(s);
@@ -210,6 +234,10 @@ Result<Config> read_config(Stream& s) {
   if (!remote) {
     return fail(ErrorCode::ProtocolError,
                 "expected the peer's Config, got " + std::string(message_name(*m)));
+  }
+  if (remote->filters.size() > kMaxFiltersBytes) {
+    return fail(ErrorCode::ProtocolError, "the peer's filters are longer than " +
+                                              std::to_string(kMaxFiltersBytes) + " octets");
   }
   return *remote;
 }
@@ -285,7 +313,7 @@ Result<Outcome> serve_session(Stream& s, const TreeView& tree, const SessionLimi
         io.queue(Elements{minus(local, f->elements)});
         add_recover(out, seen, minus(f->elements, local), limits.max_recover);
       } else if (auto* err = std::get_if<ErrorMsg>(&*m)) {
-        return protocol_error("the peer gave up: " + err->text.substr(0, 200));
+        return protocol_error("the peer gave up: " + quoted(err->text, 200));
       } else {
         return protocol_error("unexpected " + std::string(message_name(*m)) + " in reply");
       }
@@ -366,7 +394,7 @@ Result<Outcome> answer_session(Stream& s, const TreeView& tree, const SessionLim
     } else if (std::holds_alternative<Done>(*m)) {
       return out;
     } else if (auto* err = std::get_if<ErrorMsg>(&*m)) {
-      return protocol_error("the peer gave up: " + err->text.substr(0, 200));
+      return protocol_error("the peer gave up: " + quoted(err->text, 200));
     } else {
       return protocol_error("unexpected " + std::string(message_name(*m)));
     }

@@ -213,6 +213,7 @@ class GuardedParser final : public Http::RequestParser {
     trailer_bytes = 0;
     scan_pos = 0;
     content_type.reset();
+    pipelined = false;
     dechunked.clear();
     dechunked.shrink_to_fit();
   }
@@ -242,6 +243,11 @@ class GuardedParser final : public Http::RequestParser {
   // The Content-Type as sent, when Pistache could not parse it (see
   // GuardedHeaders::apply).
   std::optional<std::string> content_type;
+  // More octets followed the request in the same read: a pipelined request.
+  // Pistache 0.0.5 parses one request per read and drops the rest, so the
+  // answer closes the connection (RFC 9112 §9.3.2: the client retries what
+  // was not answered) rather than leave the client waiting.
+  bool pipelined = false;
 
   enum class ChunkState {
     Size,
@@ -326,9 +332,17 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
   try {
     const std::string_view rest(cursor.offset(), cursor.remaining());
     const auto end = rest.starts_with("\r\n") ? 0 : rest.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
+      // Parsed only whole: a field Pistache cannot parse is recognised
+      // before it throws on it.
+      if (rest.size() > kMaxHeaderBytes) {
+        return p_->refuse(431, "request header fields too large");
+      }
+      return Http::Private::State::Again;
+    }
     std::string copy;
     std::optional<std::string> sent;
-    if (end != std::string_view::npos && end <= kMaxHeaderBytes) {
+    if (end <= kMaxHeaderBytes) {
       sent = unparsed_content_type(rest.substr(0, end + (end == 0 ? 2 : 4)), copy);
     }
     if (sent) {
@@ -512,10 +526,15 @@ Http::Private::State GuardedBody::apply(StreamCursor& cursor) {
     cursor.advance(p_->scan_pos - static_cast<std::size_t>(cursor));
     message->*MessageBody::kBody = std::move(p_->dechunked);
     p_->dechunked.clear();
+    p_->pipelined = cursor.remaining() > 0;
     return Http::Private::State::Done;
   }
   try {
-    return BodyStep::apply(cursor);
+    auto s = BodyStep::apply(cursor);
+    if (s == Http::Private::State::Done) {
+      p_->pipelined = cursor.remaining() > 0;
+    }
+    return s;
   } catch (const std::exception&) {
     return p_->refuse(400, "malformed request body");
   }
@@ -537,9 +556,11 @@ class Handler : public Http::Handler {
   void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
     auto t0 = std::chrono::steady_clock::now();
     std::optional<std::string> sent_content_type;
+    bool pipelined = false;
     if (auto peer = response.peer()) {
       auto parser = std::static_pointer_cast<GuardedParser>(getParser(peer));
       sent_content_type = parser->content_type;
+      pipelined = parser->pipelined;
       if (parser->discarding) {
         // The rest of a refused request: dropped; once the answer is out
         // and past the linger bounds, the connection is cut.
@@ -631,6 +652,7 @@ class Handler : public Http::Handler {
     if (auto c = req.headers().tryGet<Http::Header::Connection>()) {
       close = c->control() == Http::ConnectionControl::Close;
     }
+    close = close || pipelined;
     response.headers().remove<Http::Header::Connection>();
     response.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
                                                            : Http::ConnectionControl::KeepAlive);

@@ -408,7 +408,7 @@ struct ReconPeer::Impl {
     it->second.last_failure = it->second.last_round = unix_now();
     std::string text = why.substr(0, 1024);
     for (char& c : text) {  // peers' words, printed on a terminal by `recon status`
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) {
         c = '?';
       }
     }

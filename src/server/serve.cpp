@@ -453,8 +453,15 @@ int run_serve(Cli& c) {
         for (const auto& t : f.terms) {
           if (t == "drop:UAT" && keep_attributes) {
             std::cerr << "keydird serve: the filter drop:UAT says user attributes are dropped, "
-                         "but --keep-attributes keeps them: announce other filters or drop "
-                         "--keep-attributes\n";
+                         "but --keep-user-attributes keeps them: announce other filters or "
+                         "leave out --keep-user-attributes\n";
+            return kExitUsage;
+          }
+          if (t == "drop:implausible" && keep_third_party) {
+            std::cerr << "keydird serve: the filter drop:implausible says implausible "
+                         "third-party certifications are dropped, but --keep-third-party keeps "
+                         "them unchecked: announce other filters or leave out "
+                         "--keep-third-party\n";
             return kExitUsage;
           }
         }

@@ -17,7 +17,8 @@ yes_no() { if "$@"; then echo yes; else echo no; fi; }
 
 # raw PORT PART...: the PARTs (bodies of Python bytes literals) written to one
 # connection, 0.3 s apart; prints one line per answer: the status code and
-# the body, escaped. Waits 2 s for answers that do not come.
+# the body, escaped, and "closed" when keydird closes the connection. Waits
+# 2 s for answers that do not come.
 cat >"$T/raw.py" <<'EOF'
 import ast, socket, sys, time
 port = int(sys.argv[1])
@@ -33,6 +34,7 @@ try:
     while True:
         d = c.recv(65536)
         if not d:
+            print("closed", flush=True)
             break
         buf += d
         while b"\r\n\r\n" in buf:
@@ -89,14 +91,20 @@ long="sks/$(head -c 300 /dev/zero | tr '\0' x)"
 a=$(raw "$PORT" "POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: $long\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00")
 answered "300-octet Content-Type" "$a"
 check "it is refused with 400 and a one-line reason" \
-  "400 malformed header field (Content-Type)\n" "$a"
+  "400 malformed header field (Content-Type)\n" "$(echo "$a" | sed -n 1p)"
+check "and the connection is closed" closed "$(echo "$a" | sed -n 2p)"
 check "keydird still serves" 200 "$(http_status "$U/healthz")"
 
 attack "an unparseable Content-Type, then a second request pipelined in the same write"
 a=$(raw "$PORT" 'POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: sks/hashquery\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00GET /pks/lookup?op=stats HTTP/1.1\r\nHost: k\r\n\r\n')
 answered "hashquery + stats in one write" "$a"
 check "the hashquery is answered" '200 \x00\x00\x00\x00\r\n' "$(echo "$a" | sed -n 1p)"
-check "the pipelined stats request is answered too (200)" 200 "$(echo "$a" | sed -n 2p | cut -d' ' -f1)"
+# Pistache 0.0.5 parses one request per read and drops what follows: keydird
+# closes the connection after the first answer (RFC 9112 9.3.2: the client
+# retries what was not answered) instead of leaving the client waiting.
+check "then the connection is closed at once (the client retries the rest)" closed \
+  "$(echo "$a" | sed -n 2p)"
+check "the retried stats request is answered (200)" 200 "$(http_status "$U/pks/lookup?op=stats")"
 
 attack "the header block in two TCP writes, the sks/hashquery field complete in the first"
 a=$(raw "$PORT" 'POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: sks/hashquery\r\n' 'Content-Length: 4\r\n\r\n\x00\x00\x00\x00')
@@ -184,7 +192,10 @@ check "keydird answers passed" "keydird announces [$HP_LIST], answers [passed] [
 attack "a Config whose filters are 1 MB"
 a=$(python3 "$PEER" 127.0.0.1 "$RPORT" size 1048576)
 answered "fake peer" "$a"
-check "refused: mismatched filters" "failed] [mismatched filters]" "$(echo "$a" | grep -o 'failed.*')"
+# Hockeypuck's list is 190 octets: past 4096 keydird closes without answering.
+check "refused before keydird answers (filters over 4096 octets)" "no answer" "$(echo "$a" | cut -c1-9)"
+check "the reason is logged" yes \
+  "$(yes_no grep -q "the peer's filters are longer than 4096 octets" "$T/srv.log")"
 check "recon status --json stays small (< 8 kB)" yes "$(yes_no test "$(status_json | wc -c)" -lt 8192)"
 check "the log line stays small (< 2 kB)" yes \
   "$(yes_no test "$(grep 'xxxxxxxx' "$T/srv.log" | tail -n 1 | wc -c)" -lt 2048)"
