@@ -283,6 +283,11 @@ Reply Hkp::stats(bool mr) const {
                          {{"new", up[0]}, {"updated", up[1]}, {"unchanged", up[2]}, {"refused", up[3]}}},
                         {"new_per_hour", per_hour(up[0])},
                         {"updated_per_hour", per_hour(up[1])}};
+    auto peers = nlohmann::json::array();
+    for (const auto& p : options_.peers) {
+      peers.push_back({{"httpAddr", p.http_addr}, {"reconAddr", p.recon_addr}});
+    }
+    j["peers"] = std::move(peers);
     r.content_type = "application/json";
     r.body = j.dump() + "\n";
     return r;
@@ -294,7 +299,16 @@ Reply Hkp::stats(bool mr) const {
            " s</p>\n<p>Since start: " + std::to_string(up[0]) + " new, " + std::to_string(up[1]) +
            " updated, " + std::to_string(up[2]) + " unchanged, " + std::to_string(up[3]) +
            " refused (" + std::to_string(static_cast<std::uint64_t>(per_hour(up[0] + up[1]))) +
-           " changes per hour)</p>\n</body></html>\n";
+           " changes per hour)</p>\n";
+  if (!options_.peers.empty()) {
+    r.body += "<h2>Peers</h2>\n<table>\n<tr><th>HKP</th><th>recon</th></tr>\n";
+    for (const auto& p : options_.peers) {
+      r.body += "<tr><td>" + html_escape(p.http_addr) + "</td><td>" + html_escape(p.recon_addr) +
+                "</td></tr>\n";
+    }
+    r.body += "</table>\n";
+  }
+  r.body += "</body></html>\n";
   return r;
 }
 

@@ -15,6 +15,13 @@ namespace keydir::api {
 
 struct HkpOptions {
   std::size_t max_results = 100;  // per lookup; truncation is shown
+  // The reconciliation partners, listed by op=stats as Hockeypuck lists
+  // them (the network's status crawlers follow them).
+  struct Peer {
+    std::string http_addr;   // host:hkpport
+    std::string recon_addr;  // host:reconport
+  };
+  std::vector<Peer> peers;
 };
 
 // What `search=` names. `v6_fingerprint`: the client asked for a v6 key by

@@ -488,6 +488,11 @@ int run_serve(Cli& c) {
         recon_options.http_port = static_cast<std::uint16_t>(c.recon_hkp_port);
       }
       recon_options.allow = recon_allow;
+      for (const auto& p : recon_options.peers) {
+        const std::string host = p.host.find(':') != std::string::npos ? "[" + p.host + "]" : p.host;
+        api_options.hkp.peers.push_back(
+            {host + ":" + std::to_string(p.hkp_port), host + ":" + std::to_string(p.recon_port)});
+      }
     }
     std::atomic<keydir::server::ReconPeer*> recon_live{nullptr};
     api_options.extra_metrics = [&recon_live] {

@@ -64,6 +64,18 @@ check "every prefix tree holds 300 hashes" "300 300 300 " "$elements"
 check "recon metrics count rounds" "yes" \
   "$(curl -s "http://127.0.0.1:${H[0]}/metrics" | awk '/^keydir_recon_rounds_total / {print ($2 > 0) ? "yes" : "no"}')"
 
+check "op=stats lists the partners, as Hockeypuck does (network crawlers follow them)" \
+  "127.0.0.1:${H[1]} 127.0.0.1:${R[1]} 127.0.0.1:${H[2]} 127.0.0.1:${R[2]}" \
+  "$(curl -s "http://127.0.0.1:${H[0]}/pks/lookup?op=stats&options=mr" | python3 -c '
+import json, sys
+print(" ".join(p["httpAddr"] + " " + p["reconAddr"] for p in json.load(sys.stdin)["peers"]))')"
+# (a round may fail meanwhile: a partner busy with the third node says so)
+check "recon status shows rounds with each partner, and when the last one ended" "yes yes" \
+  "$("$B/keydird" recon status --data "$T/d0" --json | python3 -c '
+import json, sys
+print(" ".join("yes" if p["rounds"] > 0 and p["last_round"] else "no"
+               for p in json.load(sys.stdin)["peers"]))')"
+
 # hashquery: the SKS answer format, then bad inputs.
 status=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @/dev/null \
   -H 'Content-Type: application/octet-stream' "http://127.0.0.1:${H[0]}/pks/hashquery")
