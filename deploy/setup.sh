@@ -14,6 +14,10 @@ PACKAGES=(
   gnupg gpg-wks-client sq curl wrk openssl iproute2
   chromium nodejs npm python3-aiosmtpd python3-idna nginx-light
   sks  # the peer of the SKS reconciliation interop test (never started as a service)
+  # Hockeypuck 2.3, the peer of the Hockeypuck interop test, is built from
+  # source with Go 1.23 (bookworm-backports: added below) and keeps its keys
+  # in PostgreSQL (the test runs a private cluster).
+  golang-1.23-go postgresql
 )
 
 missing=()
@@ -41,6 +45,25 @@ else
   fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # golang-1.23-go is in bookworm-backports only: a source for that suite, on
+  # the Debian archive this machine already uses, when no source names it yet.
+  if printf '%s\n' "${missing[@]}" | grep -qx golang-1.23-go &&
+     ! grep -qs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
+    uris=$(awk 'BEGIN { RS = ""; FS = "\n" }
+      { u = ""; s = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { u = $i; sub(/^URIs:[ \t]*/, "", u) }
+          if ($i ~ /^Suites:/ && ($i " ") ~ /[ \t]bookworm[ \t]/) s = 1
+        }
+        if (s && u != "") { print u; exit } }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    if [ -z "$uris" ]; then
+      uris=$(sed 's/\[[^]]*\]//' /etc/apt/sources.list 2>/dev/null |
+        awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' || true)
+    fi
+    echo "setup: adding /etc/apt/sources.list.d/backports.sources (bookworm-backports from ${uris:=http://deb.debian.org/debian})"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$uris" | $SUDO tee /etc/apt/sources.list.d/backports.sources >/dev/null
+  fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # sks is only a test peer: its services must not hold 11370/11371 on a
