@@ -168,6 +168,16 @@ class KeyStore {
   // that takes v3 and v4 only). Reads only those certificates.
   [[nodiscard]] virtual Result<std::vector<Bytes>> sks_hashes_from_version(
       std::uint8_t version) const = 0;
+  // Reconciliation: a peer's SKS hash of a key this store holds in another
+  // form, and this store's hash of it (server/recon_peer shows the peer its
+  // own hash). Kept so that a restart does not exchange those keys again.
+  // An empty `ours` deletes the entry.
+  [[nodiscard]] virtual Result<void> put_recon_alias(std::string_view peer, ByteView peer_hash,
+                                                     ByteView ours) = 0;
+  // A peer's entries, in hash order; stop by returning false.
+  [[nodiscard]] virtual Result<void> for_each_recon_alias(
+      std::string_view peer, const std::function<bool(ByteView peer_hash, ByteView ours)>& visit)
+      const = 0;
   // Every certificate in fingerprint order; stop by returning false.
   [[nodiscard]] virtual Result<void> for_each(
       const std::function<bool(const CertRecord&)>& visit) const = 0;

@@ -315,6 +315,9 @@ struct ReconPeer::Impl {
         Bytes ours = a->second.to_le(recon::kZpBytes);
         ours.resize(16);
         if (!stored(ours)) {
+          Bytes theirs = a->first.to_le(recon::kZpBytes);
+          theirs.resize(16);
+          (void)directory.store_ref().put_recon_alias(peer, theirs, {});
           a = it->second.aliases.erase(a);
           continue;
         }
@@ -334,6 +337,26 @@ struct ReconPeer::Impl {
     }
     KEYDIR_TRY(auto view, recon::AdjustedView::make(std::move(base), remove, add));
     return std::unique_ptr<recon::TreeView>(std::move(view));
+  }
+
+  // The aliases kept in the store for the configured peers.
+  Result<void> load_aliases() {
+    std::lock_guard lock(state_mu);
+    for (auto& [name, st] : peer_state) {
+      auto& aliases = st.aliases;
+      const std::size_t max = options.max_aliases_per_peer;
+      KEYDIR_CHECK(directory.store_ref().for_each_recon_alias(
+          name, [&aliases, max](ByteView theirs, ByteView ours) {
+            if (theirs.size() == 16 && ours.size() == 16) {
+              aliases[Zp::from_le(theirs)] = Zp::from_le(ours);
+            }
+            return aliases.size() < max;
+          }));
+      if (!aliases.empty()) {
+        spdlog::info("recon: {}: {} keys shown in the peer's form", name, aliases.size());
+      }
+    }
+    return {};
   }
 
   // The elements gauge, from the tree's root.
@@ -502,6 +525,9 @@ struct ReconPeer::Impl {
         }
         if (rec && st->second.aliases.size() < options.max_aliases_per_peer) {
           st->second.aliases[z] = Zp::from_le(rec->index.sks_hash);
+          if (auto w = directory.store_ref().put_recon_alias(peer, h, rec->index.sks_hash); !w) {
+            spdlog::warn("recon: {}", w.error().detail);
+          }
           ++stats.unconverged;
         } else if (certs->size() >= batch.size() && st->second.unconverged.size() < options.max_aliases_per_peer) {
           st->second.unconverged.insert(z);
@@ -740,6 +766,9 @@ ReconPeer::~ReconPeer() { stop(); }
 
 Result<std::uint16_t> ReconPeer::start() {
   if (auto s = impl_->refresh_elements(); !s) {
+    return tl::unexpected(s.error());
+  }
+  if (auto s = impl_->load_aliases(); !s) {
     return tl::unexpected(s.error());
   }
   spdlog::info("recon: prefix tree of {} elements", impl_->stats.elements.load());

@@ -991,6 +991,52 @@ Result<void> RocksKeyStore::put_setting(std::string_view name, std::string_view 
   return {};
 }
 
+namespace {
+// In the meta column family: "recon-alias." peer NUL peer-hash → our hash.
+std::string alias_prefix(std::string_view peer) {
+  std::string k = "recon-alias.";
+  k.append(peer);
+  k.push_back('\0');
+  return k;
+}
+}  // namespace
+
+Result<void> RocksKeyStore::put_recon_alias(std::string_view peer, ByteView peer_hash,
+                                            ByteView ours) {
+  std::lock_guard lock(impl_->write_mutex);
+  KEYDIR_CHECK(impl_->writable());
+  rocksdb::WriteBatch batch;
+  const std::string key = alias_prefix(peer) + std::string(as_chars(peer_hash));
+  if (ours.empty()) {
+    batch.Delete(impl_->cf(kMeta), key);
+  } else {
+    batch.Put(impl_->cf(kMeta), key, std::string(as_chars(ours)));
+  }
+  auto s = impl_->write(batch);
+  if (!s.ok()) {
+    return io_error(s, "writing a reconciliation alias");
+  }
+  return {};
+}
+
+Result<void> RocksKeyStore::for_each_recon_alias(
+    std::string_view peer, const std::function<bool(ByteView, ByteView)>& visit) const {
+  const std::string prefix = alias_prefix(peer);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kMeta)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto k = it->key();
+    k.remove_prefix(prefix.size());
+    if (!visit(ByteView(reinterpret_cast<const std::uint8_t*>(k.data()), k.size()),
+               ByteView(reinterpret_cast<const std::uint8_t*>(it->value().data()), it->value().size()))) {
+      break;
+    }
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading reconciliation aliases");
+  }
+  return {};
+}
+
 Result<std::uint64_t> RocksKeyStore::append_audit(std::uint64_t time, std::string_view text) {
   std::lock_guard lock(impl_->write_mutex);
   KEYDIR_CHECK(impl_->writable());

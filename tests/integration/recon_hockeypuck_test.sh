@@ -505,9 +505,10 @@ q=$(quiet 45)
 check "Hockeypuck does not keep asking for it (${q})" quiet "$(quiet_ok "$q")"
 check "Hockeypuck does not hold it" "no" "$(serves "$H" "$V6FPR" && echo yes || echo no)"
 
-# --- a restart: keydird forgets which of its keys the peer holds in another form --------
-# (it keeps that in memory), fetches them once more and converges again.
+# --- a restart: which of its keys the peer holds in another form is kept in the store, ----
+# so neither side fetches anything again.
 la=$(wc -l <"$T/direct/access.log"); ld=$(wc -l <"$T/deployed/access.log")
+c0=$(fetch_counters)
 kill "$DIRECT_PID"
 wait "$DIRECT_PID" 2>/dev/null || true
 start_direct
@@ -517,6 +518,8 @@ for _ in $(seq 100); do
 done
 q=$(quiet 45)
 check "keydird (direct) restarted: the two converge again (${q})" quiet "$(quiet_ok "$q")"
+grew=$(counter_diff "$c0" "$(fetch_counters)" | tr ' ' '\n' | grep '^hp_' | tr '\n' ' ' || true)
+check "nothing fetched again either way across the restart (Hockeypuck's counters)" "" "$grew"
 echo "info  what Hockeypuck fetched from the keydirds after the restart: $(hashquery_bytes "$la" "$ld")"
 
 # --- 6. converged: no errors over the next rounds -----------------------------------

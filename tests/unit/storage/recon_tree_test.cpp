@@ -350,5 +350,45 @@ TEST(StoredReconTree, ReconcilesWithAnInMemoryPeerInBothRoles) {
   }
 }
 
+// What recon_peer keeps per peer in the store: its hashes of keys held here in
+// another form, apart per peer, across a reopen; and the hashes of the v5/v6
+// certificates, left out for a peer that takes v3/v4 only.
+TEST(StoredReconTree, KeepsPeerAliasesAndFindsTheV6Hashes) {
+  test::TempDir dir;
+  std::mt19937_64 rng(11);
+  const Bytes a1 = random_hash(rng), a2 = random_hash(rng), b1 = random_hash(rng);
+  const Bytes ours = random_hash(rng);
+  Bytes v6_hash = random_hash(rng);
+  {
+    auto store = open(dir);
+    ASSERT_TRUE(store->put_recon_alias("hp.example:11370", a1, ours));
+    ASSERT_TRUE(store->put_recon_alias("hp.example:11370", a2, ours));
+    ASSERT_TRUE(store->put_recon_alias("hp.example:1137", b1, ours));  // a prefix of the other name
+    ASSERT_TRUE(store->put_recon_alias("hp.example:11370", a2, {}));   // deleted
+    std::vector<Write> batch{write_of(1, random_hash(rng), std::nullopt)};
+    Write v6 = write_of(2, v6_hash, std::nullopt);
+    v6.record.fingerprint = Fingerprint(Fingerprint::Version::V6, Bytes(32, 0x66));
+    v6.record.index.fingerprints = {v6.record.fingerprint};
+    v6.record.index.key_ids = {v6.record.fingerprint.key_id()};
+    batch.push_back(v6);
+    ASSERT_TRUE(store->apply(batch, 1));
+  }
+  auto store = open(dir);
+  auto entries = [&](std::string_view peer) {
+    std::vector<std::pair<Bytes, Bytes>> out;
+    EXPECT_TRUE(store->for_each_recon_alias(peer, [&](ByteView t, ByteView o) {
+      out.emplace_back(Bytes(t.begin(), t.end()), Bytes(o.begin(), o.end()));
+      return true;
+    }));
+    return out;
+  };
+  EXPECT_EQ(entries("hp.example:11370"), (std::vector<std::pair<Bytes, Bytes>>{{a1, ours}}));
+  EXPECT_EQ(entries("hp.example:1137"), (std::vector<std::pair<Bytes, Bytes>>{{b1, ours}}));
+  EXPECT_TRUE(entries("other").empty());
+  auto v6_hashes = store->sks_hashes_from_version(5);
+  ASSERT_TRUE(v6_hashes);
+  EXPECT_EQ(*v6_hashes, std::vector<Bytes>{v6_hash});
+}
+
 }  // namespace
 }  // namespace keydir::storage
