@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""The build checks the plan: the layers of docs/architecture.md.
+
+Reads every `#include "..."` of the sources and every target_link_libraries()
+of the CMakeLists, maps files and targets to layers, and fails on an include
+or a link that runs against the plan (ALLOWED below: each layer uses only
+those under it), and on a third-party library linked by a layer that should
+not know it (THIRD_PARTY). The exceptions that exist today are listed in
+KNOWN, each with the step that removes it. An exception that no longer occurs
+is an error too, so the list only shrinks.
+    check_layers.py REPO_ROOT
+"""
+import os
+import re
+import sys
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else "."
+
+# Folder → layer (the longest matching prefix wins).
+FOLDERS = {
+    "src/common": "common",
+    "src/openpgp": "openpgp",
+    "src/recon": "recon",
+    "storage": "storage",
+    "storage/rocksdb": "storage_rocksdb",
+    "src/service": "service",
+    "api": "api",
+    "src/server": "server",
+    "src/client": "client",
+}
+# The include prefix of each layer's headers.
+PREFIXES = {
+    "common/": "common",
+    "openpgp/": "openpgp",
+    "recon/": "recon",
+    "storage/rocksdb/": "storage_rocksdb",
+    "storage/": "storage",
+    "service/": "service",
+    "api/": "api",
+    "server/": "server",
+    "client/": "client",
+}
+# What each layer may use (besides itself).
+ALLOWED = {
+    "common": set(),
+    "openpgp": {"common"},
+    "recon": {"common"},
+    "storage": {"common", "openpgp", "recon"},
+    "storage_rocksdb": {"common", "openpgp", "recon", "storage"},
+    "service": {"common", "openpgp", "recon", "storage"},
+    "api": {"common", "openpgp", "service"},
+    "client": {"common", "openpgp"},
+    "server": {"common", "openpgp", "recon", "storage", "storage_rocksdb", "service", "api"},
+}
+# CMake target → layer.
+TARGETS = {
+    "keydir_common": "common",
+    "keydir_openpgp": "openpgp",
+    "keydir_recon_tree": "recon",
+    "keydir_recon": "recon",
+    "keydir_storage": "storage",
+    "keydir_storage_rocksdb": "storage_rocksdb",
+    "keydir_service": "service",
+    "keydir_api": "api",
+    "keydir_http": "server",
+    "keydir_secrets": "server",
+    "keydir_reconpeer": "server",
+    "keydird": "server",
+    "keydir_http_client": "client",
+    "keydir_client_lib": "client",
+    "keydir": "client",
+}
+# Third-party libraries and the layers that may link them.
+THIRD_PARTY = {
+    "RocksDB::rocksdb": {"storage_rocksdb"},
+    "rocksdb": {"storage_rocksdb"},
+    "PkgConfig::PISTACHE": {"server"},
+    "PkgConfig::CRYPTOPP": {"openpgp"},
+    "OpenSSL::Crypto": {"openpgp"},
+    "CURL::libcurl": {"client"},
+    "CLI11::CLI11": {"server", "client"},
+}
+# Today's exceptions: (kind, from, to) → the step of the plan that removes it.
+KNOWN = {
+    ("include", "server", "client"):
+        "recon_peer fetches with the client's HTTP code: one network library below service and client",
+    ("link", "server", "client"):
+        "keydir_reconpeer links keydir_http_client: the same network library",
+    ("third-party", "service", "CURL::libcurl"):
+        "the SMTP mailer uses libcurl: the same network library",
+    ("third-party", "server", "CURL::libcurl"):
+        "keydird links libcurl for the mailer and recon: the same network library",
+    ("third-party", "service", "OpenSSL::Crypto"):
+        "token hashing in the service: one crypto module owning OpenSSL and Crypto++",
+    ("third-party", "api", "OpenSSL::Crypto"):
+        "api computes its own HMAC: the same crypto module",
+    ("third-party", "server", "OpenSSL::Crypto"):
+        "keydird (secrets, recon digests) uses OpenSSL: the same crypto module",
+}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+
+
+def layer_of_path(path):
+    best = None
+    for folder, layer in FOLDERS.items():
+        if path.startswith(folder + "/") and (best is None or len(folder) > len(best[0])):
+            best = (folder, layer)
+    return best[1] if best else None
+
+
+def layer_of_include(header):
+    for prefix, layer in PREFIXES.items():
+        if header.startswith(prefix):
+            return layer
+    return None
+
+
+def main():
+    found = {}  # (kind, from, to) → first place
+    for folder in FOLDERS:
+        base = os.path.join(ROOT, folder)
+        for dirpath, _, files in os.walk(base):
+            for name in sorted(files):
+                if not name.endswith((".cpp", ".hpp", ".h")):
+                    continue
+                path = os.path.relpath(os.path.join(dirpath, name), ROOT)
+                layer = layer_of_path(path)
+                with open(os.path.join(ROOT, path), errors="replace") as f:
+                    for number, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if not m:
+                            continue
+                        to = layer_of_include(m.group(1))
+                        if to and to != layer and to not in ALLOWED[layer]:
+                            found.setdefault(("include", layer, to), f"{path}:{number}: {m.group(1)}")
+    for dirpath, _, files in os.walk(ROOT):
+        if "CMakeLists.txt" not in files or os.sep + "build" in dirpath or "/tests" in dirpath:
+            continue
+        path = os.path.join(dirpath, "CMakeLists.txt")
+        text = open(path).read()
+        for m in re.finditer(r"target_link_libraries\(\s*([\w:]+)([^)]*)\)", text):
+            layer = TARGETS.get(m.group(1))
+            if layer is None:
+                continue
+            for dep in m.group(2).split():
+                if dep in ("PUBLIC", "PRIVATE", "INTERFACE"):
+                    continue
+                where = f"{os.path.relpath(path, ROOT)}: {m.group(1)} -> {dep}"
+                if dep in TARGETS:
+                    to = TARGETS[dep]
+                    if to != layer and to not in ALLOWED[layer]:
+                        found.setdefault(("link", layer, to), where)
+                elif dep in THIRD_PARTY and layer not in THIRD_PARTY[dep]:
+                    found.setdefault(("third-party", layer, dep), where)
+    errors = 0
+    for key, where in sorted(found.items()):
+        if key in KNOWN:
+            print(f"known  {key[0]} {key[1]} -> {key[2]} ({where}): to remove: {KNOWN[key]}")
+        else:
+            print(f"FAIL   {key[0]} {key[1]} -> {key[2]} runs against the plan: {where}")
+            errors += 1
+    for key, why in sorted(KNOWN.items()):
+        if key not in found:
+            print(f"FAIL   the exception {key[0]} {key[1]} -> {key[2]} no longer occurs: "
+                  f"remove it from KNOWN in tests/support/check_layers.py")
+            errors += 1
+    print(f"{len(found)} dependencies against the plan, {len(KNOWN)} known, {errors} error(s)")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
