@@ -8,7 +8,7 @@ function(keydir_fuzz_replay target)
   add_test(NAME fuzz_replay_${name}
            COMMAND replay_${target} ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${name}
                    ${PROJECT_SOURCE_DIR}/tests/fuzz/regressions/${name})
-  set_tests_properties(fuzz_replay_${name} PROPERTIES TIMEOUT 300 LABELS fuzz)
+  set_tests_properties(fuzz_replay_${name} PROPERTIES TIMEOUT 300 LABELS "fast;fuzz")
 endfunction()
 keydir_fuzz_replay(fuzz_certificate keydir_openpgp)
 keydir_fuzz_replay(fuzz_api keydir_api keydir_storage_rocksdb)
