@@ -130,11 +130,6 @@ Reply Api::cached(const HttpRequest& request, bool by_host,
 
 Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
-  auto method_not_allowed = [](const char* allow) {
-    Reply r = text_reply(405, "method not allowed");
-    r.headers.emplace_back("Allow", allow);
-    return r;
-  };
   if (request.path == "/pks/lookup") {
     auto op = request.param("op").value_or("get");
     which = op == "get" ? Metrics::kGet

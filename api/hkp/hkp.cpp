@@ -414,7 +414,7 @@ Reply Hkp::add(const HttpRequest& request) const {
     body += "refused " + (r.fingerprint ? r.fingerprint->to_hex() : std::string("-")) + ": " +
             public_reason(r.error) + "\n";
     if (report->stored.empty() && report->refused.size() == 1) {
-      status = http_status(r.error.code) >= 500 ? 503 : http_status(r.error.code);
+      status = http_status(r.error.code, Surface::Upload);
     }
   }
   return text_reply(status, body);

@@ -67,16 +67,12 @@ Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
   }
   if (rest == "certs") {
     if (request.method != "POST") {
-      Reply r = text_reply(405, "method not allowed");
-      r.headers.emplace_back("Allow", "POST, OPTIONS");
-      return r;
+      return method_not_allowed("POST, OPTIONS");
     }
     return upload(request);
   }
   if (!get) {
-    Reply r = text_reply(405, "method not allowed");
-    r.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
-    return r;
+    return method_not_allowed("GET, HEAD, OPTIONS");
   }
   auto decoded = form_decode(rest);
   if (!decoded) {
@@ -228,7 +224,7 @@ Reply HkpV2::upload(const HttpRequest& request) const {
   }
   auto report = directory_.upload(as_bytes(body), request.operator_upload);
   if (!report) {
-    return json_reply(http_status(report.error().code) >= 500 ? 503 : 422,
+    return json_reply(http_status(report.error().code, Surface::HkpV2),
                       {{"inserted", nlohmann::json::array()},
                        {"updated", nlohmann::json::array()},
                        {"ignored", nlohmann::json::array()},
@@ -255,11 +251,13 @@ Reply HkpV2::upload(const HttpRequest& request) const {
       metrics_->upload("refused");
     }
   }
-  bool ours = false;
+  int status = report->stored.empty() ? 422 : 200;
   for (const auto& r : report->refused) {
-    ours = ours || http_status(r.error.code) >= 500;
+    if (report->stored.empty() && http_status(r.error.code, Surface::HkpV2) == 503) {
+      status = 503;  // the server's failure, not the key's
+    }
   }
-  return json_reply(report->stored.empty() ? (ours ? 503 : 422) : 200, j);
+  return json_reply(status, j);
 }
 
 }  // namespace keydir::api

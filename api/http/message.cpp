@@ -159,7 +159,9 @@ std::optional<std::string> multipart_field(std::string_view content_type, std::s
   return std::nullopt;
 }
 
-int http_status(ErrorCode code) {
+namespace {
+
+int table_status(ErrorCode code) {
   switch (code) {
     case ErrorCode::BadQuery:
     case ErrorCode::ShortKeyIdRefused:
@@ -194,6 +196,30 @@ int http_status(ErrorCode code) {
       return 500;
   }
   return 500;
+}
+
+}  // namespace
+
+int http_status(ErrorCode code, Surface surface) {
+  const int status = table_status(code);
+  const bool servers = status == 500 || status == 503;  // not the request's fault
+  switch (surface) {
+    case Surface::Hkp:
+      return status;
+    case Surface::Upload:
+      return servers ? 503 : status;
+    case Surface::HkpV2:
+      return servers ? 503 : 422;
+    case Surface::Vks:
+      return servers ? 503 : (status == 413 || status == 429) ? status : 400;
+  }
+  return status;
+}
+
+Reply method_not_allowed(std::string_view allow) {
+  Reply r = text_reply(405, "method not allowed");
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
 }
 
 Reply text_reply(int status, std::string body) {

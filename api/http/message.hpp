@@ -48,8 +48,20 @@ Result<std::string> form_decode(std::string_view text);
 std::optional<std::string> multipart_field(std::string_view content_type, std::string_view body,
                                            std::string_view name);
 
-// ONE table: error code → HTTP status (STYLE §6.8).
-int http_status(ErrorCode code);
+// Where an error is answered. Each API has its convention for a key it
+// refuses; the server's own failures (storage, mail, internal: 500 and 503
+// in the table) are the same everywhere: 503 on every upload surface, where
+// a retry may succeed.
+enum class Surface {
+  Hkp,     // HKP lookups, the pages, WKD: the table as it stands
+  Upload,  // an upload by HKP (/pks/add): the table, the server's failures 503
+  HkpV2,   // an HKPv2 upload: a refused key is 422, the server's failures 503
+  Vks,     // the VKS API (Hagrid): client errors 400 (413 and 429 kept), the server's 503
+};
+// ONE table: error code → HTTP status, per surface (tested for every code).
+int http_status(ErrorCode code, Surface surface = Surface::Hkp);
+// 405 with the Allow header.
+Reply method_not_allowed(std::string_view allow);
 // A one-line, client-safe error reply.
 Reply error_reply(const Error& e);
 // What a client may read of an error: its detail, or for the server's own

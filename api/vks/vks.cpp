@@ -69,22 +69,16 @@ Reply verification_error(const Error& e) {
     case ErrorCode::NotFound: return json_error(400, "this key is no longer in the directory");
     default: break;
   }
-  int status = http_status(e.code);
-  return json_error(status >= 500 ? 503 : 400,
-                    status >= 500 ? "service temporarily unavailable" : e.detail);
+  const int status = http_status(e.code, Surface::Vks);
+  return json_error(status, status >= 500 ? "service temporarily unavailable" : e.detail);
 }
 }  // namespace
 
 Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
-  auto not_allowed = [](const char* allow) {
-    Reply r = text_reply(405, "method not allowed");
-    r.headers.emplace_back("Allow", allow);
-    return r;
-  };
   if (rest == "upload" || rest == "request-verify") {
     if (request.method != "POST") {
-      return not_allowed("POST");
+      return method_not_allowed("POST");
     }
     if (!request.content_type.starts_with("application/json")) {
       return json_error(400, "expected application/json data; see /about for the API");
@@ -101,7 +95,7 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
     return text_reply(404, "not found");
   }
   if (!get) {
-    return not_allowed("GET, HEAD");
+    return method_not_allowed("GET, HEAD");
   }
   Search s;
   if (kind == "by-fingerprint") {
@@ -144,7 +138,7 @@ Reply Vks::upload(const HttpRequest& request) const {
   const std::string& keytext = body["keytext"].get_ref<const std::string&>();
   auto binary = openpgp::decode_key_input(as_bytes(keytext), directory_.options().max_upload_bytes);
   if (!binary) {
-    return json_error(http_status(binary.error().code) == 413 ? 413 : 400, binary.error().detail);
+    return json_error(http_status(binary.error().code, Surface::Vks), binary.error().detail);
   }
   auto certs = openpgp::parse_certificates(*binary, {.max_packet_bytes = 0, .max_certs = 2});
   if (certs && certs->size() > 1) {
@@ -152,7 +146,7 @@ Reply Vks::upload(const HttpRequest& request) const {
   }
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
-    return json_error(http_status(report.error().code) >= 500 ? 503 : 400,
+    return json_error(http_status(report.error().code, Surface::Vks),
                       public_reason(report.error()));
   }
   if (report->stored.empty()) {
@@ -160,7 +154,7 @@ Reply Vks::upload(const HttpRequest& request) const {
       return json_error(400, "no key in the upload");
     }
     const Error& e = report->refused.front().error;
-    return json_error(http_status(e.code) >= 500 ? 503 : 400, public_reason(e));
+    return json_error(http_status(e.code, Surface::Vks), public_reason(e));
   }
   const auto& stored = report->stored.front();
   // The answer speaks of the addresses this upload held, never of the rest

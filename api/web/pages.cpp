@@ -401,15 +401,10 @@ Reply Pages::manage_key(const HttpRequest& request, std::string_view token) cons
 std::optional<Reply> Pages::handle(const HttpRequest& request) const {
   const std::string& p = request.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
-  auto not_allowed = [](const char* allow) {
-    Reply r = text_reply(405, "method not allowed");
-    r.headers.emplace_back("Allow", allow);
-    return r;
-  };
   if (p == "/static/style.css" || p == "/static/app.js" || p == "/static/icon.svg" ||
       p == "/favicon.ico") {
     if (!get) {
-      return not_allowed("GET, HEAD");
+      return method_not_allowed("GET, HEAD");
     }
     Reply r;
     if (p.ends_with(".css")) {
@@ -426,32 +421,32 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
     return r;
   }
   if (p == "/" || p == "/index.html") {
-    return get ? home("") : not_allowed("GET, HEAD");
+    return get ? home("") : method_not_allowed("GET, HEAD");
   }
   if (p == "/search") {
-    return get ? search(request) : not_allowed("GET, HEAD");
+    return get ? search(request) : method_not_allowed("GET, HEAD");
   }
   if (p == "/upload") {
-    return request.method == "POST" ? upload(request) : not_allowed("POST");
+    return request.method == "POST" ? upload(request) : method_not_allowed("POST");
   }
   if (p == "/upload/verify") {
-    return request.method == "POST" ? send_confirmations(request) : not_allowed("POST");
+    return request.method == "POST" ? send_confirmations(request) : method_not_allowed("POST");
   }
   // Token-bearing paths only through path_secret(): the access log redacts
   // exactly these (api/http/secret_routes.hpp).
   if (auto token = path_secret(p, SecretRoute::Verify)) {
     return get || request.method == "POST" ? verify(request, *token)
-                                           : not_allowed("GET, HEAD, POST");
+                                           : method_not_allowed("GET, HEAD, POST");
   }
   if (p == "/manage") {
-    return get || request.method == "POST" ? manage(request) : not_allowed("GET, HEAD, POST");
+    return get || request.method == "POST" ? manage(request) : method_not_allowed("GET, HEAD, POST");
   }
   if (auto token = path_secret(p, SecretRoute::Manage)) {
     return get || request.method == "POST" ? manage_key(request, *token)
-                                           : not_allowed("GET, HEAD, POST");
+                                           : method_not_allowed("GET, HEAD, POST");
   }
   if (p == "/about") {
-    return get ? about(request) : not_allowed("GET, HEAD");
+    return get ? about(request) : method_not_allowed("GET, HEAD");
   }
   return std::nullopt;
 }

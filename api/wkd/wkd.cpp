@@ -54,9 +54,7 @@ bool Wkd::serves(std::string_view domain) const {
 
 Reply Wkd::handle(const HttpRequest& request) const {
   if (request.method != "GET" && request.method != "HEAD") {
-    Reply r = text_reply(405, "method not allowed");
-    r.headers.emplace_back("Allow", "GET, HEAD");
-    return r;
+    return method_not_allowed("GET, HEAD");
   }
   std::string_view rest = std::string_view(request.path).substr(kPrefix.size());
   // Direct method: the first segment is a file name of the direct layout.
@@ -103,7 +101,7 @@ Reply Wkd::file(std::string_view domain, std::string_view rest) const {
   }
   auto hash = openpgp::WkdHash::from_parts(domain, rest.substr(3));
   if (!hash) {
-    return text_reply(400, hash.error().detail);
+    return error_reply(hash.error());
   }
   auto certs = service::wkd_lookup(directory_, *hash, options_.max_results);
   if (!certs) {
