@@ -24,7 +24,10 @@ answered() {
 start_keydird() {
   local name=$1
   shift
-  "$B/keydird" serve --listen "${LISTEN:-127.0.0.1:0}" --data "$T/$name" "$@" >"$T/$name.log" 2>&1 &
+  # The log exists before the server starts: the background child opens it
+  # only once it runs, and a sed that finds no file would end the script.
+  : >"$T/$name.log"
+  "$B/keydird" serve --listen "${LISTEN:-127.0.0.1:0}" --data "$T/$name" "$@" >>"$T/$name.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   PORT=""
