@@ -57,9 +57,11 @@ bool write(const std::string& dir, const std::string& name, const Bytes& cert) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: make_attack_keys OUT_DIR\n";
-    return 2;
+  if (argc != 2 || std::string_view(argv[1]).starts_with("-")) {
+    std::cerr << "usage: make_attack_keys OUT_DIR (writes the attack keys there)\n";
+    return argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")
+               ? 0
+               : 2;
   }
   const std::string dir = argv[1];
   std::error_code ec;
