@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "recon/ptree.hpp"
 #include "storage/memory_key_store.hpp"
@@ -907,6 +909,51 @@ TYPED_TEST(KeyStoreConformance, VisitorsMayWriteAndSeeASnapshot) {
   EXPECT_EQ(visits, 1u);
 }
 
+// Lookups, tree views and the generation read while another thread writes:
+// each read sees one state (a view's root and its elements agree), and
+// nothing goes backwards.
+TYPED_TEST(KeyStoreConformance, ReadsRunAlongsideWrites) {
+  KeyStore& s = this->store();
+  constexpr std::uint32_t kWrites = 300;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (std::uint32_t n = 0; n < kWrites; ++n) {
+      std::vector<Write> w{write_of(fpr_of(n), {.emails = {"busy@example.org"}})};
+      EXPECT_TRUE(s.apply(w, n));
+    }
+    done = true;
+  });
+  std::size_t last = 0;
+  std::uint64_t last_generation = 0;
+  std::size_t reads = 0;
+  while (!done.load()) {
+    const std::uint64_t g = s.generation();
+    EXPECT_GE(g, last_generation);
+    last_generation = g;
+    auto r = s.lookup(Query{Query::ByEmail{"busy@example.org"}}, 1000);
+    EXPECT_TRUE(r);
+    if (!r) {
+      break;
+    }
+    EXPECT_GE(r->size(), last);
+    last = r->size();
+    auto view = s.recon_tree();
+    EXPECT_TRUE(view);
+    if (!view) {
+      break;
+    }
+    auto root = (*view)->root_node();
+    auto elements = (*view)->elements_of(*root);
+    EXPECT_EQ(elements->size(), root->size);
+    ++reads;
+  }
+  writer.join();
+  EXPECT_GT(reads, 0u);
+  EXPECT_EQ(found(s, Query::ByEmail{"busy@example.org"}, 1000).size(), kWrites);
+  EXPECT_EQ(s.stats()->certificates, kWrites);
+  EXPECT_EQ((*s.recon_tree())->root_node()->size, kWrites);
+}
+
 // --- Reconciliation ------------------------------------------------------------------------
 
 Bytes random_hash(std::mt19937_64& rng, std::size_t fixed_prefix = 0) {
@@ -922,8 +969,12 @@ Bytes random_hash(std::mt19937_64& rng, std::size_t fixed_prefix = 0) {
 
 // The store's tree holds exactly `set`: the root's size and sample values
 // are those of an in-memory PrefixTree of it, its elements are the set,
-// and every internal node is the sum of its children.
+// every internal node is the sum of its children, and check() (which
+// recomputes the tree from the SKS hash index) finds nothing.
 void expect_tree_of(const KeyStore& s, const std::map<std::uint32_t, Bytes>& set) {
+  auto report = s.check();
+  ASSERT_TRUE(report) << report.error().detail;
+  EXPECT_EQ(report->problem_count, 0u) << (report->problems.empty() ? "" : report->problems[0]);
   PrefixTree mirror;
   std::set<Zp> elements;
   for (const auto& [n, h] : set) {
