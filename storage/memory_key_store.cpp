@@ -610,6 +610,9 @@ Result<std::vector<std::uint64_t>> MemoryKeyStore::apply(std::vector<Write>& wri
 Result<void> MemoryKeyStore::remove(const CertRecord& record, const Tombstone& tomb) {
   std::lock_guard lock(impl_->mutex);
   Impl& s = *impl_;
+  if (!s.certs.count(record.fingerprint)) {
+    return fail(ErrorCode::NotFound, "no certificate " + record.fingerprint.to_hex() + " to remove");
+  }
   // The caller's record says what to unindex, as with RocksDB.
   for (const auto& e : entries_of(record.index, record.fingerprint)) {
     s.unindex(e);

@@ -1,6 +1,7 @@
 #include "storage/rocksdb/rocks_key_store.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -871,6 +872,19 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
 
 Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& tomb) {
   std::lock_guard lock(impl_->write_mutex);
+  {
+    // Removed already (a second delete racing the first): nothing to undo,
+    // and the counter and the tree must not move again.
+    std::string present;
+    auto g = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kCerts), fpr_key(record.fingerprint),
+                            &present);
+    if (g.IsNotFound()) {
+      return fail(ErrorCode::NotFound, "no certificate " + record.fingerprint.to_hex() + " to remove");
+    }
+    if (!g.ok()) {
+      return io_error(g, "reading a certificate");
+    }
+  }
   rocksdb::WriteBatch batch;
   for (const auto& e : entries_of(record.index, record.fingerprint)) {
     impl_->unindex(batch, e);
@@ -1059,6 +1073,7 @@ Result<std::uint64_t> RocksKeyStore::append_audit(std::uint64_t time, std::strin
   rocksdb::WriteOptions wo = impl_->write_options;
   wo.sync = true;
   auto s = impl_->db->Write(wo, &batch);
+  impl_->generation.fetch_add(1, std::memory_order_release);  // every write (KeyStore::generation)
   if (!s.ok()) {
     return io_error(s, "writing the audit log");
   }
@@ -1108,6 +1123,9 @@ Result<std::vector<ChangeEntry>> RocksKeyStore::changes_since(std::uint64_t seq,
   std::vector<ChangeEntry> out;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kChangelog)));
+  if (seq == std::numeric_limits<std::uint64_t>::max()) {
+    return out;  // nothing comes after the last number (seq + 1 would wrap to 0)
+  }
   for (it->Seek(be(seq + 1, 8)); it->Valid() && out.size() < limit; it->Next()) {
     ChangeEntry e;
     for (std::size_t i = 0; i < 8; ++i) {

@@ -4,6 +4,8 @@
 // Records are made by hand: storage never parses packets.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -672,6 +674,32 @@ TYPED_TEST(KeyStoreConformance, RemoveLeavesATombstoneAndNoEntries) {
   EXPECT_EQ(s.stats()->certificates, 2u);
 }
 
+// A second removal (two deletes racing) finds nothing to remove: the count,
+// the change log and the tree stay as the first left them.
+TYPED_TEST(KeyStoreConformance, RemovingTwiceIsNotFoundAndChangesNothing) {
+  KeyStore& s = this->store();
+  const CertRecord rec = put(s, fpr_of(1), {.sks = hash_of(7)});
+  put(s, fpr_of(2), {.sks = hash_of(8)});
+  ASSERT_TRUE(s.remove(rec, Tombstone{5, "first"}));
+  const auto seq = s.stats()->last_seq;
+  auto again = s.remove(rec, Tombstone{6, "second"});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::NotFound);
+  EXPECT_EQ(s.stats()->certificates, 1u);
+  EXPECT_EQ(s.stats()->last_seq, seq);
+  EXPECT_EQ((*s.tombstone(fpr_of(1)))->reason, "first");
+  EXPECT_EQ((*(*s.recon_tree())->root_node()).size, 1u);
+}
+
+// Nothing comes after the largest sequence number (no wrap to the start).
+TYPED_TEST(KeyStoreConformance, NothingComesAfterTheLastSequenceNumber) {
+  KeyStore& s = this->store();
+  put(s, fpr_of(1));
+  auto after = s.changes_since(std::numeric_limits<std::uint64_t>::max(), 10);
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->empty());
+}
+
 TYPED_TEST(KeyStoreConformance, TombstonesAreListedInFingerprintOrder) {
   KeyStore& s = this->store();
   const CertRecord r = put(s, fpr_of(0x50));
@@ -777,6 +805,8 @@ TYPED_TEST(KeyStoreConformance, GenerationGrowsWithEveryWrite) {
   grew("put_tombstone");
   ASSERT_TRUE(s.rebuild_recon_tree());
   grew("rebuild_recon_tree");
+  ASSERT_TRUE(s.append_audit(5, "{}"));
+  grew("append_audit");
   // Reads are no writes: answer caches keep what they tagged.
   (void)s.get(fpr_of(1));
   (void)s.lookup(Query{Query::ByEmail{"b@example.org"}}, 10);
