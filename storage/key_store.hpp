@@ -171,9 +171,19 @@ class KeyStore {
   // Reconciliation: a peer's SKS hash of a key this store holds in another
   // form, and this store's hash of it (server/recon_peer shows the peer its
   // own hash). Kept so that a restart does not exchange those keys again.
-  // An empty `ours` deletes the entry.
-  [[nodiscard]] virtual Result<void> put_recon_alias(std::string_view peer, ByteView peer_hash,
-                                                     ByteView ours) = 0;
+  // Each change is (peer's hash, ours); an empty `ours` deletes the entry.
+  // All changes in one write.
+  struct AliasChange {
+    Bytes peer_hash;
+    Bytes ours;
+  };
+  [[nodiscard]] virtual Result<void> put_recon_aliases(std::string_view peer,
+                                                       const std::vector<AliasChange>& changes) = 0;
+  [[nodiscard]] Result<void> put_recon_alias(std::string_view peer, ByteView peer_hash,
+                                             ByteView ours) {
+    return put_recon_aliases(peer, {{Bytes(peer_hash.begin(), peer_hash.end()),
+                                     Bytes(ours.begin(), ours.end())}});
+  }
   // A peer's entries, in hash order; stop by returning false.
   [[nodiscard]] virtual Result<void> for_each_recon_alias(
       std::string_view peer, const std::function<bool(ByteView peer_hash, ByteView ours)>& visit)

@@ -712,19 +712,21 @@ Result<std::vector<Bytes>> MemoryKeyStore::sks_hashes_from_version(std::uint8_t 
   return out;
 }
 
-Result<void> MemoryKeyStore::put_recon_alias(std::string_view peer, ByteView peer_hash,
-                                             ByteView ours) {
+Result<void> MemoryKeyStore::put_recon_aliases(std::string_view peer,
+                                               const std::vector<AliasChange>& changes) {
   std::lock_guard lock(impl_->mutex);
-  const std::string key(as_chars(peer_hash));
-  if (ours.empty()) {
-    if (auto it = impl_->aliases.find(peer); it != impl_->aliases.end()) {
-      it->second.erase(key);
-      if (it->second.empty()) {
-        impl_->aliases.erase(it);
+  for (const auto& c : changes) {
+    const std::string key(as_chars(c.peer_hash));
+    if (c.ours.empty()) {
+      if (auto it = impl_->aliases.find(peer); it != impl_->aliases.end()) {
+        it->second.erase(key);
+        if (it->second.empty()) {
+          impl_->aliases.erase(it);
+        }
       }
+    } else {
+      impl_->aliases[std::string(peer)][key] = c.ours;
     }
-  } else {
-    impl_->aliases[std::string(peer)][key] = Bytes(ours.begin(), ours.end());
   }
   impl_->bump();
   return {};

@@ -50,7 +50,8 @@ class MemoryKeyStore final : public KeyStore {
   Result<std::unique_ptr<recon::TreeView>> recon_tree() const override;
   Result<std::uint64_t> rebuild_recon_tree() override;
   Result<std::vector<Bytes>> sks_hashes_from_version(std::uint8_t version) const override;
-  Result<void> put_recon_alias(std::string_view peer, ByteView peer_hash, ByteView ours) override;
+  Result<void> put_recon_aliases(std::string_view peer,
+                                 const std::vector<AliasChange>& changes) override;
   Result<void> for_each_recon_alias(
       std::string_view peer,
       const std::function<bool(ByteView peer_hash, ByteView ours)>& visit) const override;

@@ -1,6 +1,7 @@
 #include "recon/adjusted_view.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace keydir::recon {
@@ -9,28 +10,36 @@ Result<std::unique_ptr<AdjustedView>> AdjustedView::make(std::unique_ptr<TreeVie
                                                          const std::vector<Zp>& remove,
                                                          const std::vector<Zp>& add) {
   std::unique_ptr<AdjustedView> v(new AdjustedView(std::move(base)));
-  // Whether the base holds z: the leaf on its path lists it.
-  auto holds = [&](const Zp& z, const Bitstring& bits) -> Result<bool> {
+  // The leaf on z's path, and whether it lists z.
+  auto leaf_of = [&](const Zp& z, const Bitstring& bits, int& depth) -> Result<bool> {
     KEYDIR_TRY(TreeNode leaf, v->base_->find(bits));
+    depth = leaf.depth;
     KEYDIR_TRY(auto elements, v->base_->elements_of(leaf));
     return std::find(elements.begin(), elements.end(), z) != elements.end();
   };
-  std::set<Zp> seen;
+  const auto& points = v->base_->points();
+  std::set<Zp> seen;  // each element once, before any read
   for (const Zp& z : remove) {
+    if (!seen.insert(z).second) {
+      continue;
+    }
     Bitstring bits = Bitstring::of(z);
-    KEYDIR_TRY(bool present, holds(z, bits));
-    if (present && seen.insert(z).second) {
-      v->remove_.push_back({z, std::move(bits)});
+    int depth = 0;
+    KEYDIR_TRY(bool present, leaf_of(z, bits, depth));
+    if (present) {
+      v->remove_.push_back({z, std::move(bits), depth});
     }
   }
-  const auto& points = v->base_->points();
   for (const Zp& z : add) {
-    Bitstring bits = Bitstring::of(z);
-    KEYDIR_TRY(bool present, holds(z, bits));
     // A sample point as an element would zero a product (never a real hash).
-    if (!present && seen.insert(z).second &&
-        std::find(points.begin(), points.end(), z) == points.end()) {
-      v->add_.push_back({z, std::move(bits)});
+    if (!seen.insert(z).second || std::find(points.begin(), points.end(), z) != points.end()) {
+      continue;
+    }
+    Bitstring bits = Bitstring::of(z);
+    int depth = 0;
+    KEYDIR_TRY(bool present, leaf_of(z, bits, depth));
+    if (!present) {
+      v->add_.push_back({z, std::move(bits), depth});
     }
   }
   // In bit order (an element's bits are its octets, most significant bit
@@ -38,6 +47,44 @@ Result<std::unique_ptr<AdjustedView>> AdjustedView::make(std::unique_ptr<TreeVie
   auto by_bits = [](const Moved& a, const Moved& b) { return a.bits.bytes() < b.bits.bytes(); };
   std::sort(v->remove_.begin(), v->remove_.end(), by_bits);
   std::sort(v->add_.begin(), v->add_.end(), by_bits);
+  // Each node on a moved element's path, root to leaf, once: its size
+  // change and the factor of its sample values (one inversion per sample
+  // point and node), so reading a node costs one lookup however many
+  // elements moved.
+  const int bq = v->base_->config().bit_quantum;
+  struct Acc {
+    std::int64_t size = 0;
+    std::vector<Zp> num, den;
+  };
+  std::map<std::string, Acc> acc;
+  auto walk = [&](const Moved& m, bool adding) {
+    const std::string all = m.bits.to_string();
+    for (int d = 0; d <= m.depth; ++d) {
+      Acc& a = acc[all.substr(0, static_cast<std::size_t>(d * bq))];
+      if (a.num.empty()) {
+        a.num.assign(points.size(), Zp::of_int(1));
+        a.den.assign(points.size(), Zp::of_int(1));
+      }
+      a.size += adding ? 1 : -1;
+      auto& f = adding ? a.num : a.den;
+      for (std::size_t i = 0; i < points.size(); ++i) {
+        f[i] = f[i] * (points[i] - m.z);
+      }
+    }
+  };
+  for (const auto& m : v->remove_) {
+    walk(m, false);
+  }
+  for (const auto& m : v->add_) {
+    walk(m, true);
+  }
+  for (auto& [key, a] : acc) {
+    Delta d{a.size, std::vector<Zp>(points.size())};
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      d.factor[i] = a.num[i] / a.den[i];
+    }
+    v->deltas_.emplace(key, std::move(d));
+  }
   return v;
 }
 
@@ -69,29 +116,15 @@ std::pair<std::size_t, std::size_t> AdjustedView::range(const std::vector<Moved>
 }
 
 void AdjustedView::adjust(TreeNode& n) const {
-  const auto& points = base_->points();
-  const std::size_t samples = std::min(n.svalues.size(), points.size());
-  auto [rlo, rhi] = range(remove_, n.key);
-  if (rlo < rhi) {
-    // One inversion per sample point for the whole range.
-    std::vector<Zp> divisor(samples, Zp::of_int(1));
-    for (std::size_t j = rlo; j < rhi; ++j) {
-      for (std::size_t i = 0; i < samples; ++i) {
-        divisor[i] = divisor[i] * (points[i] - remove_[j].z);
-      }
-    }
-    for (std::size_t i = 0; i < samples; ++i) {
-      n.svalues[i] = n.svalues[i] / divisor[i];
-    }
-    n.size -= rhi - rlo;
+  auto it = deltas_.find(n.key.to_string());
+  if (it == deltas_.end()) {
+    return;  // nothing moved below this node
   }
-  auto [alo, ahi] = range(add_, n.key);
-  for (std::size_t j = alo; j < ahi; ++j) {
-    for (std::size_t i = 0; i < samples; ++i) {
-      n.svalues[i] = n.svalues[i] * (points[i] - add_[j].z);
-    }
+  const Delta& d = it->second;
+  for (std::size_t i = 0; i < n.svalues.size() && i < d.factor.size(); ++i) {
+    n.svalues[i] = n.svalues[i] * d.factor[i];
   }
-  n.size += ahi - alo;
+  n.size = static_cast<std::uint64_t>(static_cast<std::int64_t>(n.size) + d.size);
 }
 
 Result<TreeNode> AdjustedView::root_node() const {

@@ -10,7 +10,10 @@
 // keep, the peer's hash in place of keydird's.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -41,6 +44,11 @@ class AdjustedView final : public TreeView {
   struct Moved {
     Zp z;
     Bitstring bits;
+    int depth = 0;  // of the base's leaf on its path
+  };
+  struct Delta {
+    std::int64_t size = 0;
+    std::vector<Zp> factor;  // per sample point
   };
   AdjustedView(std::unique_ptr<TreeView> base) : base_(std::move(base)) {}
   // [first, last) of the elements of `moved` below the node named `prefix`.
@@ -51,6 +59,8 @@ class AdjustedView final : public TreeView {
   std::unique_ptr<TreeView> base_;
   std::vector<Moved> remove_;
   std::vector<Moved> add_;
+  // Node name (its bits as "0101…") → what changed below it.
+  std::map<std::string, Delta> deltas_;
 };
 
 }  // namespace keydir::recon

@@ -244,10 +244,14 @@ struct PeerState {
   std::string last_outcome;       // "ok" or "failed"
   std::int64_t last_failure = 0;  // unix time
   std::string last_error;
+  bool configured = false;  // a --peer / [[peer]] (only those are kept in the store)
   // The peer's hash → ours, for a key the peer holds in a form our policy
   // does not keep (third-party certifications, a hard-revoked key's user
-  // IDs): shown to the peer under its hash while ours is current.
+  // IDs): shown to the peer under its hash while ours is current. One per
+  // key of ours (by_ours is the reverse): the peer's newer form replaces
+  // its older one.
   std::map<Zp, Zp> aliases;
+  std::map<Zp, Zp> by_ours;
   // Hashes fetched from it that we could not map to a key of ours (refused,
   // or answered in another form): not fetched again from this peer.
   std::set<Zp> unconverged;
@@ -288,7 +292,41 @@ struct ReconPeer::Impl {
       PeerState st;
       st.name = p.name();
       st.filters = p.filters.value_or(options.filters);
+      st.configured = true;
       peer_state.emplace(st.name, std::move(st));
+    }
+  }
+
+  static Bytes hash16(const Zp& z) {
+    Bytes b = z.to_le(recon::kZpBytes);
+    b.resize(16);
+    return b;
+  }
+
+  // `theirs` is the peer's form of our key `ours`; its earlier form of that
+  // key is forgotten. The store changes go to `out`.
+  static void set_alias(PeerState& st, const Zp& theirs, const Zp& ours,
+                        std::vector<storage::KeyStore::AliasChange>& out) {
+    if (auto old = st.by_ours.find(ours); old != st.by_ours.end() && old->second != theirs) {
+      st.aliases.erase(old->second);
+      out.push_back({hash16(old->second), {}});
+    }
+    if (auto prev = st.aliases.find(theirs); prev != st.aliases.end() && prev->second != ours) {
+      st.by_ours.erase(prev->second);
+    }
+    st.aliases[theirs] = ours;
+    st.by_ours[ours] = theirs;
+    out.push_back({hash16(theirs), hash16(ours)});
+  }
+
+  // Writes alias changes for a configured peer, outside the locks.
+  void persist(const std::string& peer, bool configured,
+               const std::vector<storage::KeyStore::AliasChange>& changes) {
+    if (!configured || changes.empty()) {
+      return;
+    }
+    if (auto w = directory.store_ref().put_recon_aliases(peer, changes); !w) {
+      spdlog::warn("recon: {}", w.error().detail);
     }
   }
 
@@ -302,6 +340,8 @@ struct ReconPeer::Impl {
     std::vector<Zp> remove;
     std::vector<Zp> add;
     bool v34 = false;
+    bool configured = false;
+    std::vector<storage::KeyStore::AliasChange> gone;
     {
       std::lock_guard lock(state_mu);
       auto it = peer_state.find(peer);
@@ -309,16 +349,15 @@ struct ReconPeer::Impl {
         return base;
       }
       v34 = it->second.filters.v3_v4_only();
+      configured = it->second.configured;
       // Aliases whose key of ours changed since are dropped: the peer gets
       // the new form, and we learn its form of that again.
-      for (auto a = it->second.aliases.begin(); a != it->second.aliases.end();) {
-        Bytes ours = a->second.to_le(recon::kZpBytes);
-        ours.resize(16);
-        if (!stored(ours)) {
-          Bytes theirs = a->first.to_le(recon::kZpBytes);
-          theirs.resize(16);
-          (void)directory.store_ref().put_recon_alias(peer, theirs, {});
-          a = it->second.aliases.erase(a);
+      auto& st = it->second;
+      for (auto a = st.aliases.begin(); a != st.aliases.end();) {
+        if (!stored(hash16(a->second))) {
+          gone.push_back({hash16(a->first), {}});
+          st.by_ours.erase(a->second);
+          a = st.aliases.erase(a);
           continue;
         }
         remove.push_back(a->second);
@@ -326,6 +365,7 @@ struct ReconPeer::Impl {
         ++a;
       }
     }
+    persist(peer, configured, gone);
     if (v34) {
       KEYDIR_TRY(auto hashes, directory.store_ref().sks_hashes_from_version(5));
       for (const auto& h : hashes) {
@@ -341,20 +381,25 @@ struct ReconPeer::Impl {
 
   // The aliases kept in the store for the configured peers.
   Result<void> load_aliases() {
-    std::lock_guard lock(state_mu);
     for (auto& [name, st] : peer_state) {
-      auto& aliases = st.aliases;
-      const std::size_t max = options.max_aliases_per_peer;
-      KEYDIR_CHECK(directory.store_ref().for_each_recon_alias(
-          name, [&aliases, max](ByteView theirs, ByteView ours) {
-            if (theirs.size() == 16 && ours.size() == 16) {
-              aliases[Zp::from_le(theirs)] = Zp::from_le(ours);
-            }
-            return aliases.size() < max;
-          }));
-      if (!aliases.empty()) {
-        spdlog::info("recon: {}: {} keys shown in the peer's form", name, aliases.size());
+      std::vector<storage::KeyStore::AliasChange> changes;
+      {
+        std::lock_guard lock(state_mu);
+        const std::size_t max = options.max_aliases_per_peer;
+        KEYDIR_CHECK(directory.store_ref().for_each_recon_alias(
+            name, [&](ByteView theirs, ByteView ours) {
+              if (theirs.size() == 16 && ours.size() == 16) {
+                set_alias(st, Zp::from_le(theirs), Zp::from_le(ours), changes);
+              }
+              return st.aliases.size() < max;
+            }));
+        // Only the deletions (older forms of one key) need writing back.
+        std::erase_if(changes, [](const auto& c) { return !c.ours.empty(); });
+        if (!st.aliases.empty()) {
+          spdlog::info("recon: {}: {} keys shown in the peer's form", name, st.aliases.size());
+        }
       }
+      persist(name, st.configured, changes);
     }
     return {};
   }
@@ -384,24 +429,25 @@ struct ReconPeer::Impl {
     return c;
   }
 
-  // The state of a peer that connected from `remote` announcing `filters`:
-  // a configured peer at that address (the one with the same filters, if
-  // several), else one kept by address (bounded).
-  std::string inbound_peer(const std::string& remote, const std::string& filters) {
-    std::string first;
+  // The state of a peer that connected from `remote` with Config `theirs`:
+  // the configured peer at that address whose HKP port it announced (or the
+  // only one there, if it announced none), else one kept by address
+  // (bounded, not written to the store). Several peers may share an address
+  // (one host, several servers); their HKP ports tell them apart.
+  std::string inbound_peer(const std::string& remote, const recon::Config& theirs) {
+    std::vector<const ReconPeerAddress*> here;
     for (const auto& p : options.peers) {
-      if (!resolve_all(p.host).count(remote)) {
-        continue;
-      }
-      if (first.empty()) {
-        first = p.name();
-      }
-      if (p.filters.value_or(options.filters).announced() == filters) {
-        return p.name();
+      if (resolve_all(p.host).count(remote)) {
+        here.push_back(&p);
       }
     }
-    if (!first.empty()) {
-      return first;
+    for (const auto* p : here) {
+      if (theirs.http_port != 0 && p->hkp_port == theirs.http_port) {
+        return p->name();
+      }
+    }
+    if (theirs.http_port == 0 && here.size() == 1) {
+      return here.front()->name();
     }
     std::lock_guard lock(state_mu);
     if (!peer_state.count(remote) && peer_state.size() < options.peers.size() + kMaxInboundStates) {
@@ -506,11 +552,14 @@ struct ReconPeer::Impl {
       // (stripped, or merged with what we had). The peer keeps its form and
       // would fetch ours every round: from now on it is shown its own hash
       // for that key, as long as our form stays the same.
-      std::lock_guard lock(state_mu);
+      std::vector<storage::KeyStore::AliasChange> changes;
+      bool configured = false;
+      std::unique_lock lock(state_mu);
       auto st = peer_state.find(peer);
       if (st == peer_state.end()) {
         continue;
       }
+      configured = st->second.configured;
       for (const auto& h : batch) {
         Zp z = Zp::from_le(h);
         if (stored(h)) {
@@ -524,16 +573,15 @@ struct ReconPeer::Impl {
           }
         }
         if (rec && st->second.aliases.size() < options.max_aliases_per_peer) {
-          st->second.aliases[z] = Zp::from_le(rec->index.sks_hash);
-          if (auto w = directory.store_ref().put_recon_alias(peer, h, rec->index.sks_hash); !w) {
-            spdlog::warn("recon: {}", w.error().detail);
-          }
+          set_alias(st->second, z, Zp::from_le(rec->index.sks_hash), changes);
           ++stats.unconverged;
         } else if (certs->size() >= batch.size() && st->second.unconverged.size() < options.max_aliases_per_peer) {
           st->second.unconverged.insert(z);
           ++stats.unconverged;
         }
       }
+      lock.unlock();
+      persist(peer, configured, changes);
     }
     stats.recovered += changed;
     std::lock_guard lock(state_mu);
@@ -575,7 +623,7 @@ struct ReconPeer::Impl {
     recon::SocketStream stream(fd, options.io_timeout_seconds);
     std::string peer = remote;
     auto choose = [&](const recon::Config& theirs) {
-      peer = inbound_peer(remote, theirs.filters);
+      peer = inbound_peer(remote, theirs);
       return config(filters_of(peer));
     };
     std::unique_lock session(session_mu, std::try_to_lock);
@@ -604,11 +652,13 @@ struct ReconPeer::Impl {
       return;
     }
     ::shutdown(fd, SHUT_RDWR);
-    // The HKP port the peer announced (as conflux does); a configured peer
-    // that announces none is asked on its configured port.
+    // A configured peer is asked on its configured HKP port, whatever the
+    // connecting side announced: another process at the peer's address
+    // (loopback, NAT) must not get its forms recorded as that peer's.
+    // Others are asked where they announced (as conflux does).
     auto hkp_port = static_cast<std::uint16_t>(remote_config->http_port);
     for (const auto& p : options.peers) {
-      if (hkp_port == 0 && p.name() == peer) {
+      if (p.name() == peer) {
         hkp_port = p.hkp_port;
       }
     }

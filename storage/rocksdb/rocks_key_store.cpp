@@ -1015,16 +1015,19 @@ std::string alias_prefix(std::string_view peer) {
 }
 }  // namespace
 
-Result<void> RocksKeyStore::put_recon_alias(std::string_view peer, ByteView peer_hash,
-                                            ByteView ours) {
+Result<void> RocksKeyStore::put_recon_aliases(std::string_view peer,
+                                              const std::vector<AliasChange>& changes) {
   std::lock_guard lock(impl_->write_mutex);
   KEYDIR_CHECK(impl_->writable());
   rocksdb::WriteBatch batch;
-  const std::string key = alias_prefix(peer) + std::string(as_chars(peer_hash));
-  if (ours.empty()) {
-    batch.Delete(impl_->cf(kMeta), key);
-  } else {
-    batch.Put(impl_->cf(kMeta), key, std::string(as_chars(ours)));
+  const std::string prefix = alias_prefix(peer);
+  for (const auto& c : changes) {
+    const std::string key = prefix + std::string(as_chars(c.peer_hash));
+    if (c.ours.empty()) {
+      batch.Delete(impl_->cf(kMeta), key);
+    } else {
+      batch.Put(impl_->cf(kMeta), key, std::string(as_chars(c.ours)));
+    }
   }
   auto s = impl_->write(batch);
   if (!s.ok()) {

@@ -48,7 +48,8 @@ class RocksKeyStore final : public KeyStore {
                                                  std::size_t limit) const override;
   Result<void> for_each(const std::function<bool(const CertRecord&)>& visit) const override;
   Result<std::vector<Bytes>> sks_hashes_from_version(std::uint8_t version) const override;
-  Result<void> put_recon_alias(std::string_view peer, ByteView peer_hash, ByteView ours) override;
+  Result<void> put_recon_aliases(std::string_view peer,
+                                 const std::vector<AliasChange>& changes) override;
   Result<void> for_each_recon_alias(
       std::string_view peer,
       const std::function<bool(ByteView peer_hash, ByteView ours)>& visit) const override;

@@ -18,6 +18,7 @@
 #       127.0.0.10 .. 127.0.0.(9+N)
 # Prints one line per connection: what keydird announced and answered.
 import ast
+import os
 import socket
 import struct
 import sys
@@ -30,7 +31,9 @@ def s(b):
 def config(filters):
     body = bytes([10]) + struct.pack(">I", 5)
     body += s(b"version") + s(b"1.1.6")
-    body += s(b"http port") + struct.pack(">II", 4, 11371)
+    # The HKP port announced: keydird tells configured partners that share
+    # an address apart by it (HTTP_PORT, default 11371).
+    body += s(b"http port") + struct.pack(">II", 4, int(os.environ.get("HTTP_PORT", "11371")))
     body += s(b"bitquantum") + struct.pack(">II", 4, 2)
     body += s(b"mbar") + struct.pack(">II", 4, 5)
     body += s(b"filters") + s(filters)

@@ -250,15 +250,24 @@ if mode == "stale":
     hkp.wait(2)
     show("after form 2", session(port, SKS, hkp.port, {hashes[1]}))
 elif mode == "poison":
-    filters = sys.argv[4].encode()
+    # The configured partner announces its own HKP port (DEAD: nothing
+    # listens there). The local process tries as itself (its own HKP port,
+    # the partner's filters, then the sks filters) and as the partner (the
+    # partner's HKP port): keydird must never record the local process's
+    # form as the partner's.
+    filters, dead = sys.argv[4].encode(), int(sys.argv[5])
     form = with_certs(key, [third_party_cert(7)])
     h = sks_hash(form)
     hkp.certs[h] = serialize(form)
     names[h + b"\0"] = "x"
-    show("partner before", session(port, filters, 1, set()))
-    session(port, filters, hkp.port, {h})
-    hkp.wait(1)
+    show("partner before", session(port, filters, dead, set()))
+    for attempt in ((filters, hkp.port), (SKS, hkp.port), (filters, dead)):
+        try:
+            session(port, attempt[0], attempt[1], {h})
+        except Exception as e:  # refused (mismatched filters): as it should be
+            print("attempt refused: %s" % e, flush=True)
+    time.sleep(1)
     print("fetched from the local process: %d" % len(hkp.asked), flush=True)
-    show("partner after", session(port, filters, 1, set()))
+    show("partner after", session(port, filters, dead, set()))
 else:
     sys.exit("unknown mode " + mode)

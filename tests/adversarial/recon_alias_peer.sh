@@ -40,7 +40,7 @@ DEAD=$(free_port)
 start_keydird poison --recon-listen 127.0.0.1:0 --gossip-interval 0 \
   --peer "127.0.0.1:$DEAD:$DEAD filters=hockeypuck-2.3"
 check "the key is uploaded" 200 "$(upload_key)"
-out=$(python3 "$PEER" "$(recon_port poison)" "$KEY" poison "$HP_LIST" 2>&1 || true)
+out=$(python3 "$PEER" "$(recon_port poison)" "$KEY" poison "$HP_LIST" "$DEAD" 2>&1 || true)
 answered "what keydird shows the configured partner" "$out"
 check "before: the partner is shown keydird's form" "partner before: h0" \
   "$(grep '^partner before:' <<<"$out")"
