@@ -30,13 +30,11 @@ serve() {
   python3 "$FAKE" 0 "$1" "${2:-/dev/null}" >"$T/fake.port" 2>"$T/fake.err" &
   FAKE_PID=$!
   PIDS+=("$FAKE_PID")
-  for _ in $(seq 50); do [ -s "$T/fake.port" ] && break; sleep 0.1; done
-  [ -s "$T/fake.port" ] || { cat "$T/fake.err"; echo "the fake server did not start"; exit 1; }
+  wait_for test -s "$T/fake.port" || { cat "$T/fake.err"; echo "the fake server did not start"; exit 1; }
   FU=http://127.0.0.1:$(head -n 1 "$T/fake.port")
 }
 unserve() {
-  kill "$FAKE_PID" 2>/dev/null || true
-  wait "$FAKE_PID" 2>/dev/null || true
+  stop_pid "$FAKE_PID"
   FAKE_PID=""
 }
 

@@ -31,7 +31,8 @@ check "30 MB with Content-Length: answered within 1 s ($at s)" yes "$(under "$at
 check "30 MB with Content-Length: connection closed" closed "$closed"
 check "30 MB with Content-Length: most of the body never read" yes \
   "$([ "$sent" -lt $((MB30 / 2)) ] && echo yes || echo no)"
-sleep 1.2  # the access log is flushed every second
+# The access log is flushed every second: wait for the line.
+wait_for grep -q 'POST /pks/add 413' "$T/srv.log" || true
 answered "access log" "$(grep -m1 'POST /pks/add 413' "$T/srv.log" | cut -c27-)"
 
 attack "POST /pks/add with a chunked body of 30 MB"
@@ -87,7 +88,7 @@ $PY "$PORT" flood 50 "$MB30" "$LOOKUP" "$SERVER_PID" >"$T/term.out"
 exit_after=$(awk '/^exit_after/ {print $2}' "$T/term.out")
 answered "SIGTERM" "exited after $exit_after s"
 check "SIGTERM during the uploads: exit within 3 s ($exit_after s)" yes "$(under "$exit_after" 3)"
-wait "$SERVER_PID" 2>/dev/null || true
+stop_pid "$SERVER_PID"  # SIGTERM was sent by bodies.py: this only waits (SIGKILL after 10 s)
 check "keydird stopped cleanly" yes "$(grep -q 'keydird: stopped' "$T/srv.log" && echo yes || echo no)"
 
 finish

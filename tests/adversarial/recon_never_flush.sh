@@ -18,7 +18,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 python3 "$HERE/fake_recon_peer.py" "$T/peer.port" 2 10 >"$T/peer.out" 2>&1 &
 PIDS+=($!)
 PEER_PID=$!
-for _ in $(seq 50); do [ -s "$T/peer.port" ] && break; sleep 0.1; done
+wait_for test -s "$T/peer.port" || { cat "$T/peer.out"; echo "the fake peer did not start"; exit 1; }
 RPORT=$(cat "$T/peer.port")
 
 start_keydird srv --peer "127.0.0.1:$RPORT:1" --gossip-interval 1
@@ -26,14 +26,15 @@ before=$(rss_kb "$SERVER_PID")
 
 attack "ReconRqstFull for the root in a loop, never a Flush (2 sessions, 10 s each at most)"
 peak=$before
-for _ in $(seq 300); do  # at most 30 s
-  kill -0 "$PEER_PID" 2>/dev/null || break
+# peer_done: samples keydird's RSS (the peak), true once the peer has ended.
+peer_done() {
+  local now
   now=$(rss_kb "$SERVER_PID")
   [ "$now" -gt "$peak" ] && peak=$now
-  sleep 0.1
-done
-kill "$PEER_PID" 2>/dev/null || true
-wait "$PEER_PID" 2>/dev/null || true
+  ! kill -0 "$PEER_PID" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$PEER_PID/stat" 2>/dev/null)" = Z ]
+}
+wait_until 30 peer_done || true  # a sample every 0.1 s while the peer runs
+stop_pid "$PEER_PID"
 after=$(rss_kb "$SERVER_PID")
 while read -r line; do answered "fake peer" "$line"; done <"$T/peer.out"
 reason=$(grep -m1 "recon gossip with 127.0.0.1:$RPORT" "$T/srv.log" | sed 's/^.*\] //' || true)

@@ -11,10 +11,7 @@ PY=/usr/bin/python3  # Debian's, which has aiosmtpd
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # The mail sink (aiosmtpd, no login): every message lands in $T/mail/new.
-SPORT=$(free_port)
-"$PY" -m aiosmtpd -n -l "127.0.0.1:$SPORT" -c aiosmtpd.handlers.Mailbox "$T/mail" >"$T/smtp.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -d "$T/mail/new" ] && break; sleep 0.1; done
+start_smtp_sink
 link_in_mail() {  # the newest /verify/ or /manage/ link mailed to $1, on this server
   local path
   path=$(grep -l "^To: $1" "$T"/mail/new/* 2>/dev/null | xargs -r ls -t | head -n 1 |
@@ -41,14 +38,15 @@ start_keydird verified --mode verified "${SMTP[@]}" --wkd-domain keydir.test --a
   --access-log "$T/access.log"
 st=$(upload_and_request)
 answered "request-verify" "$st"
-for _ in $(seq 50); do [ -n "$(link_in_mail multi@keydir.test)" ] && break; sleep 0.1; done
+has_link() { link_in_mail "$1" | grep -q "/$2/"; }
+wait_for has_link multi@keydir.test verify || true
 LINK=$(link_in_mail multi@keydir.test)
 VTOKEN=${LINK##*/}
 check "the confirmation mail holds a token" 1 "$([ ${#VTOKEN} -ge 20 ] && echo 1 || echo 0)"
 answered "owner opens the link (GET)" "$(http_status "$LINK")"
 answered "owner confirms (POST)" "$(http_status "$LINK" -X POST)"
 check "manage: ask for a link" 200 "$(http_status "$U/manage" --data 'email=multi@keydir.test')"
-for _ in $(seq 50); do link_in_mail multi@keydir.test | grep -q /manage/ && break; sleep 0.1; done
+wait_for has_link multi@keydir.test manage || true
 MLINK=$(link_in_mail multi@keydir.test)
 MTOKEN=${MLINK##*/}
 answered "owner opens the manage link" "$(http_status "$MLINK")"
@@ -59,7 +57,10 @@ answered "POST /verify/<token> with Content-Length 99999999" "$OVERSIZED"
 check "an oversized POST to a link is refused before routing" 413 "$OVERSIZED"
 answered "metrics" "$(http_status "$U/metrics")"
 curl -s "$U/metrics" >"$T/metrics.txt"
-sleep 1.5  # the access log reaches the file within a second
+# The access log reaches the file within a second: wait for the line of the
+# last request (GET /metrics, the second time); the lines before it are there.
+metrics_logged() { [ "$(grep -c 'GET /metrics' "$T/access.log" 2>/dev/null || true)" -ge 2 ]; }
+wait_for metrics_logged || true
 # What a reader of the log can replay: nothing but a redacted path.
 LOGGED=$(grep -o '/verify/[^ ]*' "$T/access.log" | head -n 1 || true)
 REPLAY=$(http_status "$U$LOGGED" -g -X POST)
@@ -163,7 +164,7 @@ stop_keydird
 attack "a plain-text relay (no STARTTLS) waits for the SMTP login"
 "$PY" "$HERE/plain_smtp.py" "$T/plain.port" "$T/plain.log" &
 PIDS+=($!)
-for _ in $(seq 50); do [ -s "$T/plain.port" ] && break; sleep 0.1; done
+wait_for test -s "$T/plain.port" || { echo "FAIL  plain_smtp.py did not start"; exit 1; }
 PPORT=$(cat "$T/plain.port")
 PASSWORD=pw-$(openssl rand -hex 8)
 printf '%s\n' "$PASSWORD" >"$T/smtp.pw"
@@ -185,6 +186,8 @@ start_keydird smtp-tls --mode verified --wkd-domain keydir.test --add-rate 0 \
   --smtp-password-file "$T/smtp.pw"
 st=$(upload_and_request)
 answered "request-verify through the plain relay" "$st $(tr -d '\n' <"$T/rv.out" | cut -c1-200)"
+# A grace period for the negative checks below (the relay must NOT receive
+# AUTH): there is no event to wait for when nothing is to come.
 sleep 1
 stop_keydird
 answered "what the relay received" "$(cat "$T/plain.log" 2>/dev/null || true)"

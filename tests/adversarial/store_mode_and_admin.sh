@@ -26,32 +26,23 @@ source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3  # Debian's, which has aiosmtpd
 "$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "missing python3-aiosmtpd: run deploy/setup.sh"; exit 1; }
 NBDIR=""
-cleanup_gpg() {
-  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
-  [ -n "$NBDIR" ] && rm -rf "$NBDIR"
-  cleanup_temp_dir
-}
-trap cleanup_gpg EXIT
+CLEANUP+=('[ -n "$NBDIR" ] && rm -rf "$NBDIR"')  # (the gpg agents of $T/gnupg-*: the harness)
 K="$B/keydird"
 D=example.org
 WKS=$(gpgconf --list-dirs libexecdir)/gpg-wks-client
 
 # The SMTP sink: every message lands in $T/mail/new.
-SPORT=$(free_port)
-"$PY" -m aiosmtpd -n -l "127.0.0.1:$SPORT" -c aiosmtpd.handlers.Mailbox "$T/mail" >"$T/smtp.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -d "$T/mail/new" ] && break; sleep 0.1; done
+start_smtp_sink
 mails_to() { grep -l "^To: $1" "$T"/mail/new/* 2>/dev/null | wc -l; }
 # The token of the newest /verify/ or /manage/ link mailed to $1 (waits for it).
+token_now() {
+  grep -l "^To: $1" "$T"/mail/new/* 2>/dev/null | xargs -r ls -t | head -n 1 |
+    xargs -r grep -o "/$2/[a-z0-9]*" | head -n 1 | sed "s|/$2/||"
+}
+has_token() { [ -n "$(token_now "$1" "$2")" ]; }
 last_token() {
-  local t=""
-  for _ in $(seq 50); do
-    t=$(grep -l "^To: $1" "$T"/mail/new/* 2>/dev/null | xargs -r ls -t | head -n 1 |
-      xargs -r grep -o "/$2/[a-z0-9]*" | head -n 1 | sed "s|/$2/||")
-    [ -n "$t" ] && break
-    sleep 0.1
-  done
-  printf '%s' "$t"
+  wait_for has_token "$1" "$2" || true
+  token_now "$1" "$2"
 }
 json_get() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 # serve_verified NAME ARGS...: keydird serve on $T/NAME with the mail relay
@@ -111,7 +102,7 @@ check "the CEO's address is unpublished after the upload" "{'ceo@$D': 'unpublish
 confirm alice
 confirm bob
 confirm carol
-sleep 0.3
+sleep 0.3  # a grace period for a mail that must not come (nothing to wait for)
 check "no mail went to the CEO" 0 "$(mails_to "ceo@$D")"
 check "ceo@$D is not found (VKS)" 404 "$(http_status "$U/vks/v1/by-email/ceo@$D")"
 check "ceo@$D is not found (HKP)" 404 "$(http_status "$U/pks/lookup?op=get&search=ceo@$D")"
@@ -522,8 +513,12 @@ after_maps=$(maps)
 answered "mappings of the server before and after 300 requests" "$before_maps $after_maps"
 check "300 admin requests left fewer than 50 new mappings" 1 \
   "$(( after_maps - before_maps < 50 ? 1 : 0 ))"
-check "the server's threads are as many as before" "$(mem Threads)" \
-  "$("$K" stats --data "$T/many" >/dev/null; sleep 0.2; mem Threads)"
+threads_before=$(mem Threads)
+"$K" stats --data "$T/many" >/dev/null
+# The worker of the request ends after its answer: wait for it.
+threads_are() { [ "$(mem Threads)" = "$1" ]; }
+wait_for threads_are "$threads_before" || true
+check "the server's threads are as many as before" "$threads_before" "$(mem Threads)"
 
 attack "9. a socket somebody else bound in the data folder while no server ran"
 stop_keydird
@@ -541,15 +536,14 @@ while True:
     c.close()
 PY
 PIDS+=($!)
-for _ in $(seq 50); do [ -S "$T/many/admin.sock" ] && break; sleep 0.1; done
+wait_for test -S "$T/many/admin.sock" || true
 check "the impostor's socket is there" 0 "$([ -S "$T/many/admin.sock" ]; echo $?)"
 MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA
 out=$("$K" admin delete --data "$T/many" "$MFPR" 2>&1 || true)
 answered "admin delete, a fake server listening as nobody" "$out"
 check "the client does not believe a socket served by another uid" 1 \
   "$(echo "$out" | grep -c 'neither root nor the owner' || true)"
-kill "${PIDS[-1]}" 2>/dev/null || true
-wait "${PIDS[-1]}" 2>/dev/null || true
+stop_pid "${PIDS[-1]}"
 rm -f "$T/many/admin.sock"
 chmod 700 "$T/many"
 chmod o-x "$T"
@@ -561,7 +555,7 @@ unshare -m --propagation private bash -c \
   >"$T/ns.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
-for _ in $(seq 100); do grep -q serving "$T/ns.log" && break; sleep 0.1; done
+wait_serving "$T/ns.log" "$SERVER_PID"
 out=$("$K" dump --full --data "$T/many" --out "$T/private/bk" 2>&1; echo "exit $?")
 answered "dump --full into a folder the server sees differently" "$out"
 check "refused: the server sees another folder there" 1 \

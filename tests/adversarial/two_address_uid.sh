@@ -25,7 +25,7 @@ TABLE=$DATA/hostile-user-ids.tsv
 export GNUPGHOME=$T/gnupg
 mkdir -m 700 "$GNUPGHOME"
 : >"$T/served.asc"
-trap 'gpgconf --kill all 2>/dev/null || true; cleanup_temp_dir' EXIT
+# (the harness's cleanup stops the gpg agents of $T/gnupg*, this GNUPGHOME too)
 
 # make_key USER_ID: a new ed25519 key for USER_ID in $GNUPGHOME; prints its fingerprint.
 make_key() {
@@ -80,10 +80,7 @@ answered "rows" "$rows user IDs: keydir and gpg agree on $agreed addresses, keyd
 check "every row was tried" 1 "$([ "$rows" -ge 55 ] && echo 1 || echo 0)"
 
 # --- 2. verified mode --------------------------------------------------------
-SPORT=$(free_port)
-"$PY" -m aiosmtpd -n -l "127.0.0.1:$SPORT" -c aiosmtpd.handlers.Mailbox "$T/mail" >"$T/smtp.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -d "$T/mail/new" ] && break; sleep 0.1; done
+start_smtp_sink
 mails_to() { grep -il "^To: .*$1" "$T"/mail/new/* 2>/dev/null | wc -l; }
 all_mails() { find "$T/mail/new" -type f | wc -l; }
 SMTP=(--smtp-url "smtp://127.0.0.1:$SPORT" --smtp-from keys@example.org)
@@ -116,7 +113,7 @@ for i in "${!HOSTILE[@]}"; do
       --data "{\"token\": \"$token\", \"addresses\": [\"$a\"]}" "$U/vks/v1/request-verify")
     answered "POST /vks/v1/request-verify [$a]" "$code $(cat "$T/rv.out")"
     check "request-verify for $a is refused" 400 "$code"
-    sleep 0.3
+    sleep 0.3  # a grace period for a mail that must not come (nothing to wait for)
     check "no mail for $a" "$before" "$(all_mails)"
   done
   # The attacker plays the owner of any address a mail reached: follow its link.
@@ -187,7 +184,7 @@ print("".join("ybndrfg8ejkmcpqxot1uwisza345h769"[int(bits[i:i + 5], 2)] for i in
   check "managed ($uploads): not in example.org's WKD" 404 "$code"
   stop_keydird
 done
-sleep 0.3
+sleep 0.3  # a grace period for a mail that must not come (nothing to wait for)
 check "no mail at all in managed mode or after" 0 "$(all_mails)"
 
 # --- 4. one form for internationalised domains -------------------------------
