@@ -6,26 +6,14 @@ set -euo pipefail
 B=${1:?usage: client_test.sh BUILD_DIR DATA_DIR}
 DATA=${2:?usage: client_test.sh BUILD_DIR DATA_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-source "$(dirname "$0")/lib.sh"
+source "$HERE/../support/harness.sh"
+use_temp_dir
 K="$B/keydir"
 unset KEYDIR_SERVER
 export XDG_CONFIG_HOME=$T/config   # no user configuration
 
-PORT=$(free_port)
-"$B/keydird" serve --listen "127.0.0.1:$PORT" --data "$T/data" --add-rate 0 \
-  --wkd-domain keydir.test >"$T/server.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do grep -q serving "$T/server.log" && break; sleep 0.1; done
-S=http://127.0.0.1:$PORT
+start_keydird server --data "$T/data" --add-rate 0 --wkd-domain keydir.test
+S=$U
 
 # --- every fixture algorithm: upload, then fetch by fingerprint, key ID and
 #     address, through HKP, VKS and WKD --------------------------------------
@@ -83,24 +71,21 @@ for mode in wrongkey:6 truncated:4 garbage:4 error:3; do
   FP=$(free_port)
   python3 "$HERE/fake_keyserver.py" "$FP" "$m" "$DATA/gpg-rsa2048.asc" >/dev/null &
   PIDS+=($!)
-  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$FP/" && break; sleep 0.1; done
+  wait_port 127.0.0.1 "$FP" || true
   check "fake server ($m): exit $want, empty stdout" "$want 0" \
     "$("$K" fetch --server "http://127.0.0.1:$FP" "$MFPR" >"$T/out" 2>/dev/null; echo $?) $(wc -c <"$T/out")"
 done
 FP=$(free_port)
 python3 "$HERE/fake_keyserver.py" "$FP" wrongkey "$DATA/gpg-rsa2048.asc" >/dev/null &
 PIDS+=($!)
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$FP/" && break; sleep 0.1; done
+wait_port 127.0.0.1 "$FP" || true
 check "a WKD host answering another key: exit 6, empty stdout" "6 0" \
   "$("$K" fetch --wkd-host "http://127.0.0.1:$FP" multi@keydir.test >"$T/out" 2>/dev/null; echo $?) $(wc -c <"$T/out")"
 
 # --- HKPS with a test CA ---------------------------------------------------
 make_test_ca "$T" "localhost" "DNS:localhost" tls.pem tls.key
-TPORT=$(free_port)
-"$B/keydird" serve --listen "127.0.0.1:$TPORT" --data "$T/tdata" --tls-cert "$T/tls.pem" \
-  --tls-key "$T/tls.key" --add-rate 0 >"$T/tls.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do grep -q serving "$T/tls.log" && break; sleep 0.1; done
+start_keydird tls --data "$T/tdata" --tls-cert "$T/tls.pem" --tls-key "$T/tls.key" --add-rate 0
+TPORT=$PORT
 check "hkps: upload with --cacert" 0 "$("$K" upload --server "hkps://localhost:$TPORT" --cacert "$T/ca.pem" "$DATA/gpg-multi.asc" >/dev/null 2>&1; echo $?)"
 check "hkps: fetch with --cacert" 0 "$("$K" fetch --server "hkps://localhost:$TPORT" --cacert "$T/ca.pem" "$MFPR" >/dev/null 2>&1; echo $?)"
 check "hkps: without the CA, a TLS error (exit 3)" "3 1" \
@@ -112,8 +97,4 @@ mkdir -p "$T/config/keydir"
 printf 'server = "%s"\n' "$S" >"$T/config/keydir/config.toml"
 check "config file server" 0 "$("$K" fetch "$MFPR" >/dev/null 2>&1; echo $?)"
 
-if [ "$fails" -ne 0 ]; then
-  echo "$fails check(s) failed"
-  exit 1
-fi
-echo "all client checks passed"
+finish "all client checks passed"

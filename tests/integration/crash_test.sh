@@ -23,7 +23,8 @@ for round in 1 2 3 4 5; do
   "$B/keydird" import --data "$T/data" --ack "$T/acked" --threads 2 "$T/certs-$round.pgp" \
     >/dev/null 2>&1 &
   pid=$!
-  # 0.2 s to 1.4 s into the import.
+  # The kill lands 0.2 s to 1.4 s into the import: a random moment is the
+  # point of the test (no condition to wait for), so these sleeps stay.
   sleep "0.$((RANDOM % 10 + 2))"
   [ $((RANDOM % 2)) -eq 0 ] && sleep 0.$((RANDOM % 5))
   kill -9 "$pid" 2>/dev/null || true

@@ -7,17 +7,9 @@ set -euo pipefail
 B=$(cd "${1:?usage: deploy_test.sh BUILD_DIR DATA_DIR}" && pwd)
 DATA=${2:?usage: deploy_test.sh BUILD_DIR DATA_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
-  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-source "$(dirname "$0")/lib.sh"
+source "$ROOT/tests/support/harness.sh"
+use_temp_dir
+CLEANUP+=('[ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")"')
 
 # --- systemd unit ------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
@@ -32,10 +24,8 @@ fi
 command -v nginx >/dev/null || { echo "FAIL  nginx missing: run deploy/setup.sh"; exit 1; }
 KPORT=$(free_port); TPORT=$(free_port); HPORT=$(free_port)
 "$B/keydird" import --data "$T/data" "$DATA/gpg-multi.asc" >/dev/null 2>&1
-"$B/keydird" serve --listen "127.0.0.1:$KPORT" --data "$T/data" --trusted-proxy 127.0.0.1 \
-  --wkd-domain keydir.test --add-rate 0 >"$T/keydird.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do grep -q serving "$T/keydird.log" && break; sleep 0.1; done
+LISTEN=127.0.0.1:$KPORT start_keydird keydird --data "$T/data" --trusted-proxy 127.0.0.1 \
+  --wkd-domain keydir.test --add-rate 0
 
 make_test_ca "$T" "keys.keydir.test" "DNS:keys.keydir.test,DNS:openpgpkey.keydir.test" fullchain.pem privkey.pem
 
@@ -59,7 +49,9 @@ http {
 CONF
 check "nginx accepts the example configuration" 0 "$(nginx -t -c "$T/nginx.conf" -p "$T" >/dev/null 2>&1; echo $?)"
 nginx -c "$T/nginx.conf" -p "$T" 2>/dev/null
-for _ in $(seq 50); do [ -f "$T/nginx.pid" ] && break; sleep 0.1; done
+wait_for test -f "$T/nginx.pid" || true
+wait_port 127.0.0.1 "$TPORT" || true
+wait_port 127.0.0.1 "$HPORT" || true
 R="--resolve keys.keydir.test:$TPORT:127.0.0.1 --resolve openpgpkey.keydir.test:$TPORT:127.0.0.1"
 MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA
 check "hkps through nginx (curl, test CA)" 200 \
@@ -79,7 +71,8 @@ LINKTOKEN=ybndrfg8ejkmcpqxot1uwisza3
 curl -s -o /dev/null --cacert "$T/ca.pem" $R -e "https://keys.keydir.test/verify/$LINKTOKEN" \
   "https://keys.keydir.test:$TPORT/verify/$LINKTOKEN"
 curl -s -o /dev/null "http://127.0.0.1:$HPORT/manage/$LINKTOKEN"
-sleep 0.2
+links_logged() { [ "$(grep -c '/\(verify\|manage\)/' "$T/keydir-access.log" 2>/dev/null || true)" -ge 2 ]; }
+wait_for links_logged || true
 check "nginx logs the link requests, redacted" 2 "$(grep -c '/\(verify\|manage\)/\[redacted\]' "$T/keydir-access.log" 2>/dev/null || true)"
 check "no link token in nginx's log" 0 "$(cat "$T"/*access*.log | grep -c "$LINKTOKEN" || true)"
 
@@ -102,9 +95,5 @@ else
   echo "skip  gpg through nginx: needs root for a private /etc/hosts (this run is not root)"
 fi
 
-if [ "$fails" -ne 0 ]; then
-  tail -n 20 "$T/nginx-error.log" "$T/keydird.log" 2>/dev/null
-  echo "$fails check(s) failed"
-  exit 1
-fi
-echo "all deployment checks passed"
+on_failure() { tail -n 20 "$T/nginx-error.log" "$T/keydird.log" 2>/dev/null; }
+finish "all deployment checks passed"

@@ -5,15 +5,8 @@
 set -euo pipefail
 B=${1:?usage: hkp_test.sh BUILD_DIR DATA_DIR}
 DATA=${2:?usage: hkp_test.sh BUILD_DIR DATA_DIR}
-T=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/harness.sh"
+use_temp_dir
 
 "$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc >/dev/null 2>&1 || true
 # A config file (the documented example, adjusted), overridden by flags.
@@ -22,16 +15,7 @@ sed -e 's|^listen = .*|listen = "127.0.0.1:11371"|' -e 's|^add-rate = .*|add-rat
   "$(dirname "$0")/../../deploy/config/keydird.toml.example" >"$T/keydird.toml"
 printf 'lisen = "x"\n' >"$T/typo.toml"
 check "config: unknown key refused" 2 "$("$B/keydird" serve --config "$T/typo.toml" >/dev/null 2>&1; echo $?)"
-"$B/keydird" serve --config "$T/keydird.toml" --listen 127.0.0.1:0 --data "$T/data" \
-  --idle-timeout 2 >"$T/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do
-  grep -q "serving" "$T/server.log" && break
-  sleep 0.1
-done
-PORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/server.log")
-[ -n "$PORT" ] || { cat "$T/server.log"; echo "server did not start"; exit 1; }
-U=http://127.0.0.1:$PORT
+start_keydird server --config "$T/keydird.toml" --data "$T/data" --idle-timeout 2
 echo "keydird on $U"
 check "config: wkd-domain from the file" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
   -H 'Host: example.org' "$U/.well-known/openpgpkey/policy")"
@@ -164,11 +148,12 @@ s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.settimeout(10)
 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 s.recv(4096)
-time.sleep(0.5)
+time.sleep(0.5)  # idle, but less than the timeout: the connection stays open
 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 first = "open" if s.recv(4096) else "closed"
-time.sleep(4.5)
-s.settimeout(1)
+# Then idle: the server closes it once the 2 s pass (in wall time); recv
+# returns at the close, or times out at 5.5 s (the former fixed wait + 1 s).
+s.settimeout(5.5)
 try:
     second = "closed" if not s.recv(4096) else "open"
 except ConnectionResetError:
@@ -207,12 +192,10 @@ PY
 
 # HKPS: a test CA and a server certificate for localhost / 127.0.0.1.
 make_test_ca "$T" "localhost" "DNS:keys.keydir.test,DNS:localhost,IP:127.0.0.1" tls.pem tls.key
-kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --tls-cert "$T/tls.pem" \
-  --tls-key "$T/tls.key" --add-rate 1 --add-burst 2 --trusted-proxy 127.0.0.1 >"$T/tls.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q "serving" "$T/tls.log" && break; sleep 0.1; done
-TPORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/tls.log")
+stop_keydird
+start_keydird tls --data "$T/data" --tls-cert "$T/tls.pem" --tls-key "$T/tls.key" \
+  --add-rate 1 --add-burst 2 --trusted-proxy 127.0.0.1
+TPORT=$PORT
 check "HKPS: curl with the test CA" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" "https://127.0.0.1:$TPORT/pks/lookup?op=get&search=0x$FPR")"
 check "HKPS: curl without the CA is refused" 60 \
@@ -257,11 +240,8 @@ mv "$T/tls.log" "$T/server.log.tls"
 cat "$T/server.log.tls" >>"$T/server.log"
 
 # Graceful shutdown on SIGTERM; the store is consistent afterwards.
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+stop_keydird
 check "stopped on SIGTERM" 1 "$(grep -c 'keydird: stopped' "$T/server.log.tls")"
 check "store consistent after shutdown" 0 "$("$B/keydird" check --data "$T/data" >/dev/null; echo $?)"
 
-echo "hkp test: $fails failed"
-[ "$fails" -eq 0 ]
+finish "all HKP checks passed"

@@ -4,21 +4,14 @@
 set -euo pipefail
 B=${1:?usage: hostile_http_test.sh BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d)
+source "$HERE/../support/harness.sh"
+use_temp_dir
 ulimit -n 4096 2>/dev/null || true
-"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" >"$T/server.log" 2>&1 &
-PID=$!
-# A server that ignores SIGTERM (a worker stuck) must not hang the test.
-stop() {
-  kill "$PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  rm -rf "$T"
-}
-trap stop EXIT
-for _ in $(seq 50); do grep -q serving "$T/server.log" && break; sleep 0.1; done
-PORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/server.log")
+start_keydird server --data "$T/data"
+PID=$SERVER_PID
+# A server that ignores SIGTERM (a worker stuck) must not hang the test:
+# SIGKILL after 5 s.
+CLEANUP+=('stop_pid "$PID" 5')
 rc=0
 timeout 300 python3 "$HERE/hostile_http.py" "$PORT" "$PID" || rc=$?
 kill -0 "$PID" || { echo "FAIL  keydird died"; tail -n 20 "$T/server.log"; exit 1; }

@@ -60,22 +60,13 @@ KEYFILES=("$T"/keys/*.asc)
 check "key files made" "$NKEYS" "${#KEYFILES[@]}"
 
 "$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc >/dev/null 2>&1 || true
-# start_server DATA_DIR LOG: keydird serve on a free port; sets SPID and U.
+# start_server DATA_DIR NAME: keydird serve on a free port, its log
+# $T/NAME.log; sets SPID and U.
 start_server() {
-  "$B/keydird" serve --listen 127.0.0.1:0 --data "$1" --wkd-domain keydir.test \
-    --add-rate 0 --access-log off >"$2" 2>&1 &
-  SPID=$!
-  PIDS+=("$SPID")
-  local port=""
-  for _ in $(seq 100); do
-    port=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$2")
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$2"; echo "FAIL  server on $1 did not start"; exit 1; }
-  U=http://127.0.0.1:$port
+  start_keydird "$2" --data "$1" --wkd-domain keydir.test --add-rate 0 --access-log off
+  SPID=$SERVER_PID
 }
-start_server "$T/data" "$T/server.log"
+start_server "$T/data" server
 SERVER=$SPID
 MAIN=$U
 echo "keydird on $MAIN"
@@ -160,7 +151,11 @@ LUA
 wrk -t1 -c8 -d120s --timeout 10s -s "$T/mix.lua" "$MAIN" >"$T/wrk.out" 2>&1 &
 WRK=$!
 PIDS+=("$WRK")
-sleep 1
+# wrk is under way once the server has answered some of its requests.
+requests_total() { curl -s "$MAIN/metrics" | awk '/^keydir_http_requests_total/ {n += $2} END {print n + 0}'; }
+r0=$(requests_total)
+wrk_answered() { [ "$(requests_total)" -ge $((r0 + 100)) ]; }
+wait_for wrk_answered || true
 check "wrk is running" 0 "$(kill -0 "$WRK" 2>/dev/null; echo $?)"
 
 # --- 1. online backup in the middle of the uploads ----------------------
@@ -173,15 +168,13 @@ check "wrk is running" 0 "$(kill -0 "$WRK" 2>/dev/null; echo $?)"
       fpr=$(printf '%s\n' "$out" | sed -n 's/^new \([0-9A-F]\{40\}\)$/\1/p')
       [ -n "$fpr" ] && echo "$fpr" >>"$T/acked"
     fi
-    sleep 0.03
+    sleep 0.03  # pacing: the uploads go on while the backup runs (the point)
   done
 ) &
 UP=$!
 PIDS+=("$UP")
-for _ in $(seq 300); do
-  [ "$(grep -c . "$T/acked" || true)" -ge 30 ] && break
-  sleep 0.05
-done
+acked_at_least() { [ "$(grep -c . "$T/acked" || true)" -ge "$1" ]; }
+wait_until 15 acked_at_least 30 || true
 grep -E '^[0-9A-F]{40}$' "$T/acked" >"$T/acked.before" || true
 NBEFORE=$(grep -c . "$T/acked.before" || true)
 check "uploads acknowledged before the backup (>= 30)" 1 "$(( NBEFORE >= 30 ))"
@@ -204,14 +197,13 @@ wait "$UP" || true
 check "every upload acknowledged ($NKEYS distinct keys)" "$NKEYS" "$(sort -u "$T/acked" | grep -cE '^[0-9A-F]{40}$')"
 
 # The backup as a store of its own: a second keydird serves it.
-start_server "$T/backup" "$T/server2.log"
+start_server "$T/backup" server2
 BK=$SPID
 LAST=$(tail -n 1 "$T/acked.before")
 check "restored backup serves an acknowledged key by fingerprint" 200 \
   "$(code "$U/pks/lookup?op=get&search=0x$LAST")"
 check "restored backup serves multi@keydir.test" 200 "$(code "$U/vks/v1/by-email/$MADDR")"
-kill "$BK"
-wait "$BK" 2>/dev/null || true
+stop_pid "$BK"
 
 # --- 2. an admin delete takes effect at once, on every protocol ----------
 # No write happens from here to the delete (the uploads are over; wrk only
@@ -255,11 +247,9 @@ check "healthz" 200 "$(code "$MAIN/healthz")"
 "$B/keydird" check --data "$T/data" --expect "$T/acked" >"$T/check.out" 2>&1 && rc=0 || rc=$?
 check "online check (with every acknowledged upload expected)" 0 "$rc"
 check "online check says consistent" 1 "$(grep -c ': consistent$' "$T/check.out" || true)"
-kill -TERM "$SERVER"
-wait "$SERVER" && rc=0 || rc=$?
-check "server stops cleanly on SIGTERM" 0 "$rc"
+stop_pid "$SERVER" 30
+check "server stops cleanly on SIGTERM" 0 "$STOP_RC"
 check "offline check --deep after the stop" 0 \
   "$("$B/keydird" check --data "$T/data" --deep >/dev/null 2>&1; echo $?)"
 
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
-echo "all online admin checks passed"
+finish "all online admin checks passed"

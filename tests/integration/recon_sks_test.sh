@@ -47,33 +47,21 @@ CONF
 # may exit. Recon gets a second start if its port does not open.
 (cd "$S" && exec sks -basedir "$S" db -stdoutlog </dev/null >db.log 2>&1) &
 PIDS+=($!)
-for _ in $(seq 150); do
-  curl -s -o /dev/null "http://127.0.0.1:$SH/pks/lookup?op=stats" && break
-  sleep 0.2
-done
+wait_http "http://127.0.0.1:$SH/pks/lookup?op=stats" 30 || true
+port_open_or_dead() { port_open 127.0.0.1 "$SR" || ! kill -0 "$RPID" 2>/dev/null; }
 for attempt in 1 2; do
   (cd "$S" && exec sks -basedir "$S" recon -stdoutlog </dev/null >>recon.log 2>&1) &
   RPID=$!
   PIDS+=($RPID)
-  for _ in $(seq 150); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$SR") 2>/dev/null && break
-    kill -0 "$RPID" 2>/dev/null || break
-    sleep 0.2
-  done
-  (exec 3<>"/dev/tcp/127.0.0.1/$SR") 2>/dev/null && break
+  wait_until 30 port_open_or_dead || true
+  port_open 127.0.0.1 "$SR" && break
   echo "sks recon did not open its port (attempt $attempt):"; tail -n 15 "$S/recon.log"
-  kill "$RPID" 2>/dev/null || true
+  stop_pid "$RPID"
 done
 
 "$B/keydird" import --data "$T/data" "$T/keydir-only.pgp" >/dev/null 2>&1
-"$B/keydird" serve --listen "127.0.0.1:$KH" --data "$T/data" --recon-listen "127.0.0.1:$KR" \
-  --peer "127.0.0.1:$SR:$SH" --gossip-interval 2 --add-rate 0 --access-log "$T/access.log" \
-  >"$T/serve.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  grep -q serving "$T/serve.log" && curl -s -o /dev/null "http://127.0.0.1:$SH/pks/lookup?op=stats" && break
-  sleep 0.2
-done
+LISTEN=127.0.0.1:$KH start_keydird serve --data "$T/data" --recon-listen "127.0.0.1:$KR" \
+  --peer "127.0.0.1:$SR:$SH" --gossip-interval 2 --add-rate 0 --access-log "$T/access.log"
 
 keydir_count() { curl -s "http://127.0.0.1:$KH/metrics" | awk '/^keydir_certificates / {print $2}'; }
 # SKS's stats page counts keys; it is refreshed only on request.
@@ -84,25 +72,18 @@ fprs() { "$B/keydir" inspect --json "$1" | python3 -c '
 import json, sys
 for c in json.load(sys.stdin)["certificates"]:
     print(c["fingerprint"])'; }
-wait_until() {  # wait_until SECONDS CMD...: until CMD succeeds
-  local limit=$1 t=0
-  shift
-  while [ "$t" -lt "$limit" ]; do
-    "$@" && { echo "$t"; return 0; }
-    sleep 1
-    t=$((t + 1))
-  done
-  echo timeout
-}
+# took SECONDS CMD...: wait_until, two tries a second (a try may ask SKS for every
+# key); prints the seconds it took, or "timeout".
+took() { WAIT_INTERVAL=0.5 wait_until "$@" || true; echo "$WAITED"; }
 keydir_has_all() { [ "$(keydir_count)" = "$1" ]; }
 sks_has_all() {
   local f
   for f in $(fprs "$1"); do [ "$(sks_has "$f")" = 200 ] || return 1; done
 }
 
-took=$(wait_until 120 keydir_has_all 100)
+took=$(took 120 keydir_has_all 100)
 check "keydird recovers SKS's 40 keys (100 in all; took ${took} s)" "100" "$(keydir_count)"
-took=$(wait_until 150 sks_has_all "$T/keydir-only.pgp")
+took=$(took 150 sks_has_all "$T/keydir-only.pgp")
 check "SKS recovers keydird's 60 keys (took ${took} s)" "yes" \
   "$([ "$took" != timeout ] && echo yes || echo no)"
 check "their key hashes agree: nothing fetched in vain" "0" \
@@ -115,7 +96,7 @@ gpg --homedir "$T/gnupg" --batch --armor --export >"$T/late-sks.asc"
 curl -s -o "$T/sks-add.out" -w '%{http_code}' --data-urlencode "keytext@$T/late-sks.asc" \
   "http://127.0.0.1:$SH/pks/add" >"$T/sks-add.status"
 check "SKS takes the upload" "200" "$(cat "$T/sks-add.status")"
-took=$(wait_until 120 keydir_has_all 101)
+took=$(took 120 keydir_has_all 101)
 check "a key uploaded to SKS reaches keydird (took ${took} s)" "101" "$(keydir_count)"
 python3 - "$T/late-keydir.pgp" "http://127.0.0.1:$KH/pks/v2/certs" <<'PY'
 import sys, urllib.request
@@ -123,14 +104,12 @@ data = open(sys.argv[1], 'rb').read()
 urllib.request.urlopen(urllib.request.Request(sys.argv[2], data=data,
                        headers={'Content-Type': 'application/pgp-keys'})).read()
 PY
-took=$(wait_until 150 sks_has_all "$T/late-keydir.pgp")
+took=$(took 150 sks_has_all "$T/late-keydir.pgp")
 check "a key uploaded to keydird reaches SKS (took ${took} s)" "yes" \
   "$([ "$took" != timeout ] && echo yes || echo no)"
 
-if [ "$fails" -ne 0 ]; then
-  echo "$fails failure(s)"
+on_failure() {
   tail -n 25 "$S/recon.log" "$S/db.log" "$S/build.log" "$T/serve.log"
   grep recon "$T/access.log" | tail -10
-  exit 1
-fi
-echo "all SKS interop checks passed"
+}
+finish "all SKS interop checks passed"

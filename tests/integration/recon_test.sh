@@ -27,32 +27,24 @@ start_node() {  # start_node I
   for j in 0 1 2; do
     [ "$i" = "$j" ] || peers+=(--peer "127.0.0.1:${R[$j]}:${H[$j]}")
   done
-  "$B/keydird" serve --listen "127.0.0.1:${H[$i]}" --data "$T/d$i" \
+  LISTEN=127.0.0.1:${H[$i]} APPEND_LOG=1 start_keydird "serve$i" --data "$T/d$i" \
     --recon-listen "127.0.0.1:${R[$i]}" "${peers[@]}" --gossip-interval 1 --add-rate 0 \
-    --access-log "$T/log$i" >>"$T/serve$i.log" 2>&1 &
-  PIDS[$i]=$!
-  for _ in $(seq 100); do
-    grep -q "serving" "$T/serve$i.log" 2>/dev/null && break
-    sleep 0.1
-  done
+    --access-log "$T/log$i"
+  NODE[$i]=$SERVER_PID
 }
 count() {  # count I: certificates the node holds
   curl -s "http://127.0.0.1:${H[$1]}/metrics" | awk '/^keydir_certificates / {print $2}'
 }
-wait_all() {  # wait_all N SECONDS: until every running node holds N
-  local n=$1 limit=$2 waited=0
-  while [ "$waited" -lt "$limit" ]; do
-    local ok=1
-    for i in 0 1 2; do
-      [ "$(count "$i")" = "$n" ] || ok=0
-    done
-    [ "$ok" = 1 ] && { echo "$waited"; return; }
-    sleep 1
-    waited=$((waited + 1))
-  done
-  echo "timeout"
+all_hold() {  # all_hold N: every node holds N certificates
+  local i
+  for i in 0 1 2; do [ "$(count "$i")" = "$1" ] || return 1; done
+}
+wait_all() {  # wait_all N SECONDS: until every node holds N; the seconds it took, or "timeout"
+  WAIT_INTERVAL=0.25 wait_until "$2" all_hold "$1" || true
+  echo "$WAITED"
 }
 
+NODE=()
 for i in 0 1 2; do start_node "$i"; done
 check "each node starts with its third" "100 100 100" "$(count 0) $(count 1) $(count 2)"
 took=$(wait_all 300 60)
@@ -78,7 +70,8 @@ import json, sys
 print(" ".join("yes" if p["rounds"] > 0 and p["last_round"] else "no"
                for p in json.load(sys.stdin)["peers"]))'
 }
-for _ in $(seq 30); do [ "$(partner_rounds)" = "yes yes" ] && break; sleep 1; done
+both_partners() { [ "$(partner_rounds)" = "yes yes" ]; }
+WAIT_INTERVAL=0.5 wait_until 30 both_partners || true
 check "recon status shows rounds with each partner, and when the last one ended" "yes yes" \
   "$(partner_rounds)"
 
@@ -99,8 +92,7 @@ status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${H[0]}/pks/ha
 check "hashquery by GET: 405" "405" "$status"
 
 # A node down while keys arrive elsewhere catches up after its restart.
-kill "${PIDS[2]}"
-wait "${PIDS[2]}" 2>/dev/null || true
+stop_pid "${NODE[2]}"
 "$B/gen_certs" --count 20 --seed 99 --out "$T/late.pgp" >/dev/null
 "$B/keydird" import --data "$T/late-check" "$T/late.pgp" >/dev/null 2>&1
 python3 - "$T/late.pgp" "http://127.0.0.1:${H[0]}/pks/v2/certs" <<'PY'
@@ -117,8 +109,7 @@ check "the restarted node catches up to 320 (took ${took} s)" "yes" \
   "$([ "$took" != timeout ] && echo yes || echo no)"
 
 # Same set, byte for byte: stop everything and dump each store.
-for i in 0 1 2; do kill "${PIDS[$i]}"; done
-wait 2>/dev/null || true
+for i in 0 1 2; do stop_pid "${NODE[$i]}"; done
 for i in 0 1 2; do
   "$B/keydird" dump --data "$T/d$i" --out "$T/dump$i" >/dev/null 2>&1
 done
@@ -141,10 +132,9 @@ check "the rebuilt tree has the same root digest" "$before" \
   "$("$B/keydird" recon status --data "$T/d1" | awk '/root digest/ {print $3}')"
 
 # A peer with another mbar is refused with a reason; it is logged.
-"$B/keydird" serve --listen "127.0.0.1:${H[0]}" --data "$T/d0" --recon-listen "127.0.0.1:${R[0]}" \
-  --gossip-interval 0 --access-log "$T/log0" >>"$T/serve0.log" 2>&1 &
-PIDS[0]=$!
-for _ in $(seq 100); do grep -c "serving" "$T/serve0.log" | grep -q 2 && break; sleep 0.1; done
+LISTEN=127.0.0.1:${H[0]} APPEND_LOG=1 start_keydird serve0 --data "$T/d0" \
+  --recon-listen "127.0.0.1:${R[0]}" --gossip-interval 0 --access-log "$T/log0"
+wait_port 127.0.0.1 "${R[0]}" || true
 answer=$(python3 - "${R[0]}" <<'PY'
 import socket, struct, sys
 def s(x): return struct.pack('>I', len(x)) + x
@@ -184,11 +174,10 @@ hkp-port = ${H[1]}
 host = "localhost"
 recon-port = ${R[2]}
 CONF
-"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/cfg" --config "$T/peers.toml" \
-  --access-log "$T/cfg.log" >"$T/cfg.out" 2>&1 &
-CPID=$!
-for _ in $(seq 50); do grep -q "recon on" "$T/cfg.out" && break; sleep 0.1; done
-kill "$CPID"; wait "$CPID" 2>/dev/null || true
+# (keydird prints "recon on" before "serving"; its log lines reach
+# --access-log by the time it has stopped)
+start_keydird cfg.out --data "$T/cfg" --config "$T/peers.toml" --access-log "$T/cfg.log"
+stop_keydird
 check "[[peer]] tables in the config file" "1" "$(grep -c 'recon: 2 peers, gossip every 0 s' "$T/cfg.log")"
 
 # Verified mode does not peer.
@@ -198,5 +187,5 @@ check "verified mode refuses --peer" "yes" "$(echo "$out" | grep -q 'needs --mod
 check "bad --peer is a usage error" "2" \
   "$("$B/keydird" serve --listen 127.0.0.1:0 --data "$T/p" --peer nohostport >/dev/null 2>&1; echo $?)"
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; tail -20 "$T"/serve*.log; exit 1; }
-echo "all recon checks passed"
+on_failure() { tail -20 "$T"/serve*.log; }
+finish "all recon checks passed"

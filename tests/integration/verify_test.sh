@@ -8,42 +8,26 @@ B=${1:?usage: verify_test.sh BUILD_DIR DATA_DIR}
 DATA=${2:?usage: verify_test.sh BUILD_DIR DATA_DIR}
 PY=/usr/bin/python3  # Debian's, which has aiosmtpd
 "$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "missing python3-aiosmtpd: run deploy/setup.sh"; exit 1; }
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/harness.sh"
+use_temp_dir
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 # The SMTP server: every message lands in $T/mail/new.
-SPORT=$(free_port)
-"$PY" -m aiosmtpd -n -l "127.0.0.1:$SPORT" -c aiosmtpd.handlers.Mailbox "$T/mail" >"$T/smtp.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -d "$T/mail/new" ] && break; sleep 0.1; done
+start_smtp_sink
 mails() { ls "$T/mail/new" 2>/dev/null | wc -l; }
+mails_at_least() { [ "$(mails)" -ge "$1" ]; }
 last_link() {  # the link in the newest mail to $1
   grep -l "^To: $1" "$T"/mail/new/* 2>/dev/null | xargs -r ls -t | head -n 1 |
     xargs -r grep -o 'http://[^ ]*/\(verify\|manage\)/[a-z0-9]*' | head -n 1
 }
+has_link() { last_link "$1" | grep -q "/$2/"; }  # has_link ADDRESS verify|manage
 
-start() {  # start NAME ARGS...: keydird on a free port; sets PORT, U, SPID
-  local name=$1
-  shift
-  PORT=$(free_port)
-  "$B/keydird" serve --listen "127.0.0.1:$PORT" --public-url "http://127.0.0.1:$PORT" \
-    --add-rate 0 "$@" >"$T/$name.log" 2>&1 &
-  SPID=$!
-  PIDS+=("$SPID")
-  for _ in $(seq 50); do grep -q "serving" "$T/$name.log" && break; sleep 0.1; done
-  grep -q "serving" "$T/$name.log" || { cat "$T/$name.log"; echo "server did not start"; exit 1; }
-  U=http://127.0.0.1:$PORT
+start() {  # start NAME ARGS...: keydird on a free port (its log $T/NAME.log); sets PORT, U
+  local port
+  port=$(free_port)
+  LISTEN=127.0.0.1:$port start_keydird "$1" --public-url "http://127.0.0.1:$port" --add-rate 0 "${@:2}"
 }
-stop() { kill -TERM "$SPID"; wait "$SPID" 2>/dev/null || true; }
+stop() { stop_keydird; }
 
 MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA  # gpg-multi: multi@, second@, gone@ (revoked)
 MH=$(gpgconf --list-dirs libexecdir)/gpg-wks-client
@@ -75,7 +59,7 @@ check "request-verify" "200 pending" "$(curl -s -o "$T/rv.out" -w '%{http_code}'
 check "request-verify of a revoked address: no mail, state revoked" "200 revoked" \
   "$(curl -s -o "$T/rv2.out" -w '%{http_code}' -H 'Content-Type: application/json' \
   --data "{\"token\": \"$TOKEN\", \"addresses\": [\"gone@keydir.test\"]}" "$U/vks/v1/request-verify") $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"]["gone@keydir.test"])' "$T/rv2.out")"
-for _ in $(seq 50); do [ "$(mails)" -ge 1 ] && break; sleep 0.1; done
+wait_for mails_at_least 1 || true
 check "the mail arrived" 1 "$(mails)"
 LINK=$(last_link multi@keydir.test)
 check "the mail holds a link to this server" 1 "$(echo "$LINK" | grep -c "^$U/verify/")"
@@ -98,7 +82,7 @@ check "re-upload keeps the confirmed address" "200 200" \
 
 # The manage link unpublishes.
 check "manage: ask for a link" 200 "$(code --data 'email=multi@keydir.test' "$U/manage")"
-for _ in $(seq 50); do last_link multi@keydir.test | grep -q /manage/ && break; sleep 0.1; done
+wait_for has_link multi@keydir.test manage || true
 MLINK=$(last_link multi@keydir.test)
 check "manage link in the mail" 1 "$(echo "$MLINK" | grep -c "/manage/")"
 check "manage: unpublish" 200 "$(code --data 'address=multi@keydir.test' "$MLINK")"
@@ -154,7 +138,7 @@ check "upload page lists the address as unpublished" 1 "$(grep -c 'bob@keydir.te
 BTOKEN=$(sed -n 's/.*name="token" value="\([0-9A-F]*\)".*/\1/p' "$T/bob.html" | head -n 1)
 before=$(mails)
 check "upload page: send confirmation mails" 200 "$(code --data "token=$BTOKEN&address=bob%40keydir.test" "$U/upload/verify")"
-for _ in $(seq 50); do [ "$(mails)" -gt "$before" ] && break; sleep 0.1; done
+wait_for mails_at_least $((before + 1)) || true
 check "the form's mail arrived" 1 "$(last_link bob@keydir.test | grep -c /verify/)"
 check "the form's link publishes" "200 200" "$(code -X POST "$(last_link bob@keydir.test)") $(code "$U/vks/v1/by-email/bob@keydir.test")"
 check "a forged upload token is refused" 400 "$(code --data "token=00&address=bob%40keydir.test" "$U/upload/verify")"
@@ -167,7 +151,7 @@ GNUPGHOME=$CK gpg --armor --export >"$T/carol.asc"
 "$B/keydir" upload --server "$U" "$T/carol.asc" >"$T/carol.out" 2>&1 || true
 check "keydir upload names the addresses awaiting confirmation" 1 "$(grep -c 'not yet published (the owner must confirm): carol@keydir.test' "$T/carol.out")"
 check "keydir verify mails the link" "0 1" "$("$B/keydir" verify --server "$U" "$T/carol.asc" >"$T/carol2.out" 2>&1; echo $?) $(grep -c 'carol@keydir.test: pending' "$T/carol2.out")"
-for _ in $(seq 50); do last_link carol@keydir.test | grep -q /verify/ && break; sleep 0.1; done
+wait_for has_link carol@keydir.test verify || true
 check "keydir verify: the mail arrived" 1 "$(last_link carol@keydir.test | grep -c /verify/)"
 
 # An expired link.
@@ -175,8 +159,10 @@ stop
 start expiry --data "$T/data" --mode verified $SMTP --verify-token-hours 0.0003
 check "second@ request" 200 "$(code -H 'Content-Type: application/json' \
   --data "{\"token\": \"$(curl -s -H 'Content-Type: application/json' --data-binary "@$T/up.json" "$U/vks/v1/upload" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')\", \"addresses\": [\"second@keydir.test\"]}" "$U/vks/v1/request-verify")"
-for _ in $(seq 50); do last_link second@keydir.test | grep -q /verify/ && break; sleep 0.1; done
+wait_for has_link second@keydir.test verify || true
 ELINK=$(last_link second@keydir.test)
+# The token lives 0.0003 h (1.08 s) by the server's clock: waiting past it in
+# wall time is the point. (Polling the link instead would use it up.)
 sleep 2
 check "an expired link is refused" 410 "$(code -X POST "$ELINK")"
 stop
@@ -215,9 +201,5 @@ check "managed: published at once" "200 200" \
   "$(code "$U/vks/v1/by-email/multi@keydir.test") $(code -H 'Host: keydir.test' "$U/.well-known/openpgpkey/hu/$MHASH")"
 stop
 
-if [ "$fails" -ne 0 ]; then
-  for f in "$T"/*.log; do echo "--- $f"; tail -n 15 "$f"; done
-  echo "$fails check(s) failed"
-  exit 1
-fi
-echo "all publishing-mode checks passed"
+on_failure() { for f in "$T"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; }
+finish "all publishing-mode checks passed"

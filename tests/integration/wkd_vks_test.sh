@@ -7,15 +7,8 @@
 set -euo pipefail
 B=${1:?usage: wkd_vks_test.sh BUILD_DIR DATA_DIR}
 DATA=${2:?usage: wkd_vks_test.sh BUILD_DIR DATA_DIR}
-T=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  for h in "$T"/gnupg-*; do [ -d "$h" ] && GNUPGHOME=$h gpgconf --kill all 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/harness.sh"
+use_temp_dir
 WKS=$(gpgconf --list-dirs libexecdir)/gpg-wks-client
 [ -x "$WKS" ] || { echo "gpg-wks-client missing (Debian package gpg-wks-client)"; exit 1; }
 G="timeout 30 gpg --batch --no-tty"
@@ -37,14 +30,8 @@ done
 GNUPGHOME=$K gpg --export --armor >"$T/unusual.asc"
 
 "$B/keydird" import --data "$T/data" "$DATA"/gpg-*.asc "$T/unusual.asc" >/dev/null 2>&1 || true
-"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --wkd-domain keydir.test \
-  --wkd-domain Example.ORG --wkd-submission-address key-submission@keydir.test \
-  --add-rate 0 >"$T/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q "serving" "$T/server.log" && break; sleep 0.1; done
-PORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/server.log")
-[ -n "$PORT" ] || { cat "$T/server.log"; echo "server did not start"; exit 1; }
-U=http://127.0.0.1:$PORT
+start_keydird server --data "$T/data" --wkd-domain keydir.test \
+  --wkd-domain Example.ORG --wkd-submission-address key-submission@keydir.test --add-rate 0
 echo "keydird on $U"
 
 # --- WKD: the URLs gpg-wks-client prints are the ones keydird answers ----
@@ -98,8 +85,7 @@ check "WKD: POST is 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
   -H 'Host: keydir.test' "$U/.well-known/openpgpkey/hu/$MH")"
 
 # --- keydird wkd-export: the static tree answers what the server answers --
-kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+stop_keydird
 check "wkd-export" 0 "$("$B/keydird" wkd-export --data "$T/data" --domain keydir.test --out "$T/wkd" >/dev/null 2>&1; echo $?)"
 check "wkd-export: advanced layout" 0 "$(cmp -s "$T/multi.bin" "$T/wkd/.well-known/openpgpkey/keydir.test/hu/$MH"; echo $?)"
 check "wkd-export: direct layout" 0 "$(cmp -s "$T/multi.bin" "$T/wkd/.well-known/openpgpkey/hu/$MH"; echo $?)"
@@ -108,11 +94,7 @@ check "wkd-export: no revoked address" 1 "$([ -e "$T/wkd/.well-known/openpgpkey/
 check "wkd-export into a non-empty folder fails" 1 "$("$B/keydird" wkd-export --data "$T/data" --domain keydir.test --out "$T/wkd" >/dev/null 2>&1; echo $?)"
 check "wkd-export: bad domain is a usage error" 2 "$("$B/keydird" wkd-export --data "$T/data" --domain 'a b' --out "$T/wkd2" >/dev/null 2>&1; echo $?)"
 
-"$B/keydird" serve --listen 127.0.0.1:0 --data "$T/data" --add-rate 0 >"$T/server2.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q "serving" "$T/server2.log" && break; sleep 0.1; done
-PORT=$(sed -n 's/.*serving.*:\([0-9]*\)$/\1/p' "$T/server2.log")
-U=http://127.0.0.1:$PORT
+start_keydird server2 --data "$T/data" --add-rate 0
 
 # --- VKS, as keys.openpgp.org answers ------------------------------------
 MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA
@@ -158,8 +140,7 @@ python3 -c 'import json,sys; print(json.dumps({"keytext": open(sys.argv[1]).read
   "$DATA/gpg-secret-key.asc" >"$T/secret.json"
 check "VKS upload of a secret key refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' \
   -H 'Content-Type: application/json' --data-binary "@$T/secret.json" "$U/vks/v1/upload")"
-kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+stop_keydird
 
 # --- gpg --locate-keys through WKD, over HTTPS on port 443 ---------------
 # dirmngr asks https://openpgpkey.keydir.test/ (then https://keydir.test/) on
@@ -177,6 +158,7 @@ if unshare --net --mount true 2>/dev/null; then
   L=$(gpg_home locate)
   cat >"$T/locate.sh" <<EOF
 set -e
+source '$HARNESS_DIR/harness.sh'
 ip link set lo up
 mount --bind '$T/hosts' /etc/hosts
 mount --bind '$T/resolv.conf' /etc/resolv.conf
@@ -184,12 +166,12 @@ mount --bind '$T/ca.pem' /etc/ssl/certs/ca-certificates.crt
 '$B/keydird' serve --listen 127.0.0.1:443 --data '$T/data' --wkd-domain keydir.test \
   --tls-cert '$T/tls.pem' --tls-key '$T/tls.key' >'$T/ns-server.log' 2>&1 &
 pid=\$!
-for _ in \$(seq 50); do grep -q serving '$T/ns-server.log' && break; sleep 0.1; done
+wait_serving '$T/ns-server.log' \$pid
 rc=0
 GNUPGHOME='$L' timeout 60 gpg --batch --auto-key-locate clear,nodefault,wkd \
   --locate-keys multi@keydir.test >'$T/locate.out' 2>&1 || rc=\$?
 GNUPGHOME='$L' gpgconf --kill all
-kill \$pid; wait \$pid || true
+stop_pid \$pid
 exit \$rc
 EOF
   rc=0
@@ -206,9 +188,5 @@ else
   echo "skip  gpg --locate-keys through WKD: needs root for a private network namespace (this run is not root)"
 fi
 
-if [ "$fails" -ne 0 ]; then
-  echo "--- server log"; tail -n 30 "$T/server.log"
-  echo "$fails check(s) failed"
-  exit 1
-fi
-echo "all WKD and VKS checks passed"
+on_failure() { echo "--- server log"; tail -n 30 "$T/server.log"; }
+finish "all WKD and VKS checks passed"
