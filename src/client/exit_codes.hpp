@@ -1,5 +1,12 @@
-// Exit codes of every keydir command (README "keydir", docs/client.md).
+// Exit codes of every keydir command (README "keydir", docs/client.md), and
+// the one table that derives an exit code from an error.
 #pragma once
+
+#include <functional>
+#include <iosfwd>
+
+#include "client/http.hpp"
+#include "common/result.hpp"
 
 namespace keydir::client {
 
@@ -17,5 +24,24 @@ inline constexpr int kExitWrongKey = 6;
 // An unexpected failure inside keydir (an exception nothing else caught,
 // out of memory): one line on stderr, never an abort or a core dump.
 inline constexpr int kExitInternal = 7;
+
+// The exit code of an error, for every ErrorCode (a switch without default:
+// -Wswitch names a new code that has no row yet). The codes are read as the
+// client meets them: the query, the files and the keys the user gave
+// (request and OpenPGP codes: usage, 2), nothing found (1), what only a
+// server refuses (5) or fails at (3), an answer that does not verify (4) and
+// keydir's own failure (7). An OpenPGP error in a server's answer is not the
+// user's: such errors become AnswerDidNotVerify (4) first. `keydir inspect`
+// does not use this table: its verdict is 1 for any refused input.
+int exit_code(ErrorCode code);
+
+// The exit code of a failed request (usage, 2, for a URL libcurl refuses;
+// network, 3, for the rest); the same kind of switch.
+int exit_code(NetError error);
+
+// Runs `command` and returns its exit code. An exception that escapes it
+// becomes one line on `err`, "keydir: internal error: ...", and
+// kExitInternal: never std::terminate's abort and core dump.
+int run_guarded(const std::function<int()>& command, std::ostream& err);
 
 }  // namespace keydir::client

@@ -167,7 +167,7 @@ int run(int argc, char** argv) {
     auto e = keydir::openpgp::Email::parse(wkd_email);
     if (!e) {
       std::cerr << "keydir wkd-url: " << e.error().detail << "\n";
-      return keydir::client::kExitUsage;
+      return keydir::client::exit_code(e.error().code);
     }
     auto [advanced, direct] = keydir::client::wkd_urls(*e, false);
     std::cout << advanced << "\n" << direct << "\n";
@@ -201,7 +201,7 @@ int run(int argc, char** argv) {
     auto q = keydir::client::classify(query);
     if (!q) {
       std::cerr << "keydir fetch: " << q.error().detail << "\n";
-      return keydir::client::kExitUsage;
+      return keydir::client::exit_code(q.error().code);
     }
     q->subkey = by_subkey;
     if (!q->email && o.server.empty()) {
@@ -275,14 +275,5 @@ int run(int argc, char** argv) {
 // Every exception that escapes a command ends here: one line on stderr and
 // exit 7 (kExitInternal), never std::terminate's abort and core dump.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::bad_alloc&) {
-    std::fputs("keydir: internal error: out of memory\n", stderr);
-  } catch (const std::exception& e) {
-    std::cerr << "keydir: internal error: " << keydir::client::printable(e.what(), 300) << "\n";
-  } catch (...) {
-    std::cerr << "keydir: internal error: an unknown exception\n";
-  }
-  return keydir::client::kExitInternal;
+  return keydir::client::run_guarded([&] { return run(argc, argv); }, std::cerr);
 }

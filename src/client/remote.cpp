@@ -45,7 +45,7 @@ std::string first_line(std::string_view s) {
   return line.size() > 200 ? line.substr(0, 200) + "…" : line;
 }
 
-// A network failure: message and exit code 3.
+// A network failure: message and exit code 3 (2 for a URL libcurl refuses).
 int network_error(std::ostream& err, const std::string& what, const HttpResult& r) {
   const char* kind = "network error";
   switch (r.error) {
@@ -59,7 +59,7 @@ int network_error(std::ostream& err, const std::string& what, const HttpResult& 
   }
   // libcurl's message may quote what the server sent (a redirect's host).
   err << "keydir: " << what << ": " << kind << ": " << printable(r.message, 300) << "\n";
-  return r.error == NetError::Usage ? kExitUsage : kExitNetwork;
+  return exit_code(r.error);
 }
 
 // An HTTP status other than 2xx: 404 not found (1), other 4xx refused (5),
@@ -69,7 +69,7 @@ int status_error(std::ostream& err, const std::string& what, const HttpResult& r
   err << "keydir: " << what << ": HTTP " << r.status << (reason.empty() ? "" : ": " + reason)
       << "\n";
   if (r.status == 404) {
-    return kExitNotFound;
+    return exit_code(ErrorCode::NotFound);
   }
   return r.status >= 500 ? kExitNetwork : kExitServerRefused;
 }
@@ -183,7 +183,7 @@ Result<FetchQuery> classify(std::string_view query) {
 tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery& query,
                                               std::uint64_t now) {
   auto bad = [](std::string why) {
-    return tl::unexpected<AnswerError>(AnswerError{kExitBadAnswer, std::move(why)});
+    return tl::unexpected<AnswerError>(AnswerError{exit_code(ErrorCode::AnswerDidNotVerify), std::move(why)});
   };
   auto wrong = [](std::string why) {
     return tl::unexpected<AnswerError>(AnswerError{kExitWrongKey, std::move(why)});
@@ -380,7 +380,7 @@ std::optional<VksAnswer> vks_upload(const ClientOptions& o, const std::string& a
   auto a = parse_vks_answer(r.body);
   if (!a) {
     err << "keydir: " << o.server << ": " << a.error().detail << "\n";
-    code = kExitBadAnswer;
+    code = exit_code(a.error().code);
     return std::nullopt;
   }
   if (a->fpr != fpr.to_hex()) {
@@ -417,7 +417,7 @@ int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::
   auto answer = parse_vks_answer(r.body, true);
   if (!answer) {
     err << "keydir: " << o.server << ": request-verify: " << answer.error().detail << "\n";
-    return kExitBadAnswer;
+    return exit_code(answer.error().code);
   }
   for (const auto& [addr, st] : answer->status) {
     out << "  " << addr << ": " << st
@@ -456,14 +456,14 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
       } else {
         err << "keydir upload: " << f << ": " << checked.error().detail << "\n";
       }
-      return kExitUsage;
+      return exit_code(checked.error().code);
     }
     for (auto& v : *checked) {
       if (!v.accepted()) {
         err << "keydir upload: " << f << ": key "
             << (v.fingerprint ? v.fingerprint->to_hex() : std::string("?"))
             << " would be refused: " << v.refusal->detail << "\n";
-        return kExitUsage;
+        return exit_code(v.refusal->code);
       }
       certs.push_back({f, v.cert->to_bytes(), v.cert->fingerprint()});
     }
@@ -554,14 +554,14 @@ int verify(const ClientOptions& o, const std::string& file, const std::vector<st
     err << "keydir verify: " << file << ": "
         << (!checked ? checked.error().detail : std::string("give exactly one valid public key"))
         << "\n";
-    return kExitUsage;
+    return !checked ? exit_code(checked.error().code) : kExitUsage;
   }
   std::vector<std::string> wanted;
   for (const auto& e : emails) {
     auto parsed = openpgp::Email::parse(e);
     if (!parsed) {
       err << "keydir verify: not an e-mail address: " << e << "\n";
-      return kExitUsage;
+      return exit_code(parsed.error().code);
     }
     wanted.push_back(parsed->address());
   }
@@ -903,7 +903,7 @@ int search(const ClientOptions& o, const std::string& text, bool as_json, std::o
   auto entries = parse_mr_index(r.body);
   if (!entries) {
     err << "keydir search: " << o.server << ": " << entries.error().detail << "\n";
-    return kExitBadAnswer;
+    return exit_code(entries.error().code);
   }
   if (entries->empty()) {
     err << "keydir search: nothing found for \"" << printable(text, 200) << "\"\n";

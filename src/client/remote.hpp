@@ -45,7 +45,8 @@ struct FetchQuery {
 Result<FetchQuery> classify(std::string_view query);
 
 // Why an answer was refused: `exit_code` is kExitBadAnswer (not a key, does
-// not verify) or kExitWrongKey (valid keys, but not the one asked for).
+// not verify: exit_code(ErrorCode::AnswerDidNotVerify), whatever the OpenPGP
+// error) or kExitWrongKey (valid keys, but not the one asked for).
 struct AnswerError {
   int exit_code;
   std::string detail;  // one line

@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <new>
+#include <set>
 #include <sstream>
+#include <stdexcept>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -369,6 +373,160 @@ TEST(Client, WkdUrls) {
             "iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=joe.doe");
   EXPECT_EQ(direct, "https://example.org/.well-known/openpgpkey/hu/"
                     "iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=joe.doe");
+}
+
+// Every ErrorCode with the exit code keydir gives it: the table of
+// exit_codes.hpp, written out. ErrorCode has no count, so the list is by
+// hand; ListsEveryErrorCode checks that it misses none.
+struct ExitRow {
+  ErrorCode code;
+  int exit;
+};
+constexpr ExitRow kExitTable[] = {
+    {ErrorCode::BadQuery, kExitUsage},
+    {ErrorCode::ShortKeyIdRefused, kExitUsage},
+    {ErrorCode::UnsupportedMediaType, kExitUsage},
+    {ErrorCode::PayloadTooLarge, kExitUsage},
+    {ErrorCode::UnsupportedOperation, kExitUsage},
+    {ErrorCode::BadArmor, kExitUsage},
+    {ErrorCode::MalformedPacket, kExitUsage},
+    {ErrorCode::PacketTooLarge, kExitUsage},
+    {ErrorCode::NoCertificate, kExitUsage},
+    {ErrorCode::UnsupportedVersion, kExitUsage},
+    {ErrorCode::SecretKeyRefused, kExitUsage},
+    {ErrorCode::NoValidComponents, kExitUsage},
+    {ErrorCode::WeakAlgorithm, kExitUsage},
+    {ErrorCode::UnsupportedAlgorithm, kExitUsage},
+    {ErrorCode::TooManyComponents, kExitUsage},
+    {ErrorCode::CertificateTooLarge, kExitUsage},
+    {ErrorCode::BadSignature, kExitUsage},
+    {ErrorCode::Tombstoned, kExitServerRefused},
+    {ErrorCode::NotFound, kExitNotFound},
+    {ErrorCode::RateLimited, kExitServerRefused},
+    {ErrorCode::MailFailed, kExitNetwork},
+    {ErrorCode::TokenInvalid, kExitServerRefused},
+    {ErrorCode::Unauthorized, kExitServerRefused},
+    {ErrorCode::StorageIo, kExitNetwork},
+    {ErrorCode::StorageCorruption, kExitNetwork},
+    {ErrorCode::ProtocolError, kExitNetwork},
+    {ErrorCode::Internal, kExitInternal},
+    {ErrorCode::AnswerDidNotVerify, kExitBadAnswer},
+};
+
+TEST(ExitCodes, TheDocumentedNumbers) {
+  // README "Exit codes" and docs/client.md print these numbers.
+  EXPECT_EQ(kExitOk, 0);
+  EXPECT_EQ(kExitNotFound, 1);
+  EXPECT_EQ(kExitRefused, 1);
+  EXPECT_EQ(kExitUsage, 2);
+  EXPECT_EQ(kExitNetwork, 3);
+  EXPECT_EQ(kExitBadAnswer, 4);
+  EXPECT_EQ(kExitServerRefused, 5);
+  EXPECT_EQ(kExitWrongKey, 6);
+  EXPECT_EQ(kExitInternal, 7);
+}
+
+TEST(ExitCodes, ListsEveryErrorCode) {
+  // The enumerators are 0, 1, 2, ... in declaration order: the list holds
+  // each once, in that order (a code inserted in the middle shifts the rest).
+  std::set<std::string_view> names;
+  for (std::size_t i = 0; i < std::size(kExitTable); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(kExitTable[i].code), i) << error_code_name(kExitTable[i].code);
+    names.insert(error_code_name(kExitTable[i].code));
+  }
+  EXPECT_EQ(names.size(), std::size(kExitTable));
+  // One past the last: no enumerator (error_code_name's fallback). A code
+  // appended to the enum fails here (and -Wswitch fails the build).
+  const auto past = static_cast<ErrorCode>(std::size(kExitTable));
+  EXPECT_EQ(error_code_name(past), "internal");
+  EXPECT_NE(error_code_name(static_cast<ErrorCode>(std::size(kExitTable) - 1)), "internal");
+  EXPECT_EQ(exit_code(past), kExitInternal);
+}
+
+TEST(ExitCodes, EveryErrorCodeMapsToItsDocumentedExitCode) {
+  const std::set<int> documented = {kExitNotFound, kExitUsage,         kExitNetwork, kExitBadAnswer,
+                                    kExitServerRefused, kExitWrongKey, kExitInternal};
+  for (const auto& row : kExitTable) {
+    const int got = exit_code(row.code);
+    EXPECT_EQ(got, row.exit) << error_code_name(row.code);
+    EXPECT_TRUE(documented.contains(got)) << error_code_name(row.code) << " -> " << got;
+    EXPECT_NE(got, kExitOk) << error_code_name(row.code);  // an error never exits 0
+  }
+}
+
+TEST(ExitCodes, EachKindOfFailureHasItsOwnCode) {
+  // usage: the query or the key the user gave
+  EXPECT_EQ(exit_code(ErrorCode::BadQuery), 2);
+  EXPECT_EQ(exit_code(ErrorCode::ShortKeyIdRefused), 2);
+  EXPECT_EQ(exit_code(ErrorCode::SecretKeyRefused), 2);
+  EXPECT_EQ(exit_code(ErrorCode::BadArmor), 2);
+  // not found
+  EXPECT_EQ(exit_code(ErrorCode::NotFound), 1);
+  // network: the request failed, or the server did
+  EXPECT_EQ(exit_code(NetError::Dns), 3);
+  EXPECT_EQ(exit_code(NetError::Connect), 3);
+  EXPECT_EQ(exit_code(NetError::Timeout), 3);
+  EXPECT_EQ(exit_code(NetError::Tls), 3);
+  EXPECT_EQ(exit_code(NetError::Protocol), 3);
+  EXPECT_EQ(exit_code(NetError::TooLarge), 3);
+  EXPECT_EQ(exit_code(NetError::None), 3);
+  EXPECT_EQ(exit_code(NetError::Usage), 2);  // a URL libcurl refuses
+  EXPECT_EQ(exit_code(ErrorCode::StorageIo), 3);
+  // verification failure: the answer
+  EXPECT_EQ(exit_code(ErrorCode::AnswerDidNotVerify), 4);
+  // the server refused
+  EXPECT_EQ(exit_code(ErrorCode::RateLimited), 5);
+  EXPECT_EQ(exit_code(ErrorCode::Unauthorized), 5);
+  // keydir's own failure
+  EXPECT_EQ(exit_code(ErrorCode::Internal), 7);
+}
+
+TEST(ExitCodes, ErrorsOfTheClientGoThroughTheTable) {
+  auto short_id = classify("0x12345678");
+  ASSERT_FALSE(short_id);
+  EXPECT_EQ(exit_code(short_id.error().code), kExitUsage);
+  auto junk = classify("not a query");
+  ASSERT_FALSE(junk);
+  EXPECT_EQ(exit_code(junk.error().code), kExitUsage);
+  auto address = openpgp::Email::parse("no-at-sign");
+  ASSERT_FALSE(address);
+  EXPECT_EQ(exit_code(address.error().code), kExitUsage);
+  auto index = parse_mr_index("pub:XYZ:1:2048:1:0:\n");
+  ASSERT_FALSE(index);
+  EXPECT_EQ(exit_code(index.error().code), kExitBadAnswer);
+  auto vks = parse_vks_answer("[]");
+  ASSERT_FALSE(vks);
+  EXPECT_EQ(exit_code(vks.error().code), kExitBadAnswer);
+  // An OpenPGP error in the answer is the server's (4), not the user's (2).
+  auto q = classify("0x1234567890ABCDEF");
+  ASSERT_TRUE(q);
+  auto garbage = check_answer(as_bytes(std::string_view("-----BEGIN PGP")), *q, test::kNow);
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().exit_code, kExitBadAnswer);
+}
+
+TEST(ExitCodes, AnEscapingExceptionIsOneLineAndExit7) {
+  std::ostringstream err;
+  EXPECT_EQ(run_guarded([] { return kExitServerRefused; }, err), kExitServerRefused);
+  EXPECT_EQ(err.str(), "");
+
+  EXPECT_EQ(run_guarded([]() -> int { throw std::runtime_error("boom\nsecond\x1b[2J line"); }, err),
+            kExitInternal);
+  EXPECT_EQ(err.str(), "keydir: internal error: boom\\x0Asecond\\x1B[2J line\n");
+
+  err.str("");
+  EXPECT_EQ(run_guarded([]() -> int { throw std::bad_alloc(); }, err), kExitInternal);
+  EXPECT_EQ(err.str(), "keydir: internal error: out of memory\n");
+
+  err.str("");
+  EXPECT_EQ(run_guarded([]() -> int { throw 42; }, err), kExitInternal);
+  EXPECT_EQ(err.str(), "keydir: internal error: an unknown exception\n");
+
+  err.str("");
+  EXPECT_EQ(run_guarded([]() -> int { throw std::out_of_range(std::string(5000, 'x')); }, err),
+            kExitInternal);
+  EXPECT_EQ(err.str(), "keydir: internal error: " + std::string(300, 'x') + "…\n");
+  EXPECT_EQ(exit_code(ErrorCode::Internal), kExitInternal);
 }
 
 }  // namespace
