@@ -6,30 +6,24 @@
 set -euo pipefail
 B=${1:?usage: crash_upload_test.sh BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d)
+source "$HERE/../support/harness.sh"
+use_temp_dir
 SPID=""
-UPID=""
-cleanup() {
-  [ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null
-  [ -n "$UPID" ] && kill "$UPID" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# The uploader keeps one URL: every restart listens on the same port.
+LISTEN=127.0.0.1:$(free_port)
 "$B/gen_certs" --count 50000 --seed 77 --v6-every 9 --out "$T/certs.pgp"
 start() {
-  "$B/keydird" serve --listen "127.0.0.1:$PORT" --data "$T/data" --add-rate 0 \
-    --access-log off >>"$T/server.log" 2>&1 &
-  SPID=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && return; sleep 0.05; done
-  echo "server did not start"; tail "$T/server.log"; exit 1
+  APPEND_LOG=1 start_keydird server --data "$T/data" --add-rate 0 --access-log off
+  SPID=$SERVER_PID
 }
 start
 touch "$T/acked"
-python3 "$HERE/crash_upload.py" "http://127.0.0.1:$PORT" "$T/certs.pgp" "$T/acked" &
+python3 "$HERE/crash_upload.py" "$U" "$T/certs.pgp" "$T/acked" &
 UPID=$!
+PIDS+=("$UPID")
 for round in $(seq 20); do
+  # SIGKILL at a random moment (0.2 s to 0.6 s into the uploads) is the
+  # point of the test: no condition to wait for, so this sleep stays.
   sleep "0.$((RANDOM % 5 + 2))"
   kill -9 "$SPID"
   wait "$SPID" 2>/dev/null || true
@@ -43,10 +37,7 @@ for round in $(seq 20); do
   echo "ok    kill $round: consistent, all $acked acknowledged uploads present"
   start
 done
-kill "$UPID" 2>/dev/null || true
-wait "$UPID" 2>/dev/null || true
-UPID=""
-kill -TERM "$SPID"; wait "$SPID" 2>/dev/null || true
-SPID=""
+stop_pid "$UPID"
+stop_pid "$SPID"
 "$B/keydird" check --data "$T/data" --expect "$T/acked" >/dev/null
 echo "all crash checks passed ($(grep -c . "$T/acked") acknowledged uploads, 20 kills)"
