@@ -1,0 +1,197 @@
+#include "storage/rocksdb/codec.hpp"
+
+#include "common/byte_reader.hpp"
+
+namespace keydir::storage::rocks {
+
+const char* const kCfNames[kCfCount] = {"default",  "certs",  "by_fpr",    "by_keyid",
+                                        "by_short", "by_email", "by_wkd",  "by_word",
+                                        "by_sks",   "changelog", "tombstones", "meta",
+                                        "verify",   "recon_tree", "audit"};
+
+std::string alias_prefix(std::string_view peer) {
+  std::string k = "recon-alias.";
+  k.append(peer);
+  k.push_back('\0');
+  return k;
+}
+
+std::string fpr_key(const Fingerprint& f) {
+  std::string k(1, static_cast<char>(f.version()));
+  k.append(as_chars(f.bytes()));
+  return k;
+}
+
+std::string published_key(const Fingerprint& f, std::string_view email) {
+  return "p" + fpr_key(f) + std::string(email);
+}
+
+std::string token_key(ByteView hash) { return "t" + std::string(as_chars(hash)); }
+
+std::string encode_token(const VerifyToken& t) {
+  std::string v(1, static_cast<char>(t.kind));
+  std::string f = fpr_key(t.fingerprint);
+  v.push_back(static_cast<char>(f.size()));
+  v += f;
+  for (std::uint64_t x : {t.created, t.expires}) {
+    for (int i = 7; i >= 0; --i) {
+      v.push_back(static_cast<char>(x >> (8 * i)));
+    }
+  }
+  v += t.email;
+  return v;
+}
+
+std::optional<Fingerprint> fpr_from(std::string_view k) {
+  if (k.size() == 21 && k[0] == 4) {
+    return Fingerprint(Fingerprint::Version::V4, as_bytes(k.substr(1)));
+  }
+  if (k.size() == 33 && k[0] == 6) {
+    return Fingerprint(Fingerprint::Version::V6, as_bytes(k.substr(1)));
+  }
+  return std::nullopt;
+}
+
+std::string be(std::uint64_t v, std::size_t width) {
+  Bytes b;
+  append_be(b, v, width);
+  return std::string(as_chars(b));
+}
+
+std::optional<VerifyToken> decode_token(std::string_view v) {
+  if (v.size() < 2) {
+    return std::nullopt;
+  }
+  VerifyToken t;
+  auto kind = static_cast<std::uint8_t>(v[0]);
+  if (kind != 1 && kind != 2) {
+    return std::nullopt;
+  }
+  t.kind = static_cast<VerifyToken::Kind>(kind);
+  auto flen = static_cast<std::uint8_t>(v[1]);
+  if (v.size() < 2u + flen + 16u) {
+    return std::nullopt;
+  }
+  auto fpr = fpr_from(v.substr(2, flen));
+  if (!fpr) {
+    return std::nullopt;
+  }
+  t.fingerprint = *fpr;
+  std::size_t at = 2u + flen;
+  for (std::uint64_t* x : {&t.created, &t.expires}) {
+    for (int i = 0; i < 8; ++i) {
+      *x = *x << 8 | static_cast<std::uint8_t>(v[at++]);
+    }
+  }
+  t.email = std::string(v.substr(at));
+  return t;
+}
+
+std::string sep_key(std::string_view a, const std::string& fpr) {
+  std::string k(a);
+  k.push_back('\0');
+  k += fpr;
+  return k;
+}
+
+std::string wkd_prefix(const WkdHash& w) {
+  std::string k = w.domain();
+  k.push_back('\0');
+  k += w.hash();
+  return k;
+}
+
+std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
+  std::vector<Entry> out;
+  std::string p = fpr_key(primary);
+  // Several certificates may claim one fingerprint (a primary key bound as
+  // another's subkey): a set, resolved at lookup.
+  for (const auto& f : idx.fingerprints) {
+    out.push_back({kByFpr, fpr_key(f), p, Kind::Set});
+  }
+  for (const auto& k : idx.key_ids) {
+    out.push_back({kByKeyId, std::string(as_chars(k.bytes())), p, Kind::Set});
+    out.push_back({kByShort, be(k.short_id(), 4), p, Kind::Set});
+  }
+  for (const auto& f : idx.weak_subkeys) {
+    out.push_back({kByFpr, kWeak + fpr_key(f), p, Kind::Set});
+    const KeyId k = f.key_id();
+    out.push_back({kByKeyId, std::string(as_chars(k.bytes())) + kWeak, p, Kind::Set});
+    out.push_back({kByShort, be(k.short_id(), 4) + kWeak, p, Kind::Set});
+  }
+  for (const auto& e : idx.emails) {
+    out.push_back({kByEmail, e, p, Kind::Set});
+  }
+  for (const auto& w : idx.wkd) {
+    out.push_back({kByWkd, wkd_prefix(w), p, Kind::Set});
+  }
+  for (const auto& w : idx.words) {
+    out.push_back({kByWord, sep_key(w, p), {}, Kind::Scan});
+  }
+  if (!idx.sks_hash.empty()) {
+    out.push_back({kBySks, std::string(as_chars(idx.sks_hash)), p, Kind::Unique});
+  }
+  return out;
+}
+
+std::vector<std::string> decode_set(std::string_view v) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < v.size()) {
+    std::size_t len = v[i] == 6 ? 33 : v[i] == 4 ? 21 : 0;
+    if (len == 0 || i + len > v.size()) {
+      break;
+    }
+    out.emplace_back(v.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+std::string encode_record(const CertRecord& r) {
+  Bytes out{kRecordFormat};
+  append_be(out, r.first_seen, 8);
+  append_be(out, r.last_change, 8);
+  append_be(out, r.seq, 8);
+  out.push_back(static_cast<std::uint8_t>(r.digest.size()));
+  append(out, r.digest);
+  append_be(out, r.cert.size(), 4);
+  append(out, r.cert);
+  append(out, r.index.encode());
+  return std::string(as_chars(out));
+}
+
+Result<CertRecord> decode_record(const Fingerprint& fpr, std::string_view value,
+                                 bool with_index) {
+  ByteReader r(as_bytes(value), "stored certificate record");
+  KEYDIR_TRY(std::uint8_t format, r.read_u8());
+  if (format != kRecordFormat) {
+    return fail(ErrorCode::StorageCorruption, "unknown record format " + std::to_string(format));
+  }
+  CertRecord rec;
+  rec.fingerprint = fpr;
+  KEYDIR_TRY(std::uint32_t f_hi, r.read_u32());
+  KEYDIR_TRY(std::uint32_t f_lo, r.read_u32());
+  KEYDIR_TRY(std::uint32_t l_hi, r.read_u32());
+  KEYDIR_TRY(std::uint32_t l_lo, r.read_u32());
+  KEYDIR_TRY(std::uint32_t s_hi, r.read_u32());
+  KEYDIR_TRY(std::uint32_t s_lo, r.read_u32());
+  rec.first_seen = std::uint64_t{f_hi} << 32 | f_lo;
+  rec.last_change = std::uint64_t{l_hi} << 32 | l_lo;
+  rec.seq = std::uint64_t{s_hi} << 32 | s_lo;
+  KEYDIR_TRY(ByteView digest, r.read_length_prefixed(1, 0, 64));
+  rec.digest.assign(digest.begin(), digest.end());
+  KEYDIR_TRY(ByteView cert, r.read_length_prefixed(4, 1, 1u << 30));
+  rec.cert.assign(cert.begin(), cert.end());
+  if (!with_index) {
+    return rec;
+  }
+  auto index = IndexSet::decode(r.rest());
+  if (!index) {
+    return fail(ErrorCode::StorageCorruption, "stored index: " + index.error().detail);
+  }
+  rec.index = std::move(*index);
+  return rec;
+}
+
+}  // namespace keydir::storage::rocks
