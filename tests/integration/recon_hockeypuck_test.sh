@@ -121,11 +121,8 @@ mkdir -m 700 "$T/pg"
 (cd "$T/pg" && exec ${AS_PG[@]+"${AS_PG[@]}"} "$PGBIN/postgres" -D "$T/pg/data" -c listen_addresses=127.0.0.1 \
   -p "$PG" -k "$T/pg" -c fsync=off -c synchronous_commit=off -c full_page_writes=off) >"$T/pg/postgres.log" 2>&1 &
 PG_PID=$!
-for _ in $(seq 150); do
-  "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG" && break
-  kill -0 "$PG_PID" 2>/dev/null || break
-  sleep 0.2
-done
+pg_ready_or_dead() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG" || ! kill -0 "$PG_PID" 2>/dev/null; }
+wait_until 30 pg_ready_or_dead || true
 "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG" || { echo "FAIL  PostgreSQL does not start"; cat "$T/pg/postgres.log"; exit 1; }
 "$PGBIN/psql" -h 127.0.0.1 -p "$PG" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
   -c "CREATE ROLE hkp LOGIN PASSWORD 'hkp'" -c "CREATE DATABASE hkp OWNER hkp" >/dev/null
@@ -221,10 +218,7 @@ CONF
 HPLOG=$T/hp/hockeypuck.log
 "$HP/bin/hockeypuck" -config "$T/hp/hockeypuck.conf" >"$T/hp/stdout.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 150); do
-  curl -s -o /dev/null "http://127.0.0.1:$HH/pks/lookup?op=stats" && break
-  sleep 0.2
-done
+wait_http "http://127.0.0.1:$HH/pks/lookup?op=stats" 30 || true
 curl -s -o /dev/null "http://127.0.0.1:$HH/pks/lookup?op=stats" ||
   { echo "FAIL  Hockeypuck does not start"; tail -n 20 "$T/hp/stdout.log" "$T/hp/hockeypuck.log"; exit 1; }
 hp_add() {  # hp_add FILE.asc: how many keys Hockeypuck inserted or updated
@@ -268,34 +262,26 @@ http {
 CONF
 nginx -c "$T/nginx.conf" -p "$T" 2>"$T/nginx-start.log" &
 PIDS+=($!)
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$NP") 2>/dev/null && break
-  sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$NP") 2>/dev/null || { echo "FAIL  nginx does not start"; cat "$T/nginx-start.log"; exit 1; }
+wait_port 127.0.0.1 "$NP" 5 || { echo "FAIL  nginx does not start"; cat "$T/nginx-start.log"; exit 1; }
 
 # --- the two keydirds ------------------------------------------------------------------
 mkdir -p "$T/direct" "$T/deployed"
 "$B/keydird" import --data "$T/direct/data" "$T/direct-only.pgp" >/dev/null 2>&1
 "$B/keydird" import --data "$T/deployed/data" "$T/deployed-only.pgp" >/dev/null 2>&1
+# start_direct: the "direct" keydird (its log $T/direct/serve.log, kept
+# across restarts); waits until it serves.
 start_direct() {
-  "$B/keydird" serve --listen "127.0.0.1:$AH" --data "$T/direct/data" --recon-listen "127.0.0.1:$AR" \
-    --peer "127.0.0.1:$HR:$HH" --gossip-interval 2 --add-rate 0 \
-    --recon-filters hockeypuck-2.3 --access-log "$T/direct/access.log" >>"$T/direct/serve.log" 2>&1 &
-  DIRECT_PID=$!
-  PIDS+=($DIRECT_PID)
+  LISTEN=127.0.0.1:$AH APPEND_LOG=1 start_keydird direct/serve --data "$T/direct/data" \
+    --recon-listen "127.0.0.1:$AR" --peer "127.0.0.1:$HR:$HH" --gossip-interval 2 --add-rate 0 \
+    --recon-filters hockeypuck-2.3 --access-log "$T/direct/access.log"
+  DIRECT_PID=$SERVER_PID
 }
 START=$(date +%s)
 start_direct
-"$B/keydird" serve --listen "127.0.0.1:$BH" --data "$T/deployed/data" --recon-listen "127.0.0.1:$BR" \
-  --peer "127.0.0.1:$HR:$HH" --gossip-interval 2 --add-rate 0 --trusted-proxy 127.0.0.1 \
-  --recon-filters hockeypuck-2.3 --recon-hkp-port "$NP" \
-  --access-log "$T/deployed/access.log" >"$T/deployed/serve.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  grep -q serving "$T/direct/serve.log" && grep -q serving "$T/deployed/serve.log" && break
-  sleep 0.2
-done
+LISTEN=127.0.0.1:$BH start_keydird deployed/serve --data "$T/deployed/data" \
+  --recon-listen "127.0.0.1:$BR" --peer "127.0.0.1:$HR:$HH" --gossip-interval 2 --add-rate 0 \
+  --trusted-proxy 127.0.0.1 --recon-filters hockeypuck-2.3 --recon-hkp-port "$NP" \
+  --access-log "$T/deployed/access.log"
 check "both keydirds serve" "yes yes" \
   "$(grep -q serving "$T/direct/serve.log" && echo yes || echo no) $(grep -q serving "$T/deployed/serve.log" && echo yes || echo no)"
 
@@ -327,12 +313,12 @@ count_is() { [ "$(metric "$1" keydir_certificates)" = "$2" ]; }
 hp_count_is() { [ "$(hp_count)" = "$1" ]; }
 serves() { [ "$(status "$1" "$2")" = 200 ]; }
 since() { echo $(($(date +%s) - $1)); }
-wait_for() {  # wait_for LIMIT CMD...: seconds since START until CMD holds, or "timeout"
+since_start() {  # since_start LIMIT CMD...: seconds since START until CMD holds, or "timeout"
   local limit=$1
   shift
   while ! "$@"; do
     [ "$(since "$START")" -ge "$limit" ] && { echo timeout; return 0; }
-    sleep 1
+    sleep 1  # a try a second: CMD asks every server for every key
   done
   since "$START"
 }
@@ -422,7 +408,7 @@ quiet() {
     if [ $(($(date +%s) - start)) -ge "$limit" ]; then
       # a whole window more, to measure what the two keep fetching
       c0=$(fetch_counters); la=$(wc -l <"$T/direct/access.log"); ld=$(wc -l <"$T/deployed/access.log")
-      sleep "$WINDOW"
+      sleep "$WINDOW"  # a window of wall time in which to watch the counters (the point)
       c1=$(fetch_counters)
       case "$moved" in fewer*) ;; *) moved="" ;; esac
       echo "still fetching after ${limit} s: in ${WINDOW} s ${moved:+$moved, }$(counter_diff "$c0" "$c1"); Hockeypuck fetched $(hashquery_bytes "$la" "$ld")"
@@ -433,11 +419,11 @@ quiet() {
 quiet_ok() { case "$1" in quiet*) echo quiet ;; *) echo "$1" ;; esac; }
 
 # --- 1. the initial sets converge ---------------------------------------------------
-took=$(wait_for 120 count_is "$A" 160)
+took=$(since_start 120 count_is "$A" 160)
 check "keydird (direct) ends with all 160 keys: Hockeypuck's 40, the other's 60 (took ${took} s)" "160" "$(metric "$A" keydir_certificates)"
-took=$(wait_for 120 count_is "$DK" 160)
+took=$(since_start 120 count_is "$DK" 160)
 check "keydird (deployed) ends with all 160 keys (took ${took} s)" "160" "$(metric "$DK" keydir_certificates)"
-took=$(wait_for 150 hp_count_is 160)
+took=$(since_start 150 hp_count_is 160)
 check "Hockeypuck ends with all 160 keys (took ${took} s)" "160" "$(hp_count)"
 check "Hockeypuck serves each of the direct keydird's 60" "yes" "$(has_all "$H" "$T/direct-only.pgp" && echo yes || echo no)"
 check "Hockeypuck serves each of the deployed keydird's 60" "yes" "$(has_all "$H" "$T/deployed-only.pgp" && echo yes || echo no)"
@@ -453,11 +439,11 @@ check "Hockeypuck takes a later upload" "1" "$(hp_add "$T/late-hp.asc")"
 check "keydird (direct) takes a later upload" "200" "$(post_cert "$A" "$T/late-direct.pgp")"
 check "keydird (deployed) takes a later upload (through nginx)" "200" "$(post_cert "$D" "$T/late-deployed.pgp")"
 START=$(date +%s)
-took=$(wait_for 60 has_all "$A" "$T/late-hp.pgp" "$T/late-deployed.pgp")
+took=$(since_start 60 has_all "$A" "$T/late-hp.pgp" "$T/late-deployed.pgp")
 check "keydird (direct) gets the keys uploaded later to Hockeypuck and to the other keydird (took ${took} s)" yes "$(took_ok "$took")"
-took=$(wait_for 60 has_all "$D" "$T/late-hp.pgp" "$T/late-direct.pgp")
+took=$(since_start 60 has_all "$D" "$T/late-hp.pgp" "$T/late-direct.pgp")
 check "keydird (deployed) gets the keys uploaded later to Hockeypuck and to the other keydird (took ${took} s)" yes "$(took_ok "$took")"
-took=$(wait_for 60 has_all "$H" "$T/late-direct.pgp" "$T/late-deployed.pgp")
+took=$(since_start 60 has_all "$H" "$T/late-direct.pgp" "$T/late-deployed.pgp")
 check "Hockeypuck gets the keys uploaded later to either keydird (took ${took} s)" yes "$(took_ok "$took")"
 q=$(quiet 30)
 check "then nothing more is fetched either way (${q})" quiet "$(quiet_ok "$q")"
@@ -465,9 +451,9 @@ check "then nothing more is fetched either way (${q})" quiet "$(quiet_ok "$q")"
 # --- 3. a third-party certification: Hockeypuck keeps it, keydird strips it ---------------
 check "Hockeypuck takes a key with a third-party certification" "1" "$(hp_add "$T/tp1.asc")"
 START=$(date +%s)
-took=$(wait_for 60 serves "$A" "$TP1")
+took=$(since_start 60 serves "$A" "$TP1")
 check "keydird (direct) gets it from Hockeypuck (took ${took} s)" yes "$(took_ok "$took")"
-took=$(wait_for 60 serves "$D" "$TP1")
+took=$(since_start 60 serves "$D" "$TP1")
 check "keydird (deployed) gets it from Hockeypuck (took ${took} s)" yes "$(took_ok "$took")"
 check "keydird strips the third-party certification (direct, deployed)" "0 0" \
   "$(certifier_sigs_at "$A" "$TP1") $(certifier_sigs_at "$D" "$TP1")"
@@ -478,9 +464,9 @@ check "then neither side fetches that key again (${q})" quiet "$(quiet_ok "$q")"
 check "keydird (deployed) takes a key with a third-party certification (through nginx)" "200" \
   "$(post_cert "$D" "$T/tp2.pgp")"
 START=$(date +%s)
-took=$(wait_for 60 serves "$H" "$TP2")
+took=$(since_start 60 serves "$H" "$TP2")
 check "Hockeypuck gets it from keydird (took ${took} s)" yes "$(took_ok "$took")"
-took=$(wait_for 60 serves "$A" "$TP2")
+took=$(since_start 60 serves "$A" "$TP2")
 check "keydird (direct) gets it (took ${took} s)" yes "$(took_ok "$took")"
 check "all three hold it stripped (Hockeypuck, direct, deployed)" "0 0 0" \
   "$(certifier_sigs_at "$H" "$TP2") $(certifier_sigs_at "$A" "$TP2") $(certifier_sigs_at "$D" "$TP2")"
@@ -490,11 +476,11 @@ check "then neither side fetches that key again (${q})" quiet "$(quiet_ok "$q")"
 # --- 4. a hard-revoked key: Hockeypuck drops its user IDs (HIP-5) -------------------------
 check "keydird (direct) takes a hard-revoked key" "200" "$(post_cert "$A" "$T/revoked.pgp")"
 START=$(date +%s)
-took=$(wait_for 60 serves "$H" "$RFPR")
+took=$(since_start 60 serves "$H" "$RFPR")
 check "Hockeypuck gets it (took ${took} s)" yes "$(took_ok "$took")"
 check "Hockeypuck drops its user ID (HIP-5; keydird (direct) serves $(user_ids_at "$A" "$RFPR"))" "0" \
   "$(user_ids_at "$H" "$RFPR")"
-took=$(wait_for 60 serves "$D" "$RFPR")
+took=$(since_start 60 serves "$D" "$RFPR")
 check "keydird (deployed) gets the revocation from Hockeypuck (took ${took} s)" yes "$(took_ok "$took")"
 q=$(quiet 45)
 check "then neither side fetches that key again (${q})" quiet "$(quiet_ok "$q")"
@@ -509,13 +495,8 @@ check "Hockeypuck does not hold it" "no" "$(serves "$H" "$V6FPR" && echo yes || 
 # so neither side fetches anything again.
 la=$(wc -l <"$T/direct/access.log"); ld=$(wc -l <"$T/deployed/access.log")
 c0=$(fetch_counters)
-kill "$DIRECT_PID"
-wait "$DIRECT_PID" 2>/dev/null || true
+stop_pid "$DIRECT_PID"
 start_direct
-for _ in $(seq 100); do
-  [ "$(grep -c serving "$T/direct/serve.log")" -ge 2 ] && break
-  sleep 0.2
-done
 q=$(quiet 45)
 check "keydird (direct) restarted: the two converge again (${q})" quiet "$(quiet_ok "$q")"
 grew=$(counter_diff "$c0" "$(fetch_counters)" | tr ' ' '\n' | grep '^hp_' | tr '\n' ' ' || true)
@@ -525,7 +506,8 @@ echo "info  what Hockeypuck fetched from the keydirds after the restart: $(hashq
 # --- 6. converged: no errors over the next rounds -----------------------------------
 hp_off=$(wc -c <"$HPLOG"); a_off=$(wc -l <"$T/direct/serve.log"); d_off=$(wc -l <"$T/deployed/serve.log")
 r0=$(rounds); t0=$(date +%s)
-while ! enough_rounds "$r0" "$(rounds)" && [ "$(since "$t0")" -lt 60 ]; do sleep 1; done
+more_rounds() { enough_rounds "$r0" "$(rounds)"; }
+WAIT_INTERVAL=1 wait_until 60 more_rounds || true
 check "3 more rounds each (direct, deployed, Hockeypuck: $(rounds) from $r0, in $(since "$t0") s)" yes \
   "$(enough_rounds "$r0" "$(rounds)" && echo yes || echo no)"
 hp_errors=$(tail -c +$((hp_off + 1)) "$HPLOG" | grep 'level=error' || true)
