@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <limits>
 #include <atomic>
-#include <cstdarg>
-#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -13,14 +11,14 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/merge_operator.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include "storage/rocksdb/codec.hpp"
+#include "storage/rocksdb/merge_operators.hpp"
 #include "storage/rocksdb/recon_tree.hpp"
+#include "storage/rocksdb/stderr_logger.hpp"
 
 namespace keydir::storage {
 
@@ -37,108 +35,7 @@ tl::unexpected<Error> io_error(const rocksdb::Status& s, std::string_view what) 
   return fail(ErrorCode::StorageIo, std::string(what) + ": " + s.ToString());
 }
 
-// The most certificates one key ID, address or WKD hash may name: anyone can
-// make keys that claim an address, and an unbounded set would make every
-// write to it slower (flooding). Past the bound, further claims are not
-// indexed; `check` reports them.
-constexpr std::size_t kMaxSetMembers = 10000;
-
-class FprSetMerge final : public rocksdb::MergeOperator {
- public:
-  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
-    std::vector<std::string> set;
-    if (in.existing_value) {
-      set = decode_set(std::string_view(in.existing_value->data(), in.existing_value->size()));
-    }
-    for (const auto& op : in.operand_list) {
-      if (op.size() < 2) {
-        continue;
-      }
-      std::string member(op.data() + 1, op.size() - 1);
-      auto it = std::lower_bound(set.begin(), set.end(), member);
-      bool present = it != set.end() && *it == member;
-      if (op[0] == '+' && !present && set.size() < kMaxSetMembers) {
-        set.insert(it, std::move(member));
-      } else if (op[0] == '-' && present) {
-        set.erase(it);
-      }
-    }
-    out->new_value.clear();
-    for (const auto& m : set) {
-      out->new_value += m;
-    }
-    return true;
-  }
-  const char* Name() const override { return "keydir.FprSet"; }
-};
-
-// Counters: a signed 64-bit add, so increments never read-modify-write.
-class Int64Add final : public rocksdb::AssociativeMergeOperator {
- public:
-  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
-             std::string* new_value, rocksdb::Logger*) const override {
-    std::int64_t sum = decode(value);
-    if (existing) {
-      sum += decode(*existing);
-    }
-    *new_value = be(static_cast<std::uint64_t>(sum), 8);
-    return true;
-  }
-  const char* Name() const override { return "keydir.Int64Add"; }
-  static std::int64_t decode(const rocksdb::Slice& s) {
-    if (s.size() != 8) {
-      return 0;
-    }
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-      v = v << 8 | static_cast<std::uint8_t>(s[i]);
-    }
-    return static_cast<std::int64_t>(v);
-  }
-};
-
-// Prefix of a multi-valued index key: everything before the primary
-// fingerprint. With it RocksDB keeps prefix bloom filters, so a lookup skips
-// every file that cannot hold its prefix — the cost stays flat as the store
-// grows. `extra` octets after the first NUL belong to the prefix (WKD: the
-// 32-character hash follows the domain's NUL).
-class NulPrefix final : public rocksdb::SliceTransform {
- public:
-  NulPrefix(const char* name, std::size_t extra) : name_(name), extra_(extra) {}
-  const char* Name() const override { return name_; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    auto nul = std::string_view(key.data(), key.size()).find('\0');
-    return rocksdb::Slice(key.data(), std::min(key.size(), nul + 1 + extra_));
-  }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    auto nul = std::string_view(key.data(), key.size()).find('\0');
-    return nul != std::string_view::npos && key.size() >= nul + 1 + extra_;
-  }
-
- private:
-  const char* name_;
-  std::size_t extra_;
-};
-
-std::shared_ptr<const rocksdb::SliceTransform> prefix_of(Cf c) {
-  if (c == kByWord) {
-    return std::make_shared<NulPrefix>("keydir.WordPrefix", 0);
-  }
-  return nullptr;
-}
-
 }  // namespace
-
-class StderrLogger final : public rocksdb::Logger {
- public:
-  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    std::fputs("rocksdb: ", stderr);
-    std::vfprintf(stderr, format, ap);
-    std::fputc('\n', stderr);
-  }
-};
 
 struct RocksKeyStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
