@@ -1,0 +1,176 @@
+// RocksKeyStore::check(): the consistency check of the RocksDB store (what
+// `keydird check` reports).
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/rocksdb/codec.hpp"
+#include "storage/rocksdb/rocks_impl.hpp"
+#include "storage/rocksdb/rocks_key_store.hpp"
+
+namespace keydir::storage {
+
+using namespace rocks;  // the encodings (codec.hpp)
+
+namespace {
+
+constexpr std::size_t kMaxProblems = 100;
+
+}  // namespace
+
+Result<ConsistencyReport> RocksKeyStore::check() const {
+  ConsistencyReport report;
+  auto problem = [&](std::string what) {
+    ++report.problem_count;
+    if (report.problems.size() < kMaxProblems) {
+      report.problems.push_back(std::move(what));
+    }
+  };
+  Impl::Snapshot snap(impl_->db.get());
+  auto ro = snap.options();
+  ro.fill_cache = false;
+  // 1. Every certificate is fully indexed.
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++report.certificates;
+    auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()));
+    if (!fpr) {
+      problem("certificate with a malformed key");
+      continue;
+    }
+    auto rec = decode_record(*fpr, std::string_view(it->value().data(), it->value().size()));
+    if (!rec) {
+      problem(fpr->to_hex() + ": " + rec.error().detail);
+      continue;
+    }
+    if (rec->index.fingerprints.empty() || rec->index.fingerprints.front() != *fpr) {
+      problem(fpr->to_hex() + ": index does not start with its own fingerprint");
+    }
+    for (const auto& e : entries_of(rec->index, *fpr)) {
+      if (!impl_->holds(ro, e)) {
+        problem(fpr->to_hex() + ": missing entry in " + kCfNames[e.cf]);
+      }
+    }
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "checking certificates");
+  }
+  // 2. Every index entry points to a certificate that lists it.
+  for (Cf c : {kByFpr, kByKeyId, kByShort, kByEmail, kByWkd, kByWord, kBySks}) {
+    std::unique_ptr<rocksdb::Iterator> ix(impl_->db->NewIterator(ro, impl_->cf(c)));
+    for (ix->SeekToFirst(); ix->Valid(); ix->Next()) {
+      std::string key(ix->key().data(), ix->key().size());
+      std::string value(ix->value().data(), ix->value().size());
+      // (owner, the entry as the owner's IndexSet would produce it)
+      std::vector<std::pair<std::optional<Fingerprint>, std::string>> owners;
+      if (c == kBySks) {
+        owners.emplace_back(fpr_from(value), value);
+      } else if (c == kByWord) {
+        auto nul = key.find('\0');
+        owners.emplace_back(nul == std::string::npos ? std::nullopt : fpr_from(key.substr(nul + 1)),
+                            std::string());
+      } else {
+        for (const auto& m : decode_set(value)) {
+          owners.emplace_back(fpr_from(m), m);
+        }
+        if (owners.empty()) {
+          continue;  // an emptied set, gone at the next compaction
+        }
+      }
+      for (const auto& [owner, member] : owners) {
+        ++report.index_entries;
+        if (!owner) {
+          problem(std::string("malformed entry in ") + kCfNames[c]);
+          continue;
+        }
+        auto rec = impl_->get(ro, *owner);
+        if (!rec || !*rec) {
+          problem(std::string(kCfNames[c]) + " entry points to missing certificate " +
+                  owner->to_hex());
+          continue;
+        }
+        bool listed = false;
+        for (const auto& e : entries_of((*rec)->index, *owner)) {
+          if (e.cf == c && e.key == key && e.value == member) {
+            listed = true;
+            break;
+          }
+        }
+        if (!listed) {
+          problem(std::string(kCfNames[c]) + " entry not listed by certificate " +
+                  owner->to_hex());
+        }
+      }
+    }
+    if (!ix->status().ok()) {
+      return io_error(ix->status(), "checking indexes");
+    }
+  }
+  // 3. The recon tree is the one the SKS hash index implies.
+  {
+    std::map<std::string, std::string> expected;
+    auto n = impl_->tree->compute(ro, [&](const std::string& key, const rocks::TreeNodeValue& v) {
+      expected.emplace(key, impl_->tree->encode(v));
+    });
+    if (!n) {
+      return tl::unexpected(n.error());
+    }
+    std::unique_ptr<rocksdb::Iterator> t(impl_->db->NewIterator(ro, impl_->cf(kReconTree)));
+    std::size_t seen = 0;  // stored nodes the index implies, equal or not
+    for (t->SeekToFirst(); t->Valid(); t->Next()) {
+      std::string key(t->key().data(), t->key().size());
+      auto e = expected.find(key);
+      if (e == expected.end()) {
+        problem("recon tree node at depth " + std::to_string(key.size() - 1) +
+                " that the SKS hash index does not imply");
+      } else {
+        ++seen;
+        if (e->second != std::string_view(t->value().data(), t->value().size())) {
+          problem("recon tree node at depth " + std::to_string(key.size() - 1) +
+                  " differs from the SKS hash index");
+        }
+      }
+    }
+    if (!t->status().ok()) {
+      return io_error(t->status(), "checking the recon tree");
+    }
+    if (seen < expected.size()) {
+      problem("recon tree lacks " + std::to_string(expected.size() - seen) +
+              " nodes that the SKS hash index implies");
+    }
+  }
+  // 4. Verification state belongs to stored certificates.
+  {
+    std::unique_ptr<rocksdb::Iterator> v(impl_->db->NewIterator(ro, impl_->cf(kVerify)));
+    for (v->SeekToFirst(); v->Valid(); v->Next()) {
+      std::string_view key(v->key().data(), v->key().size());
+      std::optional<Fingerprint> owner;
+      if (key.starts_with("p") && key.size() > 1) {
+        std::size_t len = key[1] == 6 ? 33 : 21;
+        owner = key.size() > 1 + len ? fpr_from(key.substr(1, len)) : std::nullopt;
+      } else if (key.starts_with("t")) {
+        auto t = decode_token(std::string_view(v->value().data(), v->value().size()));
+        owner = t ? std::optional<Fingerprint>(t->fingerprint) : std::nullopt;
+      }
+      if (!owner) {
+        problem("malformed verification entry");
+        continue;
+      }
+      auto rec = impl_->get(ro, *owner, false);
+      if (!rec || !*rec) {
+        problem("verification state of missing certificate " + owner->to_hex());
+      }
+    }
+  }
+  // 4. The counter agrees.
+  KEYDIR_TRY(auto st, stats());
+  if (st.certificates != report.certificates) {
+    problem("certificate counter says " + std::to_string(st.certificates) + ", found " +
+            std::to_string(report.certificates));
+  }
+  return report;
+}
+
+}  // namespace keydir::storage
