@@ -1,6 +1,8 @@
 // RocksKeyStore::check(): the consistency check of the RocksDB store (what
 // `keydird check` reports).
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -18,6 +20,104 @@ namespace {
 
 constexpr std::size_t kMaxProblems = 100;
 
+// What the check reads more than once is decoded once. Without it, a key that
+// M certificates claim is read and decoded in each one's turn (M² members),
+// and a certificate with E index entries is read and re-derived once per
+// entry (E², plus E reads of the certificate): both numbers are anyone's to
+// choose. Only large sets and certificates are kept (the others cost a
+// bounded amount per entry as before), at most kCacheBudget strings in all
+// (past it, the check reads as before: slower, same answer). Everything is
+// read from one snapshot, so a kept answer stays true.
+constexpr std::size_t kCacheSmall = 32;
+constexpr std::size_t kCacheBudget = std::size_t{1} << 20;
+
+// One entry as a comparable string: column family, key length, key, value.
+std::string entry_id(Cf c, std::string_view key, std::string_view value) {
+  std::string id(1, static_cast<char>(c));
+  id += be(key.size(), 4);
+  id += key;
+  id += value;
+  return id;
+}
+
+// `Impl`: RocksKeyStore::Impl (private to the store, named by check()).
+template <class Impl>
+class CheckCache {
+ public:
+  CheckCache(const Impl& impl, const rocksdb::ReadOptions& ro)
+      : impl_(impl), ro_(ro) {}
+
+  // Whether the database holds entry `e` (Impl::holds).
+  bool holds(const Entry& e) {
+    if (e.kind != Kind::Set) {
+      return impl_.holds(ro_, e);
+    }
+    std::string id = entry_id(e.cf, e.key, {});
+    if (auto it = sets_.find(id); it != sets_.end()) {
+      return std::binary_search(it->second.begin(), it->second.end(), e.value);
+    }
+    std::string value;
+    auto s = impl_.db->Get(ro_, impl_.cf(e.cf), e.key, &value);
+    if (!s.ok()) {
+      return false;
+    }
+    auto set = decode_set(value);
+    const bool in = std::binary_search(set.begin(), set.end(), e.value);
+    if (set.size() > kCacheSmall && keep(set.size())) {
+      sets_.emplace(std::move(id), std::move(set));
+    }
+    return in;
+  }
+
+  enum class Listed { Yes, No, NoCertificate };
+  // Whether `owner`'s certificate lists the entry (c, key, member).
+  Listed listed(const Fingerprint& owner, Cf c, const std::string& key, const std::string& member) {
+    const std::string k = fpr_key(owner);
+    if (auto it = owners_.find(k); it != owners_.end()) {
+      return std::binary_search(it->second.begin(), it->second.end(), entry_id(c, key, member))
+                 ? Listed::Yes
+                 : Listed::No;
+    }
+    auto rec = impl_.get(ro_, owner);
+    if (!rec || !*rec) {
+      return Listed::NoCertificate;
+    }
+    auto entries = entries_of((*rec)->index, owner);
+    bool found = false;
+    for (const auto& e : entries) {
+      if (e.cf == c && e.key == key && e.value == member) {
+        found = true;
+        break;
+      }
+    }
+    if (entries.size() > kCacheSmall && keep(entries.size())) {
+      std::vector<std::string> ids;
+      ids.reserve(entries.size());
+      for (const auto& e : entries) {
+        ids.push_back(entry_id(e.cf, e.key, e.value));
+      }
+      std::sort(ids.begin(), ids.end());
+      owners_.emplace(k, std::move(ids));
+    }
+    return found ? Listed::Yes : Listed::No;
+  }
+
+ private:
+  bool keep(std::size_t n) {
+    if (n > budget_) {
+      return false;
+    }
+    budget_ -= n;
+    return true;
+  }
+
+  const Impl& impl_;
+  const rocksdb::ReadOptions& ro_;
+  std::size_t budget_ = kCacheBudget;
+  std::unordered_map<std::string, std::vector<std::string>> sets_;    // entry_id(cf, key) → members
+  std::unordered_map<std::string, std::vector<std::string>> owners_;  // fpr key → sorted entry_ids
+};
+
 }  // namespace
 
 Result<ConsistencyReport> RocksKeyStore::check() const {
@@ -31,6 +131,7 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
   Impl::Snapshot snap(impl_->db.get());
   auto ro = snap.options();
   ro.fill_cache = false;
+  CheckCache<Impl> cache(*impl_, ro);
   // 1. Every certificate is fully indexed.
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -49,7 +150,7 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
       problem(fpr->to_hex() + ": index does not start with its own fingerprint");
     }
     for (const auto& e : entries_of(rec->index, *fpr)) {
-      if (!impl_->holds(ro, e)) {
+      if (!cache.holds(e)) {
         problem(fpr->to_hex() + ": missing entry in " + kCfNames[e.cf]);
       }
     }
@@ -85,20 +186,13 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
           problem(std::string("malformed entry in ") + kCfNames[c]);
           continue;
         }
-        auto rec = impl_->get(ro, *owner);
-        if (!rec || !*rec) {
+        const auto listed = cache.listed(*owner, c, key, member);
+        if (listed == CheckCache<Impl>::Listed::NoCertificate) {
           problem(std::string(kCfNames[c]) + " entry points to missing certificate " +
                   owner->to_hex());
           continue;
         }
-        bool listed = false;
-        for (const auto& e : entries_of((*rec)->index, *owner)) {
-          if (e.cf == c && e.key == key && e.value == member) {
-            listed = true;
-            break;
-          }
-        }
-        if (!listed) {
+        if (listed == CheckCache<Impl>::Listed::No) {
           problem(std::string(kCfNames[c]) + " entry not listed by certificate " +
                   owner->to_hex());
         }
@@ -143,6 +237,10 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
   }
   // 4. Verification state belongs to stored certificates.
   {
+    // A certificate's published addresses are adjacent ("p" + fingerprint +
+    // address): its record is read once for all of them.
+    std::optional<Fingerprint> last_owner;
+    bool last_present = false;
     std::unique_ptr<rocksdb::Iterator> v(impl_->db->NewIterator(ro, impl_->cf(kVerify)));
     for (v->SeekToFirst(); v->Valid(); v->Next()) {
       std::string_view key(v->key().data(), v->key().size());
@@ -158,13 +256,17 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
         problem("malformed verification entry");
         continue;
       }
-      auto rec = impl_->get(ro, *owner, false);
-      if (!rec || !*rec) {
+      if (owner != last_owner) {
+        auto rec = impl_->get(ro, *owner, false);
+        last_owner = owner;
+        last_present = rec && *rec;
+      }
+      if (!last_present) {
         problem("verification state of missing certificate " + owner->to_hex());
       }
     }
   }
-  // 4. The counter agrees.
+  // 5. The counter agrees.
   KEYDIR_TRY(auto st, stats());
   if (st.certificates != report.certificates) {
     problem("certificate counter says " + std::to_string(st.certificates) + ", found " +

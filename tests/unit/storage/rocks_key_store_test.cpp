@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "temp_dir.hpp"
 
 namespace keydir::storage {
@@ -201,6 +203,79 @@ TEST(RocksKeyStore, CheckpointIsAUsableCopy) {
   auto copy = RocksKeyStore::open(dir.str("backup"), RocksOptions{});
   ASSERT_TRUE(copy);
   EXPECT_EQ(found(**copy, {Query::ByEmail{"x@example.org"}}).size(), 1u);
+}
+
+// check() keeps large sets and certificates with many entries decoded (it
+// read them once per claimant / per entry before): the report is the same.
+std::size_t count_with(const ConsistencyReport& r, const std::string& text) {
+  return static_cast<std::size_t>(std::count_if(
+      r.problems.begin(), r.problems.end(),
+      [&](const std::string& p) { return p.find(text) != std::string::npos; }));
+}
+
+TEST(RocksKeyStore, CheckReportsEntriesOfLargeSetsAndCertificates) {
+  test::TempDir dir;
+  auto store = open(dir);
+  Fingerprint a = fpr(0x01);
+  std::vector<std::string> many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back("a" + std::to_string(i) + "@example.org");
+  }
+  std::vector<Write> w{make(a, {}, many)};
+  for (std::uint8_t i = 0; i < 40; ++i) {
+    w.push_back(make(fpr(static_cast<std::uint8_t>(0x10 + i)), {}, {"shared@example.org"}));
+  }
+  ASSERT_TRUE(store->apply(w, 1));
+  auto clean = store->check();
+  ASSERT_TRUE(clean);
+  EXPECT_EQ(clean->problem_count, 0u);
+  EXPECT_EQ(clean->certificates, 41u);
+  // 41 fingerprints, key IDs, short key IDs and SKS hashes; 80 e-mail and
+  // WKD entries and 40 words of a; 40 members each of shared's e-mail and
+  // WKD sets and 40 word entries.
+  EXPECT_EQ(clean->index_entries, 4u * 41 + 120 + 120);
+  // Writes that forget the previous index: a keeps 30 of its addresses, one
+  // member of the shared set drops it; the counter counts both again.
+  std::vector<Write> bad{make(a, {}, std::vector<std::string>(many.begin(), many.begin() + 30)),
+                         make(fpr(0x10), {}, {"other@example.org"})};
+  ASSERT_TRUE(store->apply(bad, 2));
+  auto report = store->check();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->problem_count, 30u + 3 + 1);
+  EXPECT_EQ(count_with(*report, "entry not listed by certificate " + a.to_hex()), 30u);
+  EXPECT_EQ(count_with(*report, "by_email entry not listed by certificate " + a.to_hex()), 10u);
+  EXPECT_EQ(count_with(*report, "entry not listed by certificate " + fpr(0x10).to_hex()), 3u);
+  EXPECT_EQ(count_with(*report, "certificate counter says 43, found 41"), 1u);
+}
+
+TEST(RocksKeyStore, CheckReportsClaimsPastTheSetBound) {
+  test::TempDir dir;
+  auto store = open(dir);
+  // More certificates claim one address than a set keeps (10000): the last
+  // ones are not indexed under it, and check says so for each.
+  constexpr std::uint32_t kCerts = 10003;
+  std::vector<Write> w;
+  std::vector<Fingerprint> fprs;
+  for (std::uint32_t i = 0; i < kCerts; ++i) {
+    Bytes b(20, 0x5A);
+    for (int k = 0; k < 4; ++k) {
+      b[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(i >> (24 - 8 * k));
+      b[static_cast<std::size_t>(16 + k)] = static_cast<std::uint8_t>(i >> (24 - 8 * k));
+    }
+    fprs.emplace_back(Fingerprint::Version::V4, b);
+    Write one = make(fprs.back(), {}, {"popular@example.org"});
+    one.record.index.sks_hash = Bytes(b.begin(), b.begin() + 16);
+    w.push_back(std::move(one));
+  }
+  ASSERT_TRUE(store->apply(w, 1));
+  auto report = store->check();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->certificates, kCerts);
+  // The e-mail and WKD entries of the three certificates past the bound.
+  EXPECT_EQ(report->problem_count, 6u);
+  EXPECT_EQ(count_with(*report, ": missing entry in by_email"), 3u);
+  EXPECT_EQ(count_with(*report, ": missing entry in by_wkd"), 3u);
+  EXPECT_EQ(count_with(*report, fprs.back().to_hex() + ": missing entry in by_email"), 1u);
 }
 
 }  // namespace
