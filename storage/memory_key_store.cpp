@@ -8,6 +8,7 @@
 #include <set>
 
 #include "recon/poly.hpp"
+#include "storage/index_entries.hpp"
 
 namespace keydir::storage {
 
@@ -23,34 +24,24 @@ constexpr std::size_t kMaxSetMembers = 10000;
 constexpr std::size_t kMaxPerWord = 100000;
 constexpr std::size_t kMaxProblems = 100;
 
-// Weak claims (key_store.hpp) are kept under keys that cannot be strong
-// ones: "u" before a fingerprint key, "u" after a key ID (as in RocksDB).
-constexpr char kWeak = 'u';
-
-std::string fpr_key(const Fingerprint& f) {
-  std::string k(1, static_cast<char>(f.version()));
-  k.append(as_chars(f.bytes()));
-  return k;
-}
-
-std::string be(std::uint64_t v, std::size_t width) {
-  std::string out;
-  append_be(out, v, width);
-  return out;
-}
-
-std::string wkd_key(const WkdHash& w) {
-  std::string k = w.domain();
-  k.push_back('\0');
-  k += w.hash();
-  return k;
-}
-
 // --- Indexes -----------------------------------------------------------------
+//
+// The keys are the RocksDB store's (index_entries.hpp), a word's without the
+// primary appended.
 
-enum Index : std::uint8_t { kFpr, kKeyId, kShort, kEmail, kWkd, kWord, kSks, kIndexCount };
-const char* const kIndexNames[kIndexCount] = {"by_fpr",   "by_keyid", "by_short", "by_email",
-                                              "by_wkd",   "by_word",  "by_sks"};
+using index_keys::be;
+using index_keys::fpr_key;
+using index_keys::Index;
+using index_keys::kWeak;
+using index_keys::kFpr;
+using index_keys::kKeyId;
+using index_keys::kShort;
+using index_keys::kEmail;
+using index_keys::kWkd;
+using index_keys::kWord;
+using index_keys::kSks;
+using index_keys::kIndexNames;
+using index_keys::wkd_key;
 
 // One index entry: `key` in index `ix` names certificate `owner`.
 struct Entry {
@@ -64,31 +55,8 @@ struct Entry {
 // the same keys).
 std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
   std::vector<Entry> out;
-  for (const auto& f : idx.fingerprints) {
-    out.push_back({kFpr, fpr_key(f), primary});
-  }
-  for (const auto& k : idx.key_ids) {
-    out.push_back({kKeyId, std::string(as_chars(k.bytes())), primary});
-    out.push_back({kShort, be(k.short_id(), 4), primary});
-  }
-  for (const auto& f : idx.weak_subkeys) {
-    out.push_back({kFpr, kWeak + fpr_key(f), primary});
-    const KeyId k = f.key_id();
-    out.push_back({kKeyId, std::string(as_chars(k.bytes())) + kWeak, primary});
-    out.push_back({kShort, be(k.short_id(), 4) + kWeak, primary});
-  }
-  for (const auto& e : idx.emails) {
-    out.push_back({kEmail, e, primary});
-  }
-  for (const auto& w : idx.wkd) {
-    out.push_back({kWkd, wkd_key(w), primary});
-  }
-  for (const auto& w : idx.words) {
-    out.push_back({kWord, w, primary});
-  }
-  if (!idx.sks_hash.empty()) {
-    out.push_back({kSks, std::string(as_chars(idx.sks_hash)), primary});
-  }
+  index_keys::for_each_key(
+      idx, [&](Index ix, std::string key) { out.push_back({ix, std::move(key), primary}); });
   return out;
 }
 
@@ -440,41 +408,24 @@ struct MemoryKeyStore::Impl {
     return it == sets[ix].end() ? std::set<Fingerprint>{} : it->second;
   }
 
-  // The certificates one key names (key_store.hpp, Query): `is_it(f)` says
-  // whether the key with fingerprint f is the one asked for. `owner_first`:
-  // a certificate whose primary key it is hides strong claims by subkeys
-  // (not for short key IDs, where a colliding primary key costs 2^32 work).
+  // The certificates one key names: index_keys::best_claims (the rule the
+  // RocksDB store applies) over this store's maps.
   [[nodiscard]] std::set<Fingerprint> claims(Index ix, const std::string& key,
                                              const std::string& weak_key,
                                              const std::function<bool(const Fingerprint&)>& is_it,
                                              bool owner_first) const {
-    std::set<Fingerprint> strong = members(ix, key);
-    std::set<Fingerprint> own;
-    for (const auto& f : strong) {
-      if (owner_first && is_it(f)) {
-        own.insert(f);
-      }
-    }
-    if (!own.empty()) {
-      return own;
-    }
-    if (!strong.empty()) {
-      return strong;
-    }
-    std::set<Fingerprint> weak = members(ix, weak_key);
-    if (weak.size() != 1) {
-      return {};  // none, or claimed by several: nobody's
-    }
-    auto rec = certs.find(*weak.begin());
-    if (rec == certs.end()) {
-      return {};
-    }
-    for (const auto& f : rec->second->index.weak_subkeys) {
-      if (is_it(f) && tombstones.contains(f)) {
-        return {};  // a deleted key stays deleted
-      }
-    }
-    return weak;
+    index_keys::ClaimSource source{
+        [&](const std::string& k) -> Result<std::set<Fingerprint>> { return members(ix, k); },
+        [&](const Fingerprint& f) -> Result<std::optional<std::vector<Fingerprint>>> {
+          auto rec = certs.find(f);
+          if (rec == certs.end()) {
+            return std::optional<std::vector<Fingerprint>>{};
+          }
+          return std::optional<std::vector<Fingerprint>>(rec->second->index.weak_subkeys);
+        },
+        [&](const Fingerprint& f) -> Result<bool> { return tombstones.contains(f); }};
+    // Nothing here fails.
+    return *index_keys::best_claims(source, key, weak_key, is_it, owner_first);
   }
 };
 

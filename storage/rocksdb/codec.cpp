@@ -16,12 +16,6 @@ std::string alias_prefix(std::string_view peer) {
   return k;
 }
 
-std::string fpr_key(const Fingerprint& f) {
-  std::string k(1, static_cast<char>(f.version()));
-  k.append(as_chars(f.bytes()));
-  return k;
-}
-
 std::string published_key(const Fingerprint& f, std::string_view email) {
   return "p" + fpr_key(f) + std::string(email);
 }
@@ -50,12 +44,6 @@ std::optional<Fingerprint> fpr_from(std::string_view k) {
     return Fingerprint(Fingerprint::Version::V6, as_bytes(k.substr(1)));
   }
   return std::nullopt;
-}
-
-std::string be(std::uint64_t v, std::size_t width) {
-  Bytes b;
-  append_be(b, v, width);
-  return std::string(as_chars(b));
 }
 
 std::optional<VerifyToken> decode_token(std::string_view v) {
@@ -94,43 +82,23 @@ std::string sep_key(std::string_view a, const std::string& fpr) {
   return k;
 }
 
-std::string wkd_prefix(const WkdHash& w) {
-  std::string k = w.domain();
-  k.push_back('\0');
-  k += w.hash();
-  return k;
-}
+std::string wkd_prefix(const WkdHash& w) { return index_keys::wkd_key(w); }
 
 std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
   std::vector<Entry> out;
   std::string p = fpr_key(primary);
   // Several certificates may claim one fingerprint (a primary key bound as
   // another's subkey): a set, resolved at lookup.
-  for (const auto& f : idx.fingerprints) {
-    out.push_back({kByFpr, fpr_key(f), p, Kind::Set});
-  }
-  for (const auto& k : idx.key_ids) {
-    out.push_back({kByKeyId, std::string(as_chars(k.bytes())), p, Kind::Set});
-    out.push_back({kByShort, be(k.short_id(), 4), p, Kind::Set});
-  }
-  for (const auto& f : idx.weak_subkeys) {
-    out.push_back({kByFpr, kWeak + fpr_key(f), p, Kind::Set});
-    const KeyId k = f.key_id();
-    out.push_back({kByKeyId, std::string(as_chars(k.bytes())) + kWeak, p, Kind::Set});
-    out.push_back({kByShort, be(k.short_id(), 4) + kWeak, p, Kind::Set});
-  }
-  for (const auto& e : idx.emails) {
-    out.push_back({kByEmail, e, p, Kind::Set});
-  }
-  for (const auto& w : idx.wkd) {
-    out.push_back({kByWkd, wkd_prefix(w), p, Kind::Set});
-  }
-  for (const auto& w : idx.words) {
-    out.push_back({kByWord, sep_key(w, p), {}, Kind::Scan});
-  }
-  if (!idx.sks_hash.empty()) {
-    out.push_back({kBySks, std::string(as_chars(idx.sks_hash)), p, Kind::Unique});
-  }
+  index_keys::for_each_key(idx, [&](index_keys::Index ix, std::string key) {
+    const Cf cf = cf_of(ix);
+    if (ix == index_keys::kWord) {
+      out.push_back({cf, sep_key(key, p), {}, Kind::Scan});
+    } else if (ix == index_keys::kSks) {
+      out.push_back({cf, std::move(key), p, Kind::Unique});
+    } else {
+      out.push_back({cf, std::move(key), p, Kind::Set});
+    }
+  });
   return out;
 }
 

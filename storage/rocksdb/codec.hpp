@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/index_entries.hpp"
 #include "storage/key_store.hpp"
 
 namespace keydir::storage::rocks {
@@ -45,12 +46,13 @@ constexpr std::string_view kTreeSignature = "recon.tree";
 // "recon-alias." peer NUL peer-hash → our hash.
 std::string alias_prefix(std::string_view peer);
 
-// A fingerprint as a key: its version octet, then its bytes.
-std::string fpr_key(const Fingerprint& f);
+// A fingerprint as a key: its version octet, then its bytes
+// (index_entries.hpp, shared with MemoryKeyStore).
+using index_keys::fpr_key;
 // The inverse of fpr_key (nullopt: not a v4 or v6 fingerprint key).
 std::optional<Fingerprint> fpr_from(std::string_view k);
 // `v` as `width` big-endian octets.
-std::string be(std::uint64_t v, std::size_t width);
+using index_keys::be;
 
 // Verification state (column family verify).
 std::string published_key(const Fingerprint& f, std::string_view email);
@@ -79,8 +81,13 @@ struct Entry {
 // Weak claims (key_store.hpp) live in the same column families as strong
 // ones, under keys that cannot be strong keys: "u" before a fingerprint key
 // (which starts with its version octet), "u" after a key ID.
-constexpr char kWeak = 'u';
+using index_keys::kWeak;
 
+// The index column families are index_keys::Index's indexes, in its order.
+constexpr Cf cf_of(index_keys::Index ix) {
+  return static_cast<Cf>(static_cast<std::size_t>(kByFpr) + static_cast<std::size_t>(ix));
+}
+static_assert(cf_of(index_keys::kWord) == kByWord && cf_of(index_keys::kSks) == kBySks);
 std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary);
 
 // A set of fingerprint keys (each self-delimiting: version octet 4 → 21

@@ -16,6 +16,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "storage/index_entries.hpp"
 #include "storage/rocksdb/codec.hpp"
 #include "storage/rocksdb/recon_tree.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
@@ -197,50 +198,30 @@ struct RocksKeyStore::Impl {
   }
 
   // The certificates that one key — a fingerprint or key ID, `key` in column
-  // family `c` — names (key_store.hpp, Query): `is_it(f)` says whether the key
-  // whose fingerprint is f is the one asked for. `owner_first`: a certificate
-  // whose primary key it is hides strong claims by subkeys; not for short
-  // key IDs, where a colliding primary key costs 2^32 work and must not hide
-  // a signing subkey.
+  // family `c` — names: index_keys::best_claims (the rule MemoryKeyStore
+  // applies) over this snapshot.
   Result<std::set<Fingerprint>> claims(const rocksdb::ReadOptions& ro, rocks::Cf c,
                                        const std::string& key, const std::string& weak_key,
                                        const std::function<bool(const Fingerprint&)>& is_it,
                                        bool owner_first = true) const {
-    KEYDIR_TRY(auto strong, members(ro, c, key));
-    std::set<Fingerprint> own;  // certificates whose primary key it is
-    for (const auto& f : strong) {
-      if (owner_first && is_it(f)) {
-        own.insert(f);
-      }
-    }
-    if (!own.empty()) {
-      return own;
-    }
-    if (!strong.empty()) {
-      return strong;
-    }
-    KEYDIR_TRY(auto weak, members(ro, c, weak_key));
-    if (weak.size() != 1) {
-      return std::set<Fingerprint>{};  // none, or claimed by several: nobody's
-    }
-    KEYDIR_TRY(auto rec, get(ro, *weak.begin()));
-    if (!rec) {
-      return std::set<Fingerprint>{};
-    }
-    for (const auto& f : rec->index.weak_subkeys) {
-      if (!is_it(f)) {
-        continue;
-      }
-      std::string value;
-      auto s = db->Get(ro, cf(rocks::kTombstones), rocks::fpr_key(f), &value);
-      if (s.ok()) {
-        return std::set<Fingerprint>{};  // a deleted key stays deleted
-      }
-      if (!s.IsNotFound()) {
-        return rocks::io_error(s, "reading a tombstone");
-      }
-    }
-    return weak;
+    index_keys::ClaimSource source{
+        [&](const std::string& k) { return members(ro, c, k); },
+        [&](const Fingerprint& f) -> Result<std::optional<std::vector<Fingerprint>>> {
+          KEYDIR_TRY(auto rec, get(ro, f));
+          if (!rec) {
+            return std::optional<std::vector<Fingerprint>>{};
+          }
+          return std::optional<std::vector<Fingerprint>>(std::move(rec->index.weak_subkeys));
+        },
+        [&](const Fingerprint& f) -> Result<bool> {
+          std::string value;
+          auto s = db->Get(ro, cf(rocks::kTombstones), rocks::fpr_key(f), &value);
+          if (!s.ok() && !s.IsNotFound()) {
+            return rocks::io_error(s, "reading a tombstone");
+          }
+          return s.ok();
+        }};
+    return index_keys::best_claims(source, key, weak_key, is_it, owner_first);
   }
 
   // Whether the database holds entry `e`.
