@@ -1,0 +1,321 @@
+#include "client/commands.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include <toml++/toml.h>
+
+#include "client/exit_codes.hpp"
+#include "client/inspect.hpp"
+#include "client/remote.hpp"
+#include "common/limits.hpp"
+#include "openpgp/armor.hpp"
+
+namespace keydir::client {
+
+Defaults load_defaults(std::string& warning) {
+  Defaults d;
+  std::string path;
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) {
+    path = std::string(x) + "/keydir/config.toml";
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    path = std::string(h) + "/.config/keydir/config.toml";
+  }
+  if (!path.empty() && std::ifstream(path)) {
+    try {
+      auto t = toml::parse_file(path);
+      d.server = t["server"].value_or(std::string());
+      d.cacert = t["cacert"].value_or(std::string());
+      d.timeout = t["timeout"].value_or(30L);
+    } catch (const toml::parse_error& e) {
+      warning = path + ": " + std::string(e.description());
+    }
+  }
+  if (const char* s = std::getenv("KEYDIR_SERVER"); s && *s) {
+    d.server = s;
+  }
+  return d;
+}
+
+namespace {
+
+// keydir inspect FILE: offline, no server.
+class Inspect final : public Command {
+ public:
+  explicit Inspect(CLI::App& app)
+      : Command(app.add_subcommand(
+            "inspect", "Check certificates offline: fingerprints, user IDs, subkeys, verdict")) {
+    app_->add_flag("--json", json_, "Print a JSON document instead of text");
+    app_->add_option("FILE", path_, "Armored or binary key file, or - for standard input")
+        ->required();
+    app_->add_flag("--keep-third-party", keep_third_party_,
+                   "Keep third-party certifications (the server's default drops them)");
+    app_->add_flag("--keep-user-attributes", keep_attributes_, "Keep user attributes (photo IDs)");
+  }
+
+  int run() override {
+    std::string error;
+    auto data = read_input(path_, limits::kMaxImportCertBytes, error);
+    if (!data) {
+      std::cerr << "keydir inspect: " << error << "\n";
+      return kExitUsage;
+    }
+    openpgp::Policy policy;
+    policy.keep_third_party_certifications = keep_third_party_;
+    policy.keep_user_attributes = keep_attributes_;
+    auto now = static_cast<std::uint64_t>(std::time(nullptr));
+    auto report = inspect(*data, policy, now);
+    if (json_) {
+      // ASCII only (\uXXXX): user IDs and reasons may hold DEL, C1 controls
+      // or bidirectional overrides, which JSON would otherwise pass raw.
+      std::cout << to_json(report, now).dump(2, ' ', true, nlohmann::json::error_handler_t::replace)
+                << "\n";
+    } else {
+      print_text(std::cout, report, now);
+      if (report.input_error) {
+        std::cerr << "keydir inspect: " << path_ << ": " << report.input_error->detail << "\n";
+      }
+    }
+    // The verdict, not the ErrorCode table: 1 for any refused input.
+    return report.exit_code();
+  }
+
+ private:
+  bool json_ = false;
+  std::string path_;
+  bool keep_third_party_ = false;
+  bool keep_attributes_ = false;
+};
+
+// A command that talks to a server: --server, --cacert, --timeout, then
+// its own options; run() checks the server URL before run_with().
+class NetCommand : public Command {
+ public:
+  NetCommand(CLI::App* sub, const Defaults& defaults) : Command(sub), server_(defaults.server) {
+    http_.cacert = defaults.cacert;
+    http_.timeout = defaults.timeout;
+    app_->add_option("--server", server_,
+                     "Key server: hkp://, hkps://, http:// or https:// URL (default: KEYDIR_SERVER, "
+                     "then ~/.config/keydir/config.toml)");
+    app_->add_option("--cacert", http_.cacert, "PEM file of CAs to trust (HKPS with a private CA)");
+    app_->add_option("--timeout", http_.timeout, "Seconds for a whole request");
+  }
+
+  [[nodiscard]] bool uses_network() const final { return true; }
+
+  int run() final {
+    ClientOptions o;
+    o.http = http_;
+    if (!server_.empty()) {
+      auto base = server_base(server_);
+      if (!base) {
+        std::cerr << "keydir: not a server URL: " << server_
+                  << " (use hkp://, hkps://, http:// or https://)\n";
+        return kExitUsage;
+      }
+      o.server = *base;
+    } else if (needs_server()) {
+      std::cerr << "keydir: no server: give --server URL or set KEYDIR_SERVER\n";
+      return kExitUsage;
+    }
+    return run_with(o);
+  }
+
+ protected:
+  [[nodiscard]] virtual bool needs_server() const { return true; }
+  virtual int run_with(const ClientOptions& o) = 0;
+
+ private:
+  std::string server_;
+  HttpOptions http_;
+};
+
+class Upload final : public NetCommand {
+ public:
+  Upload(CLI::App& app, const Defaults& defaults)
+      : NetCommand(app.add_subcommand(
+                       "upload",
+                       "Publish public keys (checked here first; secret keys are never sent)"),
+                   defaults) {
+    app_->add_option("FILE", files_, "Armored or binary key files, or - for standard input")
+        ->required();
+    app_->add_flag("--verify", verify_,
+                   "Also mail confirmation links to addresses that await them (verified mode)");
+    app_->footer("Example: gpg --export --armor alice@example.org | keydir upload --server "
+                 "hkps://keys.example.org -");
+  }
+
+ private:
+  int run_with(const ClientOptions& o) override {
+    return upload(o, files_, verify_, std::cout, std::cerr);
+  }
+  std::vector<std::string> files_;
+  bool verify_ = false;
+};
+
+class Fetch final : public NetCommand {
+ public:
+  Fetch(CLI::App& app, const Defaults& defaults)
+      : NetCommand(app.add_subcommand("fetch", "Get a key by fingerprint, key ID or e-mail address, "
+                                               "checked before it is printed"),
+                   defaults) {
+    app_->add_option("QUERY", query_, "Fingerprint, key ID (0x optional) or e-mail address")
+        ->required();
+    app_->add_flag("--no-wkd", no_wkd_, "For an address, skip the Web Key Directory");
+    app_->add_option("--wkd-host", wkd_host_,
+                     "Send WKD requests to this [http://|https://]HOST[:PORT] instead of the "
+                     "address's domain (tests, internal hosts)");
+    app_->add_flag("--vks", vks_, "Ask the server through its VKS API instead of HKP");
+    app_->add_flag("--subkey", by_subkey_,
+                   "Also accept a fingerprint or key ID that names a signing subkey proving "
+                   "possession (back-signature); by default only the primary key counts");
+    app_->add_flag("--binary", binary_, "Binary output instead of armor");
+    app_->add_option("--output,-o", output_, "Write to this file instead of standard output");
+    app_->add_flag("--import", import_, "Hand the checked key to gpg --import");
+    app_->footer("Examples: keydir fetch alice@example.org\n"
+                 "          keydir fetch --server hkps://keys.example.org 0x1234567890ABCDEF\n"
+                 "Addresses: WKD advanced, WKD direct, then the server. A fingerprint or key ID\n"
+                 "must be the primary key of the one certificate answered (exit 6 otherwise).");
+  }
+
+ private:
+  // An address can be found through WKD alone.
+  [[nodiscard]] bool needs_server() const override { return false; }
+
+  int run_with(const ClientOptions& o) override {
+    auto q = classify(query_);
+    if (!q) {
+      std::cerr << "keydir fetch: " << q.error().detail << "\n";
+      return exit_code(q.error().code);
+    }
+    q->subkey = by_subkey_;
+    if (!q->email && o.server.empty()) {
+      std::cerr << "keydir fetch: no server: give --server URL or set KEYDIR_SERVER\n";
+      return kExitUsage;
+    }
+    FetchOptions fo;
+    fo.wkd = !no_wkd_;
+    fo.wkd_host = wkd_host_;
+    fo.server = !o.server.empty();
+    fo.vks = vks_;
+    Bytes certs;
+    int rc = fetch(o, *q, fo, certs, std::cerr);
+    if (rc != kExitOk) {
+      return rc;
+    }
+    return write(binary_ ? std::string(as_chars(certs)) : openpgp::armor(certs));
+  }
+
+  // The checked key: into gpg --import, a file, or standard output.
+  int write(const std::string& data) const {
+    if (import_) {
+      FILE* gpg = popen("gpg --batch --import", "w");
+      if (!gpg) {
+        std::cerr << "keydir fetch: cannot run gpg\n";
+        return kExitUsage;
+      }
+      std::fwrite(data.data(), 1, data.size(), gpg);
+      int status = pclose(gpg);
+      return status == 0 ? kExitOk : kExitUsage;
+    }
+    if (!output_.empty()) {
+      std::ofstream f(output_, std::ios::binary | std::ios::trunc);
+      f << data;
+      if (!f) {
+        std::cerr << "keydir fetch: cannot write " << output_ << "\n";
+        return kExitUsage;
+      }
+      return kExitOk;
+    }
+    std::cout << data;
+    return std::cout ? kExitOk : kExitUsage;
+  }
+
+  std::string query_;
+  bool no_wkd_ = false;
+  std::string wkd_host_;
+  bool vks_ = false;
+  bool by_subkey_ = false;
+  bool binary_ = false;
+  std::string output_;
+  bool import_ = false;
+};
+
+class Search final : public NetCommand {
+ public:
+  Search(CLI::App& app, const Defaults& defaults)
+      : NetCommand(app.add_subcommand("search", "Search the server's index (HKP op=index)"),
+                   defaults) {
+    app_->add_option("TEXT", text_, "Address, key ID, fingerprint or words of a user ID")
+        ->required();
+    app_->add_flag("--json", json_, "JSON instead of a table");
+  }
+
+ private:
+  int run_with(const ClientOptions& o) override {
+    return search(o, text_, json_, std::cout, std::cerr);
+  }
+  std::string text_;
+  bool json_ = false;
+};
+
+class Verify final : public NetCommand {
+ public:
+  Verify(CLI::App& app, const Defaults& defaults)
+      : NetCommand(app.add_subcommand(
+                       "verify", "Mail confirmation links for the addresses of a key (verified mode)"),
+                   defaults) {
+    app_->add_option("FILE", file_, "The public key (armored or binary), or -")->required();
+    app_->add_option("EMAIL", emails_, "Addresses to confirm (default: all awaiting)");
+  }
+
+ private:
+  int run_with(const ClientOptions& o) override {
+    return verify(o, file_, emails_, std::cout, std::cerr);
+  }
+  std::string file_;
+  std::vector<std::string> emails_;
+};
+
+// keydir wkd-url EMAIL: offline, no server.
+class WkdUrl final : public Command {
+ public:
+  explicit WkdUrl(CLI::App& app)
+      : Command(app.add_subcommand("wkd-url",
+                                   "Print the advanced and direct WKD URLs of an address")) {
+    app_->add_option("EMAIL", email_, "E-mail address")->required();
+  }
+
+  int run() override {
+    auto e = openpgp::Email::parse(email_);
+    if (!e) {
+      std::cerr << "keydir wkd-url: " << e.error().detail << "\n";
+      return exit_code(e.error().code);
+    }
+    auto [advanced, direct] = wkd_urls(*e, false);
+    std::cout << advanced << "\n" << direct << "\n";
+    return kExitOk;
+  }
+
+ private:
+  std::string email_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Command>> add_commands(CLI::App& app, const Defaults& defaults) {
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(std::make_unique<Inspect>(app));
+  commands.push_back(std::make_unique<Upload>(app, defaults));
+  commands.push_back(std::make_unique<Fetch>(app, defaults));
+  commands.push_back(std::make_unique<Search>(app, defaults));
+  commands.push_back(std::make_unique<Verify>(app, defaults));
+  commands.push_back(std::make_unique<WkdUrl>(app));
+  return commands;
+}
+
+}  // namespace keydir::client
