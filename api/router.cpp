@@ -1,10 +1,9 @@
 #include "api/router.hpp"
 
-#include <openssl/crypto.h>
-
 #include <chrono>
 
 #include "openpgp/crypto/hash.hpp"
+#include "openpgp/crypto/primitives.hpp"
 
 namespace keydir::api {
 
@@ -48,14 +47,14 @@ bool Api::is_operator(const HttpRequest& request) const {
   Bytes h = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, as_bytes(auth.substr(7)));
   bool ok = false;
   for (const auto& t : operator_token_hashes_) {
-    ok |= CRYPTO_memcmp(h.data(), t.data(), h.size()) == 0;
+    ok |= openpgp::crypto::equal_constant_time(h, t);
   }
   return ok;
 }
 
 std::optional<Reply> Api::upload_limited(const HttpRequest& request) const {
   if (auto wait = add_limit_->take(request.client, seconds_now())) {
-    Reply r = text_reply(429, "too many uploads from your address; try again later");
+    Reply r = text_reply(Status::kTooManyRequests, "too many uploads from your address; try again later");
     r.headers.emplace_back("Retry-After", std::to_string(*wait));
     return r;
   }
@@ -75,7 +74,7 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
       // locked-out guesser learns nothing from a right guess (ApiOptions).
       if (!in.authorization.empty()) {
         if (auto wait = auth_limit_->take(in.client, start)) {
-          Reply r = text_reply(429, "too many operator token attempts from your address; "
+          Reply r = text_reply(Status::kTooManyRequests, "too many operator token attempts from your address; "
                                     "try again later");
           r.headers.emplace_back("Retry-After", std::to_string(*wait));
           metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
@@ -85,7 +84,7 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
       copy = in;
       copy->operator_upload = is_operator(in);
       if (!copy->operator_upload && managed_uploads_need_token_) {
-        Reply r = text_reply(401, "this directory takes uploads from its operators only: "
+        Reply r = text_reply(Status::kUnauthorized, "this directory takes uploads from its operators only: "
                                   "send an operator token (Authorization: Bearer ...)");
         r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"keydir\"");
         metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
@@ -102,8 +101,8 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
     return r;
   } catch (...) {
     // The exception barrier: never e.what() to a client (STYLE §6.8).
-    metrics_->request(which, 500, seconds_now() - start);
-    return text_reply(500, "internal error");
+    metrics_->request(which, Status::kInternalError, seconds_now() - start);
+    return text_reply(Status::kInternalError, "internal error");
   }
 }
 
@@ -114,7 +113,7 @@ Reply Api::cached(const HttpRequest& request, bool by_host,
   }
   // The generation before the store is read (AnswerCache): an answer is
   // never tagged newer than the data it was made from.
-  const std::uint64_t generation = directory_.store_ref().generation();
+  const std::uint64_t generation = directory_.generation();
   const std::uint64_t now = directory_.now();
   const std::string key =
       AnswerCache::key_of(request.path, by_host ? request.host : "", request.query);
@@ -122,7 +121,7 @@ Reply Api::cached(const HttpRequest& request, bool by_host,
     return std::move(*hit);
   }
   Reply r = make();
-  if (r.status == 200 || r.status == 404 || r.status == 410) {
+  if (r.status == Status::kOk || r.status == Status::kNotFound || r.status == Status::kGone) {
     cache_->put(key, generation, now, r);
   }
   return r;
@@ -201,14 +200,14 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
   }
   if (request.path == "/healthz") {
     which = Metrics::kHealth;
-    return get ? text_reply(200, "ok") : method_not_allowed("GET, HEAD");
+    return get ? text_reply(Status::kOk, "ok") : method_not_allowed("GET, HEAD");
   }
   if (request.path == "/metrics") {
     which = Metrics::kMetrics;
     if (!get) {
       return method_not_allowed("GET, HEAD");
     }
-    auto st = directory_.store_ref().stats();
+    auto st = directory_.stats();
     Reply r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->render(st ? st->certificates : 0);
@@ -220,7 +219,7 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
     }
     return r;
   }
-  return text_reply(404, "not found");
+  return text_reply(Status::kNotFound, "not found");
 }
 
 }  // namespace keydir::api

@@ -119,18 +119,18 @@ Reply Hkp::lookup(const HttpRequest& request) const {
   }
   auto search_text = request.param("search");
   if (!search_text) {
-    return text_reply(400, "missing search parameter");
+    return text_reply(Status::kBadRequest, "missing search parameter");
   }
   bool exact = request.param("exact").value_or("off") == "on";
   if (op == "hget") {
     if (search_text->size() != 32 || !all_hex(*search_text)) {
-      return text_reply(400, "hget takes a 32-digit SKS key hash");
+      return text_reply(Status::kBadRequest, "hget takes a 32-digit SKS key hash");
     }
     Search s{Query{Query::BySksHash{*from_hex(*search_text)}}, true};
     return get(s);
   }
   if (op != "get" && op != "index" && op != "vindex") {
-    return text_reply(501, "operation not implemented: " + std::string(op.substr(0, 32)));
+    return text_reply(Status::kNotImplemented, "operation not implemented: " + std::string(op.substr(0, 32)));
   }
   auto s = parse_search(*search_text, exact);
   if (!s) {
@@ -162,7 +162,7 @@ Reply Hkp::get(const Search& s) const {
     ++n;
   }
   if (n == 0) {
-    return text_reply(404, "no key found");
+    return text_reply(Status::kNotFound, "no key found");
   }
   Reply r;
   r.content_type = "application/pgp-keys";
@@ -237,7 +237,7 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
     html += "</pre>\n";
   }
   if (count == 0) {
-    return text_reply(404, "no key found");
+    return text_reply(Status::kNotFound, "no key found");
   }
   Reply r;
   r.headers.emplace_back("X-HKP-Results-Count", std::to_string(count));
@@ -258,7 +258,7 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
 }
 
 Reply Hkp::stats(bool mr) const {
-  auto st = directory_.store_ref().stats();
+  auto st = directory_.stats();
   if (!st) {
     return error_reply(st.error());
   }
@@ -315,15 +315,15 @@ Reply Hkp::stats(bool mr) const {
 Reply Hkp::hashquery(const HttpRequest& request) const {
   if (directory_.mode() != service::PublishMode::Open) {
     // Peers would receive user IDs whose owners have not confirmed them.
-    return text_reply(403, "this server publishes confirmed addresses only and does not peer");
+    return text_reply(Status::kForbidden, "this server publishes confirmed addresses only and does not peer");
   }
   if (request.body.size() > limits::kMaxHashqueryBytes) {
-    return text_reply(413, "hashquery larger than the limit");
+    return text_reply(Status::kPayloadTooLarge, "hashquery larger than the limit");
   }
   ByteReader in(as_bytes(request.body), "hashquery");
   auto count = in.read_u32();
   if (!count || *count > limits::kMaxHashqueryHashes) {
-    return text_reply(400, "hashquery: a count of at most " +
+    return text_reply(Status::kBadRequest, "hashquery: a count of at most " +
                                std::to_string(limits::kMaxHashqueryHashes) + " hashes first");
   }
   std::string out(4, '\0');  // the count, known at the end
@@ -331,7 +331,7 @@ Reply Hkp::hashquery(const HttpRequest& request) const {
   for (std::uint32_t i = 0; i < *count; ++i) {
     auto hash = in.read_length_prefixed(4, 16, 16);
     if (!hash) {
-      return text_reply(400, "hashquery: each hash is 16 octets with its length");
+      return text_reply(Status::kBadRequest, "hashquery: each hash is 16 octets with its length");
     }
     if (out.size() >= limits::kMaxHashqueryAnswerBytes) {
       continue;  // the asker gets the rest in a later round
@@ -358,13 +358,13 @@ Reply Hkp::hashquery(const HttpRequest& request) const {
 
 Reply Hkp::add(const HttpRequest& request) const {
   if (request.body.size() > limits::kMaxArmoredUploadBytes * 3) {
-    return text_reply(413, "upload larger than the limit");
+    return text_reply(Status::kPayloadTooLarge, "upload larger than the limit");
   }
   std::string keytext;
   if (request.content_type.starts_with("multipart/form-data")) {
     auto k = multipart_field(request.content_type, request.body, "keytext");
     if (!k) {
-      return text_reply(400, "no keytext field in the form");
+      return text_reply(Status::kBadRequest, "no keytext field in the form");
     }
     keytext = std::move(*k);
   } else if (request.content_type.empty() ||
@@ -382,13 +382,13 @@ Reply Hkp::add(const HttpRequest& request) const {
       }
     }
     if (!found) {
-      return text_reply(400, "no keytext field in the form");
+      return text_reply(Status::kBadRequest, "no keytext field in the form");
     }
   } else {
-    return text_reply(415, "use application/x-www-form-urlencoded or multipart/form-data with a keytext field");
+    return text_reply(Status::kUnsupportedMediaType, "use application/x-www-form-urlencoded or multipart/form-data with a keytext field");
   }
   if (keytext.size() > limits::kMaxArmoredUploadBytes) {
-    return text_reply(413, "key text larger than " +
+    return text_reply(Status::kPayloadTooLarge, "key text larger than " +
                                std::to_string(limits::kMaxArmoredUploadBytes) + " octets");
   }
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
@@ -407,7 +407,7 @@ Reply Hkp::add(const HttpRequest& request) const {
       metrics_->upload("refused");
     }
   }
-  int status = report->stored.empty() ? 422 : 200;
+  int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
   for (const auto& r : report->refused) {
     // A storage failure is the server's, not the key's: logged with its
     // detail, answered without it.

@@ -59,7 +59,7 @@ HkpV2::HkpV2(service::KeyDirectory& directory, std::size_t max_results, Metrics*
 Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (request.method == "OPTIONS") {
-    Reply r = text_reply(204, "");
+    Reply r = text_reply(Status::kNoContent, "");
     r.body.clear();
     r.headers.emplace_back("Allow", rest == "certs" ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
     r.headers.emplace_back("Access-Control-Allow-Origin", "*");
@@ -91,12 +91,12 @@ Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
       hex.erase(2, 1);  // Hockeypuck's /04/<fp>
     }
     if (hex.size() < 2) {
-      return text_reply(400, "expected a version octet and a fingerprint");
+      return text_reply(Status::kBadRequest, "expected a version octet and a fingerprint");
     }
     auto fpr = Fingerprint::from_hex(hex.substr(2));
     int version = hex.substr(0, 2) == "04" ? 4 : hex.substr(0, 2) == "06" ? 6 : 0;
     if (!fpr || static_cast<int>(fpr->version()) != version) {
-      return text_reply(400, "expected 04 + 40 hex digits or 06 + 64 hex digits");
+      return text_reply(Status::kBadRequest, "expected 04 + 40 hex digits or 06 + 64 hex digits");
     }
     return certs(Query{Query::ByFingerprint{*fpr}}, true, nullptr);
   }
@@ -118,7 +118,7 @@ Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
   if (auto v = take("index/")) {
     return index(*v);
   }
-  return text_reply(404, "not found");
+  return text_reply(Status::kNotFound, "not found");
 }
 
 Reply HkpV2::certs(const Query& q, bool allow_v6, const std::string* exact_uid) const {
@@ -147,7 +147,7 @@ Reply HkpV2::certs(const Query& q, bool allow_v6, const std::string* exact_uid) 
     append(all, rec.cert);
   }
   if (all.empty()) {
-    return text_reply(404, "no certificate found");
+    return text_reply(Status::kNotFound, "no certificate found");
   }
   Reply r;
   r.content_type = "application/pgp-keys;armor=no";
@@ -203,9 +203,9 @@ Reply HkpV2::index(std::string_view id) const {
                     {"subkeys", subkeys}});
   }
   if (list.empty()) {
-    return text_reply(404, "no certificate found");
+    return text_reply(Status::kNotFound, "no certificate found");
   }
-  Reply r = json_reply(200, list);
+  Reply r = json_reply(Status::kOk, list);
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");
   return r;
 }
@@ -215,12 +215,12 @@ Reply HkpV2::upload(const HttpRequest& request) const {
   if (request.content_type.starts_with("multipart/form-data")) {
     auto k = multipart_field(request.content_type, request.body, "keytext");
     if (!k) {
-      return text_reply(400, "no keytext part in the form");
+      return text_reply(Status::kBadRequest, "no keytext part in the form");
     }
     body = std::move(*k);
   }
   if (body.size() > limits::kMaxArmoredUploadBytes) {
-    return text_reply(413, "upload larger than the limit");
+    return text_reply(Status::kPayloadTooLarge, "upload larger than the limit");
   }
   auto report = directory_.upload(as_bytes(body), request.operator_upload);
   if (!report) {
@@ -251,10 +251,10 @@ Reply HkpV2::upload(const HttpRequest& request) const {
       metrics_->upload("refused");
     }
   }
-  int status = report->stored.empty() ? 422 : 200;
+  int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
   for (const auto& r : report->refused) {
-    if (report->stored.empty() && http_status(r.error.code, Surface::HkpV2) == 503) {
-      status = 503;  // the server's failure, not the key's
+    if (report->stored.empty() && http_status(r.error.code, Surface::HkpV2) == Status::kServiceUnavailable) {
+      status = Status::kServiceUnavailable;  // the server's failure, not the key's
     }
   }
   return json_reply(status, j);

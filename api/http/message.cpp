@@ -170,10 +170,10 @@ int table_status(ErrorCode code) {
     case ErrorCode::PacketTooLarge:
     case ErrorCode::NoCertificate:
     case ErrorCode::UnsupportedVersion:
-      return 400;
-    case ErrorCode::UnsupportedMediaType: return 415;
-    case ErrorCode::PayloadTooLarge: return 413;
-    case ErrorCode::UnsupportedOperation: return 501;
+      return Status::kBadRequest;
+    case ErrorCode::UnsupportedMediaType: return Status::kUnsupportedMediaType;
+    case ErrorCode::PayloadTooLarge: return Status::kPayloadTooLarge;
+    case ErrorCode::UnsupportedOperation: return Status::kNotImplemented;
     case ErrorCode::SecretKeyRefused:
     case ErrorCode::NoValidComponents:
     case ErrorCode::WeakAlgorithm:
@@ -181,43 +181,43 @@ int table_status(ErrorCode code) {
     case ErrorCode::TooManyComponents:
     case ErrorCode::CertificateTooLarge:
     case ErrorCode::BadSignature:
-      return 422;
-    case ErrorCode::Tombstoned: return 410;
-    case ErrorCode::NotFound: return 404;
-    case ErrorCode::RateLimited: return 429;
-    case ErrorCode::MailFailed: return 503;
-    case ErrorCode::TokenInvalid: return 410;
-    case ErrorCode::Unauthorized: return 401;
-    case ErrorCode::StorageIo: return 503;
-    case ErrorCode::ProtocolError: return 400;
+      return Status::kUnprocessable;
+    case ErrorCode::Tombstoned: return Status::kGone;
+    case ErrorCode::NotFound: return Status::kNotFound;
+    case ErrorCode::RateLimited: return Status::kTooManyRequests;
+    case ErrorCode::MailFailed: return Status::kServiceUnavailable;
+    case ErrorCode::TokenInvalid: return Status::kGone;
+    case ErrorCode::Unauthorized: return Status::kUnauthorized;
+    case ErrorCode::StorageIo: return Status::kServiceUnavailable;
+    case ErrorCode::ProtocolError: return Status::kBadRequest;
     case ErrorCode::StorageCorruption:
     case ErrorCode::Internal:
     case ErrorCode::AnswerDidNotVerify:
-      return 500;
+      return Status::kInternalError;
   }
-  return 500;
+  return Status::kInternalError;
 }
 
 }  // namespace
 
 int http_status(ErrorCode code, Surface surface) {
   const int status = table_status(code);
-  const bool servers = status == 500 || status == 503;  // not the request's fault
+  const bool servers = status == Status::kInternalError || status == Status::kServiceUnavailable;  // not the request's fault
   switch (surface) {
     case Surface::Hkp:
       return status;
     case Surface::Upload:
-      return servers ? 503 : status;
+      return servers ? Status::kServiceUnavailable : status;
     case Surface::HkpV2:
-      return servers ? 503 : 422;
+      return servers ? Status::kServiceUnavailable : Status::kUnprocessable;
     case Surface::Vks:
-      return servers ? 503 : (status == 413 || status == 429) ? status : 400;
+      return servers ? Status::kServiceUnavailable : (status == Status::kPayloadTooLarge || status == Status::kTooManyRequests) ? status : Status::kBadRequest;
   }
   return status;
 }
 
 Reply method_not_allowed(std::string_view allow) {
-  Reply r = text_reply(405, "method not allowed");
+  Reply r = text_reply(Status::kMethodNotAllowed, "method not allowed");
   r.headers.emplace_back("Allow", std::string(allow));
   return r;
 }
@@ -234,19 +234,19 @@ Reply text_reply(int status, std::string body) {
 
 std::string public_reason(const Error& e) {
   int status = http_status(e.code);
-  if (status < 500) {
+  if (status < Status::kInternalError) {
     return e.detail;
   }
   spdlog::error("{}: {}", error_code_name(e.code), e.detail);
-  return status == 503 ? "service temporarily unavailable" : "internal error";
+  return status == Status::kServiceUnavailable ? "service temporarily unavailable" : "internal error";
 }
 
 Reply error_reply(const Error& e) {
   int status = http_status(e.code);
   // Internal and storage details stay in the log, not in the answer.
-  if (status >= 500) {
+  if (status >= Status::kInternalError) {
     spdlog::error("{}: {}", error_code_name(e.code), e.detail);
-    return text_reply(status, status == 503 ? "service temporarily unavailable" : "internal error");
+    return text_reply(status, status == Status::kServiceUnavailable ? "service temporarily unavailable" : "internal error");
   }
   return text_reply(status, e.detail);
 }

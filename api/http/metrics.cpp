@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <iterator>
 
+#include "api/http/message.hpp"
+
 namespace keydir::api {
 
 namespace {
@@ -18,10 +20,10 @@ std::size_t Metrics::status_class(int status) {
   if (status < 300) {
     return 0;
   }
-  if (status < 400) {
+  if (status < Status::kBadRequest) {
     return 1;
   }
-  return status < 500 ? 2 : 3;
+  return status < Status::kInternalError ? 2 : 3;
 }
 
 void Metrics::request(Route route, int status, double seconds) {

@@ -1,11 +1,8 @@
 #include "api/http/upload_token.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
+
+#include "openpgp/crypto/primitives.hpp"
 
 namespace keydir::api {
 
@@ -18,18 +15,13 @@ constexpr std::size_t kMacBytes = 16;
 constexpr std::size_t kDigestBytes = 16;
 
 Bytes hmac(std::string_view key, ByteView data) {
-  Bytes out(EVP_MAX_MD_SIZE);
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
-       out.data(), &len);
-  out.resize(len);
-  return out;
+  return openpgp::crypto::hmac_sha256(as_bytes(key), data);
 }
 
 Bytes address_digest(std::string_view address) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(address.data()), address.size(), d);
-  return Bytes(d, d + kDigestBytes);
+  Bytes d = openpgp::crypto::sha256(as_bytes(address));
+  d.resize(kDigestBytes);
+  return d;
 }
 
 }  // namespace
@@ -91,7 +83,9 @@ Result<UploadSession> UploadTokens::check(std::string_view token) const {
     return bad();
   }
   Bytes mac = hmac(secret_, ByteView(raw->data(), body));
-  if (CRYPTO_memcmp(mac.data(), raw->data() + body, kMacBytes) != 0) {
+  if (mac.size() < kMacBytes ||
+      !openpgp::crypto::equal_constant_time(ByteView(mac.data(), kMacBytes),
+                                            ByteView(raw->data() + body, kMacBytes))) {
     return bad();
   }
   std::uint64_t expires = 0;

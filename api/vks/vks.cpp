@@ -2,10 +2,6 @@
 
 #include <algorithm>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <nlohmann/json.hpp>
 
 #include "openpgp/certificate.hpp"
@@ -63,14 +59,14 @@ namespace {
 // A failure of the publishing machinery as the JSON error Hagrid gives.
 Reply verification_error(const Error& e) {
   switch (e.code) {
-    case ErrorCode::RateLimited: return json_error(429, e.detail);
+    case ErrorCode::RateLimited: return json_error(Status::kTooManyRequests, e.detail);
     case ErrorCode::MailFailed:
-      return json_error(503, "the confirmation mail could not be sent; try again later");
-    case ErrorCode::NotFound: return json_error(400, "this key is no longer in the directory");
+      return json_error(Status::kServiceUnavailable, "the confirmation mail could not be sent; try again later");
+    case ErrorCode::NotFound: return json_error(Status::kBadRequest, "this key is no longer in the directory");
     default: break;
   }
   const int status = http_status(e.code, Surface::Vks);
-  return json_error(status, status >= 500 ? "service temporarily unavailable" : e.detail);
+  return json_error(status, status >= Status::kInternalError ? "service temporarily unavailable" : e.detail);
 }
 }  // namespace
 
@@ -81,18 +77,18 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
       return method_not_allowed("POST");
     }
     if (!request.content_type.starts_with("application/json")) {
-      return json_error(400, "expected application/json data; see /about for the API");
+      return json_error(Status::kBadRequest, "expected application/json data; see /about for the API");
     }
     return rest == "upload" ? upload(request) : request_verify(request);
   }
   auto slash = rest.find('/');
   if (slash == std::string_view::npos) {
-    return text_reply(404, "not found");
+    return text_reply(Status::kNotFound, "not found");
   }
   std::string_view kind = rest.substr(0, slash);
   std::string arg = path_decode(rest.substr(slash + 1));
   if (kind != "by-fingerprint" && kind != "by-keyid" && kind != "by-email") {
-    return text_reply(404, "not found");
+    return text_reply(Status::kNotFound, "not found");
   }
   if (!get) {
     return method_not_allowed("GET, HEAD");
@@ -101,11 +97,11 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
   if (kind == "by-fingerprint") {
     // Hagrid: upper- or lower-case hex, no 0x prefix.
     if ((arg.size() != 40 && arg.size() != 64) || !is_hex(arg)) {
-      return text_reply(400, "malformed fingerprint");
+      return text_reply(Status::kBadRequest, "malformed fingerprint");
     }
     auto fpr = openpgp::Fingerprint::from_hex(arg);
     if (!fpr) {
-      return text_reply(400, "malformed fingerprint");
+      return text_reply(Status::kBadRequest, "malformed fingerprint");
     }
     s.query.what = storage::Query::ByFingerprint{*fpr};
     s.v6_fingerprint = arg.size() == 64;
@@ -113,13 +109,13 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
     auto id = arg.size() == 16 && is_hex(arg) ? openpgp::KeyId::from_hex(arg)
                                                : fail(ErrorCode::BadQuery, "");
     if (!id) {
-      return text_reply(400, "malformed key id");
+      return text_reply(Status::kBadRequest, "malformed key id");
     }
     s.query.what = storage::Query::ByKeyId{*id};
   } else {
     auto email = openpgp::Email::parse(arg);
     if (!email || arg.find('<') != std::string::npos) {
-      return text_reply(400, "malformed e-mail address");
+      return text_reply(Status::kBadRequest, "malformed e-mail address");
     }
     s.query.what = storage::Query::ByEmail{email->address()};
   }
@@ -128,12 +124,12 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
 
 Reply Vks::upload(const HttpRequest& request) const {
   if (request.body.size() > directory_.options().max_upload_bytes * 2) {
-    return json_error(413, "upload larger than the limit");
+    return json_error(Status::kPayloadTooLarge, "upload larger than the limit");
   }
   json body = json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("keytext") ||
       !body["keytext"].is_string()) {
-    return json_error(400, "expected a JSON object with a \"keytext\" string");
+    return json_error(Status::kBadRequest, "expected a JSON object with a \"keytext\" string");
   }
   const std::string& keytext = body["keytext"].get_ref<const std::string&>();
   auto binary = openpgp::decode_key_input(as_bytes(keytext), directory_.options().max_upload_bytes);
@@ -142,7 +138,7 @@ Reply Vks::upload(const HttpRequest& request) const {
   }
   auto certs = openpgp::parse_certificates(*binary, {.max_packet_bytes = 0, .max_certs = 2});
   if (certs && certs->size() > 1) {
-    return json_error(400, "upload one key at a time");
+    return json_error(Status::kBadRequest, "upload one key at a time");
   }
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
@@ -151,7 +147,7 @@ Reply Vks::upload(const HttpRequest& request) const {
   }
   if (report->stored.empty()) {
     if (report->refused.empty()) {
-      return json_error(400, "no key in the upload");
+      return json_error(Status::kBadRequest, "no key in the upload");
     }
     const Error& e = report->refused.front().error;
     return json_error(http_status(e.code, Surface::Vks), public_reason(e));
@@ -168,25 +164,25 @@ Reply Vks::request_verify(const HttpRequest& request) const {
   if (body.is_discarded() || !body.is_object() || !body.contains("token") ||
       !body["token"].is_string() || !body.contains("addresses") ||
       !body["addresses"].is_array()) {
-    return json_error(400, "expected a JSON object with \"token\" and \"addresses\"");
+    return json_error(Status::kBadRequest, "expected a JSON object with \"token\" and \"addresses\"");
   }
   auto session = tokens_.check(body["token"].get_ref<const std::string&>());
   if (!session) {
-    return json_error(400, session.error().detail);
+    return json_error(Status::kBadRequest, session.error().detail);
   }
   std::vector<std::string> wanted;
   for (const auto& a : body["addresses"]) {
     if (!a.is_string() || wanted.size() >= 100) {
-      return json_error(400, "addresses must be a list of e-mail addresses");
+      return json_error(Status::kBadRequest, "addresses must be a list of e-mail addresses");
     }
     auto email = openpgp::Email::parse(a.get_ref<const std::string&>());
     if (!email) {
-      return json_error(400, "malformed e-mail address: " + a.get<std::string>());
+      return json_error(Status::kBadRequest, "malformed e-mail address: " + a.get<std::string>());
     }
     // Only what the upload held: the same answer whether or not the stored
     // key has the address (unpublished, withheld or absent alike).
     if (!session->covers(email->address())) {
-      return json_error(400, "the upload did not contain the address " + email->address());
+      return json_error(Status::kBadRequest, "the upload did not contain the address " + email->address());
     }
     if (std::find(wanted.begin(), wanted.end(), email->address()) == wanted.end()) {
       wanted.push_back(email->address());
@@ -202,7 +198,7 @@ Reply Vks::request_verify(const HttpRequest& request) const {
     for (const auto& a : wanted) {
       auto it = states->find(a);
       if (it == states->end()) {
-        return json_error(400, "the key has no user ID with the address " + a);
+        return json_error(Status::kBadRequest, "the key has no user ID with the address " + a);
       }
       if (it->second == service::AddressState::Unpublished) {
         mailed.push_back(a);
@@ -247,13 +243,13 @@ Reply Vks::key_status(const UploadSession& session, const std::vector<std::strin
   }
   for (const auto& a : addresses) {
     if (!status.contains(a)) {
-      return json_error(400, "the key has no user ID with the address " + a);
+      return json_error(Status::kBadRequest, "the key has no user ID with the address " + a);
     }
   }
   for (const auto& a : mailed) {
     status[a] = std::string(service::state_name(service::AddressState::Pending));
   }
-  return json_reply(200, json{{"key_fpr", fpr.to_hex()}, {"status", status},
+  return json_reply(Status::kOk, json{{"key_fpr", fpr.to_hex()}, {"status", status},
                               {"token", tokens_.make(session)}});
 }
 

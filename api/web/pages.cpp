@@ -381,7 +381,7 @@ Reply Pages::manage_key(const HttpRequest& request, std::string_view token) cons
     notice = "<p class=\"notice\" role=\"status\">" + html_escape(email) +
              " is no longer published.</p>";
   }
-  auto published = directory_.store_ref().published(t->fingerprint);
+  auto published = directory_.published(t->fingerprint);
   std::string b = "<h2>Manage your key</h2>" + notice + "<p>Key <code>" +
                   grouped_hex(t->fingerprint.to_hex()) + "</code>. Published addresses:</p><ul>";
   if (published && !published->empty()) {
@@ -472,7 +472,7 @@ Reply Pages::home(std::string_view notice) const {
   return html_reply(notice.empty() ? 200 : 400, page(options_.site_name, "Search and publish", b));
 }
 
-std::string Pages::certificate_card(const openpgp::VerifiedCertificate& vc) const {
+std::string Pages::certificate_card(const openpgp::CertificateStates& vc) const {
   const auto& c = vc.cert();
   const auto now = directory_.now();
   const auto& ps = vc.primary_state();

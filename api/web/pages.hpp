@@ -43,7 +43,7 @@ class Pages {
   [[nodiscard]] Reply verify(const HttpRequest& request, std::string_view token) const;
   [[nodiscard]] Reply manage(const HttpRequest& request) const;
   [[nodiscard]] Reply manage_key(const HttpRequest& request, std::string_view token) const;
-  [[nodiscard]] std::string certificate_card(const openpgp::VerifiedCertificate& vc) const;
+  [[nodiscard]] std::string certificate_card(const openpgp::CertificateStates& vc) const;
   // The addresses an upload held and their states on the stored key, with a
   // form that mails confirmation links (verified and managed mode). Never
   // the stored key's other addresses.

@@ -20,7 +20,7 @@ std::string lower(std::string_view s) {
 // WKD answers are public and meant for any origin (web mail clients).
 Reply with_wkd_headers(Reply r) {
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");
-  r.headers.emplace_back("Cache-Control", r.status == 200 ? "public, max-age=600" : "no-cache");
+  r.headers.emplace_back("Cache-Control", r.status == Status::kOk ? "public, max-age=600" : "no-cache");
   return r;
 }
 
@@ -67,37 +67,37 @@ Reply Wkd::handle(const HttpRequest& request) const {
     }
     if (!serves(domain)) {
       return with_wkd_headers(text_reply(
-          404, "this server does not publish a Web Key Directory for " +
+          Status::kNotFound, "this server does not publish a Web Key Directory for " +
                    (domain.empty() ? std::string("this host") : domain)));
     }
     return with_wkd_headers(file(domain, rest));
   }
   // Advanced method: /.well-known/openpgpkey/<domain>/...
   if (slash == std::string_view::npos) {
-    return with_wkd_headers(text_reply(404, "not found"));
+    return with_wkd_headers(text_reply(Status::kNotFound, "not found"));
   }
   std::string domain = lower(first);
   if (!serves(domain)) {
     return with_wkd_headers(
-        text_reply(404, "this server does not publish a Web Key Directory for " + domain));
+        text_reply(Status::kNotFound, "this server does not publish a Web Key Directory for " + domain));
   }
   return with_wkd_headers(file(domain, rest.substr(slash + 1)));
 }
 
 Reply Wkd::file(std::string_view domain, std::string_view rest) const {
   if (rest == "policy") {
-    Reply r = text_reply(200, options_.policy.empty() ? service::default_wkd_policy(domain)
+    Reply r = text_reply(Status::kOk, options_.policy.empty() ? service::default_wkd_policy(domain)
                                                       : options_.policy);
     return r;
   }
   if (rest == "submission-address") {
     if (options_.submission_address.empty()) {
-      return text_reply(404, "this directory takes no submissions by mail");
+      return text_reply(Status::kNotFound, "this directory takes no submissions by mail");
     }
-    return text_reply(200, options_.submission_address + "\n");
+    return text_reply(Status::kOk, options_.submission_address + "\n");
   }
   if (!rest.starts_with("hu/")) {
-    return text_reply(404, "not found");
+    return text_reply(Status::kNotFound, "not found");
   }
   auto hash = openpgp::WkdHash::from_parts(domain, rest.substr(3));
   if (!hash) {
@@ -108,7 +108,7 @@ Reply Wkd::file(std::string_view domain, std::string_view rest) const {
     return error_reply(certs.error());
   }
   if (certs->empty()) {
-    return text_reply(404, "no key for this address");
+    return text_reply(Status::kNotFound, "no key for this address");
   }
   Reply r;
   r.content_type = "application/octet-stream";

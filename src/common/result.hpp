@@ -64,8 +64,19 @@ struct Error {
   Error(ErrorCode c, std::string d) : code(c), detail(std::move(d)) {}
 };
 
+// Result<T> is tl::expected<T, Error> that must not be dropped: a discarded
+// Result is a compile error (-Werror), so an error cannot vanish unnoticed.
+// Where dropping it is right, say why and cast to void.
 template <typename T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+  using Base = tl::expected<T, Error>;
+
+ public:
+  using Base::Base;
+  Result() = default;
+  Result(const Base& b) : Base(b) {}       // NOLINT(google-explicit-constructor)
+  Result(Base&& b) : Base(std::move(b)) {}  // NOLINT(google-explicit-constructor)
+};
 
 inline tl::unexpected<Error> fail(ErrorCode code, std::string detail) {
   return tl::unexpected<Error>(Error{code, std::move(detail)});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <type_traits>
 
 #include "common/limits.hpp"
 #include "openpgp/canonical.hpp"
@@ -501,9 +502,13 @@ struct Verifier {
     return backend ? crypto::make_verifying_key(key, *backend) : crypto::make_verifying_key(key);
   }
 
-  static Verification run(Certificate c, const Policy& policy, std::uint64_t now,
-                          std::optional<crypto::Backend> backend, bool trusted = false) {
-    Verification out;
+  // C: VerifiedCertificate (every signature checked) or StoredCertificate
+  // (trusted: signatures taken as checked when they were stored).
+  template <typename C>
+  static BasicVerification<C> run(Certificate c, const Policy& policy, std::uint64_t now,
+                                  std::optional<crypto::Backend> backend) {
+    constexpr bool trusted = std::is_same_v<C, StoredCertificate>;
+    BasicVerification<C> out;
     out.fingerprint = c.primary.fingerprint;
     out.stripped = std::move(c.dropped);
     auto refuse = [&](Error e) {
@@ -528,7 +533,7 @@ struct Verifier {
     if (v.relocate(c)) {
       canonicalize(c);
     }
-    VerifiedCertificate vc;
+    C vc;
     vc.cert_.primary = primary;
     const std::string primary_desc = "primary key";
 
@@ -683,11 +688,11 @@ struct Verifier {
 
 Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now,
                     std::optional<crypto::Backend> backend) {
-  return Verifier::run(cert, policy, now, backend);
+  return Verifier::run<VerifiedCertificate>(cert, policy, now, backend);
 }
 
-Verification summarize_stored(const Certificate& cert, const Policy& policy, std::uint64_t now) {
-  return Verifier::run(cert, policy, now, std::nullopt, true);
+StoredSummary summarize_stored(const Certificate& cert, const Policy& policy, std::uint64_t now) {
+  return Verifier::run<StoredCertificate>(cert, policy, now, std::nullopt);
 }
 
 Result<std::vector<Verification>> verify_input(ByteView input, const Policy& policy,
@@ -707,7 +712,7 @@ Result<std::vector<Verification>> verify_input(ByteView input, const Policy& pol
       out.push_back(std::move(v));
       continue;
     }
-    out.push_back(Verifier::run(std::move(*p.cert), policy, now, std::nullopt));
+    out.push_back(Verifier::run<VerifiedCertificate>(std::move(*p.cert), policy, now, std::nullopt));
   }
   return out;
 }

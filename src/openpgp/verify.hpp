@@ -44,7 +44,10 @@ struct UserIdState {
   std::size_t third_party_certifications = 0;
 };
 
-class VerifiedCertificate {
+// What verification determined about a certificate: the components it kept
+// and their states (revocations, expiry, primary user ID). Read-only; made
+// only by the Verifier, as one of the two kinds below.
+class CertificateStates {
  public:
   [[nodiscard]] const Certificate& cert() const { return cert_; }
   [[nodiscard]] const Fingerprint& fingerprint() const { return cert_.primary.fingerprint; }
@@ -59,12 +62,14 @@ class VerifiedCertificate {
   [[nodiscard]] bool expired(std::uint64_t now) const {
     return primary_.expires && *primary_.expires <= now;
   }
-  // Canonical binary form (serialize(cert())), computed once by verify().
+  // Canonical binary form (serialize(cert())), computed once by the Verifier.
   [[nodiscard]] const Bytes& to_bytes() const { return bytes_; }
+
+ protected:
+  CertificateStates() = default;
 
  private:
   friend struct Verifier;
-  VerifiedCertificate() = default;
   Certificate cert_;
   KeyState primary_;
   std::vector<UserIdState> user_ids_;
@@ -73,13 +78,34 @@ class VerifiedCertificate {
   Bytes bytes_;
 };
 
-struct Verification {
+// A certificate whose every kept signature was checked now, by verify(): the
+// only kind the key directory accepts for storing. Nothing else can make one.
+class VerifiedCertificate final : public CertificateStates {
+ private:
+  friend struct Verifier;
+  VerifiedCertificate() = default;
+};
+
+// The states of a certificate read back from the key store, computed by
+// summarize_stored() without the public-key operations (the certificate was
+// verified when it was stored). Good for showing and indexing; it cannot be
+// passed where a VerifiedCertificate is required.
+class StoredCertificate final : public CertificateStates {
+ private:
+  friend struct Verifier;
+  StoredCertificate() = default;
+};
+
+template <typename C>
+struct BasicVerification {
   std::optional<Fingerprint> fingerprint;
-  std::optional<VerifiedCertificate> cert;  // set when accepted
+  std::optional<C> cert;                    // set when accepted
   std::optional<Error> refusal;             // set when refused
   std::vector<Finding> stripped;            // what was left out, and why
   [[nodiscard]] bool accepted() const { return cert.has_value(); }
 };
+using Verification = BasicVerification<VerifiedCertificate>;
+using StoredSummary = BasicVerification<StoredCertificate>;
 
 // `now` is seconds since the epoch: keys and signatures made after it (plus
 // the policy's clock skew) are not valid yet.
@@ -92,7 +118,7 @@ Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t
 // verified when it was stored: the same rules as verify(), without the
 // public-key operations. Only for bytes that came out of the key store —
 // never for input from the network.
-Verification summarize_stored(const Certificate& cert, const Policy& policy, std::uint64_t now);
+StoredSummary summarize_stored(const Certificate& cert, const Policy& policy, std::uint64_t now);
 
 // parse_certificates + verify for each certificate of an input (armored or
 // binary). Input-level errors (armor, framing, secret keys) are returned as

@@ -1,7 +1,6 @@
 #include "server/commands.hpp"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.hpp"
+#include "openpgp/crypto/primitives.hpp"
 #include "server/recon_peer.hpp"
 #include "service/backup.hpp"
 #include "service/check.hpp"
@@ -31,9 +31,10 @@ namespace {
 constexpr std::uint64_t kCompactAfterImport = 50000;
 
 // An admin action, kept in the store's audit log.
-Result<void> audit_as(service::KeyDirectory& directory, const std::string& who, json entry) {
+Result<void> audit_as(storage::KeyStore& store, service::KeyDirectory& directory,
+                      const std::string& who, json entry) {
   entry["by"] = who;
-  auto seq = directory.store_ref().append_audit(
+  auto seq = store.append_audit(
       directory.now(), entry.dump(-1, ' ', false, json::error_handler_t::replace));
   if (!seq) {
     return tl::unexpected(seq.error());
@@ -41,7 +42,7 @@ Result<void> audit_as(service::KeyDirectory& directory, const std::string& who, 
   return {};
 }
 Result<void> audit(CommandContext& ctx, json entry) {
-  return audit_as(ctx.directory, ctx.who, std::move(entry));
+  return audit_as(ctx.store, ctx.directory, ctx.who, std::move(entry));
 }
 
 int fail_with(CommandContext& ctx, std::string_view command, const Error& e) {
@@ -544,7 +545,7 @@ int run_recon_status(CommandContext& ctx, bool as_json) {
   server::ReconOptions ro;
   ro.listen = false;
   ro.gossip_interval_seconds = 0;
-  server::ReconPeer peer(ctx.directory, ro);
+  server::ReconPeer peer(ctx.directory, ctx.store, ro);
   auto t0 = std::chrono::steady_clock::now();
   auto s = peer.summary();
   if (!s) {
@@ -605,10 +606,11 @@ std::optional<std::string> token_secret(const std::string& data_dir) {
   if (auto existing = read_small_file(path); existing && existing->size() == 32) {
     return existing;
   }
-  std::string key(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), 32) != 1) {
+  auto random = openpgp::crypto::random_bytes(32);
+  if (!random) {
     return std::nullopt;
   }
+  std::string key(as_chars(*random));
   return write_token_secret(data_dir, key) ? std::optional<std::string>(key) : std::nullopt;
 }
 
@@ -656,16 +658,16 @@ Result<ModeSetting> settle_mode(storage::KeyStore& store,
   return m;
 }
 
-Result<void> adopt_mode(service::KeyDirectory& directory, const std::string& who,
-                        std::ostream& log) {
-  KEYDIR_TRY(auto stats, directory.store_ref().stats());
+Result<void> adopt_mode(storage::KeyStore& store, service::KeyDirectory& directory,
+                        const std::string& who, std::ostream& log) {
+  KEYDIR_TRY(auto stats, store.stats());
   const ModeSetting mode = directory.mode_setting();
   if (stats.certificates == 0) {
-    return service::record_mode(directory.store_ref(), mode);
+    return service::record_mode(store, mode);
   }
   log << "keydird: the store records no publishing mode (an earlier keydird wrote it): "
       << "recording " << service::describe(mode) << " and re-indexing its keys\n";
-  KEYDIR_CHECK(audit_as(directory, who,
+  KEYDIR_CHECK(audit_as(store, directory, who,
                         {{"action", "set-mode"},
                          {"from", "not recorded (a store of an earlier keydird)"},
                          {"to", service::describe(mode)}}));
@@ -675,13 +677,14 @@ Result<void> adopt_mode(service::KeyDirectory& directory, const std::string& who
   return {};
 }
 
-Result<void> resume_mode_change(service::KeyDirectory& directory, const std::string& who,
+Result<void> resume_mode_change(storage::KeyStore& store, service::KeyDirectory& directory,
+                                const std::string& who,
                                 std::ostream& log) {
   KEYDIR_TRY(auto resumed, directory.resume_mode_change());
   if (resumed) {
     log << "keydird: finished an interrupted change to mode "
         << service::describe(directory.mode_setting()) << "\n";
-    KEYDIR_CHECK(audit_as(directory, who,
+    KEYDIR_CHECK(audit_as(store, directory, who,
                           {{"action", "set-mode resumed"},
                            {"to", service::describe(directory.mode_setting())},
                            {"rewritten", resumed->certificates}}));

@@ -67,10 +67,11 @@ Result<service::ModeSetting> settle_mode(storage::KeyStore& store,
 // A store that recorded no mode takes the directory's: a new store records
 // it; a store of an earlier keydird (it holds certificates) is re-indexed
 // under it as well. Logged in the audit log.
-Result<void> adopt_mode(service::KeyDirectory& directory, const std::string& who,
-                        std::ostream& log);
+Result<void> adopt_mode(storage::KeyStore& store, service::KeyDirectory& directory,
+                        const std::string& who, std::ostream& log);
 // Finishes a mode change that was interrupted (and logs that it did).
-Result<void> resume_mode_change(service::KeyDirectory& directory, const std::string& who,
+Result<void> resume_mode_change(storage::KeyStore& store, service::KeyDirectory& directory,
+                                const std::string& who,
                                 std::ostream& log);
 
 }  // namespace keydir::server

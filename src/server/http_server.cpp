@@ -283,10 +283,10 @@ Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
   try {
     s = RequestLineStep::apply(cursor);
   } catch (const std::exception&) {
-    return p_->refuse(400, "malformed request line");
+    return p_->refuse(api::Status::kBadRequest, "malformed request line");
   }
   if (s == Http::Private::State::Again && cursor.remaining() > kMaxRequestLineBytes) {
-    return p_->refuse(414, "request line longer than " + std::to_string(kMaxRequestLineBytes) +
+    return p_->refuse(api::Status::kUriTooLong, "request line longer than " + std::to_string(kMaxRequestLineBytes) +
                                " octets");
   }
   return s;
@@ -336,7 +336,7 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
       // Parsed only whole: a field Pistache cannot parse is recognised
       // before it throws on it.
       if (rest.size() > kMaxHeaderBytes) {
-        return p_->refuse(431, "request header fields too large");
+        return p_->refuse(api::Status::kHeaderFieldsTooLarge, "request header fields too large");
       }
       return Http::Private::State::Again;
     }
@@ -347,14 +347,14 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
     }
     if (sent) {
       if (sent->size() > 256) {
-        return p_->refuse(400, "malformed header field (Content-Type)");
+        return p_->refuse(api::Status::kBadRequest, "malformed header field (Content-Type)");
       }
       ArrayStreamBuf<char> buf(copy.size());
       buf.feed(copy.data(), copy.size());
       StreamCursor lenient(&buf);
       s = HeadersStep::apply(lenient);
       if (s != Http::Private::State::Next) {
-        return p_->refuse(400, "malformed header field");
+        return p_->refuse(api::Status::kBadRequest, "malformed header field");
       }
       cursor.advance(end + 4);
       p_->content_type = std::move(*sent);
@@ -362,11 +362,11 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
       s = HeadersStep::apply(cursor);
     }
   } catch (const std::exception&) {
-    return p_->refuse(400, "malformed header field");
+    return p_->refuse(api::Status::kBadRequest, "malformed header field");
   }
   if (s == Http::Private::State::Again) {
     if (cursor.remaining() > kMaxHeaderBytes) {
-      return p_->refuse(431, "request header fields too large");
+      return p_->refuse(api::Status::kHeaderFieldsTooLarge, "request header fields too large");
     }
     return s;
   }
@@ -380,21 +380,21 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
     }
     if (v.empty() || v.size() > 19 ||
         !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return p_->refuse(400, "malformed Content-Length");
+      return p_->refuse(api::Status::kBadRequest, "malformed Content-Length");
     }
   }
   if (raw_length && message->headers().tryGetRaw("Transfer-Encoding")) {
-    return p_->refuse(400, "ambiguous body length (Content-Length and Transfer-Encoding)");
+    return p_->refuse(api::Status::kBadRequest, "ambiguous body length (Content-Length and Transfer-Encoding)");
   }
   if (auto cl = message->headers().tryGet<Http::Header::ContentLength>()) {
     if (cl->value() > kMaxBodyBytes) {
-      return p_->refuse(413, "request body larger than " + std::to_string(kMaxBodyBytes) +
+      return p_->refuse(api::Status::kPayloadTooLarge, "request body larger than " + std::to_string(kMaxBodyBytes) +
                                  " octets");
     }
   }
   if (auto te = message->headers().tryGet<Http::Header::TransferEncoding>()) {
     if (te->encoding() != Http::Header::Encoding::Chunked) {
-      return p_->refuse(501, "unsupported Transfer-Encoding (only chunked)");
+      return p_->refuse(api::Status::kNotImplemented, "unsupported Transfer-Encoding (only chunked)");
     }
     p_->chunked = true;
     p_->body_start = static_cast<std::size_t>(cursor);
@@ -415,7 +415,7 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
     return false;
   };
   const auto too_large = [&] {
-    return bad(413, "request body larger than " + std::to_string(kMaxBodyBytes) +
+    return bad(api::Status::kPayloadTooLarge, "request body larger than " + std::to_string(kMaxBodyBytes) +
                         " octets (chunk framing included)");
   };
   while (scan_pos < end && chunk_state != ChunkState::End) {
@@ -431,24 +431,24 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
                                            : -1;
         if (digit >= 0) {
           if (++chunk_digits > 8) {
-            return bad(413, "chunk larger than " + std::to_string(kMaxBodyBytes) + " octets");
+            return bad(api::Status::kPayloadTooLarge, "chunk larger than " + std::to_string(kMaxBodyBytes) + " octets");
           }
           chunk_left = chunk_left * 16 + static_cast<std::size_t>(digit);
           if (body_total + chunk_left > kMaxBodyBytes) {
-            return bad(413, "request body larger than " + std::to_string(kMaxBodyBytes) +
+            return bad(api::Status::kPayloadTooLarge, "request body larger than " + std::to_string(kMaxBodyBytes) +
                                 " octets");
           }
         } else if (c == '\r' && chunk_digits > 0) {
           chunk_state = ChunkState::SizeLf;
         } else {
-          return bad(400, "malformed chunk size");
+          return bad(api::Status::kBadRequest, "malformed chunk size");
         }
         ++scan_pos;
         break;
       }
       case ChunkState::SizeLf:
         if (c != '\n') {
-          return bad(400, "malformed chunk size");
+          return bad(api::Status::kBadRequest, "malformed chunk size");
         }
         ++scan_pos;
         body_total += chunk_left;
@@ -468,7 +468,7 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
       case ChunkState::DataCr:
       case ChunkState::DataLf:
         if (c != (chunk_state == ChunkState::DataCr ? '\r' : '\n')) {
-          return bad(400, "malformed chunk (no CRLF after its data)");
+          return bad(api::Status::kBadRequest, "malformed chunk (no CRLF after its data)");
         }
         ++scan_pos;
         chunk_state = chunk_state == ChunkState::DataCr ? ChunkState::DataLf : ChunkState::Size;
@@ -476,14 +476,14 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
       case ChunkState::Trailer:
       case ChunkState::TrailerLine:
         if (++trailer_bytes > kMaxHeaderBytes) {
-          return bad(431, "chunked trailer larger than " + std::to_string(kMaxHeaderBytes) +
+          return bad(api::Status::kHeaderFieldsTooLarge, "chunked trailer larger than " + std::to_string(kMaxHeaderBytes) +
                               " octets");
         }
         if (c == '\r') {
           chunk_state =
               chunk_state == ChunkState::Trailer ? ChunkState::LastLf : ChunkState::TrailerLf;
         } else if (c == '\n') {
-          return bad(400, "malformed chunked trailer (bare LF)");
+          return bad(api::Status::kBadRequest, "malformed chunked trailer (bare LF)");
         } else {
           chunk_state = ChunkState::TrailerLine;
         }
@@ -492,7 +492,7 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
       case ChunkState::TrailerLf:
       case ChunkState::LastLf:
         if (c != '\n') {
-          return bad(400, "malformed chunked trailer (CR without LF)");
+          return bad(api::Status::kBadRequest, "malformed chunked trailer (CR without LF)");
         }
         chunk_state = chunk_state == ChunkState::LastLf ? ChunkState::End : ChunkState::Trailer;
         ++scan_pos;
@@ -536,7 +536,7 @@ Http::Private::State GuardedBody::apply(StreamCursor& cursor) {
     }
     return s;
   } catch (const std::exception&) {
-    return p_->refuse(400, "malformed request body");
+    return p_->refuse(api::Status::kBadRequest, "malformed request body");
   }
 }
 
@@ -640,8 +640,8 @@ class Handler : public Http::Handler {
                                    r.authorization.size() > kMaxHeaderBytes ||
                                    r.host.size() > 1024;
     api::Reply reply = headers_too_large
-                           ? api::text_reply(431, "request header fields too large")
-                       : bad_query ? api::text_reply(400, "malformed query string")
+                           ? api::text_reply(api::Status::kHeaderFieldsTooLarge, "request header fields too large")
+                       : bad_query ? api::text_reply(api::Status::kBadRequest, "malformed query string")
                                    : api_->dispatch(r);
 
     // Persistent connections (RFC 9112 §9.3): HTTP/1.1 stays open unless

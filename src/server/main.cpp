@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include <curl/curl.h>
 
+#include "net/init.hpp"
 #include "server/admin_socket.hpp"
 #include "server/cli.hpp"
 #include "server/commands.hpp"
@@ -194,12 +194,12 @@ int run_offline(Cli& c) {
   service::KeyDirectory directory(store, options, service::system_clock());
   const std::string who = "uid " + std::to_string(::getuid()) + " (offline)";
   if (c.import->parsed() && !c.verify_only && !recorded_before) {
-    if (auto r = adopt_mode(directory, who, std::cerr); !r) {
+    if (auto r = adopt_mode(store, directory, who, std::cerr); !r) {
       std::cerr << "keydird import: " << r.error().detail << "\n";
       return kExitFailure;
     }
   } else if (!c.restore->parsed()) {
-    if (auto r = resume_mode_change(directory, who, std::cerr); !r) {
+    if (auto r = resume_mode_change(store, directory, who, std::cerr); !r) {
       std::cerr << "keydird " << name << ": finishing an interrupted mode change: "
                 << r.error().detail << "\n";
       return kExitFailure;
@@ -212,7 +212,7 @@ int run_offline(Cli& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  keydir::net::global_init();
   auto cli = make_cli();
   Cli& c = *cli;
   try {

@@ -18,7 +18,6 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include "client/http.hpp"
@@ -28,6 +27,7 @@
 #include "common/time_format.hpp"
 #include "openpgp/canonical.hpp"
 #include "openpgp/certificate.hpp"
+#include "openpgp/crypto/primitives.hpp"
 #include "recon/adjusted_view.hpp"
 #include "recon/ptree.hpp"
 
@@ -265,6 +265,7 @@ std::int64_t unix_now() {
 
 struct ReconPeer::Impl {
   service::KeyDirectory& directory;
+  storage::KeyStore& store;  // the directory's store: the recon tree and peers' aliases
   ReconOptions options;
   ReconStats stats;
 
@@ -287,7 +288,8 @@ struct ReconPeer::Impl {
   std::condition_variable stop_cv;
   std::atomic<bool> stopping{false};
 
-  Impl(service::KeyDirectory& d, ReconOptions o) : directory(d), options(std::move(o)) {
+  Impl(service::KeyDirectory& d, storage::KeyStore& s, ReconOptions o)
+      : directory(d), store(s), options(std::move(o)) {
     for (const auto& p : options.peers) {
       PeerState st;
       st.name = p.name();
@@ -325,13 +327,13 @@ struct ReconPeer::Impl {
     if (!configured || changes.empty()) {
       return;
     }
-    if (auto w = directory.store_ref().put_recon_aliases(peer, changes); !w) {
+    if (auto w = store.put_recon_aliases(peer, changes); !w) {
       spdlog::warn("recon: {}", w.error().detail);
     }
   }
 
   // The store's tree as of now (a snapshot).
-  Result<std::unique_ptr<recon::TreeView>> tree() const { return directory.store_ref().recon_tree(); }
+  Result<std::unique_ptr<recon::TreeView>> tree() const { return store.recon_tree(); }
 
   // The tree as `peer` is shown it: v5/v6 keys left out when its filters
   // say versions:34, and the keys it holds in another form under its hashes.
@@ -367,7 +369,7 @@ struct ReconPeer::Impl {
     }
     persist(peer, configured, gone);
     if (v34) {
-      KEYDIR_TRY(auto hashes, directory.store_ref().sks_hashes_from_version(5));
+      KEYDIR_TRY(auto hashes, store.sks_hashes_from_version(5));
       for (const auto& h : hashes) {
         remove.push_back(Zp::from_le(h));
       }
@@ -386,7 +388,7 @@ struct ReconPeer::Impl {
       {
         std::lock_guard lock(state_mu);
         const std::size_t max = options.max_aliases_per_peer;
-        KEYDIR_CHECK(directory.store_ref().for_each_recon_alias(
+        KEYDIR_CHECK(store.for_each_recon_alias(
             name, [&](ByteView theirs, ByteView ours) {
               if (theirs.size() == 16 && ours.size() == 16) {
                 set_alias(st, Zp::from_le(theirs), Zp::from_le(ours), changes);
@@ -414,7 +416,7 @@ struct ReconPeer::Impl {
 
   bool stored(const Bytes& hash) const {
     storage::Query q{storage::Query::BySksHash{hash}};
-    auto found = directory.store_ref().lookup(q, 1);
+    auto found = store.lookup(q, 1);
     return found && !found->empty();
   }
 
@@ -568,7 +570,7 @@ struct ReconPeer::Impl {
         auto a = answered.find(z);
         std::optional<storage::CertRecord> rec;
         if (a != answered.end()) {
-          if (auto r = directory.store_ref().get(a->second); r && *r) {
+          if (auto r = store.get(a->second); r && *r) {
             rec = std::move(**r);
           }
         }
@@ -809,8 +811,9 @@ struct ReconPeer::Impl {
   }
 };
 
-ReconPeer::ReconPeer(service::KeyDirectory& directory, ReconOptions options)
-    : impl_(std::make_unique<Impl>(directory, std::move(options))) {}
+ReconPeer::ReconPeer(service::KeyDirectory& directory, storage::KeyStore& store,
+                     ReconOptions options)
+    : impl_(std::make_unique<Impl>(directory, store, std::move(options))) {}
 
 ReconPeer::~ReconPeer() { stop(); }
 
@@ -913,9 +916,7 @@ Result<ReconPeer::TreeSummary> summarize(const recon::TreeView& tree) {
   for (const auto& v : root.svalues) {
     append(all, v.to_le(recon::kZpBytes));
   }
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(all.data(), all.size(), md);
-  s.root_digest = to_hex(ByteView(md, 8));
+  s.root_digest = to_hex(ByteView(openpgp::crypto::sha256(all)).first(8));
   std::vector<recon::TreeNode> stack{std::move(root)};
   while (!stack.empty()) {
     auto n = std::move(stack.back());

@@ -71,7 +71,8 @@ struct ReconStats {
 
 class ReconPeer {
  public:
-  ReconPeer(service::KeyDirectory& directory, ReconOptions options);
+  // `store`: the store behind `directory` (its recon tree, peers' aliases).
+  ReconPeer(service::KeyDirectory& directory, storage::KeyStore& store, ReconOptions options);
   ~ReconPeer();
   // Builds the tree, binds the recon port, starts listening and gossiping.
   // Returns the bound port.

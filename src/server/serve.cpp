@@ -311,11 +311,11 @@ int run_serve(Cli& c) {
   if (!recorded) {
     // A new store records the mode; one of an earlier keydird is re-indexed
     // under it too (its index follows whatever mode it was served in).
-    if (auto r = adopt_mode(directory, who, std::cerr); !r) {
+    if (auto r = adopt_mode(*store, directory, who, std::cerr); !r) {
       std::cerr << "keydird serve: " << r.error().detail << "\n";
       return kExitFailure;
     }
-  } else if (auto r = resume_mode_change(directory, who, std::cerr); !r) {
+  } else if (auto r = resume_mode_change(*store, directory, who, std::cerr); !r) {
     std::cerr << "keydird serve: " << r.error().detail << "\n";
     return kExitFailure;
   }
@@ -520,7 +520,7 @@ int run_serve(Cli& c) {
       if (c.recon_hkp_port == 0) {
         recon_options.http_port = *port;
       }
-      recon = std::make_unique<keydir::server::ReconPeer>(directory, recon_options);
+      recon = std::make_unique<keydir::server::ReconPeer>(directory, *store, recon_options);
       auto rport = recon->start();
       if (!rport) {
         std::cerr << "keydird serve: " << rport.error().detail << "\n";

@@ -14,6 +14,7 @@
 #include "openpgp/certificate.hpp"
 #include "openpgp/crypto/hash.hpp"
 #include "openpgp/verify.hpp"
+#include "service/store_access.hpp"
 
 namespace keydir::service {
 
@@ -86,7 +87,7 @@ Result<BackupSummary> full_dump(const KeyDirectory& directory, const std::string
     return fail(ErrorCode::StorageIo, out_dir + " must be an empty or new folder");
   }
   fs::permissions(out_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  const storage::KeyStore& store = directory.store_ref();
+  const storage::KeyStore& store = directory.store_ref(StoreAccess{});
   BackupSummary summary;
   PrivateFile state(fs::path(out_dir) / kStateFile);
   const ModeSetting mode = directory.mode_setting();
@@ -174,7 +175,7 @@ Result<BackupSummary> full_dump(const KeyDirectory& directory, const std::string
 
 Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir,
                               std::string* token_key) {
-  storage::KeyStore& store = directory.store_ref();
+  storage::KeyStore& store = directory.store_ref(StoreAccess{});
   KEYDIR_TRY(auto stats, store.stats());
   KEYDIR_TRY(auto recorded, stored_mode(store));
   if (stats.certificates != 0 || recorded) {

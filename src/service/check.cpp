@@ -1,12 +1,13 @@
 #include "service/check.hpp"
 
 #include "openpgp/canonical.hpp"
+#include "service/store_access.hpp"
 
 namespace keydir::service {
 
 Result<CheckReport> check(const KeyDirectory& directory, bool deep) {
   CheckReport report;
-  KEYDIR_TRY(report.store, directory.store_ref().check());
+  KEYDIR_TRY(report.store, directory.store_ref(StoreAccess{}).check());
   if (!deep) {
     return report;
   }
@@ -18,7 +19,7 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep) {
     }
   };
   const auto now = directory.now();
-  KEYDIR_CHECK(directory.store_ref().for_each([&](const storage::CertRecord& r) {
+  KEYDIR_CHECK(directory.store_ref(StoreAccess{}).for_each([&](const storage::CertRecord& r) {
     ++report.verified;
     const std::string name = r.fingerprint.to_hex();
     auto parsed = openpgp::parse_certificates(r.cert);
@@ -40,7 +41,7 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep) {
     // Open mode indexes every current user ID; Verified and Managed mode
     // the published addresses' ones (the store records its mode).
     if (directory.mode() == PublishMode::Managed) {
-      auto published = directory.store_ref().published(r.fingerprint);
+      auto published = directory.store_ref(StoreAccess{}).published(r.fingerprint);
       const auto domains = directory.mode_setting().managed_domains;
       for (const auto& a : published ? *published : std::vector<std::string>{}) {
         auto at = a.rfind('@');

@@ -180,7 +180,7 @@ bool proves_possession(const openpgp::KeyState& subkey) {
          (*subkey.flags & (openpgp::kFlagSign | openpgp::kFlagCertify)) != 0;
 }
 
-storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc,
+storage::IndexSet KeyDirectory::index_of(const openpgp::CertificateStates& vc,
                                          const std::vector<std::string>* published) {
   storage::IndexSet idx;
   const auto& c = vc.cert();
@@ -229,7 +229,7 @@ storage::IndexSet KeyDirectory::index_of(const VerifiedCertificate& vc,
   return idx;
 }
 
-Result<storage::IndexSet> KeyDirectory::index_for(const VerifiedCertificate& vc) const {
+Result<storage::IndexSet> KeyDirectory::index_for(const openpgp::CertificateStates& vc) const {
   if (mode() == PublishMode::Open) {
     return index_of(vc);
   }
@@ -237,7 +237,7 @@ Result<storage::IndexSet> KeyDirectory::index_for(const VerifiedCertificate& vc)
   return index_of(vc, &published);
 }
 
-std::vector<std::string> KeyDirectory::publishable_addresses(const VerifiedCertificate& vc) const {
+std::vector<std::string> KeyDirectory::publishable_addresses(const openpgp::CertificateStates& vc) const {
   std::vector<std::string> out;
   const ModeSetting m = mode_setting();
   for (const auto& st : vc.user_id_states()) {
@@ -549,6 +549,14 @@ Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) 
   return report;
 }
 
+std::uint64_t KeyDirectory::generation() const { return store_.generation(); }
+
+Result<storage::StoreStats> KeyDirectory::stats() const { return store_.stats(); }
+
+Result<std::vector<std::string>> KeyDirectory::published(const Fingerprint& fpr) const {
+  return store_.published(fpr);
+}
+
 Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Query& query,
                                                               std::size_t limit) const {
   if (mode() == PublishMode::Open) {
@@ -599,7 +607,7 @@ Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec,
   return hidden ? openpgp::serialize(view) : rec.cert;
 }
 
-Result<VerifiedCertificate> KeyDirectory::stored_summary(const Fingerprint& fpr) const {
+Result<openpgp::StoredCertificate> KeyDirectory::stored_summary(const Fingerprint& fpr) const {
   KEYDIR_TRY(auto rec, store_.get(fpr));
   if (!rec) {
     return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
@@ -662,7 +670,7 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
   return {};
 }
 
-std::optional<VerifiedCertificate> KeyDirectory::summarize(const storage::CertRecord& rec) const {
+std::optional<openpgp::StoredCertificate> KeyDirectory::summarize(const storage::CertRecord& rec) const {
   auto parsed = openpgp::parse_certificates(rec.cert);
   if (!parsed || parsed->size() != 1 || !parsed->front().cert) {
     return std::nullopt;
@@ -729,7 +737,7 @@ Result<std::uint64_t> KeyDirectory::rewrite_all(const Reindexer& fresh) {
 }
 
 Result<std::uint64_t> KeyDirectory::reindex_claims() {
-  return rewrite_all([](const storage::CertRecord& rec, const VerifiedCertificate& vc)
+  return rewrite_all([](const storage::CertRecord& rec, const openpgp::CertificateStates& vc)
                          -> Result<std::optional<storage::Write>> {
     const auto fresh = index_of(vc);
     if (fresh.fingerprints == rec.index.fingerprints && fresh.key_ids == rec.index.key_ids &&
@@ -749,7 +757,7 @@ Result<std::uint64_t> KeyDirectory::reindex_claims() {
 
 Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
   ModeChange change;
-  auto fresh = [&](const storage::CertRecord& rec, const VerifiedCertificate& vc)
+  auto fresh = [&](const storage::CertRecord& rec, const openpgp::CertificateStates& vc)
       -> Result<std::optional<storage::Write>> {
     storage::IndexSet idx;
     std::vector<std::string> drop;

@@ -29,6 +29,9 @@
 
 namespace keydir::service {
 
+class StoreAccess;
+
+
 using openpgp::Fingerprint;
 
 enum class Outcome { New, Updated, Unchanged };
@@ -137,7 +140,7 @@ class KeyDirectory {
                              std::optional<Bytes> consume_token = std::nullopt);
   // The addresses of a certificate's current (not revoked) user IDs that
   // this mode lets be published (Managed: only the configured domains).
-  std::vector<std::string> publishable_addresses(const openpgp::VerifiedCertificate& vc) const;
+  std::vector<std::string> publishable_addresses(const openpgp::CertificateStates& vc) const;
   [[nodiscard]] bool verifies_addresses() const { return mode() != PublishMode::Open; }
   [[nodiscard]] PublishMode mode() const { return mode_.load(std::memory_order_acquire); }
   [[nodiscard]] ModeSetting mode_setting() const;
@@ -165,10 +168,10 @@ class KeyDirectory {
   // The states of a stored certificate (revocations, expiry, primary user
   // ID) without repeating its signature checks; nullopt if the bytes do not
   // parse (never for a consistent store).
-  std::optional<openpgp::VerifiedCertificate> summarize(const storage::CertRecord& rec) const;
+  std::optional<openpgp::StoredCertificate> summarize(const storage::CertRecord& rec) const;
   // The stored certificate `fpr` with its states. Errors: NotFound,
   // StorageCorruption, StorageIo.
-  Result<openpgp::VerifiedCertificate> stored_summary(const Fingerprint& fpr) const;
+  Result<openpgp::StoredCertificate> stored_summary(const Fingerprint& fpr) const;
 
   // Recomputes which keys each stored certificate claims (owner, strong or
   // weak, storage::IndexSet) and rewrites the certificates whose claims
@@ -180,7 +183,7 @@ class KeyDirectory {
   // for it, in batches that hold the certificates' locks (safe while
   // serving). `fresh` may also return published marks to remove.
   using Reindexer = std::function<Result<std::optional<storage::Write>>(
-      const storage::CertRecord&, const openpgp::VerifiedCertificate&)>;
+      const storage::CertRecord&, const openpgp::CertificateStates&)>;
   Result<std::uint64_t> rewrite_all(const Reindexer& fresh);
 
   // Removes a certificate and leaves a tombstone. NotFound if absent.
@@ -190,13 +193,21 @@ class KeyDirectory {
   // The index entries of a certificate. `published`: only user IDs with one of
   // these addresses are findable (by address, WKD and words); nullptr: every
   // current user ID (Open mode).
-  static storage::IndexSet index_of(const openpgp::VerifiedCertificate& vc,
+  static storage::IndexSet index_of(const openpgp::CertificateStates& vc,
                                     const std::vector<std::string>* published = nullptr);
   // index_of under this directory's mode, with the store's published set.
-  Result<storage::IndexSet> index_for(const openpgp::VerifiedCertificate& vc) const;
+  Result<storage::IndexSet> index_for(const openpgp::CertificateStates& vc) const;
 
   [[nodiscard]] const DirectoryOptions& options() const { return options_; }
-  [[nodiscard]] storage::KeyStore& store_ref() const { return store_; }
+  // The store's change counter (answer caches key on it), its counts, and the
+  // addresses of `fpr` whose publication is recorded.
+  [[nodiscard]] std::uint64_t generation() const;
+  Result<storage::StoreStats> stats() const;
+  Result<std::vector<std::string>> published(const Fingerprint& fpr) const;
+
+  // The store itself, for the service layer only: a StoreAccess can be made
+  // only where service/store_access.hpp (private to keydir_service) is seen.
+  [[nodiscard]] storage::KeyStore& store_ref(const StoreAccess&) const { return store_; }
   [[nodiscard]] std::uint64_t now() const { return clock_(); }
 
  private:

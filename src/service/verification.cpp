@@ -1,8 +1,6 @@
 #include "service/verification.hpp"
 
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +8,10 @@
 #include <ctime>
 
 #include "common/time_format.hpp"
+#include "net/smtp.hpp"
 #include "openpgp/crypto/hash.hpp"
+#include "openpgp/crypto/primitives.hpp"
+#include "service/store_access.hpp"
 
 namespace keydir::service {
 
@@ -66,7 +67,7 @@ Result<std::map<std::string, AddressState>> Verification::states(
   KEYDIR_TRY(auto vc, directory_.stored_summary(fpr));
   std::vector<std::string> published;
   if (directory_.verifies_addresses()) {
-    KEYDIR_TRY(published, directory_.store_ref().published(fpr));
+    KEYDIR_TRY(published, directory_.store_ref(StoreAccess{}).published(fpr));
   }
   const bool open = !directory_.verifies_addresses();
   std::map<std::string, AddressState> out;
@@ -95,18 +96,15 @@ Result<std::map<std::string, AddressState>> Verification::states(
 
 Result<std::string> Verification::issue(VerifyToken::Kind kind, const Fingerprint& fpr,
                                         const std::string& email) {
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) {
-    return fail(ErrorCode::Internal, "no randomness for a token");
-  }
-  std::string token = zbase32_encode(ByteView(raw, sizeof raw));
+  KEYDIR_TRY(Bytes raw, openpgp::crypto::random_bytes(16));
+  std::string token = zbase32_encode(raw);
   VerifyToken t;
   t.kind = kind;
   t.fingerprint = fpr;
   t.email = email;
   t.created = directory_.now();
   t.expires = t.created + options_.token_lifetime;
-  KEYDIR_CHECK(directory_.store_ref().put_token(token_hash(token), t));
+  KEYDIR_CHECK(directory_.store_ref(StoreAccess{}).put_token(token_hash(token), t));
   return token;
 }
 
@@ -155,7 +153,7 @@ Result<VerifyToken> Verification::find(std::string_view token, VerifyToken::Kind
     return invalid();
   }
   hash = token_hash(token);
-  KEYDIR_TRY(auto t, directory_.store_ref().token(hash));
+  KEYDIR_TRY(auto t, directory_.store_ref(StoreAccess{}).token(hash));
   if (!t || t->kind != kind || t->expires <= directory_.now()) {
     return invalid();
   }
@@ -188,10 +186,10 @@ Result<void> Verification::request_manage(const std::string& email, const std::s
   }
   // The certificates that publish this address (the index holds only
   // published ones in this mode).
-  KEYDIR_TRY(auto records, directory_.store_ref().lookup(
+  KEYDIR_TRY(auto records, directory_.store_ref(StoreAccess{}).lookup(
                                storage::Query{storage::Query::ByEmail{a}}, 10));
   for (const auto& rec : records) {
-    KEYDIR_TRY(auto published, directory_.store_ref().published(rec.fingerprint));
+    KEYDIR_TRY(auto published, directory_.store_ref(StoreAccess{}).published(rec.fingerprint));
     if (std::find(published.begin(), published.end(), a) == published.end()) {
       continue;
     }
@@ -214,7 +212,7 @@ Result<void> Verification::request_manage(const std::string& email, const std::s
 Result<void> Verification::unpublish(std::string_view manage_token, const std::string& email) {
   Bytes hash;
   KEYDIR_TRY(auto t, find(manage_token, VerifyToken::Kind::Manage, hash));
-  KEYDIR_TRY(auto published, directory_.store_ref().published(t.fingerprint));
+  KEYDIR_TRY(auto published, directory_.store_ref(StoreAccess{}).published(t.fingerprint));
   if (std::find(published.begin(), published.end(), email) == published.end()) {
     return fail(ErrorCode::BadQuery, email + " is not published on this key");
   }
@@ -224,7 +222,7 @@ Result<void> Verification::unpublish(std::string_view manage_token, const std::s
 Result<std::vector<VerifyToken>> Verification::pending() const {
   std::vector<VerifyToken> out;
   const std::uint64_t now = directory_.now();
-  KEYDIR_CHECK(directory_.store_ref().for_each_token([&](ByteView, const VerifyToken& t) {
+  KEYDIR_CHECK(directory_.store_ref(StoreAccess{}).for_each_token([&](ByteView, const VerifyToken& t) {
     if (t.kind == VerifyToken::Kind::Verify && t.expires > now) {
       out.push_back(t);
     }
@@ -236,19 +234,6 @@ Result<std::vector<VerifyToken>> Verification::pending() const {
 // --- SMTP ------------------------------------------------------------------
 
 namespace {
-
-struct Upload {
-  std::string data;
-  std::size_t at = 0;
-};
-
-std::size_t read_mail(char* buffer, std::size_t size, std::size_t nitems, void* user) {
-  auto* u = static_cast<Upload*>(user);
-  std::size_t n = std::min(size * nitems, u->data.size() - u->at);
-  std::memcpy(buffer, u->data.data() + u->at, n);
-  u->at += n;
-  return n;
-}
 
 std::string rfc5322_date() {
   std::time_t t = std::time(nullptr);
@@ -304,63 +289,35 @@ Result<void> SmtpMailer::send(const MailMessage& message) {
   if (options_.url.empty()) {
     return fail(ErrorCode::MailFailed, "no SMTP relay is configured (--smtp-url)");
   }
-  unsigned char id[12];
-  RAND_bytes(id, sizeof id);
+  Bytes id = openpgp::crypto::random_bytes(12).value_or(Bytes(12, 0));
   std::string domain = options_.from.substr(options_.from.rfind('@') + 1);
-  Upload u;
-  u.data = "Date: " + rfc5322_date() + "\r\nFrom: " + one_line(options_.from) +
+  std::string u = "Date: " + rfc5322_date() + "\r\nFrom: " + one_line(options_.from) +
            "\r\nTo: " + one_line(message.to) + "\r\nSubject: " + one_line(message.subject) +
-           "\r\nMessage-ID: <" + to_hex(ByteView(id, sizeof id)) + "@" + one_line(domain) +
+           "\r\nMessage-ID: <" + to_hex(id) + "@" + one_line(domain) +
            ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
            "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
   // CRLF line ends; a line that is a lone "." is stuffed by libcurl.
   for (char c : message.body) {
     if (c == '\n') {
-      u.data += "\r\n";
+      u += "\r\n";
     } else {
-      u.data.push_back(c);
+      u.push_back(c);
     }
   }
-  CURL* c = curl_easy_init();
-  if (!c) {
-    return fail(ErrorCode::MailFailed, "cannot start the mail client");
-  }
-  std::string from = "<" + options_.from + ">";
-  curl_slist* rcpt = curl_slist_append(nullptr, ("<" + message.to + ">").c_str());
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_URL, options_.url.c_str());
-  const bool login = !options_.user.empty() || !options_.password.empty();
-  const bool tls_required = login && !options_.insecure_loopback;
-  if (!lower_ascii(options_.url).starts_with("smtps://")) {
-    // STARTTLS: required with a login (never credentials in clear text after
-    // a stripped STARTTLS), taken when offered otherwise.
-    curl_easy_setopt(c, CURLOPT_USE_SSL,
-                     static_cast<long>(tls_required ? CURLUSESSL_ALL : CURLUSESSL_TRY));
-  }
-  if (!options_.user.empty()) {
-    curl_easy_setopt(c, CURLOPT_USERNAME, options_.user.c_str());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, options_.password.c_str());
-  }
-  curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
-  curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-  curl_easy_setopt(c, CURLOPT_READFUNCTION, read_mail);
-  curl_easy_setopt(c, CURLOPT_READDATA, &u);
-  curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, options_.timeout_seconds);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
-  CURLcode rc = curl_easy_perform(c);
-  curl_slist_free_all(rcpt);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) {
-    std::string why = error[0] ? std::string(error) : std::string(curl_easy_strerror(rc));
-    if (rc == CURLE_USE_SSL_FAILED && tls_required) {
-      why = "the relay does not offer STARTTLS (" + why +
-            "), and a login is configured: the login is never sent in clear text "
-            "(use smtps://, a relay with STARTTLS, or smtp-insecure-loopback for a relay on "
-            "this host)";
-    }
+  net::SmtpDelivery d;
+  d.url = options_.url;
+  d.user = options_.user;
+  d.password = options_.password;
+  // STARTTLS is required with a login (never credentials in clear text after
+  // a stripped STARTTLS), taken when offered otherwise.
+  d.require_tls = (!options_.user.empty() || !options_.password.empty()) &&
+                  !options_.insecure_loopback;
+  d.timeout = options_.timeout_seconds;
+  d.from = options_.from;
+  d.to = message.to;
+  d.data = std::move(u);
+  if (auto sent = net::send_mail(d); !sent) {
+    const std::string& why = sent.error().detail;
     spdlog::error("mail to {}: the mail relay {} did not take the mail: {}", message.to,
                   options_.url, why);
     return fail(ErrorCode::MailFailed,

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "openpgp/canonical.hpp"
+#include "service/store_access.hpp"
 
 namespace keydir::service {
 
@@ -21,7 +22,7 @@ bool matches(const openpgp::UserIdBundle& u, const openpgp::WkdHash& hash) {
 
 // `vc` reduced to its current user IDs that `keep` accepts; nullopt if none.
 std::optional<openpgp::Certificate> current_user_ids(
-    const openpgp::VerifiedCertificate& vc,
+    const openpgp::CertificateStates& vc,
     const std::function<bool(const openpgp::UserIdBundle&)>& keep) {
   const auto& c = vc.cert();
   std::size_t kept = 0;
@@ -103,7 +104,7 @@ Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_v
   // only published addresses are indexed. Each file is then exactly what the
   // live WKD answers for its hash (wkd_lookup), whatever the mode.
   std::map<std::string, openpgp::WkdHash> hashes;
-  KEYDIR_CHECK(directory.store_ref().for_each([&](const storage::CertRecord& rec) {
+  KEYDIR_CHECK(directory.store_ref(StoreAccess{}).for_each([&](const storage::CertRecord& rec) {
     for (const auto& w : rec.index.wkd) {
       if (w.domain() == domain) {
         hashes.emplace(w.hash(), w);

@@ -19,6 +19,7 @@ ROOT = sys.argv[1] if len(sys.argv) > 1 else "."
 # Folder → layer (the longest matching prefix wins).
 FOLDERS = {
     "src/common": "common",
+    "src/net": "net",
     "src/openpgp": "openpgp",
     "src/recon": "recon",
     "storage": "storage",
@@ -31,6 +32,7 @@ FOLDERS = {
 # The include prefix of each layer's headers.
 PREFIXES = {
     "common/": "common",
+    "net/": "net",
     "openpgp/": "openpgp",
     "recon/": "recon",
     "storage/rocksdb/": "storage_rocksdb",
@@ -43,18 +45,20 @@ PREFIXES = {
 # What each layer may use (besides itself).
 ALLOWED = {
     "common": set(),
+    "net": {"common"},
     "openpgp": {"common"},
     "recon": {"common"},
     "storage": {"common", "openpgp", "recon"},
     "storage_rocksdb": {"common", "openpgp", "recon", "storage"},
-    "service": {"common", "openpgp", "recon", "storage"},
+    "service": {"common", "net", "openpgp", "recon", "storage"},
     "api": {"common", "openpgp", "service"},
-    "client": {"common", "openpgp"},
-    "server": {"common", "openpgp", "recon", "storage", "storage_rocksdb", "service", "api"},
+    "client": {"common", "net", "openpgp"},
+    "server": {"common", "net", "openpgp", "recon", "storage", "storage_rocksdb", "service", "api"},
 }
 # CMake target → layer.
 TARGETS = {
     "keydir_common": "common",
+    "keydir_net": "net",
     "keydir_openpgp": "openpgp",
     "keydir_recon_tree": "recon",
     "keydir_recon": "recon",
@@ -77,26 +81,34 @@ THIRD_PARTY = {
     "PkgConfig::PISTACHE": {"server"},
     "PkgConfig::CRYPTOPP": {"openpgp"},
     "OpenSSL::Crypto": {"openpgp"},
-    "CURL::libcurl": {"client"},
+    "CURL::libcurl": {"net"},
     "CLI11::CLI11": {"server", "client"},
 }
 # Today's exceptions: (kind, from, to) → the step of the plan that removes it.
 KNOWN = {
     ("include", "server", "client"):
-        "recon_peer fetches with the client's HTTP code: one network library below service and client",
+        "recon_peer fetches with the client's HTTP code: the client's HTTP moves into src/net",
     ("link", "server", "client"):
-        "keydir_reconpeer links keydir_http_client: the same network library",
-    ("third-party", "service", "CURL::libcurl"):
-        "the SMTP mailer uses libcurl: the same network library",
-    ("third-party", "server", "CURL::libcurl"):
-        "keydird links libcurl for the mailer and recon: the same network library",
-    ("third-party", "service", "OpenSSL::Crypto"):
-        "token hashing in the service: one crypto module owning OpenSSL and Crypto++",
-    ("third-party", "api", "OpenSSL::Crypto"):
-        "api computes its own HMAC: the same crypto module",
-    ("third-party", "server", "OpenSSL::Crypto"):
-        "keydird (secrets, recon digests) uses OpenSSL: the same crypto module",
+        "keydir_reconpeer links keydir_http_client: the client's HTTP moves into src/net",
+    ("third-party", "client", "CURL::libcurl"):
+        "keydir_http_client links libcurl: the client's HTTP moves into src/net",
 }
+# Third-party headers: the folders that may include them. The crypto module
+# (src/openpgp/crypto) owns OpenSSL and Crypto++, src/net owns libcurl, the
+# RocksDB store its library, the server's HTTP adapter Pistache.
+SYSTEM_HEADERS = {
+    "openssl/": ("src/openpgp/crypto/",),
+    "cryptopp/": ("src/openpgp/crypto/",),
+    "curl/": ("src/net/",),
+    "rocksdb/": ("storage/rocksdb/",),
+    "pistache/": ("src/server/http_server.cpp",),
+    "kainjow/": ("api/web/",),
+}
+KNOWN_SYSTEM = {
+    "src/client/http.cpp": "the client's HTTP moves into src/net",
+    "src/client/main.cpp": "the client's HTTP moves into src/net",
+}
+SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s+<([^>]+)>')
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
@@ -128,6 +140,12 @@ def main():
                 layer = layer_of_path(path)
                 with open(os.path.join(ROOT, path), errors="replace") as f:
                     for number, line in enumerate(f, 1):
+                        sm = SYSTEM_INCLUDE.match(line)
+                        if sm:
+                            for prefix, allowed in SYSTEM_HEADERS.items():
+                                if sm.group(1).startswith(prefix) and not path.startswith(allowed):
+                                    found.setdefault(("system-header", path, prefix),
+                                                     f"{path}:{number}: <{sm.group(1)}>")
                         m = INCLUDE.match(line)
                         if not m:
                             continue
@@ -155,10 +173,23 @@ def main():
                     found.setdefault(("third-party", layer, dep), where)
     errors = 0
     for key, where in sorted(found.items()):
-        if key in KNOWN:
+        if key[0] == "system-header":
+            if key[1] in KNOWN_SYSTEM:
+                print(f"known  {where}: to remove: {KNOWN_SYSTEM[key[1]]}")
+            else:
+                print(f"FAIL   {where}: only {', '.join(SYSTEM_HEADERS[key[2]])} may include "
+                      f"<{key[2]}...>")
+                errors += 1
+        elif key in KNOWN:
             print(f"known  {key[0]} {key[1]} -> {key[2]} ({where}): to remove: {KNOWN[key]}")
         else:
             print(f"FAIL   {key[0]} {key[1]} -> {key[2]} runs against the plan: {where}")
+            errors += 1
+    seen_system = {k[1] for k in found if k[0] == "system-header"}
+    for path in sorted(KNOWN_SYSTEM):
+        if path not in seen_system:
+            print(f"FAIL   {path} no longer includes a third-party header it may not: "
+                  f"remove it from KNOWN_SYSTEM in tests/support/check_layers.py")
             errors += 1
     for key, why in sorted(KNOWN.items()):
         if key not in found:

@@ -169,7 +169,7 @@ TEST(KeyDirectory, ConcurrentUploadsOfOneCertificateLoseNothing) {
   // Whatever the interleaving, every part that was uploaded is in the result;
   // upload all parts once more, then the stored certificate is the whole.
   for (const auto& p : parts) {
-    env.directory->upload(p);
+    ASSERT_TRUE(env.directory->upload(p));
   }
   auto stored = env.store->get(full.primary.fingerprint);
   EXPECT_EQ((*stored)->cert, openpgp::verify(full, {}, test::kNow).cert->to_bytes());
@@ -421,7 +421,7 @@ struct RevokedUid {
   }
 };
 
-const openpgp::UserIdState* state_of(const openpgp::VerifiedCertificate& vc,
+const openpgp::UserIdState* state_of(const openpgp::CertificateStates& vc,
                                      std::string_view uid) {
   for (std::size_t i = 0; i < vc.cert().user_ids.size(); ++i) {
     if (as_chars(vc.cert().user_ids[i].body) == uid) {
