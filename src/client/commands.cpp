@@ -111,7 +111,7 @@ class NetCommand : public Command {
     ClientOptions o;
     o.http = http_;
     if (!server_.empty()) {
-      auto base = server_base(server_);
+      auto base = net::server_base(server_);
       if (!base) {
         std::cerr << "keydir: not a server URL: " << server_
                   << " (use hkp://, hkps://, http:// or https://)\n";
@@ -131,7 +131,7 @@ class NetCommand : public Command {
 
  private:
   std::string server_;
-  HttpOptions http_;
+  net::HttpOptions http_;
 };
 
 class Upload final : public NetCommand {

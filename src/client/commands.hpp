@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "client/http.hpp"
+#include "net/http.hpp"
 
 namespace keydir::client {
 

@@ -55,17 +55,17 @@ int exit_code(ErrorCode code) {
   return kExitInternal;  // not an enumerator (a cast): keydir's own bug
 }
 
-int exit_code(NetError error) {
+int exit_code(net::NetError error) {
   switch (error) {
-    case NetError::Usage:
+    case net::NetError::Usage:
       return kExitUsage;
-    case NetError::None:  // no answer to read as one: network_error() is not called then
-    case NetError::Dns:
-    case NetError::Connect:
-    case NetError::Timeout:
-    case NetError::Tls:
-    case NetError::Protocol:
-    case NetError::TooLarge:
+    case net::NetError::None:  // no answer to read as one: network_error() is not called then
+    case net::NetError::Dns:
+    case net::NetError::Connect:
+    case net::NetError::Timeout:
+    case net::NetError::Tls:
+    case net::NetError::Protocol:
+    case net::NetError::TooLarge:
       return kExitNetwork;
   }
   return kExitNetwork;

@@ -5,7 +5,7 @@
 #include <functional>
 #include <iosfwd>
 
-#include "client/http.hpp"
+#include "net/http.hpp"
 #include "common/result.hpp"
 
 namespace keydir::client {
@@ -37,7 +37,7 @@ int exit_code(ErrorCode code);
 
 // The exit code of a failed request (usage, 2, for a URL libcurl refuses;
 // network, 3, for the rest); the same kind of switch.
-int exit_code(NetError error);
+int exit_code(net::NetError error);
 
 // Runs `command` and returns its exit code. An exception that escapes it
 // becomes one line on `err`, "keydir: internal error: ...", and

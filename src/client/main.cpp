@@ -4,10 +4,10 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <curl/curl.h>
 
 #include "client/commands.hpp"
 #include "client/exit_codes.hpp"
+#include "net/init.hpp"
 
 namespace {
 
@@ -32,7 +32,7 @@ int run(int argc, char** argv) {
   for (const auto& command : commands) {
     if (command->parsed()) {
       if (command->uses_network()) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        keydir::net::global_init();
       }
       return command->run();
     }

@@ -46,15 +46,15 @@ std::string first_line(std::string_view s) {
 }
 
 // A network failure: message and exit code 3 (2 for a URL libcurl refuses).
-int network_error(std::ostream& err, const std::string& what, const HttpResult& r) {
+int network_error(std::ostream& err, const std::string& what, const net::HttpResult& r) {
   const char* kind = "network error";
   switch (r.error) {
-    case NetError::Dns: kind = "name lookup failed"; break;
-    case NetError::Connect: kind = "cannot connect"; break;
-    case NetError::Timeout: kind = "timed out"; break;
-    case NetError::Tls: kind = "TLS failed"; break;
-    case NetError::TooLarge: kind = "answer too large"; break;
-    case NetError::Usage: kind = "bad URL"; break;
+    case net::NetError::Dns: kind = "name lookup failed"; break;
+    case net::NetError::Connect: kind = "cannot connect"; break;
+    case net::NetError::Timeout: kind = "timed out"; break;
+    case net::NetError::Tls: kind = "TLS failed"; break;
+    case net::NetError::TooLarge: kind = "answer too large"; break;
+    case net::NetError::Usage: kind = "bad URL"; break;
     default: break;
   }
   // libcurl's message may quote what the server sent (a redirect's host).
@@ -64,7 +64,7 @@ int network_error(std::ostream& err, const std::string& what, const HttpResult& 
 
 // An HTTP status other than 2xx: 404 not found (1), other 4xx refused (5),
 // 5xx a failing server (3). The server's reason is its body's first line.
-int status_error(std::ostream& err, const std::string& what, const HttpResult& r) {
+int status_error(std::ostream& err, const std::string& what, const net::HttpResult& r) {
   std::string reason = server_reason(r.content_type, r.body);
   err << "keydir: " << what << ": HTTP " << r.status << (reason.empty() ? "" : ": " + reason)
       << "\n";
@@ -264,7 +264,7 @@ tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery&
 
 std::pair<std::string, std::string> wkd_urls(const openpgp::Email& email, bool escape) {
   auto h = openpgp::WkdHash::of(email);
-  std::string l = escape ? form_encode(email.local_part()) : std::string(email.local_part());
+  std::string l = escape ? net::form_encode(email.local_part()) : std::string(email.local_part());
   std::string d(email.domain());
   return {"https://openpgpkey." + d + "/.well-known/openpgpkey/" + d + "/hu/" + h.hash() + "?l=" + l,
           "https://" + d + "/.well-known/openpgpkey/hu/" + h.hash() + "?l=" + l};
@@ -281,7 +281,7 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
     for (int method = 0; method < 2; ++method) {
       std::string url = method == 0 ? advanced : direct;
       const std::string host = method == 0 ? "openpgpkey." + d : d;
-      HttpOptions ho = options.http;
+      net::HttpOptions ho = options.http;
       ho.connect_timeout = std::min<long>(ho.connect_timeout, 3);
       std::vector<std::string> headers;
       if (!fo.wkd_host.empty()) {
@@ -298,8 +298,8 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
           ho.connect_to.push_back(host + ":443:" + to);
         }
       }
-      auto r = http_get(url, ho, headers);
-      if (r.error != NetError::None) {
+      auto r = net::http_get(url, ho, headers);
+      if (r.error != net::NetError::None) {
         err << "keydir: WKD " << (method == 0 ? "advanced" : "direct") << " (" << host
             << "): " << printable(r.message, 300) << "; trying the next source\n";
         continue;
@@ -332,15 +332,15 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
   if (fo.vks) {
     url = options.server + (query.fingerprint ? "/vks/v1/by-fingerprint/" + query.fingerprint->to_hex()
                             : query.key_id    ? "/vks/v1/by-keyid/" + query.key_id->to_hex()
-                                              : "/vks/v1/by-email/" + form_encode(query.email->address()));
+                                              : "/vks/v1/by-email/" + net::form_encode(query.email->address()));
   } else {
     std::string search = query.fingerprint ? "0x" + query.fingerprint->to_hex()
                          : query.key_id    ? "0x" + query.key_id->to_hex()
                                            : query.email->address();
-    url = options.server + "/pks/lookup?op=get&options=mr&search=" + form_encode(search);
+    url = options.server + "/pks/lookup?op=get&options=mr&search=" + net::form_encode(search);
   }
-  auto r = http_get(url, options.http);
-  if (r.error != NetError::None) {
+  auto r = net::http_get(url, options.http);
+  if (r.error != net::NetError::None) {
     return network_error(err, options.server, r);
   }
   if (r.status != 200) {
@@ -363,9 +363,9 @@ namespace {
 std::optional<VksAnswer> vks_upload(const ClientOptions& o, const std::string& armored,
                                     const openpgp::Fingerprint& fpr, std::ostream& err,
                                     int& code) {
-  auto r = http_post(o.server + "/vks/v1/upload", "application/json",
+  auto r = net::http_post(o.server + "/vks/v1/upload", "application/json",
                      json{{"keytext", armored}}.dump(), o.http);
-  if (r.error != NetError::None) {
+  if (r.error != net::NetError::None) {
     code = network_error(err, o.server, r);
     return std::nullopt;
   }
@@ -406,9 +406,9 @@ int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::
     out << a.fpr << ": no address awaits confirmation\n";
     return kExitOk;
   }
-  auto r = http_post(o.server + "/vks/v1/request-verify", "application/json",
+  auto r = net::http_post(o.server + "/vks/v1/request-verify", "application/json",
                      json{{"token", a.token}, {"addresses", emails}}.dump(), o.http);
-  if (r.error != NetError::None) {
+  if (r.error != net::NetError::None) {
     return network_error(err, o.server, r);
   }
   if (r.status != 200) {
@@ -473,9 +473,9 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
   const bool progress = certs.size() > 10;
   for (std::size_t i = 0; i < certs.size(); ++i) {
     const std::string armored = openpgp::armor(certs[i].cert);
-    auto r = http_post(o.server + "/pks/add", "application/x-www-form-urlencoded",
-                       "keytext=" + form_encode(armored), o.http);
-    if (r.error != NetError::None) {
+    auto r = net::http_post(o.server + "/pks/add", "application/x-www-form-urlencoded",
+                       "keytext=" + net::form_encode(armored), o.http);
+    if (r.error != net::NetError::None) {
       return network_error(err, o.server, r);
     }
     // The server's report, one line per key: printable, and bounded.
@@ -892,9 +892,9 @@ void print_index(const std::vector<IndexEntry>& entries, bool as_json, std::ostr
 
 int search(const ClientOptions& o, const std::string& text, bool as_json, std::ostream& out,
            std::ostream& err) {
-  auto r = http_get(o.server + "/pks/lookup?op=index&options=mr&search=" + form_encode(text),
+  auto r = net::http_get(o.server + "/pks/lookup?op=index&options=mr&search=" + net::form_encode(text),
                     o.http);
-  if (r.error != NetError::None) {
+  if (r.error != net::NetError::None) {
     return network_error(err, o.server, r);
   }
   if (r.status != 200) {

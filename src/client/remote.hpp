@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "client/exit_codes.hpp"
-#include "client/http.hpp"
+#include "net/http.hpp"
 #include "common/result.hpp"
 #include "openpgp/identifiers.hpp"
 
@@ -24,8 +24,8 @@ namespace keydir::client {
 
 
 struct ClientOptions {
-  std::string server;  // base URL as server_base() makes it
-  HttpOptions http;
+  std::string server;  // base URL as net::server_base() makes it
+  net::HttpOptions http;
 };
 
 // What a fetch asks for: a fingerprint (40 or 64 hex digits, 0x and spaces

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "client/http.hpp"
+#include "net/http.hpp"
 #include "common/byte_reader.hpp"
 #include "common/limits.hpp"
 #include "common/port.hpp"
@@ -137,13 +137,13 @@ Result<std::vector<Bytes>> hashquery(const std::string& host, std::uint16_t port
   }
   std::string host_part = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string url = "http://" + host_part + ":" + std::to_string(port) + "/pks/hashquery";
-  client::HttpOptions http;
+  net::HttpOptions http;
   http.connect_timeout = 10;
   http.timeout = timeout_seconds;
   http.max_body = limits::kMaxHashqueryAnswerBytes + (64u << 20);  // far past what a sane peer sends
   // What SKS and Hockeypuck send (keydird's HTTP layer takes it too).
-  auto r = client::http_post(url, "sks/hashquery", body, http);
-  if (r.error != client::NetError::None) {
+  auto r = net::http_post(url, "sks/hashquery", body, http);
+  if (r.error != net::NetError::None) {
     return fail(ErrorCode::ProtocolError, "hashquery to " + url + ": " + r.message);
   }
   if (r.status != 200) {

@@ -69,8 +69,8 @@ TARGETS = {
     "keydir_http": "server",
     "keydir_secrets": "server",
     "keydir_reconpeer": "server",
+    "keydir_server_config": "server",
     "keydird": "server",
-    "keydir_http_client": "client",
     "keydir_client_lib": "client",
     "keydir": "client",
 }
@@ -85,14 +85,7 @@ THIRD_PARTY = {
     "CLI11::CLI11": {"server", "client"},
 }
 # Today's exceptions: (kind, from, to) → the step of the plan that removes it.
-KNOWN = {
-    ("include", "server", "client"):
-        "recon_peer fetches with the client's HTTP code: the client's HTTP moves into src/net",
-    ("link", "server", "client"):
-        "keydir_reconpeer links keydir_http_client: the client's HTTP moves into src/net",
-    ("third-party", "client", "CURL::libcurl"):
-        "keydir_http_client links libcurl: the client's HTTP moves into src/net",
-}
+KNOWN = {}
 # Third-party headers: the folders that may include them. The crypto module
 # (src/openpgp/crypto) owns OpenSSL and Crypto++, src/net owns libcurl, the
 # RocksDB store its library, the server's HTTP adapter Pistache.
@@ -104,10 +97,7 @@ SYSTEM_HEADERS = {
     "pistache/": ("src/server/http_server.cpp",),
     "kainjow/": ("api/web/",),
 }
-KNOWN_SYSTEM = {
-    "src/client/http.cpp": "the client's HTTP moves into src/net",
-    "src/client/main.cpp": "the client's HTTP moves into src/net",
-}
+KNOWN_SYSTEM = {}
 SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s+<([^>]+)>')
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
@@ -157,6 +147,12 @@ def main():
             continue
         path = os.path.join(dirpath, "CMakeLists.txt")
         text = open(path).read()
+        # Include roots come from keydir_headers() only (cmake/KeydirLayers.cmake):
+        # a root into the sources would let any target include any header.
+        for m in re.finditer(r"(?:target_)?include_directories\(([^)]*)\)", text):
+            if re.search(r"\$\{(PROJECT_SOURCE_DIR|CMAKE_SOURCE_DIR|CMAKE_CURRENT_SOURCE_DIR)\}", m.group(1)):
+                found.setdefault(("include-root", os.path.relpath(path, ROOT), m.group(1).split()[0]),
+                                 f"{os.path.relpath(path, ROOT)}: include_directories({m.group(1).strip()})")
         for m in re.finditer(r"target_link_libraries\(\s*([\w:]+)([^)]*)\)", text):
             layer = TARGETS.get(m.group(1))
             if layer is None:
@@ -173,7 +169,10 @@ def main():
                     found.setdefault(("third-party", layer, dep), where)
     errors = 0
     for key, where in sorted(found.items()):
-        if key[0] == "system-header":
+        if key[0] == "include-root":
+            print(f"FAIL   {where}: an include root into the sources; use keydir_headers()")
+            errors += 1
+        elif key[0] == "system-header":
             if key[1] in KNOWN_SYSTEM:
                 print(f"known  {where}: to remove: {KNOWN_SYSTEM[key[1]]}")
             else:

@@ -38,14 +38,14 @@ TEST(Client, ClassifiesQueries) {
 }
 
 TEST(Client, ServerUrls) {
-  EXPECT_EQ(server_base("hkp://keys.example.org"), "http://keys.example.org:11371");
-  EXPECT_EQ(server_base("hkp://keys.example.org:8080/"), "http://keys.example.org:8080");
-  EXPECT_EQ(server_base("hkps://keys.example.org"), "https://keys.example.org");
-  EXPECT_EQ(server_base("HTTPS://keys.example.org/"), "https://keys.example.org");
-  EXPECT_EQ(server_base("http://127.0.0.1:11371"), "http://127.0.0.1:11371");
-  EXPECT_FALSE(server_base("keys.example.org"));
-  EXPECT_FALSE(server_base("ftp://keys.example.org"));
-  EXPECT_FALSE(server_base("hkp://"));
+  EXPECT_EQ(net::server_base("hkp://keys.example.org"), "http://keys.example.org:11371");
+  EXPECT_EQ(net::server_base("hkp://keys.example.org:8080/"), "http://keys.example.org:8080");
+  EXPECT_EQ(net::server_base("hkps://keys.example.org"), "https://keys.example.org");
+  EXPECT_EQ(net::server_base("HTTPS://keys.example.org/"), "https://keys.example.org");
+  EXPECT_EQ(net::server_base("http://127.0.0.1:11371"), "http://127.0.0.1:11371");
+  EXPECT_FALSE(net::server_base("keys.example.org"));
+  EXPECT_FALSE(net::server_base("ftp://keys.example.org"));
+  EXPECT_FALSE(net::server_base("hkp://"));
 }
 
 TEST(Client, ParsesTheMachineReadableIndex) {
@@ -463,14 +463,14 @@ TEST(ExitCodes, EachKindOfFailureHasItsOwnCode) {
   // not found
   EXPECT_EQ(exit_code(ErrorCode::NotFound), 1);
   // network: the request failed, or the server did
-  EXPECT_EQ(exit_code(NetError::Dns), 3);
-  EXPECT_EQ(exit_code(NetError::Connect), 3);
-  EXPECT_EQ(exit_code(NetError::Timeout), 3);
-  EXPECT_EQ(exit_code(NetError::Tls), 3);
-  EXPECT_EQ(exit_code(NetError::Protocol), 3);
-  EXPECT_EQ(exit_code(NetError::TooLarge), 3);
-  EXPECT_EQ(exit_code(NetError::None), 3);
-  EXPECT_EQ(exit_code(NetError::Usage), 2);  // a URL libcurl refuses
+  EXPECT_EQ(exit_code(net::NetError::Dns), 3);
+  EXPECT_EQ(exit_code(net::NetError::Connect), 3);
+  EXPECT_EQ(exit_code(net::NetError::Timeout), 3);
+  EXPECT_EQ(exit_code(net::NetError::Tls), 3);
+  EXPECT_EQ(exit_code(net::NetError::Protocol), 3);
+  EXPECT_EQ(exit_code(net::NetError::TooLarge), 3);
+  EXPECT_EQ(exit_code(net::NetError::None), 3);
+  EXPECT_EQ(exit_code(net::NetError::Usage), 2);  // a URL libcurl refuses
   EXPECT_EQ(exit_code(ErrorCode::StorageIo), 3);
   // verification failure: the answer
   EXPECT_EQ(exit_code(ErrorCode::AnswerDidNotVerify), 4);

@@ -1,11 +1,11 @@
-#include "client/http.hpp"
+#include "net/http.hpp"
 
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <new>
 
-namespace keydir::client {
+namespace keydir::net {
 
 namespace {
 
@@ -180,4 +180,4 @@ std::string form_encode(std::string_view s) {
   return out;
 }
 
-}  // namespace keydir::client
+}  // namespace keydir::net

@@ -1,4 +1,5 @@
-// The client's HTTP(S), through libcurl: one request at a time, bounded
+// Outgoing HTTP(S), through libcurl (the client's lookups and uploads,
+// keydird's requests to its recon peers): one request at a time, bounded
 // answers, and failures sorted by kind so that each gets its own message and
 // exit code.
 #pragma once
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace keydir::client {
+namespace keydir::net {
 
 struct HttpOptions {
   std::string cacert;            // PEM file of CAs to trust instead of the system's
@@ -43,4 +44,4 @@ std::optional<std::string> server_base(std::string url);
 // application/x-www-form-urlencoded value.
 std::string form_encode(std::string_view s);
 
-}  // namespace keydir::client
+}  // namespace keydir::net
