@@ -5,7 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
+
 #include "api/router.hpp"
+#include "api/web/page_templates.hpp"
+#include "api/web/templates.hpp"
 #include "requests.hpp"
 #include "common/limits.hpp"
 #include "cert_generator.hpp"
@@ -299,6 +303,55 @@ TEST(Pages, HomeAboutAndStaticFiles) {
   EXPECT_EQ(env.get("/static/style.css").content_type, "text/css; charset=utf-8");
   EXPECT_EQ(env.get("/static/app.js").content_type, "text/javascript; charset=utf-8");
   EXPECT_EQ(env.get("/static/nothing.js").status, 404);
+}
+
+// web::render(), the one helper that makes the pages' HTML: every value is
+// escaped, and a template that could output one unescaped is refused.
+TEST(WebTemplates, EscapesEveryValueByDefault) {
+  EXPECT_EQ(web::render("{{v}}", web::View().text("v", "<>&\"'")), "&lt;&gt;&amp;&quot;&#39;");
+  const std::string hostile = "<script>alert(\"x\" & 'y')</script>";
+  const std::string escaped =
+      "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;";
+  EXPECT_EQ(web::render("<p title=\"{{v}}\">{{v}}</p>", web::View().text("v", hostile)),
+            "<p title=\"" + escaped + "\">" + escaped + "</p>");
+  // In lists and objects too.
+  EXPECT_EQ(web::render("{{#l}}[{{.}}]{{/l}}{{#o}}{{v}}{{/o}}",
+                        web::View().texts("l", {"<a>", "&"}).object("o", web::View().text("v", "'"))),
+            "[&lt;a&gt;][&amp;]&#39;");
+  // A value is text, never a template: its tags are not expanded.
+  EXPECT_EQ(web::render("{{v}}", web::View().text("v", "{{{w}}}{{>p}}").text("w", "<b>")),
+            "{{{w}}}{{&gt;p}}");
+  // Partials are constant templates, their values escaped the same way.
+  EXPECT_EQ(web::render("<b>{{>p}}</b>", web::View().text("v", "<i>"), {{"p", "{{ v }}"}}),
+            "<b>&lt;i&gt;</b>");
+  // Sections: only a false flag and an empty list are false.
+  EXPECT_EQ(web::render("{{#f}}F{{/f}}{{^f}}not F{{/f}}{{^l}}empty{{/l}}",
+                        web::View().flag("f", false).texts("l", {})),
+            "not Fempty");
+}
+
+TEST(WebTemplates, RefusesUnescapedTagsAndUnknownPartials) {
+  const web::View data = web::View().text("v", "<b>").text("p", "{{{v}}}").flag("s", true);
+  for (std::string_view t :
+       {"{{{v}}}", "{{&v}}", "{{ & v }}", "{{ {v} }}", "<p>{{#s}}{{{v}}}{{/s}}</p>",
+        "{{=<% %>=}}<%&v%>", "{{>p}}", "{{> nope}}", "{{#s}}unclosed", "{{v"}) {
+    EXPECT_FALSE(web::template_error(t).empty()) << t;
+    EXPECT_THROW((void)web::render(t, data), std::invalid_argument) << t;
+  }
+  // In a partial too, and a partial that includes itself.
+  EXPECT_THROW((void)web::render("{{>p}}", data, {{"p", "{{&v}}"}}), std::invalid_argument);
+  EXPECT_FALSE(web::template_error("{{>p}}", {{"p", "x{{>p}}"}}).empty());
+  // Every template of the pages passes.
+  namespace t = web::templates;
+  const web::Partials partials = {{"body", ""},
+                                  {"search_form", t::kSearchForm},
+                                  {"card", t::kCard},
+                                  {"address_states", t::kAddressStates}};
+  for (std::string_view page : {t::kLayout, t::kSearchForm, t::kMessage, t::kErrorNotice, t::kHome,
+                                t::kCard, t::kSearch, t::kAddressStates, t::kUpload, t::kVerifyAsk,
+                                t::kVerifyDone, t::kManage, t::kManageKey, t::kAbout}) {
+    EXPECT_EQ(web::template_error(page, partials), "") << page.substr(0, 60);
+  }
 }
 
 }  // namespace
