@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "api/http/secret_routes.hpp"
+#include "api/web/page_templates.hpp"
+#include "api/web/templates.hpp"
 #include "common/time_format.hpp"
 #include "openpgp/types.hpp"
 
@@ -64,29 +66,6 @@ document.addEventListener("DOMContentLoaded", function () {
   }
 });
 )JS";
-
-std::string page(std::string_view site, std::string_view title, std::string_view body) {
-  std::string out;
-  out.reserve(body.size() + 1024);
-  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-         "<title>";
-  out += html_escape(title);
-  out += " · ";
-  out += html_escape(site);
-  out += "</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
-         "<link rel=\"icon\" href=\"/static/icon.svg\" type=\"image/svg+xml\">"
-         "<script src=\"/static/app.js\" defer></script></head><body>"
-         "<header><h1><a href=\"/\">";
-  out += html_escape(site);
-  out += "</a></h1><nav aria-label=\"Main\"><a href=\"/\">Search and publish</a>"
-         "<a href=\"/about\">How to use this server</a></nav></header><main>";
-  out += body;
-  out += "</main><footer>An OpenPGP key directory: HKP, WKD and the VKS API. "
-         "Keys are checked before they are stored; this server does not vouch for who owns "
-         "them.</footer></body></html>\n";
-  return out;
-}
 
 Reply html_reply(int status, std::string body) {
   Reply r;
@@ -150,12 +129,23 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-std::string search_form(std::string_view value) {
-  return "<form action=\"/search\" method=\"get\" role=\"search\">"
-         "<label for=\"q\">E-mail address, fingerprint, key ID or name</label>"
-         "<input id=\"q\" name=\"q\" type=\"search\" required value=\"" +
-         html_escape(value) +
-         "\" placeholder=\"alice@example.org\"><button type=\"submit\">Search</button></form>";
+// A whole page: `body` (a template of api/web/page_templates.hpp) in the
+// layout, rendered with `data` (every value escaped: web::render()).
+std::string page(std::string_view site, std::string_view title, std::string_view body,
+                 web::View data = {}) {
+  data.text("site_name", std::string(site)).text("page_title", std::string(title));
+  return web::render(web::templates::kLayout, data,
+                     {{"body", body},
+                      {"search_form", web::templates::kSearchForm},
+                      {"card", web::templates::kCard},
+                      {"address_states", web::templates::kAddressStates}});
+}
+
+// A page holding only an error notice.
+std::string error_page(std::string_view site, std::string_view title, std::string text,
+                       bool alert) {
+  return page(site, title, web::templates::kErrorNotice,
+              web::View().text("text", std::move(text)).flag("alert", alert));
 }
 
 }  // namespace
@@ -180,50 +170,37 @@ Pages::Pages(service::KeyDirectory& directory, PagesOptions options, const Uploa
 
 Reply Pages::message_page(int status, std::string_view title, std::string_view text,
                           bool error) const {
-  std::string b = "<h2>" + html_escape(title) + "</h2><p class=\"notice" +
-                  (error ? std::string(" error\" role=\"alert") : std::string()) + "\">" +
-                  html_escape(text) + "</p><p><a href=\"/\">Back</a></p>";
-  return html_reply(status, page(options_.site_name, title, b));
+  return html_reply(status, page(options_.site_name, title, web::templates::kMessage,
+                                 web::View().text("text", std::string(text)).flag("error", error)));
 }
 
-std::string Pages::address_states(const service::Stored& stored) const {
-  if (!verifier()) {
-    return "";
-  }
+web::View Pages::address_states(const service::Stored& stored) const {
   const auto& fpr = stored.fingerprint;
   // Only the addresses this upload held: the stored key may have others that
   // its owner has not published (or took off), and the uploader may be
   // anyone who fetched the key by fingerprint.
   auto states = verifier()->states(fpr, stored.addresses);
+  web::View v;
   if (!states || states->empty()) {
-    return "<p>This upload has no e-mail address to publish.</p>";
+    return v.flag("no_addresses", true).flag("has_form", false);
   }
-  std::string b = "<form action=\"/upload/verify\" method=\"post\"><input type=\"hidden\" "
-                  "name=\"token\" value=\"" +
-                  tokens_.make(UploadSession::of(fpr, stored.addresses)) +
-                  "\"><fieldset><legend>Addresses of <code>" + grouped_hex(fpr.to_hex()) +
-                  "</code> in this upload</legend><ul>";
+  std::vector<web::View> items;
   bool any = false;
-  std::size_t n = 0;
   for (const auto& [addr, st] : *states) {
-    const std::string id = "addr" + std::to_string(n++);
-    b += "<li>";
-    if (st == service::AddressState::Unpublished) {
-      any = true;
-      b += "<input type=\"checkbox\" name=\"address\" id=\"" + id + "\" value=\"" +
-           html_escape(addr) + "\" checked> <label class=\"inline\" for=\"" + id + "\">" +
-           html_escape(addr) + "</label>";
-    } else {
-      b += html_escape(addr);
-    }
-    b += " <span class=\"tag\">" + std::string(service::state_name(st)) + "</span></li>";
+    const bool unpublished = st == service::AddressState::Unpublished;
+    any = any || unpublished;
+    items.push_back(web::View()
+                        .text("id", "addr" + std::to_string(items.size()))
+                        .text("address", addr)
+                        .flag("unpublished", unpublished)
+                        .text("state", std::string(service::state_name(st))));
   }
-  b += "</ul></fieldset>";
-  if (any) {
-    b += "<p>An address is published only once its owner confirms it: each one gets a mail "
-         "with a link.</p><button type=\"submit\">Send confirmation mails</button>";
-  }
-  return b + "</form>";
+  return v.flag("no_addresses", false)
+      .flag("has_form", true)
+      .text("token", tokens_.make(UploadSession::of(fpr, stored.addresses)))
+      .text("grouped", grouped_hex(fpr.to_hex()))
+      .list("addresses", items)
+      .flag("any", any);
 }
 
 Reply Pages::send_confirmations(const HttpRequest& request) const {
@@ -292,12 +269,11 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
     if (!t) {
       return message_page(410, "Link not valid", t.error().detail, true);
     }
-    std::string b = "<h2>Publish your address</h2><p>Publish <strong>" + html_escape(t->email) +
-                    "</strong> with the OpenPGP key <code>" +
-                    grouped_hex(t->fingerprint.to_hex()) +
-                    "</code>? Anyone will then find this key by that address.</p>"
-                    "<form method=\"post\"><button type=\"submit\">Publish</button></form>";
-    return html_reply(200, page(options_.site_name, "Publish your address", b));
+    return html_reply(200, page(options_.site_name, "Publish your address",
+                                web::templates::kVerifyAsk,
+                                web::View()
+                                    .text("email", t->email)
+                                    .text("grouped", grouped_hex(t->fingerprint.to_hex()))));
   }
   auto t = verifier()->confirm(token);
   if (!t) {
@@ -307,12 +283,12 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
     Reply r = error_reply(t.error());
     return message_page(r.status, "Publish your address", r.body, true);
   }
-  std::string b = "<h2>Published</h2><p class=\"notice\">" + html_escape(t->email) +
-                  " is now published with the key <a href=\"/search?q=0x" +
-                  t->fingerprint.to_hex() + "\"><code>" + grouped_hex(t->fingerprint.to_hex()) +
-                  "</code></a>. To take it off later, use <a href=\"/manage\">Manage your "
-                  "key</a>.</p>";
-  return html_reply(200, page(options_.site_name, "Published", b));
+  const std::string hex = t->fingerprint.to_hex();
+  return html_reply(200, page(options_.site_name, "Published", web::templates::kVerifyDone,
+                              web::View()
+                                  .text("email", t->email)
+                                  .text("hex", hex)
+                                  .text("grouped", grouped_hex(hex))));
 }
 
 Reply Pages::manage(const HttpRequest& request) const {
@@ -346,12 +322,7 @@ Reply Pages::manage(const HttpRequest& request) const {
                         "sent to it.",
                         false);
   }
-  std::string b = "<h2>Manage your key</h2><form action=\"/manage\" method=\"post\">"
-                  "<label for=\"email\">Your e-mail address</label><input id=\"email\" "
-                  "name=\"email\" type=\"email\" required autocomplete=\"email\">"
-                  "<p>You get a link from which you can unpublish the addresses of your key.</p>"
-                  "<button type=\"submit\">Send me a link</button></form>";
-  return html_reply(200, page(options_.site_name, "Manage your key", b));
+  return html_reply(200, page(options_.site_name, "Manage your key", web::templates::kManage));
 }
 
 Reply Pages::manage_key(const HttpRequest& request, std::string_view token) const {
@@ -362,7 +333,8 @@ Reply Pages::manage_key(const HttpRequest& request, std::string_view token) cons
   if (!t) {
     return message_page(410, "Link not valid", t.error().detail, true);
   }
-  std::string notice;
+  web::View view;
+  view.flag("has_notice", false);
   if (request.method == "POST") {
     auto form = parse_form(request.body, 8);
     std::string email;
@@ -378,24 +350,13 @@ Reply Pages::manage_key(const HttpRequest& request, std::string_view token) cons
       Reply e = error_reply(r.error());
       return message_page(e.status, "Manage your key", e.body, true);
     }
-    notice = "<p class=\"notice\" role=\"status\">" + html_escape(email) +
-             " is no longer published.</p>";
+    view.flag("has_notice", true).text("removed", email);
   }
   auto published = directory_.published(t->fingerprint);
-  std::string b = "<h2>Manage your key</h2>" + notice + "<p>Key <code>" +
-                  grouped_hex(t->fingerprint.to_hex()) + "</code>. Published addresses:</p><ul>";
-  if (published && !published->empty()) {
-    for (const auto& a : *published) {
-      b += "<li>" + html_escape(a) + " <form class=\"inline\" method=\"post\"><input "
-           "type=\"hidden\" name=\"address\" value=\"" + html_escape(a) +
-           "\"><button type=\"submit\">Unpublish</button></form></li>";
-    }
-  } else {
-    b += "<li>none</li>";
-  }
-  b += "</ul><p>The key itself (and its revocations) stays available by fingerprint: a revoked "
-       "key must remain findable so that others learn it was revoked.</p>";
-  return html_reply(200, page(options_.site_name, "Manage your key", b));
+  view.text("grouped", grouped_hex(t->fingerprint.to_hex()))
+      .texts("published", published ? *published : std::vector<std::string>{});
+  return html_reply(200,
+                    page(options_.site_name, "Manage your key", web::templates::kManageKey, view));
 }
 
 std::optional<Reply> Pages::handle(const HttpRequest& request) const {
@@ -452,102 +413,62 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
 }
 
 Reply Pages::home(std::string_view notice) const {
-  std::string b;
-  if (!notice.empty()) {
-    b += "<p class=\"notice error\" role=\"alert\">" + html_escape(notice) + "</p>";
-  }
-  b += "<section aria-labelledby=\"find\"><h2 id=\"find\">Find a key</h2>" + search_form("") +
-       "</section>";
-  b += "<section aria-labelledby=\"pub\"><h2 id=\"pub\">Publish your public key</h2>"
-       "<form action=\"/upload\" method=\"post\" enctype=\"multipart/form-data\">"
-       "<label for=\"keytext\">Paste your public key (ASCII armored)</label>"
-       "<textarea id=\"keytext\" name=\"keytext\" rows=\"8\" spellcheck=\"false\" "
-       "placeholder=\"-----BEGIN PGP PUBLIC KEY BLOCK-----\"></textarea>"
-       "<label for=\"keyfile\">or choose a key file</label>"
-       "<input id=\"keyfile\" name=\"keyfile\" type=\"file\" "
-       "accept=\".asc,.gpg,.pgp,.key,application/pgp-keys\">"
-       "<p>Only public keys are accepted. Each key is checked: signatures that do not verify, "
-       "third-party certifications and photo IDs are left out.</p>"
-       "<button type=\"submit\">Upload</button></form></section>";
-  return html_reply(notice.empty() ? 200 : 400, page(options_.site_name, "Search and publish", b));
+  return html_reply(notice.empty() ? 200 : 400,
+                    page(options_.site_name, "Search and publish", web::templates::kHome,
+                         web::View()
+                             .flag("has_notice", !notice.empty())
+                             .text("notice", std::string(notice))
+                             .text("query", "")));
 }
 
-std::string Pages::certificate_card(const openpgp::CertificateStates& vc) const {
+web::View Pages::certificate_card(const openpgp::CertificateStates& vc) const {
   const auto& c = vc.cert();
   const auto now = directory_.now();
   const auto& ps = vc.primary_state();
   const bool revoked = vc.revoked();
   const bool expired = vc.expired(now);
   const std::string hex = c.primary.fingerprint.to_hex();
-  std::string s = "<article class=\"cert";
-  s += revoked ? " revoked" : expired ? " expired" : "";
-  s += "\">";
+  web::View card;
+  card.flag("revoked", revoked).flag("expired", !revoked && expired);
   if (revoked) {
-    s += "<p class=\"banner revoked\">REVOKED on " + utc_date(ps.revocation->created);
-    if (!ps.revocation->reason.empty()) {
-      s += ": " + html_escape(ps.revocation->reason);
-    }
-    s += " — do not use this key.</p>";
+    card.text("revoked_on", utc_date(ps.revocation->created))
+        .flag("has_reason", !ps.revocation->reason.empty())
+        .text("reason", ps.revocation->reason);
   } else if (expired) {
-    s += "<p class=\"banner expired\">EXPIRED on " + utc_date(*ps.expires) +
-         " — do not use this key.</p>";
+    card.text("expired_on", utc_date(*ps.expires));
   }
-  s += "<h3 class=\"fpr\"><span data-fpr=\"" + hex + "\">" + grouped_hex(hex) + "</span></h3>";
-  s += "<dl><dt>Type</dt><dd>" + html_escape(key_type(c.primary)) + " (v" +
-       std::to_string(c.primary.version) + ")</dd>";
-  s += "<dt>Created</dt><dd>" + utc_date(c.primary.created) + "</dd>";
-  s += "<dt>Expires</dt><dd>" + (ps.expires ? utc_date(*ps.expires) : std::string("never")) +
-       "</dd>";
-  s += "<dt>Can</dt><dd>" + capabilities(ps.flags) + "</dd>";
-  s += "<dt>Download</dt><dd><a href=\"/pks/lookup?op=get&amp;options=mr&amp;search=0x" + hex +
-       "\" download=\"" + hex + ".asc\">" + hex + ".asc</a></dd></dl>";
-  s += "<h4>User IDs</h4><ul class=\"uids\">";
+  card.text("hex", hex)
+      .text("grouped", grouped_hex(hex))
+      .text("type", key_type(c.primary))
+      .text("version", std::to_string(c.primary.version))
+      .text("created", utc_date(c.primary.created))
+      .text("expires", ps.expires ? utc_date(*ps.expires) : std::string("never"))
+      .text("can", capabilities(ps.flags));
+  std::vector<web::View> uids;
   for (std::size_t i = 0; i < c.user_ids.size(); ++i) {
     const auto& st = vc.user_id_states()[i];
-    s += "<li>" + html_escape(printable(as_chars(c.user_ids[i].body)));
-    if (st.primary) {
-      s += "<span class=\"tag\">primary</span>";
-    }
-    if (st.revocation) {
-      s += "<span class=\"tag bad\">revoked</span>";
-    }
-    s += "</li>";
+    uids.push_back(web::View()
+                       .text("text", printable(as_chars(c.user_ids[i].body)))
+                       .flag("primary", st.primary)
+                       .flag("revoked", st.revocation.has_value()));
   }
-  if (c.user_ids.empty()) {
-    s += "<li>(none)</li>";
-  }
-  s += "</ul>";
-  if (directory_.verifies_addresses()) {
-    // The same words on every card: how many user IDs a key has beyond the
-    // published ones is its owner's business (issue #16).
-    s += "<p class=\"notice\">This directory shows only the user IDs whose addresses their "
-         "owners have confirmed by e-mail.";
-    if (c.user_ids.empty()) {
-      s += " GnuPG 2.2 skips a key with no user ID when it is new to it; updates of a key "
-           "already in its keyring (revocations, new subkeys) still reach it.";
-    }
-    s += "</p>";
-  }
-  s += "<h4>Subkeys</h4><ul class=\"subkeys\">";
+  card.list("uids", uids).flag("verified_mode", directory_.verifies_addresses());
+  std::vector<web::View> subkeys;
   for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
     const auto& k = c.subkeys[i].key;
     const auto& st = vc.subkey_states()[i];
-    s += "<li><code>" + grouped_hex(k.fingerprint.to_hex()) + "</code> " +
-         html_escape(key_type(k)) + ", " + capabilities(st.flags) + ", created " +
-         utc_date(k.created) + ", expires " +
-         (st.expires ? utc_date(*st.expires) : std::string("never"));
-    if (st.revocation) {
-      s += "<span class=\"tag bad\">revoked</span>";
-    } else if (st.expires && *st.expires <= now) {
-      s += "<span class=\"tag warn\">expired</span>";
-    }
-    s += "</li>";
+    const bool sub_revoked = st.revocation.has_value();
+    subkeys.push_back(
+        web::View()
+            .text("grouped", grouped_hex(k.fingerprint.to_hex()))
+            .text("type", key_type(k))
+            .text("can", capabilities(st.flags))
+            .text("created", utc_date(k.created))
+            .text("expires", st.expires ? utc_date(*st.expires) : std::string("never"))
+            .flag("revoked", sub_revoked)
+            .flag("expired", !sub_revoked && st.expires && *st.expires <= now));
   }
-  if (c.subkeys.empty()) {
-    s += "<li>(none)</li>";
-  }
-  s += "</ul></article>";
-  return s;
+  return card.list("subkeys", subkeys);
 }
 
 Reply Pages::search(const HttpRequest& request) const {
@@ -581,39 +502,34 @@ Reply Pages::search(const HttpRequest& request) const {
   auto found = directory_.lookup(parsed->query, options_.max_results + 1);
   if (!found) {
     Reply r = error_reply(found.error());
-    return html_reply(r.status, page(options_.site_name, "Error",
-                                     "<p class=\"notice error\">" + html_escape(r.body) + "</p>"));
+    return html_reply(r.status, error_page(options_.site_name, "Error", r.body, false));
   }
   bool truncated = found->size() > options_.max_results;
   if (truncated) {
     found->resize(options_.max_results);
   }
-  std::string cards;
-  std::size_t n = 0;
+  std::vector<web::View> cards;
   for (const auto& rec : *found) {
     if (auto vc = directory_.summarize(rec)) {
-      cards += certificate_card(*vc);
-      ++n;
+      cards.push_back(certificate_card(*vc));
     }
   }
-  std::string b = "<section aria-labelledby=\"find\"><h2 id=\"find\" class=\"sr\">Search</h2>" +
-                  search_form(q) + "</section><section aria-labelledby=\"res\">";
-  b += "<h2 id=\"res\">";
-  b += n == 0 ? "No key found" : std::to_string(n) + (n == 1 ? " key" : " keys");
-  b += " for “" + html_escape(q) + "”</h2>";
-  if (truncated) {
-    b += "<p class=\"notice\">Only the first " + std::to_string(options_.max_results) +
-         " are shown; make the search more precise.</p>";
-  }
-  b += cards + "</section>";
-  return html_reply(n == 0 ? 404 : 200, page(options_.site_name, "Search: " + q, b));
+  const std::size_t n = cards.size();
+  web::View v;
+  v.text("query", q)
+      .text("heading", n == 0 ? std::string("No key found")
+                              : std::to_string(n) + (n == 1 ? " key" : " keys"))
+      .flag("truncated", truncated)
+      .text("max_results", std::to_string(options_.max_results))
+      .list("cards", cards);
+  return html_reply(n == 0 ? 404 : 200,
+                    page(options_.site_name, "Search: " + q, web::templates::kSearch, v));
 }
 
 Reply Pages::upload(const HttpRequest& request) const {
   if (request.body.size() > directory_.options().max_upload_bytes * 3) {
-    return html_reply(413, page(options_.site_name, "Upload",
-                                "<p class=\"notice error\" role=\"alert\">The upload is larger "
-                                "than this server accepts.</p>"));
+    return html_reply(413, error_page(options_.site_name, "Upload",
+                                      "The upload is larger than this server accepts.", true));
   }
   std::string keytext;
   if (request.content_type.starts_with("multipart/form-data")) {
@@ -640,92 +556,58 @@ Reply Pages::upload(const HttpRequest& request) const {
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
     Reply e = error_reply(report.error());
-    return html_reply(e.status, page(options_.site_name, "Upload",
-                                     "<p class=\"notice error\" role=\"alert\">The key was not "
-                                     "accepted: " + html_escape(e.body) + "</p>"));
+    return html_reply(e.status, error_page(options_.site_name, "Upload",
+                                           "The key was not accepted: " + e.body, true));
   }
-  std::string b = "<h2>Upload</h2><ul>";
+  std::vector<web::View> stored;
+  std::vector<web::View> states;
   for (const auto& s : report->stored) {
     const std::string hex = s.fingerprint.to_hex();
-    b += "<li class=\"ok\">";
-    b += s.outcome == service::Outcome::New       ? "Published: "
-         : s.outcome == service::Outcome::Updated ? "Updated: "
-                                                   : "Unchanged (already published): ";
-    b += "<a href=\"/search?q=0x" + hex + "\"><code>" + grouped_hex(hex) + "</code></a>";
+    web::View item;
+    item.text("outcome", s.outcome == service::Outcome::New       ? "Published: "
+                         : s.outcome == service::Outcome::Updated ? "Updated: "
+                                                                   : "Unchanged (already published): ")
+        .text("hex", hex)
+        .text("grouped", grouped_hex(hex))
+        .flag("has_stripped", !s.stripped.empty());
     if (!s.stripped.empty()) {
-      b += " — left out: " + std::to_string(s.stripped.size()) + " part(s) (" +
-           html_escape(s.stripped.front().component) + ": " +
-           html_escape(s.stripped.front().reason) + (s.stripped.size() > 1 ? ", …" : "") + ")";
+      item.text("stripped_count", std::to_string(s.stripped.size()))
+          .text("stripped_component", s.stripped.front().component)
+          .text("stripped_reason", s.stripped.front().reason)
+          .flag("more_stripped", s.stripped.size() > 1);
     }
-    b += "</li>";
+    stored.push_back(std::move(item));
+    if (verifier()) {
+      states.push_back(address_states(s));
+    }
   }
-  b += "</ul>";
-  for (const auto& st : report->stored) {
-    b += address_states(st);
-  }
-  b += "<ul>";
+  std::vector<web::View> refused;
   for (const auto& r : report->refused) {
-    b += "<li class=\"notice error\">Refused";
-    if (r.fingerprint) {
-      b += " <code>" + grouped_hex(r.fingerprint->to_hex()) + "</code>";
-    }
-    b += ": " + html_escape(public_reason(r.error)) + "</li>";
+    refused.push_back(web::View()
+                          .flag("has_fpr", r.fingerprint.has_value())
+                          .text("grouped", r.fingerprint ? grouped_hex(r.fingerprint->to_hex()) : "")
+                          .text("reason", public_reason(r.error)));
   }
-  b += "</ul><p><a href=\"/\">Back</a></p>";
   int status = report->stored.empty() ? 422 : 200;
-  return html_reply(status, page(options_.site_name, "Upload", b));
+  return html_reply(status, page(options_.site_name, "Upload", web::templates::kUpload,
+                                 web::View()
+                                     .list("stored", stored)
+                                     .list("states", states)
+                                     .list("refused", refused)));
 }
 
 Reply Pages::about(const HttpRequest& request) const {
   const std::string host = request.host.empty() ? "keys.example.org" : request.host;
   const std::string scheme = options_.tls ? "https" : "http";
   const std::string hkp = options_.tls ? "hkps://" + host : "hkp://" + host;
-  const std::string base = scheme + "://" + host;
-  std::string b = "<h2>How to use this server</h2>";
-  b += "<h3>GnuPG</h3><p>In <code>~/.gnupg/dirmngr.conf</code>:</p><pre>keyserver " +
-       html_escape(hkp) + "</pre><pre>gpg --send-keys YOUR-FINGERPRINT\n"
-       "gpg --recv-keys FINGERPRINT\ngpg --search-keys alice@example.org\n"
-       "gpg --refresh-keys</pre>";
-  if (!options_.tls) {
-    b += "<p class=\"notice\">This server answers in plain HTTP here. Put it behind HTTPS (or "
-         "start it with <code>--tls-cert</code> and <code>--tls-key</code>) so that keys and "
-         "searches do not travel in clear text.</p>";
-  }
-  b += "<h3>Thunderbird</h3><p>Settings → General → Config Editor: set "
-       "<code>mail.openpgp.keyserver_list</code> to <code>" +
-       html_escape(options_.tls ? "hkps://" + host : hkp) +
-       "</code>. Thunderbird also finds keys by e-mail address through this server's "
-       "VKS API and the Web Key Directory of the domains below.</p>";
-  b += "<h3>curl</h3><pre>curl '" + html_escape(base) +
-       "/pks/lookup?op=get&amp;options=mr&amp;search=alice@example.org'\n"
-       "curl " + html_escape(base) + "/vks/v1/by-email/alice@example.org\n"
-       "curl --data-urlencode keytext@key.asc " + html_escape(base) + "/pks/add\n"
-       "curl -H 'Content-Type: application/json' --data '{\"keytext\": \"…\"}' " +
-       html_escape(base) + "/vks/v1/upload</pre>";
-  b += "<h3>Web Key Directory</h3>";
-  if (options_.wkd_domains.empty()) {
-    b += "<p>This server publishes no Web Key Directory. An operator turns it on per domain "
-         "with <code>keydird serve --wkd-domain example.org</code> (or "
-         "<code>wkd_domains</code> in the configuration file).</p>";
-  } else {
-    b += "<p>This server publishes the Web Key Directory of:</p><ul>";
-    for (const auto& d : options_.wkd_domains) {
-      b += "<li><code>" + html_escape(d) + "</code></li>";
-    }
-    b += "</ul><p>To make <code>gpg --locate-keys</code> and mail clients find keys of a "
-         "domain <var>D</var> here, use one of the two methods of the draft:</p><ol>"
-         "<li><strong>Advanced:</strong> a DNS record <code>openpgpkey.<var>D</var></code> "
-         "pointing to this server, and an HTTPS certificate for that name. Clients ask "
-         "<code>https://openpgpkey.<var>D</var>/.well-known/openpgpkey/<var>D</var>/hu/…</code>"
-         ".</li><li><strong>Direct:</strong> the web server of <code><var>D</var></code> "
-         "passes <code>/.well-known/openpgpkey/</code> on to this server (keeping the "
-         "<code>Host</code> header).</li></ol><p>Or export a static tree for your own web "
-         "server: <code>keydird wkd-export --data DIR --domain <var>D</var> --out "
-         "DIR</code>. Check with <code>gpg-wks-client --print-wkd-url you@<var>D</var></code> "
-         "and <code>gpg --auto-key-locate clear,nodefault,wkd --locate-keys "
-         "you@<var>D</var></code>.</p>";
-  }
-  return html_reply(200, page(options_.site_name, "How to use this server", b));
+  return html_reply(200, page(options_.site_name, "How to use this server", web::templates::kAbout,
+                              web::View()
+                                  .text("hkp", hkp)
+                                  .flag("tls", options_.tls)
+                                  .text("thunderbird", options_.tls ? "hkps://" + host : hkp)
+                                  .text("base", scheme + "://" + host)
+                                  .flag("has_wkd", !options_.wkd_domains.empty())
+                                  .texts("wkd_domains", options_.wkd_domains)));
 }
 
 }  // namespace keydir::api

@@ -4,7 +4,9 @@
 // from /static/, so a strict Content-Security-Policy holds. Every page works
 // without JavaScript; the script only adds conveniences (reading a chosen
 // file into the text box, copying a fingerprint). Every piece of key data is
-// escaped: a user ID is attacker-controlled text.
+// escaped: a user ID is attacker-controlled text. The markup is in
+// api/web/page_templates.hpp, rendered by web::render() (api/web/templates.hpp),
+// which escapes every value and refuses unescaped tags.
 #pragma once
 
 #include <string>
@@ -17,6 +19,10 @@
 #include "service/verification.hpp"
 
 namespace keydir::api {
+
+namespace web {
+class View;
+}
 
 struct PagesOptions {
   std::string site_name = "keydir";
@@ -43,11 +49,12 @@ class Pages {
   [[nodiscard]] Reply verify(const HttpRequest& request, std::string_view token) const;
   [[nodiscard]] Reply manage(const HttpRequest& request) const;
   [[nodiscard]] Reply manage_key(const HttpRequest& request, std::string_view token) const;
-  [[nodiscard]] std::string certificate_card(const openpgp::CertificateStates& vc) const;
+  // The data of one card of templates::kCard.
+  [[nodiscard]] web::View certificate_card(const openpgp::CertificateStates& vc) const;
   // The addresses an upload held and their states on the stored key, with a
-  // form that mails confirmation links (verified and managed mode). Never
-  // the stored key's other addresses.
-  [[nodiscard]] std::string address_states(const service::Stored& stored) const;
+  // form that mails confirmation links (templates::kAddressStates; only with
+  // a verifier()). Never the stored key's other addresses.
+  [[nodiscard]] web::View address_states(const service::Stored& stored) const;
   [[nodiscard]] Reply message_page(int status, std::string_view title, std::string_view text,
                                    bool error) const;
 

@@ -15,6 +15,7 @@
 #include "cert_generator.hpp"
 #include "openpgp/armor.hpp"
 #include "openpgp/certificate.hpp"
+#include "service/verification.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
 #include "temp_dir.hpp"
 #include "test_data.hpp"
@@ -352,6 +353,192 @@ TEST(WebTemplates, RefusesUnescapedTagsAndUnknownPartials) {
                                 t::kVerifyDone, t::kManage, t::kManageKey, t::kAbout}) {
     EXPECT_EQ(web::template_error(page, partials), "") << page.substr(0, 60);
   }
+}
+
+TEST(Pages, EscapeHostileUserIdsQueriesAndHosts) {
+  Env env;
+  test::CertGenerator gen(8);
+  test::CertSpec spec;
+  spec.user_ids = {"Q \"quoted\" & 'apos' <q@keydir.test>", "Evil\x01\x1b[31m name",
+                   "<img src=x onerror=alert(1)>"};
+  env.upload(gen.make(spec));
+  Reply r = env.get("/search", "keydir.test", {{"q", "q@keydir.test"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("<li>Q &quot;quoted&quot; &amp; &#39;apos&#39; &lt;q@keydir.test&gt;"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("<li>&lt;img src=x onerror=alert(1)&gt;<span"), std::string::npos)
+      << r.body;
+  // Control characters are shown as U+FFFD.
+  EXPECT_NE(r.body.find("<li>Evil\xEF\xBF\xBD\xEF\xBF\xBD[31m name</li>"), std::string::npos);
+  EXPECT_EQ(r.body.find('\x1b'), std::string::npos);
+  EXPECT_EQ(r.body.find("<img"), std::string::npos);
+  EXPECT_EQ(r.body.find("'apos'"), std::string::npos);
+  // The query, in the search box, the heading and the title.
+  Reply q = env.get("/search", "keydir.test", {{"q", "\"><svg onload=x>"}});
+  EXPECT_EQ(q.status, 404);
+  const std::string eq = "&quot;&gt;&lt;svg onload=x&gt;";
+  EXPECT_NE(q.body.find("value=\"" + eq + "\""), std::string::npos) << q.body;
+  EXPECT_NE(q.body.find("No key found for “" + eq + "”"), std::string::npos);
+  EXPECT_NE(q.body.find("<title>Search: " + eq + " · keydir</title>"), std::string::npos);
+  EXPECT_EQ(q.body.find("<svg"), std::string::npos);
+  // The Host header, in /about.
+  Reply a = env.get("/about", "a<b>\"c'&d");
+  ASSERT_EQ(a.status, 200);
+  EXPECT_NE(a.body.find("keyserver hkp://a&lt;b&gt;&quot;c&#39;&amp;d</pre>"), std::string::npos)
+      << a.body;
+  EXPECT_NE(a.body.find("curl http://a&lt;b&gt;&quot;c&#39;&amp;d/vks/v1/by-email/"),
+            std::string::npos);
+  EXPECT_EQ(a.body.find("a<b>"), std::string::npos);
+}
+
+class RecordingMailer final : public service::Mailer {
+ public:
+  Result<void> send(const service::MailMessage& m) override {
+    sent.push_back(m);
+    return {};
+  }
+  // The token of the last link to `route` ("/verify/", "/manage/").
+  std::string last_token(const std::string& route) const {
+    for (auto it = sent.rbegin(); it != sent.rend(); ++it) {
+      auto at = it->body.find(route);
+      if (at != std::string::npos) {
+        at += route.size();
+        return it->body.substr(at, it->body.find_first_of(" \n", at) - at);
+      }
+    }
+    return "";
+  }
+  std::vector<service::MailMessage> sent;
+};
+
+// Verified mode: the pages that show addresses.
+struct VerifiedEnv {
+  test::TempDir dir;
+  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<service::KeyDirectory> directory;
+  RecordingMailer mailer;
+  std::unique_ptr<service::Verification> verification;
+  std::unique_ptr<Api> api;
+
+  VerifiedEnv() {
+    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
+    EXPECT_TRUE(s);
+    store = std::move(*s);
+    service::DirectoryOptions d;
+    d.mode = service::PublishMode::Verified;
+    directory = std::make_unique<service::KeyDirectory>(*store, d, [] { return test::kNow; });
+    verification = std::make_unique<service::Verification>(*directory, mailer,
+                                                           service::VerificationOptions{});
+    ApiOptions o;
+    o.add_per_minute = 0;
+    o.token_secret = std::string(32, 'k');
+    o.verification = verification.get();
+    api = std::make_unique<Api>(*directory, o);
+  }
+  Reply get(std::string path) const {
+    return api->dispatch(testing::get_request(std::move(path), "keydir.test", {}, "192.0.2.7"));
+  }
+  Reply post(std::string path, std::string body) const {
+    return api->dispatch(testing::post_request(
+        std::move(path), "application/x-www-form-urlencoded", std::move(body), "192.0.2.7"));
+  }
+};
+
+std::string form_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_') {
+      out.push_back(ch);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+TEST(Pages, EscapeHostileAddressesInVerifiedMode) {
+  VerifiedEnv env;
+  // An address with ' and & (RFC 5322 atext), and one with markup.
+  const std::string addr = "o'x&y@keydir.test";
+  const std::string esc = "o&#39;x&amp;y@keydir.test";
+  const std::string markup = "<b>\"'&";
+  const std::string markup_esc = "&lt;b&gt;&quot;&#39;&amp;";
+  test::CertGenerator gen(9);
+  test::CertSpec spec;
+  spec.user_ids = {"V <v@keydir.test>", "Evil \"q\" <" + addr + ">"};
+  std::string cert(as_chars(gen.make(spec)));
+  auto no_raw = [&](const Reply& r) {
+    EXPECT_EQ(r.body.find(addr), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("<b>"), std::string::npos) << r.body;
+  };
+
+  // Upload: the address states, with the confirmation form.
+  Reply up = env.post("/upload", "keytext=" + form_encode(cert));
+  ASSERT_EQ(up.status, 200) << up.body;
+  EXPECT_NE(up.body.find("value=\"" + esc + "\" checked> <label class=\"inline\" for=\"addr0\">" +
+                         esc + "</label>"),
+            std::string::npos)
+      << up.body;
+  no_raw(up);
+  const std::string marker = "name=\"token\" value=\"";
+  auto at = up.body.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  at += marker.size();
+  const std::string token = up.body.substr(at, up.body.find('"', at) - at);
+
+  // Send confirmation mails: a bad address is echoed escaped.
+  Reply bad = env.post("/upload/verify",
+                       "token=" + form_encode(token) + "&address=" + form_encode(markup));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("not an e-mail address: " + markup_esc), std::string::npos) << bad.body;
+  no_raw(bad);
+  Reply sent = env.post("/upload/verify",
+                        "token=" + form_encode(token) + "&address=" + form_encode(addr));
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  EXPECT_NE(sent.body.find("A confirmation link was sent to " + esc + "."), std::string::npos);
+  no_raw(sent);
+
+  // The confirmation link: asked (GET), then followed (POST).
+  const std::string vt = env.mailer.last_token("/verify/");
+  Reply ask = env.get("/verify/" + vt);
+  ASSERT_EQ(ask.status, 200) << ask.body;
+  EXPECT_NE(ask.body.find("Publish <strong>" + esc + "</strong>"), std::string::npos);
+  no_raw(ask);
+  Reply done = env.post("/verify/" + vt, "");
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_NE(done.body.find("<p class=\"notice\">" + esc + " is now published"), std::string::npos);
+  no_raw(done);
+
+  // Manage: the request for a link, and the manage page.
+  Reply m_bad = env.post("/manage", "email=" + form_encode(markup));
+  EXPECT_EQ(m_bad.status, 400);
+  EXPECT_NE(m_bad.body.find("not an e-mail address"), std::string::npos) << m_bad.body;
+  no_raw(m_bad);
+  Reply m = env.post("/manage", "email=" + form_encode(addr));
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_NE(m.body.find("If " + esc + " is published here"), std::string::npos);
+  no_raw(m);
+  const std::string mt = env.mailer.last_token("/manage/");
+  Reply page = env.get("/manage/" + mt);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("<li>" + esc + " <form class=\"inline\" method=\"post\"><input "
+                           "type=\"hidden\" name=\"address\" value=\"" + esc + "\">"),
+            std::string::npos)
+      << page.body;
+  no_raw(page);
+  Reply off = env.post("/manage/" + mt, "address=" + form_encode(addr));
+  ASSERT_EQ(off.status, 200) << off.body;
+  EXPECT_NE(off.body.find("<p class=\"notice\" role=\"status\">" + esc +
+                          " is no longer published.</p>"),
+            std::string::npos)
+      << off.body;
+  EXPECT_NE(off.body.find("<li>none</li>"), std::string::npos);
+  no_raw(off);
 }
 
 }  // namespace
