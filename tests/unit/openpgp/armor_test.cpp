@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "openpgp/certificate.hpp"
 #include "test_data.hpp"
 
@@ -51,8 +55,38 @@ std::uint32_t crc24_reference(ByteView data) {
   return crc & 0xFFFFFF;
 }
 
+// A block of `label` around `body` (base64 lines, already with line ends).
+std::string block(std::string_view label, std::string_view body, std::string_view nl = "\n") {
+  std::string s = "-----BEGIN " + std::string(label) + "-----" + std::string(nl);
+  s += body;
+  s += "-----END " + std::string(label) + "-----" + std::string(nl);
+  return s;
+}
+
+std::string repeat(std::string_view s, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += s;
+  }
+  return out;
+}
+
 TEST(Armor, Crc24MatchesTheReferenceAtEveryLength) {
-  EXPECT_EQ(crc24(as_bytes(std::string_view("123456789"))), 0x21CF02u);  // the check value
+  struct CrcCase {
+    std::string name;
+    std::string input;
+    std::uint32_t crc;
+  };
+  const CrcCase cases[] = {
+      {"the check value", "123456789", 0x21CF02u},
+      // Edge cases added with the table.
+      {"empty input: the initial value", "", 0xB704CEu},
+      {"a NUL octet", std::string(1, '\0'), crc24_reference(Bytes{0})},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(crc24(as_bytes(c.input)), c.crc);
+  }
   Bytes data;
   std::uint32_t x = 12345;
   for (std::size_t n = 0; n < 70; ++n) {
@@ -62,11 +96,51 @@ TEST(Armor, Crc24MatchesTheReferenceAtEveryLength) {
   }
 }
 
+// base64_decode: the decoded text, or nullopt.
+struct Base64Case {
+  std::string name;
+  std::string input;
+  std::optional<std::string> expected;
+};
+
+TEST(Armor, Base64Decode) {
+  const Base64Case cases[] = {
+      {"lines split anywhere, CRLF and LF", "Zm9v YmFy\r\nYmF6cXV4\nZg==", "foobarbazquxf"},
+      {"invalid character", "Zm9v!", std::nullopt},
+      {"data after padding", "Zg==Zm9v", std::nullopt},
+      {"one padding character short", "Zg=", std::nullopt},
+      {"one symbol", "Z", std::nullopt},
+      {"three padding characters", "Zm9vY===", std::nullopt},
+      {"padding first", "=Zm9", std::nullopt},
+      // Edge cases added with the table.
+      {"empty input", "", ""},
+      {"white space only", " \t\r\n", ""},
+      {"one octet", "Zg==", "f"},
+      {"two octets", "Zm8=", "fo"},
+      {"three octets, no padding", "Zm9v", "foo"},
+      {"padding split by a line end", "Zg=\r\n=", "f"},
+      {"an embedded NUL", std::string("Zm9v\0YmFy", 9), std::nullopt},
+      {"non-ASCII (U+00E9)", "Zm9v\xc3\xa9", std::nullopt},
+      {"URL-safe alphabet is not base64", "Zm-_", std::nullopt},
+      {"padding where no group is open", "Zm9v=", std::nullopt},
+      {"a group of two symbols without padding", "Zg", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = base64_decode(c.input);
+    if (!c.expected) {
+      EXPECT_FALSE(r) << "decoded to " << as_chars(*r);
+    } else {
+      ASSERT_TRUE(r);
+      EXPECT_EQ(std::string(as_chars(*r)), *c.expected);
+    }
+  }
+}
+
 TEST(Armor, Base64DecoderGivesTheSameOctetsHoweverTheInputIsSplit) {
   const std::string text = "Zm9v YmFy\r\nYmF6cXV4\nZg==";
   auto whole = base64_decode(text);
   ASSERT_TRUE(whole);
-  EXPECT_EQ(std::string(as_chars(*whole)), "foobarbazquxf");
   for (std::size_t cut1 = 0; cut1 <= text.size(); ++cut1) {
     for (std::size_t cut2 = cut1; cut2 <= text.size(); ++cut2) {
       Bytes out;
@@ -77,9 +151,6 @@ TEST(Armor, Base64DecoderGivesTheSameOctetsHoweverTheInputIsSplit) {
       ASSERT_TRUE(d.finish());
       EXPECT_EQ(out, *whole) << cut1 << "," << cut2;
     }
-  }
-  for (std::string_view bad : {"Zm9v!", "Zg==Zm9v", "Zg=", "Z", "Zm9vY===", "=Zm9"}) {
-    EXPECT_FALSE(base64_decode(bad)) << bad;
   }
 }
 
@@ -103,90 +174,209 @@ TEST(Armor, RoundTripsEveryLengthInLinesOf64) {
   }
 }
 
-TEST(Armor, DecodesWithHeadersAndChecksum) {
-  auto blocks = dearmor(block_with_crc("foobar"), 1 << 20);
-  ASSERT_TRUE(blocks) << blocks.error().detail;
-  ASSERT_EQ(blocks->size(), 1u);
-  EXPECT_EQ((*blocks)[0].kind, ArmorKind::PublicKey);
-  EXPECT_EQ(as_chars((*blocks)[0].data), "foobar");
-  ASSERT_EQ((*blocks)[0].headers.size(), 1u);
-  EXPECT_EQ((*blocks)[0].headers[0].first, "Comment");
-}
+// dearmor: the blocks expected (kind, data, number of headers), or the error
+// code and part of its detail.
+struct ExpectedBlock {
+  ArmorKind kind;
+  std::string data;
+  std::vector<std::string> headers;  // their names
+};
 
-TEST(Armor, AcceptsCrlfTextAroundAndSeveralBlocks) {
-  std::string two = "Here is my key:\n" + crlf(block_with_crc("foobar")) + "and another\n" +
-                    block_with_crc("foobar") + "-- \nsignature\n";
-  auto blocks = dearmor(two, 1 << 20);
-  ASSERT_TRUE(blocks) << blocks.error().detail;
-  EXPECT_EQ(blocks->size(), 2u);
-}
+struct DearmorCase {
+  std::string name;
+  std::string text;
+  std::vector<ExpectedBlock> blocks;
+  std::optional<ErrorCode> error = std::nullopt;
+  std::string detail = "";
+  std::size_t max = 1 << 20;
+};
 
-// RFC 9580 §6.1: a footer that is missing, malformed or wrong is no reason to
-// refuse (the signatures protect the data).
-TEST(Armor, ChecksumIsNeverAReasonToRefuse) {
-  std::string wrong = block_with_crc("foobar");
-  wrong[wrong.find("\n=") + 2] ^= 1;
-  std::string malformed = block_with_crc("foobar");
-  malformed.replace(malformed.find("\n=") + 2, 4, "*#!?");
-  for (const auto& s : {wrong, malformed}) {
-    auto blocks = dearmor(s, 1 << 20);
-    ASSERT_TRUE(blocks) << blocks.error().detail;
-    EXPECT_EQ(as_chars((*blocks)[0].data), "foobar");
+void check(const DearmorCase& c) {
+  SCOPED_TRACE(c.name);
+  auto r = dearmor(c.text, c.max);
+  if (c.error) {
+    ASSERT_FALSE(r) << "gave " << r->size() << " blocks";
+    EXPECT_EQ(r.error().code, *c.error) << error_code_name(r.error().code);
+    EXPECT_FALSE(r.error().detail.empty());
+    EXPECT_NE(r.error().detail.find(c.detail), std::string::npos) << r.error().detail;
+    return;
+  }
+  ASSERT_TRUE(r) << r.error().detail;
+  ASSERT_EQ(r->size(), c.blocks.size());
+  for (std::size_t i = 0; i < c.blocks.size(); ++i) {
+    EXPECT_EQ((*r)[i].kind, c.blocks[i].kind) << "block " << i;
+    EXPECT_EQ(std::string(as_chars((*r)[i].data)), c.blocks[i].data) << "block " << i;
+    std::vector<std::string> names;
+    for (const auto& h : (*r)[i].headers) {
+      names.push_back(h.first);
+    }
+    EXPECT_EQ(names, c.blocks[i].headers) << "block " << i;
   }
 }
 
-TEST(Armor, MissingChecksumIsFine) {
-  std::string s = block_with_crc("foobar");
-  s.erase(s.find("\n="), 6);
-  auto blocks = dearmor(s, 1 << 20);
-  ASSERT_TRUE(blocks) << blocks.error().detail;
-  EXPECT_EQ(as_chars((*blocks)[0].data), "foobar");
-}
+const ExpectedBlock kFoobar{ArmorKind::PublicKey, "foobar", {"Comment"}};  // kBlock's
 
-TEST(Armor, EmptyHeaderValueAndMissingBlankLine) {
-  // Seen in the wild (RNP's empty_header_line.asc; producers without the blank line).
-  auto a = dearmor("-----BEGIN PGP PUBLIC KEY BLOCK-----\nHash: \n\nZm9vYmFy\n"
-                   "-----END PGP PUBLIC KEY BLOCK-----\n", 1 << 20);
-  ASSERT_TRUE(a) << a.error().detail;
-  EXPECT_EQ(as_chars((*a)[0].data), "foobar");
-  auto b = dearmor("-----BEGIN PGP PUBLIC KEY BLOCK-----\nZm9vYmFy\n"
-                   "-----END PGP PUBLIC KEY BLOCK-----\n", 1 << 20);
-  ASSERT_TRUE(b) << b.error().detail;
-  EXPECT_EQ(as_chars((*b)[0].data), "foobar");
+TEST(Armor, Accepts) {
+  std::string wrong_crc = block_with_crc("foobar");
+  wrong_crc[wrong_crc.find("\n=") + 2] ^= 1;
+  std::string malformed_crc = block_with_crc("foobar");
+  malformed_crc.replace(malformed_crc.find("\n=") + 2, 4, "*#!?");
+  std::string no_crc = block_with_crc("foobar");
+  no_crc.erase(no_crc.find("\n="), 6);
+  std::string no_final_newline = block_with_crc("foobar");
+  no_final_newline.pop_back();
+  const std::string pub = "PGP PUBLIC KEY BLOCK";
+  const DearmorCase cases[] = {
+      {"with headers and checksum", block_with_crc("foobar"), {kFoobar}},
+      {"CRLF, text around and several blocks",
+       "Here is my key:\n" + crlf(block_with_crc("foobar")) + "and another\n" +
+           block_with_crc("foobar") + "-- \nsignature\n",
+       {kFoobar, kFoobar}},
+      // RFC 9580 §6.1: a footer that is missing, malformed or wrong is no
+      // reason to refuse (the signatures protect the data).
+      {"wrong checksum", wrong_crc, {kFoobar}},
+      {"malformed checksum", malformed_crc, {kFoobar}},
+      {"missing checksum", no_crc, {kFoobar}},
+      // Seen in the wild (RNP's empty_header_line.asc; producers without the blank line).
+      {"empty header value",
+       block(pub, "Hash: \n\nZm9vYmFy\n"),
+       {{ArmorKind::PublicKey, "foobar", {"Hash"}}}},
+      {"no blank line after the head",
+       block(pub, "Zm9vYmFy\n"),
+       {{ArmorKind::PublicKey, "foobar", {}}}},
+      // Edge cases added with the table.
+      {"CRLF throughout",
+       crlf(block(pub, "Comment: a\n\nZm9v\nYmFy\n")),
+       {{ArmorKind::PublicKey, "foobar", {"Comment"}}}},
+      {"CRLF and LF mixed",
+       block(pub, "Comment: a\r\n\nZm9v\r\nYmFy\n", "\r\n"),
+       {{ArmorKind::PublicKey, "foobar", {"Comment"}}}},
+      {"no newline after the tail", no_final_newline, {kFoobar}},
+      {"indented and with trailing blanks",
+       "  -----BEGIN PGP PUBLIC KEY BLOCK----- \t\n\t\n  Zm9vYmFy  \n"
+       " -----END PGP PUBLIC KEY BLOCK-----\r\n",
+       {{ArmorKind::PublicKey, "foobar", {}}}},
+      {"an empty block", block(pub, "\n"), {{ArmorKind::PublicKey, "", {}}}},
+      {"non-ASCII header value",
+       block(pub, "Comment: Zo\xc3\xab\n\nZm9vYmFy\n"),
+       {{ArmorKind::PublicKey, "foobar", {"Comment"}}}},
+      {"64 headers, the most allowed",
+       block(pub, repeat("Comment: x\n", 64) + "\nZm9vYmFy\n"),
+       {{ArmorKind::PublicKey, "foobar", std::vector<std::string>(64, "Comment")}}},
+      {"secret key label",
+       block("PGP PRIVATE KEY BLOCK", "\nZm9v\n"),
+       {{ArmorKind::PrivateKey, "foo", {}}}},
+      {"old secret key label",
+       block("PGP SECRET KEY BLOCK", "\nZm9v\n"),
+       {{ArmorKind::PrivateKey, "foo", {}}}},
+      {"signature label", block("PGP SIGNATURE", "\nZm9v\n"), {{ArmorKind::Signature, "foo", {}}}},
+      {"message label", block("PGP MESSAGE", "\nZm9v\n"), {{ArmorKind::Message, "foo", {}}}},
+      {"multi-part message label",
+       block("PGP MESSAGE, PART 1/2", "\nZm9v\n"),
+       {{ArmorKind::Message, "foo", {}}}},
+      {"another label", block("PGP ARMORED FILE", "\nZm9v\n"), {{ArmorKind::Other, "foo", {}}}},
+      {"decoded size at the limit",
+       block(pub, "\nZm9vYmFy\n"),
+       {{ArmorKind::PublicKey, "foobar", {}}},
+       std::nullopt,
+       "",
+       6},
+      {"an empty block under a limit of 0",
+       block(pub, "\n"),
+       {{ArmorKind::PublicKey, "", {}}},
+       std::nullopt,
+       "",
+       0},
+      {"1000 blocks, the most allowed", repeat(block(pub, "\nZm9v\n"), 1000),
+       std::vector<ExpectedBlock>(1000, {ArmorKind::PublicKey, "foo", {}})},
+  };
+  for (const auto& c : cases) {
+    check(c);
+  }
 }
-
-struct BadCase {
-  const char* why;
-  std::string text;
-  ErrorCode code;
-};
 
 TEST(Armor, RefusesBrokenInputWithAReason) {
   std::string good = block_with_crc("foobar");
   std::string bad_b64 = good;
   bad_b64.replace(bad_b64.find("Zm9v"), 4, "Zm*v");
-  const BadCase cases[] = {
-      {"no armor at all", "hello world\n", ErrorCode::BadArmor},
-      {"not base64", bad_b64, ErrorCode::BadArmor},
-      {"no tail", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nZm9v\n", ErrorCode::BadArmor},
+  const std::string pub = "PGP PUBLIC KEY BLOCK";
+  const DearmorCase cases[] = {
+      {"no armor at all", "hello world\n", {}, ErrorCode::BadArmor, "no OpenPGP armor block found"},
+      {"not base64",
+       bad_b64,
+       {},
+       ErrorCode::BadArmor,
+       "invalid base64 in armor block 'PGP PUBLIC KEY BLOCK'"},
+      {"no tail",
+       "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nZm9v\n",
+       {},
+       ErrorCode::BadArmor,
+       "armor block 'PGP PUBLIC KEY BLOCK' is not terminated"},
       {"tail of another kind",
        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nZm9v\n-----END PGP MESSAGE-----\n",
-       ErrorCode::BadArmor},
+       {},
+       ErrorCode::BadArmor,
+       "armor tail does not match its head (PGP PUBLIC KEY BLOCK)"},
+      {"decoded data one past the limit",
+       armor(Bytes(3000, 0x42)),
+       {},
+       ErrorCode::PayloadTooLarge,
+       "decoded data larger than 2999 octets",
+       2999},
+      // Edge cases added with the table.
+      {"empty input", "", {}, ErrorCode::BadArmor, "no OpenPGP armor block found"},
+      {"decoded size one past the limit",
+       block(pub, "\nZm9vYmFy\n"),
+       {},
+       ErrorCode::PayloadTooLarge,
+       "decoded data larger than 5 octets",
+       5},
+      {"65 headers, one past the most allowed",
+       block(pub, repeat("Comment: x\n", 65) + "\nZm9vYmFy\n"),
+       {},
+       ErrorCode::BadArmor,
+       "too many armor headers"},
+      {"1001 blocks, one past the most allowed",
+       repeat(block(pub, "\nZm9v\n"), 1001),
+       {},
+       ErrorCode::BadArmor,
+       "more than 1000 armor blocks"},
+      {"data after the checksum",
+       block(pub, "\nZm9v\n=AAAA\nYmFy\n"),
+       {},
+       ErrorCode::BadArmor,
+       "data after the armor checksum line"},
+      {"an embedded NUL in the body",
+       block(pub, std::string("\nZm9v\0YmFy\n", 11)),
+       {},
+       ErrorCode::BadArmor,
+       "invalid base64"},
+      {"non-ASCII in the body",
+       block(pub, "\nZm9v\xc3\xa9\n"),
+       {},
+       ErrorCode::BadArmor,
+       "invalid base64"},
+      {"a header without the space after ':'",
+       block(pub, "Comment:x\n\nZm9v\n"),
+       {},
+       ErrorCode::BadArmor,
+       "invalid base64"},
+      {"truncated last group", block(pub, "\nZm9vY\n"), {}, ErrorCode::BadArmor, "invalid base64"},
+      {"a good block then an unterminated one",
+       block(pub, "\nZm9v\n") + "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nZm9v\n",
+       {},
+       ErrorCode::BadArmor,
+       "is not terminated"},
+      // Old Mac line ends: the whole text is one line, so the head never ends.
+      {"CR-only line ends",
+       block(pub, "\rZm9vYmFy\r", "\r"),
+       {},
+       ErrorCode::BadArmor,
+       "is not terminated"},
   };
   for (const auto& c : cases) {
-    auto r = dearmor(c.text, 1 << 20);
-    ASSERT_FALSE(r) << c.why;
-    EXPECT_EQ(r.error().code, c.code) << c.why;
-    EXPECT_FALSE(r.error().detail.empty()) << c.why;
+    check(c);
   }
-}
-
-TEST(Armor, OutputIsBounded) {
-  std::string big = armor(Bytes(3000, 0x42));
-  EXPECT_TRUE(dearmor(big, 3000));  // at the limit
-  auto r = dearmor(big, 2999);      // one past it
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::PayloadTooLarge);
 }
 
 TEST(Armor, EncodeDecodeRoundTrip) {
@@ -205,30 +395,66 @@ TEST(Armor, EncodeDecodeRoundTrip) {
   }
 }
 
-TEST(DecodeKeyInput, SecretKeyArmorIsRefused) {
-  auto r = decode_key_input(as_bytes("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nZm9v\n"
-                                     "-----END PGP PRIVATE KEY BLOCK-----\n"),
-                            1 << 20);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::SecretKeyRefused);
-}
+// decode_key_input: binary passes through, armor is decoded; the octets
+// expected, or the error code and part of its detail.
+struct KeyInputCase {
+  std::string name;
+  Bytes input;
+  std::size_t max;
+  std::optional<Bytes> expected;
+  ErrorCode code = ErrorCode::Internal;
+  std::string detail = "";
+};
 
-TEST(DecodeKeyInput, MessageIsNotAKey) {
-  auto r = decode_key_input(as_bytes("-----BEGIN PGP MESSAGE-----\n\nZm9v\n"
-                                     "-----END PGP MESSAGE-----\n"),
-                            1 << 20);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::NoCertificate);
-}
-
-TEST(DecodeKeyInput, BinaryPassesThroughAndIsBounded) {
-  Bytes bin = test::fixture("gpg-ed25519.pgp");
-  auto r = decode_key_input(bin, bin.size());
-  ASSERT_TRUE(r);
-  EXPECT_EQ(*r, bin);
-  auto over = decode_key_input(bin, bin.size() - 1);
-  ASSERT_FALSE(over);
-  EXPECT_EQ(over.error().code, ErrorCode::PayloadTooLarge);
+TEST(DecodeKeyInput, Table) {
+  const Bytes bin = test::fixture("gpg-ed25519.pgp");
+  const std::string pub = "PGP PUBLIC KEY BLOCK";
+  auto text = [](std::string_view s) { return Bytes(as_bytes(s).begin(), as_bytes(s).end()); };
+  const KeyInputCase cases[] = {
+      {"secret key armor is refused",
+       text("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nZm9v\n-----END PGP PRIVATE KEY BLOCK-----\n"),
+       1 << 20, std::nullopt, ErrorCode::SecretKeyRefused,
+       "secret key material — not uploaded (armor says PGP PRIVATE KEY BLOCK)"},
+      {"a message is not a key",
+       text("-----BEGIN PGP MESSAGE-----\n\nZm9v\n-----END PGP MESSAGE-----\n"), 1 << 20,
+       std::nullopt, ErrorCode::NoCertificate, "no public key block (found PGP MESSAGE)"},
+      {"binary passes through at the limit", bin, bin.size(), bin},
+      {"binary one past the limit", bin, bin.size() - 1, std::nullopt, ErrorCode::PayloadTooLarge,
+       "input larger than " + std::to_string(bin.size() - 1) + " octets"},
+      // Edge cases added with the table.
+      {"the same key armored", text(armor(bin)), 1 << 20, bin},
+      {"old secret key label is refused too", text(block("PGP SECRET KEY BLOCK", "\nZm9v\n")),
+       1 << 20, std::nullopt, ErrorCode::SecretKeyRefused, "PGP SECRET KEY BLOCK"},
+      {"a secret block after a public one is refused",
+       text(block(pub, "\nZm9v\n") + block("PGP PRIVATE KEY BLOCK", "\nZm9v\n")), 1 << 20,
+       std::nullopt, ErrorCode::SecretKeyRefused, "secret key material"},
+      {"a signature is not a key", text(block("PGP SIGNATURE", "\nZm9v\n")), 1 << 20, std::nullopt,
+       ErrorCode::NoCertificate, "found PGP SIGNATURE"},
+      {"a generic block may hold a key", text(block("PGP ARMORED FILE", "\nZm9v\n")), 1 << 20,
+       text("foo")},
+      {"public and signature blocks: the public one",
+       text(block("PGP SIGNATURE", "\nYmFy\n") + block(pub, "\nZm9v\n")), 1 << 20, text("foo")},
+      // Empty input looks armored (nothing but white space) and has no block.
+      {"empty input", {}, 1 << 20, std::nullopt, ErrorCode::BadArmor, "no OpenPGP armor block"},
+      {"white space only", text(" \r\n\t"), 1 << 20, std::nullopt, ErrorCode::BadArmor,
+       "no OpenPGP armor block"},
+      {"armored and one past the limit", text(armor(bin)), bin.size() - 1, std::nullopt,
+       ErrorCode::PayloadTooLarge, "decoded data larger than"},
+      // A first octet without the high bit is taken as armor (binary packets start with it set).
+      {"a NUL octet", {0x00}, 1 << 20, std::nullopt, ErrorCode::BadArmor, "no OpenPGP armor block"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = decode_key_input(c.input, c.max);
+    if (c.expected) {
+      ASSERT_TRUE(r) << r.error().detail;
+      EXPECT_EQ(*r, *c.expected);
+    } else {
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code, c.code) << error_code_name(r.error().code);
+      EXPECT_NE(r.error().detail.find(c.detail), std::string::npos) << r.error().detail;
+    }
+  }
 }
 
 }  // namespace
