@@ -6,8 +6,7 @@
 #include "api/http/secret_routes.hpp"
 #include "api/router.hpp"
 #include "requests.hpp"
-#include "storage/rocksdb/rocks_key_store.hpp"
-#include "temp_dir.hpp"
+#include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
 
 namespace keydir::api {
@@ -37,15 +36,11 @@ TEST(SecretRoutes, TheTokenOfEveryTokenRouteIsRedactedAndOnlyThere) {
 }
 
 struct ManagedEnv {
-  test::TempDir dir;
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<service::KeyDirectory> directory;
   std::unique_ptr<Api> api;
 
   explicit ManagedEnv(double auth_per_minute = 30, double auth_burst = 10) {
-    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
-    EXPECT_TRUE(s);
-    store = std::move(*s);
     service::DirectoryOptions d;
     d.mode = service::PublishMode::Managed;
     d.managed_domains = {"keydir.test"};

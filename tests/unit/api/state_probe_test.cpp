@@ -2,7 +2,7 @@
 // verified mode an attacker fetches a key by fingerprint (its unpublished
 // user IDs withheld), uploads it back through the VKS API and the web form,
 // asks for confirmation mails, and probes lookups of a withheld address
-// against a never-seen one. Through Api::dispatch on a real RocksKeyStore.
+// against a never-seen one. Through Api::dispatch on a MemoryKeyStore.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -15,8 +15,7 @@
 #include "openpgp/certificate.hpp"
 #include "openpgp/identifiers.hpp"
 #include "service/verification.hpp"
-#include "storage/rocksdb/rocks_key_store.hpp"
-#include "temp_dir.hpp"
+#include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
 
 namespace keydir::api {
@@ -38,8 +37,7 @@ class FakeMailer final : public service::Mailer {
 };
 
 struct Env {
-  test::TempDir dir;
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<service::KeyDirectory> directory;
   FakeMailer mailer;
   std::unique_ptr<service::Verification> verification;
@@ -47,9 +45,6 @@ struct Env {
   std::uint64_t now = test::kNow;
 
   Env() {
-    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
-    EXPECT_TRUE(s);
-    store = std::move(*s);
     service::DirectoryOptions d;
     d.mode = service::PublishMode::Verified;
     directory = std::make_unique<service::KeyDirectory>(*store, d, [this] { return now; });
