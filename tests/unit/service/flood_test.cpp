@@ -13,8 +13,7 @@
 #include "openpgp/packet_reader.hpp"
 #include "openpgp/verify.hpp"
 #include "service/key_directory.hpp"
-#include "storage/rocksdb/rocks_key_store.hpp"
-#include "temp_dir.hpp"
+#include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
 
 namespace keydir::service {
@@ -62,11 +61,9 @@ std::string refusal_of(const Result<std::vector<openpgp::Verification>>& v) {
 }
 
 struct Env {
-  test::TempDir dir;
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<KeyDirectory> directory;
   Env() {
-    store = std::move(*storage::RocksKeyStore::open(dir.str("db"), {}));
     directory = std::make_unique<KeyDirectory>(*store, DirectoryOptions{},
                                                [] { return test::kNow; });
   }

@@ -1,4 +1,4 @@
-// KeyDirectory on a real RocksKeyStore in a temporary folder: merge on write,
+// KeyDirectory on a MemoryKeyStore (files in a temporary folder): merge on write,
 // "unchanged", index maintenance, collisions, tombstones, concurrency, and
 // the import → dump → import round trip.
 #include "service/key_directory.hpp"
@@ -17,7 +17,7 @@
 #include "service/dump.hpp"
 #include "service/importer.hpp"
 #include "service/wkd.hpp"
-#include "storage/rocksdb/rocks_key_store.hpp"
+#include "storage/memory_key_store.hpp"
 #include "temp_dir.hpp"
 #include "test_data.hpp"
 
@@ -28,12 +28,9 @@ using storage::Query;
 
 struct Env {
   test::TempDir dir;
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<KeyDirectory> directory;
   explicit Env(DirectoryOptions o = {}) {
-    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
-    EXPECT_TRUE(s) << s.error().detail;
-    store = std::move(*s);
     directory = std::make_unique<KeyDirectory>(*store, o, [] { return test::kNow; });
   }
   std::vector<Fingerprint> find(const Query& q) {

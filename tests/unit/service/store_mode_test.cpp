@@ -24,7 +24,7 @@
 #include "service/importer.hpp"
 #include "service/key_directory.hpp"
 #include "service/wkd.hpp"
-#include "storage/rocksdb/rocks_key_store.hpp"
+#include "storage/memory_key_store.hpp"
 #include "temp_dir.hpp"
 #include "test_data.hpp"
 
@@ -34,12 +34,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Store {
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<KeyDirectory> directory;
-  Store(const std::string& path, ModeSetting mode) {
-    auto s = storage::RocksKeyStore::open(path, {});
-    EXPECT_TRUE(s) << s.error().detail;
-    store = std::move(*s);
+  explicit Store(ModeSetting mode) {
     DirectoryOptions o;
     o.mode = mode.mode;
     o.managed_domains = mode.managed_domains;
@@ -220,7 +217,7 @@ TEST(StoreMode, FullBackupRestoresExactly) {
     for (const auto& mode : kModes) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", mode " + describe(mode));
       test::TempDir dir;
-      Store original(dir.str("a"), mode);
+      Store original(mode);
       World w = populate(original, seed);
       const std::string key(32, static_cast<char>(seed));
       auto first = full_dump(*original.directory, dir.str("full1"), key, 5);
@@ -228,16 +225,15 @@ TEST(StoreMode, FullBackupRestoresExactly) {
 
       // A fresh store records no mode until the restore does.
       test::TempDir fresh;
-      auto s2 = storage::RocksKeyStore::open(fresh.str("db"), {});
-      ASSERT_TRUE(s2);
-      KeyDirectory d2(**s2, {}, [] { return test::kNow; });
+      storage::MemoryKeyStore s2;
+      KeyDirectory d2(s2, {}, [] { return test::kNow; });
       std::string key2;
       auto r = restore(d2, dir.str("full1"), &key2);
       ASSERT_TRUE(r) << r.error().detail;
       EXPECT_EQ(key2, key);
       EXPECT_EQ(r->certificates, first->certificates);
       EXPECT_EQ(d2.mode_setting(), mode);
-      auto recorded = stored_mode(**s2);
+      auto recorded = stored_mode(s2);
       ASSERT_TRUE(recorded && *recorded);
       EXPECT_EQ(**recorded, mode);
 
@@ -262,7 +258,7 @@ TEST(StoreMode, SafeDumpHoldsOnlyWhatIsPublishedAndImportsPublishNothing) {
     for (const auto& mode : kModes) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", mode " + describe(mode));
       test::TempDir dir;
-      Store original(dir.str("a"), mode);
+      Store original(mode);
       World w = populate(original, seed);
       DumpOptions o;
       o.per_file = 4;
@@ -276,7 +272,7 @@ TEST(StoreMode, SafeDumpHoldsOnlyWhatIsPublishedAndImportsPublishNothing) {
         EXPECT_EQ(in_dump, w.published);
       }
 
-      Store mirror(dir.str("m"), {PublishMode::Verified, {}});
+      Store mirror({PublishMode::Verified, {}});
       std::vector<std::string> files;
       for (const auto& [name, data] : read_tree(dir.str("safe"))) {
         if (name.ends_with(".pgp")) {
@@ -304,7 +300,7 @@ TEST(StoreMode, WkdExportIsWhatTheLiveWkdAnswers) {
     for (const auto& mode : kModes) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", mode " + describe(mode));
       test::TempDir dir;
-      Store s(dir.str("a"), mode);
+      Store s(mode);
       World w = populate(s, seed);
       for (const std::string domain : {"example.org", "example.net"}) {
         const std::string out = dir.str("wkd-" + domain);
@@ -342,8 +338,7 @@ TEST(StoreMode, WkdExportIsWhatTheLiveWkdAnswers) {
 }
 
 TEST(StoreMode, SetModeReindexesAndSaysWhatItChanges) {
-  test::TempDir dir;
-  Store s(dir.str("a"), {PublishMode::Verified, {}});
+  Store s({PublishMode::Verified, {}});
   World w = populate(s, 42);
   ASSERT_FALSE(w.addresses.empty());
   // To open: everything is published; the dry run changes nothing.
@@ -382,8 +377,7 @@ TEST(StoreMode, SetModeReindexesAndSaysWhatItChanges) {
 TEST(StoreMode, AnIndexOfAnotherModeNeverAnswersAnUnpublishedAddress) {
   // A store indexed in open mode (an earlier keydird's, or one whose change
   // to verified is still re-indexing), read in verified mode.
-  test::TempDir dir;
-  Store s(dir.str("a"), {PublishMode::Open, {}});
+  Store s({PublishMode::Open, {}});
   World w = populate(s, 7);
   KeyDirectory verified(*s.store, DirectoryOptions{PublishMode::Verified, {}, {}},
                         [] { return test::kNow; });
@@ -406,8 +400,7 @@ TEST(StoreMode, AnIndexOfAnotherModeNeverAnswersAnUnpublishedAddress) {
 }
 
 TEST(StoreMode, AChangeToManagedVoidsConfirmationsOutsideItsDomains) {
-  test::TempDir dir;
-  Store s(dir.str("a"), {PublishMode::Verified, {}});
+  Store s({PublishMode::Verified, {}});
   test::CertGenerator gen(99);
   test::CertSpec spec;
   spec.user_ids = {"In <in@example.org>", "Out <out@other.net>"};
@@ -436,7 +429,7 @@ TEST(StoreMode, AChangeToManagedVoidsConfirmationsOutsideItsDomains) {
 
 TEST(StoreMode, ACutOrEditedBackupIsRefused) {
   test::TempDir dir;
-  Store s(dir.str("a"), {PublishMode::Verified, {}});
+  Store s({PublishMode::Verified, {}});
   populate(s, 5);
   ASSERT_TRUE(full_dump(*s.directory, dir.str("full"), std::string(32, 'k'), 100));
   const std::string state = dir.str("full") + "/" + std::string(kStateFile);
@@ -447,10 +440,8 @@ TEST(StoreMode, ACutOrEditedBackupIsRefused) {
       std::ofstream f(state, std::ios::trunc | std::ios::binary);
       f << text;
     }
-    test::TempDir fresh;
-    auto st = storage::RocksKeyStore::open(fresh.str("db"), {});
-    EXPECT_TRUE(st);
-    KeyDirectory d(**st, {}, [] { return test::kNow; });
+    storage::MemoryKeyStore st;
+    KeyDirectory d(st, {}, [] { return test::kNow; });
     std::string key;
     return restore(d, dir.str("full"), &key);
   };

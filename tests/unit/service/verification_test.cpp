@@ -1,4 +1,4 @@
-// Publishing modes on a real RocksKeyStore: what is findable before and after
+// Publishing modes on a MemoryKeyStore: what is findable before and after
 // confirmation, single-use and expiring links, rate limits, managed mode,
 // deletion leaving no trace.
 #include "service/verification.hpp"
@@ -8,8 +8,7 @@
 #include "cert_generator.hpp"
 #include "openpgp/certificate.hpp"
 #include "service/check.hpp"
-#include "storage/rocksdb/rocks_key_store.hpp"
-#include "temp_dir.hpp"
+#include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
 
 namespace keydir::service {
@@ -43,17 +42,13 @@ class FakeMailer final : public Mailer {
 };
 
 struct Env {
-  test::TempDir dir;
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<KeyDirectory> directory;
   FakeMailer mailer;
   std::unique_ptr<Verification> verification;
   std::uint64_t now = test::kNow;
 
   explicit Env(PublishMode mode, std::vector<std::string> domains = {}) {
-    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
-    EXPECT_TRUE(s);
-    store = std::move(*s);
     DirectoryOptions o;
     o.mode = mode;
     o.managed_domains = std::move(domains);
