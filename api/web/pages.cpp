@@ -205,11 +205,11 @@ web::View Pages::address_states(const service::Stored& stored) const {
 
 Reply Pages::send_confirmations(const HttpRequest& request) const {
   if (!verifier()) {
-    return message_page(404, "Not needed", "This directory publishes every address.", true);
+    return message_page(Status::kNotFound, "Not needed", "This directory publishes every address.", true);
   }
   auto form = parse_form(request.body, 32);
   if (!form) {
-    return message_page(400, "Send confirmation mails", form.error().detail, true);
+    return message_page(Status::kBadRequest, "Send confirmation mails", form.error().detail, true);
   }
   std::string token;
   std::vector<std::string> addresses;
@@ -219,22 +219,22 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
     } else if (k == "address") {
       auto e = openpgp::Email::parse(v);
       if (!e) {
-        return message_page(400, "Send confirmation mails", "not an e-mail address: " + v, true);
+        return message_page(Status::kBadRequest, "Send confirmation mails", "not an e-mail address: " + v, true);
       }
       addresses.push_back(e->address());
     }
   }
   auto session = tokens_.check(token);
   if (!session) {
-    return message_page(400, "Send confirmation mails", session.error().detail, true);
+    return message_page(Status::kBadRequest, "Send confirmation mails", session.error().detail, true);
   }
   if (addresses.empty()) {
-    return message_page(400, "Send confirmation mails", "Choose at least one address.", true);
+    return message_page(Status::kBadRequest, "Send confirmation mails", "Choose at least one address.", true);
   }
   for (const auto& a : addresses) {
     // The same answer whether or not the stored key has the address.
     if (!session->covers(a)) {
-      return message_page(400, "Send confirmation mails",
+      return message_page(Status::kBadRequest, "Send confirmation mails",
                           "The upload did not contain the address " + a + ".", true);
     }
   }
@@ -242,7 +242,7 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
   if (!sent) {
     const Error& e = sent.error();
     if (e.code == ErrorCode::MailFailed) {
-      return message_page(503, "Send confirmation mails",
+      return message_page(Status::kServiceUnavailable, "Send confirmation mails",
                           "The mail could not be sent; try again later.", true);
     }
     Reply r = error_reply(e);
@@ -252,7 +252,7 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
   for (const auto& a : addresses) {
     list += (list.empty() ? "" : ", ") + a;
   }
-  return message_page(200, "Check your mail",
+  return message_page(Status::kOk, "Check your mail",
                       "A confirmation link was sent to " + list +
                           ". Each address is published when its link is followed.",
                       false);
@@ -260,16 +260,16 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
 
 Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
   if (!verifier()) {
-    return message_page(404, "Not needed", "This directory publishes every address.", true);
+    return message_page(Status::kNotFound, "Not needed", "This directory publishes every address.", true);
   }
   // A GET only shows what the link would do: mail scanners open links, and
   // publishing must be the owner's act (the button below, a POST).
   if (request.method != "POST") {
     auto t = verifier()->peek(token, storage::VerifyToken::Kind::Verify);
     if (!t) {
-      return message_page(410, "Link not valid", t.error().detail, true);
+      return message_page(Status::kGone, "Link not valid", t.error().detail, true);
     }
-    return html_reply(200, page(options_.site_name, "Publish your address",
+    return html_reply(Status::kOk, page(options_.site_name, "Publish your address",
                                 web::templates::kVerifyAsk,
                                 web::View()
                                     .text("email", t->email)
@@ -278,13 +278,13 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
   auto t = verifier()->confirm(token);
   if (!t) {
     if (t.error().code == ErrorCode::TokenInvalid) {
-      return message_page(410, "Link not valid", t.error().detail, true);
+      return message_page(Status::kGone, "Link not valid", t.error().detail, true);
     }
     Reply r = error_reply(t.error());
     return message_page(r.status, "Publish your address", r.body, true);
   }
   const std::string hex = t->fingerprint.to_hex();
-  return html_reply(200, page(options_.site_name, "Published", web::templates::kVerifyDone,
+  return html_reply(Status::kOk, page(options_.site_name, "Published", web::templates::kVerifyDone,
                               web::View()
                                   .text("email", t->email)
                                   .text("hex", hex)
@@ -293,7 +293,7 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
 
 Reply Pages::manage(const HttpRequest& request) const {
   if (!verifier()) {
-    return message_page(404, "Not available",
+    return message_page(Status::kNotFound, "Not available",
                         "This directory publishes every address; there is nothing to manage.",
                         true);
   }
@@ -310,28 +310,28 @@ Reply Pages::manage(const HttpRequest& request) const {
     auto r = verifier()->request_manage(email, request.client);
     if (!r) {
       if (r.error().code == ErrorCode::MailFailed) {
-        return message_page(503, "Manage your key", "The mail could not be sent; try again later.",
+        return message_page(Status::kServiceUnavailable, "Manage your key", "The mail could not be sent; try again later.",
                             true);
       }
       Reply e = error_reply(r.error());
       return message_page(e.status, "Manage your key", e.body, true);
     }
     // The same answer whether or not the address is published here.
-    return message_page(200, "Check your mail",
+    return message_page(Status::kOk, "Check your mail",
                         "If " + email + " is published here, a link to manage its key was "
                         "sent to it.",
                         false);
   }
-  return html_reply(200, page(options_.site_name, "Manage your key", web::templates::kManage));
+  return html_reply(Status::kOk, page(options_.site_name, "Manage your key", web::templates::kManage));
 }
 
 Reply Pages::manage_key(const HttpRequest& request, std::string_view token) const {
   if (!verifier()) {
-    return message_page(404, "Not available", "Nothing to manage here.", true);
+    return message_page(Status::kNotFound, "Not available", "Nothing to manage here.", true);
   }
   auto t = verifier()->peek(token, storage::VerifyToken::Kind::Manage);
   if (!t) {
-    return message_page(410, "Link not valid", t.error().detail, true);
+    return message_page(Status::kGone, "Link not valid", t.error().detail, true);
   }
   web::View view;
   view.flag("has_notice", false);
@@ -355,7 +355,7 @@ Reply Pages::manage_key(const HttpRequest& request, std::string_view token) cons
   auto published = directory_.published(t->fingerprint);
   view.text("grouped", grouped_hex(t->fingerprint.to_hex()))
       .texts("published", published ? *published : std::vector<std::string>{});
-  return html_reply(200,
+  return html_reply(Status::kOk,
                     page(options_.site_name, "Manage your key", web::templates::kManageKey, view));
 }
 
@@ -413,7 +413,7 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
 }
 
 Reply Pages::home(std::string_view notice) const {
-  return html_reply(notice.empty() ? 200 : 400,
+  return html_reply(notice.empty() ? Status::kOk : Status::kBadRequest,
                     page(options_.site_name, "Search and publish", web::templates::kHome,
                          web::View()
                              .flag("has_notice", !notice.empty())
@@ -522,13 +522,13 @@ Reply Pages::search(const HttpRequest& request) const {
       .flag("truncated", truncated)
       .text("max_results", std::to_string(options_.max_results))
       .list("cards", cards);
-  return html_reply(n == 0 ? 404 : 200,
+  return html_reply(n == 0 ? Status::kNotFound : Status::kOk,
                     page(options_.site_name, "Search: " + q, web::templates::kSearch, v));
 }
 
 Reply Pages::upload(const HttpRequest& request) const {
   if (request.body.size() > directory_.options().max_upload_bytes * 3) {
-    return html_reply(413, error_page(options_.site_name, "Upload",
+    return html_reply(Status::kPayloadTooLarge, error_page(options_.site_name, "Upload",
                                       "The upload is larger than this server accepts.", true));
   }
   std::string keytext;
@@ -588,7 +588,7 @@ Reply Pages::upload(const HttpRequest& request) const {
                           .text("grouped", r.fingerprint ? grouped_hex(r.fingerprint->to_hex()) : "")
                           .text("reason", public_reason(r.error)));
   }
-  int status = report->stored.empty() ? 422 : 200;
+  int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
   return html_reply(status, page(options_.site_name, "Upload", web::templates::kUpload,
                                  web::View()
                                      .list("stored", stored)
@@ -600,7 +600,7 @@ Reply Pages::about(const HttpRequest& request) const {
   const std::string host = request.host.empty() ? "keys.example.org" : request.host;
   const std::string scheme = options_.tls ? "https" : "http";
   const std::string hkp = options_.tls ? "hkps://" + host : "hkp://" + host;
-  return html_reply(200, page(options_.site_name, "How to use this server", web::templates::kAbout,
+  return html_reply(Status::kOk, page(options_.site_name, "How to use this server", web::templates::kAbout,
                               web::View()
                                   .text("hkp", hkp)
                                   .flag("tls", options_.tls)

@@ -88,11 +88,12 @@ struct AccessLog::Impl {
   }
 };
 
-AccessLog::AccessLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+AccessLog::AccessLog(std::unique_ptr<Impl> impl, std::chrono::milliseconds flush_every)
+    : impl_(std::move(impl)) {
   Impl* self = impl_.get();
-  impl_->flusher = std::thread([self] {
+  impl_->flusher = std::thread([self, flush_every] {
     std::unique_lock lock(self->stop_mu);
-    while (!self->stop_cv.wait_for(lock, std::chrono::seconds(1), [self] { return self->stopping; })) {
+    while (!self->stop_cv.wait_for(lock, flush_every, [self] { return self->stopping; })) {
       lock.unlock();
       self->flush_all();
       lock.lock();
@@ -113,7 +114,8 @@ AccessLog::~AccessLog() {
   }
 }
 
-Result<std::unique_ptr<AccessLog>> AccessLog::open(const std::string& target) {
+Result<std::unique_ptr<AccessLog>> AccessLog::open(const std::string& target,
+                                                  std::chrono::milliseconds flush_every) {
   auto impl = std::make_unique<Impl>();
   if (target == "-") {
     impl->fd = STDERR_FILENO;
@@ -125,7 +127,7 @@ Result<std::unique_ptr<AccessLog>> AccessLog::open(const std::string& target) {
     }
     impl->owns_fd = true;
   }
-  return std::unique_ptr<AccessLog>(new AccessLog(std::move(impl)));
+  return std::unique_ptr<AccessLog>(new AccessLog(std::move(impl), flush_every));
 }
 
 void AccessLog::write(std::string_view line) {

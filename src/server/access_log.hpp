@@ -8,6 +8,7 @@
 // worker threads, cost 14% of the miss rate with 4 threads.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,7 +20,10 @@ namespace keydir::server {
 class AccessLog {
  public:
   // "-" is standard error; anything else a file opened for appending.
-  static Result<std::unique_ptr<AccessLog>> open(const std::string& target);
+  // `flush_every`: how often the flusher empties the buffers (tests shorten it).
+  static Result<std::unique_ptr<AccessLog>> open(
+      const std::string& target,
+      std::chrono::milliseconds flush_every = std::chrono::milliseconds(1000));
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -31,7 +35,7 @@ class AccessLog {
 
  private:
   struct Impl;
-  explicit AccessLog(std::unique_ptr<Impl> impl);
+  AccessLog(std::unique_ptr<Impl> impl, std::chrono::milliseconds flush_every);
   std::unique_ptr<Impl> impl_;
 };
 

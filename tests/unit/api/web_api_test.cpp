@@ -1,6 +1,6 @@
-// WKD, the VKS API and the web pages through Api::dispatch, on a real
-// RocksKeyStore in a temporary folder (no HTTP server: the adapter is tested
-// end to end by tests/integration).
+// WKD, the VKS API and the web pages through Api::dispatch, on a
+// MemoryKeyStore (no HTTP server: the adapter is tested end to end by
+// tests/integration).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -16,8 +16,7 @@
 #include "openpgp/armor.hpp"
 #include "openpgp/certificate.hpp"
 #include "service/verification.hpp"
-#include "storage/rocksdb/rocks_key_store.hpp"
-#include "temp_dir.hpp"
+#include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
 
 namespace keydir::api {
@@ -30,16 +29,12 @@ constexpr const char* kMultiHash = "9ee39dq1zictybt7ncyswqsi1npqzhsa";
 constexpr const char* kMultiFpr = "FC5D7A6980F7E484468DB87F65C71B0D2BE692AA";
 
 struct Env {
-  test::TempDir dir;
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<service::KeyDirectory> directory;
   std::unique_ptr<Api> api;
   std::uint64_t now = test::kNow;
 
   Env() {
-    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
-    EXPECT_TRUE(s);
-    store = std::move(*s);
     directory = std::make_unique<service::KeyDirectory>(*store, service::DirectoryOptions{},
                                                         [this] { return now; });
     ApiOptions o;
@@ -414,17 +409,13 @@ class RecordingMailer final : public service::Mailer {
 
 // Verified mode: the pages that show addresses.
 struct VerifiedEnv {
-  test::TempDir dir;
-  std::unique_ptr<storage::RocksKeyStore> store;
+  std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<service::KeyDirectory> directory;
   RecordingMailer mailer;
   std::unique_ptr<service::Verification> verification;
   std::unique_ptr<Api> api;
 
   VerifiedEnv() {
-    auto s = storage::RocksKeyStore::open(dir.str("db"), {});
-    EXPECT_TRUE(s);
-    store = std::move(*s);
     service::DirectoryOptions d;
     d.mode = service::PublishMode::Verified;
     directory = std::make_unique<service::KeyDirectory>(*store, d, [] { return test::kNow; });
