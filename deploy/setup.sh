@@ -9,8 +9,9 @@ PACKAGES=(
   libcrypto++-dev libssl-dev libexpected-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev librocksdb-dev libpistache-dev libtomlplusplus-dev libcurl4-openssl-dev
   libidn2-dev libunistring-dev  # IDNA2008 domains, NFC of e-mail addresses
+  libkainjow-mustache-dev  # the web pages' templates (escape by default)
   libgtest-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   gnupg gpg-wks-client sq curl wrk openssl iproute2
   chromium nodejs npm python3-aiosmtpd python3-idna nginx-light
   sks  # the peer of the SKS reconciliation interop test (never started as a service)
