@@ -20,21 +20,80 @@
 namespace keydir::client {
 namespace {
 
+// classify: what a fetch asks for ("fpr:HEX", "keyid:HEX", "email:ADDRESS"),
+// or the error code and part of its detail.
+struct ClassifyCase {
+  std::string name;
+  std::string query;
+  std::string expected;  // "" when refused
+  ErrorCode code;
+  std::string detail;
+};
+
+std::string describe(const FetchQuery& q) {
+  if (q.fingerprint) {
+    return "fpr:" + q.fingerprint->to_hex();
+  }
+  if (q.key_id) {
+    return "keyid:" + q.key_id->to_hex();
+  }
+  if (q.email) {
+    return "email:" + q.email->address();
+  }
+  return "nothing";
+}
+
 TEST(Client, ClassifiesQueries) {
-  auto fpr = classify("0xFC5D 7A69 80F7 E484 468D B87F 65C7 1B0D 2BE6 92AA");
-  ASSERT_TRUE(fpr);
-  EXPECT_TRUE(fpr->fingerprint);
-  auto kid = classify("65c71b0d2be692aa");
-  ASSERT_TRUE(kid);
-  EXPECT_TRUE(kid->key_id);
-  auto mail = classify("Alice <Alice@Example.org>");
-  ASSERT_TRUE(mail);
-  EXPECT_EQ(mail->email->address(), "alice@example.org");
-  auto short_id = classify("0x2BE692AA");
-  ASSERT_FALSE(short_id);
-  EXPECT_EQ(short_id.error().code, ErrorCode::ShortKeyIdRefused);
-  EXPECT_FALSE(classify("hello"));
-  EXPECT_FALSE(classify(""));
+  const std::string fpr = "FC5D7A6980F7E484468DB87F65C71B0D2BE692AA";
+  const std::string v6 = "CB186C4F0609A697E4D52DFA6C722B0C1F1E27C18A56708F6525EC27BAD9ACC9";
+  const auto ok = ErrorCode::Internal;  // unused when accepted
+  const std::string not_a_query =
+      "not a fingerprint (40 or 64 hex digits), a key ID (16) or an e-mail address";
+  const ClassifyCase cases[] = {
+      {"fingerprint with 0x, in groups", "0xFC5D 7A69 80F7 E484 468D B87F 65C7 1B0D 2BE6 92AA",
+       "fpr:" + fpr, ok, ""},
+      {"key ID, lower case", "65c71b0d2be692aa", "keyid:65C71B0D2BE692AA", ok, ""},
+      {"user ID with an address", "Alice <Alice@Example.org>", "email:alice@example.org", ok, ""},
+      {"short key ID", "0x2BE692AA", "", ErrorCode::ShortKeyIdRefused,
+       "32-bit key IDs are not unique"},
+      {"a word", "hello", "", ErrorCode::BadQuery, not_a_query},
+      {"empty", "", "", ErrorCode::BadQuery, not_a_query},
+      // Edge cases added with the table.
+      {"fingerprint without 0x", fpr, "fpr:" + fpr, ok, ""},
+      {"fingerprint with 0X", "0X" + fpr, "fpr:" + fpr, ok, ""},
+      {"v6 fingerprint", v6, "fpr:" + v6, ok, ""},
+      {"key ID with 0x", "0x65C71B0D2BE692AA", "keyid:65C71B0D2BE692AA", ok, ""},
+      {"short key ID without 0x", "2be692aa", "", ErrorCode::ShortKeyIdRefused, "32-bit"},
+      {"bare address", "alice@example.org", "email:alice@example.org", ok, ""},
+      {"0x alone", "0x", "", ErrorCode::BadQuery, not_a_query},
+      {"39 digits", fpr.substr(1), "", ErrorCode::BadQuery, not_a_query},
+      {"41 digits", fpr + "A", "", ErrorCode::BadQuery, not_a_query},
+      {"15 digits", "65C71B0D2BE692A", "", ErrorCode::BadQuery, not_a_query},
+      {"17 digits", "65C71B0D2BE692AA0", "", ErrorCode::BadQuery, not_a_query},
+      {"65 digits", v6 + "0", "", ErrorCode::BadQuery, not_a_query},
+      {"white space only", "   ", "", ErrorCode::BadQuery, not_a_query},
+      {"key ID + CRLF", "65C71B0D2BE692AA\r\n", "", ErrorCode::BadQuery, not_a_query},
+      {"key ID + tab", "65C71B0D2BE692AA\t", "", ErrorCode::BadQuery, not_a_query},
+      {"an embedded NUL", std::string("65C71B0D\0002BE692AA", 17), "", ErrorCode::BadQuery,
+       not_a_query},
+      {"non-ASCII", "Zo\xc3\xab", "", ErrorCode::BadQuery, not_a_query},
+      {"an address that does not parse", "a@b@example.org", "", ErrorCode::BadQuery,
+       "no e-mail address: "},
+      {"an address with CRLF", "alice@example.org\r\n", "", ErrorCode::BadQuery,
+       "no e-mail address: the text holds a control character"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = classify(c.query);
+    if (c.expected.empty()) {
+      ASSERT_FALSE(r) << describe(*r);
+      EXPECT_EQ(r.error().code, c.code) << error_code_name(r.error().code);
+      EXPECT_NE(r.error().detail.find(c.detail), std::string::npos) << r.error().detail;
+    } else {
+      ASSERT_TRUE(r) << r.error().detail;
+      EXPECT_EQ(describe(*r), c.expected);
+    }
+  }
 }
 
 TEST(Client, ServerUrls) {
@@ -65,16 +124,40 @@ TEST(Client, ParsesTheMachineReadableIndex) {
   EXPECT_EQ((*e)[1].flags, "r");
   EXPECT_EQ((*e)[1].expires, 1700000000u);
   EXPECT_EQ((*e)[1].user_ids.size(), 1u);
-  auto empty = parse_mr_index("");
-  ASSERT_TRUE(empty);
-  EXPECT_TRUE(empty->empty());
-  auto unknown = parse_mr_index("garbage\n:::\n");
-  ASSERT_TRUE(unknown);
-  EXPECT_TRUE(unknown->empty());
-  // Fields may be empty or left out (all but the key).
-  auto sparse = parse_mr_index("pub:0123456789ABCDEF\npub:0123456789ABCDEF:::::\n");
+  // Small indexes: the number of entries and the user IDs of each.
+  struct IndexCase {
+    std::string name;
+    std::string text;
+    std::vector<std::vector<std::string>> user_ids;  // per entry
+  };
+  const std::string k = "pub:0123456789ABCDEF";
+  const IndexCase cases[] = {
+      {"empty", "", {}},
+      {"unknown lines", "garbage\n:::\n", {}},
+      // Fields may be empty or left out (all but the key).
+      {"sparse", k + "\n" + k + ":::::\n", {{}, {}}},
+      // Edge cases added with the table.
+      {"blank lines only", "\n\r\n\n", {}},
+      {"CRLF throughout", k + "\r\nuid:a:::\r\n", {{"a"}}},
+      {"no newline at the end", k + "\nuid:a:::", {{"a"}}},
+      {"an escaped NUL in a user ID is decoded", k + "\nuid:a%00b:::\n",
+       {{std::string("a\0b", 3)}}},
+      {"non-ASCII user ID", k + "\nuid:Zo\xc3\xab:::\n", {{"Zo\xc3\xab"}}},
+      {"user ID of 4096 octets, the most allowed", k + "\nuid:" + std::string(4096, 'a') + "\n",
+       {{std::string(4096, 'a')}}},
+      {"two user IDs", k + "\nuid:a:::\nuid:b:::\n", {{"a", "b"}}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = parse_mr_index(c.text);
+    ASSERT_TRUE(r) << r.error().detail;
+    ASSERT_EQ(r->size(), c.user_ids.size());
+    for (std::size_t i = 0; i < r->size(); ++i) {
+      EXPECT_EQ((*r)[i].user_ids, c.user_ids[i]) << "entry " << i;
+    }
+  }
+  auto sparse = parse_mr_index(k + "\n");
   ASSERT_TRUE(sparse);
-  EXPECT_EQ(sparse->size(), 2u);
   EXPECT_FALSE(sparse->front().algorithm);
   EXPECT_FALSE(sparse->front().created);
 }
