@@ -31,10 +31,10 @@ Bytes subpacket(std::uint8_t type, const Bytes& data) {
 }
 
 TEST(Signature, ParsesSubpacketsOfBothAreas) {
-  Bytes hashed = subpacket(2, {0x60, 0x00, 0x00, 0x00});   // creation time
-  append(hashed, subpacket(9, {0x00, 0x00, 0x0E, 0x10}));  // key expires after 3600 s
-  append(hashed, subpacket(27, {0x03}));                   // certify + sign
-  append(hashed, subpacket(25, {0x01}));                   // primary user ID
+  Bytes hashed = subpacket(2, {0x60, 0x00, 0x00, 0x00});     // creation time
+  append(hashed, subpacket(9, {0x00, 0x00, 0x0E, 0x10}));    // key expires after 3600 s
+  append(hashed, subpacket(27, {0x03}));                     // certify + sign
+  append(hashed, subpacket(25, {0x01}));                     // primary user ID
   Bytes unhashed = subpacket(16, {1, 2, 3, 4, 5, 6, 7, 8});  // issuer key ID
   auto sig = parse_signature(signature_body(hashed, unhashed));
   ASSERT_TRUE(sig) << sig.error().detail;
@@ -76,16 +76,41 @@ TEST(Signature, SubpacketCountLimit) {
   EXPECT_EQ(r.error().code, ErrorCode::MalformedPacket);
 }
 
+// A packet body a parser refuses: the error code and part of its detail.
+struct RefusedCase {
+  std::string name;
+  Bytes body;
+  ErrorCode code;
+  std::string detail;
+};
+
 TEST(Signature, RefusesOldVersionsAndGarbage) {
-  Bytes v3{3, 5, 0x13, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 8, 0xAB, 0xCD};
-  auto r = parse_signature(v3);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::UnsupportedVersion);
   Bytes truncated = signature_body({});
   truncated.pop_back();
-  EXPECT_FALSE(parse_signature(truncated));
-  Bytes zero_len_subpacket{0x00};
-  EXPECT_FALSE(parse_signature(signature_body(zero_len_subpacket)));
+  const RefusedCase cases[] = {
+      {"v3",
+       {3, 5, 0x13, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 8, 0xAB, 0xCD},
+       ErrorCode::UnsupportedVersion,
+       ""},
+      {"truncated MPI", truncated, ErrorCode::MalformedPacket, ""},
+      {"zero-length subpacket", signature_body({0x00}), ErrorCode::MalformedPacket, ""},
+      // Edge cases added with the table.
+      {"empty body", {}, ErrorCode::MalformedPacket, ""},
+      {"version octet alone", {4}, ErrorCode::MalformedPacket, ""},
+      {"version 7", {7, 0x13, 22, 8, 0, 0, 0, 0, 0xAB, 0xCD}, ErrorCode::UnsupportedVersion, ""},
+      {"hashed area longer than the body",
+       {4, 0x13, 22, 8, 0xFF, 0xFF},
+       ErrorCode::MalformedPacket,
+       ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = parse_signature(c.body);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, c.code)
+        << error_code_name(r.error().code) << ": " << r.error().detail;
+    EXPECT_NE(r.error().detail.find(c.detail), std::string::npos) << r.error().detail;
+  }
 }
 
 Bytes rsa_key_body(std::size_t modulus_bits) {
@@ -108,16 +133,31 @@ TEST(PublicKey, MpiSizeLimit) {
 }
 
 TEST(PublicKey, RefusesV3AndV5WithAReason) {
-  Bytes v3{3, 0x60, 0, 0, 0, 0, 0, 1, 0x00, 0x08, 0xFF, 0x00, 0x02, 0x03};
-  auto r3 = parse_public_key(v3);
-  ASSERT_FALSE(r3);
-  EXPECT_EQ(r3.error().code, ErrorCode::UnsupportedVersion);
-  EXPECT_NE(r3.error().detail.find("v3"), std::string::npos);
   Bytes v5{5, 0x60, 0, 0, 0, 27, 0, 0, 0, 32};
   v5.resize(v5.size() + 32, 0x11);
-  auto r5 = parse_public_key(v5);
-  ASSERT_FALSE(r5);
-  EXPECT_NE(r5.error().detail.find("v5"), std::string::npos);
+  const RefusedCase cases[] = {
+      {"v3",
+       {3, 0x60, 0, 0, 0, 0, 0, 1, 0x00, 0x08, 0xFF, 0x00, 0x02, 0x03},
+       ErrorCode::UnsupportedVersion,
+       "v3"},
+      {"v5", v5, ErrorCode::UnsupportedVersion, "v5"},
+      // Edge cases added with the table.
+      {"empty body", {}, ErrorCode::MalformedPacket, ""},
+      {"version 7", {7, 0x60, 0, 0, 0, 27, 0, 0, 0, 0}, ErrorCode::UnsupportedVersion, ""},
+      {"v4 cut after the creation time", {4, 0x60, 0, 0, 0}, ErrorCode::MalformedPacket, ""},
+      {"v4 RSA with a truncated modulus",
+       {4, 0x60, 0, 0, 0, 1, 0x00, 0x10, 0xFF},
+       ErrorCode::MalformedPacket,
+       ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = parse_public_key(c.body);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, c.code)
+        << error_code_name(r.error().code) << ": " << r.error().detail;
+    EXPECT_NE(r.error().detail.find(c.detail), std::string::npos) << r.error().detail;
+  }
 }
 
 TEST(PublicKey, V6NativeEd25519AndFingerprint) {
