@@ -1,0 +1,616 @@
+#include "server/config.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+#include <toml++/toml.h>
+
+#include "common/port.hpp"
+#include "openpgp/identifiers.hpp"
+#include "recon/filters.hpp"
+#include "server/secrets.hpp"
+
+namespace keydir::server {
+
+std::optional<std::string> ProcessEnvironment::get(const std::string& name) const {
+  const char* v = std::getenv(name.c_str());
+  return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+void ProcessEnvironment::unset(const std::string& name) {
+  ::unsetenv(name.c_str());
+}
+
+namespace {
+
+tl::unexpected<Error> bad(std::string detail) {
+  return fail(ErrorCode::BadQuery, std::move(detail));
+}
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) {
+    return "";
+  }
+  const auto e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// A number as CLI11 reads it back: all the digits a double has.
+std::string number_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Shortest text of a number for messages ("-5", "0.5").
+std::string shown(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+// The config file's lines, for hints.
+std::vector<std::string> file_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream f(path);
+  for (std::string line; std::getline(f, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+// " (strings must be quoted: key = "value")" when line `n` (1-based) is
+// `key = value` with an unquoted value that is not a number, a boolean, an
+// array or a table; else "".
+std::string quote_hint(const std::vector<std::string>& lines, std::size_t n) {
+  if (n == 0 || n > lines.size()) {
+    return "";
+  }
+  const std::string& line = lines[n - 1];
+  const auto eq = line.find('=');
+  if (eq == std::string::npos) {
+    return "";
+  }
+  const std::string key = trim(std::string_view(line).substr(0, eq));
+  std::string value = trim(std::string_view(line).substr(eq + 1));
+  if (key.empty() || value.empty() || value[0] == '"' || value[0] == '\'' || value[0] == '[' ||
+      value[0] == '{') {
+    return "";
+  }
+  if (auto hash = value.find(" #"); hash != std::string::npos) {
+    value = trim(std::string_view(value).substr(0, hash));
+  }
+  return " (strings must be quoted: " + key + " = \"" + value + "\")";
+}
+
+std::string at(const std::string& path, const toml::source_region& where) {
+  return path + " line " + std::to_string(where.begin.line) + ": ";
+}
+
+// Whether a CLI11 option is a flag (takes no value).
+bool is_flag(const CLI::Option* opt) {
+  return opt->get_expected_max() == 0;
+}
+
+// The TOML value of a key as the strings CLI11 parses, or a message.
+Result<std::vector<std::string>> option_values(const std::string& path,
+                                               const std::vector<std::string>& lines,
+                                               const std::string& name, const toml::node& node,
+                                               const CLI::Option* opt) {
+  const std::string where = at(path, node.source());
+  auto scalar = [&](const toml::node& n) -> Result<std::string> {
+    if (n.is_string()) {
+      return n.value_or(std::string());
+    }
+    if (n.is_integer()) {
+      return std::to_string(n.value_or(std::int64_t{0}));
+    }
+    if (n.is_floating_point()) {
+      return number_text(n.value_or(0.0));
+    }
+    if (n.is_date() || n.is_time() || n.is_date_time()) {
+      std::string hint = quote_hint(lines, n.source().begin.line);
+      if (hint.empty()) {
+        hint = " (strings must be quoted)";
+      }
+      return bad(at(path, n.source()) + name + ": a date or time, not a value of this setting" +
+                 hint);
+    }
+    if (n.is_boolean()) {
+      return bad(at(path, n.source()) + name + ": true or false, but it takes a value");
+    }
+    if (n.is_table()) {
+      return bad(at(path, n.source()) + name + ": a table, but it takes a value");
+    }
+    return bad(at(path, n.source()) + name + ": a list inside a list");
+  };
+  std::vector<std::string> values;
+  if (is_flag(opt)) {
+    if (!node.is_boolean()) {
+      return bad(where + name + ": a switch: true or false");
+    }
+    if (node.value_or(false)) {
+      values.push_back("true");
+    }
+    return values;
+  }
+  if (const auto* arr = node.as_array()) {
+    if (opt->get_items_expected_max() <= 1) {
+      return bad(where + name + ": takes one value, not a list");
+    }
+    for (const auto& v : *arr) {
+      auto s = scalar(v);
+      if (!s) {
+        return tl::unexpected(s.error());
+      }
+      values.push_back(std::move(*s));
+    }
+    return values;
+  }
+  auto s = scalar(node);
+  if (!s) {
+    return tl::unexpected(s.error());
+  }
+  values.push_back(std::move(*s));
+  return values;
+}
+
+// [[peer]] tables → --peer specs.
+Result<void> merge_peers(const std::string& path, const toml::array& tables,
+                         std::vector<std::string>& specs) {
+  for (const auto& t : tables) {
+    const auto& tab = *t.as_table();
+    const toml::node* host_node = tab.get("host");
+    if (host_node == nullptr) {
+      return bad(path + ": a [[peer]] needs a host");
+    }
+    auto host = host_node->value<std::string>();
+    if (!host || !host_node->is_string()) {
+      std::string hint = quote_hint(file_lines(path), host_node->source().begin.line);
+      return bad(at(path, host_node->source()) + "[[peer]] host: a host name or address" +
+                 (hint.empty() ? " (strings must be quoted: host = \"keys.example.org\")" : hint));
+    }
+    for (const auto& [k, v] : tab) {
+      if (k.str() != "host" && k.str() != "recon-port" && k.str() != "hkp-port" &&
+          k.str() != "filters") {
+        return bad(path + ": [[peer]] " + *host + ": unknown setting '" + std::string(k.str()) +
+                   "' (host, recon-port, hkp-port, filters)");
+      }
+    }
+    std::string spec = *host;
+    for (const char* key : {"recon-port", "hkp-port"}) {
+      const std::int64_t fallback = std::string_view(key) == "recon-port" ? 11370 : 11371;
+      std::int64_t port = fallback;
+      if (const toml::node* n = tab.get(key)) {
+        if (!n->is_integer() || *n->value<std::int64_t>() < 1 ||
+            *n->value<std::int64_t>() > 65535) {
+          return bad(at(path, n->source()) + "[[peer]] " + *host + ": " + key +
+                     ": a port number, 1 to 65535");
+        }
+        port = *n->value<std::int64_t>();
+      }
+      spec += ":" + std::to_string(port);
+    }
+    if (const toml::node* f = tab.get("filters")) {
+      if (!f->is_string()) {
+        return bad(at(path, f->source()) + "[[peer]] " + *host +
+                   ": filters: a quoted string (filters = \"sks\")");
+      }
+      spec += " filters=" + *f->value<std::string>();
+    }
+    specs.push_back(std::move(spec));
+  }
+  return {};
+}
+
+Result<void> merge_config_file(Cli& c) {
+  const std::string& path = c.config_path;
+  CLI::App* serve = c.serve;
+  toml::table config;
+  try {
+    config = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto line = e.source().begin.line;
+    return bad(path + " line " + std::to_string(line) + ": " + std::string(e.description()) +
+               quote_hint(file_lines(path), line));
+  }
+  std::vector<std::string> lines;
+  for (const auto& [key, node] : config) {
+    std::string name(key.str());
+    if (name == "peer" && node.is_array_of_tables()) {
+      // [[peer]] host = "..." recon-port = 11370 hkp-port = 11371
+      if (serve->get_option("--peer")->count() > 0) {
+        continue;
+      }
+      if (auto ok = merge_peers(path, *node.as_array(), c.peer_specs); !ok) {
+        return ok;
+      }
+      continue;
+    }
+    CLI::Option* opt = nullptr;
+    try {
+      opt = serve->get_option("--" + name);
+    } catch (const CLI::OptionNotFound&) {
+      return bad(path + ": unknown setting '" + name + "'");
+    }
+    if (name == "config") {
+      continue;
+    }
+    if (lines.empty()) {
+      lines = file_lines(path);
+    }
+    auto values = option_values(path, lines, name, node, opt);
+    if (!values) {
+      return tl::unexpected(values.error());
+    }
+    if (opt->count() > 0 || values->empty()) {
+      continue;  // the flag wins; a switch set to false
+    }
+    try {
+      opt->add_result(*values);
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      return bad(path + ": " + name + ": " + e.what());
+    }
+  }
+  return {};
+}
+
+// A file serve reads later (the TLS files): readable now.
+Result<void> check_readable(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return bad(flag + " " + path + ": cannot read: " + std::strerror(EISDIR));
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return bad(flag + " " + path + ": cannot read: " + std::strerror(errno));
+  }
+  std::fclose(f);
+  return {};
+}
+
+Result<void> check_rate(const std::string& rate_flag, double rate, const std::string& burst_flag,
+                        double burst) {
+  if (!std::isfinite(rate) || rate < 0) {
+    return bad(rate_flag + " " + shown(rate) + ": a number a minute, 0 (no limit) or more");
+  }
+  if (!std::isfinite(burst) || burst < 0 || (rate > 0 && burst < 1)) {
+    return bad(burst_flag + " " + shown(burst) +
+               ": at least 1 (fewer lets a client send nothing at all)");
+  }
+  return {};
+}
+
+// Secrets: operator tokens from the command line or config file, a token
+// file and the environment, each at least 128 bits (server/secrets.hpp);
+// the SMTP password from one place; a login only over TLS.
+Result<void> load_secrets(Cli& c, bool tokens_on_command_line, bool smtp_password_on_command_line,
+                          Environment& env, std::ostream& warnings) {
+  auto& operator_tokens = c.operator_tokens;
+  auto& smtp = c.smtp;
+  const std::string token_source = tokens_on_command_line ? std::string("--operator-token")
+                                                          : "operator-token in " + c.config_path;
+  for (const auto& t : operator_tokens) {
+    if (auto ok = check_operator_token(t, token_source); !ok) {
+      return ok;
+    }
+  }
+  // A config file that holds a secret is as private as a token file.
+  if (!c.config_path.empty() && ((!tokens_on_command_line && !operator_tokens.empty()) ||
+                                 (!smtp_password_on_command_line && !smtp.password.empty()))) {
+    if (auto ok = check_private_file(c.config_path, "the config file"); !ok) {
+      return bad(ok.error().detail + " (it holds an operator token or the SMTP password)");
+    }
+  }
+  if (!c.operator_token_file.empty()) {
+    auto read = read_token_file(c.operator_token_file);
+    if (!read) {
+      return tl::unexpected(read.error());
+    }
+    operator_tokens.insert(operator_tokens.end(), read->begin(), read->end());
+  }
+  if (auto value = env.get("KEYDIRD_OPERATOR_TOKEN")) {
+    auto read = tokens_from_env(*value, "KEYDIRD_OPERATOR_TOKEN");
+    if (!read) {
+      return tl::unexpected(read.error());
+    }
+    operator_tokens.insert(operator_tokens.end(), read->begin(), read->end());
+    env.unset("KEYDIRD_OPERATOR_TOKEN");
+  }
+  if (tokens_on_command_line) {
+    warnings << "warning: --operator-token on the command line is deprecated: every local user "
+                "could read it with ps until keydird hid it; use --operator-token-file or "
+                "KEYDIRD_OPERATOR_TOKEN\n";
+  }
+  const auto env_password = env.get("KEYDIRD_SMTP_PASSWORD");
+  if (static_cast<int>(!smtp.password.empty()) + static_cast<int>(!c.smtp_password_file.empty()) +
+          static_cast<int>(env_password.has_value()) >
+      1) {
+    return bad(
+        "give the SMTP password in one place: --smtp-password-file, "
+        "KEYDIRD_SMTP_PASSWORD or smtp-password in the config file");
+  }
+  if (!c.smtp_password_file.empty()) {
+    auto read = read_secret_file(c.smtp_password_file);
+    if (!read) {
+      return tl::unexpected(read.error());
+    }
+    smtp.password = *read;
+  } else if (env_password) {
+    smtp.password = *env_password;
+    env.unset("KEYDIRD_SMTP_PASSWORD");
+  }
+  if (smtp_password_on_command_line) {
+    warnings << "warning: --smtp-password on the command line is deprecated: use "
+                "--smtp-password-file or KEYDIRD_SMTP_PASSWORD\n";
+  }
+  if (!smtp.url.empty()) {
+    if (auto ok = service::check_smtp_options(smtp); !ok) {
+      return ok;
+    }
+  } else if (smtp.insecure_loopback || !smtp.user.empty() || !smtp.password.empty()) {
+    return bad("an SMTP login or smtp-insecure-loopback without --smtp-url");
+  }
+  return {};
+}
+
+Result<void> load_recon(const Cli& c, ServeConfig& cfg) {
+  cfg.peering = !c.recon_listen.empty() || !c.peer_specs.empty();
+  ReconOptions& recon = cfg.recon;
+  recon.gossip_interval_seconds = c.gossip_interval;
+  recon.allow = c.recon_allow;
+  cfg.recon_http_port_given = c.recon_hkp_port != 0;
+  if (cfg.recon_http_port_given) {
+    recon.http_port = static_cast<std::uint16_t>(c.recon_hkp_port);
+  }
+  if (!cfg.peering) {
+    recon.listen = false;
+    return {};
+  }
+  auto filters = recon::parse_filters(c.recon_filters);
+  if (!filters) {
+    return bad("--recon-filters: " + filters.error().detail);
+  }
+  recon.filters = *filters;
+  for (const auto& spec : c.peer_specs) {
+    auto p = parse_peer(spec);
+    if (!p) {
+      return tl::unexpected(p.error());
+    }
+    recon.peers.push_back(*p);
+  }
+  // A filter is a promise about the set: refuse one the settings break.
+  std::vector<recon::Filters> announced{recon.filters};
+  for (const auto& p : recon.peers) {
+    if (p.filters) {
+      announced.push_back(*p.filters);
+    }
+  }
+  for (const auto& f : announced) {
+    for (const auto& t : f.terms) {
+      if (t == "drop:UAT" && c.keep_attributes) {
+        return bad(
+            "the filter drop:UAT says user attributes are dropped, but "
+            "--keep-user-attributes keeps them: announce other filters or leave out "
+            "--keep-user-attributes");
+      }
+      if (t == "drop:implausible" && c.keep_third_party) {
+        return bad(
+            "the filter drop:implausible says implausible third-party certifications are "
+            "dropped, but --keep-third-party keeps them unchecked: announce other filters "
+            "or leave out --keep-third-party");
+      }
+    }
+  }
+  recon.listen = !c.recon_listen.empty();
+  if (recon.listen) {
+    const std::string& rl = c.recon_listen;
+    auto rcolon = rl.rfind(':');
+    auto rport = rcolon == std::string::npos
+                     ? std::nullopt
+                     : parse_port(std::string_view(rl).substr(rcolon + 1), true);
+    if (!rport) {
+      return bad("--recon-listen takes HOST:PORT");
+    }
+    recon.listen_host = rl.substr(0, rcolon);
+    if (recon.listen_host.starts_with("[")) {
+      recon.listen_host = recon.listen_host.substr(1, recon.listen_host.size() - 2);
+    }
+    recon.listen_port = *rport;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& warnings) {
+  CLI::App* serve = c.serve;
+  const bool tokens_on_command_line = serve->get_option("--operator-token")->count() > 0;
+  const bool smtp_password_on_command_line = serve->get_option("--smtp-password")->count() > 0;
+  if (!c.config_path.empty()) {
+    if (auto ok = merge_config_file(c); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  ServeConfig cfg;
+  cfg.data = c.data.empty() ? std::string("data") : c.data;
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return bad("--tls-cert and --tls-key go together");
+  }
+  if (!c.tls_cert.empty()) {
+    if (auto ok = check_readable("--tls-cert", c.tls_cert); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    if (auto ok = check_readable("--tls-key", c.tls_key); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  if (auto ok =
+          load_secrets(c, tokens_on_command_line, smtp_password_on_command_line, env, warnings);
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  for (const auto& d : c.wkd_domains) {
+    // The form every address's domain is compared in: lower-case A-labels.
+    auto normal = openpgp::normalize_domain(d);
+    if (!normal) {
+      return bad("--wkd-domain " + d + ": " + normal.error().detail);
+    }
+    cfg.wkd_domains.push_back(*normal);
+  }
+  cfg.sorted_domains = cfg.wkd_domains;
+  std::sort(cfg.sorted_domains.begin(), cfg.sorted_domains.end());
+  cfg.sorted_domains.erase(std::unique(cfg.sorted_domains.begin(), cfg.sorted_domains.end()),
+                           cfg.sorted_domains.end());
+  if (serve->get_option("--mode")->count() > 0) {
+    auto mode = service::parse_mode(c.mode_text);
+    if (!mode) {  // CLI11 checks it; a defence
+      return bad("--mode " + c.mode_text + ": open, verified or managed");
+    }
+    cfg.requested_mode = *mode;
+  }
+
+  // Numbers CLI11 does not bound.
+  if (auto ok = check_rate("--add-rate", c.add_per_minute, "--add-burst", c.add_burst); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = check_rate("--auth-rate", c.auth_per_minute, "--auth-burst", c.auth_burst); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (c.max_results < 1 || c.max_results > 1000000) {
+    return bad("--max-results " + std::to_string(c.max_results) + ": 1 to 1000000");
+  }
+  if (c.row_cache_mb > (std::size_t{1} << 20)) {
+    return bad("--row-cache-mb " + std::to_string(c.row_cache_mb) + ": 0 to 1048576 (MiB)");
+  }
+  const double token_seconds = c.verify_token_hours * 3600;
+  if (!std::isfinite(token_seconds) || token_seconds < 1 || c.verify_token_hours > 8760) {
+    return bad("--verify-token-hours " + shown(c.verify_token_hours) +
+               ": more than 0.0003 (a second) and at most 8760 (a year)");
+  }
+  if (c.http.idle_timeout_seconds < 0 || c.http.idle_timeout_seconds > 86400) {
+    return bad("--idle-timeout " + std::to_string(c.http.idle_timeout_seconds) +
+               ": 0 (never) to 86400 seconds");
+  }
+
+  // Where to listen.
+  cfg.listen = c.listen;
+  cfg.http = c.http;
+  {
+    auto colon = c.listen.rfind(':');
+    if (colon == std::string::npos) {
+      return bad("--listen takes HOST:PORT");
+    }
+    cfg.http.host = c.listen.substr(0, colon);
+    if (cfg.http.threads == 0) {
+      // With one reactor thread per core, a thread preempted in send()
+      // (which wakes the client on the same core) stalls its connections;
+      // twice as many served 20-25% more lookups (README, issue #4).
+      cfg.http.threads = static_cast<int>(std::max(2u, 2 * std::thread::hardware_concurrency()));
+    }
+    auto port = parse_port(std::string_view(c.listen).substr(colon + 1), true);
+    if (!port) {
+      return bad("bad port in --listen " + c.listen);
+    }
+    cfg.http.port = *port;
+  }
+  if (!c.tls_cert.empty()) {
+    cfg.http.tls_cert = c.tls_cert;
+    cfg.http.tls_key = c.tls_key;
+  }
+  cfg.http.log_queries = !c.no_query_log;
+  cfg.access_log = c.access_log;
+
+  if (!c.wkd_policy_file.empty()) {
+    std::ifstream f(c.wkd_policy_file, std::ios::binary);
+    if (!f) {
+      return bad("cannot read --wkd-policy " + c.wkd_policy_file);
+    }
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (text.size() > 64 * 1024) {
+      return bad("cannot read --wkd-policy " + c.wkd_policy_file);
+    }
+    cfg.wkd_policy = std::move(text);
+  }
+  cfg.wkd_submission = c.wkd_submission;
+
+  cfg.public_url = c.public_url;
+  if (cfg.public_url.empty()) {
+    cfg.public_url = std::string(cfg.http.tls_cert ? "https://" : "http://") + c.listen;
+  }
+  while (!cfg.public_url.empty() && cfg.public_url.back() == '/') {
+    cfg.public_url.pop_back();
+  }
+
+  if (auto ok = load_recon(c, cfg); !ok) {
+    return tl::unexpected(ok.error());
+  }
+
+  cfg.sync = c.sync;
+  cfg.row_cache_bytes = static_cast<std::uint64_t>(c.row_cache_mb) << 20;
+  cfg.max_results = c.max_results;
+  cfg.answer_cache_bytes = static_cast<std::uint64_t>(c.answer_cache_mb) << 20;
+  cfg.answer_cache_ttl = c.answer_cache_ttl;
+  cfg.add_per_minute = c.add_per_minute;
+  cfg.add_burst = c.add_burst;
+  cfg.auth_per_minute = c.auth_per_minute;
+  cfg.auth_burst = c.auth_burst;
+  cfg.site_name = c.site_name;
+  cfg.smtp = c.smtp;
+  cfg.verify_token_seconds = static_cast<std::uint64_t>(token_seconds);
+  cfg.operator_tokens = c.operator_tokens;
+  cfg.managed_uploads_need_token = c.managed_uploads == "token";
+  cfg.keep_third_party = c.keep_third_party;
+  cfg.keep_attributes = c.keep_attributes;
+  cfg.refuse_sha1 = c.refuse_sha1;
+  return cfg;
+}
+
+Result<void> apply_mode(ServeConfig& cfg, const service::ModeSetting& mode) {
+  using service::PublishMode;
+  if (mode.mode == PublishMode::Managed) {
+    if (cfg.wkd_domains.empty()) {
+      cfg.wkd_domains = mode.managed_domains;
+      cfg.sorted_domains = mode.managed_domains;
+    } else if (cfg.sorted_domains != mode.managed_domains) {
+      return bad("the store in " + cfg.data + " manages " + service::describe(mode) +
+                 "; --wkd-domain names other domains: to change them, keydird admin set-mode "
+                 "managed --domain D... --data " +
+                 cfg.data);
+    }
+  }
+  const std::string name(service::mode_name(mode.mode));
+  if (mode.mode != PublishMode::Open) {
+    if (cfg.smtp.url.empty() || cfg.smtp.from.empty()) {
+      return bad("mode " + name + " mails confirmation links: set --smtp-url and --smtp-from");
+    }
+    if (mode.mode == PublishMode::Managed && cfg.wkd_domains.empty()) {
+      return bad("--mode managed serves the organization's domains: set --wkd-domain");
+    }
+    if (mode.mode == PublishMode::Managed && cfg.managed_uploads_need_token &&
+        cfg.operator_tokens.empty()) {
+      return bad(
+          "--mode managed with --managed-uploads token needs an operator token: "
+          "--operator-token-file, KEYDIRD_OPERATOR_TOKEN or operator-token in the config "
+          "file");
+    }
+    if (cfg.peering) {
+      return bad(
+          "SKS reconciliation (--recon-listen, --peer) needs --mode open: peers would "
+          "receive addresses whose owners have not confirmed them");
+    }
+  }
+  return {};
+}
+
+}  // namespace keydir::server
