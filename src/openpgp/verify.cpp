@@ -686,9 +686,9 @@ struct Verifier {
   }
 };
 
-Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now,
+Verification verify(Certificate cert, const Policy& policy, std::uint64_t now,
                     std::optional<crypto::Backend> backend) {
-  return Verifier::run<VerifiedCertificate>(cert, policy, now, backend);
+  return Verifier::run<VerifiedCertificate>(std::move(cert), policy, now, backend);
 }
 
 StoredSummary summarize_stored(const Certificate& cert, const Policy& policy, std::uint64_t now) {

@@ -111,7 +111,8 @@ using StoredSummary = BasicVerification<StoredCertificate>;
 // the policy's clock skew) are not valid yet.
 // `backend` forces one crypto backend for every key (tests and benchmarks
 // compare them); by default each algorithm uses crypto::default_backend().
-Verification verify(const Certificate& cert, const Policy& policy, std::uint64_t now,
+// `cert` by value: an rvalue is moved in, not copied.
+Verification verify(Certificate cert, const Policy& policy, std::uint64_t now,
                     std::optional<crypto::Backend> backend = std::nullopt);
 
 // The states (revocations, expiry, primary user ID) of a certificate that was

@@ -307,7 +307,7 @@ std::optional<std::string> unparsed_content_type(std::string_view block, std::st
     }
     std::string_view line = block.substr(pos, eol - pos);
     auto colon = line.find(':');
-    if (colon != std::string_view::npos && colon == 12 &&
+    if (colon == 12 &&
         strncasecmp(line.data(), "Content-Type", 12) == 0) {
       std::string_view value = line.substr(colon + 1);
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {

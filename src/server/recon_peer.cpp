@@ -383,7 +383,9 @@ struct ReconPeer::Impl {
 
   // The aliases kept in the store for the configured peers.
   Result<void> load_aliases() {
-    for (auto& [name, st] : peer_state) {
+    for (auto& entry : peer_state) {
+      const std::string& name = entry.first;
+      PeerState& st = entry.second;  // (a lambda below uses it: no structured binding)
       std::vector<storage::KeyStore::AliasChange> changes;
       {
         std::lock_guard lock(state_mu);

@@ -81,7 +81,8 @@ class RsaKey final : public GuardedKey {
 
 class DsaKey final : public GuardedKey {
  public:
-  explicit DsaKey(CryptoPP::DSA::PublicKey key) : key_(std::move(key)) {}
+  // Crypto++ keys have no move constructor: copied.
+  explicit DsaKey(const CryptoPP::DSA::PublicKey& key) : key_(key) {}
   bool check(HashAlgorithm, ByteView digest, const SignatureMaterial& sig) const override {
     if (sig.mpis.size() != 2) {
       return false;
@@ -99,7 +100,7 @@ class DsaKey final : public GuardedKey {
 class EcdsaKey final : public GuardedKey {
  public:
   using Key = CryptoPP::DL_PublicKey_EC<CryptoPP::ECP>;
-  explicit EcdsaKey(Key key) : key_(std::move(key)) {}
+  explicit EcdsaKey(const Key& key) : key_(key) {}
   bool check(HashAlgorithm, ByteView digest, const SignatureMaterial& sig) const override {
     if (sig.mpis.size() != 2) {
       return false;
@@ -168,7 +169,7 @@ Result<std::unique_ptr<VerifyingKey>> build(const PublicKey& key) {
       if (pk.GetGroupParameters().GetSubgroupOrder().IsZero()) {
         return fail(ErrorCode::MalformedPacket, "DSA key with q = 0");
       }
-      return std::make_unique<DsaKey>(std::move(pk));
+      return std::make_unique<DsaKey>(pk);
     }
     case PublicKeyAlgorithm::Ecdsa: {
       EcdsaKey::Key pk;
@@ -180,7 +181,7 @@ Result<std::unique_ptr<VerifyingKey>> build(const PublicKey& key) {
         return fail(ErrorCode::MalformedPacket, "ECDSA public point is not on its curve");
       }
       pk.Initialize(params, q);
-      return std::make_unique<EcdsaKey>(std::move(pk));
+      return std::make_unique<EcdsaKey>(pk);
     }
     case PublicKeyAlgorithm::EdDsaLegacy:
       // RFC 9580 §5.5.5.5 / Appendix: native point prefixed with 0x40.
