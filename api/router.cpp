@@ -9,8 +9,7 @@ namespace keydir::api {
 
 namespace {
 double seconds_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
 
@@ -20,9 +19,9 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
       add_limit_(std::make_unique<keydir::RateLimiter>(options.add_per_minute, options.add_burst)),
       auth_limit_(
           std::make_unique<keydir::RateLimiter>(options.auth_per_minute, options.auth_burst)),
-      cache_(options.answer_cache_bytes
-                 ? std::make_unique<AnswerCache>(options.answer_cache_bytes, options.answer_cache_ttl)
-                 : nullptr),
+      cache_(options.answer_cache_bytes ? std::make_unique<AnswerCache>(options.answer_cache_bytes,
+                                                                        options.answer_cache_ttl)
+                                        : nullptr),
       managed_uploads_need_token_(options.managed_uploads_need_token),
       upload_tokens_(options.token_secret, options.upload_token_lifetime,
                      [&directory] { return directory.now(); }),
@@ -54,7 +53,8 @@ bool Api::is_operator(const HttpRequest& request) const {
 
 std::optional<Reply> Api::upload_limited(const HttpRequest& request) const {
   if (auto wait = add_limit_->take(request.client, seconds_now())) {
-    Reply r = text_reply(Status::kTooManyRequests, "too many uploads from your address; try again later");
+    Reply r =
+        text_reply(Status::kTooManyRequests, "too many uploads from your address; try again later");
     r.headers.emplace_back("Retry-After", std::to_string(*wait));
     return r;
   }
@@ -65,17 +65,18 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
   const double start = seconds_now();
   Metrics::Route which = Metrics::kOther;
   try {
-    const bool upload = in.method == "POST" &&
-                        (in.path == "/pks/add" || in.path == "/pks/v2/certs" ||
-                         in.path == "/vks/v1/upload" || in.path == "/upload");
+    const bool upload =
+        in.method == "POST" && (in.path == "/pks/add" || in.path == "/pks/v2/certs" ||
+                                in.path == "/vks/v1/upload" || in.path == "/upload");
     std::optional<HttpRequest> copy;
     if (upload && directory_.mode() == service::PublishMode::Managed) {
       // Token guessing: every attempt counts before the comparison, so a
       // locked-out guesser learns nothing from a right guess (ApiOptions).
       if (!in.authorization.empty()) {
         if (auto wait = auth_limit_->take(in.client, start)) {
-          Reply r = text_reply(Status::kTooManyRequests, "too many operator token attempts from your address; "
-                                    "try again later");
+          Reply r = text_reply(Status::kTooManyRequests,
+                               "too many operator token attempts from your address; "
+                               "try again later");
           r.headers.emplace_back("Retry-After", std::to_string(*wait));
           metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
           return r;
@@ -84,8 +85,9 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
       copy = in;
       copy->operator_upload = is_operator(in);
       if (!copy->operator_upload && managed_uploads_need_token_) {
-        Reply r = text_reply(Status::kUnauthorized, "this directory takes uploads from its operators only: "
-                                  "send an operator token (Authorization: Bearer ...)");
+        Reply r = text_reply(Status::kUnauthorized,
+                             "this directory takes uploads from its operators only: "
+                             "send an operator token (Authorization: Bearer ...)");
         r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"keydir\"");
         metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
         return r;
@@ -131,7 +133,7 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (request.path == "/pks/lookup") {
     auto op = request.param("op").value_or("get");
-    which = op == "get" ? Metrics::kGet
+    which = op == "get"                         ? Metrics::kGet
             : (op == "index" || op == "vindex") ? Metrics::kIndex
                                                 : Metrics::kOtherLookup;
     if (!get) {

@@ -9,10 +9,10 @@
 #include "api/http/answer_cache.hpp"
 #include "api/http/message.hpp"
 #include "api/http/metrics.hpp"
-#include "common/rate_limit.hpp"
 #include "api/vks/vks.hpp"
 #include "api/web/pages.hpp"
 #include "api/wkd/wkd.hpp"
+#include "common/rate_limit.hpp"
 
 namespace keydir::api {
 
@@ -62,8 +62,7 @@ class Api {
   // A GET or HEAD lookup through the answer cache: `make` answers a miss;
   // answers that say found (200), not found (404) or deleted (410) are kept.
   // `by_host`: the answer depends on the Host header (WKD's direct method).
-  Reply cached(const HttpRequest& request, bool by_host,
-               const std::function<Reply()>& make) const;
+  Reply cached(const HttpRequest& request, bool by_host, const std::function<Reply()>& make) const;
   service::KeyDirectory& directory_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<keydir::RateLimiter> add_limit_;

@@ -2,8 +2,8 @@
 
 namespace keydir::storage::index_keys {
 
-const char* const kIndexNames[kIndexCount] = {"by_fpr",   "by_keyid", "by_short", "by_email",
-                                              "by_wkd",   "by_word",  "by_sks"};
+const char* const kIndexNames[kIndexCount] = {"by_fpr", "by_keyid", "by_short", "by_email",
+                                              "by_wkd", "by_word",  "by_sks"};
 
 std::string fpr_key(const Fingerprint& f) {
   std::string k(1, static_cast<char>(f.version()));

@@ -11,7 +11,9 @@ void put_bytes(Bytes& out, ByteView b) {
   append(out, b);
 }
 
-Result<ByteView> get_bytes(ByteReader& r) { return r.read_length_prefixed(2, 0, 0xffff); }
+Result<ByteView> get_bytes(ByteReader& r) {
+  return r.read_length_prefixed(2, 0, 0xffff);
+}
 
 }  // namespace
 

@@ -55,11 +55,11 @@ struct IndexSet {
 
 struct CertRecord {
   Fingerprint fingerprint;
-  std::uint64_t first_seen = 0;   // seconds since the epoch
+  std::uint64_t first_seen = 0;  // seconds since the epoch
   std::uint64_t last_change = 0;
-  std::uint64_t seq = 0;          // change-log sequence number of the last change
-  Bytes digest;                   // SHA-256 of `cert`
-  Bytes cert;                     // canonical binary certificate
+  std::uint64_t seq = 0;  // change-log sequence number of the last change
+  Bytes digest;           // SHA-256 of `cert`
+  Bytes cert;             // canonical binary certificate
   IndexSet index;
 };
 
@@ -80,13 +80,27 @@ struct ChangeEntry {
 // a weak claim, unless the key was deleted or another certificate claims it
 // too (then nothing).
 struct Query {
-  struct ByFingerprint { Fingerprint fpr; };
-  struct ByKeyId { KeyId id; };
-  struct ByShortKeyId { std::uint32_t id; };
-  struct ByEmail { std::string address; };  // normalised (openpgp::Email)
-  struct ByWkd { WkdHash hash; };
-  struct ByWords { std::vector<std::string> words; };  // all must match
-  struct BySksHash { Bytes hash; };
+  struct ByFingerprint {
+    Fingerprint fpr;
+  };
+  struct ByKeyId {
+    KeyId id;
+  };
+  struct ByShortKeyId {
+    std::uint32_t id;
+  };
+  struct ByEmail {
+    std::string address;
+  };  // normalised (openpgp::Email)
+  struct ByWkd {
+    WkdHash hash;
+  };
+  struct ByWords {
+    std::vector<std::string> words;
+  };  // all must match
+  struct BySksHash {
+    Bytes hash;
+  };
   std::variant<ByFingerprint, ByKeyId, ByShortKeyId, ByEmail, ByWkd, ByWords, BySksHash> what;
 };
 
@@ -152,7 +166,8 @@ class KeyStore {
                                                                  std::uint64_t now) = 0;
   // Removes a certificate and all its index entries, and leaves a tombstone.
   [[nodiscard]] virtual Result<void> remove(const CertRecord& record, const Tombstone& tomb) = 0;
-  [[nodiscard]] virtual Result<std::optional<Tombstone>> tombstone(const Fingerprint& fpr) const = 0;
+  [[nodiscard]] virtual Result<std::optional<Tombstone>> tombstone(
+      const Fingerprint& fpr) const = 0;
   [[nodiscard]] virtual Result<void> clear_tombstone(const Fingerprint& fpr) = 0;
   // Change log after `seq`, oldest first, at most `limit` entries.
   [[nodiscard]] virtual Result<std::vector<ChangeEntry>> changes_since(std::uint64_t seq,
@@ -181,13 +196,13 @@ class KeyStore {
                                                        const std::vector<AliasChange>& changes) = 0;
   [[nodiscard]] Result<void> put_recon_alias(std::string_view peer, ByteView peer_hash,
                                              ByteView ours) {
-    return put_recon_aliases(peer, {{Bytes(peer_hash.begin(), peer_hash.end()),
-                                     Bytes(ours.begin(), ours.end())}});
+    return put_recon_aliases(
+        peer, {{Bytes(peer_hash.begin(), peer_hash.end()), Bytes(ours.begin(), ours.end())}});
   }
   // A peer's entries, in hash order; stop by returning false.
   [[nodiscard]] virtual Result<void> for_each_recon_alias(
-      std::string_view peer, const std::function<bool(ByteView peer_hash, ByteView ours)>& visit)
-      const = 0;
+      std::string_view peer,
+      const std::function<bool(ByteView peer_hash, ByteView ours)>& visit) const = 0;
   // Every certificate in fingerprint order; stop by returning false.
   [[nodiscard]] virtual Result<void> for_each(
       const std::function<bool(const CertRecord&)>& visit) const = 0;

@@ -32,15 +32,15 @@ constexpr std::size_t kMaxProblems = 100;
 using index_keys::be;
 using index_keys::fpr_key;
 using index_keys::Index;
-using index_keys::kWeak;
+using index_keys::kEmail;
 using index_keys::kFpr;
+using index_keys::kIndexNames;
 using index_keys::kKeyId;
 using index_keys::kShort;
-using index_keys::kEmail;
+using index_keys::kSks;
+using index_keys::kWeak;
 using index_keys::kWkd;
 using index_keys::kWord;
-using index_keys::kSks;
-using index_keys::kIndexNames;
 using index_keys::wkd_key;
 
 // One index entry: `key` in index `ix` names certificate `owner`.
@@ -55,8 +55,9 @@ struct Entry {
 // the same keys).
 std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
   std::vector<Entry> out;
-  index_keys::for_each_key(
-      idx, [&](Index ix, std::string key) { out.push_back({ix, std::move(key), primary}); });
+  index_keys::for_each_key(idx, [&](Index ix, std::string key) {
+    out.push_back({ix, std::move(key), primary});
+  });
   return out;
 }
 
@@ -332,7 +333,7 @@ struct MemoryKeyStore::Impl {
   std::map<std::uint64_t, ChangeEntry> changelog;
   std::map<Fingerprint, Tombstone> tombstones;
   std::map<Fingerprint, std::map<std::string, std::uint64_t>> published;  // → time published
-  std::map<std::string, VerifyToken> tokens;                             // by hash
+  std::map<std::string, VerifyToken> tokens;                              // by hash
   std::map<std::string, std::string, std::less<>> settings;
   std::vector<AuditEntry> audit;
   std::map<std::string, std::map<std::string, Bytes>, std::less<>> aliases;  // peer → hash → ours
@@ -455,16 +456,17 @@ Result<std::vector<CertRecord>> MemoryKeyStore::lookup(const Query& query,
       return out;
     }
     const std::string key = fpr_key(q->fpr);
-    found = s.claims(kFpr, key, kWeak + key, [&](const Fingerprint& f) { return f == q->fpr; },
-                     true);
+    found = s.claims(
+        kFpr, key, kWeak + key, [&](const Fingerprint& f) { return f == q->fpr; }, true);
   } else if (auto* k = std::get_if<Query::ByKeyId>(&query.what)) {
     const std::string key(as_chars(k->id.bytes()));
-    found = s.claims(kKeyId, key, key + kWeak,
-                     [&](const Fingerprint& f) { return f.key_id() == k->id; }, true);
+    found = s.claims(
+        kKeyId, key, key + kWeak, [&](const Fingerprint& f) { return f.key_id() == k->id; }, true);
   } else if (auto* sh = std::get_if<Query::ByShortKeyId>(&query.what)) {
     const std::string key = be(sh->id, 4);
-    found = s.claims(kShort, key, key + kWeak,
-                     [&](const Fingerprint& f) { return f.key_id().short_id() == sh->id; }, false);
+    found = s.claims(
+        kShort, key, key + kWeak,
+        [&](const Fingerprint& f) { return f.key_id().short_id() == sh->id; }, false);
   } else if (auto* e = std::get_if<Query::ByEmail>(&query.what)) {
     found = s.members(kEmail, e->address);
   } else if (auto* w = std::get_if<Query::ByWkd>(&query.what)) {
@@ -562,7 +564,8 @@ Result<void> MemoryKeyStore::remove(const CertRecord& record, const Tombstone& t
   std::lock_guard lock(impl_->mutex);
   Impl& s = *impl_;
   if (!s.certs.count(record.fingerprint)) {
-    return fail(ErrorCode::NotFound, "no certificate " + record.fingerprint.to_hex() + " to remove");
+    return fail(ErrorCode::NotFound,
+                "no certificate " + record.fingerprint.to_hex() + " to remove");
   }
   // The caller's record says what to unindex, as with RocksDB.
   for (const auto& e : entries_of(record.index, record.fingerprint)) {
@@ -573,7 +576,8 @@ Result<void> MemoryKeyStore::remove(const CertRecord& record, const Tombstone& t
   s.tombstones[record.fingerprint] = tomb;
   // Its verification state goes with it: published addresses and tokens.
   s.published.erase(record.fingerprint);
-  std::erase_if(s.tokens, [&](const auto& t) { return t.second.fingerprint == record.fingerprint; });
+  std::erase_if(s.tokens,
+                [&](const auto& t) { return t.second.fingerprint == record.fingerprint; });
   const std::uint64_t seq = ++s.last_seq;
   s.changelog[seq] = ChangeEntry{seq, record.fingerprint, {}};
   --s.cert_counter;

@@ -40,8 +40,7 @@ class MemoryKeyStore final : public KeyStore {
 
   Result<std::optional<CertRecord>> get(const Fingerprint& primary) const override;
   Result<std::vector<CertRecord>> lookup(const Query& query, std::size_t limit) const override;
-  Result<std::vector<std::uint64_t>> apply(std::vector<Write>& writes,
-                                           std::uint64_t now) override;
+  Result<std::vector<std::uint64_t>> apply(std::vector<Write>& writes, std::uint64_t now) override;
   Result<void> remove(const CertRecord& record, const Tombstone& tomb) override;
   Result<std::optional<Tombstone>> tombstone(const Fingerprint& fpr) const override;
   Result<void> clear_tombstone(const Fingerprint& fpr) override;

@@ -42,8 +42,8 @@ Result<Search> parse_search(std::string_view search, bool exact) {
     return fail(ErrorCode::BadQuery, "missing search parameter");
   }
   if (search.size() > limits::kMaxQueryBytes) {
-    return fail(ErrorCode::BadQuery, "search longer than " +
-                                         std::to_string(limits::kMaxQueryBytes) + " octets");
+    return fail(ErrorCode::BadQuery,
+                "search longer than " + std::to_string(limits::kMaxQueryBytes) + " octets");
   }
   Search s;
   std::string_view hex = search;
@@ -55,13 +55,13 @@ Result<Search> parse_search(std::string_view search, bool exact) {
                   "0x must be followed by 8, 16, 40 or 64 hex digits (key ID or fingerprint)");
     }
   }
-  if (all_hex(hex) && (hex.size() == 8 || hex.size() == 16 || hex.size() == 40 ||
-                       hex.size() == 64) &&
+  if (all_hex(hex) &&
+      (hex.size() == 8 || hex.size() == 16 || hex.size() == 40 || hex.size() == 64) &&
       (hex.size() != search.size() || hex.size() >= 16)) {
     if (hex.size() == 8) {
       auto b = *from_hex(hex);
-      std::uint32_t id = std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 |
-                         std::uint32_t{b[2]} << 8 | b[3];
+      std::uint32_t id =
+          std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
       s.query = Query{Query::ByShortKeyId{id}};
     } else if (hex.size() == 16) {
       KEYDIR_TRY(auto id, openpgp::KeyId::from_hex(hex));
@@ -130,7 +130,8 @@ Reply Hkp::lookup(const HttpRequest& request) const {
     return get(s);
   }
   if (op != "get" && op != "index" && op != "vindex") {
-    return text_reply(Status::kNotImplemented, "operation not implemented: " + std::string(op.substr(0, 32)));
+    return text_reply(Status::kNotImplemented,
+                      "operation not implemented: " + std::string(op.substr(0, 32)));
   }
   auto s = parse_search(*search_text, exact);
   if (!s) {
@@ -215,10 +216,10 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
              std::to_string(c.primary.bits) + ":" + std::to_string(c.primary.created) + ":" +
              (exp ? std::to_string(*exp) : "") + ":" + flags + "\n";
     html += "<pre>pub  " + std::to_string(c.primary.bits) + " " +
-            html_escape(openpgp::algorithm_name(c.primary.algorithm)) + " <a href=\"/pks/lookup?op=get&amp;search=0x" +
-            c.primary.fingerprint.to_hex() + "\">" + c.primary.fingerprint.to_hex() + "</a> " +
-            utc_date(c.primary.created) + (vc.revoked() ? " [revoked]" : "") +
-            (vc.expired(now) ? " [expired]" : "") + "\n";
+            html_escape(openpgp::algorithm_name(c.primary.algorithm)) +
+            " <a href=\"/pks/lookup?op=get&amp;search=0x" + c.primary.fingerprint.to_hex() + "\">" +
+            c.primary.fingerprint.to_hex() + "</a> " + utc_date(c.primary.created) +
+            (vc.revoked() ? " [revoked]" : "") + (vc.expired(now) ? " [expired]" : "") + "\n";
     for (std::size_t i = 0; i < c.user_ids.size(); ++i) {
       const auto& st = vc.user_id_states()[i];
       std::string_view uid = as_chars(c.user_ids[i].body);
@@ -230,8 +231,8 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
         const auto& k = c.subkeys[i].key;
         html += "sub  " + std::to_string(k.bits) + " " +
                 html_escape(openpgp::algorithm_name(k.algorithm)) + " " + k.fingerprint.to_hex() +
-                " " + utc_date(k.created) +
-                (vc.subkey_states()[i].revocation ? " [revoked]" : "") + "\n";
+                " " + utc_date(k.created) + (vc.subkey_states()[i].revocation ? " [revoked]" : "") +
+                "\n";
       }
     }
     html += "</pre>\n";
@@ -248,12 +249,14 @@ Reply Hkp::index(const Search& s, bool mr, bool verbose) const {
     return r;
   }
   r.content_type = "text/html; charset=utf-8";
-  r.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>keydir: search results</title></head><body>\n<h1>Search results</h1>\n" +
-           html +
-           (truncated ? "<p>Only the first " + std::to_string(options_.max_results) +
-                            " results are shown.</p>\n"
-                      : "") +
-           "</body></html>\n";
+  r.body =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>keydir: search "
+      "results</title></head><body>\n<h1>Search results</h1>\n" +
+      html +
+      (truncated ? "<p>Only the first " + std::to_string(options_.max_results) +
+                       " results are shown.</p>\n"
+                 : "") +
+      "</body></html>\n";
   return r;
 }
 
@@ -262,9 +265,9 @@ Reply Hkp::stats(bool mr) const {
   if (!st) {
     return error_reply(st.error());
   }
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::steady_clock::now() - started_)
-                    .count();
+  auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
+          .count();
   // Change rates since start: certificates created or updated per hour.
   std::array<std::uint64_t, 4> up{};
   if (metrics_) {
@@ -274,15 +277,16 @@ Reply Hkp::stats(bool mr) const {
   auto per_hour = [&](std::uint64_t n) { return static_cast<double>(n) / hours; };
   Reply r;
   if (mr) {
-    nlohmann::json j = {{"software", "keydir"},
-                        {"version", "0.1.0"},
-                        {"certificates", st->certificates},
-                        {"last_change", st->last_seq},
-                        {"uptime_seconds", uptime},
-                        {"uploads_since_start",
-                         {{"new", up[0]}, {"updated", up[1]}, {"unchanged", up[2]}, {"refused", up[3]}}},
-                        {"new_per_hour", per_hour(up[0])},
-                        {"updated_per_hour", per_hour(up[1])}};
+    nlohmann::json j = {
+        {"software", "keydir"},
+        {"version", "0.1.0"},
+        {"certificates", st->certificates},
+        {"last_change", st->last_seq},
+        {"uptime_seconds", uptime},
+        {"uploads_since_start",
+         {{"new", up[0]}, {"updated", up[1]}, {"unchanged", up[2]}, {"refused", up[3]}}},
+        {"new_per_hour", per_hour(up[0])},
+        {"updated_per_hour", per_hour(up[1])}};
     auto peers = nlohmann::json::array();
     for (const auto& p : options_.peers) {
       peers.push_back({{"httpAddr", p.http_addr}, {"reconAddr", p.recon_addr}});
@@ -293,13 +297,15 @@ Reply Hkp::stats(bool mr) const {
     return r;
   }
   r.content_type = "text/html; charset=utf-8";
-  r.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>keydir statistics</title></head><body>\n<h1>keydir 0.1.0</h1>\n<p>Certificates: " +
-           std::to_string(st->certificates) + "</p>\n<p>Changes: " +
-           std::to_string(st->last_seq) + "</p>\n<p>Uptime: " + std::to_string(uptime) +
-           " s</p>\n<p>Since start: " + std::to_string(up[0]) + " new, " + std::to_string(up[1]) +
-           " updated, " + std::to_string(up[2]) + " unchanged, " + std::to_string(up[3]) +
-           " refused (" + std::to_string(static_cast<std::uint64_t>(per_hour(up[0] + up[1]))) +
-           " changes per hour)</p>\n";
+  r.body =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>keydir "
+      "statistics</title></head><body>\n<h1>keydir 0.1.0</h1>\n<p>Certificates: " +
+      std::to_string(st->certificates) + "</p>\n<p>Changes: " + std::to_string(st->last_seq) +
+      "</p>\n<p>Uptime: " + std::to_string(uptime) +
+      " s</p>\n<p>Since start: " + std::to_string(up[0]) + " new, " + std::to_string(up[1]) +
+      " updated, " + std::to_string(up[2]) + " unchanged, " + std::to_string(up[3]) + " refused (" +
+      std::to_string(static_cast<std::uint64_t>(per_hour(up[0] + up[1]))) +
+      " changes per hour)</p>\n";
   if (!options_.peers.empty()) {
     r.body += "<h2>Peers</h2>\n<table>\n<tr><th>HKP</th><th>recon</th></tr>\n";
     for (const auto& p : options_.peers) {
@@ -315,7 +321,8 @@ Reply Hkp::stats(bool mr) const {
 Reply Hkp::hashquery(const HttpRequest& request) const {
   if (directory_.mode() != service::PublishMode::Open) {
     // Peers would receive user IDs whose owners have not confirmed them.
-    return text_reply(Status::kForbidden, "this server publishes confirmed addresses only and does not peer");
+    return text_reply(Status::kForbidden,
+                      "this server publishes confirmed addresses only and does not peer");
   }
   if (request.body.size() > limits::kMaxHashqueryBytes) {
     return text_reply(Status::kPayloadTooLarge, "hashquery larger than the limit");
@@ -324,7 +331,8 @@ Reply Hkp::hashquery(const HttpRequest& request) const {
   auto count = in.read_u32();
   if (!count || *count > limits::kMaxHashqueryHashes) {
     return text_reply(Status::kBadRequest, "hashquery: a count of at most " +
-                               std::to_string(limits::kMaxHashqueryHashes) + " hashes first");
+                                               std::to_string(limits::kMaxHashqueryHashes) +
+                                               " hashes first");
   }
   std::string out(4, '\0');  // the count, known at the end
   std::uint32_t found = 0;
@@ -385,11 +393,14 @@ Reply Hkp::add(const HttpRequest& request) const {
       return text_reply(Status::kBadRequest, "no keytext field in the form");
     }
   } else {
-    return text_reply(Status::kUnsupportedMediaType, "use application/x-www-form-urlencoded or multipart/form-data with a keytext field");
+    return text_reply(
+        Status::kUnsupportedMediaType,
+        "use application/x-www-form-urlencoded or multipart/form-data with a keytext field");
   }
   if (keytext.size() > limits::kMaxArmoredUploadBytes) {
-    return text_reply(Status::kPayloadTooLarge, "key text larger than " +
-                               std::to_string(limits::kMaxArmoredUploadBytes) + " octets");
+    return text_reply(
+        Status::kPayloadTooLarge,
+        "key text larger than " + std::to_string(limits::kMaxArmoredUploadBytes) + " octets");
   }
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {

@@ -192,15 +192,16 @@ Reply HkpV2::index(std::string_view id) const {
                          {"creation", utc_timestamp(s.key.created)}});
     }
     auto exp = vc.primary_state().expires;
-    list.push_back({{"fingerprint", c.primary.fingerprint.to_hex()},
-                    {"version", c.primary.version},
-                    {"algorithm", static_cast<int>(c.primary.algorithm)},
-                    {"bits", c.primary.bits},
-                    {"creation", utc_timestamp(c.primary.created)},
-                    {"expiration", exp ? nlohmann::json(utc_timestamp(*exp)) : nlohmann::json(nullptr)},
-                    {"revoked", vc.revoked()},
-                    {"userIDs", uids},
-                    {"subkeys", subkeys}});
+    list.push_back(
+        {{"fingerprint", c.primary.fingerprint.to_hex()},
+         {"version", c.primary.version},
+         {"algorithm", static_cast<int>(c.primary.algorithm)},
+         {"bits", c.primary.bits},
+         {"creation", utc_timestamp(c.primary.created)},
+         {"expiration", exp ? nlohmann::json(utc_timestamp(*exp)) : nlohmann::json(nullptr)},
+         {"revoked", vc.revoked()},
+         {"userIDs", uids},
+         {"subkeys", subkeys}});
   }
   if (list.empty()) {
     return text_reply(Status::kNotFound, "no certificate found");
@@ -253,7 +254,8 @@ Reply HkpV2::upload(const HttpRequest& request) const {
   }
   int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
   for (const auto& r : report->refused) {
-    if (report->stored.empty() && http_status(r.error.code, Surface::HkpV2) == Status::kServiceUnavailable) {
+    if (report->stored.empty() &&
+        http_status(r.error.code, Surface::HkpV2) == Status::kServiceUnavailable) {
       status = Status::kServiceUnavailable;  // the server's failure, not the key's
     }
   }

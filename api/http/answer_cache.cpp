@@ -64,7 +64,7 @@ std::optional<Reply> AnswerCache::get(std::string_view key, std::uint64_t genera
       }
       if (it->generation < generation || expired) {
         drop(s, it);  // stale: a write or the clock passed it by
-      }  // else made after the caller's reading: newer, kept
+      }               // else made after the caller's reading: newer, kept
     }
     ++s.misses;
   }

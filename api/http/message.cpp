@@ -44,7 +44,8 @@ Result<std::string> form_decode(std::string_view text) {
   const char* end = p + text.size();
   while (p < end) {
     // Copy the run up to the next escape ('+' → ' ' vectorizes), then decode it.
-    const auto* pct = static_cast<const char*>(std::memchr(p, '%', static_cast<std::size_t>(end - p)));
+    const auto* pct =
+        static_cast<const char*>(std::memchr(p, '%', static_cast<std::size_t>(end - p)));
     const char* run_end = pct ? pct : end;
     for (; p < run_end; ++p, ++o) {
       *o = *p == '+' ? ' ' : *p;
@@ -171,9 +172,12 @@ int table_status(ErrorCode code) {
     case ErrorCode::NoCertificate:
     case ErrorCode::UnsupportedVersion:
       return Status::kBadRequest;
-    case ErrorCode::UnsupportedMediaType: return Status::kUnsupportedMediaType;
-    case ErrorCode::PayloadTooLarge: return Status::kPayloadTooLarge;
-    case ErrorCode::UnsupportedOperation: return Status::kNotImplemented;
+    case ErrorCode::UnsupportedMediaType:
+      return Status::kUnsupportedMediaType;
+    case ErrorCode::PayloadTooLarge:
+      return Status::kPayloadTooLarge;
+    case ErrorCode::UnsupportedOperation:
+      return Status::kNotImplemented;
     case ErrorCode::SecretKeyRefused:
     case ErrorCode::NoValidComponents:
     case ErrorCode::WeakAlgorithm:
@@ -182,14 +186,22 @@ int table_status(ErrorCode code) {
     case ErrorCode::CertificateTooLarge:
     case ErrorCode::BadSignature:
       return Status::kUnprocessable;
-    case ErrorCode::Tombstoned: return Status::kGone;
-    case ErrorCode::NotFound: return Status::kNotFound;
-    case ErrorCode::RateLimited: return Status::kTooManyRequests;
-    case ErrorCode::MailFailed: return Status::kServiceUnavailable;
-    case ErrorCode::TokenInvalid: return Status::kGone;
-    case ErrorCode::Unauthorized: return Status::kUnauthorized;
-    case ErrorCode::StorageIo: return Status::kServiceUnavailable;
-    case ErrorCode::ProtocolError: return Status::kBadRequest;
+    case ErrorCode::Tombstoned:
+      return Status::kGone;
+    case ErrorCode::NotFound:
+      return Status::kNotFound;
+    case ErrorCode::RateLimited:
+      return Status::kTooManyRequests;
+    case ErrorCode::MailFailed:
+      return Status::kServiceUnavailable;
+    case ErrorCode::TokenInvalid:
+      return Status::kGone;
+    case ErrorCode::Unauthorized:
+      return Status::kUnauthorized;
+    case ErrorCode::StorageIo:
+      return Status::kServiceUnavailable;
+    case ErrorCode::ProtocolError:
+      return Status::kBadRequest;
     case ErrorCode::StorageCorruption:
     case ErrorCode::Internal:
     case ErrorCode::AnswerDidNotVerify:
@@ -202,7 +214,8 @@ int table_status(ErrorCode code) {
 
 int http_status(ErrorCode code, Surface surface) {
   const int status = table_status(code);
-  const bool servers = status == Status::kInternalError || status == Status::kServiceUnavailable;  // not the request's fault
+  const bool servers = status == Status::kInternalError ||
+                       status == Status::kServiceUnavailable;  // not the request's fault
   switch (surface) {
     case Surface::Hkp:
       return status;
@@ -211,7 +224,10 @@ int http_status(ErrorCode code, Surface surface) {
     case Surface::HkpV2:
       return servers ? Status::kServiceUnavailable : Status::kUnprocessable;
     case Surface::Vks:
-      return servers ? Status::kServiceUnavailable : (status == Status::kPayloadTooLarge || status == Status::kTooManyRequests) ? status : Status::kBadRequest;
+      return servers ? Status::kServiceUnavailable
+             : (status == Status::kPayloadTooLarge || status == Status::kTooManyRequests)
+                 ? status
+                 : Status::kBadRequest;
   }
   return status;
 }
@@ -238,7 +254,8 @@ std::string public_reason(const Error& e) {
     return e.detail;
   }
   spdlog::error("{}: {}", error_code_name(e.code), e.detail);
-  return status == Status::kServiceUnavailable ? "service temporarily unavailable" : "internal error";
+  return status == Status::kServiceUnavailable ? "service temporarily unavailable"
+                                               : "internal error";
 }
 
 Reply error_reply(const Error& e) {
@@ -246,7 +263,9 @@ Reply error_reply(const Error& e) {
   // Internal and storage details stay in the log, not in the answer.
   if (status >= Status::kInternalError) {
     spdlog::error("{}: {}", error_code_name(e.code), e.detail);
-    return text_reply(status, status == Status::kServiceUnavailable ? "service temporarily unavailable" : "internal error");
+    return text_reply(status, status == Status::kServiceUnavailable
+                                  ? "service temporarily unavailable"
+                                  : "internal error");
   }
   return text_reply(status, e.detail);
 }
@@ -255,12 +274,23 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;

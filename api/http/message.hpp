@@ -3,8 +3,8 @@
 // src/server converts at the edge.
 #pragma once
 
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -14,11 +14,11 @@
 namespace keydir::api {
 
 struct HttpRequest {
-  std::string method;  // "GET", "HEAD", "POST", …
-  std::string path;    // without the query string
+  std::string method;                                      // "GET", "HEAD", "POST", …
+  std::string path;                                        // without the query string
   std::vector<std::pair<std::string, std::string>> query;  // decoded
   std::string content_type;
-  std::string host;  // the Host header as sent ("keys.example.org:11371")
+  std::string host;           // the Host header as sent ("keys.example.org:11371")
   std::string authorization;  // the Authorization header, if any
   // Set by the router: an upload authenticated with an operator token
   // (Managed mode), whose addresses are published at once.

@@ -8,9 +8,8 @@
 namespace keydir::api {
 
 namespace {
-const char* const kRouteNames[] = {"lookup_get", "lookup_index", "lookup_other", "add",
-                                   "healthz",    "metrics",      "wkd",          "vks",
-                                   "pages",      "other"};
+const char* const kRouteNames[] = {"lookup_get", "lookup_index", "lookup_other", "add",   "healthz",
+                                   "metrics",    "wkd",          "vks",          "pages", "other"};
 static_assert(std::size(kRouteNames) == Metrics::kRouteCount);
 const char* const kClassNames[] = {"2xx", "3xx", "4xx", "5xx"};
 const char* const kOutcomes[] = {"new", "updated", "unchanged", "refused"};
@@ -59,8 +58,8 @@ std::string Metrics::render(std::uint64_t certificates) const {
   out += "# TYPE keydir_http_requests_total counter\n";
   for (std::size_t r = 0; r < kRouteCount; ++r) {
     for (std::size_t c = 0; c < 4; ++c) {
-      out += std::string("keydir_http_requests_total{route=\"") + kRouteNames[r] +
-             "\",status=\"" + kClassNames[c] + "\"} " +
+      out += std::string("keydir_http_requests_total{route=\"") + kRouteNames[r] + "\",status=\"" +
+             kClassNames[c] + "\"} " +
              std::to_string(requests_[r][c].load(std::memory_order_relaxed)) + "\n";
     }
   }

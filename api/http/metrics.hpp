@@ -11,7 +11,19 @@ namespace keydir::api {
 
 class Metrics {
  public:
-  enum Route { kGet, kIndex, kOtherLookup, kAdd, kHealth, kMetrics, kWkd, kVks, kPages, kOther, kRouteCount };
+  enum Route {
+    kGet,
+    kIndex,
+    kOtherLookup,
+    kAdd,
+    kHealth,
+    kMetrics,
+    kWkd,
+    kVks,
+    kPages,
+    kOther,
+    kRouteCount
+  };
   static constexpr std::array<double, 9> kBucketsSeconds = {0.0005, 0.001, 0.002, 0.005, 0.01,
                                                             0.05,   0.1,   0.5,   1.0};
 

@@ -65,8 +65,8 @@ std::string UploadTokens::make(const UploadSession& session) const {
 
 Result<UploadSession> UploadTokens::check(std::string_view token) const {
   auto bad = [] { return fail(ErrorCode::BadQuery, "invalid upload token"); };
-  if (token.size() > 2 * (2 + 32 + 8 + 1 + UploadSession::kMaxAddresses * kDigestBytes +
-                          kMacBytes)) {
+  if (token.size() >
+      2 * (2 + 32 + 8 + 1 + UploadSession::kMaxAddresses * kDigestBytes + kMacBytes)) {
     return bad();
   }
   auto raw = from_hex(token);

@@ -12,7 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-
 Reply json_reply(int status, const json& body) {
   Reply r;
   r.status = status;
@@ -24,7 +23,6 @@ Reply json_reply(int status, const json& body) {
 Reply json_error(int status, std::string message) {
   return json_reply(status, json{{"error", std::move(message)}});
 }
-
 
 // Path segments come percent-encoded ("a%40b.org").
 std::string path_decode(std::string_view s) {
@@ -59,14 +57,19 @@ namespace {
 // A failure of the publishing machinery as the JSON error Hagrid gives.
 Reply verification_error(const Error& e) {
   switch (e.code) {
-    case ErrorCode::RateLimited: return json_error(Status::kTooManyRequests, e.detail);
+    case ErrorCode::RateLimited:
+      return json_error(Status::kTooManyRequests, e.detail);
     case ErrorCode::MailFailed:
-      return json_error(Status::kServiceUnavailable, "the confirmation mail could not be sent; try again later");
-    case ErrorCode::NotFound: return json_error(Status::kBadRequest, "this key is no longer in the directory");
-    default: break;
+      return json_error(Status::kServiceUnavailable,
+                        "the confirmation mail could not be sent; try again later");
+    case ErrorCode::NotFound:
+      return json_error(Status::kBadRequest, "this key is no longer in the directory");
+    default:
+      break;
   }
   const int status = http_status(e.code, Surface::Vks);
-  return json_error(status, status >= Status::kInternalError ? "service temporarily unavailable" : e.detail);
+  return json_error(
+      status, status >= Status::kInternalError ? "service temporarily unavailable" : e.detail);
 }
 }  // namespace
 
@@ -77,7 +80,8 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
       return method_not_allowed("POST");
     }
     if (!request.content_type.starts_with("application/json")) {
-      return json_error(Status::kBadRequest, "expected application/json data; see /about for the API");
+      return json_error(Status::kBadRequest,
+                        "expected application/json data; see /about for the API");
     }
     return rest == "upload" ? upload(request) : request_verify(request);
   }
@@ -107,7 +111,7 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
     s.v6_fingerprint = arg.size() == 64;
   } else if (kind == "by-keyid") {
     auto id = arg.size() == 16 && is_hex(arg) ? openpgp::KeyId::from_hex(arg)
-                                               : fail(ErrorCode::BadQuery, "");
+                                              : fail(ErrorCode::BadQuery, "");
     if (!id) {
       return text_reply(Status::kBadRequest, "malformed key id");
     }
@@ -155,16 +159,15 @@ Reply Vks::upload(const HttpRequest& request) const {
   const auto& stored = report->stored.front();
   // The answer speaks of the addresses this upload held, never of the rest
   // of the stored key: those may be ones its owner chose not to publish.
-  return key_status(UploadSession::of(stored.fingerprint, stored.addresses), stored.addresses,
-                    {});
+  return key_status(UploadSession::of(stored.fingerprint, stored.addresses), stored.addresses, {});
 }
 
 Reply Vks::request_verify(const HttpRequest& request) const {
   json body = json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("token") ||
-      !body["token"].is_string() || !body.contains("addresses") ||
-      !body["addresses"].is_array()) {
-    return json_error(Status::kBadRequest, "expected a JSON object with \"token\" and \"addresses\"");
+      !body["token"].is_string() || !body.contains("addresses") || !body["addresses"].is_array()) {
+    return json_error(Status::kBadRequest,
+                      "expected a JSON object with \"token\" and \"addresses\"");
   }
   auto session = tokens_.check(body["token"].get_ref<const std::string&>());
   if (!session) {
@@ -182,7 +185,8 @@ Reply Vks::request_verify(const HttpRequest& request) const {
     // Only what the upload held: the same answer whether or not the stored
     // key has the address (unpublished, withheld or absent alike).
     if (!session->covers(email->address())) {
-      return json_error(Status::kBadRequest, "the upload did not contain the address " + email->address());
+      return json_error(Status::kBadRequest,
+                        "the upload did not contain the address " + email->address());
     }
     if (std::find(wanted.begin(), wanted.end(), email->address()) == wanted.end()) {
       wanted.push_back(email->address());
@@ -249,8 +253,9 @@ Reply Vks::key_status(const UploadSession& session, const std::vector<std::strin
   for (const auto& a : mailed) {
     status[a] = std::string(service::state_name(service::AddressState::Pending));
   }
-  return json_reply(Status::kOk, json{{"key_fpr", fpr.to_hex()}, {"status", status},
-                              {"token", tokens_.make(session)}});
+  return json_reply(
+      Status::kOk,
+      json{{"key_fpr", fpr.to_hex()}, {"status", status}, {"token", tokens_.make(session)}});
 }
 
 }  // namespace keydir::api

@@ -12,7 +12,8 @@ namespace keydir::api {
 
 namespace {
 
-constexpr std::string_view kCss = R"CSS(:root{--fg:#1b1b1b;--muted:#4a4a4a;--bg:#fff;--line:#c8c8c8;--accent:#0b57a4;--bad:#a8071a;--badbg:#fff1f0;--warn:#7a4d00;--warnbg:#fff7e0;--ok:#135200}
+constexpr std::string_view kCss =
+    R"CSS(:root{--fg:#1b1b1b;--muted:#4a4a4a;--bg:#fff;--line:#c8c8c8;--accent:#0b57a4;--bad:#a8071a;--badbg:#fff1f0;--warn:#7a4d00;--warnbg:#fff7e0;--ok:#135200}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header,main,footer{max-width:60rem;margin:0 auto;padding:0 1rem}header{display:flex;flex-wrap:wrap;align-items:baseline;gap:1rem;border-bottom:1px solid var(--line)}
 header h1{font-size:1.4rem;margin:.6rem 0}header h1 a{color:var(--fg);text-decoration:none}nav a{margin-right:1rem}a{color:var(--accent)}
@@ -89,10 +90,14 @@ std::string capabilities(std::optional<std::uint8_t> flags) {
     return "no key flags";
   }
   std::vector<std::string> c;
-  if (*flags & 0x01) c.emplace_back("certify");
-  if (*flags & 0x02) c.emplace_back("sign");
-  if (*flags & 0x0C) c.emplace_back("encrypt");
-  if (*flags & 0x20) c.emplace_back("authenticate");
+  if (*flags & 0x01)
+    c.emplace_back("certify");
+  if (*flags & 0x02)
+    c.emplace_back("sign");
+  if (*flags & 0x0C)
+    c.emplace_back("encrypt");
+  if (*flags & 0x20)
+    c.emplace_back("authenticate");
   if (c.empty()) {
     return "none";
   }
@@ -205,7 +210,8 @@ web::View Pages::address_states(const service::Stored& stored) const {
 
 Reply Pages::send_confirmations(const HttpRequest& request) const {
   if (!verifier()) {
-    return message_page(Status::kNotFound, "Not needed", "This directory publishes every address.", true);
+    return message_page(Status::kNotFound, "Not needed", "This directory publishes every address.",
+                        true);
   }
   auto form = parse_form(request.body, 32);
   if (!form) {
@@ -219,17 +225,20 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
     } else if (k == "address") {
       auto e = openpgp::Email::parse(v);
       if (!e) {
-        return message_page(Status::kBadRequest, "Send confirmation mails", "not an e-mail address: " + v, true);
+        return message_page(Status::kBadRequest, "Send confirmation mails",
+                            "not an e-mail address: " + v, true);
       }
       addresses.push_back(e->address());
     }
   }
   auto session = tokens_.check(token);
   if (!session) {
-    return message_page(Status::kBadRequest, "Send confirmation mails", session.error().detail, true);
+    return message_page(Status::kBadRequest, "Send confirmation mails", session.error().detail,
+                        true);
   }
   if (addresses.empty()) {
-    return message_page(Status::kBadRequest, "Send confirmation mails", "Choose at least one address.", true);
+    return message_page(Status::kBadRequest, "Send confirmation mails",
+                        "Choose at least one address.", true);
   }
   for (const auto& a : addresses) {
     // The same answer whether or not the stored key has the address.
@@ -260,7 +269,8 @@ Reply Pages::send_confirmations(const HttpRequest& request) const {
 
 Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
   if (!verifier()) {
-    return message_page(Status::kNotFound, "Not needed", "This directory publishes every address.", true);
+    return message_page(Status::kNotFound, "Not needed", "This directory publishes every address.",
+                        true);
   }
   // A GET only shows what the link would do: mail scanners open links, and
   // publishing must be the owner's act (the button below, a POST).
@@ -269,11 +279,11 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
     if (!t) {
       return message_page(Status::kGone, "Link not valid", t.error().detail, true);
     }
-    return html_reply(Status::kOk, page(options_.site_name, "Publish your address",
-                                web::templates::kVerifyAsk,
-                                web::View()
-                                    .text("email", t->email)
-                                    .text("grouped", grouped_hex(t->fingerprint.to_hex()))));
+    return html_reply(Status::kOk,
+                      page(options_.site_name, "Publish your address", web::templates::kVerifyAsk,
+                           web::View()
+                               .text("email", t->email)
+                               .text("grouped", grouped_hex(t->fingerprint.to_hex()))));
   }
   auto t = verifier()->confirm(token);
   if (!t) {
@@ -284,11 +294,10 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
     return message_page(r.status, "Publish your address", r.body, true);
   }
   const std::string hex = t->fingerprint.to_hex();
-  return html_reply(Status::kOk, page(options_.site_name, "Published", web::templates::kVerifyDone,
-                              web::View()
-                                  .text("email", t->email)
-                                  .text("hex", hex)
-                                  .text("grouped", grouped_hex(hex))));
+  return html_reply(
+      Status::kOk,
+      page(options_.site_name, "Published", web::templates::kVerifyDone,
+           web::View().text("email", t->email).text("hex", hex).text("grouped", grouped_hex(hex))));
 }
 
 Reply Pages::manage(const HttpRequest& request) const {
@@ -310,19 +319,21 @@ Reply Pages::manage(const HttpRequest& request) const {
     auto r = verifier()->request_manage(email, request.client);
     if (!r) {
       if (r.error().code == ErrorCode::MailFailed) {
-        return message_page(Status::kServiceUnavailable, "Manage your key", "The mail could not be sent; try again later.",
-                            true);
+        return message_page(Status::kServiceUnavailable, "Manage your key",
+                            "The mail could not be sent; try again later.", true);
       }
       Reply e = error_reply(r.error());
       return message_page(e.status, "Manage your key", e.body, true);
     }
     // The same answer whether or not the address is published here.
     return message_page(Status::kOk, "Check your mail",
-                        "If " + email + " is published here, a link to manage its key was "
-                        "sent to it.",
+                        "If " + email +
+                            " is published here, a link to manage its key was "
+                            "sent to it.",
                         false);
   }
-  return html_reply(Status::kOk, page(options_.site_name, "Manage your key", web::templates::kManage));
+  return html_reply(Status::kOk,
+                    page(options_.site_name, "Manage your key", web::templates::kManage));
 }
 
 Reply Pages::manage_key(const HttpRequest& request, std::string_view token) const {
@@ -400,7 +411,8 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
                                            : method_not_allowed("GET, HEAD, POST");
   }
   if (p == "/manage") {
-    return get || request.method == "POST" ? manage(request) : method_not_allowed("GET, HEAD, POST");
+    return get || request.method == "POST" ? manage(request)
+                                           : method_not_allowed("GET, HEAD, POST");
   }
   if (auto token = path_secret(p, SecretRoute::Manage)) {
     return get || request.method == "POST" ? manage_key(request, *token)
@@ -517,8 +529,8 @@ Reply Pages::search(const HttpRequest& request) const {
   const std::size_t n = cards.size();
   web::View v;
   v.text("query", q)
-      .text("heading", n == 0 ? std::string("No key found")
-                              : std::to_string(n) + (n == 1 ? " key" : " keys"))
+      .text("heading",
+            n == 0 ? std::string("No key found") : std::to_string(n) + (n == 1 ? " key" : " keys"))
       .flag("truncated", truncated)
       .text("max_results", std::to_string(options_.max_results))
       .list("cards", cards);
@@ -528,14 +540,16 @@ Reply Pages::search(const HttpRequest& request) const {
 
 Reply Pages::upload(const HttpRequest& request) const {
   if (request.body.size() > directory_.options().max_upload_bytes * 3) {
-    return html_reply(Status::kPayloadTooLarge, error_page(options_.site_name, "Upload",
-                                      "The upload is larger than this server accepts.", true));
+    return html_reply(Status::kPayloadTooLarge,
+                      error_page(options_.site_name, "Upload",
+                                 "The upload is larger than this server accepts.", true));
   }
   std::string keytext;
   if (request.content_type.starts_with("multipart/form-data")) {
     keytext = multipart_field(request.content_type, request.body, "keytext").value_or("");
-    auto all_space = std::all_of(keytext.begin(), keytext.end(),
-                                 [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); });
+    auto all_space = std::all_of(keytext.begin(), keytext.end(), [](char ch) {
+      return std::isspace(static_cast<unsigned char>(ch));
+    });
     if (all_space) {
       keytext = multipart_field(request.content_type, request.body, "keyfile").value_or("");
     }
@@ -564,9 +578,10 @@ Reply Pages::upload(const HttpRequest& request) const {
   for (const auto& s : report->stored) {
     const std::string hex = s.fingerprint.to_hex();
     web::View item;
-    item.text("outcome", s.outcome == service::Outcome::New       ? "Published: "
-                         : s.outcome == service::Outcome::Updated ? "Updated: "
-                                                                   : "Unchanged (already published): ")
+    item.text("outcome", s.outcome == service::Outcome::New ? "Published: "
+                         : s.outcome == service::Outcome::Updated
+                             ? "Updated: "
+                             : "Unchanged (already published): ")
         .text("hex", hex)
         .text("grouped", grouped_hex(hex))
         .flag("has_stripped", !s.stripped.empty());
@@ -583,31 +598,32 @@ Reply Pages::upload(const HttpRequest& request) const {
   }
   std::vector<web::View> refused;
   for (const auto& r : report->refused) {
-    refused.push_back(web::View()
-                          .flag("has_fpr", r.fingerprint.has_value())
-                          .text("grouped", r.fingerprint ? grouped_hex(r.fingerprint->to_hex()) : "")
-                          .text("reason", public_reason(r.error)));
+    refused.push_back(
+        web::View()
+            .flag("has_fpr", r.fingerprint.has_value())
+            .text("grouped", r.fingerprint ? grouped_hex(r.fingerprint->to_hex()) : "")
+            .text("reason", public_reason(r.error)));
   }
   int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
-  return html_reply(status, page(options_.site_name, "Upload", web::templates::kUpload,
-                                 web::View()
-                                     .list("stored", stored)
-                                     .list("states", states)
-                                     .list("refused", refused)));
+  return html_reply(
+      status,
+      page(options_.site_name, "Upload", web::templates::kUpload,
+           web::View().list("stored", stored).list("states", states).list("refused", refused)));
 }
 
 Reply Pages::about(const HttpRequest& request) const {
   const std::string host = request.host.empty() ? "keys.example.org" : request.host;
   const std::string scheme = options_.tls ? "https" : "http";
   const std::string hkp = options_.tls ? "hkps://" + host : "hkp://" + host;
-  return html_reply(Status::kOk, page(options_.site_name, "How to use this server", web::templates::kAbout,
-                              web::View()
-                                  .text("hkp", hkp)
-                                  .flag("tls", options_.tls)
-                                  .text("thunderbird", options_.tls ? "hkps://" + host : hkp)
-                                  .text("base", scheme + "://" + host)
-                                  .flag("has_wkd", !options_.wkd_domains.empty())
-                                  .texts("wkd_domains", options_.wkd_domains)));
+  return html_reply(Status::kOk,
+                    page(options_.site_name, "How to use this server", web::templates::kAbout,
+                         web::View()
+                             .text("hkp", hkp)
+                             .flag("tls", options_.tls)
+                             .text("thunderbird", options_.tls ? "hkps://" + host : hkp)
+                             .text("base", scheme + "://" + host)
+                             .flag("has_wkd", !options_.wkd_domains.empty())
+                             .texts("wkd_domains", options_.wkd_domains)));
 }
 
 }  // namespace keydir::api

@@ -12,7 +12,9 @@ using Data = kainjow::mustache::data;
 
 constexpr std::size_t kMaxPartialDepth = 8;
 
-bool blank(char c) { return c == ' ' || c == '\t'; }
+bool blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 // `tmpl` with every `{{>name}}` replaced by that partial's text.
 std::string expand(std::string_view tmpl, const Partials& partials, std::size_t depth,

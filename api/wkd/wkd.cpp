@@ -20,7 +20,8 @@ std::string lower(std::string_view s) {
 // WKD answers are public and meant for any origin (web mail clients).
 Reply with_wkd_headers(Reply r) {
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");
-  r.headers.emplace_back("Cache-Control", r.status == Status::kOk ? "public, max-age=600" : "no-cache");
+  r.headers.emplace_back("Cache-Control",
+                         r.status == Status::kOk ? "public, max-age=600" : "no-cache");
   return r;
 }
 
@@ -66,9 +67,9 @@ Reply Wkd::handle(const HttpRequest& request) const {
       domain = domain.substr(11);  // the advanced host asked with a direct path
     }
     if (!serves(domain)) {
-      return with_wkd_headers(text_reply(
-          Status::kNotFound, "this server does not publish a Web Key Directory for " +
-                   (domain.empty() ? std::string("this host") : domain)));
+      return with_wkd_headers(
+          text_reply(Status::kNotFound, "this server does not publish a Web Key Directory for " +
+                                            (domain.empty() ? std::string("this host") : domain)));
     }
     return with_wkd_headers(file(domain, rest));
   }
@@ -78,8 +79,8 @@ Reply Wkd::handle(const HttpRequest& request) const {
   }
   std::string domain = lower(first);
   if (!serves(domain)) {
-    return with_wkd_headers(
-        text_reply(Status::kNotFound, "this server does not publish a Web Key Directory for " + domain));
+    return with_wkd_headers(text_reply(
+        Status::kNotFound, "this server does not publish a Web Key Directory for " + domain));
   }
   return with_wkd_headers(file(domain, rest.substr(slash + 1)));
 }
@@ -87,7 +88,7 @@ Reply Wkd::handle(const HttpRequest& request) const {
 Reply Wkd::file(std::string_view domain, std::string_view rest) const {
   if (rest == "policy") {
     Reply r = text_reply(Status::kOk, options_.policy.empty() ? service::default_wkd_policy(domain)
-                                                      : options_.policy);
+                                                              : options_.policy);
     return r;
   }
   if (rest == "submission-address") {

@@ -98,9 +98,10 @@ class NetCommand : public Command {
   NetCommand(CLI::App* sub, const Defaults& defaults) : Command(sub), server_(defaults.server) {
     http_.cacert = defaults.cacert;
     http_.timeout = defaults.timeout;
-    app_->add_option("--server", server_,
-                     "Key server: hkp://, hkps://, http:// or https:// URL (default: KEYDIR_SERVER, "
-                     "then ~/.config/keydir/config.toml)");
+    app_->add_option(
+        "--server", server_,
+        "Key server: hkp://, hkps://, http:// or https:// URL (default: KEYDIR_SERVER, "
+        "then ~/.config/keydir/config.toml)");
     app_->add_option("--cacert", http_.cacert, "PEM file of CAs to trust (HKPS with a private CA)");
     app_->add_option("--timeout", http_.timeout, "Seconds for a whole request");
   }
@@ -137,16 +138,17 @@ class NetCommand : public Command {
 class Upload final : public NetCommand {
  public:
   Upload(CLI::App& app, const Defaults& defaults)
-      : NetCommand(app.add_subcommand(
-                       "upload",
-                       "Publish public keys (checked here first; secret keys are never sent)"),
-                   defaults) {
+      : NetCommand(
+            app.add_subcommand(
+                "upload", "Publish public keys (checked here first; secret keys are never sent)"),
+            defaults) {
     app_->add_option("FILE", files_, "Armored or binary key files, or - for standard input")
         ->required();
     app_->add_flag("--verify", verify_,
                    "Also mail confirmation links to addresses that await them (verified mode)");
-    app_->footer("Example: gpg --export --armor alice@example.org | keydir upload --server "
-                 "hkps://keys.example.org -");
+    app_->footer(
+        "Example: gpg --export --armor alice@example.org | keydir upload --server "
+        "hkps://keys.example.org -");
   }
 
  private:
@@ -160,8 +162,9 @@ class Upload final : public NetCommand {
 class Fetch final : public NetCommand {
  public:
   Fetch(CLI::App& app, const Defaults& defaults)
-      : NetCommand(app.add_subcommand("fetch", "Get a key by fingerprint, key ID or e-mail address, "
-                                               "checked before it is printed"),
+      : NetCommand(app.add_subcommand("fetch",
+                                      "Get a key by fingerprint, key ID or e-mail address, "
+                                      "checked before it is printed"),
                    defaults) {
     app_->add_option("QUERY", query_, "Fingerprint, key ID (0x optional) or e-mail address")
         ->required();
@@ -176,10 +179,11 @@ class Fetch final : public NetCommand {
     app_->add_flag("--binary", binary_, "Binary output instead of armor");
     app_->add_option("--output,-o", output_, "Write to this file instead of standard output");
     app_->add_flag("--import", import_, "Hand the checked key to gpg --import");
-    app_->footer("Examples: keydir fetch alice@example.org\n"
-                 "          keydir fetch --server hkps://keys.example.org 0x1234567890ABCDEF\n"
-                 "Addresses: WKD advanced, WKD direct, then the server. A fingerprint or key ID\n"
-                 "must be the primary key of the one certificate answered (exit 6 otherwise).");
+    app_->footer(
+        "Examples: keydir fetch alice@example.org\n"
+        "          keydir fetch --server hkps://keys.example.org 0x1234567890ABCDEF\n"
+        "Addresses: WKD advanced, WKD direct, then the server. A fingerprint or key ID\n"
+        "must be the primary key of the one certificate answered (exit 6 otherwise).");
   }
 
  private:
@@ -266,9 +270,10 @@ class Search final : public NetCommand {
 class Verify final : public NetCommand {
  public:
   Verify(CLI::App& app, const Defaults& defaults)
-      : NetCommand(app.add_subcommand(
-                       "verify", "Mail confirmation links for the addresses of a key (verified mode)"),
-                   defaults) {
+      : NetCommand(
+            app.add_subcommand(
+                "verify", "Mail confirmation links for the addresses of a key (verified mode)"),
+            defaults) {
     app_->add_option("FILE", file_, "The public key (armored or binary), or -")->required();
     app_->add_option("EMAIL", emails_, "Addresses to confirm (default: all awaiting)");
   }
@@ -285,8 +290,8 @@ class Verify final : public NetCommand {
 class WkdUrl final : public Command {
  public:
   explicit WkdUrl(CLI::App& app)
-      : Command(app.add_subcommand("wkd-url",
-                                   "Print the advanced and direct WKD URLs of an address")) {
+      : Command(
+            app.add_subcommand("wkd-url", "Print the advanced and direct WKD URLs of an address")) {
     app_->add_option("EMAIL", email_, "E-mail address")->required();
   }
 

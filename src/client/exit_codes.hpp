@@ -5,8 +5,8 @@
 #include <functional>
 #include <iosfwd>
 
-#include "net/http.hpp"
 #include "common/result.hpp"
+#include "net/http.hpp"
 
 namespace keydir::client {
 

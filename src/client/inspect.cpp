@@ -63,12 +63,18 @@ std::string_view revocation_code_name(std::optional<std::uint8_t> code) {
     return "unspecified";
   }
   switch (*code) {
-    case 0: return "no reason specified";
-    case 1: return "key is superseded";
-    case 2: return "key material has been compromised";
-    case 3: return "key is retired and no longer used";
-    case 32: return "user ID information is no longer valid";
-    default: return "other reason";
+    case 0:
+      return "no reason specified";
+    case 1:
+      return "key is superseded";
+    case 2:
+      return "key material has been compromised";
+    case 3:
+      return "key is retired and no longer used";
+    case 32:
+      return "user ID information is no longer valid";
+    default:
+      return "other reason";
   }
 }
 
@@ -91,7 +97,8 @@ json key_json(const PublicKey& k, const KeyState& st, std::uint64_t now) {
   j["algorithm"] = algorithm_name(k.algorithm);
   j["algorithm_id"] = static_cast<int>(k.algorithm);
   j["bits"] = k.bits;
-  j["curve"] = k.material.curve == Curve::Unknown ? json(nullptr) : json(curve_name(k.material.curve));
+  j["curve"] =
+      k.material.curve == Curve::Unknown ? json(nullptr) : json(curve_name(k.material.curve));
   j["created"] = utc_timestamp(k.created);
   j["expires"] = st.expires ? json(utc_timestamp(*st.expires)) : json(nullptr);
   j["expired"] = st.expires && *st.expires <= now;
@@ -101,15 +108,17 @@ json key_json(const PublicKey& k, const KeyState& st, std::uint64_t now) {
   return j;
 }
 
-std::string user_id_text(const Bytes& body) { return std::string(as_chars(body)); }
+std::string user_id_text(const Bytes& body) {
+  return std::string(as_chars(body));
+}
 
 json certificate_json(const Verification& v, std::size_t index, std::uint64_t now) {
   json j;
   j["index"] = index;
   j["verdict"] = v.accepted() ? "accepted" : "refused";
-  j["refusal"] = v.refusal ? json{{"code", error_code_name(v.refusal->code)},
-                                  {"reason", v.refusal->detail}}
-                           : json(nullptr);
+  j["refusal"] =
+      v.refusal ? json{{"code", error_code_name(v.refusal->code)}, {"reason", v.refusal->detail}}
+                : json(nullptr);
   j["fingerprint"] = v.fingerprint ? json(v.fingerprint->to_hex()) : json(nullptr);
   if (v.cert) {
     const auto& vc = *v.cert;
@@ -183,8 +192,7 @@ json to_json(const InspectReport& report, std::uint64_t now) {
   doc["error"] = report.input_error ? json{{"code", error_code_name(report.input_error->code)},
                                            {"reason", report.input_error->detail}}
                                     : json(nullptr);
-  doc["summary"] = {{"accepted", accepted},
-                    {"refused", report.certificates.size() - accepted}};
+  doc["summary"] = {{"accepted", accepted}, {"refused", report.certificates.size() - accepted}};
   return doc;
 }
 

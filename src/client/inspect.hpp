@@ -14,7 +14,6 @@
 
 namespace keydir::client {
 
-
 struct InspectReport {
   std::optional<Error> input_error;  // the input as a whole was refused
   std::vector<openpgp::Verification> certificates;

@@ -28,7 +28,9 @@ using nlohmann::json;
 // Lines of a /pks/add answer printed for one key (keydird sends one).
 constexpr std::size_t kMaxUploadAnswerLines = 100;
 
-std::uint64_t now_seconds() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+std::uint64_t now_seconds() {
+  return static_cast<std::uint64_t>(std::time(nullptr));
+}
 
 bool is_hex(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -49,13 +51,26 @@ std::string first_line(std::string_view s) {
 int network_error(std::ostream& err, const std::string& what, const net::HttpResult& r) {
   const char* kind = "network error";
   switch (r.error) {
-    case net::NetError::Dns: kind = "name lookup failed"; break;
-    case net::NetError::Connect: kind = "cannot connect"; break;
-    case net::NetError::Timeout: kind = "timed out"; break;
-    case net::NetError::Tls: kind = "TLS failed"; break;
-    case net::NetError::TooLarge: kind = "answer too large"; break;
-    case net::NetError::Usage: kind = "bad URL"; break;
-    default: break;
+    case net::NetError::Dns:
+      kind = "name lookup failed";
+      break;
+    case net::NetError::Connect:
+      kind = "cannot connect";
+      break;
+    case net::NetError::Timeout:
+      kind = "timed out";
+      break;
+    case net::NetError::Tls:
+      kind = "TLS failed";
+      break;
+    case net::NetError::TooLarge:
+      kind = "answer too large";
+      break;
+    case net::NetError::Usage:
+      kind = "bad URL";
+      break;
+    default:
+      break;
   }
   // libcurl's message may quote what the server sent (a redirect's host).
   err << "keydir: " << what << ": " << kind << ": " << printable(r.message, 300) << "\n";
@@ -183,7 +198,8 @@ Result<FetchQuery> classify(std::string_view query) {
 tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery& query,
                                               std::uint64_t now) {
   auto bad = [](std::string why) {
-    return tl::unexpected<AnswerError>(AnswerError{exit_code(ErrorCode::AnswerDidNotVerify), std::move(why)});
+    return tl::unexpected<AnswerError>(
+        AnswerError{exit_code(ErrorCode::AnswerDidNotVerify), std::move(why)});
   };
   auto wrong = [](std::string why) {
     return tl::unexpected<AnswerError>(AnswerError{kExitWrongKey, std::move(why)});
@@ -226,8 +242,7 @@ tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery&
         std::optional<bool> proves;
         for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
           const auto& k = c.subkeys[i].key;
-          if (query.fingerprint ? k.fingerprint == *query.fingerprint
-                                : k.key_id == *query.key_id) {
+          if (query.fingerprint ? k.fingerprint == *query.fingerprint : k.key_id == *query.key_id) {
             const auto& flags = v.cert->subkey_states()[i].flags;
             proves = proves.value_or(false) ||
                      (flags && (*flags & (openpgp::kFlagSign | openpgp::kFlagCertify)) != 0);
@@ -266,8 +281,9 @@ std::pair<std::string, std::string> wkd_urls(const openpgp::Email& email, bool e
   auto h = openpgp::WkdHash::of(email);
   std::string l = escape ? net::form_encode(email.local_part()) : std::string(email.local_part());
   std::string d(email.domain());
-  return {"https://openpgpkey." + d + "/.well-known/openpgpkey/" + d + "/hu/" + h.hash() + "?l=" + l,
-          "https://" + d + "/.well-known/openpgpkey/hu/" + h.hash() + "?l=" + l};
+  return {
+      "https://openpgpkey." + d + "/.well-known/openpgpkey/" + d + "/hu/" + h.hash() + "?l=" + l,
+      "https://" + d + "/.well-known/openpgpkey/hu/" + h.hash() + "?l=" + l};
 }
 
 int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOptions& fo,
@@ -291,7 +307,8 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
           url = fo.wkd_host + url.substr(url.find('/', 8));
           headers.push_back("Host: " + host);
         } else {
-          std::string to = fo.wkd_host.starts_with("https://") ? fo.wkd_host.substr(8) : fo.wkd_host;
+          std::string to =
+              fo.wkd_host.starts_with("https://") ? fo.wkd_host.substr(8) : fo.wkd_host;
           if (to.find(':') == std::string::npos) {
             to += ":443";
           }
@@ -330,9 +347,10 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
   }
   std::string url;
   if (fo.vks) {
-    url = options.server + (query.fingerprint ? "/vks/v1/by-fingerprint/" + query.fingerprint->to_hex()
-                            : query.key_id    ? "/vks/v1/by-keyid/" + query.key_id->to_hex()
-                                              : "/vks/v1/by-email/" + net::form_encode(query.email->address()));
+    url = options.server +
+          (query.fingerprint ? "/vks/v1/by-fingerprint/" + query.fingerprint->to_hex()
+           : query.key_id    ? "/vks/v1/by-keyid/" + query.key_id->to_hex()
+                             : "/vks/v1/by-email/" + net::form_encode(query.email->address()));
   } else {
     std::string search = query.fingerprint ? "0x" + query.fingerprint->to_hex()
                          : query.key_id    ? "0x" + query.key_id->to_hex()
@@ -361,10 +379,9 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
 namespace {
 
 std::optional<VksAnswer> vks_upload(const ClientOptions& o, const std::string& armored,
-                                    const openpgp::Fingerprint& fpr, std::ostream& err,
-                                    int& code) {
+                                    const openpgp::Fingerprint& fpr, std::ostream& err, int& code) {
   auto r = net::http_post(o.server + "/vks/v1/upload", "application/json",
-                     json{{"keytext", armored}}.dump(), o.http);
+                          json{{"keytext", armored}}.dump(), o.http);
   if (r.error != net::NetError::None) {
     code = network_error(err, o.server, r);
     return std::nullopt;
@@ -407,7 +424,7 @@ int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::
     return kExitOk;
   }
   auto r = net::http_post(o.server + "/vks/v1/request-verify", "application/json",
-                     json{{"token", a.token}, {"addresses", emails}}.dump(), o.http);
+                          json{{"token", a.token}, {"addresses", emails}}.dump(), o.http);
   if (r.error != net::NetError::None) {
     return network_error(err, o.server, r);
   }
@@ -474,7 +491,7 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
   for (std::size_t i = 0; i < certs.size(); ++i) {
     const std::string armored = openpgp::armor(certs[i].cert);
     auto r = net::http_post(o.server + "/pks/add", "application/x-www-form-urlencoded",
-                       "keytext=" + net::form_encode(armored), o.http);
+                            "keytext=" + net::form_encode(armored), o.http);
     if (r.error != net::NetError::None) {
       return network_error(err, o.server, r);
     }
@@ -525,8 +542,8 @@ int upload(const ClientOptions& o, const std::vector<std::string>& files, bool v
           for (const auto& a : waiting) {
             out << " " << a;
           }
-          out << "\n  to mail the confirmation links: keydir verify --server " << o.server
-              << " " << certs[i].file << "\n";
+          out << "\n  to mail the confirmation links: keydir verify --server " << o.server << " "
+              << certs[i].file << "\n";
         }
       }
     }
@@ -549,7 +566,8 @@ int verify(const ClientOptions& o, const std::string& file, const std::vector<st
     return kExitUsage;
   }
   openpgp::Policy policy;
-  auto checked = openpgp::verify_input(*data, policy, now_seconds(), limits::kMaxUploadBytes * 4, 2);
+  auto checked =
+      openpgp::verify_input(*data, policy, now_seconds(), limits::kMaxUploadBytes * 4, 2);
   if (!checked || checked->size() != 1 || !checked->front().accepted()) {
     err << "keydir verify: " << file << ": "
         << (!checked ? checked.error().detail : std::string("give exactly one valid public key"))
@@ -605,9 +623,10 @@ std::string printable(std::string_view text, std::size_t max) {
       continue;
     }
     // One UTF-8 sequence: shortest form, no surrogates, at most U+10FFFF.
-    const std::size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                          : c >= 0xF0 && c <= 0xF4                 ? 4
-                                                                   : 0;
+    const std::size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+                          : c >= 0xE0 && c <= 0xEF ? 3
+                          : c >= 0xF0 && c <= 0xF4 ? 4
+                                                   : 0;
     std::uint32_t cp = c & (n == 2 ? 0x1Fu : n == 3 ? 0x0Fu : 0x07u);
     bool ok = n != 0 && i + n <= text.size();
     for (std::size_t k = 1; ok && k < n; ++k) {
@@ -703,9 +722,9 @@ Result<VksAnswer> parse_vks_answer(std::string_view body, bool status_only) {
       return bad("status names \"" + printable(addr, 80) + "\", which is not an e-mail address");
     }
     const std::string name = state.is_string() ? state.get<std::string>() : std::string();
-    if (name.empty() || name.size() > 32 ||
-        !std::all_of(name.begin(), name.end(),
-                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_' || c == '-'; })) {
+    if (name.empty() || name.size() > 32 || !std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || c == '_' || c == '-';
+        })) {
       return bad("status of " + printable(addr, 80) + " is not a state name");
     }
     a.status.emplace_back(addr, name);
@@ -827,8 +846,8 @@ Result<std::vector<IndexEntry>> parse_mr_index(std::string_view text) {
         return bad("a user ID longer than " + std::to_string(kMaxIndexUserIdBytes) + " octets");
       }
       for (std::size_t i : {2u, 3u}) {
-        if (auto err = decimal(at(i), kMaxIndexTime, i == 2 ? "the creation date" : "the expiry date",
-                               n)) {
+        if (auto err = decimal(at(i), kMaxIndexTime,
+                               i == 2 ? "the creation date" : "the expiry date", n)) {
           return bad(*err);
         }
       }
@@ -892,8 +911,8 @@ void print_index(const std::vector<IndexEntry>& entries, bool as_json, std::ostr
 
 int search(const ClientOptions& o, const std::string& text, bool as_json, std::ostream& out,
            std::ostream& err) {
-  auto r = net::http_get(o.server + "/pks/lookup?op=index&options=mr&search=" + net::form_encode(text),
-                    o.http);
+  auto r = net::http_get(
+      o.server + "/pks/lookup?op=index&options=mr&search=" + net::form_encode(text), o.http);
   if (r.error != net::NetError::None) {
     return network_error(err, o.server, r);
   }

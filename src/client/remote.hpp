@@ -16,12 +16,11 @@
 #include <vector>
 
 #include "client/exit_codes.hpp"
-#include "net/http.hpp"
 #include "common/result.hpp"
+#include "net/http.hpp"
 #include "openpgp/identifiers.hpp"
 
 namespace keydir::client {
-
 
 struct ClientOptions {
   std::string server;  // base URL as net::server_base() makes it
@@ -86,13 +85,13 @@ std::pair<std::string, std::string> wkd_urls(const openpgp::Email& email, bool e
 // One entry of a machine-readable HKP index (draft-gallagher-openpgp-hkp
 // §5.2, GnuPG doc/KEYSERVER), every field checked.
 struct IndexEntry {
-  std::string key;                      // upper-case hex: 8, 16, 32, 40 or 64 digits
+  std::string key;  // upper-case hex: 8, 16, 32, 40 or 64 digits
   std::optional<std::uint8_t> algorithm;
-  std::optional<std::uint32_t> bits;    // at most kMaxIndexBits
-  std::optional<std::uint64_t> created; // seconds since the epoch, at most kMaxIndexTime
+  std::optional<std::uint32_t> bits;     // at most kMaxIndexBits
+  std::optional<std::uint64_t> created;  // seconds since the epoch, at most kMaxIndexTime
   std::optional<std::uint64_t> expires;
-  std::string flags;                    // letters only (r, d, e)
-  std::vector<std::string> user_ids;    // %XX decoded, at most kMaxIndexUserIdBytes each
+  std::string flags;                  // letters only (r, d, e)
+  std::vector<std::string> user_ids;  // %XX decoded, at most kMaxIndexUserIdBytes each
 };
 inline constexpr std::size_t kMaxIndexLineBytes = 16384;
 inline constexpr std::size_t kMaxIndexUserIdBytes = 4096;

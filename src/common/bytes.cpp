@@ -134,8 +134,8 @@ bool Base64Decoder::feed(std::string_view text) {
       std::int8_t d = kB64Table[static_cast<std::uint8_t>(p[3])];
       if ((a | b | c | d) >= 0) {
         std::uint32_t v = static_cast<std::uint32_t>(a) << 18 |
-                          static_cast<std::uint32_t>(b) << 12 |
-                          static_cast<std::uint32_t>(c) << 6 | static_cast<std::uint32_t>(d);
+                          static_cast<std::uint32_t>(b) << 12 | static_cast<std::uint32_t>(c) << 6 |
+                          static_cast<std::uint32_t>(d);
         o[0] = static_cast<std::uint8_t>(v >> 16);
         o[1] = static_cast<std::uint8_t>(v >> 8);
         o[2] = static_cast<std::uint8_t>(v);

@@ -20,7 +20,9 @@ inline ByteView as_bytes(std::string_view s) {
 inline std::string_view as_chars(ByteView b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
-inline void append(Bytes& out, ByteView in) { out.insert(out.end(), in.begin(), in.end()); }
+inline void append(Bytes& out, ByteView in) {
+  out.insert(out.end(), in.begin(), in.end());
+}
 // `value`'s low `width` octets, most significant first.
 void append_be(Bytes& out, std::uint64_t value, std::size_t width);
 void append_be(std::string& out, std::uint64_t value, std::size_t width);

@@ -39,10 +39,10 @@ enum class ErrorCode {
   // lookup
   NotFound,
   // publishing (e-mail verification)
-  RateLimited,      // too many mails for an address or from a client
-  MailFailed,       // the SMTP relay is unreachable or refused the mail
-  TokenInvalid,     // a link that is unknown, used or expired
-  Unauthorized,     // an operator token is needed
+  RateLimited,   // too many mails for an address or from a client
+  MailFailed,    // the SMTP relay is unreachable or refused the mail
+  TokenInvalid,  // a link that is unknown, used or expired
+  Unauthorized,  // an operator token is needed
   // storage
   StorageIo,
   StorageCorruption,
@@ -74,7 +74,7 @@ class [[nodiscard]] Result : public tl::expected<T, Error> {
  public:
   using Base::Base;
   Result() = default;
-  Result(const Base& b) : Base(b) {}       // NOLINT(google-explicit-constructor)
+  Result(const Base& b) : Base(b) {}        // NOLINT(google-explicit-constructor)
   Result(Base&& b) : Base(std::move(b)) {}  // NOLINT(google-explicit-constructor)
 };
 
@@ -88,17 +88,17 @@ inline tl::unexpected<Error> fail(ErrorCode code, std::string detail) {
 #define KEYDIR_CONCAT(a, b) KEYDIR_CONCAT_INNER(a, b)
 // KEYDIR_TRY(auto x, expr): evaluates a Result, returns its error from the
 // enclosing function, or binds the value.
-#define KEYDIR_TRY(lhs, expr)                                              \
-  auto KEYDIR_CONCAT(keydir_try_, __LINE__) = (expr);                      \
-  if (!KEYDIR_CONCAT(keydir_try_, __LINE__)) {                             \
+#define KEYDIR_TRY(lhs, expr)                                                       \
+  auto KEYDIR_CONCAT(keydir_try_, __LINE__) = (expr);                               \
+  if (!KEYDIR_CONCAT(keydir_try_, __LINE__)) {                                      \
     return tl::unexpected(std::move(KEYDIR_CONCAT(keydir_try_, __LINE__).error())); \
-  }                                                                        \
+  }                                                                                 \
   lhs = std::move(*KEYDIR_CONCAT(keydir_try_, __LINE__))
 // KEYDIR_CHECK(expr): evaluates a Result<void> and returns its error.
-#define KEYDIR_CHECK(expr)                                                 \
-  do {                                                                     \
-    auto keydir_check_ = (expr);                                           \
-    if (!keydir_check_) {                                                  \
-      return tl::unexpected(std::move(keydir_check_.error()));             \
-    }                                                                      \
+#define KEYDIR_CHECK(expr)                                     \
+  do {                                                         \
+    auto keydir_check_ = (expr);                               \
+    if (!keydir_check_) {                                      \
+      return tl::unexpected(std::move(keydir_check_.error())); \
+    }                                                          \
   } while (false)

@@ -15,7 +15,11 @@ std::string format(std::uint64_t seconds, const char* fmt) {
 }
 }  // namespace
 
-std::string utc_timestamp(std::uint64_t seconds) { return format(seconds, "%Y-%m-%dT%H:%M:%SZ"); }
-std::string utc_date(std::uint64_t seconds) { return format(seconds, "%Y-%m-%d"); }
+std::string utc_timestamp(std::uint64_t seconds) {
+  return format(seconds, "%Y-%m-%dT%H:%M:%SZ");
+}
+std::string utc_date(std::uint64_t seconds) {
+  return format(seconds, "%Y-%m-%d");
+}
 
 }  // namespace keydir

@@ -36,18 +36,24 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
 NetError kind_of(CURLcode rc) {
   switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return NetError::Dns;
-    case CURLE_COULDNT_CONNECT: return NetError::Connect;
-    case CURLE_OPERATION_TIMEDOUT: return NetError::Timeout;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return NetError::Dns;
+    case CURLE_COULDNT_CONNECT:
+      return NetError::Connect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return NetError::Timeout;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR: return NetError::Tls;
+    case CURLE_SSL_ISSUER_ERROR:
+      return NetError::Tls;
     case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL: return NetError::Usage;
-    default: return NetError::Protocol;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return NetError::Usage;
+    default:
+      return NetError::Protocol;
   }
 }
 

@@ -12,9 +12,9 @@
 namespace keydir::net {
 
 struct HttpOptions {
-  std::string cacert;            // PEM file of CAs to trust instead of the system's
-  long connect_timeout = 5;      // seconds
-  long timeout = 30;             // seconds, whole request
+  std::string cacert;        // PEM file of CAs to trust instead of the system's
+  long connect_timeout = 5;  // seconds
+  long timeout = 30;         // seconds, whole request
   std::size_t max_body = 64u << 20;
   // "HOST:PORT:CONNECT-HOST:CONNECT-PORT" (libcurl CONNECT_TO): send a
   // request for HOST:PORT to another address, keeping the URL's name for TLS.

@@ -4,6 +4,8 @@
 
 namespace keydir::net {
 
-void global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+void global_init() {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 }  // namespace keydir::net

@@ -43,11 +43,16 @@ ArmorKind kind_of(std::string_view label) {
 
 std::string_view label_of(ArmorKind kind) {
   switch (kind) {
-    case ArmorKind::PublicKey: return "PGP PUBLIC KEY BLOCK";
-    case ArmorKind::PrivateKey: return "PGP PRIVATE KEY BLOCK";
-    case ArmorKind::Signature: return "PGP SIGNATURE";
-    case ArmorKind::Message: return "PGP MESSAGE";
-    case ArmorKind::Other: break;
+    case ArmorKind::PublicKey:
+      return "PGP PUBLIC KEY BLOCK";
+    case ArmorKind::PrivateKey:
+      return "PGP PRIVATE KEY BLOCK";
+    case ArmorKind::Signature:
+      return "PGP SIGNATURE";
+    case ArmorKind::Message:
+      return "PGP MESSAGE";
+    case ArmorKind::Other:
+      break;
   }
   return "PGP ARMORED FILE";
 }
@@ -181,8 +186,8 @@ Result<std::vector<ArmorBlock>> dearmor(std::string_view text, std::size_t max_o
       std::string_view l = trim(line);
       if (l.starts_with(kEnd)) {
         if (l != std::string(kEnd) + block.label + std::string(kDashes)) {
-          return fail(ErrorCode::BadArmor, "armor tail does not match its head (" +
-                                               block.label + ")");
+          return fail(ErrorCode::BadArmor,
+                      "armor tail does not match its head (" + block.label + ")");
         }
         ended = true;
         break;
@@ -253,8 +258,7 @@ std::string armor(ByteView data, ArmorKind kind,
   out += "\n";
   // 48 octets make one 64-character line; encoded in place, no second copy.
   constexpr std::size_t kLineOctets = 48;
-  out.reserve(out.size() + (data.size() + kLineOctets - 1) / kLineOctets * 65 + 64 +
-              label.size());
+  out.reserve(out.size() + (data.size() + kLineOctets - 1) / kLineOctets * 65 + 64 + label.size());
   for (std::size_t i = 0; i < data.size(); i += kLineOctets) {
     ByteView chunk = data.subspan(i, std::min(kLineOctets, data.size() - i));
     std::size_t at = out.size();

@@ -30,15 +30,24 @@ namespace {
 
 std::string tag_name(std::uint8_t tag) {
   switch (static_cast<PacketTag>(tag)) {
-    case PacketTag::Signature: return "signature";
-    case PacketTag::PublicKeyEncryptedSessionKey: return "encrypted session key";
-    case PacketTag::SymmetricKeyEncryptedSessionKey: return "encrypted session key";
-    case PacketTag::OnePassSignature: return "one-pass signature";
-    case PacketTag::CompressedData: return "compressed data";
-    case PacketTag::SymmetricallyEncryptedData: return "encrypted data";
-    case PacketTag::LiteralData: return "literal data";
-    case PacketTag::SymEncryptedIntegrityProtectedData: return "encrypted data";
-    default: return "packet type " + std::to_string(tag);
+    case PacketTag::Signature:
+      return "signature";
+    case PacketTag::PublicKeyEncryptedSessionKey:
+      return "encrypted session key";
+    case PacketTag::SymmetricKeyEncryptedSessionKey:
+      return "encrypted session key";
+    case PacketTag::OnePassSignature:
+      return "one-pass signature";
+    case PacketTag::CompressedData:
+      return "compressed data";
+    case PacketTag::SymmetricallyEncryptedData:
+      return "encrypted data";
+    case PacketTag::LiteralData:
+      return "literal data";
+    case PacketTag::SymEncryptedIntegrityProtectedData:
+      return "encrypted data";
+    default:
+      return "packet type " + std::to_string(tag);
   }
 }
 
@@ -77,9 +86,9 @@ class CertBuilder {
       return {};
     }
     if (++packets_ > limits::kMaxPacketsPerCert) {
-      return fail(ErrorCode::TooManyComponents,
-                  "certificate has more than " + std::to_string(limits::kMaxPacketsPerCert) +
-                      " packets");
+      return fail(
+          ErrorCode::TooManyComponents,
+          "certificate has more than " + std::to_string(limits::kMaxPacketsPerCert) + " packets");
     }
     if (broken_) {
       return {};
@@ -100,8 +109,7 @@ class CertBuilder {
       case PacketTag::PublicSubkey: {
         auto key = parse_public_key(p.body);
         if (!key) {
-          c.dropped.push_back({"subkey at offset " + std::to_string(p.offset),
-                               key.error().detail});
+          c.dropped.push_back({"subkey at offset " + std::to_string(p.offset), key.error().detail});
           slot_ = Slot::Nowhere;
           return {};
         }
@@ -141,12 +149,18 @@ class CertBuilder {
       return;
     }
     switch (slot_) {
-      case Slot::Primary: c.direct_signatures.push_back(std::move(*sig)); return;
-      case Slot::UserId: c.user_ids.back().signatures.push_back(std::move(*sig)); return;
+      case Slot::Primary:
+        c.direct_signatures.push_back(std::move(*sig));
+        return;
+      case Slot::UserId:
+        c.user_ids.back().signatures.push_back(std::move(*sig));
+        return;
       case Slot::UserAttribute:
         c.user_attributes.back().signatures.push_back(std::move(*sig));
         return;
-      case Slot::Subkey: c.subkeys.back().signatures.push_back(std::move(*sig)); return;
+      case Slot::Subkey:
+        c.subkeys.back().signatures.push_back(std::move(*sig));
+        return;
       case Slot::Nowhere:
         c.dropped.push_back({where, "follows a component that was dropped"});
         return;
@@ -181,8 +195,8 @@ Result<std::vector<ParsedCert>> parse_certificates(ByteView binary, const ParseO
     if (tag == PacketTag::PublicKey) {
       builder.start(*packet);
       if (options.max_certs && certs.size() >= options.max_certs) {
-        return fail(ErrorCode::TooManyComponents,
-                    "more than " + std::to_string(options.max_certs) + " certificates in one input");
+        return fail(ErrorCode::TooManyComponents, "more than " + std::to_string(options.max_certs) +
+                                                      " certificates in one input");
       }
       continue;
     }
@@ -191,8 +205,7 @@ Result<std::vector<ParsedCert>> parse_certificates(ByteView binary, const ParseO
   builder.finish();
   if (certs.empty()) {
     std::string what = builder.orphans().empty() ? "empty input" : builder.orphans().front();
-    return fail(ErrorCode::NoCertificate,
-                "no public key found (input starts with: " + what + ")");
+    return fail(ErrorCode::NoCertificate, "no public key found (input starts with: " + what + ")");
   }
   return certs;
 }

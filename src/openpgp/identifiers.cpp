@@ -29,7 +29,9 @@ char ascii_lower_char(char c) {
 }
 }  // namespace
 
-KeyId::KeyId(ByteView bytes) { std::copy_n(bytes.begin(), kSize, bytes_.begin()); }
+KeyId::KeyId(ByteView bytes) {
+  std::copy_n(bytes.begin(), kSize, bytes_.begin());
+}
 
 Result<KeyId> KeyId::from_hex(std::string_view hex) {
   hex = strip_hex_prefix(hex);

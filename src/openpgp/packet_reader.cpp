@@ -56,9 +56,15 @@ Result<std::optional<PacketHeader>> peek_packet_header(ByteView data, std::size_
     h.tag = (ctb >> 2) & 0x0f;
     std::size_t n = 0;
     switch (ctb & 0x03) {
-      case 0: n = 1; break;
-      case 1: n = 2; break;
-      case 2: n = 4; break;
+      case 0:
+        n = 1;
+        break;
+      case 1:
+        n = 2;
+        break;
+      case 2:
+        n = 4;
+        break;
       default:
         return fail(ErrorCode::MalformedPacket, "indeterminate packet length at offset " +
                                                     std::to_string(offset) +
@@ -91,10 +97,10 @@ Result<std::optional<RawPacket>> PacketReader::next() {
   }
   std::size_t left = rest.size() - header->header_len;
   if (left < header->body_len) {
-    return fail(ErrorCode::MalformedPacket,
-                "truncated packet at offset " + std::to_string(start) + ": header says " +
-                    std::to_string(header->body_len) + " octets, " + std::to_string(left) +
-                    " left");
+    return fail(ErrorCode::MalformedPacket, "truncated packet at offset " + std::to_string(start) +
+                                                ": header says " +
+                                                std::to_string(header->body_len) + " octets, " +
+                                                std::to_string(left) + " left");
   }
   RawPacket p;
   p.tag = header->tag;

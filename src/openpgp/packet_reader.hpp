@@ -18,9 +18,9 @@
 namespace keydir::openpgp {
 
 struct RawPacket {
-  std::uint8_t tag = 0;       // packet type ID (0..63)
-  ByteView body;              // borrowed from the input
-  std::size_t offset = 0;     // of the header in the input, for messages
+  std::uint8_t tag = 0;    // packet type ID (0..63)
+  ByteView body;           // borrowed from the input
+  std::size_t offset = 0;  // of the header in the input, for messages
 };
 
 struct PacketHeader {

@@ -118,10 +118,14 @@ Result<void> read_key_material(ByteReader& r, PublicKey& key) {
       }
       return {};
     }
-    case PublicKeyAlgorithm::X25519: return read_native(32, 255);
-    case PublicKeyAlgorithm::X448: return read_native(56, 448);
-    case PublicKeyAlgorithm::Ed25519: return read_native(32, 255);
-    case PublicKeyAlgorithm::Ed448: return read_native(57, 448);
+    case PublicKeyAlgorithm::X25519:
+      return read_native(32, 255);
+    case PublicKeyAlgorithm::X448:
+      return read_native(56, 448);
+    case PublicKeyAlgorithm::Ed25519:
+      return read_native(32, 255);
+    case PublicKeyAlgorithm::Ed448:
+      return read_native(57, 448);
   }
   // An algorithm we do not know: the rest of the packet is its material.
   key.material_known = false;
@@ -177,8 +181,8 @@ Result<PublicKey> parse_public_key(ByteView body) {
   h.update_be(body.size(), key.version == 4 ? 2 : 4);
   h.update(body);
   Bytes fpr = h.finish();
-  key.fingerprint = Fingerprint(
-      key.version == 4 ? Fingerprint::Version::V4 : Fingerprint::Version::V6, fpr);
+  key.fingerprint =
+      Fingerprint(key.version == 4 ? Fingerprint::Version::V4 : Fingerprint::Version::V6, fpr);
   key.key_id = key.fingerprint.key_id();
   key.body.assign(body.begin(), body.end());
   return key;
@@ -262,9 +266,9 @@ Result<void> interpret_subpackets(Signature& sig) {
     auto type = static_cast<SubpacketType>(sp.type);
     auto need = [&](std::size_t n) -> Result<void> {
       if (d.size() != n) {
-        return fail(ErrorCode::MalformedPacket,
-                    "signature subpacket " + std::to_string(sp.type) + " has length " +
-                        std::to_string(d.size()) + ", expected " + std::to_string(n));
+        return fail(ErrorCode::MalformedPacket, "signature subpacket " + std::to_string(sp.type) +
+                                                    " has length " + std::to_string(d.size()) +
+                                                    ", expected " + std::to_string(n));
       }
       return {};
     };

@@ -23,11 +23,11 @@ namespace keydir::openpgp {
 
 // Algorithm-specific public key fields (RFC 9580 §5.5.5).
 struct KeyMaterial {
-  std::vector<Bytes> mpis;   // RSA: n, e; DSA: p, q, g, y; ElGamal: p, g, y
+  std::vector<Bytes> mpis;  // RSA: n, e; DSA: p, q, g, y; ElGamal: p, g, y
   Curve curve = Curve::Unknown;
-  Bytes oid;                 // ECDH / ECDSA / EdDSALegacy
-  Bytes point;               // EC point as stored in its MPI (with prefix octet)
-  Bytes native;              // X25519, X448, Ed25519, Ed448: raw public key
+  Bytes oid;     // ECDH / ECDSA / EdDSALegacy
+  Bytes point;   // EC point as stored in its MPI (with prefix octet)
+  Bytes native;  // X25519, X448, Ed25519, Ed448: raw public key
 };
 
 struct PublicKey {
@@ -39,7 +39,7 @@ struct PublicKey {
   bool material_known = false;  // false: algorithm we do not parse (kept opaque)
   Fingerprint fingerprint;
   KeyId key_id;
-  unsigned bits = 0;            // modulus or field size, 0 if unknown
+  unsigned bits = 0;  // modulus or field size, 0 if unknown
 };
 
 // Parses a public key or subkey packet body. Errors: UnsupportedVersion for v2,
@@ -80,12 +80,12 @@ struct Signature {
   bool primary_user_id = false;
   std::optional<std::uint8_t> revocation_code;
   std::string revocation_reason;
-  std::vector<KeyId> issuer_key_ids;          // both areas
+  std::vector<KeyId> issuer_key_ids;             // both areas
   std::vector<Fingerprint> issuer_fingerprints;  // both areas
-  std::vector<Bytes> embedded_signatures;     // raw bodies, both areas
-  std::vector<Bytes> attested_digests;        // AttestedCertifications (hashed)
-  bool unknown_critical = false;              // RFC 9580 §5.2.3.7 critical bit set on
-                                              // a subpacket we do not understand
+  std::vector<Bytes> embedded_signatures;        // raw bodies, both areas
+  std::vector<Bytes> attested_digests;           // AttestedCertifications (hashed)
+  bool unknown_critical = false;                 // RFC 9580 §5.2.3.7 critical bit set on
+                                                 // a subpacket we do not understand
 
   // Body with the unhashed area emptied: two signatures that differ only in
   // their unhashed subpackets are the same signature.

@@ -39,10 +39,10 @@ Result<void> Policy::check_key(const PublicKey& key) const {
     case PublicKeyAlgorithm::ElGamalEncryptOnly:
     case PublicKeyAlgorithm::ElGamalEncryptOrSign:
       if (key.bits < min_rsa_dsa_bits) {
-        return fail(ErrorCode::WeakAlgorithm,
-                    std::string(algorithm_name(key.algorithm)) + " key of " +
-                        std::to_string(key.bits) + " bits (minimum " +
-                        std::to_string(min_rsa_dsa_bits) + ")");
+        return fail(ErrorCode::WeakAlgorithm, std::string(algorithm_name(key.algorithm)) +
+                                                  " key of " + std::to_string(key.bits) +
+                                                  " bits (minimum " +
+                                                  std::to_string(min_rsa_dsa_bits) + ")");
       }
       return {};
     case PublicKeyAlgorithm::Ecdh:

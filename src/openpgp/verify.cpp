@@ -58,7 +58,8 @@ Revocation revocation_of(const Signature& sig) {
   return Revocation{sig.created.value_or(0), sig.revocation_code, sig.revocation_reason};
 }
 
-const Signature* newest(const std::vector<Signature>& sigs, const std::function<bool(const Signature&)>& pred) {
+const Signature* newest(const std::vector<Signature>& sigs,
+                        const std::function<bool(const Signature&)>& pred) {
   const Signature* best = nullptr;
   for (const auto& s : sigs) {
     if (pred(s) && (!best || newer(s, *best))) {
@@ -210,8 +211,8 @@ struct Verifier {
       Kind kind;
     };
     std::vector<Slot> slots;
-    slots.push_back({&c.direct_signatures, [this](Hasher& h) { hash_key(h, primary); },
-                     Kind::Primary});
+    slots.push_back(
+        {&c.direct_signatures, [this](Hasher& h) { hash_key(h, primary); }, Kind::Primary});
     auto add_user = [&](UserIdBundle& u, std::uint8_t prefix) {
       slots.push_back({&u.signatures,
                        [this, &u, prefix](Hasher& h) {
@@ -293,8 +294,8 @@ struct Verifier {
     }
     std::size_t n = sigs.size() - max;
     sigs.resize(max);
-    strip(component, std::to_string(n) + " older self-signatures beyond the limit of " +
-                         std::to_string(max));
+    strip(component,
+          std::to_string(n) + " older self-signatures beyond the limit of " + std::to_string(max));
   }
 
   std::optional<std::pair<UserIdBundle, UserIdState>> user_bundle(UserIdBundle& in,
@@ -311,8 +312,8 @@ struct Verifier {
                      sig.type == SignatureType::CertificationRevocation ||
                      sig.type == SignatureType::AttestationKey;
       if (!allowed) {
-        strip(desc, std::string(signature_type_name(sig.type)) +
-                        " signature on a user ID is misplaced");
+        strip(desc,
+              std::string(signature_type_name(sig.type)) + " signature on a user ID is misplaced");
         continue;
       }
       if (sig.has_issuer() && !sig.issued_by(primary)) {
@@ -338,8 +339,8 @@ struct Verifier {
     }
     UserIdBundle out{in.body, {}};
     UserIdState state;
-    const Signature* attestation = newest(
-        self, [](const Signature& s) { return s.type == SignatureType::AttestationKey; });
+    const Signature* attestation =
+        newest(self, [](const Signature& s) { return s.type == SignatureType::AttestationKey; });
     std::stable_sort(third.begin(), third.end(),
                      [](const Signature* a, const Signature* b) { return newer(*a, *b); });
     std::size_t kept_by_policy = 0;
@@ -362,10 +363,10 @@ struct Verifier {
                       issuer_of(*t) + " (not attested by the key owner)");
     }
     cap(self, desc, [](const Signature& s) { return is_certification(s.type); });
-    const Signature* cert = newest(self, [](const Signature& s) { return is_certification(s.type); });
-    const Signature* rev = newest(self, [](const Signature& s) {
-      return s.type == SignatureType::CertificationRevocation;
-    });
+    const Signature* cert =
+        newest(self, [](const Signature& s) { return is_certification(s.type); });
+    const Signature* rev = newest(
+        self, [](const Signature& s) { return s.type == SignatureType::CertificationRevocation; });
     if (rev && (!cert || rev->created.value_or(0) >= cert->created.value_or(0))) {
       state.revocation = revocation_of(*rev);
     }
@@ -389,8 +390,8 @@ struct Verifier {
     h->update_be(norm.size(), 4);
     h->update(norm);
     Bytes d = h->finish();
-    return std::find(attestation.attested_digests.begin(), attestation.attested_digests.end(),
-                     d) != attestation.attested_digests.end();
+    return std::find(attestation.attested_digests.begin(), attestation.attested_digests.end(), d) !=
+           attestation.attested_digests.end();
   }
 
   std::optional<std::pair<SubkeyBundle, KeyState>> subkey(SubkeyBundle& in) {
@@ -415,10 +416,9 @@ struct Verifier {
     std::unique_ptr<VerifyingKey> sub_key;
     std::vector<Signature> valid;
     for (auto& sig : in.signatures) {
-      if (sig.type != SignatureType::SubkeyBinding &&
-          sig.type != SignatureType::SubkeyRevocation) {
-        strip(desc, std::string(signature_type_name(sig.type)) +
-                        " signature on a subkey is misplaced");
+      if (sig.type != SignatureType::SubkeyBinding && sig.type != SignatureType::SubkeyRevocation) {
+        strip(desc,
+              std::string(signature_type_name(sig.type)) + " signature on a subkey is misplaced");
         continue;
       }
       if (sig.has_issuer() && !sig.issued_by(primary)) {
@@ -439,8 +439,8 @@ struct Verifier {
       }
       valid.push_back(std::move(sig));
     }
-    const Signature* binding = newest(
-        valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
+    const Signature* binding =
+        newest(valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
     // As for user IDs: a subkey whose only self-signature is its revocation
     // is kept, served as revoked (never as a usable key).
     if (!binding && std::none_of(valid.begin(), valid.end(), [](const Signature& s) {
@@ -450,15 +450,15 @@ struct Verifier {
       return std::nullopt;
     }
     cap(valid, desc, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
-    binding = newest(valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
+    binding =
+        newest(valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
     KeyState state;
     if (binding) {
       state.flags = binding->key_flags;
       state.expires = expiry(sub, binding);
     }
-    if (const Signature* rev = newest(valid, [](const Signature& s) {
-          return s.type == SignatureType::SubkeyRevocation;
-        })) {
+    if (const Signature* rev = newest(
+            valid, [](const Signature& s) { return s.type == SignatureType::SubkeyRevocation; })) {
       state.revocation = revocation_of(*rev);
     }
     return std::make_pair(SubkeyBundle{std::move(in.key), std::move(valid)}, state);
@@ -544,11 +544,10 @@ struct Verifier {
         continue;
       }
       if (sig.has_issuer() && !sig.issued_by(primary)) {
-        v.strip(primary_desc,
-                sig.type == SignatureType::KeyRevocation
-                    ? "revocation by another key (" + issuer_of(sig) +
-                          "): a designated revoker's signature cannot be checked here"
-                    : "third-party direct-key signature by " + issuer_of(sig));
+        v.strip(primary_desc, sig.type == SignatureType::KeyRevocation
+                                  ? "revocation by another key (" + issuer_of(sig) +
+                                        "): a designated revoker's signature cannot be checked here"
+                                  : "third-party direct-key signature by " + issuer_of(sig));
         continue;
       }
       Context ctx = [&](Hasher& h) { hash_key(h, primary); };
@@ -605,8 +604,8 @@ struct Verifier {
         newest(direct, [](const Signature& s) { return s.type == SignatureType::KeyRevocation; });
     if (primary.version == 6 && !direct_key && !key_rev) {
       // RFC 9580 §10.1.1: a v6 certificate carries a direct-key signature.
-      return refuse(Error{ErrorCode::NoValidComponents,
-                          "v6 primary key has no valid direct-key signature"});
+      return refuse(
+          Error{ErrorCode::NoValidComponents, "v6 primary key has no valid direct-key signature"});
     }
     const bool certified_user_id =
         std::any_of(vc.cert_.user_ids.begin(), vc.cert_.user_ids.end(), [&](const auto& u) {
@@ -659,8 +658,8 @@ struct Verifier {
     const Signature* key_sig = direct_key;
     if (!key_sig || !key_sig->key_expires_after) {
       if (primary_uid) {
-        const Signature* uid_sig = newest(
-            vc.cert_.user_ids[*primary_uid].signatures, [&](const Signature& s) {
+        const Signature* uid_sig =
+            newest(vc.cert_.user_ids[*primary_uid].signatures, [&](const Signature& s) {
               return is_certification(s.type) && (!s.has_issuer() || s.issued_by(primary));
             });
         if (uid_sig && (!key_sig || uid_sig->key_expires_after)) {
@@ -712,7 +711,8 @@ Result<std::vector<Verification>> verify_input(ByteView input, const Policy& pol
       out.push_back(std::move(v));
       continue;
     }
-    out.push_back(Verifier::run<VerifiedCertificate>(std::move(*p.cert), policy, now, std::nullopt));
+    out.push_back(
+        Verifier::run<VerifiedCertificate>(std::move(*p.cert), policy, now, std::nullopt));
   }
   return out;
 }

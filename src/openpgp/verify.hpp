@@ -99,9 +99,9 @@ class StoredCertificate final : public CertificateStates {
 template <typename C>
 struct BasicVerification {
   std::optional<Fingerprint> fingerprint;
-  std::optional<C> cert;                    // set when accepted
-  std::optional<Error> refusal;             // set when refused
-  std::vector<Finding> stripped;            // what was left out, and why
+  std::optional<C> cert;          // set when accepted
+  std::optional<Error> refusal;   // set when refused
+  std::vector<Finding> stripped;  // what was left out, and why
   [[nodiscard]] bool accepted() const { return cert.has_value(); }
 };
 using Verification = BasicVerification<VerifiedCertificate>;

@@ -109,10 +109,10 @@ std::pair<std::size_t, std::size_t> AdjustedView::range(const std::vector<Moved>
   auto lo = std::partition_point(moved.begin(), moved.end(), [&](const Moved& m) {
     return compare_prefix(m.bits, prefix) < 0;
   });
-  auto hi = std::partition_point(lo, moved.end(), [&](const Moved& m) {
-    return compare_prefix(m.bits, prefix) == 0;
-  });
-  return {static_cast<std::size_t>(lo - moved.begin()), static_cast<std::size_t>(hi - moved.begin())};
+  auto hi = std::partition_point(
+      lo, moved.end(), [&](const Moved& m) { return compare_prefix(m.bits, prefix) == 0; });
+  return {static_cast<std::size_t>(lo - moved.begin()),
+          static_cast<std::size_t>(hi - moved.begin())};
 }
 
 void AdjustedView::adjust(TreeNode& n) const {

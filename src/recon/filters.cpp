@@ -43,7 +43,9 @@ bool Filters::v3_v4_only() const {
   return std::find(terms.begin(), terms.end(), "versions:34") != terms.end();
 }
 
-std::string filter_profiles() { return "sks, hockeypuck-2.3"; }
+std::string filter_profiles() {
+  return "sks, hockeypuck-2.3";
+}
 
 Result<Filters> parse_filters(std::string_view spec) {
   std::string_view list = spec;
@@ -75,7 +77,8 @@ Result<Filters> parse_filters(std::string_view spec) {
       }
       return fail(ErrorCode::BadQuery, "filter \"" + std::string(term) +
                                            "\" is not one keydird applies, so it does not "
-                                           "announce it (it applies: " + known + ")");
+                                           "announce it (it applies: " +
+                                           known + ")");
     }
     f.terms.emplace_back(term);
   }

@@ -19,7 +19,9 @@ enum Type : std::uint8_t {
   kConfig = 10,
 };
 
-void put_int(Bytes& out, std::uint32_t v) { append_be(out, v, 4); }
+void put_int(Bytes& out, std::uint32_t v) {
+  append_be(out, v, 4);
+}
 
 void put_string(Bytes& out, std::string_view s) {
   put_int(out, static_cast<std::uint32_t>(s.size()));
@@ -196,14 +198,30 @@ Result<Message> decode(ByteView frame) {
       m = std::move(f);
       break;
     }
-    case kElements: m = Elements{r.zs()}; break;
-    case kFullElements: m = FullElements{r.zs()}; break;
-    case kSyncFail: m = SyncFail{}; break;
-    case kDone: m = Done{}; break;
-    case kFlush: m = Flush{}; break;
-    case kError: m = ErrorMsg{r.str()}; break;
-    case kDbRqst: m = DbRqst{r.str()}; break;
-    case kDbRepl: m = DbRepl{r.str()}; break;
+    case kElements:
+      m = Elements{r.zs()};
+      break;
+    case kFullElements:
+      m = FullElements{r.zs()};
+      break;
+    case kSyncFail:
+      m = SyncFail{};
+      break;
+    case kDone:
+      m = Done{};
+      break;
+    case kFlush:
+      m = Flush{};
+      break;
+    case kError:
+      m = ErrorMsg{r.str()};
+      break;
+    case kDbRqst:
+      m = DbRqst{r.str()};
+      break;
+    case kDbRepl:
+      m = DbRepl{r.str()};
+      break;
     case kConfig: {
       Config c;
       std::uint32_t n = r.u32();
@@ -232,7 +250,8 @@ Result<Message> decode(ByteView frame) {
       m = std::move(c);
       break;
     }
-    default: return bad("unknown type " + std::to_string(frame[0]));
+    default:
+      return bad("unknown type " + std::to_string(frame[0]));
   }
   if (!r.ok()) {
     return bad(std::string(message_name(m)) + " truncated or out of bounds");

@@ -5,7 +5,9 @@
 
 namespace keydir::recon {
 
-Poly::Poly(std::vector<Zp> coeffs) : c_(std::move(coeffs)) { trim(); }
+Poly::Poly(std::vector<Zp> coeffs) : c_(std::move(coeffs)) {
+  trim();
+}
 
 void Poly::trim() {
   while (!c_.empty() && c_.back().is_zero()) {

@@ -188,9 +188,13 @@ TreeNode PrefixTree::view(const Node& n) const {
   return TreeNode{n.key(config_.bit_quantum), n.depth, n.size, n.svalues, n.is_leaf()};
 }
 
-Result<TreeNode> PrefixTree::root_node() const { return view(*root_); }
+Result<TreeNode> PrefixTree::root_node() const {
+  return view(*root_);
+}
 
-Result<TreeNode> PrefixTree::find(const Bitstring& prefix) const { return view(node(prefix)); }
+Result<TreeNode> PrefixTree::find(const Bitstring& prefix) const {
+  return view(node(prefix));
+}
 
 Result<std::vector<TreeNode>> PrefixTree::children_of(const TreeNode& n) const {
   std::vector<TreeNode> out;

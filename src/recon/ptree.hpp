@@ -31,7 +31,7 @@ class PrefixTree final : public TreeView {
     int depth = 0;
     std::uint64_t size = 0;
     std::vector<Zp> svalues;
-    std::vector<Zp> elements;                   // a leaf's own elements
+    std::vector<Zp> elements;                     // a leaf's own elements
     std::vector<std::unique_ptr<Node>> children;  // empty for a leaf
 
     [[nodiscard]] bool is_leaf() const { return children.empty(); }

@@ -32,7 +32,9 @@ class Bitstring {
 
   [[nodiscard]] int size() const { return bits_; }
   [[nodiscard]] const Bytes& bytes() const { return buf_; }
-  [[nodiscard]] int get(int i) const { return (buf_[static_cast<std::size_t>(i / 8)] >> (7 - i % 8)) & 1; }
+  [[nodiscard]] int get(int i) const {
+    return (buf_[static_cast<std::size_t>(i / 8)] >> (7 - i % 8)) & 1;
+  }
   void set(int i, int v);
   [[nodiscard]] std::string to_string() const;  // "0110..."
   friend bool operator==(const Bitstring&, const Bitstring&) = default;

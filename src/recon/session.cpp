@@ -148,9 +148,9 @@ Result<Message> read_message(Stream& s, std::uint64_t* octets) {
     return tl::unexpected(n.error());
   }
   if (*n == 0 || *n > kMaxMessageBytes) {
-    return fail(ErrorCode::ProtocolError,
-                "recon message of " + std::to_string(*n) + " octets (limit " +
-                    std::to_string(kMaxMessageBytes) + ")");
+    return fail(ErrorCode::ProtocolError, "recon message of " + std::to_string(*n) +
+                                              " octets (limit " + std::to_string(kMaxMessageBytes) +
+                                              ")");
   }
   Bytes frame(*n);
   auto r = s.read_exact(frame.data(), frame.size());
@@ -216,8 +216,9 @@ Result<Config> settle_config(Stream& s, const Config& local, const Config& remot
   }
   if (*status != "passed") {
     auto why = read_string(s, 4096);
-    return fail(ErrorCode::ProtocolError,
-                "the peer refused our config: " + (why ? quoted(*why, 512) : std::string("(no reason)")));
+    return fail(
+        ErrorCode::ProtocolError,
+        "the peer refused our config: " + (why ? quoted(*why, 512) : std::string("(no reason)")));
   }
   return remote;
 }
@@ -378,8 +379,8 @@ Result<Outcome> answer_session(Stream& s, const TreeView& tree, const SessionLim
       KEYDIR_TRY(const TreeNode n, tree.find(f->prefix));
       if (n.size > limits.max_full_elements) {
         return protocol_error("ReconRqstFull for a node of " + std::to_string(n.size) +
-                              " elements (at most " +
-                              std::to_string(limits.max_full_elements) + " are sent whole)");
+                              " elements (at most " + std::to_string(limits.max_full_elements) +
+                              " are sent whole)");
       }
       KEYDIR_TRY(auto local, tree.elements_of(n));
       add_recover(out, seen, minus(f->elements, local), limits.max_recover);

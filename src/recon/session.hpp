@@ -48,8 +48,8 @@ class SocketStream final : public Stream {
 Result<Message> read_message(Stream& s, std::uint64_t* octets = nullptr);
 
 struct SessionLimits {
-  std::size_t max_outstanding = 100;   // requests in flight per batch (conflux default)
-  std::size_t max_recover = 15000;     // elements one session may ask to fetch
+  std::size_t max_outstanding = 100;  // requests in flight per batch (conflux default)
+  std::size_t max_recover = 15000;    // elements one session may ask to fetch
   std::size_t max_request_queue = 60000;
   // The answering side queues its replies until the asker's Flush. A peer
   // that asks without flushing (a tiny ReconRqstFull for the root costs it

@@ -102,14 +102,17 @@ Limbs pow2_mod(int k) {
   return r;
 }
 
-const Limbs kR2 = pow2_mod(384);  // R^2 mod p, R = 2^192
+const Limbs kR2 = pow2_mod(384);   // R^2 mod p, R = 2^192
 const Limbs kOne = pow2_mod(192);  // R mod p: 1 in Montgomery form
 
 // Any a < 2^192 (not only a < p): the CIOS result (a * R^2 + m p) / R stays
 // below 2p, and one subtraction reduces it.
-Limbs to_mont(Limbs a) { return mont_mul(a, kR2); }
-Limbs from_mont(Limbs a) { return mont_mul(a, Limbs{1, 0, 0}); }
-
+Limbs to_mont(Limbs a) {
+  return mont_mul(a, kR2);
+}
+Limbs from_mont(Limbs a) {
+  return mont_mul(a, Limbs{1, 0, 0});
+}
 
 const Limbs kHalf = [] {
   Limbs h = sub(kP, Limbs{1, 0, 0});
@@ -121,8 +124,12 @@ const Limbs kHalf = [] {
 
 }  // namespace
 
-const std::array<std::uint64_t, 3>& Zp::modulus() { return kP; }
-const std::array<std::uint64_t, 3>& Zp::half_order() { return kHalf; }
+const std::array<std::uint64_t, 3>& Zp::modulus() {
+  return kP;
+}
+const std::array<std::uint64_t, 3>& Zp::half_order() {
+  return kHalf;
+}
 
 Zp Zp::of_int(std::int64_t v) {
   Zp z;
@@ -217,7 +224,9 @@ Zp Zp::pow(const std::array<std::uint64_t, 3>& e) const {
 
 namespace {
 
-bool is_one(const Limbs& a) { return a[0] == 1 && a[1] == 0 && a[2] == 0; }
+bool is_one(const Limbs& a) {
+  return a[0] == 1 && a[1] == 0 && a[2] == 0;
+}
 
 void shr1(Limbs& a) {
   a[0] = (a[0] >> 1) | (a[1] << 63);
@@ -233,7 +242,9 @@ void half_mod(Limbs& x) {
   shr1(x);
 }
 
-Limbs sub_mod(Limbs a, Limbs b) { return geq(a, b) ? sub(a, b) : sub(add(a, kP), b); }
+Limbs sub_mod(Limbs a, Limbs b) {
+  return geq(a, b) ? sub(a, b) : sub(add(a, kP), b);
+}
 
 }  // namespace
 

@@ -22,7 +22,7 @@ struct Buffer {
   std::mutex mu;  // the owning thread, and the flusher once a second
   std::string data;
   std::int64_t second = -1;  // the second `stamp` was made for
-  char stamp[24] = {};        // "YYYY-MM-DD HH:MM:SS."
+  char stamp[24] = {};       // "YYYY-MM-DD HH:MM:SS."
 };
 
 void write_all(int fd, std::string& data) {
@@ -115,7 +115,7 @@ AccessLog::~AccessLog() {
 }
 
 Result<std::unique_ptr<AccessLog>> AccessLog::open(const std::string& target,
-                                                  std::chrono::milliseconds flush_every) {
+                                                   std::chrono::milliseconds flush_every) {
   auto impl = std::make_unique<Impl>();
   if (target == "-") {
     impl->fd = STDERR_FILENO;
@@ -156,6 +156,8 @@ void AccessLog::write(std::string_view line) {
   }
 }
 
-void AccessLog::flush() { impl_->flush_all(); }
+void AccessLog::flush() {
+  impl_->flush_all();
+}
 
 }  // namespace keydir::server

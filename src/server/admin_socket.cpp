@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace keydir::server {
 
@@ -96,11 +96,15 @@ void reply(int fd, const AdminReply& r) {
 
 }  // namespace
 
-std::string admin_socket_path(const std::string& data_dir) { return data_dir + "/admin.sock"; }
+std::string admin_socket_path(const std::string& data_dir) {
+  return data_dir + "/admin.sock";
+}
 
 AdminSocket::AdminSocket(Handler handler) : handler_(std::move(handler)) {}
 
-AdminSocket::~AdminSocket() { stop(); }
+AdminSocket::~AdminSocket() {
+  stop();
+}
 
 Result<void> AdminSocket::start(const std::string& path) {
   sockaddr_un addr{};
@@ -205,8 +209,9 @@ void AdminSocket::accept_loop() {
         busy = true;
       }
     }
-    reply(fd, AdminReply{1, "", "keydird: the server runs " + std::to_string(kMaxActive) +
-                                    " admin commands already; try again when one ends\n"});
+    reply(fd, AdminReply{1, "",
+                         "keydird: the server runs " + std::to_string(kMaxActive) +
+                             " admin commands already; try again when one ends\n"});
     ::close(fd);
   }
 }
@@ -219,8 +224,8 @@ void AdminSocket::serve_one(int fd) {
   }
   // The file mode is the first gate; this one holds if the mode was loosened.
   if (cred.uid != 0 && cred.uid != ::geteuid()) {
-    spdlog::warn("admin socket: refused uid {} (pid {}): not the server's user or root",
-                 cred.uid, cred.pid);
+    spdlog::warn("admin socket: refused uid {} (pid {}): not the server's user or root", cred.uid,
+                 cred.pid);
     reply(fd, AdminReply{1, "",
                          "keydird: refused: uid " + std::to_string(cred.uid) +
                              " may not administer this directory (only its own user and root)\n"});
@@ -230,7 +235,8 @@ void AdminSocket::serve_one(int fd) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   auto line = read_line(fd, kMaxRequest);
   if (!line) {
-    reply(fd, AdminReply{2, "", "keydird: the admin request was cut off, too slow or over 1 MiB\n"});
+    reply(fd,
+          AdminReply{2, "", "keydird: the admin request was cut off, too slow or over 1 MiB\n"});
     return;
   }
   json j = json::parse(*line, nullptr, false);

@@ -17,8 +17,8 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -37,9 +37,8 @@ struct AdminReply {
 
 class AdminSocket {
  public:
-  using Handler =
-      std::function<AdminReply(const std::vector<std::string>& args, const std::string& cwd,
-                               uid_t uid)>;
+  using Handler = std::function<AdminReply(const std::vector<std::string>& args,
+                                           const std::string& cwd, uid_t uid)>;
   // A file or folder as the client sees it: the server refuses a request when
   // it sees another one at that path (it runs in its own mount namespace:
   // systemd's PrivateTmp, ProtectHome).

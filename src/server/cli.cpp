@@ -20,7 +20,8 @@ std::unique_ptr<Cli> make_cli() {
   auto& data = c->data;
   auto& sync = c->sync;
 
-  auto* serve = c->serve = app.add_subcommand("serve", "Serve HKP (and HKPS with --tls-cert/--tls-key)");
+  auto* serve = c->serve =
+      app.add_subcommand("serve", "Serve HKP (and HKPS with --tls-cert/--tls-key)");
   auto& listen = c->listen;
   auto& http = c->http;
   auto& tls_cert = c->tls_cert;
@@ -37,8 +38,9 @@ std::unique_ptr<Cli> make_cli() {
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   serve->add_option("--data", data, "Data folder")->capture_default_str();
-  serve->add_option("--threads", http.threads,
-                    "HTTP worker threads (0: two per core; measured faster than one per core)")
+  serve
+      ->add_option("--threads", http.threads,
+                   "HTTP worker threads (0: two per core; measured faster than one per core)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
   serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM) for HKPS");
@@ -52,18 +54,19 @@ std::unique_ptr<Cli> make_cli() {
                     "File served as the WKD policy (default: a comment line)");
   serve->add_option("--wkd-submission-address", wkd_submission,
                     "Address served as WKD submission-address (default: none)");
-  serve->add_option("--site-name", site_name, "Name shown on the web pages")
-      ->capture_default_str();
+  serve->add_option("--site-name", site_name, "Name shown on the web pages")->capture_default_str();
   auto& mode_text = c->mode_text;
   auto& public_url = c->public_url;
   auto& smtp = c->smtp;
   auto& verify_token_hours = c->verify_token_hours;
   auto& operator_tokens = c->operator_tokens;
   auto& managed_uploads = c->managed_uploads;
-  serve->add_option("--mode", mode_text,
-                    "Who may publish an address: open (everything valid), verified (the "
-                    "address's owner confirms by e-mail), managed (an organization's domains). Default: "
-                    "the mode the store records; open for a new store")
+  serve
+      ->add_option(
+          "--mode", mode_text,
+          "Who may publish an address: open (everything valid), verified (the "
+          "address's owner confirms by e-mail), managed (an organization's domains). Default: "
+          "the mode the store records; open for a new store")
       ->check(CLI::IsMember({"open", "verified", "managed"}));
   serve->add_option("--public-url", public_url,
                     "Base URL of the links in confirmation mails (default: http://LISTEN)");
@@ -81,8 +84,9 @@ std::unique_ptr<Cli> make_cli() {
   serve->add_flag("--smtp-insecure-loopback", smtp.insecure_loopback,
                   "Allow the SMTP login without TLS, for a relay on 127.0.0.1, ::1 or "
                   "localhost only (by default a login requires STARTTLS or smtps://)");
-  serve->add_option("--verify-token-hours", verify_token_hours,
-                    "Lifetime of the links in confirmation mails")
+  serve
+      ->add_option("--verify-token-hours", verify_token_hours,
+                   "Lifetime of the links in confirmation mails")
       ->capture_default_str();
   serve->add_option("--operator-token", operator_tokens,
                     "Managed mode: a bearer token that lets an operator upload and publish "
@@ -96,28 +100,34 @@ std::unique_ptr<Cli> make_cli() {
                     "KEYDIRD_OPERATOR_TOKEN (tokens separated by spaces or commas)");
   auto& auth_per_minute = c->auth_per_minute;
   auto& auth_burst = c->auth_burst;
-  serve->add_option("--auth-rate", auth_per_minute,
-                    "Managed mode: uploads presenting an operator token (right or wrong) per "
-                    "minute and client address (0: no limit)")
+  serve
+      ->add_option("--auth-rate", auth_per_minute,
+                   "Managed mode: uploads presenting an operator token (right or wrong) per "
+                   "minute and client address (0: no limit)")
       ->capture_default_str();
-  serve->add_option("--auth-burst", auth_burst,
-                    "Managed mode: uploads presenting an operator token a client may send at once")
+  serve
+      ->add_option("--auth-burst", auth_burst,
+                   "Managed mode: uploads presenting an operator token a client may send at once")
       ->capture_default_str();
-  serve->add_option("--managed-uploads", managed_uploads,
-                    "Managed mode: uploads without an operator token are refused (token) or "
-                    "go through e-mail verification (verify)")
+  serve
+      ->add_option("--managed-uploads", managed_uploads,
+                   "Managed mode: uploads without an operator token are refused (token) or "
+                   "go through e-mail verification (verify)")
       ->check(CLI::IsMember({"token", "verify"}))
       ->capture_default_str();
   serve->add_option("--max-results", max_results, "Most keys in one lookup answer")
       ->capture_default_str();
   serve->add_option("--row-cache-mb", row_cache_mb, "RocksDB row cache for lookups (MiB)")
       ->capture_default_str();
-  serve->add_option("--answer-cache-mb", answer_cache_mb,
-                    "Cache of lookup answers: HKP, HKPv2, VKS, WKD (MiB; 0: off); any write makes it miss")
+  serve
+      ->add_option(
+          "--answer-cache-mb", answer_cache_mb,
+          "Cache of lookup answers: HKP, HKPv2, VKS, WKD (MiB; 0: off); any write makes it miss")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
-  serve->add_option("--answer-cache-ttl", answer_cache_ttl,
-                    "Seconds a cached lookup answer may be served (index answers show expiry)")
+  serve
+      ->add_option("--answer-cache-ttl", answer_cache_ttl,
+                   "Seconds a cached lookup answer may be served (index answers show expiry)")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
   serve->add_flag("--sync", sync, "fsync every upload (survives power loss)");
@@ -133,22 +143,26 @@ std::unique_ptr<Cli> make_cli() {
                     "TOML file with any of these options, by long name without the dashes "
                     "(deploy/config/keydird.toml.example); flags override it");
   serve->add_flag("--no-query-log", no_query_log, "Leave query strings out of the access log");
-  serve->add_option("--add-rate", add_per_minute,
-                    "Uploads per minute and client address (0: no limit)")
+  serve
+      ->add_option("--add-rate", add_per_minute,
+                   "Uploads per minute and client address (0: no limit)")
       ->capture_default_str();
   serve->add_option("--add-burst", add_burst, "Uploads a client may send at once")
       ->capture_default_str();
-  serve->add_option("--idle-timeout", http.idle_timeout_seconds,
-                    "Close keep-alive connections idle this many seconds (0: never)")
+  serve
+      ->add_option("--idle-timeout", http.idle_timeout_seconds,
+                   "Close keep-alive connections idle this many seconds (0: never)")
       ->capture_default_str();
   serve->add_option("--trusted-proxy", http.trusted_proxies,
                     "Address of a reverse proxy whose X-Forwarded-For is believed");
-  serve->add_option("--ipv6-prefix", http.ipv6_prefix,
-                    "Rate limits count an IPv6 client by its network of this many bits")
+  serve
+      ->add_option("--ipv6-prefix", http.ipv6_prefix,
+                   "Rate limits count an IPv6 client by its network of this many bits")
       ->capture_default_str()
       ->check(CLI::Range(1, 128));
-  serve->add_option("--request-timeout", http.body_timeout_seconds,
-                    "Seconds a client has to send a whole request, body included (else 408)")
+  serve
+      ->add_option("--request-timeout", http.body_timeout_seconds,
+                   "Seconds a client has to send a whole request, body included (else 408)")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   auto& recon_listen = c->recon_listen;
@@ -162,24 +176,28 @@ std::unique_ptr<Cli> make_cli() {
                     "SKS reconciliation partner \"HOST:RECONPORT:HKPPORT [filters=F]\" "
                     "(repeatable; in the config file: [[peer]] tables with host, recon-port, "
                     "hkp-port, filters)");
-  serve->add_option("--recon-filters", c->recon_filters,
-                    "Filters announced to peers that have none of their own: sks (SKS and "
-                    "keydird), hockeypuck-2.3 (Hockeypuck 2.2 and 2.3), or a comma-separated "
-                    "list of the filters keydird applies (docs/peering.md)")
+  serve
+      ->add_option("--recon-filters", c->recon_filters,
+                   "Filters announced to peers that have none of their own: sks (SKS and "
+                   "keydird), hockeypuck-2.3 (Hockeypuck 2.2 and 2.3), or a comma-separated "
+                   "list of the filters keydird applies (docs/peering.md)")
       ->capture_default_str();
-  serve->add_option("--recon-hkp-port", c->recon_hkp_port,
-                    "HKP port announced to peers, where they fetch keys (default: the --listen "
-                    "port; behind a proxy: the proxy's public HKP port)")
+  serve
+      ->add_option("--recon-hkp-port", c->recon_hkp_port,
+                   "HKP port announced to peers, where they fetch keys (default: the --listen "
+                   "port; behind a proxy: the proxy's public HKP port)")
       ->check(CLI::Range(1, 65535));
   serve->add_option("--recon-allow", recon_allow,
                     "Address allowed to connect to the recon port besides the peers and "
                     "loopback (repeatable)");
-  serve->add_option("--gossip-interval", gossip_interval,
-                    "Seconds between reconciliations with a random peer (±10%; 0: only answer)")
+  serve
+      ->add_option("--gossip-interval", gossip_interval,
+                   "Seconds between reconciliations with a random peer (±10%; 0: only answer)")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
-  serve->add_option("--access-log", access_log,
-                    "Access log: a file (flushed every second), - for stdout, off for none")
+  serve
+      ->add_option("--access-log", access_log,
+                   "Access log: a file (flushed every second), - for stdout, off for none")
       ->capture_default_str();
 
   auto* import = c->import = app.add_subcommand("import", "Import key files and keyserver dumps");
@@ -197,8 +215,9 @@ std::unique_ptr<Cli> make_cli() {
                      "Append the fingerprint of every certificate once it is durable");
 
   auto* dump = c->dump = app.add_subcommand(
-      "dump", "Write a keydump (numbered binary files): what the directory publishes (safe to "
-              "share with a mirror or a peer), or with --full everything needed to restore it");
+      "dump",
+      "Write a keydump (numbered binary files): what the directory publishes (safe to "
+      "share with a mirror or a peer), or with --full everything needed to restore it");
   auto& out = c->out;
   auto& per_file = c->per_file;
   auto& since = c->since;
@@ -218,36 +237,44 @@ std::unique_ptr<Cli> make_cli() {
   backup->add_option("--data", data, "Data folder (required)");
   backup->add_option("--out", out, "Backup folder (must not exist)")->required();
 
-  auto* compact = c->compact = app.add_subcommand("compact", "Compact the store (after a bulk import)");
+  auto* compact = c->compact =
+      app.add_subcommand("compact", "Compact the store (after a bulk import)");
   compact->add_option("--data", data, "Data folder (required)");
 
   auto* reindex = c->reindex = app.add_subcommand(
-      "reindex", "Recompute which keys each certificate may be found by (once, after an upgrade "
-                 "from a version that let any subkey claim its fingerprint)");
+      "reindex",
+      "Recompute which keys each certificate may be found by (once, after an upgrade "
+      "from a version that let any subkey claim its fingerprint)");
   reindex->add_option("--data", data, "Data folder (required)");
 
-  auto* wkd_export = c->wkd_export = app.add_subcommand("wkd-export",
-                                        "Write the static Web Key Directory of a domain");
+  auto* wkd_export = c->wkd_export =
+      app.add_subcommand("wkd-export", "Write the static Web Key Directory of a domain");
   auto& wkd_export_domain = c->wkd_export_domain;
   wkd_export->add_option("--data", data, "Data folder (required)");
   wkd_export->add_option("--domain", wkd_export_domain, "Mail domain")->required();
   wkd_export->add_option("--out", out, "Output folder (new or empty)")->required();
   wkd_export->add_option("--policy", wkd_policy_file, "File to use as the policy file");
-  wkd_export->add_option("--max-results", max_results,
-                         "Most keys in one file (as the server's --max-results)")
+  wkd_export
+      ->add_option("--max-results", max_results,
+                   "Most keys in one file (as the server's --max-results)")
       ->capture_default_str();
 
-  auto* admin = c->admin = app.add_subcommand("admin", "Operator commands: through the running server (its admin socket in the data folder) or on a stopped store; each change is kept in the audit log");
+  auto* admin = c->admin = app.add_subcommand(
+      "admin",
+      "Operator commands: through the running server (its admin socket in the data folder) or on a "
+      "stopped store; each change is kept in the audit log");
   admin->require_subcommand(1);
   auto& admin_fpr = c->admin_fpr;
   auto& admin_email = c->admin_email;
   auto& admin_reason = c->admin_reason;
   admin->add_option("--data", data, "Data folder (required)");
   c->admin_pending = admin->add_subcommand("list-pending", "Addresses awaiting confirmation");
-  auto* admin_publish = c->admin_publish = admin->add_subcommand("publish", "Publish an address of a key");
+  auto* admin_publish = c->admin_publish =
+      admin->add_subcommand("publish", "Publish an address of a key");
   admin_publish->add_option("FPR", admin_fpr, "Fingerprint of the key")->required();
   admin_publish->add_option("EMAIL", admin_email, "Address to publish")->required();
-  auto* admin_unpublish = c->admin_unpublish = admin->add_subcommand("unpublish", "Unpublish an address of a key");
+  auto* admin_unpublish = c->admin_unpublish =
+      admin->add_subcommand("unpublish", "Unpublish an address of a key");
   admin_unpublish->add_option("FPR", admin_fpr, "Fingerprint of the key")->required();
   admin_unpublish->add_option("EMAIL", admin_email, "Address to unpublish")->required();
   auto* admin_delete = c->admin_delete = admin->add_subcommand(
@@ -258,24 +285,28 @@ std::unique_ptr<Cli> make_cli() {
       admin->add_subcommand("restore", "Lift a deleted key's tombstone (it may be uploaded again)");
   admin_restore->add_option("FPR", admin_fpr, "Fingerprint of the key")->required();
 
-  auto* recon_cmd = c->recon_cmd = app.add_subcommand("recon", "SKS reconciliation: the prefix tree of a store");
+  auto* recon_cmd = c->recon_cmd =
+      app.add_subcommand("recon", "SKS reconciliation: the prefix tree of a store");
   recon_cmd->require_subcommand(1);
   auto* recon_status = c->recon_status = recon_cmd->add_subcommand(
-      "status", "Show the store's prefix tree (elements, shape, root digest: two stores hold the "
-                "same keys exactly when their digests are equal)");
+      "status",
+      "Show the store's prefix tree (elements, shape, root digest: two stores hold the "
+      "same keys exactly when their digests are equal)");
   recon_status->add_option("--data", data, "Data folder (required)");
   recon_status->add_flag("--json", c->json_output, "One JSON object (with the peers when online)");
   auto* recon_rebuild = c->recon_rebuild = recon_cmd->add_subcommand(
-      "rebuild", "Recompute the prefix tree from the store's SKS hash index (after damage; "
-                 "`keydird check` says when)");
+      "rebuild",
+      "Recompute the prefix tree from the store's SKS hash index (after damage; "
+      "`keydird check` says when)");
   recon_rebuild->add_option("--data", data, "Data folder (required)");
 
   auto* stats = c->stats = app.add_subcommand("stats", "Counts and size of the store");
   stats->add_option("--data", data, "Data folder (required)");
 
-  import->add_option("--mode", c->import_mode,
-                     "A new store: its publishing mode (default open); a store that has one: "
-                     "must agree with it")
+  import
+      ->add_option("--mode", c->import_mode,
+                   "A new store: its publishing mode (default open); a store that has one: "
+                   "must agree with it")
       ->check(CLI::IsMember({"open", "verified", "managed"}));
   import->add_option("--domain", c->import_domains,
                      "A new managed store: a domain it manages (repeatable)");
@@ -294,12 +325,14 @@ std::unique_ptr<Cli> make_cli() {
   restore->add_option("--from", c->restore_from, "Folder of the full backup")->required();
 
   auto* set_mode = c->admin_set_mode = admin->add_subcommand(
-      "set-mode", "Change the store's publishing mode (re-indexes every key; says what it implies "
-                  "first)");
+      "set-mode",
+      "Change the store's publishing mode (re-indexes every key; says what it implies "
+      "first)");
   set_mode->add_option("MODE", c->set_mode_name, "open, verified or managed")
       ->required()
       ->check(CLI::IsMember({"open", "verified", "managed"}));
-  set_mode->add_option("--domain", c->set_mode_domains, "Managed: a domain it manages (repeatable)");
+  set_mode->add_option("--domain", c->set_mode_domains,
+                       "Managed: a domain it manages (repeatable)");
   set_mode->add_flag("--yes", c->yes, "Make a change that publishes addresses nobody confirmed");
   set_mode->add_flag("--dry-run", c->dry_run, "Only say what the change would do");
   auto* log = c->admin_log = admin->add_subcommand("log", "The audit log of admin actions");

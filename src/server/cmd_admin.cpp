@@ -143,8 +143,7 @@ int run_set_mode(Cli& c, CommandContext& ctx) {
   }
   if (c.dry_run) {
     if (!servable) {
-      ctx.out << "  the running server could not switch to it: " << servable.error().detail
-              << "\n";
+      ctx.out << "  the running server could not switch to it: " << servable.error().detail << "\n";
     }
     ctx.out << "dry run: nothing changed\n";
     return kExitOk;
@@ -238,8 +237,9 @@ int run_admin(Cli& c, CommandContext& ctx) {
         for (const auto& [k, v] : j.items()) {
           if (k != "action" && k != "by") {
             ctx.out << " " << shown(k) << "="
-                    << shown(v.is_string() ? v.get<std::string>()
-                                           : v.dump(-1, ' ', false, json::error_handler_t::replace));
+                    << shown(v.is_string()
+                                 ? v.get<std::string>()
+                                 : v.dump(-1, ' ', false, json::error_handler_t::replace));
           }
         }
         ctx.out << " (" << shown(text("by")) << ")";
@@ -276,7 +276,8 @@ int run_admin(Cli& c, CommandContext& ctx) {
       }
       return fail_with(ctx, "admin delete", r.error());
     }
-    if (auto a = audit(ctx, {{"action", "delete"}, {"key", fpr->to_hex()}, {"reason", c.admin_reason}});
+    if (auto a =
+            audit(ctx, {{"action", "delete"}, {"key", fpr->to_hex()}, {"reason", c.admin_reason}});
         !a) {
       return fail_with(ctx, "admin delete", a.error());
     }
@@ -299,8 +300,7 @@ int run_admin(Cli& c, CommandContext& ctx) {
     if (auto a = audit(ctx, {{"action", "restore"}, {"key", fpr->to_hex()}}); !a) {
       return fail_with(ctx, "admin restore", a.error());
     }
-    ctx.out << "lifted the tombstone of " << fpr->to_hex()
-            << ": the key can be uploaded again\n";
+    ctx.out << "lifted the tombstone of " << fpr->to_hex() << ": the key can be uploaded again\n";
     return kExitOk;
   }
   return kExitUsage;

@@ -41,9 +41,8 @@ int run_check(Cli& c, CommandContext& ctx) {
     ctx.out << "problem: " << p << "\n";
   }
   ctx.out << r->store.certificates << " certificates, " << r->store.index_entries
-          << " index entries"
-          << (c.deep ? ", " + std::to_string(r->verified) + " re-verified" : "") << ": "
-          << (r->ok() && missing == 0 ? "consistent" : "PROBLEMS FOUND")
+          << " index entries" << (c.deep ? ", " + std::to_string(r->verified) + " re-verified" : "")
+          << ": " << (r->ok() && missing == 0 ? "consistent" : "PROBLEMS FOUND")
           << (missing ? " (" + std::to_string(missing) + " expected certificates missing)" : "")
           << "\n";
   return r->ok() && missing == 0 ? kExitOk : kExitFailure;

@@ -27,8 +27,8 @@ int run_dump(Cli& c, CommandContext& ctx) {
     if (!r) {
       return fail_with(ctx, "dump", r.error());
     }
-    if (auto a = audit(ctx, {{"action", "dump --full"}, {"out", out},
-                             {"certificates", r->certificates}});
+    if (auto a = audit(
+            ctx, {{"action", "dump --full"}, {"out", out}, {"certificates", r->certificates}});
         !a) {
       return fail_with(ctx, "dump", a.error());
     }
@@ -52,8 +52,8 @@ int run_dump(Cli& c, CommandContext& ctx) {
   if (!r) {
     return fail_with(ctx, "dump", r.error());
   }
-  ctx.out << "dumped " << r->certificates << " certificates in " << r->files << " files to "
-          << out << (r->deleted ? ", " + std::to_string(r->deleted) + " deleted" : "")
+  ctx.out << "dumped " << r->certificates << " certificates in " << r->files << " files to " << out
+          << (r->deleted ? ", " + std::to_string(r->deleted) + " deleted" : "")
           << "; next incremental dump: --since " << r->last_seq << "\n";
   if (ctx.directory.mode() != PublishMode::Open) {
     ctx.out << "only published user IDs are in it (" << service::mode_name(ctx.directory.mode())

@@ -64,7 +64,8 @@ int run_import(Cli& c, CommandContext& ctx) {
                     ? "addresses the mode allows were published (--publish-addresses)\n"
                     : "no address was published: this store is in " +
                           std::string(service::mode_name(ctx.directory.mode())) +
-                          " mode (owners confirm their addresses, an operator publishes them, or import with --publish-addresses)\n");
+                          " mode (owners confirm their addresses, an operator publishes them, or "
+                          "import with --publish-addresses)\n");
   }
   if (c.publish_addresses && !c.verify_only) {
     if (auto a = audit(ctx, {{"action", "import --publish-addresses"},

@@ -28,8 +28,8 @@ int run_stats(CommandContext& ctx) {
     return fail_with(ctx, "stats", r.error());
   }
   auto recorded = service::stored_mode(ctx.store);
-  ctx.out << "certificates " << r->certificates << "\nlast_seq " << r->last_seq
-          << "\ndisk_bytes " << r->disk_bytes << "\nmode "
+  ctx.out << "certificates " << r->certificates << "\nlast_seq " << r->last_seq << "\ndisk_bytes "
+          << r->disk_bytes << "\nmode "
           << (recorded && *recorded ? service::describe(**recorded)
                                     : std::string("not recorded (keydird admin set-mode)"))
           << "\n";
@@ -51,8 +51,8 @@ int run_wkd_export(Cli& c, CommandContext& ctx) {
   if (!r) {
     return fail_with(ctx, "wkd-export", r.error());
   }
-  ctx.out << "wrote " << r->addresses << " addresses (" << r->certificates
-          << " certificates) of " << c.wkd_export_domain << " to " << ctx.path(c.out) << " ("
+  ctx.out << "wrote " << r->addresses << " addresses (" << r->certificates << " certificates) of "
+          << c.wkd_export_domain << " to " << ctx.path(c.out) << " ("
           << service::mode_name(ctx.directory.mode()) << " mode: what the live WKD answers)\n";
   return kExitOk;
 }

@@ -20,9 +20,9 @@ int run_recon_status(CommandContext& ctx, bool as_json) {
   if (!s) {
     return fail_with(ctx, "recon status", s.error());
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   auto st = ctx.store.stats();
   const std::string peers = ctx.recon_peers ? ctx.recon_peers(as_json) : std::string();
   if (as_json) {
@@ -53,9 +53,9 @@ int run_recon_rebuild(CommandContext& ctx) {
   if (!n) {
     return fail_with(ctx, "recon rebuild", n.error());
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   ctx.out << "rebuilt the prefix tree of " << *n << " elements in " << ms << " ms\n";
   return kExitOk;
 }

@@ -25,8 +25,8 @@ using service::ModeSetting;
 Result<void> audit_as(storage::KeyStore& store, service::KeyDirectory& directory,
                       const std::string& who, json entry) {
   entry["by"] = who;
-  auto seq = store.append_audit(
-      directory.now(), entry.dump(-1, ' ', false, json::error_handler_t::replace));
+  auto seq = store.append_audit(directory.now(),
+                                entry.dump(-1, ' ', false, json::error_handler_t::replace));
   if (!seq) {
     return tl::unexpected(seq.error());
   }
@@ -83,7 +83,9 @@ std::string CommandContext::path(const std::string& p) const {
   return (fs::path(cwd) / p).lexically_normal().string();
 }
 
-bool runs_online(const Cli& c) { return !c.serve->parsed() && !c.restore->parsed(); }
+bool runs_online(const Cli& c) {
+  return !c.serve->parsed() && !c.restore->parsed();
+}
 
 std::optional<std::string> token_secret(const std::string& data_dir) {
   const std::string path = data_dir + "/token.key";
@@ -131,8 +133,9 @@ Result<ModeSetting> settle_mode(storage::KeyStore& store,
   KEYDIR_TRY(auto stats, store.stats());
   if (stats.certificates > 0 && !legacy_ok) {
     return fail(ErrorCode::UnsupportedOperation,
-                "the store in " + data + " was written by an older keydird and does not record "
-                "its publishing mode: record it once with keydird admin set-mode MODE --data " +
+                "the store in " + data +
+                    " was written by an older keydird and does not record "
+                    "its publishing mode: record it once with keydird admin set-mode MODE --data " +
                     data + " (or start keydird serve on it with its --mode)");
   }
   ModeSetting m = requested.value_or(ModeSetting{});
@@ -162,8 +165,7 @@ Result<void> adopt_mode(storage::KeyStore& store, service::KeyDirectory& directo
 }
 
 Result<void> resume_mode_change(storage::KeyStore& store, service::KeyDirectory& directory,
-                                const std::string& who,
-                                std::ostream& log) {
+                                const std::string& who, std::ostream& log) {
   KEYDIR_TRY(auto resumed, directory.resume_mode_change());
   if (resumed) {
     log << "keydird: finished an interrupted change to mode "

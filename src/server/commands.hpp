@@ -25,7 +25,7 @@ struct CommandContext {
   std::string cwd;   // relative paths of the command are resolved against it
   std::ostream& out;
   std::ostream& err;
-  std::string who;   // for the audit log: "uid 0 (admin socket)", "uid 1000 (offline)"
+  std::string who;  // for the audit log: "uid 0 (admin socket)", "uid 1000 (offline)"
   bool online = false;
   // Online: whether the running server can serve in this mode (its SMTP
   // relay, operator tokens, WKD domains, peering); offline: unset.
@@ -71,7 +71,6 @@ Result<void> adopt_mode(storage::KeyStore& store, service::KeyDirectory& directo
                         const std::string& who, std::ostream& log);
 // Finishes a mode change that was interrupted (and logs that it did).
 Result<void> resume_mode_change(storage::KeyStore& store, service::KeyDirectory& directory,
-                                const std::string& who,
-                                std::ostream& log);
+                                const std::string& who, std::ostream& log);
 
 }  // namespace keydir::server

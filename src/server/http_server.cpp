@@ -37,7 +37,9 @@ class AnyHeader final : public Http::Header::Header {
   void parse(const std::string& data) override { value_ = data; }
   void write(std::ostream& os) const override { os << value_; }
 #ifdef SAFE_HEADER_CAST
-  std::uint64_t hash() const override { return std::hash<std::string>{}(name_); }
+  std::uint64_t hash() const override {
+    return std::hash<std::string>{}(name_);
+  }
 #endif
 
  private:
@@ -286,8 +288,9 @@ Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
     return p_->refuse(api::Status::kBadRequest, "malformed request line");
   }
   if (s == Http::Private::State::Again && cursor.remaining() > kMaxRequestLineBytes) {
-    return p_->refuse(api::Status::kUriTooLong, "request line longer than " + std::to_string(kMaxRequestLineBytes) +
-                               " octets");
+    return p_->refuse(
+        api::Status::kUriTooLong,
+        "request line longer than " + std::to_string(kMaxRequestLineBytes) + " octets");
   }
   return s;
 }
@@ -307,8 +310,7 @@ std::optional<std::string> unparsed_content_type(std::string_view block, std::st
     }
     std::string_view line = block.substr(pos, eol - pos);
     auto colon = line.find(':');
-    if (colon == 12 &&
-        strncasecmp(line.data(), "Content-Type", 12) == 0) {
+    if (colon == 12 && strncasecmp(line.data(), "Content-Type", 12) == 0) {
       std::string_view value = line.substr(colon + 1);
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
         value.remove_prefix(1);
@@ -384,17 +386,19 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
     }
   }
   if (raw_length && message->headers().tryGetRaw("Transfer-Encoding")) {
-    return p_->refuse(api::Status::kBadRequest, "ambiguous body length (Content-Length and Transfer-Encoding)");
+    return p_->refuse(api::Status::kBadRequest,
+                      "ambiguous body length (Content-Length and Transfer-Encoding)");
   }
   if (auto cl = message->headers().tryGet<Http::Header::ContentLength>()) {
     if (cl->value() > kMaxBodyBytes) {
-      return p_->refuse(api::Status::kPayloadTooLarge, "request body larger than " + std::to_string(kMaxBodyBytes) +
-                                 " octets");
+      return p_->refuse(api::Status::kPayloadTooLarge,
+                        "request body larger than " + std::to_string(kMaxBodyBytes) + " octets");
     }
   }
   if (auto te = message->headers().tryGet<Http::Header::TransferEncoding>()) {
     if (te->encoding() != Http::Header::Encoding::Chunked) {
-      return p_->refuse(api::Status::kNotImplemented, "unsupported Transfer-Encoding (only chunked)");
+      return p_->refuse(api::Status::kNotImplemented,
+                        "unsupported Transfer-Encoding (only chunked)");
     }
     p_->chunked = true;
     p_->body_start = static_cast<std::size_t>(cursor);
@@ -415,8 +419,9 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
     return false;
   };
   const auto too_large = [&] {
-    return bad(api::Status::kPayloadTooLarge, "request body larger than " + std::to_string(kMaxBodyBytes) +
-                        " octets (chunk framing included)");
+    return bad(api::Status::kPayloadTooLarge, "request body larger than " +
+                                                  std::to_string(kMaxBodyBytes) +
+                                                  " octets (chunk framing included)");
   };
   while (scan_pos < end && chunk_state != ChunkState::End) {
     if (scan_pos - body_start >= kMaxBodyBytes) {
@@ -431,12 +436,13 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
                                            : -1;
         if (digit >= 0) {
           if (++chunk_digits > 8) {
-            return bad(api::Status::kPayloadTooLarge, "chunk larger than " + std::to_string(kMaxBodyBytes) + " octets");
+            return bad(api::Status::kPayloadTooLarge,
+                       "chunk larger than " + std::to_string(kMaxBodyBytes) + " octets");
           }
           chunk_left = chunk_left * 16 + static_cast<std::size_t>(digit);
           if (body_total + chunk_left > kMaxBodyBytes) {
-            return bad(api::Status::kPayloadTooLarge, "request body larger than " + std::to_string(kMaxBodyBytes) +
-                                " octets");
+            return bad(api::Status::kPayloadTooLarge,
+                       "request body larger than " + std::to_string(kMaxBodyBytes) + " octets");
           }
         } else if (c == '\r' && chunk_digits > 0) {
           chunk_state = ChunkState::SizeLf;
@@ -476,8 +482,8 @@ bool GuardedParser::scan_chunks(StreamCursor& at) {
       case ChunkState::Trailer:
       case ChunkState::TrailerLine:
         if (++trailer_bytes > kMaxHeaderBytes) {
-          return bad(api::Status::kHeaderFieldsTooLarge, "chunked trailer larger than " + std::to_string(kMaxHeaderBytes) +
-                              " octets");
+          return bad(api::Status::kHeaderFieldsTooLarge,
+                     "chunked trailer larger than " + std::to_string(kMaxHeaderBytes) + " octets");
         }
         if (c == '\r') {
           chunk_state =
@@ -564,8 +570,7 @@ class Handler : public Http::Handler {
       if (parser->discarding) {
         // The rest of a refused request: dropped; once the answer is out
         // and past the linger bounds, the connection is cut.
-        if ((parser->answered &&
-             (parser->discarded > kLingerBytes || t0 > parser->linger_until)) ||
+        if ((parser->answered && (parser->discarded > kLingerBytes || t0 > parser->linger_until)) ||
             parser->discarded > kMaxDiscardBytes) {
           cut(*peer);
         }
@@ -637,12 +642,12 @@ class Handler : public Http::Handler {
     }
     const bool headers_too_large = raw.size() + typed.size() > kMaxHeaderFields ||
                                    header_bytes > kMaxHeaderBytes ||
-                                   r.authorization.size() > kMaxHeaderBytes ||
-                                   r.host.size() > 1024;
-    api::Reply reply = headers_too_large
-                           ? api::text_reply(api::Status::kHeaderFieldsTooLarge, "request header fields too large")
-                       : bad_query ? api::text_reply(api::Status::kBadRequest, "malformed query string")
-                                   : api_->dispatch(r);
+                                   r.authorization.size() > kMaxHeaderBytes || r.host.size() > 1024;
+    api::Reply reply =
+        headers_too_large
+            ? api::text_reply(api::Status::kHeaderFieldsTooLarge, "request header fields too large")
+        : bad_query ? api::text_reply(api::Status::kBadRequest, "malformed query string")
+                    : api_->dispatch(r);
 
     // Persistent connections (RFC 9112 §9.3): HTTP/1.1 stays open unless
     // the client says "close"; HTTP/1.0 (GnuPG's dirmngr) closes unless it
@@ -684,9 +689,9 @@ class Handler : public Http::Handler {
     } else {
       response.send(static_cast<Http::Code>(reply.status), reply.body);
     }
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - t0)
-                  .count();
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     if (access_log_) {
       std::string line;
       line.reserve(r.method.size() + r.path.size() + 64);
@@ -834,27 +839,28 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(const api::Api& api, HttpOptions options)
     : impl_(new Impl{api, std::move(options), nullptr, {}, {}, {}, {}, false}) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 Result<std::uint16_t> HttpServer::start() {
   try {
     Address addr(impl_->options.host, Port(impl_->options.port));
     impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
-    auto opts = Http::Endpoint::options()
-                    .threads(impl_->options.threads)
-                    .flags(Tcp::Options::ReuseAddr)
-                    // The largest body plus the request line and headers
-                    // (GuardedParser checks each part against its own bound).
-                    .maxRequestSize(kMaxBodyBytes + kMaxRequestLineBytes + kMaxHeaderBytes +
-                                    64 * 1024)
-                    .maxResponseSize(64u << 20)
-                    .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
-                    .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
+    auto opts =
+        Http::Endpoint::options()
+            .threads(impl_->options.threads)
+            .flags(Tcp::Options::ReuseAddr)
+            // The largest body plus the request line and headers
+            // (GuardedParser checks each part against its own bound).
+            .maxRequestSize(kMaxBodyBytes + kMaxRequestLineBytes + kMaxHeaderBytes + 64 * 1024)
+            .maxResponseSize(64u << 20)
+            .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
+            .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
     impl_->endpoint->init(opts);
-    impl_->endpoint->setHandler(
-        Http::make_handler<Handler>(&impl_->api, impl_->options.log_queries,
-                                    impl_->options.access_log, impl_->options.trusted_proxies, &impl_->idle,
-                                    impl_->options.ipv6_prefix));
+    impl_->endpoint->setHandler(Http::make_handler<Handler>(
+        &impl_->api, impl_->options.log_queries, impl_->options.access_log,
+        impl_->options.trusted_proxies, &impl_->idle, impl_->options.ipv6_prefix));
     if (impl_->options.tls_cert && impl_->options.tls_key) {
       impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
     }

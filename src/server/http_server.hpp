@@ -22,7 +22,7 @@ struct HttpOptions {
   int threads = 0;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
-  bool log_queries = true;  // false: access log without query strings
+  bool log_queries = true;          // false: access log without query strings
   AccessLog* access_log = nullptr;  // none: no access log
   // Peers whose X-Forwarded-For is believed (a reverse proxy in front, e.g.
   // nginx for TLS); from anyone else the header is ignored.

@@ -146,8 +146,8 @@ int run_offline(Cli& c) {
       std::cerr << "keydird import: --domain goes with --mode managed\n";
       return kExitUsage;
     }
-    auto settled = settle_mode(store, requested, requested.has_value(), c.data, false,
-                               &recorded_before);
+    auto settled =
+        settle_mode(store, requested, requested.has_value(), c.data, false, &recorded_before);
     if (!settled) {
       std::cerr << "keydird " << name << ": " << settled.error().detail << "\n";
       return kExitUsage;
@@ -168,8 +168,8 @@ int run_offline(Cli& c) {
     }
   } else if (!c.restore->parsed()) {
     if (auto r = resume_mode_change(store, directory, who, std::cerr); !r) {
-      std::cerr << "keydird " << name << ": finishing an interrupted mode change: "
-                << r.error().detail << "\n";
+      std::cerr << "keydird " << name
+                << ": finishing an interrupted mode change: " << r.error().detail << "\n";
       return kExitFailure;
     }
   }

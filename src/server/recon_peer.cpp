@@ -17,14 +17,14 @@
 #include <set>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
-#include "net/http.hpp"
 #include "common/byte_reader.hpp"
 #include "common/limits.hpp"
 #include "common/port.hpp"
 #include "common/time_format.hpp"
+#include "net/http.hpp"
 #include "openpgp/canonical.hpp"
 #include "openpgp/certificate.hpp"
 #include "openpgp/crypto/primitives.hpp"
@@ -87,8 +87,7 @@ Result<int> connect_to(const std::string& host, std::uint16_t port, int timeout_
     ::close(fd);
   }
   ::freeaddrinfo(res);
-  return fail(ErrorCode::ProtocolError,
-              "cannot connect to " + host + ":" + service + ": " + last);
+  return fail(ErrorCode::ProtocolError, "cannot connect to " + host + ":" + service + ": " + last);
 }
 
 std::set<std::string> resolve_all(const std::string& host) {
@@ -101,9 +100,10 @@ std::set<std::string> resolve_all(const std::string& host) {
   }
   for (addrinfo* a = res; a; a = a->ai_next) {
     char buf[INET6_ADDRSTRLEN] = {};
-    const void* addr = a->ai_family == AF_INET
-                           ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                           : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    const void* addr =
+        a->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
     if (::inet_ntop(a->ai_family, addr, buf, sizeof buf)) {
       out.insert(buf);
     }
@@ -140,7 +140,8 @@ Result<std::vector<Bytes>> hashquery(const std::string& host, std::uint16_t port
   net::HttpOptions http;
   http.connect_timeout = 10;
   http.timeout = timeout_seconds;
-  http.max_body = limits::kMaxHashqueryAnswerBytes + (64u << 20);  // far past what a sane peer sends
+  http.max_body =
+      limits::kMaxHashqueryAnswerBytes + (64u << 20);  // far past what a sane peer sends
   // What SKS and Hockeypuck send (keydird's HTTP layer takes it too).
   auto r = net::http_post(url, "sks/hashquery", body, http);
   if (r.error != net::NetError::None) {
@@ -184,13 +185,13 @@ Result<ReconPeerAddress> parse_peer(std::string_view spec) {
       rest.remove_prefix(1);
     }
     if (!rest.starts_with("filters=")) {
-      return fail(ErrorCode::BadQuery, "peer " + std::string(spec) +
-                                           ": use HOST:RECONPORT:HKPPORT [filters=PROFILE]");
+      return fail(ErrorCode::BadQuery,
+                  "peer " + std::string(spec) + ": use HOST:RECONPORT:HKPPORT [filters=PROFILE]");
     }
     auto f = recon::parse_filters(rest.substr(8));
     if (!f) {
-      return fail(ErrorCode::BadQuery, "peer " + std::string(spec.substr(0, sp)) + ": " +
-                                           f.error().detail);
+      return fail(ErrorCode::BadQuery,
+                  "peer " + std::string(spec.substr(0, sp)) + ": " + f.error().detail);
     }
     filters = std::move(*f);
     text = spec.substr(0, sp);
@@ -390,13 +391,12 @@ struct ReconPeer::Impl {
       {
         std::lock_guard lock(state_mu);
         const std::size_t max = options.max_aliases_per_peer;
-        KEYDIR_CHECK(store.for_each_recon_alias(
-            name, [&](ByteView theirs, ByteView ours) {
-              if (theirs.size() == 16 && ours.size() == 16) {
-                set_alias(st, Zp::from_le(theirs), Zp::from_le(ours), changes);
-              }
-              return st.aliases.size() < max;
-            }));
+        KEYDIR_CHECK(store.for_each_recon_alias(name, [&](ByteView theirs, ByteView ours) {
+          if (theirs.size() == 16 && ours.size() == 16) {
+            set_alias(st, Zp::from_le(theirs), Zp::from_le(ours), changes);
+          }
+          return st.aliases.size() < max;
+        }));
         // Only the deletions (older forms of one key) need writing back.
         std::erase_if(changes, [](const auto& c) { return !c.ours.empty(); });
         if (!st.aliases.empty()) {
@@ -508,8 +508,8 @@ struct ReconPeer::Impl {
       auto st = peer_state.find(peer);
       for (const Zp& z : elements) {
         Bytes le = z.to_le(recon::kZpBytes);
-        if (le[16] != 0 ||
-            (st != peer_state.end() && (st->second.unconverged.count(z) || st->second.aliases.count(z)))) {
+        if (le[16] != 0 || (st != peer_state.end() &&
+                            (st->second.unconverged.count(z) || st->second.aliases.count(z)))) {
           continue;  // not a 128-bit hash, or known not to converge
         }
         le.resize(16);
@@ -519,9 +519,9 @@ struct ReconPeer::Impl {
     std::uint64_t changed = 0;
     std::uint64_t fetched = 0;
     for (std::size_t i = 0; i < wanted.size(); i += options.hashquery_batch) {
-      std::vector<Bytes> batch(
-          wanted.begin() + static_cast<std::ptrdiff_t>(i),
-          wanted.begin() + static_cast<std::ptrdiff_t>(std::min(wanted.size(), i + options.hashquery_batch)));
+      std::vector<Bytes> batch(wanted.begin() + static_cast<std::ptrdiff_t>(i),
+                               wanted.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                    wanted.size(), i + options.hashquery_batch)));
       auto certs = hashquery(host, port, batch, options.io_timeout_seconds);
       if (!certs) {
         spdlog::warn("recon: {}", certs.error().detail);
@@ -579,7 +579,8 @@ struct ReconPeer::Impl {
         if (rec && st->second.aliases.size() < options.max_aliases_per_peer) {
           set_alias(st->second, z, Zp::from_le(rec->index.sks_hash), changes);
           ++stats.unconverged;
-        } else if (certs->size() >= batch.size() && st->second.unconverged.size() < options.max_aliases_per_peer) {
+        } else if (certs->size() >= batch.size() &&
+                   st->second.unconverged.size() < options.max_aliases_per_peer) {
           st->second.unconverged.insert(z);
           ++stats.unconverged;
         }
@@ -603,9 +604,9 @@ struct ReconPeer::Impl {
     stats.bytes_out += out.bytes_out;
     const auto failures_before = stats.failures.load();
     auto n = recover(peer, host, hkp_port, out.recover);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - t0)
-                  .count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     stats.last_round_ms = static_cast<std::uint64_t>(ms);
     ++stats.rounds;
     {
@@ -772,16 +773,19 @@ struct ReconPeer::Impl {
       auto arr = nlohmann::json::array();
       for (const auto& [name, st] : peer_state) {
         auto time = [](std::int64_t t) {
-          return t ? nlohmann::json(utc_timestamp(static_cast<std::uint64_t>(t))) : nlohmann::json();
+          return t ? nlohmann::json(utc_timestamp(static_cast<std::uint64_t>(t)))
+                   : nlohmann::json();
         };
         arr.push_back({{"peer", name},
                        {"filters", st.filters.announced()},
                        {"rounds", st.rounds},
                        {"failures", st.failures},
                        {"last_round", time(st.last_round)},
-                       {"last_outcome", st.last_outcome.empty() ? nlohmann::json() : nlohmann::json(st.last_outcome)},
+                       {"last_outcome", st.last_outcome.empty() ? nlohmann::json()
+                                                                : nlohmann::json(st.last_outcome)},
                        {"last_failure", time(st.last_failure)},
-                       {"last_error", st.last_error.empty() ? nlohmann::json() : nlohmann::json(st.last_error)},
+                       {"last_error",
+                        st.last_error.empty() ? nlohmann::json() : nlohmann::json(st.last_error)},
                        {"keys_fetched", st.fetched},
                        {"keys_new_or_updated", st.recovered},
                        {"shown_in_peer_form", st.aliases.size()},
@@ -796,9 +800,9 @@ struct ReconPeer::Impl {
       out += "  rounds      " + std::to_string(st.rounds) + " (" + std::to_string(st.failures) +
              " failed)\n";
       out += "  last round  " +
-             (st.last_round ? utc_timestamp(static_cast<std::uint64_t>(st.last_round)) + " " +
-                                  st.last_outcome
-                            : std::string("none yet")) +
+             (st.last_round
+                  ? utc_timestamp(static_cast<std::uint64_t>(st.last_round)) + " " + st.last_outcome
+                  : std::string("none yet")) +
              "\n";
       if (st.last_failure) {
         out += "  last failure " + utc_timestamp(static_cast<std::uint64_t>(st.last_failure)) +
@@ -817,7 +821,9 @@ ReconPeer::ReconPeer(service::KeyDirectory& directory, storage::KeyStore& store,
                      ReconOptions options)
     : impl_(std::make_unique<Impl>(directory, store, std::move(options))) {}
 
-ReconPeer::~ReconPeer() { stop(); }
+ReconPeer::~ReconPeer() {
+  stop();
+}
 
 Result<std::uint16_t> ReconPeer::start() {
   if (auto s = impl_->refresh_elements(); !s) {
@@ -844,8 +850,8 @@ Result<std::uint16_t> ReconPeer::start() {
       addrinfo* res = nullptr;
       std::string service = std::to_string(impl_->options.listen_port);
       if (::getaddrinfo(impl_->options.listen_host.c_str(), service.c_str(), &hints, &res) != 0) {
-        return fail(ErrorCode::BadQuery, "recon: cannot parse the listen address " +
-                                             impl_->options.listen_host);
+        return fail(ErrorCode::BadQuery,
+                    "recon: cannot parse the listen address " + impl_->options.listen_host);
       }
       int s = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
       int one = 1;
@@ -908,7 +914,9 @@ Result<std::uint64_t> ReconPeer::gossip_once(const ReconPeerAddress& peer) {
   return impl_->gossip(peer);
 }
 
-const ReconStats& ReconPeer::stats() const { return impl_->stats; }
+const ReconStats& ReconPeer::stats() const {
+  return impl_->stats;
+}
 
 Result<ReconPeer::TreeSummary> summarize(const recon::TreeView& tree) {
   ReconPeer::TreeSummary s;
@@ -942,7 +950,9 @@ Result<ReconPeer::TreeSummary> ReconPeer::summary() const {
   return summarize(*view);
 }
 
-std::string ReconPeer::peer_status(bool as_json) const { return impl_->status(as_json); }
+std::string ReconPeer::peer_status(bool as_json) const {
+  return impl_->status(as_json);
+}
 
 std::string ReconPeer::metrics() const {
   (void)impl_->refresh_elements();  // as the store has it now: one read

@@ -60,9 +60,9 @@ struct ReconStats {
   std::atomic<std::uint64_t> rounds{0};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> busy{0};
-  std::atomic<std::uint64_t> recovered{0};     // certificates new or updated here
+  std::atomic<std::uint64_t> recovered{0};      // certificates new or updated here
   std::atomic<std::uint64_t> fetch_missing{0};  // asked for, not served by the peer
-  std::atomic<std::uint64_t> unconverged{0};   // fetched, stored under another hash
+  std::atomic<std::uint64_t> unconverged{0};    // fetched, stored under another hash
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> bytes_out{0};
   std::atomic<std::uint64_t> last_round_ms{0};

@@ -18,8 +18,8 @@ bool is_hex(char c) {
 }
 
 bool is_b64token_char(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 std::string_view trim(std::string_view s) {
@@ -44,8 +44,8 @@ Result<void> check_private_file(const std::string& path, std::string_view what) 
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return fail(ErrorCode::BadQuery, std::string(what) + " " + path +
-                                         " is open to every user (mode " + mode +
-                                         "): chmod 600 " + path);
+                                         " is open to every user (mode " + mode + "): chmod 600 " +
+                                         path);
   }
   return {};
 }
@@ -95,8 +95,9 @@ Result<void> check_operator_token(std::string_view token, std::string_view sourc
   std::size_t distinct = 0;
   for (char c : body) {
     if (!is_b64token_char(c)) {
-      return bad("holds a character other than letters, digits, - . _ ~ + / (and = at the "
-                 "end): a Bearer token cannot carry it");
+      return bad(
+          "holds a character other than letters, digits, - . _ ~ + / (and = at the "
+          "end): a Bearer token cannot carry it");
     }
     hex = hex && is_hex(c);
     auto& s = seen[static_cast<unsigned char>(c)];
@@ -107,9 +108,8 @@ Result<void> check_operator_token(std::string_view token, std::string_view sourc
   }
   const std::size_t bits = body.size() * (hex ? 4 : 6);
   if (bits < kMinTokenBits) {
-    return bad("is too short: " + std::to_string(body.size()) +
-               " characters carry at most " + std::to_string(bits) + " bits; at least " +
-               std::to_string(kMinTokenBits) +
+    return bad("is too short: " + std::to_string(body.size()) + " characters carry at most " +
+               std::to_string(bits) + " bits; at least " + std::to_string(kMinTokenBits) +
                " are needed: 32 hex digits (openssl rand -hex 16) or 22 base64 characters "
                "(openssl rand -base64 18)");
   }

@@ -39,7 +39,9 @@ class PrivateFile {
   }
   PrivateFile(const PrivateFile&) = delete;
   PrivateFile& operator=(const PrivateFile&) = delete;
-  bool write(std::string_view s) { return f_ && std::fwrite(s.data(), 1, s.size(), f_) == s.size(); }
+  bool write(std::string_view s) {
+    return f_ && std::fwrite(s.data(), 1, s.size(), f_) == s.size();
+  }
   Result<void> close() {
     bool ok = f_ && std::fflush(f_) == 0 && ::fsync(::fileno(f_)) == 0;
     ok = f_ && std::fclose(f_) == 0 && ok;
@@ -156,11 +158,12 @@ Result<BackupSummary> full_dump(const KeyDirectory& directory, const std::string
   }));
   // The last line: what the backup holds, so that a cut or edited state
   // file is refused.
-  json end = {{"end", {{"certificates", summary.certificates},
-                       {"files", summary.files},
-                       {"tokens", summary.tokens},
-                       {"tombstones", summary.tombstones},
-                       {"audit", summary.audit}}}};
+  json end = {{"end",
+               {{"certificates", summary.certificates},
+                {"files", summary.files},
+                {"tokens", summary.tokens},
+                {"tombstones", summary.tombstones},
+                {"audit", summary.audit}}}};
   ok = state.write(dump_line(end)) && ok;
   KEYDIR_CHECK(state.close());
   if (!ok) {
@@ -253,9 +256,8 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
         tokens.emplace_back(std::move(*hash), std::move(t));
       } else if (j.contains("tombstone")) {
         KEYDIR_TRY(auto f, fpr_of(j["tombstone"]));
-        tombstones.emplace_back(
-            f, storage::Tombstone{j.at("deleted-at").get<std::uint64_t>(),
-                                  j.at("reason").get<std::string>()});
+        tombstones.emplace_back(f, storage::Tombstone{j.at("deleted-at").get<std::uint64_t>(),
+                                                      j.at("reason").get<std::string>()});
       } else if (j.contains("end")) {
         end = j["end"];
       } else if (j.contains("audit")) {
@@ -320,8 +322,8 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
       }
       auto v = openpgp::verify(*p.cert, directory.options().policy, now);
       if (!v.accepted()) {
-        return bad_backup(path.filename().string() + ": a certificate does not verify: " +
-                          v.refusal->detail);
+        return bad_backup(path.filename().string() +
+                          ": a certificate does not verify: " + v.refusal->detail);
       }
       auto it = certs.find(v.cert->fingerprint());
       if (it == certs.end()) {

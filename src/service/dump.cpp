@@ -26,7 +26,8 @@ class DumpWriter {
       ++files_;
       in_file_ = 0;
     }
-    out_.write(reinterpret_cast<const char*>(cert.data()), static_cast<std::streamsize>(cert.size()));
+    out_.write(reinterpret_cast<const char*>(cert.data()),
+               static_cast<std::streamsize>(cert.size()));
     ++in_file_;
     return {};
   }

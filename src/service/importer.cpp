@@ -131,9 +131,10 @@ class CertSplitter {
 
   void flush() {
     if (oversized_) {
-      out_.push(RawCert{{}, Error{ErrorCode::CertificateTooLarge,
-                                  "certificate larger than " +
-                                      std::to_string(limits::kMaxImportCertBytes) + " octets"}});
+      out_.push(RawCert{{},
+                        Error{ErrorCode::CertificateTooLarge,
+                              "certificate larger than " +
+                                  std::to_string(limits::kMaxImportCertBytes) + " octets"}});
     } else if (!current_.empty()) {
       out_.push(RawCert{std::move(current_), std::nullopt});
     }
@@ -205,8 +206,8 @@ std::string read_file(const std::string& path, BoundedQueue<RawCert>& out,
     block += line;
     block += "\n";
     if (block.size() > limits::kMaxImportCertBytes * 2) {
-      return path + ": armor block larger than " +
-             std::to_string(limits::kMaxImportCertBytes * 2) + " octets (rest skipped)";
+      return path + ": armor block larger than " + std::to_string(limits::kMaxImportCertBytes * 2) +
+             " octets (rest skipped)";
     }
     if (line.rfind("-----END PGP", 0) == 0) {
       in_block = false;
@@ -315,8 +316,8 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
       return;
     }
     auto t = SteadyClock::now();
-    auto interval = options.progress_is_tty ? std::chrono::milliseconds(500)
-                                            : std::chrono::milliseconds(10000);
+    auto interval =
+        options.progress_is_tty ? std::chrono::milliseconds(500) : std::chrono::milliseconds(10000);
     if (!final && t - last_report < interval) {
       return;
     }
@@ -348,8 +349,8 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
     if (batch.empty()) {
       return;
     }
-    auto results = directory.store(std::move(batch), std::move(batch_stripped),
-                                     options.publish_addresses);
+    auto results =
+        directory.store(std::move(batch), std::move(batch_stripped), options.publish_addresses);
     batch.clear();
     batch_stripped.clear();
     for (auto& r : results) {
@@ -358,9 +359,15 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
         continue;
       }
       switch (r->outcome) {
-        case Outcome::New: ++summary.created; break;
-        case Outcome::Updated: ++summary.updated; break;
-        case Outcome::Unchanged: ++summary.unchanged; break;
+        case Outcome::New:
+          ++summary.created;
+          break;
+        case Outcome::Updated:
+          ++summary.updated;
+          break;
+        case Outcome::Unchanged:
+          ++summary.unchanged;
+          break;
       }
       if (options.ack) {
         *options.ack << r->fingerprint.to_hex() << "\n";
@@ -397,8 +404,8 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
 
 void print_summary(std::ostream& out, const ImportSummary& s) {
   double rate = s.seconds > 0 ? static_cast<double>(s.read) / s.seconds : 0;
-  out << "read " << s.read << " certificates in " << std::fixed << std::setprecision(1)
-      << s.seconds << " s (" << static_cast<std::uint64_t>(rate) << "/s)\n"
+  out << "read " << s.read << " certificates in " << std::fixed << std::setprecision(1) << s.seconds
+      << " s (" << static_cast<std::uint64_t>(rate) << "/s)\n"
       << "  new        " << s.created << "\n"
       << "  merged     " << s.updated << "\n"
       << "  unchanged  " << s.unchanged << "\n"

@@ -20,12 +20,12 @@
 namespace keydir::service {
 
 struct ImportOptions {
-  unsigned threads = 0;          // verification threads; 0: one per core
-  std::size_t batch = 500;       // certificates per write batch
+  unsigned threads = 0;              // verification threads; 0: one per core
+  std::size_t batch = 500;           // certificates per write batch
   std::ostream* progress = nullptr;  // progress lines (stderr), or none
   bool progress_is_tty = false;
-  std::ostream* ack = nullptr;   // fingerprints, flushed after each durable batch
-  bool verify_only = false;      // parse and verify, store nothing
+  std::ostream* ack = nullptr;  // fingerprints, flushed after each durable batch
+  bool verify_only = false;     // parse and verify, store nothing
   // Verified and Managed stores: publish the imported addresses the mode
   // allows (Managed: of its domains) as if each owner had confirmed them.
   // Without it an import into such a store publishes no address.

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "openpgp/canonical.hpp"
-#include "openpgp/packet_reader.hpp"
 #include "openpgp/crypto/hash.hpp"
+#include "openpgp/packet_reader.hpp"
 
 namespace keydir::service {
 
@@ -15,18 +15,24 @@ using openpgp::VerifiedCertificate;
 
 std::string_view outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::New: return "new";
-    case Outcome::Updated: return "updated";
-    case Outcome::Unchanged: return "unchanged";
+    case Outcome::New:
+      return "new";
+    case Outcome::Updated:
+      return "updated";
+    case Outcome::Unchanged:
+      return "unchanged";
   }
   return "unchanged";
 }
 
 std::string_view mode_name(PublishMode m) {
   switch (m) {
-    case PublishMode::Open: return "open";
-    case PublishMode::Verified: return "verified";
-    case PublishMode::Managed: return "managed";
+    case PublishMode::Open:
+      return "open";
+    case PublishMode::Verified:
+      return "verified";
+    case PublishMode::Managed:
+      return "managed";
   }
   return "open";
 }
@@ -113,8 +119,8 @@ KeyDirectory::KeyDirectory(storage::KeyStore& store, DirectoryOptions options, C
 
 ModeSetting KeyDirectory::mode_setting() const {
   std::lock_guard lock(mode_mutex_);
-  return ModeSetting{mode(), mode() == PublishMode::Managed ? managed_domains_
-                                                            : std::vector<std::string>{}};
+  return ModeSetting{
+      mode(), mode() == PublishMode::Managed ? managed_domains_ : std::vector<std::string>{}};
 }
 
 std::size_t KeyDirectory::stripe_of(const Fingerprint& f) const {
@@ -176,8 +182,7 @@ bool can_be_primary(openpgp::PublicKeyAlgorithm algorithm) {
 bool proves_possession(const openpgp::KeyState& subkey) {
   // verify() keeps a signing or certifying binding only with a valid
   // back-signature made by the subkey itself (RFC 9580 §5.2.1, 0x18).
-  return subkey.flags &&
-         (*subkey.flags & (openpgp::kFlagSign | openpgp::kFlagCertify)) != 0;
+  return subkey.flags && (*subkey.flags & (openpgp::kFlagSign | openpgp::kFlagCertify)) != 0;
 }
 
 storage::IndexSet KeyDirectory::index_of(const openpgp::CertificateStates& vc,
@@ -210,11 +215,11 @@ storage::IndexSet KeyDirectory::index_of(const openpgp::CertificateStates& vc,
       continue;  // a revoked user ID is served with the key, but not found by
     }
     if (published && (!st.email || std::find(published->begin(), published->end(),
-                                              st.email->address()) == published->end())) {
+                                             st.email->address()) == published->end())) {
       continue;  // not (yet) confirmed by the owner of the address
     }
-    if (st.email && std::find(idx.emails.begin(), idx.emails.end(), st.email->address()) ==
-                        idx.emails.end()) {
+    if (st.email &&
+        std::find(idx.emails.begin(), idx.emails.end(), st.email->address()) == idx.emails.end()) {
       idx.emails.push_back(st.email->address());
       idx.wkd.push_back(openpgp::WkdHash::of(*st.email));
     }
@@ -237,7 +242,8 @@ Result<storage::IndexSet> KeyDirectory::index_for(const openpgp::CertificateStat
   return index_of(vc, &published);
 }
 
-std::vector<std::string> KeyDirectory::publishable_addresses(const openpgp::CertificateStates& vc) const {
+std::vector<std::string> KeyDirectory::publishable_addresses(
+    const openpgp::CertificateStates& vc) const {
   std::vector<std::string> out;
   const ModeSetting m = mode_setting();
   for (const auto& st : vc.user_id_states()) {
@@ -506,8 +512,8 @@ std::optional<Result<UploadReport>> KeyDirectory::upload_revocations(ByteView in
 }
 
 Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) {
-  auto checked = openpgp::verify_input(input, options_.policy, clock_(),
-                                       options_.max_upload_bytes, options_.max_certs_per_upload);
+  auto checked = openpgp::verify_input(input, options_.policy, clock_(), options_.max_upload_bytes,
+                                       options_.max_certs_per_upload);
   if (!checked && checked.error().code == ErrorCode::NoCertificate) {
     if (auto revocations = upload_revocations(input)) {
       return std::move(*revocations);
@@ -549,9 +555,13 @@ Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) 
   return report;
 }
 
-std::uint64_t KeyDirectory::generation() const { return store_.generation(); }
+std::uint64_t KeyDirectory::generation() const {
+  return store_.generation();
+}
 
-Result<storage::StoreStats> KeyDirectory::stats() const { return store_.stats(); }
+Result<storage::StoreStats> KeyDirectory::stats() const {
+  return store_.stats();
+}
 
 Result<std::vector<std::string>> KeyDirectory::published(const Fingerprint& fpr) const {
   return store_.published(fpr);
@@ -581,8 +591,8 @@ Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Que
   return out;
 }
 
-Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec,
-                                        const std::string* by_email, std::size_t* kept) const {
+Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec, const std::string* by_email,
+                                        std::size_t* kept) const {
   if (mode() == PublishMode::Open) {
     if (kept) {
       *kept = 1;  // not counted: nothing is reduced
@@ -594,10 +604,10 @@ Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec,
   bool hidden = !cert.user_attributes.empty();
   auto view = openpgp::with_user_ids(cert, [&](std::size_t, const openpgp::UserIdBundle& u) {
     auto email = openpgp::Email::from_user_id(as_chars(u.body));
-    bool keep = email &&
-                std::find(published.begin(), published.end(), email->address()) !=
-                    published.end() &&
-                (!by_email || email->address() == *by_email);
+    bool keep =
+        email &&
+        std::find(published.begin(), published.end(), email->address()) != published.end() &&
+        (!by_email || email->address() == *by_email);
     hidden = hidden || !keep;
     if (kept && keep) {
       ++*kept;
@@ -632,8 +642,8 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
   }
   auto vc = summarize(*rec);
   if (!vc) {
-    return fail(ErrorCode::StorageCorruption, "stored certificate " + fpr.to_hex() +
-                                                  " does not parse");
+    return fail(ErrorCode::StorageCorruption,
+                "stored certificate " + fpr.to_hex() + " does not parse");
   }
   if (!add.empty()) {
     const auto allowed = publishable_addresses(*vc);
@@ -670,7 +680,8 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
   return {};
 }
 
-std::optional<openpgp::StoredCertificate> KeyDirectory::summarize(const storage::CertRecord& rec) const {
+std::optional<openpgp::StoredCertificate> KeyDirectory::summarize(
+    const storage::CertRecord& rec) const {
   auto parsed = openpgp::parse_certificates(rec.cert);
   if (!parsed || parsed->size() != 1 || !parsed->front().cert) {
     return std::nullopt;
@@ -737,28 +748,29 @@ Result<std::uint64_t> KeyDirectory::rewrite_all(const Reindexer& fresh) {
 }
 
 Result<std::uint64_t> KeyDirectory::reindex_claims() {
-  return rewrite_all([](const storage::CertRecord& rec, const openpgp::CertificateStates& vc)
-                         -> Result<std::optional<storage::Write>> {
-    const auto fresh = index_of(vc);
-    if (fresh.fingerprints == rec.index.fingerprints && fresh.key_ids == rec.index.key_ids &&
-        fresh.weak_subkeys == rec.index.weak_subkeys) {
-      return std::optional<storage::Write>{};
-    }
-    storage::Write w;
-    w.record = rec;
-    w.record.index.fingerprints = fresh.fingerprints;
-    w.record.index.key_ids = fresh.key_ids;
-    w.record.index.weak_subkeys = fresh.weak_subkeys;
-    w.previous = rec.index;
-    w.keep_times = true;
-    return std::optional<storage::Write>(std::move(w));
-  });
+  return rewrite_all(
+      [](const storage::CertRecord& rec,
+         const openpgp::CertificateStates& vc) -> Result<std::optional<storage::Write>> {
+        const auto fresh = index_of(vc);
+        if (fresh.fingerprints == rec.index.fingerprints && fresh.key_ids == rec.index.key_ids &&
+            fresh.weak_subkeys == rec.index.weak_subkeys) {
+          return std::optional<storage::Write>{};
+        }
+        storage::Write w;
+        w.record = rec;
+        w.record.index.fingerprints = fresh.fingerprints;
+        w.record.index.key_ids = fresh.key_ids;
+        w.record.index.weak_subkeys = fresh.weak_subkeys;
+        w.previous = rec.index;
+        w.keep_times = true;
+        return std::optional<storage::Write>(std::move(w));
+      });
 }
 
 Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
   ModeChange change;
-  auto fresh = [&](const storage::CertRecord& rec, const openpgp::CertificateStates& vc)
-      -> Result<std::optional<storage::Write>> {
+  auto fresh = [&](const storage::CertRecord& rec,
+                   const openpgp::CertificateStates& vc) -> Result<std::optional<storage::Write>> {
     storage::IndexSet idx;
     std::vector<std::string> drop;
     if (m.mode == PublishMode::Open) {
@@ -773,8 +785,8 @@ Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
       idx = index_of(vc, &keep);
     }
     for (const auto& e : idx.emails) {
-      change.now_published += std::find(rec.index.emails.begin(), rec.index.emails.end(), e) ==
-                              rec.index.emails.end();
+      change.now_published +=
+          std::find(rec.index.emails.begin(), rec.index.emails.end(), e) == rec.index.emails.end();
     }
     for (const auto& e : rec.index.emails) {
       change.withdrawn += std::find(idx.emails.begin(), idx.emails.end(), e) == idx.emails.end();

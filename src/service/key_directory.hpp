@@ -19,8 +19,8 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <vector>
 
 #include "common/limits.hpp"
@@ -30,7 +30,6 @@
 namespace keydir::service {
 
 class StoreAccess;
-
 
 using openpgp::Fingerprint;
 
@@ -83,10 +82,10 @@ Result<void> record_mode(storage::KeyStore& store, const ModeSetting& m);
 
 // What `set_mode` changed (and, before it does, what it would change).
 struct ModeChange {
-  std::uint64_t certificates = 0;     // certificates whose index was rewritten
-  std::uint64_t now_published = 0;    // addresses findable now and not before
-  std::uint64_t withdrawn = 0;        // addresses findable before and not now
-  std::uint64_t marks_removed = 0;    // published marks outside the managed domains
+  std::uint64_t certificates = 0;   // certificates whose index was rewritten
+  std::uint64_t now_published = 0;  // addresses findable now and not before
+  std::uint64_t withdrawn = 0;      // addresses findable before and not now
+  std::uint64_t marks_removed = 0;  // published marks outside the managed domains
 };
 
 struct DirectoryOptions {
@@ -229,7 +228,7 @@ class KeyDirectory {
   std::array<std::mutex, 256> stripes_;
   std::atomic<PublishMode> mode_;
   mutable std::mutex mode_mutex_;  // managed_domains_
-  std::mutex mode_change_mutex_;    // one set_mode at a time
+  std::mutex mode_change_mutex_;   // one set_mode at a time
   // Writes that depend on the mode hold it shared from reading the mode to
   // their write; a mode flip holds it exclusive, so that the re-indexing
   // that follows sees every write made under the old mode.

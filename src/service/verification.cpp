@@ -20,8 +20,7 @@ using storage::VerifyToken;
 namespace {
 
 double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 Bytes token_hash(std::string_view token) {
@@ -47,10 +46,14 @@ std::string grouped(const std::string& hex) {
 
 std::string_view state_name(AddressState s) {
   switch (s) {
-    case AddressState::Published: return "published";
-    case AddressState::Pending: return "pending";
-    case AddressState::Unpublished: return "unpublished";
-    case AddressState::Revoked: return "revoked";
+    case AddressState::Published:
+      return "published";
+    case AddressState::Pending:
+      return "pending";
+    case AddressState::Unpublished:
+      return "unpublished";
+    case AddressState::Revoked:
+      return "revoked";
   }
   return "unpublished";
 }
@@ -186,8 +189,9 @@ Result<void> Verification::request_manage(const std::string& email, const std::s
   }
   // The certificates that publish this address (the index holds only
   // published ones in this mode).
-  KEYDIR_TRY(auto records, directory_.store_ref(StoreAccess{}).lookup(
-                               storage::Query{storage::Query::ByEmail{a}}, 10));
+  KEYDIR_TRY(
+      auto records,
+      directory_.store_ref(StoreAccess{}).lookup(storage::Query{storage::Query::ByEmail{a}}, 10));
   for (const auto& rec : records) {
     KEYDIR_TRY(auto published, directory_.store_ref(StoreAccess{}).published(rec.fingerprint));
     if (std::find(published.begin(), published.end(), a) == published.end()) {
@@ -222,12 +226,13 @@ Result<void> Verification::unpublish(std::string_view manage_token, const std::s
 Result<std::vector<VerifyToken>> Verification::pending() const {
   std::vector<VerifyToken> out;
   const std::uint64_t now = directory_.now();
-  KEYDIR_CHECK(directory_.store_ref(StoreAccess{}).for_each_token([&](ByteView, const VerifyToken& t) {
-    if (t.kind == VerifyToken::Kind::Verify && t.expires > now) {
-      out.push_back(t);
-    }
-    return true;
-  }));
+  KEYDIR_CHECK(
+      directory_.store_ref(StoreAccess{}).for_each_token([&](ByteView, const VerifyToken& t) {
+        if (t.kind == VerifyToken::Kind::Verify && t.expires > now) {
+          out.push_back(t);
+        }
+        return true;
+      }));
   return out;
 }
 
@@ -257,14 +262,14 @@ Result<void> check_smtp_options(const SmtpOptions& options) {
   const std::string url = lower_ascii(options.url);
   const bool smtps = url.starts_with("smtps://");
   if (!smtps && !url.starts_with("smtp://")) {
-    return bad("--smtp-url must start with smtp:// (STARTTLS) or smtps:// (TLS): " +
-               options.url);
+    return bad("--smtp-url must start with smtp:// (STARTTLS) or smtps:// (TLS): " + options.url);
   }
   std::string_view rest = std::string_view(url).substr(smtps ? 8 : 7);
   std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   if (authority.find('@') != std::string_view::npos) {
-    return bad("--smtp-url must not hold a login (it is logged): give it with --smtp-user and "
-               "--smtp-password-file or KEYDIRD_SMTP_PASSWORD");
+    return bad(
+        "--smtp-url must not hold a login (it is logged): give it with --smtp-user and "
+        "--smtp-password-file or KEYDIRD_SMTP_PASSWORD");
   }
   if (!options.password.empty() && options.user.empty()) {
     return bad("an SMTP password without --smtp-user");
@@ -272,14 +277,16 @@ Result<void> check_smtp_options(const SmtpOptions& options) {
   if (options.insecure_loopback) {
     std::string_view host = authority;
     if (host.starts_with('[')) {
-      host = host.substr(1, host.find(']') == std::string_view::npos ? host.size()
-                                                                        : host.find(']') - 1);
+      host = host.substr(
+          1, host.find(']') == std::string_view::npos ? host.size() : host.find(']') - 1);
     } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
       host = host.substr(0, colon);
     }
     if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
-      return bad("smtp-insecure-loopback sends the SMTP login without TLS, so it is allowed "
-                 "only for a relay on 127.0.0.1, ::1 or localhost, not " + std::string(host));
+      return bad(
+          "smtp-insecure-loopback sends the SMTP login without TLS, so it is allowed "
+          "only for a relay on 127.0.0.1, ::1 or localhost, not " +
+          std::string(host));
     }
   }
   return {};
@@ -292,10 +299,10 @@ Result<void> SmtpMailer::send(const MailMessage& message) {
   Bytes id = openpgp::crypto::random_bytes(12).value_or(Bytes(12, 0));
   std::string domain = options_.from.substr(options_.from.rfind('@') + 1);
   std::string u = "Date: " + rfc5322_date() + "\r\nFrom: " + one_line(options_.from) +
-           "\r\nTo: " + one_line(message.to) + "\r\nSubject: " + one_line(message.subject) +
-           "\r\nMessage-ID: <" + to_hex(id) + "@" + one_line(domain) +
-           ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-           "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+                  "\r\nTo: " + one_line(message.to) + "\r\nSubject: " + one_line(message.subject) +
+                  "\r\nMessage-ID: <" + to_hex(id) + "@" + one_line(domain) +
+                  ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                  "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
   // CRLF line ends; a line that is a lone "." is stuffed by libcurl.
   for (char c : message.body) {
     if (c == '\n') {
@@ -310,8 +317,8 @@ Result<void> SmtpMailer::send(const MailMessage& message) {
   d.password = options_.password;
   // STARTTLS is required with a login (never credentials in clear text after
   // a stripped STARTTLS), taken when offered otherwise.
-  d.require_tls = (!options_.user.empty() || !options_.password.empty()) &&
-                  !options_.insecure_loopback;
+  d.require_tls =
+      (!options_.user.empty() || !options_.password.empty()) && !options_.insecure_loopback;
   d.timeout = options_.timeout_seconds;
   d.from = options_.from;
   d.to = message.to;

@@ -69,8 +69,7 @@ class Verification {
 
   // What a link names, without using it (the confirmation page).
   // Errors: TokenInvalid (unknown, used or expired).
-  Result<storage::VerifyToken> peek(std::string_view token,
-                                    storage::VerifyToken::Kind kind) const;
+  Result<storage::VerifyToken> peek(std::string_view token, storage::VerifyToken::Kind kind) const;
   // Publishes the address the token names. Errors: TokenInvalid, NotFound.
   Result<storage::VerifyToken> confirm(std::string_view token);
 

@@ -4,10 +4,9 @@
 
 namespace keydir::storage::rocks {
 
-const char* const kCfNames[kCfCount] = {"default",  "certs",  "by_fpr",    "by_keyid",
-                                        "by_short", "by_email", "by_wkd",  "by_word",
-                                        "by_sks",   "changelog", "tombstones", "meta",
-                                        "verify",   "recon_tree", "audit"};
+const char* const kCfNames[kCfCount] = {
+    "default", "certs",     "by_fpr",     "by_keyid", "by_short", "by_email",   "by_wkd", "by_word",
+    "by_sks",  "changelog", "tombstones", "meta",     "verify",   "recon_tree", "audit"};
 
 std::string alias_prefix(std::string_view peer) {
   std::string k = "recon-alias.";
@@ -20,7 +19,9 @@ std::string published_key(const Fingerprint& f, std::string_view email) {
   return "p" + fpr_key(f) + std::string(email);
 }
 
-std::string token_key(ByteView hash) { return "t" + std::string(as_chars(hash)); }
+std::string token_key(ByteView hash) {
+  return "t" + std::string(as_chars(hash));
+}
 
 std::string encode_token(const VerifyToken& t) {
   std::string v(1, static_cast<char>(t.kind));
@@ -82,7 +83,9 @@ std::string sep_key(std::string_view a, const std::string& fpr) {
   return k;
 }
 
-std::string wkd_prefix(const WkdHash& w) { return index_keys::wkd_key(w); }
+std::string wkd_prefix(const WkdHash& w) {
+  return index_keys::wkd_key(w);
+}
 
 std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
   std::vector<Entry> out;
@@ -129,8 +132,7 @@ std::string encode_record(const CertRecord& r) {
   return std::string(as_chars(out));
 }
 
-Result<CertRecord> decode_record(const Fingerprint& fpr, std::string_view value,
-                                 bool with_index) {
+Result<CertRecord> decode_record(const Fingerprint& fpr, std::string_view value, bool with_index) {
   ByteReader r(as_bytes(value), "stored certificate record");
   KEYDIR_TRY(std::uint8_t format, r.read_u8());
   if (format != kRecordFormat) {

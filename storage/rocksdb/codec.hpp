@@ -33,7 +33,7 @@ enum Cf : std::size_t {
   kChangelog,
   kTombstones,
   kMeta,
-  kVerify,  // "p" + fpr + address → time published; "t" + token hash → VerifyToken
+  kVerify,     // "p" + fpr + address → time published; "t" + token hash → VerifyToken
   kReconTree,  // the SKS prefix tree over by_sks (recon_tree.hpp)
   kAudit,      // be64 seq → be64 time + JSON text (the audit log)
   kCfCount

@@ -32,8 +32,7 @@ bool FprSetMerge::FullMergeV2(const MergeOperationInput& in, MergeOperationOutpu
 }
 
 bool Int64Add::Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
-                     const rocksdb::Slice& value, std::string* new_value,
-                     rocksdb::Logger*) const {
+                     const rocksdb::Slice& value, std::string* new_value, rocksdb::Logger*) const {
   std::int64_t sum = decode(value);
   if (existing) {
     sum += decode(*existing);

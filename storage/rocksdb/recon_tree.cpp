@@ -45,7 +45,9 @@ bool under(std::string_view hash, const std::string& digits, int bq) {
   return true;
 }
 
-std::string node_key(const std::string& digits) { return "n" + digits; }
+std::string node_key(const std::string& digits) {
+  return "n" + digits;
+}
 
 // A hash the tree holds: 16 octets and not one of the sample points (a
 // hash below 3: never in practice, but the product would be zero).
@@ -112,7 +114,8 @@ Result<TreeNodeValue> ReconTree::decode(std::string_view v) const {
     out.count = out.count << 8 | static_cast<std::uint8_t>(v[i]);
   }
   for (std::size_t i = 0; i < points_.size(); ++i) {
-    out.svalues.push_back(Zp::from_le(as_bytes(v.substr(8 + i * recon::kZpBytes, recon::kZpBytes))));
+    out.svalues.push_back(
+        Zp::from_le(as_bytes(v.substr(8 + i * recon::kZpBytes, recon::kZpBytes))));
   }
   return out;
 }
@@ -199,7 +202,7 @@ Result<std::uint64_t> ReconTree::compute(
   // bits, not of their indexes).
   std::string digits;
   std::function<TreeNodeValue(std::size_t, std::size_t)> build = [&](std::size_t lo,
-                                                                    std::size_t hi) {
+                                                                     std::size_t hi) {
     const int depth = static_cast<int>(digits.size());
     TreeNodeValue v = empty();
     v.count = hi - lo;
@@ -310,7 +313,8 @@ void ReconTree::Txn::materialize(const std::string& digits,
 
 Result<void> ReconTree::Txn::drop_below(const std::string& digits) {
   const std::string prefix = node_key(digits);
-  std::unique_ptr<rocksdb::Iterator> it(tree_.db_->NewIterator(rocksdb::ReadOptions(), tree_.tree_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(
+      tree_.db_->NewIterator(rocksdb::ReadOptions(), tree_.tree_cf_));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() > prefix.size()) {
       nodes_[std::string(it->key().data() + 1, it->key().size() - 1)] = std::nullopt;
@@ -327,9 +331,13 @@ Result<void> ReconTree::Txn::drop_below(const std::string& digits) {
   return {};
 }
 
-Result<void> ReconTree::Txn::insert(ByteView hash) { return change(hash, true); }
+Result<void> ReconTree::Txn::insert(ByteView hash) {
+  return change(hash, true);
+}
 
-Result<void> ReconTree::Txn::remove(ByteView hash) { return change(hash, false); }
+Result<void> ReconTree::Txn::remove(ByteView hash) {
+  return change(hash, false);
+}
 
 Result<void> ReconTree::Txn::change(ByteView hash, bool add) {
   std::string h(as_chars(hash));

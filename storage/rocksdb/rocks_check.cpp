@@ -44,8 +44,7 @@ std::string entry_id(Cf c, std::string_view key, std::string_view value) {
 template <class Impl>
 class CheckCache {
  public:
-  CheckCache(const Impl& impl, const rocksdb::ReadOptions& ro)
-      : impl_(impl), ro_(ro) {}
+  CheckCache(const Impl& impl, const rocksdb::ReadOptions& ro) : impl_(impl), ro_(ro) {}
 
   // Whether the database holds entry `e` (Impl::holds).
   bool holds(const Entry& e) {
@@ -114,7 +113,7 @@ class CheckCache {
   const Impl& impl_;
   const rocksdb::ReadOptions& ro_;
   std::size_t budget_ = kCacheBudget;
-  std::unordered_map<std::string, std::vector<std::string>> sets_;    // entry_id(cf, key) → members
+  std::unordered_map<std::string, std::vector<std::string>> sets_;  // entry_id(cf, key) → members
   std::unordered_map<std::string, std::vector<std::string>> owners_;  // fpr key → sorted entry_ids
 };
 
@@ -193,8 +192,7 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
           continue;
         }
         if (listed == CheckCache<Impl>::Listed::No) {
-          problem(std::string(kCfNames[c]) + " entry not listed by certificate " +
-                  owner->to_hex());
+          problem(std::string(kCfNames[c]) + " entry not listed by certificate " + owner->to_hex());
         }
       }
     }

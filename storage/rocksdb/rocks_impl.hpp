@@ -83,9 +83,9 @@ struct RocksKeyStore::Impl {
 
   Result<void> writable() const {
     if (write_failed.load()) {
-      return fail(ErrorCode::StorageIo,
-                  "the store takes no writes since an I/O error (" + write_error +
-                      "); restart keydird once the disk has room");
+      return fail(ErrorCode::StorageIo, "the store takes no writes since an I/O error (" +
+                                            write_error +
+                                            "); restart keydird once the disk has room");
     }
     return {};
   }
@@ -115,16 +115,28 @@ struct RocksKeyStore::Impl {
 
   void index(rocksdb::WriteBatch& b, const rocks::Entry& e) const {
     switch (e.kind) {
-      case rocks::Kind::Unique: b.Put(cf(e.cf), e.key, e.value); break;
-      case rocks::Kind::Set: b.Merge(cf(e.cf), e.key, "+" + e.value); break;
-      case rocks::Kind::Scan: b.Put(cf(e.cf), e.key, e.value); break;
+      case rocks::Kind::Unique:
+        b.Put(cf(e.cf), e.key, e.value);
+        break;
+      case rocks::Kind::Set:
+        b.Merge(cf(e.cf), e.key, "+" + e.value);
+        break;
+      case rocks::Kind::Scan:
+        b.Put(cf(e.cf), e.key, e.value);
+        break;
     }
   }
   void unindex(rocksdb::WriteBatch& b, const rocks::Entry& e) const {
     switch (e.kind) {
-      case rocks::Kind::Unique: b.Delete(cf(e.cf), e.key); break;
-      case rocks::Kind::Set: b.Merge(cf(e.cf), e.key, "-" + e.value); break;
-      case rocks::Kind::Scan: b.Delete(cf(e.cf), e.key); break;
+      case rocks::Kind::Unique:
+        b.Delete(cf(e.cf), e.key);
+        break;
+      case rocks::Kind::Set:
+        b.Merge(cf(e.cf), e.key, "-" + e.value);
+        break;
+      case rocks::Kind::Scan:
+        b.Delete(cf(e.cf), e.key);
+        break;
     }
   }
 

@@ -1,10 +1,10 @@
 #include "storage/rocksdb/rocks_key_store.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -95,9 +95,8 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   }
   if (!s.ok()) {
     if (s.ToString().find("Permission denied") != std::string::npos) {
-      return fail(ErrorCode::StorageIo,
-                  "permission denied on the data folder " + dir +
-                      " (run as the user keydird runs as, or root)");
+      return fail(ErrorCode::StorageIo, "permission denied on the data folder " + dir +
+                                            " (run as the user keydird runs as, or root)");
     }
     if (s.ToString().find("lock") != std::string::npos) {
       return fail(ErrorCode::StorageIo,
@@ -149,8 +148,7 @@ Result<std::optional<CertRecord>> RocksKeyStore::get(const Fingerprint& primary)
   return impl_->get(rocksdb::ReadOptions(), primary);
 }
 
-Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
-                                                      std::size_t limit) const {
+Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query, std::size_t limit) const {
   // Most lookups name a primary key: one read of the certificate itself,
   // which needs no snapshot.
   if (auto* q = std::get_if<Query::ByFingerprint>(&query.what)) {
@@ -189,10 +187,10 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query,
                                     [&](const Fingerprint& f) { return f.key_id() == k->id; }));
   } else if (auto* s = std::get_if<Query::ByShortKeyId>(&query.what)) {
     const std::string key = be(s->id, 4);
-    KEYDIR_TRY(found, impl_->claims(
-                          ro, kByShort, key, key + kWeak,
-                          [&](const Fingerprint& f) { return f.key_id().short_id() == s->id; },
-                          false));
+    KEYDIR_TRY(found,
+               impl_->claims(
+                   ro, kByShort, key, key + kWeak,
+                   [&](const Fingerprint& f) { return f.key_id().short_id() == s->id; }, false));
   } else if (auto* e = std::get_if<Query::ByEmail>(&query.what)) {
     KEYDIR_TRY(found, impl_->members(ro, kByEmail, e->address));
   } else if (auto* w = std::get_if<Query::ByWkd>(&query.what)) {
@@ -300,7 +298,8 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
     auto g = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kCerts), fpr_key(record.fingerprint),
                             &present);
     if (g.IsNotFound()) {
-      return fail(ErrorCode::NotFound, "no certificate " + record.fingerprint.to_hex() + " to remove");
+      return fail(ErrorCode::NotFound,
+                  "no certificate " + record.fingerprint.to_hex() + " to remove");
     }
     if (!g.ok()) {
       return io_error(g, "reading a certificate");
@@ -404,7 +403,8 @@ Result<void> RocksKeyStore::for_each_tombstone(
 
 Result<std::optional<std::string>> RocksKeyStore::setting(std::string_view name) const {
   std::string v;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), "setting." + std::string(name), &v);
+  auto s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), "setting." + std::string(name), &v);
   if (s.IsNotFound()) {
     return std::optional<std::string>{};
   }
@@ -450,12 +450,14 @@ Result<void> RocksKeyStore::put_recon_aliases(std::string_view peer,
 Result<void> RocksKeyStore::for_each_recon_alias(
     std::string_view peer, const std::function<bool(ByteView, ByteView)>& visit) const {
   const std::string prefix = alias_prefix(peer);
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kMeta)));
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kMeta)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     auto k = it->key();
     k.remove_prefix(prefix.size());
     if (!visit(ByteView(reinterpret_cast<const std::uint8_t*>(k.data()), k.size()),
-               ByteView(reinterpret_cast<const std::uint8_t*>(it->value().data()), it->value().size()))) {
+               ByteView(reinterpret_cast<const std::uint8_t*>(it->value().data()),
+                        it->value().size()))) {
       break;
     }
   }
@@ -571,7 +573,8 @@ Result<void> RocksKeyStore::for_each(const std::function<bool(const CertRecord&)
     if (!fpr) {
       return fail(ErrorCode::StorageCorruption, "bad certificate key");
     }
-    KEYDIR_TRY(auto rec, decode_record(*fpr, std::string_view(it->value().data(), it->value().size())));
+    KEYDIR_TRY(auto rec,
+               decode_record(*fpr, std::string_view(it->value().data(), it->value().size())));
     if (!visit(rec)) {
       break;
     }
@@ -593,7 +596,8 @@ Result<std::vector<Bytes>> RocksKeyStore::sks_hashes_from_version(std::uint8_t v
     if (!fpr) {
       return fail(ErrorCode::StorageCorruption, "bad certificate key");
     }
-    KEYDIR_TRY(auto rec, decode_record(*fpr, std::string_view(it->value().data(), it->value().size())));
+    KEYDIR_TRY(auto rec,
+               decode_record(*fpr, std::string_view(it->value().data(), it->value().size())));
     out.push_back(std::move(rec.index.sks_hash));
   }
   if (!it->status().ok()) {

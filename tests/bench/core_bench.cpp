@@ -104,10 +104,14 @@ void BM_Digest(benchmark::State& state, HashAlgorithm algo) {
 }
 
 const char* const kAlgorithms[][2] = {
-    {"rsa2048", "gpg-rsa2048.asc"},          {"rsa4096", "gpg-rsa4096.asc"},
-    {"dsa2048", "gpg-dsa2048.asc"},          {"ed25519", "gpg-ed25519.asc"},
-    {"p256", "gpg-nistp256.asc"},            {"p384", "gpg-nistp384.asc"},
-    {"p521", "gpg-nistp521.asc"},            {"brainpoolP256r1", "gpg-brainpoolp256.asc"},
+    {"rsa2048", "gpg-rsa2048.asc"},
+    {"rsa4096", "gpg-rsa4096.asc"},
+    {"dsa2048", "gpg-dsa2048.asc"},
+    {"ed25519", "gpg-ed25519.asc"},
+    {"p256", "gpg-nistp256.asc"},
+    {"p384", "gpg-nistp384.asc"},
+    {"p521", "gpg-nistp521.asc"},
+    {"brainpoolP256r1", "gpg-brainpoolp256.asc"},
     {"brainpoolP512r1", "gpg-brainpoolp512.asc"},
 };
 
@@ -119,11 +123,11 @@ int register_all() {
       benchmark::RegisterBenchmark(label.c_str(), BM_Verify, std::string(file), b);
     }
   }
-  for (const char* file : {"gpg-ed25519.asc", "gpg-rsa2048.asc", "gpg-rsa4096.asc",
-                           "gpg-nistp256.asc", "gpg-dsa2048.asc", "gpg-multi.asc",
-                           "sq-cv25519.asc", "sq-rsa3k.asc"}) {
-    benchmark::RegisterBenchmark((std::string("Validate/") + file).c_str(),
-                                 BM_ValidateCertificate, std::string(file), std::nullopt);
+  for (const char* file :
+       {"gpg-ed25519.asc", "gpg-rsa2048.asc", "gpg-rsa4096.asc", "gpg-nistp256.asc",
+        "gpg-dsa2048.asc", "gpg-multi.asc", "sq-cv25519.asc", "sq-rsa3k.asc"}) {
+    benchmark::RegisterBenchmark((std::string("Validate/") + file).c_str(), BM_ValidateCertificate,
+                                 std::string(file), std::nullopt);
     for (auto b : {crypto::Backend::CryptoPP, crypto::Backend::OpenSSL}) {
       std::string label = std::string("ValidateWith/") + file + "/" +
                           (b == crypto::Backend::CryptoPP ? "cryptopp" : "openssl");

@@ -32,7 +32,9 @@ using namespace keydir::recon;
 
 namespace {
 
-Zp random_hash(std::mt19937_64& rng) { return random_element(rng); }
+Zp random_hash(std::mt19937_64& rng) {
+  return random_element(rng);
+}
 
 using FdStream = SocketStream;
 
@@ -105,7 +107,9 @@ int main(int argc, char** argv) {
   if (diffs.empty()) {
     diffs = {1000, 10000, 100000};
   }
-  std::printf("| difference | tree build (each side) | reconciliation | request batches | bytes (both ways) | bytes per difference | recovered (server / client) |\n");
+  std::printf(
+      "| difference | tree build (each side) | reconciliation | request batches | bytes (both "
+      "ways) | bytes per difference | recovered (server / client) |\n");
   std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (std::size_t d : diffs) {
     std::mt19937_64 rng(42 + d);
@@ -187,8 +191,9 @@ int main(int argc, char** argv) {
                 answered->recover.size());
     std::fflush(stdout);
   }
-  std::printf("\nA list of all %zu hashes alone is %.1f MB; a full keydump of %zu certificates at "
-              "the Debian corpus's 3.4 KB average (after stripping) is %.1f GB.\n",
-              n, static_cast<double>(n) * 16 / 1e6, n, static_cast<double>(n) * 3400 / 1e9);
+  std::printf(
+      "\nA list of all %zu hashes alone is %.1f MB; a full keydump of %zu certificates at "
+      "the Debian corpus's 3.4 KB average (after stripping) is %.1f GB.\n",
+      n, static_cast<double>(n) * 16 / 1e6, n, static_cast<double>(n) * 3400 / 1e9);
   return 0;
 }

@@ -96,8 +96,7 @@ void run(benchmark::State& state, std::size_t count, MakeQuery make) {
   }
   std::sort(ns.begin(), ns.end());
   auto pct = [&](double p) {
-    return ns.empty() ? 0.0
-                      : ns[static_cast<std::size_t>(p * static_cast<double>(ns.size() - 1))];
+    return ns.empty() ? 0.0 : ns[static_cast<std::size_t>(p * static_cast<double>(ns.size() - 1))];
   };
   state.counters["lookups/s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);

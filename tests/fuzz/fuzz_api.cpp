@@ -33,16 +33,18 @@ struct World {
   std::unique_ptr<api::Api> api;
 
   World() {
-    auto dir = std::filesystem::temp_directory_path() / ("keydir-fuzz-api-" + std::to_string(getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("keydir-fuzz-api-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir);
     storage::RocksOptions ro;
     ro.row_cache_bytes = 0;
     store = std::move(*storage::RocksKeyStore::open(dir.string(), ro));
     service::DirectoryOptions o;
     o.mode = service::PublishMode::Verified;
-    directory = std::make_unique<service::KeyDirectory>(*store, o, [] { return std::uint64_t{1893456000}; });
-    verification = std::make_unique<service::Verification>(*directory, mailer,
-                                                           service::VerificationOptions{});
+    directory = std::make_unique<service::KeyDirectory>(*store, o,
+                                                        [] { return std::uint64_t{1893456000}; });
+    verification =
+        std::make_unique<service::Verification>(*directory, mailer, service::VerificationOptions{});
     for (const char* f : {"gpg-multi.asc", "gpg-rsa2048.asc", "gpg-ed25519.asc"}) {
       std::FILE* in = std::fopen((std::string(KEYDIR_SOURCE_DIR "/tests/data/") + f).c_str(), "rb");
       if (!in) {
@@ -101,7 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     auto eq = kv.find('=');
     auto k = api::form_decode(kv.substr(0, eq));
-    auto v = api::form_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+    auto v =
+        api::form_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
     if (k && v) {
       r.query.emplace_back(std::move(*k), std::move(*v));
     }

@@ -50,10 +50,14 @@ const FetchQuery& query(int which) {
   }();
   static const FetchQuery by_mail = *classify("multi@keydir.test");
   switch (which) {
-    case 4: return by_fpr;
-    case 5: return by_id;
-    case 6: return by_sub;
-    default: return by_mail;
+    case 4:
+      return by_fpr;
+    case 5:
+      return by_id;
+    case 6:
+      return by_sub;
+    default:
+      return by_mail;
   }
 }
 

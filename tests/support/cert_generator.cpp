@@ -1,9 +1,9 @@
 #include "cert_generator.hpp"
 
-#include <algorithm>
 #include <cryptopp/osrng.h>
 #include <cryptopp/sha.h>
 #include <cryptopp/xed25519.h>
+#include <algorithm>
 
 #include "openpgp/packet_reader.hpp"
 
@@ -129,8 +129,8 @@ void subpacket(Bytes& area, std::uint8_t type, ByteView data) {
 // A signature by `signer` of `type` over `context` (key/user ID data already
 // prefixed as RFC 9580 §5.2.4 says), SHA-256.
 Bytes signature(const Key& signer, const Ed25519Key& ed, std::uint8_t type, const Bytes& context,
-                std::uint32_t created, std::optional<std::uint8_t> flags,
-                const Bytes& embedded, std::mt19937_64& rng) {
+                std::uint32_t created, std::optional<std::uint8_t> flags, const Bytes& embedded,
+                std::mt19937_64& rng) {
   const int v = signer.version;
   Bytes hashed;
   Bytes t;
@@ -189,11 +189,11 @@ Bytes signature(const Key& signer, const Ed25519Key& ed, std::uint8_t type, cons
   return body;
 }
 
-const char* const kFirst[] = {"Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace",
-                              "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy",
-                              "Rupert", "Sybil", "Trent", "Victor", "Walter", "Zoe"};
-const char* const kLast[] = {"Smith", "Müller", "García", "Rossi", "Nowak", "Dubois",
-                             "Jensen", "Novak", "Silva", "Kowalski", "Tanaka", "Olsen"};
+const char* const kFirst[] = {"Alice",  "Bob",   "Carol", "Dave",    "Erin",   "Frank",  "Grace",
+                              "Heidi",  "Ivan",  "Judy",  "Mallory", "Niaj",   "Olivia", "Peggy",
+                              "Rupert", "Sybil", "Trent", "Victor",  "Walter", "Zoe"};
+const char* const kLast[] = {"Smith",  "Müller", "García", "Rossi",    "Nowak",  "Dubois",
+                             "Jensen", "Novak",  "Silva",  "Kowalski", "Tanaka", "Olsen"};
 
 }  // namespace
 
@@ -233,8 +233,7 @@ Bytes CertGenerator::make(const CertSpec& spec) {
   Bytes key_ctx;
   hash_key(key_ctx, primary);
   if (v == 6) {
-    openpgp::write_packet(out, 2,
-                          signature(primary, primary_ed, 0x1F, key_ctx, t, 0x03, {}, rng_));
+    openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x1F, key_ctx, t, 0x03, {}, rng_));
   }
   for (std::size_t i = 0; i < spec.user_ids.size(); ++i) {
     const auto& uid = spec.user_ids[i];
@@ -243,8 +242,9 @@ Bytes CertGenerator::make(const CertSpec& spec) {
     ctx.push_back(0xB4);
     append_be(ctx, uid.size(), 4);
     append(ctx, as_bytes(uid));
-    openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x13, ctx, t,
-                                            std::optional<std::uint8_t>(0x03), {}, rng_));
+    openpgp::write_packet(
+        out, 2,
+        signature(primary, primary_ed, 0x13, ctx, t, std::optional<std::uint8_t>(0x03), {}, rng_));
   }
   for (const auto& r : spec.revoked_user_ids) {
     openpgp::write_packet(out, 13, as_bytes(r.user_id));
@@ -253,11 +253,12 @@ Bytes CertGenerator::make(const CertSpec& spec) {
     append_be(ctx, r.user_id.size(), 4);
     append(ctx, as_bytes(r.user_id));
     if (r.certified) {
-      openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x13, ctx, t,
-                                              std::optional<std::uint8_t>(0x03), {}, rng_));
+      openpgp::write_packet(out, 2,
+                            signature(primary, primary_ed, 0x13, ctx, t,
+                                      std::optional<std::uint8_t>(0x03), {}, rng_));
     }
-    openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x30, ctx, t + 1,
-                                            std::nullopt, {}, rng_));
+    openpgp::write_packet(out, 2,
+                          signature(primary, primary_ed, 0x30, ctx, t + 1, std::nullopt, {}, rng_));
   }
   if (spec.encryption_subkey) {
     auto s = random_seed();
@@ -269,8 +270,8 @@ Bytes CertGenerator::make(const CertSpec& spec) {
       openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x18, ctx, t, 0x0C, {}, rng_));
     }
     if (spec.encryption_subkey_revoked) {
-      openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x28, ctx, t + 1,
-                                              std::nullopt, {}, rng_));
+      openpgp::write_packet(
+          out, 2, signature(primary, primary_ed, 0x28, ctx, t + 1, std::nullopt, {}, rng_));
     }
   }
   if (spec.signing_subkey_seed) {
@@ -288,8 +289,9 @@ Bytes CertGenerator::make(const CertSpec& spec) {
     openpgp::write_packet(out, 14, sub.body);
     Bytes ctx = key_ctx;
     hash_key(ctx, sub);
-    openpgp::write_packet(out, 2, signature(primary, primary_ed, 0x18, ctx,
-                                            std::max(t, b.created + 1), b.flags, {}, rng_));
+    openpgp::write_packet(
+        out, 2,
+        signature(primary, primary_ed, 0x18, ctx, std::max(t, b.created + 1), b.flags, {}, rng_));
   }
   return out;
 }

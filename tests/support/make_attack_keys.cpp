@@ -49,8 +49,8 @@ bool write(const std::string& dir, const std::string& name, const Bytes& cert) {
     std::cerr << "make_attack_keys: " << name << " does not parse\n";
     return false;
   }
-  std::ofstream(dir + "/" + name + ".fpr") << parsed->front().cert->primary.fingerprint.to_hex()
-                                           << "\n";
+  std::ofstream(dir + "/" + name + ".fpr")
+      << parsed->front().cert->primary.fingerprint.to_hex() << "\n";
   return static_cast<bool>(f);
 }
 

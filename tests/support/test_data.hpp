@@ -34,7 +34,9 @@ inline Bytes read_file(const std::filesystem::path& p) {
   return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-inline Bytes fixture(const std::string& name) { return read_file(data_dir() / name); }
+inline Bytes fixture(const std::string& name) {
+  return read_file(data_dir() / name);
+}
 
 // A fixed clock for tests: 2030-01-01T00:00:00Z, after every fixture was made
 // (the fixtures were made in November 2026; regenerate them before 2030).

@@ -27,7 +27,9 @@ namespace {
 
 using CryptoPP::Integer;
 
-Integer to_int(ByteView b) { return Integer(b.data(), b.size()); }
+Integer to_int(ByteView b) {
+  return Integer(b.data(), b.size());
+}
 
 // Runs a verification with Crypto++ exceptions mapped to "does not verify".
 class GuardedKey : public VerifyingKey {
@@ -141,13 +143,20 @@ class Ed25519Key final : public GuardedKey {
 
 CryptoPP::OID curve_oid(Curve c) {
   switch (c) {
-    case Curve::NistP256: return CryptoPP::ASN1::secp256r1();
-    case Curve::NistP384: return CryptoPP::ASN1::secp384r1();
-    case Curve::NistP521: return CryptoPP::ASN1::secp521r1();
-    case Curve::BrainpoolP256r1: return CryptoPP::ASN1::brainpoolP256r1();
-    case Curve::BrainpoolP384r1: return CryptoPP::ASN1::brainpoolP384r1();
-    case Curve::Secp256k1: return CryptoPP::ASN1::secp256k1();
-    default: return CryptoPP::ASN1::brainpoolP512r1();
+    case Curve::NistP256:
+      return CryptoPP::ASN1::secp256r1();
+    case Curve::NistP384:
+      return CryptoPP::ASN1::secp384r1();
+    case Curve::NistP521:
+      return CryptoPP::ASN1::secp521r1();
+    case Curve::BrainpoolP256r1:
+      return CryptoPP::ASN1::brainpoolP256r1();
+    case Curve::BrainpoolP384r1:
+      return CryptoPP::ASN1::brainpoolP384r1();
+    case Curve::Secp256k1:
+      return CryptoPP::ASN1::secp256k1();
+    default:
+      return CryptoPP::ASN1::brainpoolP512r1();
   }
 }
 

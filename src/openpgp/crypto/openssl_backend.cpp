@@ -179,14 +179,22 @@ class EdKey final : public VerifyingKey {
 
 const char* group_name(Curve c) {
   switch (c) {
-    case Curve::NistP256: return "prime256v1";
-    case Curve::NistP384: return "secp384r1";
-    case Curve::NistP521: return "secp521r1";
-    case Curve::BrainpoolP256r1: return "brainpoolP256r1";
-    case Curve::BrainpoolP384r1: return "brainpoolP384r1";
-    case Curve::BrainpoolP512r1: return "brainpoolP512r1";
-    case Curve::Secp256k1: return "secp256k1";
-    default: return nullptr;
+    case Curve::NistP256:
+      return "prime256v1";
+    case Curve::NistP384:
+      return "secp384r1";
+    case Curve::NistP521:
+      return "secp521r1";
+    case Curve::BrainpoolP256r1:
+      return "brainpoolP256r1";
+    case Curve::BrainpoolP384r1:
+      return "brainpoolP384r1";
+    case Curve::BrainpoolP512r1:
+      return "brainpoolP512r1";
+    case Curve::Secp256k1:
+      return "secp256k1";
+    default:
+      return nullptr;
   }
 }
 

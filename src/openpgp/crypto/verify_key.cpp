@@ -31,8 +31,7 @@ Result<std::unique_ptr<VerifyingKey>> make_verifying_key(const PublicKey& key) {
 Result<std::unique_ptr<VerifyingKey>> make_verifying_key(const PublicKey& key, Backend backend) {
   if (!key.material_known || !can_sign(key.algorithm)) {
     return fail(ErrorCode::UnsupportedAlgorithm,
-                "cannot verify signatures made with " +
-                    std::string(algorithm_name(key.algorithm)) +
+                "cannot verify signatures made with " + std::string(algorithm_name(key.algorithm)) +
                     " (algorithm " + std::to_string(static_cast<int>(key.algorithm)) + ")");
   }
   if (key.algorithm == PublicKeyAlgorithm::Ecdsa) {
@@ -74,18 +73,14 @@ ByteView digest_info_prefix(HashAlgorithm hash) {
                                        0x03, 0x02, 0x1A, 0x05, 0x00, 0x04, 0x14};
   static const std::uint8_t kRipemd[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2B, 0x24,
                                          0x03, 0x02, 0x01, 0x05, 0x00, 0x04, 0x14};
-  static const std::uint8_t kSha224[] = {0x30, 0x2D, 0x30, 0x0D, 0x06, 0x09, 0x60,
-                                         0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                         0x04, 0x05, 0x00, 0x04, 0x1C};
-  static const std::uint8_t kSha256[] = {0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60,
-                                         0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                         0x01, 0x05, 0x00, 0x04, 0x20};
-  static const std::uint8_t kSha384[] = {0x30, 0x41, 0x30, 0x0D, 0x06, 0x09, 0x60,
-                                         0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                         0x02, 0x05, 0x00, 0x04, 0x30};
-  static const std::uint8_t kSha512[] = {0x30, 0x51, 0x30, 0x0D, 0x06, 0x09, 0x60,
-                                         0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                         0x03, 0x05, 0x00, 0x04, 0x40};
+  static const std::uint8_t kSha224[] = {0x30, 0x2D, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                         0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1C};
+  static const std::uint8_t kSha256[] = {0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                         0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+  static const std::uint8_t kSha384[] = {0x30, 0x41, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                         0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+  static const std::uint8_t kSha512[] = {0x30, 0x51, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                         0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
   static const std::uint8_t kSha3_256[] = {0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60,
                                            0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
                                            0x08, 0x05, 0x00, 0x04, 0x20};
@@ -93,15 +88,24 @@ ByteView digest_info_prefix(HashAlgorithm hash) {
                                            0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
                                            0x0A, 0x05, 0x00, 0x04, 0x40};
   switch (hash) {
-    case HashAlgorithm::Md5: return kMd5;
-    case HashAlgorithm::Sha1: return kSha1;
-    case HashAlgorithm::Ripemd160: return kRipemd;
-    case HashAlgorithm::Sha224: return kSha224;
-    case HashAlgorithm::Sha256: return kSha256;
-    case HashAlgorithm::Sha384: return kSha384;
-    case HashAlgorithm::Sha512: return kSha512;
-    case HashAlgorithm::Sha3_256: return kSha3_256;
-    case HashAlgorithm::Sha3_512: return kSha3_512;
+    case HashAlgorithm::Md5:
+      return kMd5;
+    case HashAlgorithm::Sha1:
+      return kSha1;
+    case HashAlgorithm::Ripemd160:
+      return kRipemd;
+    case HashAlgorithm::Sha224:
+      return kSha224;
+    case HashAlgorithm::Sha256:
+      return kSha256;
+    case HashAlgorithm::Sha384:
+      return kSha384;
+    case HashAlgorithm::Sha512:
+      return kSha512;
+    case HashAlgorithm::Sha3_256:
+      return kSha3_256;
+    case HashAlgorithm::Sha3_512:
+      return kSha3_512;
   }
   return {};
 }

@@ -35,7 +35,7 @@ TEST(AnswerCache, HitsOnlyAtTheSameGenerationAndWithinTheTtl) {
   c.put("k", 7, 1000, answer("key"));
   EXPECT_FALSE(c.get("k", 8, 1000));  // a write happened since
   EXPECT_EQ(c.stats().entries, 0u);
-  EXPECT_FALSE(c.get("k", 7, 999));   // a clock that went back is no hit either
+  EXPECT_FALSE(c.get("k", 7, 999));  // a clock that went back is no hit either
 
   auto st = c.stats();
   EXPECT_EQ(st.hits, 1u);

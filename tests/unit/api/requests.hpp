@@ -12,8 +12,8 @@ namespace keydir::api::testing {
 
 using Query = std::vector<std::pair<std::string, std::string>>;
 
-inline HttpRequest get_request(std::string path, std::string host, Query query,
-                               std::string client, std::string method = "GET") {
+inline HttpRequest get_request(std::string path, std::string host, Query query, std::string client,
+                               std::string method = "GET") {
   HttpRequest r;
   r.method = std::move(method);
   r.path = std::move(path);

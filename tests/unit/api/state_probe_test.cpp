@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "api/router.hpp"
-#include "requests.hpp"
 #include "openpgp/certificate.hpp"
 #include "openpgp/identifiers.hpp"
+#include "requests.hpp"
 #include "service/verification.hpp"
 #include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
@@ -48,8 +48,8 @@ struct Env {
     service::DirectoryOptions d;
     d.mode = service::PublishMode::Verified;
     directory = std::make_unique<service::KeyDirectory>(*store, d, [this] { return now; });
-    verification = std::make_unique<service::Verification>(*directory, mailer,
-                                                           service::VerificationOptions{});
+    verification =
+        std::make_unique<service::Verification>(*directory, mailer, service::VerificationOptions{});
     ApiOptions o;
     o.add_per_minute = 0;
     o.wkd.domains = {"keydir.test"};
@@ -207,8 +207,8 @@ TEST(StateProbe, UploadPageOfTheFetchedKeyNamesNoWithheldAddress) {
 TEST(StateProbe, UploadPageOfTheOwnerOffersItsOwnAddresses) {
   Env env;
   std::string armored(as_chars(test::fixture("gpg-multi.asc")));
-  Reply r = env.post("/upload", "application/x-www-form-urlencoded",
-                     "keytext=" + form_encode(armored));
+  Reply r =
+      env.post("/upload", "application/x-www-form-urlencoded", "keytext=" + form_encode(armored));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("value=\"second@keydir.test\" checked"), std::string::npos);
   Reply v = env.post("/upload/verify", "application/x-www-form-urlencoded",
@@ -233,28 +233,30 @@ TEST(StateProbe, LookupsOfAWithheldAndANeverSeenAddressAnswerAlike) {
   const std::string withheld = "second@keydir.test";
   const std::string never = "never@keydir.test";
   auto wkd = [](const std::string& a) {
-    return "/.well-known/openpgpkey/hu/" +
-           openpgp::WkdHash::of(*openpgp::Email::parse(a)).hash();
+    return "/.well-known/openpgpkey/hu/" + openpgp::WkdHash::of(*openpgp::Email::parse(a)).hash();
   };
   for (const auto& [what, ask] :
        std::vector<std::pair<std::string, std::function<Reply(const std::string&)>>>{
-           {"HKP get", [&](const std::string& a) {
+           {"HKP get",
+            [&](const std::string& a) {
               return env.get("/pks/lookup", {{"op", "get"}, {"search", a}});
             }},
-           {"HKP index", [&](const std::string& a) {
+           {"HKP index",
+            [&](const std::string& a) {
               return env.get("/pks/lookup", {{"op", "index"}, {"options", "mr"}, {"search", a}});
             }},
-           {"HKP vindex", [&](const std::string& a) {
+           {"HKP vindex",
+            [&](const std::string& a) {
               return env.get("/pks/lookup", {{"op", "vindex"}, {"search", a}});
             }},
-           {"VKS by-email", [&](const std::string& a) {
-              return env.get("/vks/v1/by-email/" + a);
-            }},
-           {"HKPv2 by-identity", [&](const std::string& a) {
-              return env.get("/pks/v2/certs/by-identity/" + a);
-            }},
+           {"VKS by-email", [&](const std::string& a) { return env.get("/vks/v1/by-email/" + a); }},
+           {"HKPv2 by-identity",
+            [&](const std::string& a) { return env.get("/pks/v2/certs/by-identity/" + a); }},
            {"HKPv2 index", [&](const std::string& a) { return env.get("/pks/v2/index/" + a); }},
-           {"WKD", [&](const std::string& a) { return env.get(wkd(a), {{"l", a.substr(0, a.find('@'))}}); }},
+           {"WKD",
+            [&](const std::string& a) {
+              return env.get(wkd(a), {{"l", a.substr(0, a.find('@'))}});
+            }},
        }) {
     Reply w = ask(withheld);
     Reply n = ask(never);

@@ -10,11 +10,11 @@
 #include "api/router.hpp"
 #include "api/web/page_templates.hpp"
 #include "api/web/templates.hpp"
-#include "requests.hpp"
-#include "common/limits.hpp"
 #include "cert_generator.hpp"
+#include "common/limits.hpp"
 #include "openpgp/armor.hpp"
 #include "openpgp/certificate.hpp"
+#include "requests.hpp"
 #include "service/verification.hpp"
 #include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
@@ -100,10 +100,10 @@ TEST(Wkd, AdvancedMethodTakesTheDomainFromThePath) {
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(user_ids_of(r.body).size(), 1u);
   // The advanced host asking with a direct path is the same domain.
-  EXPECT_EQ(env.get(std::string("/.well-known/openpgpkey/hu/") + kMultiHash,
-                    "openpgpkey.keydir.test")
-                .status,
-            200);
+  EXPECT_EQ(
+      env.get(std::string("/.well-known/openpgpkey/hu/") + kMultiHash, "openpgpkey.keydir.test")
+          .status,
+      200);
 }
 
 TEST(Wkd, NotFoundUnconfiguredRevokedAndMalformed) {
@@ -114,10 +114,10 @@ TEST(Wkd, NotFoundUnconfiguredRevokedAndMalformed) {
   Reply other = env.get(std::string("/.well-known/openpgpkey/hu/") + kMultiHash, "other.org");
   EXPECT_EQ(other.status, 404);
   EXPECT_NE(other.body.find("other.org"), std::string::npos);
-  EXPECT_EQ(env.get(std::string("/.well-known/openpgpkey/other.org/hu/") + kMultiHash).status,
-            404);
+  EXPECT_EQ(env.get(std::string("/.well-known/openpgpkey/other.org/hu/") + kMultiHash).status, 404);
   EXPECT_EQ(env.get("/.well-known/openpgpkey/hu/short").status, 400);
-  EXPECT_EQ(env.get("/.well-known/openpgpkey/hu/" + std::string(32, 'l')).status, 400);  // not z-base-32
+  EXPECT_EQ(env.get("/.well-known/openpgpkey/hu/" + std::string(32, 'l')).status,
+            400);  // not z-base-32
   Reply post = env.post(std::string("/.well-known/openpgpkey/hu/") + kMultiHash, "", "");
   EXPECT_EQ(post.status, 405);
   EXPECT_EQ(header(post, "Allow"), "GET, HEAD");
@@ -125,8 +125,8 @@ TEST(Wkd, NotFoundUnconfiguredRevokedAndMalformed) {
 
 TEST(Wkd, PolicyAndSubmissionAddressInBothLayouts) {
   Env env;
-  for (std::string p : {"/.well-known/openpgpkey/policy",
-                        "/.well-known/openpgpkey/example.org/policy"}) {
+  for (std::string p :
+       {"/.well-known/openpgpkey/policy", "/.well-known/openpgpkey/example.org/policy"}) {
     Reply r = env.get(p, "example.org");
     EXPECT_EQ(r.status, 200) << p;
     EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*");
@@ -156,7 +156,8 @@ TEST(Vks, LookupsAnswerArmoredKeysAndPlainErrors) {
   env.upload(test::fixture("gpg-multi.asc"));
   const std::string fpr = kMultiFpr;
   const std::vector<std::string> paths = {
-      "/vks/v1/by-fingerprint/" + fpr, "/vks/v1/by-fingerprint/fc5d7a6980f7e484468db87f65c71b0d2be692aa",
+      "/vks/v1/by-fingerprint/" + fpr,
+      "/vks/v1/by-fingerprint/fc5d7a6980f7e484468db87f65c71b0d2be692aa",
       "/vks/v1/by-keyid/" + fpr.substr(24), "/vks/v1/by-email/multi%40keydir.test",
       "/vks/v1/by-email/multi@keydir.test"};
   for (const std::string& path : paths) {
@@ -227,9 +228,9 @@ TEST(Vks, UploadErrorsAreJson) {
   EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json", R"({"keytext": "garbage"})")),
             400);
   std::string secret(as_chars(test::fixture("gpg-secret-key.asc")));
-  EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json",
-                              json{{"keytext", secret}}.dump())),
-            400);
+  EXPECT_EQ(
+      error_of(env.post("/vks/v1/upload", "application/json", json{{"keytext", secret}}.dump())),
+      400);
   std::string two = std::string(as_chars(test::fixture("gpg-multi.asc"))) +
                     std::string(as_chars(test::fixture("gpg-ed25519.asc")));
   EXPECT_EQ(error_of(env.post("/vks/v1/upload", "application/json", json{{"keytext", two}}.dump())),
@@ -274,15 +275,17 @@ TEST(Pages, UploadFormAcceptsMultipartAndUrlencoded) {
   EXPECT_NE(r.body.find("Published"), std::string::npos);
   // The binary file field when the text box is empty.
   std::string binary(as_chars(test::fixture("gpg-ed25519.pgp")));
-  std::string file_body = "--B\r\nContent-Disposition: form-data; name=\"keytext\"\r\n\r\n\r\n"
-                          "--B\r\nContent-Disposition: form-data; name=\"keyfile\"; "
-                          "filename=\"k.pgp\"\r\nContent-Type: application/octet-stream\r\n\r\n" +
-                          binary + "\r\n--B--\r\n";
+  std::string file_body =
+      "--B\r\nContent-Disposition: form-data; name=\"keytext\"\r\n\r\n\r\n"
+      "--B\r\nContent-Disposition: form-data; name=\"keyfile\"; "
+      "filename=\"k.pgp\"\r\nContent-Type: application/octet-stream\r\n\r\n" +
+      binary + "\r\n--B--\r\n";
   Reply f = env.post("/upload", "multipart/form-data; boundary=B", file_body);
   ASSERT_EQ(f.status, 200) << f.body;
   EXPECT_NE(f.body.find("Unchanged"), std::string::npos);
   EXPECT_EQ(env.post("/upload", "application/x-www-form-urlencoded", "keytext=").status, 400);
-  EXPECT_EQ(env.post("/upload", "application/x-www-form-urlencoded", "keytext=garbage").status, 400);
+  EXPECT_EQ(env.post("/upload", "application/x-www-form-urlencoded", "keytext=garbage").status,
+            400);
   EXPECT_EQ(env.get("/upload").status, 405);
 }
 
@@ -306,14 +309,14 @@ TEST(Pages, HomeAboutAndStaticFiles) {
 TEST(WebTemplates, EscapesEveryValueByDefault) {
   EXPECT_EQ(web::render("{{v}}", web::View().text("v", "<>&\"'")), "&lt;&gt;&amp;&quot;&#39;");
   const std::string hostile = "<script>alert(\"x\" & 'y')</script>";
-  const std::string escaped =
-      "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;";
+  const std::string escaped = "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;";
   EXPECT_EQ(web::render("<p title=\"{{v}}\">{{v}}</p>", web::View().text("v", hostile)),
             "<p title=\"" + escaped + "\">" + escaped + "</p>");
   // In lists and objects too.
-  EXPECT_EQ(web::render("{{#l}}[{{.}}]{{/l}}{{#o}}{{v}}{{/o}}",
-                        web::View().texts("l", {"<a>", "&"}).object("o", web::View().text("v", "'"))),
-            "[&lt;a&gt;][&amp;]&#39;");
+  EXPECT_EQ(
+      web::render("{{#l}}[{{.}}]{{/l}}{{#o}}{{v}}{{/o}}",
+                  web::View().texts("l", {"<a>", "&"}).object("o", web::View().text("v", "'"))),
+      "[&lt;a&gt;][&amp;]&#39;");
   // A value is text, never a template: its tags are not expanded.
   EXPECT_EQ(web::render("{{v}}", web::View().text("v", "{{{w}}}{{>p}}").text("w", "<b>")),
             "{{{w}}}{{&gt;p}}");
@@ -419,8 +422,8 @@ struct VerifiedEnv {
     service::DirectoryOptions d;
     d.mode = service::PublishMode::Verified;
     directory = std::make_unique<service::KeyDirectory>(*store, d, [] { return test::kNow; });
-    verification = std::make_unique<service::Verification>(*directory, mailer,
-                                                           service::VerificationOptions{});
+    verification =
+        std::make_unique<service::Verification>(*directory, mailer, service::VerificationOptions{});
     ApiOptions o;
     o.add_per_minute = 0;
     o.token_secret = std::string(32, 'k');
@@ -431,8 +434,8 @@ struct VerifiedEnv {
     return api->dispatch(testing::get_request(std::move(path), "keydir.test", {}, "192.0.2.7"));
   }
   Reply post(std::string path, std::string body) const {
-    return api->dispatch(testing::post_request(
-        std::move(path), "application/x-www-form-urlencoded", std::move(body), "192.0.2.7"));
+    return api->dispatch(testing::post_request(std::move(path), "application/x-www-form-urlencoded",
+                                               std::move(body), "192.0.2.7"));
   }
 };
 
@@ -483,13 +486,13 @@ TEST(Pages, EscapeHostileAddressesInVerifiedMode) {
   const std::string token = up.body.substr(at, up.body.find('"', at) - at);
 
   // Send confirmation mails: a bad address is echoed escaped.
-  Reply bad = env.post("/upload/verify",
-                       "token=" + form_encode(token) + "&address=" + form_encode(markup));
+  Reply bad =
+      env.post("/upload/verify", "token=" + form_encode(token) + "&address=" + form_encode(markup));
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("not an e-mail address: " + markup_esc), std::string::npos) << bad.body;
   no_raw(bad);
-  Reply sent = env.post("/upload/verify",
-                        "token=" + form_encode(token) + "&address=" + form_encode(addr));
+  Reply sent =
+      env.post("/upload/verify", "token=" + form_encode(token) + "&address=" + form_encode(addr));
   ASSERT_EQ(sent.status, 200) << sent.body;
   EXPECT_NE(sent.body.find("A confirmation link was sent to " + esc + "."), std::string::npos);
   no_raw(sent);
@@ -517,16 +520,18 @@ TEST(Pages, EscapeHostileAddressesInVerifiedMode) {
   const std::string mt = env.mailer.last_token("/manage/");
   Reply page = env.get("/manage/" + mt);
   ASSERT_EQ(page.status, 200) << page.body;
-  EXPECT_NE(page.body.find("<li>" + esc + " <form class=\"inline\" method=\"post\"><input "
-                           "type=\"hidden\" name=\"address\" value=\"" + esc + "\">"),
+  EXPECT_NE(page.body.find("<li>" + esc +
+                           " <form class=\"inline\" method=\"post\"><input "
+                           "type=\"hidden\" name=\"address\" value=\"" +
+                           esc + "\">"),
             std::string::npos)
       << page.body;
   no_raw(page);
   Reply off = env.post("/manage/" + mt, "address=" + form_encode(addr));
   ASSERT_EQ(off.status, 200) << off.body;
-  EXPECT_NE(off.body.find("<p class=\"notice\" role=\"status\">" + esc +
-                          " is no longer published.</p>"),
-            std::string::npos)
+  EXPECT_NE(
+      off.body.find("<p class=\"notice\" role=\"status\">" + esc + " is no longer published.</p>"),
+      std::string::npos)
       << off.body;
   EXPECT_NE(off.body.find("<li>none</li>"), std::string::npos);
   no_raw(off);
@@ -644,7 +649,8 @@ TEST(AnswerCacheThroughApi, ServesRepeatsAndNeverOutlivesAWrite) {
   }
 
   // A deletion: gone at once, everywhere.
-  auto found = env.directory->lookup(storage::Query{storage::Query::ByEmail{"carol@keydir.test"}}, 2);
+  auto found =
+      env.directory->lookup(storage::Query{storage::Query::ByEmail{"carol@keydir.test"}}, 2);
   ASSERT_TRUE(found);
   ASSERT_EQ(found->size(), 1u);
   ASSERT_TRUE(env.directory->remove(found->front().fingerprint, "test"));

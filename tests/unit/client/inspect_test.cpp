@@ -59,8 +59,8 @@ TEST(Inspect, TextNamesEverything) {
   std::ostringstream out;
   print_text(out, report, test::kNow);
   std::string s = out.str();
-  for (const char* want : {"accepted", "fingerprint", "user ID", "subkey", "stripped",
-                           "third-party"}) {
+  for (const char* want :
+       {"accepted", "fingerprint", "user ID", "subkey", "stripped", "third-party"}) {
     EXPECT_NE(s.find(want), std::string::npos) << want;
   }
 }

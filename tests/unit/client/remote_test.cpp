@@ -140,10 +140,12 @@ TEST(Client, ParsesTheMachineReadableIndex) {
       {"blank lines only", "\n\r\n\n", {}},
       {"CRLF throughout", k + "\r\nuid:a:::\r\n", {{"a"}}},
       {"no newline at the end", k + "\nuid:a:::", {{"a"}}},
-      {"an escaped NUL in a user ID is decoded", k + "\nuid:a%00b:::\n",
+      {"an escaped NUL in a user ID is decoded",
+       k + "\nuid:a%00b:::\n",
        {{std::string("a\0b", 3)}}},
       {"non-ASCII user ID", k + "\nuid:Zo\xc3\xab:::\n", {{"Zo\xc3\xab"}}},
-      {"user ID of 4096 octets, the most allowed", k + "\nuid:" + std::string(4096, 'a') + "\n",
+      {"user ID of 4096 octets, the most allowed",
+       k + "\nuid:" + std::string(4096, 'a') + "\n",
        {{std::string(4096, 'a')}}},
       {"two user IDs", k + "\nuid:a:::\nuid:b:::\n", {{"a", "b"}}},
   };
@@ -190,8 +192,7 @@ TEST(Client, RefusesHostileIndexLines) {
       {"hex number", "pub:" + fpr + ":0x1:2048:::\n", "the algorithm \"0x1\""},
       {"algorithm above 255", "pub:" + fpr + ":256:2048:::\n", "the algorithm 256 is larger"},
       {"huge bits", "pub:" + fpr + ":1:99999999:::\n", "the key length 99999999 is larger"},
-      {"date beyond uint64", "pub:" + fpr + ":1:2048:99999999999999999999999::\n",
-       "is too large"},
+      {"date beyond uint64", "pub:" + fpr + ":1:2048:99999999999999999999999::\n", "is too large"},
       {"date beyond year 9999", "pub:" + fpr + ":1:2048:253402300800::\n", "is larger than"},
       {"date in a uid line", "pub:" + fpr + "\nuid:a:yesterday::\n",
        "line 2: the creation date \"yesterday\""},
@@ -209,7 +210,11 @@ TEST(Client, RefusesHostileIndexLines) {
        "line 1: longer than 16384 octets"},
       {"overlong user ID", "pub:" + fpr + "\n" + long_uid, "a user ID longer than 4096"},
       {"overlong escaped user ID", "pub:" + fpr + "\n" + long_escaped, "a user ID longer"},
-      {"NUL octet in a field", "pub:" + fpr + std::string(":1:20\x00" "48:::\n", 11),
+      {"NUL octet in a field",
+       "pub:" + fpr +
+           std::string(":1:20\x00"
+                       "48:::\n",
+                       11),
        "control octet \\x00"},
       {"NUL octet in a user ID", "pub:" + fpr + std::string("\nuid:a\0b:::\n", 12),
        "line 2: control octet \\x00"},
@@ -268,7 +273,9 @@ TEST(Client, PrintsTheIndexJsonAsAscii) {
   }
   auto parsed = nlohmann::json::parse(js.str());
   EXPECT_EQ(parsed[0]["user_ids"][0],
-            "a\x7F" "b \xC2\x9B" "2J \xE2\x80\xAE<x@y> Zo\xC3\xAB \xF0\x9F\x94\x91 bad \xEF\xBF\xBD");
+            "a\x7F"
+            "b \xC2\x9B"
+            "2J \xE2\x80\xAE<x@y> Zo\xC3\xAB \xF0\x9F\x94\x91 bad \xEF\xBF\xBD");
   EXPECT_NE(js.str().find("a\\u007fb \\u009b2J \\u202e<x@y> Zo\\u00eb \\ud83d\\udd11 bad \\ufffd"),
             std::string::npos)
       << js.str();
@@ -277,11 +284,11 @@ TEST(Client, PrintsTheIndexJsonAsAscii) {
 TEST(Client, PrintableText) {
   EXPECT_EQ(printable("Zo\xC3\xAB <a@b>"), "Zo\xC3\xAB <a@b>");
   EXPECT_EQ(printable("a\x1b[31mb\r\n\x7f"), "a\\x1B[31mb\\x0D\\x0A\\x7F");
-  EXPECT_EQ(printable("\xC0\xAF"), "\\xC0\\xAF");              // overlong '/'
-  EXPECT_EQ(printable("\xED\xA0\x80"), "\\xED\\xA0\\x80");     // a surrogate
-  EXPECT_EQ(printable("\xE2\x80\xAE"), "\\xE2\\x80\\xAE");     // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(printable("\xC0\xAF"), "\\xC0\\xAF");                // overlong '/'
+  EXPECT_EQ(printable("\xED\xA0\x80"), "\\xED\\xA0\\x80");       // a surrogate
+  EXPECT_EQ(printable("\xE2\x80\xAE"), "\\xE2\\x80\\xAE");       // RIGHT-TO-LEFT OVERRIDE
   EXPECT_EQ(printable("\xF0\x9F\x94\x91"), "\xF0\x9F\x94\x91");  // a key emoji
-  EXPECT_EQ(printable("\xE2\x82"), "\\xE2\\x82");              // cut short
+  EXPECT_EQ(printable("\xE2\x82"), "\\xE2\\x82");                // cut short
   EXPECT_EQ(printable(std::string(10, 'a'), 4), "aaaa…");
 }
 
@@ -375,8 +382,8 @@ TEST(Client, AnAnswerMustBeTheKeyAskedFor) {
   auto html = check_answer(as_bytes(std::string_view("<html>")), *q, test::kNow);
   ASSERT_FALSE(html);
   EXPECT_EQ(html.error().exit_code, kExitBadAnswer);
-  auto tampered = check_answer(test::fixture("gpg-multi.asc"), *classify("nobody@keydir.test"),
-                               test::kNow);
+  auto tampered =
+      check_answer(test::fixture("gpg-multi.asc"), *classify("nobody@keydir.test"), test::kNow);
   EXPECT_FALSE(tampered);
   // Two certificates for one fingerprint: refused, even though one is right.
   Bytes two = multi;
@@ -454,8 +461,9 @@ TEST(Client, WkdUrls) {
   EXPECT_EQ(adv,
             "https://openpgpkey.example.org/.well-known/openpgpkey/example.org/hu/"
             "iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=joe.doe");
-  EXPECT_EQ(direct, "https://example.org/.well-known/openpgpkey/hu/"
-                    "iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=joe.doe");
+  EXPECT_EQ(direct,
+            "https://example.org/.well-known/openpgpkey/hu/"
+            "iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=joe.doe");
 }
 
 // Every ErrorCode with the exit code keydir gives it: the table of
@@ -514,7 +522,8 @@ TEST(ExitCodes, ListsEveryErrorCode) {
   // each once, in that order (a code inserted in the middle shifts the rest).
   std::set<std::string_view> names;
   for (std::size_t i = 0; i < std::size(kExitTable); ++i) {
-    EXPECT_EQ(static_cast<std::size_t>(kExitTable[i].code), i) << error_code_name(kExitTable[i].code);
+    EXPECT_EQ(static_cast<std::size_t>(kExitTable[i].code), i)
+        << error_code_name(kExitTable[i].code);
     names.insert(error_code_name(kExitTable[i].code));
   }
   EXPECT_EQ(names.size(), std::size(kExitTable));
@@ -527,7 +536,7 @@ TEST(ExitCodes, ListsEveryErrorCode) {
 }
 
 TEST(ExitCodes, EveryErrorCodeMapsToItsDocumentedExitCode) {
-  const std::set<int> documented = {kExitNotFound, kExitUsage,         kExitNetwork, kExitBadAnswer,
+  const std::set<int> documented = {kExitNotFound,      kExitUsage,    kExitNetwork, kExitBadAnswer,
                                     kExitServerRefused, kExitWrongKey, kExitInternal};
   for (const auto& row : kExitTable) {
     const int got = exit_code(row.code);

@@ -24,8 +24,12 @@ struct B64Case {
 
 TEST(Base64, Rfc4648Vectors) {
   // RFC 4648 §10.
-  const B64Case cases[] = {{"", ""},           {"f", "Zg=="},         {"fo", "Zm8="},
-                           {"foo", "Zm9v"},    {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+  const B64Case cases[] = {{"", ""},
+                           {"f", "Zg=="},
+                           {"fo", "Zm8="},
+                           {"foo", "Zm9v"},
+                           {"foob", "Zm9vYg=="},
+                           {"fooba", "Zm9vYmE="},
                            {"foobar", "Zm9vYmFy"}};
   for (const auto& c : cases) {
     EXPECT_EQ(base64_encode(as_bytes(c.plain)), c.encoded);

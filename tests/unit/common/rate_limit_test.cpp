@@ -60,12 +60,12 @@ TEST(RateLimiter, OneIpv6NetworkIsOneClient) {
   RateLimiter r(1, 2);
   EXPECT_FALSE(r.take(client_key("2001:db8:1:2::1"), 0));
   EXPECT_FALSE(r.take(client_key("2001:db8:1:2::2"), 0));
-  EXPECT_TRUE(r.take(client_key("2001:db8:1:2::3"), 0));       // same /64: limited
+  EXPECT_TRUE(r.take(client_key("2001:db8:1:2::3"), 0));  // same /64: limited
   EXPECT_TRUE(r.take(client_key("2001:db8:1:2:dead::beef"), 0));
-  EXPECT_FALSE(r.take(client_key("2001:db8:1:3::1"), 0));      // next /64: its own
+  EXPECT_FALSE(r.take(client_key("2001:db8:1:3::1"), 0));  // next /64: its own
   EXPECT_FALSE(r.take(client_key("::ffff:192.0.2.1"), 0));
   EXPECT_FALSE(r.take(client_key("192.0.2.1"), 0));
-  EXPECT_TRUE(r.take(client_key("::ffff:192.0.2.1"), 0));      // mapped == IPv4
+  EXPECT_TRUE(r.take(client_key("::ffff:192.0.2.1"), 0));  // mapped == IPv4
 }
 
 TEST(RateLimiter, BoundedWithoutReset) {

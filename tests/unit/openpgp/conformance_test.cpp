@@ -45,7 +45,8 @@ const std::map<std::string, std::string> kDeliberate = {
      "RFC 9580 §6.1: a wrong CRC-24 footer MUST NOT cause a rejection; the signatures verify "
      "(sq 0.27 accepts it too; the manifest follows gpg 2.2)"},
     {"rnp/test_stream_armor/wrong_chars_crc.asc",
-     "RFC 9580 §6.1: a malformed CRC-24 footer MUST NOT cause a rejection; the data is a valid key"},
+     "RFC 9580 §6.1: a malformed CRC-24 footer MUST NOT cause a rejection; the data is a valid "
+     "key"},
     {"rnp/test_large_MPIs/rsa-pub-16385bits.pgp",
      "RSA modulus above 16384 bits (limits::kMaxMpiBits; OpenSSL's own maximum)"},
 };

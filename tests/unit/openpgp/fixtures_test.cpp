@@ -89,10 +89,11 @@ std::vector<std::string> valid_fixtures() {
 TEST(Fixtures, ThereAreFixturesForEveryAlgorithm) {
   auto names = valid_fixtures();
   EXPECT_GE(names.size(), 20u);
-  for (const char* n : {"gpg-rsa2048.asc", "gpg-rsa3072.asc", "gpg-rsa4096.asc", "gpg-dsa2048.asc",
-                        "gpg-ed25519.asc", "gpg-nistp256.asc", "gpg-nistp384.asc",
-                        "gpg-nistp521.asc", "gpg-brainpoolp256.asc", "gpg-brainpoolp384.asc",
-                        "gpg-brainpoolp512.asc", "sq-cv25519.asc", "sq-rsa3k.asc", "sq-rsa4k.asc"}) {
+  for (const char* n :
+       {"gpg-rsa2048.asc", "gpg-rsa3072.asc", "gpg-rsa4096.asc", "gpg-dsa2048.asc",
+        "gpg-ed25519.asc", "gpg-nistp256.asc", "gpg-nistp384.asc", "gpg-nistp521.asc",
+        "gpg-brainpoolp256.asc", "gpg-brainpoolp384.asc", "gpg-brainpoolp512.asc", "sq-cv25519.asc",
+        "sq-rsa3k.asc", "sq-rsa4k.asc"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }
 }

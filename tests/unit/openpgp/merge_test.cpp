@@ -51,9 +51,11 @@ Certificate random_part(const Certificate& c, std::mt19937& rng) {
   return p;
 }
 
-Bytes merged(const Certificate& a, const Certificate& b) { return serialize(*merge(a, b)); }
+Bytes merged(const Certificate& a, const Certificate& b) {
+  return serialize(*merge(a, b));
+}
 
-const char* const kFixtures[] = {"gpg-multi.asc", "gpg-expired.asc", "gpg-revoked.asc",
+const char* const kFixtures[] = {"gpg-multi.asc",   "gpg-expired.asc",     "gpg-revoked.asc",
                                  "sq-attested.asc", "gpg-third-party.asc", "sq-rsa3k.asc"};
 
 TEST(Merge, IdempotentCommutativeAssociative) {

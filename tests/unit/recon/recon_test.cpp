@@ -25,18 +25,20 @@
 namespace keydir::recon {
 namespace {
 
-Zp hash_element(std::string_view hex) { return Zp::from_le(*from_hex(hex)); }
+Zp hash_element(std::string_view hex) {
+  return Zp::from_le(*from_hex(hex));
+}
 
-Zp random_hash(std::mt19937_64& rng) { return random_element(rng); }
+Zp random_hash(std::mt19937_64& rng) {
+  return random_element(rng);
+}
 
 TEST(Zp, ModulusAndSmallValues) {
   EXPECT_EQ(Zp::of_int(-1).to_string(), "530512889551602322505127520352579437338");
   EXPECT_EQ(Zp::from_decimal("530512889551602322505127520352579437339").to_string(), "0");
   EXPECT_EQ((Zp::of_int(7) * Zp::of_int(6)).to_string(), "42");
-  EXPECT_EQ((Zp::of_int(3) - Zp::of_int(5)).to_string(),
-            "530512889551602322505127520352579437337");
-  EXPECT_EQ(Zp::of_int(123456789).inverse().to_string(),
-            "143611309763929280716526652230503405454");
+  EXPECT_EQ((Zp::of_int(3) - Zp::of_int(5)).to_string(), "530512889551602322505127520352579437337");
+  EXPECT_EQ(Zp::of_int(123456789).inverse().to_string(), "143611309763929280716526652230503405454");
   EXPECT_EQ((Zp::of_int(123456789) / Zp::of_int(123456789)).to_string(), "1");
 }
 
@@ -84,7 +86,8 @@ TEST(Poly, RootsOfAProductOfLinearFactors) {
   }
   EXPECT_EQ(got, (std::set<std::string>{"3", "5", "7"}));
   // A repeated root is not a set.
-  EXPECT_FALSE(roots(Poly({Zp::of_int(-3), Zp::of_int(1)}) * Poly({Zp::of_int(-3), Zp::of_int(1)}), rng));
+  EXPECT_FALSE(
+      roots(Poly({Zp::of_int(-3), Zp::of_int(1)}) * Poly({Zp::of_int(-3), Zp::of_int(1)}), rng));
   // x^2 + 1 has no roots when -1 is not a square (p = 3 mod 4).
   EXPECT_FALSE(roots(Poly({Zp::of_int(1), Zp(), Zp::of_int(1)}), rng));
 }
@@ -104,12 +107,10 @@ TEST(PrefixTree, SampleValuesMatchTheReference) {
                  "78f825aaa0103319aaa1a30bf4fe3ada"}) {
     ASSERT_TRUE(t.insert(hash_element(h)));
   }
-  const char* expected[] = {"307866947984343671006382024821059421518",
-                            "188207924624500852723144454083629641575",
-                            "233508483576334017716407685574888861648",
-                            "405044303048407885371822493715178959152",
-                            "495645420952074215358348956697697399310",
-                            "427863193704462446447288623363127936904"};
+  const char* expected[] = {
+      "307866947984343671006382024821059421518", "188207924624500852723144454083629641575",
+      "233508483576334017716407685574888861648", "405044303048407885371822493715178959152",
+      "495645420952074215358348956697697399310", "427863193704462446447288623363127936904"};
   ASSERT_EQ(t.root().svalues.size(), 6u);
   for (int i = 0; i < 6; ++i) {
     EXPECT_EQ(t.root().svalues[static_cast<std::size_t>(i)].to_string(), expected[i]) << i;
@@ -196,7 +197,8 @@ TEST(Reconcile, RecoversBothSidesOfASmallDifference) {
   for (std::size_t i = 0; i < a.points().size(); ++i) {
     values.push_back(a.root().svalues[i] / b.root().svalues[i]);
   }
-  auto d = reconcile(values, a.points(), static_cast<int>(a.size()) - static_cast<int>(b.size()), rng);
+  auto d =
+      reconcile(values, a.points(), static_cast<int>(a.size()) - static_cast<int>(b.size()), rng);
   ASSERT_TRUE(d);
   std::sort(d->remote_only.begin(), d->remote_only.end());
   std::sort(a_only.begin(), a_only.end());
@@ -210,7 +212,8 @@ TEST(Reconcile, RecoversBothSidesOfASmallDifference) {
   for (std::size_t i = 0; i < a.points().size(); ++i) {
     values.push_back(a.root().svalues[i] / b.root().svalues[i]);
   }
-  EXPECT_FALSE(reconcile(values, a.points(), static_cast<int>(a.size()) - static_cast<int>(b.size()), rng));
+  EXPECT_FALSE(
+      reconcile(values, a.points(), static_cast<int>(a.size()) - static_cast<int>(b.size()), rng));
 }
 
 TEST(Messages, ConfigHasTheConfluxLayout) {
@@ -273,7 +276,8 @@ struct Run {
   Result<Outcome> answered = fail(ErrorCode::Internal, "not run");
 };
 
-Run reconcile_over_socket(const PrefixTree& server, const PrefixTree& client, SessionLimits limits = {}) {
+Run reconcile_over_socket(const PrefixTree& server, const PrefixTree& client,
+                          SessionLimits limits = {}) {
   int fds[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
   Run run;
@@ -298,7 +302,9 @@ Run reconcile_over_socket(const PrefixTree& server, const PrefixTree& client, Se
   return run;
 }
 
-std::set<Zp> as_set(const std::vector<Zp>& v) { return {v.begin(), v.end()}; }
+std::set<Zp> as_set(const std::vector<Zp>& v) {
+  return {v.begin(), v.end()};
+}
 
 TEST(Session, BothSidesLearnExactlyWhatTheyLack) {
   std::mt19937_64 rng(21);

@@ -19,22 +19,22 @@ TEST(OperatorTokenStrength, At128BitsByTheAlphabetOfTheToken) {
     bool ok;
   };
   const std::vector<Case> cases = {
-      {"0123456789abcdef0123456789abcdef", true},       // 32 hex = 128 bits
-      {"0123456789abcdef0123456789abcde", false},       // 31 hex = 124 bits
-      {"0123456789ABCDEF0123456789abcdef", true},       // hex in both cases
-      {"Zm9vYmFyYmF6cXV4MTIzNDU2", true},               // 24 base64 = 144 bits
-      {"Zm9vYmFyYmF6cXV4MTIzNDU", true},                // 23
-      {"Zm9vYmFyYmF6cXV4MTIzND", true},                 // 22 = 132 bits
-      {"Zm9vYmFyYmF6cXV4MTIzN", false},                 // 21 = 126 bits
-      {"Zm9vYmFyYmF6cXV4MTIzN=", false},                // padding does not count
-      {"Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==", true},       // padded base64
-      {"a-b.c_d~e+f/g0h1i2j3k4l5", true},               // every b64token sign
-      {"0123456789abcdef", false},                      // the 16-character token
-      {std::string(64, 'a'), false},                    // long, but one character
-      {"abababababababababababababababab", false},      // two characters
-      {"0123456789abcdef0123456789abcde\n", false},     // a line break
-      {"0123456789abcdef 0123456789abcdef", false},     // a space
-      {"0123456789abcdef:0123456789abcdef", false},     // not b64token
+      {"0123456789abcdef0123456789abcdef", true},    // 32 hex = 128 bits
+      {"0123456789abcdef0123456789abcde", false},    // 31 hex = 124 bits
+      {"0123456789ABCDEF0123456789abcdef", true},    // hex in both cases
+      {"Zm9vYmFyYmF6cXV4MTIzNDU2", true},            // 24 base64 = 144 bits
+      {"Zm9vYmFyYmF6cXV4MTIzNDU", true},             // 23
+      {"Zm9vYmFyYmF6cXV4MTIzND", true},              // 22 = 132 bits
+      {"Zm9vYmFyYmF6cXV4MTIzN", false},              // 21 = 126 bits
+      {"Zm9vYmFyYmF6cXV4MTIzN=", false},             // padding does not count
+      {"Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==", true},    // padded base64
+      {"a-b.c_d~e+f/g0h1i2j3k4l5", true},            // every b64token sign
+      {"0123456789abcdef", false},                   // the 16-character token
+      {std::string(64, 'a'), false},                 // long, but one character
+      {"abababababababababababababababab", false},   // two characters
+      {"0123456789abcdef0123456789abcde\n", false},  // a line break
+      {"0123456789abcdef 0123456789abcdef", false},  // a space
+      {"0123456789abcdef:0123456789abcdef", false},  // not b64token
       {"", false},
       {"==", false},
   };
@@ -68,7 +68,8 @@ struct TempFile {
   ~TempFile() { std::filesystem::remove(path); }
 };
 
-constexpr auto kOwnerOnly = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
+constexpr auto kOwnerOnly =
+    std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
 
 TEST(TokenFile, OneTokenALineWithCommentsAndBlankLines) {
   TempFile f("# operators\n0123456789abcdef0123456789abcdef\n\n  Zm9vYmFyYmF6cXV4MTIzNDU2  \r\n",
@@ -99,8 +100,7 @@ TEST(TokenFile, RefusedWhenOpenToEveryoneEmptyMissingOrWeak) {
   TempFile weak("0123456789abcdef0123456789abcdef\n0123456789abcdef\n", kOwnerOnly);
   r = read_token_file(weak.path.string());
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().detail.find(", line 2 is too short"), std::string::npos)
-      << r.error().detail;
+  EXPECT_NE(r.error().detail.find(", line 2 is too short"), std::string::npos) << r.error().detail;
 }
 
 TEST(TokenEnv, SeparatedBySpacesOrCommas) {
@@ -122,9 +122,15 @@ TEST(SecretFile, FirstLineWithoutItsEnd) {
 }
 
 TEST(ScrubArguments, ValuesOfSecretOptionsBecomeStars) {
-  std::vector<std::string> args = {"keydird",          "serve",           "--operator-token",
-                                   "tok1",             "tok2",            "--listen",
-                                   "127.0.0.1:0",      "--smtp-password=pw", "--operator-token-file",
+  std::vector<std::string> args = {"keydird",
+                                   "serve",
+                                   "--operator-token",
+                                   "tok1",
+                                   "tok2",
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--smtp-password=pw",
+                                   "--operator-token-file",
                                    "/etc/keydir/tokens"};
   std::vector<char*> argv;
   for (auto& a : args) {

@@ -22,8 +22,7 @@ namespace {
 struct Timer {
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   double ms() const {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-        .count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 };
 
@@ -64,8 +63,8 @@ struct Env {
   std::unique_ptr<storage::MemoryKeyStore> store = std::make_unique<storage::MemoryKeyStore>();
   std::unique_ptr<KeyDirectory> directory;
   Env() {
-    directory = std::make_unique<KeyDirectory>(*store, DirectoryOptions{},
-                                               [] { return test::kNow; });
+    directory =
+        std::make_unique<KeyDirectory>(*store, DirectoryOptions{}, [] { return test::kNow; });
   }
 };
 

@@ -55,7 +55,9 @@ openpgp::Certificate parse_one(const Bytes& input) {
   return *openpgp::parse_certificates(*bin)->front().cert;
 }
 
-Bytes bytes_of(const openpgp::Certificate& c) { return openpgp::serialize(c); }
+Bytes bytes_of(const openpgp::Certificate& c) {
+  return openpgp::serialize(c);
+}
 
 Outcome upload_one(KeyDirectory& d, ByteView input) {
   auto r = d.upload(input);
@@ -305,8 +307,7 @@ TEST(KeyDirectory, AnEncryptionSubkeyIsFoundUnlessSeveralCertificatesClaimIt) {
   Bytes one = k.squat(seed, 0x0C, "One <one@example.org>", true);
   Fingerprint shared = parse_one(one).subkeys.back().key.fingerprint;
   EXPECT_EQ(upload_one(*env.directory, one), Outcome::New);
-  EXPECT_EQ(by_every_id(env, shared),
-            std::vector<Fingerprint>{parse_one(one).primary.fingerprint});
+  EXPECT_EQ(by_every_id(env, shared), std::vector<Fingerprint>{parse_one(one).primary.fingerprint});
   EXPECT_EQ(upload_one(*env.directory, k.squat(seed, 0x0C, "Two <two@example.org>", true)),
             Outcome::New);
   EXPECT_TRUE(by_every_id(env, shared).empty());
@@ -418,8 +419,7 @@ struct RevokedUid {
   }
 };
 
-const openpgp::UserIdState* state_of(const openpgp::CertificateStates& vc,
-                                     std::string_view uid) {
+const openpgp::UserIdState* state_of(const openpgp::CertificateStates& vc, std::string_view uid) {
   for (std::size_t i = 0; i < vc.cert().user_ids.size(); ++i) {
     if (as_chars(vc.cert().user_ids[i].body) == uid) {
       return &vc.user_id_states()[i];
@@ -652,14 +652,13 @@ TEST(KeyDirectory, BareRevocationCertificateRevokesTheStoredKey) {
     return s.type == openpgp::SignatureType::KeyRevocation;
   });
   EXPECT_EQ(upload_one(*env.directory, bytes_of(unrevoked)), Outcome::New);
-  auto before = openpgp::verify(parse_one((*env.store->get(full.primary.fingerprint))->cert), {},
-                                test::kNow);
+  auto before =
+      openpgp::verify(parse_one((*env.store->get(full.primary.fingerprint))->cert), {}, test::kNow);
   EXPECT_FALSE(before.cert->revoked());
   // gpg's revocation certificate: one signature packet, no key.
-  EXPECT_EQ(upload_one(*env.directory, test::fixture("gpg-revocation-only.asc")),
-            Outcome::Updated);
-  auto after = openpgp::verify(parse_one((*env.store->get(full.primary.fingerprint))->cert), {},
-                               test::kNow);
+  EXPECT_EQ(upload_one(*env.directory, test::fixture("gpg-revocation-only.asc")), Outcome::Updated);
+  auto after =
+      openpgp::verify(parse_one((*env.store->get(full.primary.fingerprint))->cert), {}, test::kNow);
   EXPECT_TRUE(after.cert->revoked());
   EXPECT_EQ(upload_one(*env.directory, test::fixture("gpg-revocation-only.asc")),
             Outcome::Unchanged);
@@ -702,7 +701,7 @@ TEST(WkdExport, WritesBothLayoutsWithFilteredCertificates) {
     EXPECT_EQ(std::string(as_chars(certs->front().cert->user_ids[0].body)),
               "keydir test multi <multi@keydir.test>");
     EXPECT_EQ(certs->front().cert->subkeys.size(), 2u);
-    EXPECT_TRUE(std::filesystem::exists(base + "hu/gwzzokpn8bfoy8gbfcgncr68k3nww85k"));  // second@
+    EXPECT_TRUE(std::filesystem::exists(base + "hu/gwzzokpn8bfoy8gbfcgncr68k3nww85k"));   // second@
     EXPECT_FALSE(std::filesystem::exists(base + "hu/w5x77kt4e11ckmkrfbrrxiasbnjmeym6"));  // gone@
   }
   EXPECT_FALSE(std::filesystem::exists(out + "/.well-known/openpgpkey/example.org"));

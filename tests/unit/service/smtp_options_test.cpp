@@ -22,8 +22,8 @@ TEST(SmtpOptions, AcceptedCombinations) {
   EXPECT_TRUE(check_smtp_options(options("smtp://relay.example.org:587", "keys", "pw")));
   EXPECT_TRUE(check_smtp_options(options("smtps://relay.example.org:465", "keys", "pw")));
   EXPECT_TRUE(check_smtp_options(options("SMTP://relay.example.org", "keys", "pw")));
-  for (const char* loopback : {"smtp://127.0.0.1:25", "smtp://[::1]:25", "smtp://localhost",
-                               "smtp://LOCALHOST:2525/"}) {
+  for (const char* loopback :
+       {"smtp://127.0.0.1:25", "smtp://[::1]:25", "smtp://localhost", "smtp://LOCALHOST:2525/"}) {
     EXPECT_TRUE(check_smtp_options(options(loopback, "keys", "pw", true))) << loopback;
   }
 }

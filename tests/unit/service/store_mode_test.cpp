@@ -409,8 +409,8 @@ TEST(StoreMode, AChangeToManagedVoidsConfirmationsOutsideItsDomains) {
   const Fingerprint fpr = report->stored[0].fingerprint;
   // A confirmation link mailed in verified mode, not yet followed.
   const Bytes hash(32, 7);
-  ASSERT_TRUE(s.store->put_token(hash, {storage::VerifyToken::Kind::Verify, fpr,
-                                        "out@other.net", test::kNow, test::kNow + 3600}));
+  ASSERT_TRUE(s.store->put_token(hash, {storage::VerifyToken::Kind::Verify, fpr, "out@other.net",
+                                        test::kNow, test::kNow + 3600}));
   ASSERT_TRUE(s.directory->set_mode({PublishMode::Managed, {"example.org"}}));
   auto token = s.store->token(hash);
   ASSERT_TRUE(token);

@@ -80,8 +80,12 @@ struct Env {
   }
 };
 
-Query by_email(const std::string& a) { return Query{Query::ByEmail{a}}; }
-Query by_fpr(const Fingerprint& f) { return Query{Query::ByFingerprint{f}}; }
+Query by_email(const std::string& a) {
+  return Query{Query::ByEmail{a}};
+}
+Query by_fpr(const Fingerprint& f) {
+  return Query{Query::ByFingerprint{f}};
+}
 
 TEST(Verification, NothingIsFindableByAddressUntilConfirmed) {
   Env env(PublishMode::Verified);
@@ -161,8 +165,8 @@ TEST(Verification, RefusesAddressesNotOnTheKeyAndLimitsMail) {
 TEST(Verification, ManageLinkUnpublishes) {
   Env env(PublishMode::Verified);
   ASSERT_TRUE(env.directory->upload(test::fixture("gpg-multi.asc")));
-  ASSERT_TRUE(env.directory->set_published(kMulti, {"multi@keydir.test", "second@keydir.test"},
-                                           {}));
+  ASSERT_TRUE(
+      env.directory->set_published(kMulti, {"multi@keydir.test", "second@keydir.test"}, {}));
   ASSERT_TRUE(env.verification->request_manage("Multi@keydir.test", "c"));
   ASSERT_EQ(env.mailer.sent.size(), 1u);
   const std::string token = env.mailer.last_token();

@@ -183,8 +183,10 @@ using Fprs = std::vector<Fingerprint>;
 
 TYPED_TEST(KeyStoreConformance, GetReturnsTheWholeRecord) {
   const Fingerprint p = fpr_of(1);
-  std::vector<Write> w{write_of(p, {.strong = {fpr_of(2)}, .weak = {fpr_of(3)},
-                                    .emails = {"alice@example.org"}, .body = "alice v1"})};
+  std::vector<Write> w{write_of(p, {.strong = {fpr_of(2)},
+                                    .weak = {fpr_of(3)},
+                                    .emails = {"alice@example.org"},
+                                    .body = "alice v1"})};
   auto seqs = apply(this->store(), w, 1000);
   EXPECT_EQ(seqs, std::vector<std::uint64_t>{1});
   // The store filled in the caller's record.
@@ -209,8 +211,11 @@ TYPED_TEST(KeyStoreConformance, EveryQueryKindFindsTheCertificate) {
   KeyStore& s = this->store();
   const Fingerprint p = fpr_of(1), strong = fpr_of(2), weak = fpr_of(3);
   const Fingerprint v6 = fpr_of(4, V::V6), v6sub = fpr_of(5, V::V6);
-  const CertRecord rec = put(s, p, {.strong = {strong}, .weak = {weak},
-                                    .emails = {"alice@example.org"}, .words = {"wonderland"}});
+  const CertRecord rec = put(s, p,
+                             {.strong = {strong},
+                              .weak = {weak},
+                              .emails = {"alice@example.org"},
+                              .words = {"wonderland"}});
   put(s, v6, {.strong = {v6sub}, .emails = {"bob@example.net"}});
   const Fprs want{p};
   EXPECT_EQ(found(s, Query::ByFingerprint{p}), want);
@@ -362,8 +367,8 @@ TYPED_TEST(KeyStoreConformance, KeyIdCollisionsAreASet) {
 TYPED_TEST(KeyStoreConformance, AnswersAreInFingerprintOrderAndLimited) {
   KeyStore& s = this->store();
   // Written out of order, v6 among them: v4 before v6, then octet order.
-  const Fprs all{fpr_of(0x01), fpr_of(0x02), fpr_of(0x7f), fpr_of(0x80), fpr_of(0xff),
-                 fpr_of(0x00, V::V6), fpr_of(0x05, V::V6)};
+  const Fprs all{fpr_of(0x01), fpr_of(0x02),        fpr_of(0x7f),       fpr_of(0x80),
+                 fpr_of(0xff), fpr_of(0x00, V::V6), fpr_of(0x05, V::V6)};
   std::vector<Write> batch;
   for (std::size_t i : {4u, 6u, 0u, 3u, 5u, 1u, 2u}) {
     batch.push_back(write_of(all[i], {.emails = {"shared@example.org"}, .words = {"team"}}));
@@ -429,13 +434,18 @@ TYPED_TEST(KeyStoreConformance, UpdateReplacesTheIndexOfThePreviousVersion) {
   KeyStore& s = this->store();
   const Fingerprint p = fpr_of(1);
   const CertRecord v1 = put(s, p,
-                            {.strong = {fpr_of(2)}, .weak = {fpr_of(3)},
+                            {.strong = {fpr_of(2)},
+                             .weak = {fpr_of(3)},
                              .emails = {"old@example.org", "kept@example.org"},
-                             .words = {"oldword"}, .sks = hash_of(1001), .body = "v1"},
+                             .words = {"oldword"},
+                             .sks = hash_of(1001),
+                             .body = "v1"},
                             10);
-  std::vector<Write> w{update_of(v1, {.strong = {fpr_of(4)}, .weak = {fpr_of(5)},
+  std::vector<Write> w{update_of(v1, {.strong = {fpr_of(4)},
+                                      .weak = {fpr_of(5)},
                                       .emails = {"new@example.org", "kept@example.org"},
-                                      .words = {"newword"}, .sks = hash_of(1002),
+                                      .words = {"newword"},
+                                      .sks = hash_of(1002),
                                       .body = "v2-longer"})};
   EXPECT_EQ(apply(s, w, 20), std::vector<std::uint64_t>{2});
   // The old version's entries are gone ...
@@ -638,8 +648,11 @@ TYPED_TEST(KeyStoreConformance, TokensArePutReadConsumedAndDeleted) {
 TYPED_TEST(KeyStoreConformance, RemoveLeavesATombstoneAndNoEntries) {
   KeyStore& s = this->store();
   const Fingerprint p = fpr_of(1);
-  const CertRecord rec = put(s, p, {.strong = {fpr_of(2)}, .weak = {fpr_of(3)},
-                                    .emails = {"a@example.org"}, .sks = hash_of(77)});
+  const CertRecord rec = put(s, p,
+                             {.strong = {fpr_of(2)},
+                              .weak = {fpr_of(3)},
+                              .emails = {"a@example.org"},
+                              .sks = hash_of(77)});
   put(s, fpr_of(4));
   ASSERT_TRUE(s.remove(rec, Tombstone{5, "owner asked"}));
   EXPECT_FALSE(*s.get(p));
@@ -724,9 +737,8 @@ TYPED_TEST(KeyStoreConformance, TombstonesAreListedInFingerprintOrder) {
   EXPECT_EQ(seen[2].second.deleted_at, 5u);
   EXPECT_EQ(seen[3].first, fpr_of(0x01, V::V6));
   std::size_t visits = 0;
-  ASSERT_TRUE(s.for_each_tombstone([&](const Fingerprint&, const Tombstone&) {
-    return ++visits < 2;
-  }));
+  ASSERT_TRUE(
+      s.for_each_tombstone([&](const Fingerprint&, const Tombstone&) { return ++visits < 2; }));
   EXPECT_EQ(visits, 2u);
   ASSERT_TRUE(s.clear_tombstone(fpr_of(0x50)));
   visits = 0;
@@ -1160,10 +1172,9 @@ TYPED_TEST(KeyStoreConformance, ReconTreeFindsDeepNodes) {
 
 TYPED_TEST(KeyStoreConformance, SksHashesFromVersion) {
   KeyStore& s = this->store();
-  std::vector<Write> batch{write_of(fpr_of(2, V::V6), {.sks = hash_of(62)}),
-                           write_of(fpr_of(1), {.sks = hash_of(41)}),
-                           write_of(fpr_of(1, V::V6), {.sks = hash_of(61)}),
-                           write_of(fpr_of(2), {.sks = hash_of(42)})};
+  std::vector<Write> batch{
+      write_of(fpr_of(2, V::V6), {.sks = hash_of(62)}), write_of(fpr_of(1), {.sks = hash_of(41)}),
+      write_of(fpr_of(1, V::V6), {.sks = hash_of(61)}), write_of(fpr_of(2), {.sks = hash_of(42)})};
   apply(s, batch, 1);
   // In fingerprint order.
   EXPECT_EQ(*s.sks_hashes_from_version(0),
@@ -1184,10 +1195,10 @@ TYPED_TEST(KeyStoreConformance, ReconAliasesArePerPeer) {
   ASSERT_TRUE(s.put_recon_alias("hp.example:11370", a1, ours1));
   ASSERT_TRUE(s.put_recon_alias("hp.example:11370", a2, ours2));
   ASSERT_TRUE(s.put_recon_alias("hp.example:11370", a3, ours1));
-  ASSERT_TRUE(s.put_recon_alias("hp.example:1137", b1, ours1));  // a prefix of the other name
-  ASSERT_TRUE(s.put_recon_alias("hp.example:11370", a3, {}));    // deleted
+  ASSERT_TRUE(s.put_recon_alias("hp.example:1137", b1, ours1));   // a prefix of the other name
+  ASSERT_TRUE(s.put_recon_alias("hp.example:11370", a3, {}));     // deleted
   ASSERT_TRUE(s.put_recon_alias("hp.example:11370", a1, ours2));  // replaced
-  ASSERT_TRUE(s.put_recon_alias("nobody", a1, {}));  // deleting nothing
+  ASSERT_TRUE(s.put_recon_alias("nobody", a1, {}));               // deleting nothing
   auto entries = [&](std::string_view peer, std::size_t stop = 100) {
     std::vector<std::pair<Bytes, Bytes>> out;
     EXPECT_TRUE(s.for_each_recon_alias(peer, [&](ByteView t, ByteView o) {

@@ -272,7 +272,9 @@ TEST(StoredReconTree, CheckFindsADamagedTreeAndRebuildRepairsIt) {
     ASSERT_TRUE(got.ok()) << got.ToString();
     root[7] = static_cast<char>(root[7] + 1);  // the element count
     ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[tree], "n", root).ok());
-    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[tree], std::string("n\3\3\3\3\3\3", 7), root).ok());
+    ASSERT_TRUE(
+        raw->Put(rocksdb::WriteOptions(), handles[tree], std::string("n\3\3\3\3\3\3", 7), root)
+            .ok());
     for (auto* h : handles) {
       raw->DestroyColumnFamilyHandle(h);
     }

@@ -208,9 +208,9 @@ TEST(RocksKeyStore, CheckpointIsAUsableCopy) {
 // check() keeps large sets and certificates with many entries decoded (it
 // read them once per claimant / per entry before): the report is the same.
 std::size_t count_with(const ConsistencyReport& r, const std::string& text) {
-  return static_cast<std::size_t>(std::count_if(
-      r.problems.begin(), r.problems.end(),
-      [&](const std::string& p) { return p.find(text) != std::string::npos; }));
+  return static_cast<std::size_t>(
+      std::count_if(r.problems.begin(), r.problems.end(),
+                    [&](const std::string& p) { return p.find(text) != std::string::npos; }));
 }
 
 TEST(RocksKeyStore, CheckReportsEntriesOfLargeSetsAndCertificates) {
