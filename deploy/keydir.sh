@@ -53,10 +53,15 @@ case "${1:-}" in
     exec "$BUILD_DIR/keydird" serve --listen "${LISTEN:-127.0.0.1:11371}" --data "${DATA:-data}"
     ;;
   test)
-    build
-    # The fast lane first (unit tests, the layering check, the fuzz corpora
-    # replayed: about 30 s), then the end-to-end and attack scripts.
-    (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" -L fast)
+    bash deploy/setup.sh
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    # The static checks before anything compiles (formatting, the layering,
+    # statuses by name: seconds), then the fast lane (unit tests, fuzz
+    # corpora replayed: about 30 s), then the end-to-end and attack scripts
+    # and clang-tidy.
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" -L static)
+    cmake --build "$BUILD_DIR" -j "$JOBS"
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" -L fast -LE static)
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" -LE fast)
     if [ "$SANITIZE" != "0" ]; then
       # Every test again, every binary built with AddressSanitizer and
@@ -64,8 +69,8 @@ case "${1:-}" in
       cmake -S . -B "$BUILD_DIR-asan" -DKEYDIR_SANITIZE=ON -DKEYDIR_BENCH=OFF \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
       cmake --build "$BUILD_DIR-asan" -j "$JOBS"
-      (cd "$BUILD_DIR-asan" && ctest --output-on-failure -j "$JOBS" -L fast)
-      (cd "$BUILD_DIR-asan" && ctest --output-on-failure -j "$JOBS" -LE fast)
+      (cd "$BUILD_DIR-asan" && ctest --output-on-failure -j "$JOBS" -L fast -LE static)
+      (cd "$BUILD_DIR-asan" && ctest --output-on-failure -j "$JOBS" -LE "fast|static|lint")
     fi
     if [ "$FUZZ_SECONDS" != "0" ]; then
       fuzz_smoke
