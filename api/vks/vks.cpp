@@ -56,20 +56,18 @@ Vks::Vks(service::KeyDirectory& directory, const Hkp& hkp, const UploadTokens& t
 namespace {
 // A failure of the publishing machinery as the JSON error Hagrid gives.
 Reply verification_error(const Error& e) {
+  // The status is the table's (Surface::Vks); only the words are Hagrid's.
+  const int status = http_status(e.code, Surface::Vks);
   switch (e.code) {
-    case ErrorCode::RateLimited:
-      return json_error(Status::kTooManyRequests, e.detail);
     case ErrorCode::MailFailed:
-      return json_error(Status::kServiceUnavailable,
-                        "the confirmation mail could not be sent; try again later");
+      return json_error(status, "the confirmation mail could not be sent; try again later");
     case ErrorCode::NotFound:
-      return json_error(Status::kBadRequest, "this key is no longer in the directory");
+      return json_error(status, "this key is no longer in the directory");
     default:
       break;
   }
-  const int status = http_status(e.code, Surface::Vks);
-  return json_error(
-      status, status >= Status::kInternalError ? "service temporarily unavailable" : e.detail);
+  return json_error(status,
+                    Status::is_server_error(status) ? "service temporarily unavailable" : e.detail);
 }
 }  // namespace
 
