@@ -150,7 +150,7 @@ std::string page(std::string_view site, std::string_view title, std::string_view
 std::string error_page(std::string_view site, std::string_view title, std::string text,
                        bool alert) {
   return page(site, title, web::templates::kErrorNotice,
-              web::View().text("text", std::move(text)).flag("alert", alert));
+              web::View().text("text", text).flag("alert", alert));
 }
 
 }  // namespace

@@ -107,8 +107,8 @@ std::string checked(std::string_view tmpl, const Partials& partials, std::string
 
 }  // namespace
 
-View& View::text(const std::string& key, std::string value) {
-  data_.set(key, Data(std::move(value)));
+View& View::text(const std::string& key, const std::string& value) {
+  data_.set(key, Data(value));  // (kainjow copies: no move)
   return *this;
 }
 

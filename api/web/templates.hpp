@@ -30,7 +30,7 @@ namespace keydir::api::web {
 // the names its section uses.
 class View {
  public:
-  View& text(const std::string& key, std::string value);
+  View& text(const std::string& key, const std::string& value);
   View& flag(const std::string& key, bool value);
   View& list(const std::string& key, const std::vector<View>& items);
   // A list of texts, each one `{{.}}` in the section.
