@@ -45,11 +45,8 @@ std::string client_key(std::string_view address, int ipv6_prefix) {
   return std::string(out) + "/" + std::to_string(bits);
 }
 
-std::optional<std::uint32_t> RateLimiter::take(const std::string& key, double now) {
-  if (!enabled()) {
-    return std::nullopt;
-  }
-  std::lock_guard lock(mu_);
+std::unordered_map<std::string, RateLimiter::Bucket>::iterator RateLimiter::refill(
+    const std::string& key, double now) {
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     // Forget the bucket that will be full first (a full one loses nothing),
@@ -66,6 +63,17 @@ std::optional<std::uint32_t> RateLimiter::take(const std::string& key, double no
   Bucket& b = it->second;
   b.tokens = std::min(burst_, b.tokens + std::max(0.0, now - b.at) * per_second_);
   b.at = std::max(b.at, now);
+  b.by_full = by_full_.end();
+  return it;
+}
+
+std::optional<std::uint32_t> RateLimiter::take(const std::string& key, double now) {
+  if (!enabled()) {
+    return std::nullopt;
+  }
+  std::lock_guard lock(mu_);
+  auto it = refill(key, now);
+  Bucket& b = it->second;
   std::optional<std::uint32_t> wait;
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
@@ -74,6 +82,17 @@ std::optional<std::uint32_t> RateLimiter::take(const std::string& key, double no
   }
   b.by_full = by_full_.emplace(b.at + (burst_ - b.tokens) / per_second_, &it->first);
   return wait;
+}
+
+void RateLimiter::charge(const std::string& key, double tokens, double now) {
+  if (!enabled() || !(tokens > 0)) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  auto it = refill(key, now);
+  Bucket& b = it->second;
+  b.tokens -= tokens;
+  b.by_full = by_full_.emplace(b.at + (burst_ - b.tokens) / per_second_, &it->first);
 }
 
 std::size_t RateLimiter::size() const {

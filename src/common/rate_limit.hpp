@@ -35,6 +35,11 @@ class RateLimiter {
         max_clients_(max_clients == 0 ? 1 : max_clients) {}
   // nullopt: allowed (a token is taken). Otherwise the seconds to wait.
   std::optional<std::uint32_t> take(const std::string& key, double now_seconds);
+  // Takes `tokens` more from the bucket of `key` after the fact (an upload
+  // that was let in for one token and turned out to hold more keys): the
+  // bucket may go below zero, and its next take waits until the debt is paid
+  // back at the rate. Never refuses; a no-op when the limiter is off.
+  void charge(const std::string& key, double tokens, double now_seconds);
   [[nodiscard]] bool enabled() const { return per_second_ > 0; }
   // Keys remembered (at most max_clients).
   [[nodiscard]] std::size_t size() const;
@@ -53,6 +58,9 @@ class RateLimiter {
   // Each bucket under the time it will be full again: the first one is the
   // cheapest to forget.
   std::multimap<double, const std::string*> by_full_;
+  // The bucket of `key`, refilled up to `now`, out of by_full_ (the caller
+  // puts it back); made full when new. Holds mu_.
+  std::unordered_map<std::string, Bucket>::iterator refill(const std::string& key, double now);
 };
 
 }  // namespace keydir

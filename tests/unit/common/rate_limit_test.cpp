@@ -118,5 +118,46 @@ TEST(RateLimiter, DisabledTakesNothing) {
   EXPECT_EQ(r.size(), 0u);
 }
 
+TEST(RateLimiter, ChargeRunsIntoDebt) {
+  RateLimiter r(60, 10);         // one a second, ten saved
+  ASSERT_FALSE(r.take("a", 0));  // 9 left
+  r.charge("a", 29, 0);          // a 30-key upload: 20 in debt
+  auto wait = r.take("a", 0);
+  ASSERT_TRUE(wait);
+  EXPECT_EQ(*wait, 21u);  // the debt and the next token, at one a second
+  EXPECT_TRUE(r.take("a", 20.5));
+  EXPECT_FALSE(r.take("a", 21.0));
+  EXPECT_FALSE(r.take("b", 0)) << "the debt is a's only";
+}
+
+TEST(RateLimiter, ChargeNeverOverfillsAndIgnoresNothing) {
+  RateLimiter r(60, 3);
+  r.charge("a", 0, 0);   // nothing to charge
+  r.charge("a", -5, 0);  // never a credit
+  EXPECT_FALSE(r.take("a", 0));
+  EXPECT_FALSE(r.take("a", 0));
+  EXPECT_FALSE(r.take("a", 0));
+  EXPECT_TRUE(r.take("a", 0));
+  r.charge("c", 2, 0);  // a new client starts full: 1 left
+  EXPECT_FALSE(r.take("c", 0));
+  EXPECT_TRUE(r.take("c", 0));
+}
+
+TEST(RateLimiter, ChargedClientIsNotForgottenFirst) {
+  RateLimiter r(60, 2, 2);
+  ASSERT_FALSE(r.take("debtor", 0));
+  r.charge("debtor", 100, 0);
+  (void)r.take("other1", 1);
+  (void)r.take("other2", 2);  // the table holds two: a full-soonest one goes
+  EXPECT_TRUE(r.take("debtor", 3)) << "the debtor was forgotten and came back full";
+}
+
+TEST(RateLimiter, DisabledChargesNothing) {
+  RateLimiter r(0, 1);
+  r.charge("a", 100, 0);
+  EXPECT_FALSE(r.take("a", 0));
+  EXPECT_EQ(r.size(), 0u);
+}
+
 }  // namespace
 }  // namespace keydir
