@@ -7,10 +7,13 @@
 #include <iostream>
 #include <optional>
 
+#include <unistd.h>
+
 #include <toml++/toml.h>
 
 #include "client/exit_codes.hpp"
 #include "client/inspect.hpp"
+#include "client/refresh.hpp"
 #include "client/remote.hpp"
 #include "common/limits.hpp"
 #include "openpgp/armor.hpp"
@@ -90,6 +93,17 @@ class Inspect final : public Command {
   bool keep_third_party_ = false;
   bool keep_attributes_ = false;
 };
+
+// Progress lines for slow steps: on a terminal, or always with
+// KEYDIR_PROGRESS=1 (one line each: tests, logs).
+void set_progress(FetchOptions& fo) {
+  const char* forced = std::getenv("KEYDIR_PROGRESS");
+  fo.progress_terminal = isatty(STDERR_FILENO) != 0;
+  fo.progress = fo.progress_terminal || (forced && std::string(forced) == "1");
+  if (forced && std::string(forced) == "0") {
+    fo.progress = false;
+  }
+}
 
 // A command that talks to a server: --server, --cacert, --timeout, then
 // its own options; run() checks the server URL before run_with().
@@ -179,11 +193,17 @@ class Fetch final : public NetCommand {
     app_->add_flag("--binary", binary_, "Binary output instead of armor");
     app_->add_option("--output,-o", output_, "Write to this file instead of standard output");
     app_->add_flag("--import", import_, "Hand the checked key to gpg --import");
+    app_->add_flag("-v,--verbose", verbose_,
+                   "Say on standard error each step: the URL tried, why it failed or was "
+                   "skipped, which one answered");
     app_->footer(
         "Examples: keydir fetch alice@example.org\n"
         "          keydir fetch --server hkps://keys.example.org 0x1234567890ABCDEF\n"
+        "          keydir fetch -v alice@example.org\n"
         "Addresses: WKD advanced, WKD direct, then the server. A fingerprint or key ID\n"
-        "must be the primary key of the one certificate answered (exit 6 otherwise).");
+        "must be the primary key of the one certificate answered (exit 6 otherwise).\n"
+        "A step that takes more than a second shows \"trying URL… (N s)\" when standard\n"
+        "error is a terminal (KEYDIR_PROGRESS=1: always, one line each).");
   }
 
  private:
@@ -206,6 +226,8 @@ class Fetch final : public NetCommand {
     fo.wkd_host = wkd_host_;
     fo.server = !o.server.empty();
     fo.vks = vks_;
+    fo.verbose = verbose_;
+    set_progress(fo);
     Bytes certs;
     int rc = fetch(o, *q, fo, certs, std::cerr);
     if (rc != kExitOk) {
@@ -247,6 +269,7 @@ class Fetch final : public NetCommand {
   bool binary_ = false;
   std::string output_;
   bool import_ = false;
+  bool verbose_ = false;
 };
 
 class Search final : public NetCommand {
@@ -286,6 +309,60 @@ class Verify final : public NetCommand {
   std::vector<std::string> emails_;
 };
 
+class Refresh final : public NetCommand {
+ public:
+  Refresh(CLI::App& app, const Defaults& defaults)
+      : NetCommand(app.add_subcommand("refresh",
+                                      "Look every key of your gpg keyring (or a file) up again: "
+                                      "what changed, and --import of verified updates"),
+                   defaults) {
+    auto* keyring = app_->add_option("--keyring", ro_.keyring,
+                                     "Refresh the keys of this key file or keyring (- for "
+                                     "standard input) instead of gpg's");
+    app_->add_flag("--gnupg", gnupg_,
+                   "Refresh gpg's public keyring (the default): `gpg --export`, the gpg in "
+                   "PATH, GNUPGHOME honoured")
+        ->excludes(keyring);
+    app_->add_flag("--import", ro_.import,
+                   "Import the verified updates into gpg (gpg --import); without it nothing "
+                   "is imported");
+    app_->add_flag("--no-wkd", no_wkd_, "Ask only the server, not the Web Key Directory");
+    app_->add_option("--wkd-host", ro_.wkd_host,
+                     "Send WKD requests to this [http://|https://]HOST[:PORT] (tests, internal "
+                     "hosts)");
+    app_->add_flag("--json", ro_.json, "A JSON array, one object per key, instead of text");
+    app_->add_flag("-v,--verbose", ro_.verbose,
+                   "Say on standard error each lookup: the URL, why it failed, which answered");
+    app_->footer(
+        "Each key is asked for by fingerprint on the server and, for its addresses, through\n"
+        "WKD. An answer must be the same key with valid self-signatures (one that does not\n"
+        "verify refuses the whole answer); it is merged with your key and the difference\n"
+        "printed: new subkeys, revocations, expiry extended, new user IDs. Third-party\n"
+        "certifications are ignored (counted). At most 1000 keys; each request within\n"
+        "--timeout.\n"
+        "Examples: keydir refresh --server hkps://keys.example.org\n"
+        "          keydir refresh --server hkps://keys.example.org --import\n"
+        "          keydir refresh --keyring friends.asc --no-wkd --json\n"
+        "Exit code: 0 when no lookup failed (keys not found are not failures); else the\n"
+        "most serious: 6 another key answered, 4 an answer that does not verify, 3 network,\n"
+        "5 refused; 2 a keyring that cannot be read, or gpg --import failed.");
+  }
+
+ private:
+  // WKD alone is enough for keys with addresses.
+  [[nodiscard]] bool needs_server() const override { return false; }
+
+  int run_with(const ClientOptions& o) override {
+    ro_.wkd = !no_wkd_;
+    set_progress(ro_.progress);
+    return refresh(o, ro_, std::cout, std::cerr);
+  }
+
+  RefreshOptions ro_;
+  bool gnupg_ = false;
+  bool no_wkd_ = false;
+};
+
 // keydir wkd-url EMAIL: offline, no server.
 class WkdUrl final : public Command {
  public:
@@ -319,6 +396,7 @@ std::vector<std::unique_ptr<Command>> add_commands(CLI::App& app, const Defaults
   commands.push_back(std::make_unique<Fetch>(app, defaults));
   commands.push_back(std::make_unique<Search>(app, defaults));
   commands.push_back(std::make_unique<Verify>(app, defaults));
+  commands.push_back(std::make_unique<Refresh>(app, defaults));
   commands.push_back(std::make_unique<WkdUrl>(app));
   return commands;
 }

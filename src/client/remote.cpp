@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <iterator>
 #include <limits>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -196,7 +200,7 @@ Result<FetchQuery> classify(std::string_view query) {
 }
 
 tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery& query,
-                                              std::uint64_t now) {
+                                              std::uint64_t now, std::size_t* third_party) {
   auto bad = [](std::string why) {
     return tl::unexpected<AnswerError>(
         AnswerError{exit_code(ErrorCode::AnswerDidNotVerify), std::move(why)});
@@ -216,6 +220,16 @@ tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery&
     if (!v.accepted()) {
       return bad("the answer holds a key that does not verify: " +
                  printable(v.refusal->detail, 300));
+    }
+    for (const auto& f : v.stripped) {
+      if (query.strict && f.reason.find("does not verify") != std::string::npos) {
+        return bad("the answer holds key " + v.cert->fingerprint().to_hex() + " with a " +
+                   printable(f.component, 200) + " whose self-signature does not verify (" +
+                   printable(f.reason, 200) + "): it was changed; nothing was accepted");
+      }
+      if (third_party && f.reason.starts_with("third-party ")) {
+        ++*third_party;
+      }
     }
   }
   const bool by_key = query.fingerprint || query.key_id;
@@ -269,7 +283,9 @@ tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery&
         match = match || (st.email && !st.revocation && *st.email == *query.email);
       }
       if (!match) {
-        return wrong(got + ", which is not the " + query.describe() + " asked for");
+        return wrong(got + ", which is not the " + query.describe() +
+                     " asked for: the answer holds no user ID with " + query.email->address() +
+                     " (that is not revoked)");
       }
     }
     append(out, v.cert->to_bytes());
@@ -286,26 +302,141 @@ std::pair<std::string, std::string> wkd_urls(const openpgp::Email& email, bool e
       "https://" + d + "/.well-known/openpgpkey/hu/" + h.hash() + "?l=" + l};
 }
 
+namespace {
+
+// Why a request failed, in words: the kind of failure and libcurl's message.
+std::string failure_of(const net::HttpResult& r) {
+  const char* kind = "network error";
+  switch (r.error) {
+    case net::NetError::Dns:
+      kind = "no such host (name lookup failed)";
+      break;
+    case net::NetError::Connect:
+      kind = "cannot connect";
+      break;
+    case net::NetError::Timeout:
+      kind = "timed out";
+      break;
+    case net::NetError::Tls:
+      kind = "TLS failed";
+      break;
+    case net::NetError::TooLarge:
+      kind = "answer too large";
+      break;
+    case net::NetError::Usage:
+      kind = "bad URL";
+      break;
+    default:
+      break;
+  }
+  return std::string(kind) + ": " + printable(r.message, 300);
+}
+
+// "keydir: trying URL… (N s)" on `err` once a request has taken a second,
+// then each second, from a timer thread, until the request ends. On a
+// terminal the line is rewritten in place and wiped at the end; otherwise
+// each is a line of its own. The caller writes nothing to `err` meanwhile.
+class Progress {
+ public:
+  Progress(std::ostream& err, const FetchOptions& fo, const std::string& url)
+      : err_(fo.progress_out ? *fo.progress_out : err) {
+    if (!fo.progress) {
+      return;
+    }
+    thread_ = std::thread([this, url, terminal = fo.progress_terminal] {
+      std::unique_lock lock(mutex_);
+      for (int seconds = 1; !cv_.wait_for(lock, std::chrono::seconds(1), [this] { return done_; });
+           ++seconds) {
+        std::string line =
+            "keydir: trying " + printable(url, 200) + "… (" + std::to_string(seconds) + " s)";
+        if (terminal) {
+          width_ = std::max(width_, line.size());
+          err_ << "\r" << line << std::flush;
+        } else {
+          err_ << line << "\n" << std::flush;
+        }
+      }
+      if (terminal && width_ != 0) {
+        err_ << "\r" << std::string(width_, ' ') << "\r" << std::flush;
+      }
+    });
+  }
+  ~Progress() {
+    if (thread_.joinable()) {
+      {
+        std::lock_guard lock(mutex_);
+        done_ = true;
+      }
+      cv_.notify_one();
+      thread_.join();
+    }
+  }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+ private:
+  std::ostream& err_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::size_t width_ = 0;
+  std::thread thread_;
+};
+
+net::HttpResult get_with_progress(const std::string& url, const net::HttpOptions& ho,
+                                  const std::vector<std::string>& headers, const FetchOptions& fo,
+                                  std::ostream& err) {
+  Progress progress(err, fo, url);
+  return net::http_get(url, ho, headers);
+}
+
+std::string keys_found(std::size_t n) {
+  return n == 1 ? "1 key" : std::to_string(n) + " keys";
+}
+
+std::size_t count_certs(ByteView certs) {
+  auto parsed = openpgp::parse_certificates(certs);
+  return parsed ? parsed->size() : 0;
+}
+
+}  // namespace
+
 int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOptions& fo,
-          Bytes& certs, std::ostream& err) {
+          Bytes& certs, std::ostream& err, FetchReport* report) {
+  // -v: every step, its URL and its outcome. Without it only what fetch
+  // always said: WKD failures other than 404, refused answers, the error.
+  auto say = [&](const std::string& line) {
+    if (fo.verbose) {
+      err << "keydir: " << line << "\n";
+    }
+  };
   int result = kExitNotFound;
+  std::size_t third_party = 0;
   // 1. WKD (addresses only): advanced, then direct. An unreachable host
   //    falls through quickly (short connect timeout).
+  if (!query.email) {
+    say("WKD: skipped (the " + query.describe() + " is not an e-mail address)");
+  } else if (!fo.wkd) {
+    say("WKD: skipped (--no-wkd)");
+  }
   if (query.email && fo.wkd) {
     auto [advanced, direct] = wkd_urls(*query.email);
     const std::string d(query.email->domain());
     for (int method = 0; method < 2; ++method) {
       std::string url = method == 0 ? advanced : direct;
       const std::string host = method == 0 ? "openpgpkey." + d : d;
+      const std::string step = method == 0 ? "WKD advanced" : "WKD direct";
       net::HttpOptions ho = options.http;
       ho.connect_timeout = std::min<long>(ho.connect_timeout, 3);
       std::vector<std::string> headers;
+      std::string via;
       if (!fo.wkd_host.empty()) {
         if (fo.wkd_host.starts_with("http://")) {
           // Plain HTTP to a test or internal host, with the Host header the
           // real request would carry.
           url = fo.wkd_host + url.substr(url.find('/', 8));
           headers.push_back("Host: " + host);
+          via = " (Host: " + host + ", --wkd-host)";
         } else {
           std::string to =
               fo.wkd_host.starts_with("https://") ? fo.wkd_host.substr(8) : fo.wkd_host;
@@ -313,26 +444,52 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
             to += ":443";
           }
           ho.connect_to.push_back(host + ":443:" + to);
+          via = " (connecting to " + to + ", --wkd-host)";
         }
       }
-      auto r = net::http_get(url, ho, headers);
+      say(step + ": GET " + url + via);
+      auto r = get_with_progress(url, ho, headers, fo, err);
       if (r.error != net::NetError::None) {
-        err << "keydir: WKD " << (method == 0 ? "advanced" : "direct") << " (" << host
-            << "): " << printable(r.message, 300) << "; trying the next source\n";
+        if (fo.verbose) {
+          say(step + ": " + failure_of(r) + "; trying the next source");
+        } else {
+          err << "keydir: WKD " << (method == 0 ? "advanced" : "direct") << " (" << host
+              << "): " << printable(r.message, 300) << "; trying the next source\n";
+        }
         continue;
       }
       if (r.status == 404) {
+        say(step + ": HTTP 404: no key for " + query.email->address() + " there");
         continue;
       }
       if (r.status != 200) {
-        err << "keydir: WKD " << host << ": HTTP " << r.status << "; trying the next source\n";
+        if (fo.verbose) {
+          const std::string reason = server_reason(r.content_type, r.body);
+          say(step + ": HTTP " + std::to_string(r.status) + (reason.empty() ? "" : ": " + reason) +
+              "; trying the next source");
+        } else {
+          err << "keydir: WKD " << host << ": HTTP " << r.status << "; trying the next source\n";
+        }
         continue;
       }
-      auto checked = check_answer(as_bytes(r.body), query, now_seconds());
+      auto checked = check_answer(as_bytes(r.body), query, now_seconds(), &third_party);
       if (!checked) {
-        err << "keydir: WKD " << host << ": " << checked.error().detail << "\n";
+        if (fo.verbose) {
+          say(step + ": the answer was refused: " + checked.error().detail);
+        } else {
+          err << "keydir: WKD " << host << ": " << checked.error().detail << "\n";
+        }
         result = checked.error().exit_code;
+        if (report) {
+          report->error = step + " (" + url + "): " + checked.error().detail;
+        }
         continue;
+      }
+      say(step + ": " + keys_found(count_certs(*checked)) + " for " + query.email->address() +
+          ", checked: the answer comes from " + step);
+      if (report) {
+        report->source = step + " (" + url + ")";
+        report->third_party_dropped = third_party;
       }
       certs = std::move(*checked);
       return kExitOk;
@@ -340,6 +497,9 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
   }
   // 2. The server, over HKP.
   if (!fo.server || options.server.empty()) {
+    say("server: skipped (" +
+        std::string(options.server.empty() ? "no --server and no KEYDIR_SERVER" : "not asked") +
+        ")");
     if (result == kExitNotFound) {
       err << "keydir: no key found for " << query.describe() << "\n";
     }
@@ -357,20 +517,39 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
                                            : query.email->address();
     url = options.server + "/pks/lookup?op=get&options=mr&search=" + net::form_encode(search);
   }
-  auto r = net::http_get(url, options.http);
+  say(std::string("server: GET ") + url);
+  auto r = get_with_progress(url, options.http, {}, fo, err);
   if (r.error != net::NetError::None) {
+    if (report) {
+      report->error = "the server (" + url + "): " + failure_of(r);
+    }
     return network_error(err, options.server, r);
   }
   if (r.status != 200) {
     const int code =
         status_error(err, "no key for " + query.describe() + " from " + options.server, r);
+    if (report && code != kExitNotFound) {
+      const std::string reason = server_reason(r.content_type, r.body);
+      report->error = "the server (" + url + "): HTTP " + std::to_string(r.status) +
+                      (reason.empty() ? "" : ": " + reason);
+    }
     // The server has none, but a WKD host answered a wrong key: say so.
     return code == kExitNotFound && result != kExitNotFound ? result : code;
   }
-  auto checked = check_answer(as_bytes(r.body), query, now_seconds());
+  third_party = 0;
+  auto checked = check_answer(as_bytes(r.body), query, now_seconds(), &third_party);
   if (!checked) {
     err << "keydir: " << options.server << ": " << checked.error().detail << "\n";
+    if (report) {
+      report->error = "the server (" + url + "): " + checked.error().detail;
+    }
     return checked.error().exit_code;
+  }
+  say("server: " + keys_found(count_certs(*checked)) + " for the " + query.describe() +
+      ", checked: the answer comes from the server");
+  if (report) {
+    report->source = "the server (" + url + ")";
+    report->third_party_dropped = third_party;
   }
   certs = std::move(*checked);
   return kExitOk;

@@ -39,6 +39,10 @@ struct FetchQuery {
   // person's public key to their own certificate as an encryption or
   // authentication subkey.
   bool subkey = false;
+  // Refuse the whole answer when a signature the key itself made does not
+  // verify (refresh: a server that changed a binding or a revocation), where
+  // a plain fetch keeps what verifies and leaves the rest out.
+  bool strict = false;
   [[nodiscard]] std::string describe() const;
 };
 Result<FetchQuery> classify(std::string_view query);
@@ -55,18 +59,38 @@ struct AnswerError {
 // certificate, whose primary key has it (or, with query.subkey, a subkey
 // that proves possession); by address any number, each with the address on
 // a current user ID.
+// `third_party`, when given, receives the number of third-party
+// certifications the checks left out (only self-signatures count).
 tl::expected<Bytes, AnswerError> check_answer(ByteView answer, const FetchQuery& query,
-                                              std::uint64_t now);
+                                              std::uint64_t now,
+                                              std::size_t* third_party = nullptr);
 
 struct FetchOptions {
   bool wkd = true;       // addresses: WKD advanced, WKD direct, then the server
   std::string wkd_host;  // send WKD requests there ([http://|https://]HOST[:PORT])
   bool server = true;    // ask the server (false when no server is set)
   bool vks = false;      // ask the server through the VKS API instead of HKP
+  // -v: each step on `err`: the URL tried, why it failed or was skipped,
+  // which one answered.
+  bool verbose = false;
+  // A step that takes longer than a second shows "keydir: trying URL… (N s)"
+  // on `err`, each second: rewritten in place when `progress_terminal`, else
+  // one line each (KEYDIR_PROGRESS=1, for tests and logs).
+  bool progress = false;
+  bool progress_terminal = false;
+  std::ostream* progress_out = nullptr;  // where progress goes when not `err`
+};
+// Where the answer of a successful fetch came from, and what its checks
+// left out.
+struct FetchReport {
+  std::string source;  // "WKD advanced (URL)", "WKD direct (URL)", "the server (URL)"
+  std::size_t third_party_dropped = 0;
+  // A failed fetch (exit code other than 0 and 1): the step and why, one line.
+  std::string error;
 };
 // On success `certs` holds the checked binary certificates.
 int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOptions& fetch_options,
-          Bytes& certs, std::ostream& err);
+          Bytes& certs, std::ostream& err, FetchReport* report = nullptr);
 
 int upload(const ClientOptions& options, const std::vector<std::string>& files,
            bool verify_addresses, std::ostream& out, std::ostream& err);
