@@ -202,7 +202,7 @@ class Fetch final : public NetCommand {
         "          keydir fetch -v alice@example.org\n"
         "Addresses: WKD advanced, WKD direct, then the server. A fingerprint or key ID\n"
         "must be the primary key of the one certificate answered (exit 6 otherwise).\n"
-        "A step that takes more than a second shows \"trying URL… (N s)\" when standard\n"
+        "A step that takes more than a second shows \"trying URL (N s)\" when standard\n"
         "error is a terminal (KEYDIR_PROGRESS=1: always, one line each).");
   }
 

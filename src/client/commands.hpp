@@ -39,7 +39,7 @@ class Command {
   CLI::App* app_;
 };
 
-// Registers inspect, upload, fetch, search, verify and wkd-url on `app`, in
+// Registers inspect, upload, fetch, search, verify, refresh and wkd-url on `app`, in
 // the order --help lists them; the network ones start from `defaults`.
 std::vector<std::unique_ptr<Command>> add_commands(CLI::App& app, const Defaults& defaults);
 

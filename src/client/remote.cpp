@@ -332,7 +332,7 @@ std::string failure_of(const net::HttpResult& r) {
   return std::string(kind) + ": " + printable(r.message, 300);
 }
 
-// "keydir: trying URL… (N s)" on `err` once a request has taken a second,
+// "keydir: trying URL (N s)" on `err` once a request has taken a second,
 // then each second, from a timer thread, until the request ends. On a
 // terminal the line is rewritten in place and wiped at the end; otherwise
 // each is a line of its own. The caller writes nothing to `err` meanwhile.
@@ -347,8 +347,9 @@ class Progress {
       std::unique_lock lock(mutex_);
       for (int seconds = 1; !cv_.wait_for(lock, std::chrono::seconds(1), [this] { return done_; });
            ++seconds) {
-        std::string line =
-            "keydir: trying " + printable(url, 200) + "… (" + std::to_string(seconds) + " s)";
+        // On a terminal the line must fit (a wrapped line is not rewritten).
+        std::string line = "keydir: trying " + printable(url, terminal ? 56 : 200) + " (" +
+                           std::to_string(seconds) + " s)";
         if (terminal) {
           width_ = std::max(width_, line.size());
           err_ << "\r" << line << std::flush;

@@ -73,7 +73,7 @@ struct FetchOptions {
   // -v: each step on `err`: the URL tried, why it failed or was skipped,
   // which one answered.
   bool verbose = false;
-  // A step that takes longer than a second shows "keydir: trying URL… (N s)"
+  // A step that takes longer than a second shows "keydir: trying URL (N s)"
   // on `err`, each second: rewritten in place when `progress_terminal`, else
   // one line each (KEYDIR_PROGRESS=1, for tests and logs).
   bool progress = false;

@@ -211,8 +211,8 @@ serve slow /dev/null
 rc=0
 KEYDIR_PROGRESS=1 "$K" fetch --timeout 3 --server "$FU" "$A" >/dev/null 2>"$T/err" || rc=$?
 check "a slow server: timed out, exit 3" 3 "$rc"
-check "progress after 1 s" 1 "$(grep -c "^keydir: trying $FU/pks/lookup?op=get&options=mr&search=0x$A… (1 s)$" "$T/err")"
-check "progress after 2 s" 1 "$(grep -c "^keydir: trying $FU/pks/lookup?.*… (2 s)$" "$T/err")"
+check "progress after 1 s" 1 "$(grep -c "^keydir: trying $FU/pks/lookup?op=get&options=mr&search=0x$A (1 s)$" "$T/err")"
+check "progress after 2 s" 1 "$(grep -c "^keydir: trying $FU/pks/lookup?.* (2 s)$" "$T/err")"
 check "no progress when standard error is no terminal" 0 \
   "$("$K" fetch --timeout 2 --server "$FU" "$A" >/dev/null 2>"$T/err" || true; grep -c 'trying' "$T/err" || true)"
 
