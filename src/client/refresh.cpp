@@ -1,5 +1,6 @@
 #include "client/refresh.hpp"
 
+#include <sys/wait.h>
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -346,7 +347,10 @@ std::optional<Bytes> read_command(const std::string& command, std::size_t max, s
     return std::nullopt;
   }
   if (status != 0) {
-    error = command + " failed (status " + std::to_string(status) + ")";
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    error = command + (code == 127 ? " could not run (not in PATH?)"
+                       : code >= 0 ? " failed (exit " + std::to_string(code) + ")"
+                                   : std::string(" was killed"));
     return std::nullopt;
   }
   return data;
@@ -428,7 +432,10 @@ int refresh(const ClientOptions& o, const RefreshOptions& ro, std::ostream& out,
   auto local =
       openpgp::verify_input(*data, policy, now_seconds(), kMaxRefreshKeyringBytes, ro.max_keys);
   if (!local) {
-    err << "keydir refresh: " << what << ": " << local.error().detail
+    err << "keydir refresh: " << what << ": "
+        << (local.error().code == ErrorCode::SecretKeyRefused
+                ? "holds a secret key: give public keys (gpg --export), nothing was sent"
+                : local.error().detail)
         << (local.error().code == ErrorCode::TooManyComponents
                 ? " (at most " + std::to_string(ro.max_keys) + " keys)"
                 : std::string())
