@@ -1,5 +1,5 @@
 // keydir: the companion client. Commands: inspect (offline), upload, fetch,
-// search, verify, wkd-url (commands.cpp, one class each).
+// search, verify, wkd-url, refresh (commands.cpp, one class each).
 #include <iostream>
 #include <string>
 
