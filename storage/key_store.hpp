@@ -115,6 +115,10 @@ struct VerifyToken {
   std::string email;  // normalised
   std::uint64_t created = 0;
   std::uint64_t expires = 0;
+  // When the link was used (0: not yet). A used token publishes nothing
+  // again; it is kept as a marker until it expires, so that the link opened
+  // again can say what it did (issue #20).
+  std::uint64_t used_at = 0;
 };
 
 struct Write {
@@ -123,7 +127,11 @@ struct Write {
   // Verification state changed in the same atomic write as the indexes.
   std::vector<std::string> publish;    // addresses now published on this certificate
   std::vector<std::string> unpublish;  // addresses no longer published
-  std::optional<Bytes> consume_token;  // a token hash, deleted (single use)
+  // A token hash, used up by this write: marked used at the write's time
+  // (VerifyToken::used_at; single use). The whole write fails with
+  // TokenInvalid, changing nothing, when no such token is stored or it was
+  // used already: two writes cannot both use one link.
+  std::optional<Bytes> consume_token;
   // A restore from a full backup: the record's first_seen and last_change
   // are kept as given instead of being set to the time of the write.
   bool keep_times = false;
@@ -215,6 +223,10 @@ class KeyStore {
 
   // Addresses published (verified) on a certificate, sorted.
   [[nodiscard]] virtual Result<std::vector<std::string>> published(
+      const Fingerprint& primary) const = 0;
+  // The same with the time each was published (seconds since the epoch; 0
+  // when the store did not record it), sorted by address.
+  [[nodiscard]] virtual Result<std::vector<std::pair<std::string, std::uint64_t>>> published_times(
       const Fingerprint& primary) const = 0;
   [[nodiscard]] virtual Result<void> put_token(ByteView hash, const VerifyToken& token) = 0;
   [[nodiscard]] virtual Result<std::optional<VerifyToken>> token(ByteView hash) const = 0;

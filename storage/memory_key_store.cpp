@@ -517,6 +517,16 @@ Result<std::vector<std::uint64_t>> MemoryKeyStore::apply(std::vector<Write>& wri
                                                          std::uint64_t now) {
   std::lock_guard lock(impl_->mutex);
   Impl& s = *impl_;
+  // Tokens this write uses up must be stored and unused (as RocksKeyStore).
+  for (const auto& w : writes) {
+    if (!w.consume_token) {
+      continue;
+    }
+    auto t = s.tokens.find(std::string(as_chars(*w.consume_token)));
+    if (t == s.tokens.end() || t->second.used_at != 0) {
+      return fail(ErrorCode::TokenInvalid, "the link was used already or is no longer valid");
+    }
+  }
   std::vector<std::uint64_t> seqs;
   for (auto& w : writes) {
     CertRecord& r = w.record;
@@ -552,7 +562,7 @@ Result<std::vector<std::uint64_t>> MemoryKeyStore::apply(std::vector<Write>& wri
       }
     }
     if (w.consume_token) {
-      s.tokens.erase(std::string(as_chars(*w.consume_token)));
+      s.tokens[std::string(as_chars(*w.consume_token))].used_at = now;
     }
     seqs.push_back(r.seq);
   }
@@ -845,6 +855,16 @@ Result<std::vector<std::string>> MemoryKeyStore::published(const Fingerprint& pr
     for (const auto& [address, time] : it->second) {
       out.push_back(address);
     }
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::uint64_t>>> MemoryKeyStore::published_times(
+    const Fingerprint& primary) const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  if (auto it = impl_->published.find(primary); it != impl_->published.end()) {
+    out.assign(it->second.begin(), it->second.end());
   }
   return out;
 }

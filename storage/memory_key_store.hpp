@@ -59,6 +59,8 @@ class MemoryKeyStore final : public KeyStore {
   Result<ConsistencyReport> check() const override;
   std::uint64_t generation() const override;
   Result<std::vector<std::string>> published(const Fingerprint& primary) const override;
+  Result<std::vector<std::pair<std::string, std::uint64_t>>> published_times(
+      const Fingerprint& primary) const override;
   Result<void> put_token(ByteView hash, const VerifyToken& token) override;
   Result<std::optional<VerifyToken>> token(ByteView hash) const override;
   Result<void> delete_token(ByteView hash) override;

@@ -140,6 +140,9 @@ Result<BackupSummary> full_dump(const KeyDirectory& directory, const std::string
                  {"address", t.email},
                  {"created", t.created},
                  {"expires", t.expires}};
+    if (t.used_at != 0) {
+      line["used-at"] = t.used_at;  // a used link, kept until it expires
+    }
     ok = state.write(dump_line(line)) && ok;
     ++summary.tokens;
     return true;
@@ -253,6 +256,7 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
         t.email = j.at("address").get<std::string>();
         t.created = j.at("created").get<std::uint64_t>();
         t.expires = j.at("expires").get<std::uint64_t>();
+        t.used_at = j.value("used-at", std::uint64_t{0});
         tokens.emplace_back(std::move(*hash), std::move(t));
       } else if (j.contains("tombstone")) {
         KEYDIR_TRY(auto f, fpr_of(j["tombstone"]));

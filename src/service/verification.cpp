@@ -97,8 +97,33 @@ Result<std::map<std::string, AddressState>> Verification::states(
   return out;
 }
 
+std::string describe(const UsedLink& link) {
+  if (link.published_since) {
+    return link.email + " is already published with the key " + link.fingerprint.to_hex() +
+           " since " + utc_timestamp(*link.published_since) + ".";
+  }
+  return link.email + " was published with the key " + link.fingerprint.to_hex() + " on " +
+         utc_timestamp(link.used_at) + " and is no longer published.";
+}
+
+namespace {
+// Managed mode by operator token mails nothing (it may have no relay): the
+// owner of an address asks the operators instead.
+auto not_by_mail() {
+  return fail(ErrorCode::Unauthorized,
+              "this directory publishes addresses by its operators only; ask them");
+}
+}  // namespace
+
 Result<std::string> Verification::issue(VerifyToken::Kind kind, const Fingerprint& fpr,
                                         const std::string& email) {
+  // Expired links go now and then (one walk over the tokens an hour).
+  if (const std::uint64_t now = directory_.now(); now >= next_purge_.load()) {
+    next_purge_.store(now + 3600);
+    if (auto purged = purge_expired(); !purged) {
+      spdlog::warn("deleting expired confirmation links: {}", purged.error().detail);
+    }
+  }
   KEYDIR_TRY(Bytes raw, openpgp::crypto::random_bytes(16));
   std::string token = zbase32_encode(raw);
   VerifyToken t;
@@ -113,6 +138,9 @@ Result<std::string> Verification::issue(VerifyToken::Kind kind, const Fingerprin
 
 Result<void> Verification::request(const Fingerprint& fpr, const std::vector<std::string>& emails,
                                    const std::string& client) {
+  if (!directory_.confirms_by_mail()) {
+    return not_by_mail();
+  }
   KEYDIR_TRY(auto summary, directory_.stored_summary(fpr));
   const auto* vc = &summary;
   const auto allowed = directory_.publishable_addresses(*vc);
@@ -157,10 +185,49 @@ Result<VerifyToken> Verification::find(std::string_view token, VerifyToken::Kind
   }
   hash = token_hash(token);
   KEYDIR_TRY(auto t, directory_.store_ref(StoreAccess{}).token(hash));
-  if (!t || t->kind != kind || t->expires <= directory_.now()) {
+  if (!t || t->kind != kind || t->expires <= directory_.now() || t->used_at != 0) {
     return invalid();
   }
   return *t;
+}
+
+Result<UsedLink> Verification::used_link(std::string_view token) const {
+  auto invalid = [] {
+    return fail(ErrorCode::TokenInvalid, "this link is not valid: it expired, or it is mistyped");
+  };
+  if (token.empty() || token.size() > 64) {
+    return invalid();
+  }
+  KEYDIR_TRY(auto t, directory_.store_ref(StoreAccess{}).token(token_hash(token)));
+  if (!t || t->kind != VerifyToken::Kind::Verify || t->expires <= directory_.now() ||
+      t->used_at == 0) {
+    return invalid();
+  }
+  UsedLink out;
+  out.fingerprint = t->fingerprint;
+  out.email = t->email;
+  out.used_at = t->used_at;
+  // Still published: findable now (a current user ID, published in this
+  // mode), and since when its mark says.
+  auto st = states(t->fingerprint, {t->email});
+  if (!st) {
+    if (st.error().code == ErrorCode::NotFound) {
+      return invalid();  // the key was deleted (its tokens go with it)
+    }
+    return tl::unexpected(st.error());
+  }
+  auto it = st->find(t->email);
+  if (it != st->end() && it->second == AddressState::Published) {
+    std::uint64_t since = t->used_at;
+    KEYDIR_TRY(auto times, directory_.store_ref(StoreAccess{}).published_times(t->fingerprint));
+    for (const auto& [address, at] : times) {
+      if (address == t->email && at != 0) {
+        since = at;
+      }
+    }
+    out.published_since = since;
+  }
+  return out;
 }
 
 Result<VerifyToken> Verification::peek(std::string_view token, VerifyToken::Kind kind) const {
@@ -178,6 +245,9 @@ Result<VerifyToken> Verification::confirm(std::string_view token) {
 }
 
 Result<void> Verification::request_manage(const std::string& email, const std::string& client) {
+  if (!directory_.confirms_by_mail()) {
+    return not_by_mail();
+  }
   auto parsed = openpgp::Email::parse(email);
   if (!parsed) {
     return fail(ErrorCode::BadQuery, "not an e-mail address");
@@ -228,12 +298,28 @@ Result<std::vector<VerifyToken>> Verification::pending() const {
   const std::uint64_t now = directory_.now();
   KEYDIR_CHECK(
       directory_.store_ref(StoreAccess{}).for_each_token([&](ByteView, const VerifyToken& t) {
-        if (t.kind == VerifyToken::Kind::Verify && t.expires > now) {
+        if (t.kind == VerifyToken::Kind::Verify && t.expires > now && t.used_at == 0) {
           out.push_back(t);
         }
         return true;
       }));
   return out;
+}
+
+Result<std::size_t> Verification::purge_expired() {
+  std::vector<Bytes> expired;
+  const std::uint64_t now = directory_.now();
+  auto& store = directory_.store_ref(StoreAccess{});
+  KEYDIR_CHECK(store.for_each_token([&](ByteView hash, const VerifyToken& t) {
+    if (t.expires <= now) {
+      expired.emplace_back(hash.begin(), hash.end());
+    }
+    return true;
+  }));
+  for (const auto& h : expired) {
+    KEYDIR_CHECK(store.delete_token(h));
+  }
+  return expired.size();
 }
 
 // --- SMTP ------------------------------------------------------------------

@@ -9,8 +9,10 @@
 // address unpublish addresses of that certificate.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,25 @@ struct VerificationOptions {
 enum class AddressState { Published, Pending, Unpublished, Revoked };
 std::string_view state_name(AddressState s);
 
+// A confirmation link opened again after it was used (issue #20): what it
+// published, when, and whether that still holds. A used link is kept as a
+// marker until it expires; it never publishes again.
+struct UsedLink {
+  Fingerprint fingerprint;
+  std::string email;          // normalised
+  std::uint64_t used_at = 0;  // when the link was used (seconds since the epoch)
+  // Set while `email` is published (and findable) on `fingerprint`: since
+  // when. Unset: unpublished since (by its owner or the operator), or the
+  // user ID was revoked.
+  std::optional<std::uint64_t> published_since;
+  [[nodiscard]] bool still_published() const { return published_since.has_value(); }
+};
+// One plain sentence for a page or a log (no markup; escape it for HTML):
+// "alice@example.org is already published with the key FPR since DATE." or
+// "alice@example.org was published with the key FPR on DATE and is no longer
+// published."
+std::string describe(const UsedLink& link);
+
 class Verification {
  public:
   Verification(KeyDirectory& directory, Mailer& mailer, VerificationOptions options);
@@ -70,8 +91,14 @@ class Verification {
   // What a link names, without using it (the confirmation page).
   // Errors: TokenInvalid (unknown, used or expired).
   Result<storage::VerifyToken> peek(std::string_view token, storage::VerifyToken::Kind kind) const;
-  // Publishes the address the token names. Errors: TokenInvalid, NotFound.
+  // Publishes the address the token names, and marks the token used, in one
+  // write: a token publishes once, even when two requests race (the store
+  // refuses the second write). Errors: TokenInvalid, NotFound.
   Result<storage::VerifyToken> confirm(std::string_view token);
+  // What a used confirmation link did (the page shown when peek() says
+  // TokenInvalid). Errors: TokenInvalid (unknown, expired, mistyped, a
+  // manage link, or not used yet).
+  Result<UsedLink> used_link(std::string_view token) const;
 
   // Mails a manage link to `email` if it is published on a certificate; says
   // nothing either way (no address enumeration). Errors: RateLimited,
@@ -81,8 +108,14 @@ class Verification {
   // published addresses). Errors: TokenInvalid, BadQuery.
   Result<void> unpublish(std::string_view manage_token, const std::string& email);
 
-  // Pending confirmations (for `keydird admin list-pending`).
+  // Pending confirmations (for `keydird admin list-pending`): not used, not
+  // expired.
   Result<std::vector<storage::VerifyToken>> pending() const;
+
+  // Deletes expired tokens: links never used, and used links whose marker
+  // outlived the link. Returns how many. Run by issue() at most once an
+  // hour, so the store holds no more than a day or so of links.
+  Result<std::size_t> purge_expired();
 
  private:
   Result<std::string> issue(storage::VerifyToken::Kind kind, const Fingerprint& fpr,
@@ -95,6 +128,7 @@ class Verification {
   VerificationOptions options_;
   RateLimiter per_address_;
   RateLimiter per_client_;
+  std::atomic<std::uint64_t> next_purge_{0};
 };
 
 // Sends mail through an SMTP relay with libcurl: smtp://HOST:PORT (STARTTLS

@@ -23,15 +23,24 @@ std::string token_key(ByteView hash) {
   return "t" + std::string(as_chars(hash));
 }
 
+// kind | flags, fingerprint length, fingerprint key, created, expires,
+// [used_at when kTokenUsed is set], address. Records written before used
+// links were kept have no flag and decode as unused.
 std::string encode_token(const VerifyToken& t) {
-  std::string v(1, static_cast<char>(t.kind));
+  const bool used = t.used_at != 0;
+  std::string v(1, static_cast<char>(static_cast<std::uint8_t>(t.kind) | (used ? kTokenUsed : 0)));
   std::string f = fpr_key(t.fingerprint);
   v.push_back(static_cast<char>(f.size()));
   v += f;
-  for (std::uint64_t x : {t.created, t.expires}) {
+  auto put = [&](std::uint64_t x) {
     for (int i = 7; i >= 0; --i) {
       v.push_back(static_cast<char>(x >> (8 * i)));
     }
+  };
+  put(t.created);
+  put(t.expires);
+  if (used) {
+    put(t.used_at);
   }
   v += t.email;
   return v;
@@ -52,13 +61,15 @@ std::optional<VerifyToken> decode_token(std::string_view v) {
     return std::nullopt;
   }
   VerifyToken t;
-  auto kind = static_cast<std::uint8_t>(v[0]);
+  const auto first = static_cast<std::uint8_t>(v[0]);
+  const bool used = (first & kTokenUsed) != 0;
+  const auto kind = static_cast<std::uint8_t>(first & ~kTokenUsed);
   if (kind != 1 && kind != 2) {
     return std::nullopt;
   }
   t.kind = static_cast<VerifyToken::Kind>(kind);
   auto flen = static_cast<std::uint8_t>(v[1]);
-  if (v.size() < 2u + flen + 16u) {
+  if (v.size() < 2u + flen + (used ? 24u : 16u)) {
     return std::nullopt;
   }
   auto fpr = fpr_from(v.substr(2, flen));
@@ -67,10 +78,17 @@ std::optional<VerifyToken> decode_token(std::string_view v) {
   }
   t.fingerprint = *fpr;
   std::size_t at = 2u + flen;
-  for (std::uint64_t* x : {&t.created, &t.expires}) {
+  std::vector<std::uint64_t*> fields{&t.created, &t.expires};
+  if (used) {
+    fields.push_back(&t.used_at);
+  }
+  for (std::uint64_t* x : fields) {
     for (int i = 0; i < 8; ++i) {
       *x = *x << 8 | static_cast<std::uint8_t>(v[at++]);
     }
+  }
+  if (used && t.used_at == 0) {
+    return std::nullopt;  // the flag says used: a time must go with it
   }
   t.email = std::string(v.substr(at));
   return t;

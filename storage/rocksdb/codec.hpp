@@ -57,6 +57,9 @@ using index_keys::be;
 // Verification state (column family verify).
 std::string published_key(const Fingerprint& f, std::string_view email);
 std::string token_key(ByteView hash);
+// A token record: its first octet is the kind, with kTokenUsed set when the
+// record carries a used_at time (records of earlier keydirds never do).
+constexpr std::uint8_t kTokenUsed = 0x80;
 std::string encode_token(const VerifyToken& t);
 std::optional<VerifyToken> decode_token(std::string_view v);
 

@@ -237,6 +237,25 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
                                                         std::uint64_t now) {
   std::lock_guard lock(impl_->write_mutex);
   rocksdb::WriteBatch batch;
+  // Tokens this write uses up: each must be stored and unused (read under
+  // the write lock, so two writes cannot both use one); kept, marked used.
+  for (const auto& w : writes) {
+    if (!w.consume_token) {
+      continue;
+    }
+    std::string v;
+    auto g =
+        impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kVerify), token_key(*w.consume_token), &v);
+    if (!g.ok() && !g.IsNotFound()) {
+      return io_error(g, "reading a verification token");
+    }
+    auto t = g.ok() ? decode_token(v) : std::nullopt;
+    if (!t || t->used_at != 0) {
+      return fail(ErrorCode::TokenInvalid, "the link was used already or is no longer valid");
+    }
+    t->used_at = now;
+    batch.Put(impl_->cf(kVerify), token_key(*w.consume_token), encode_token(*t));
+  }
   std::vector<std::uint64_t> seqs;
   std::uint64_t seq = impl_->last_seq;
   std::int64_t added = 0;
@@ -269,9 +288,6 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
     }
     for (const auto& e : w.unpublish) {
       batch.Delete(impl_->cf(kVerify), published_key(r.fingerprint, e));
-    }
-    if (w.consume_token) {
-      batch.Delete(impl_->cf(kVerify), token_key(*w.consume_token));
     }
     seqs.push_back(r.seq);
   }
@@ -639,6 +655,27 @@ Result<std::vector<std::string>> RocksKeyStore::published(const Fingerprint& pri
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kVerify)));
   for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
     out.emplace_back(it->key().data() + p.size(), it->key().size() - p.size());
+  }
+  if (!it->status().ok()) {
+    return io_error(it->status(), "reading published addresses");
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::uint64_t>>> RocksKeyStore::published_times(
+    const Fingerprint& primary) const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  const std::string p = "p" + fpr_key(primary);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kVerify)));
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    std::uint64_t at = 0;
+    if (it->value().size() == 8) {
+      for (std::size_t i = 0; i < 8; ++i) {
+        at = at << 8 | static_cast<std::uint8_t>(it->value()[i]);
+      }
+    }
+    out.emplace_back(std::string(it->key().data() + p.size(), it->key().size() - p.size()), at);
   }
   if (!it->status().ok()) {
     return io_error(it->status(), "reading published addresses");

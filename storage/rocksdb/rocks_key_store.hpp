@@ -56,6 +56,8 @@ class RocksKeyStore final : public KeyStore {
   std::uint64_t generation() const override;
   Result<ConsistencyReport> check() const override;
   Result<std::vector<std::string>> published(const Fingerprint& primary) const override;
+  Result<std::vector<std::pair<std::string, std::uint64_t>>> published_times(
+      const Fingerprint& primary) const override;
   Result<void> put_token(ByteView hash, const VerifyToken& token) override;
   Result<std::optional<VerifyToken>> token(ByteView hash) const override;
   Result<void> delete_token(ByteView hash) override;

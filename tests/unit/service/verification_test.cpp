@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "cert_generator.hpp"
+#include "common/time_format.hpp"
 #include "openpgp/certificate.hpp"
 #include "service/check.hpp"
 #include "storage/memory_key_store.hpp"
@@ -140,6 +141,69 @@ TEST(Verification, LinksExpireAndNameTheirKind) {
   EXPECT_EQ(r.error().code, ErrorCode::TokenInvalid);
   EXPECT_FALSE(env.verification->confirm("not-a-token"));
   EXPECT_EQ(env.found(by_email("second@keydir.test")), 0u);
+}
+
+// A used link opened again says what it did (issue #20), and never
+// publishes again, even after its address was unpublished.
+TEST(Verification, UsedLinkSaysWhatItDidAndStaysUsed) {
+  Env env(PublishMode::Verified);
+  ASSERT_TRUE(env.directory->upload(test::fixture("gpg-multi.asc")));
+  ASSERT_TRUE(env.verification->request(kMulti, {"multi@keydir.test"}, "c"));
+  const std::string token = env.mailer.last_token();
+  auto not_yet = env.verification->used_link(token);
+  ASSERT_FALSE(not_yet);  // not used yet: peek and confirm handle it
+  EXPECT_EQ(not_yet.error().code, ErrorCode::TokenInvalid);
+  const std::uint64_t confirmed_at = env.now;
+  ASSERT_TRUE(env.verification->confirm(token));
+  env.now += 600;
+  auto used = env.verification->used_link(token);
+  ASSERT_TRUE(used) << used.error().detail;
+  EXPECT_EQ(used->fingerprint, kMulti);
+  EXPECT_EQ(used->email, "multi@keydir.test");
+  EXPECT_EQ(used->used_at, confirmed_at);
+  ASSERT_TRUE(used->still_published());
+  EXPECT_EQ(*used->published_since, confirmed_at);
+  EXPECT_EQ(describe(*used), "multi@keydir.test is already published with the key " +
+                                 kMulti.to_hex() + " since " + utc_timestamp(confirmed_at) + ".");
+  EXPECT_FALSE(env.verification->peek(token, storage::VerifyToken::Kind::Verify));
+  // Not a list of pending confirmations any more.
+  EXPECT_TRUE(env.verification->pending()->empty());
+
+  // Unpublished by its owner: the link says so, and cannot publish again.
+  ASSERT_TRUE(env.directory->set_published(kMulti, {}, {"multi@keydir.test"}));
+  used = env.verification->used_link(token);
+  ASSERT_TRUE(used);
+  EXPECT_FALSE(used->still_published());
+  EXPECT_NE(describe(*used).find("is no longer published"), std::string::npos);
+  auto again = env.verification->confirm(token);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::TokenInvalid);
+  EXPECT_EQ(env.found(by_email("multi@keydir.test")), 0u);
+  env.expect_consistent();
+
+  // Unknown and mistyped links, and manage links, are not used links.
+  EXPECT_FALSE(env.verification->used_link(""));
+  EXPECT_FALSE(env.verification->used_link("ybndrfg8ejkmcpqxot1uwisza345h769"));
+  EXPECT_FALSE(env.verification->used_link(std::string(65, 'y')));
+
+  // Expired: as any other expired link, and deleted by the next purge.
+  env.now = confirmed_at + 24 * 3600;
+  auto gone = env.verification->used_link(token);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::TokenInvalid);
+  auto tokens = [&] {
+    std::size_t n = 0;
+    EXPECT_TRUE(env.store->for_each_token([&](ByteView, const storage::VerifyToken&) {
+      ++n;
+      return true;
+    }));
+    return n;
+  };
+  EXPECT_EQ(tokens(), 1u);
+  // A new mail purges expired links (once an hour at most).
+  ASSERT_TRUE(env.verification->request(kMulti, {"second@keydir.test"}, "d"));
+  EXPECT_EQ(tokens(), 1u);  // only the new one
+  EXPECT_EQ(*env.verification->purge_expired(), 0u);
 }
 
 TEST(Verification, RefusesAddressesNotOnTheKeyAndLimitsMail) {

@@ -588,6 +588,7 @@ void expect_token(const VerifyToken& got, const VerifyToken& want) {
   EXPECT_EQ(got.email, want.email);
   EXPECT_EQ(got.created, want.created);
   EXPECT_EQ(got.expires, want.expires);
+  EXPECT_EQ(got.used_at, want.used_at);
 }
 
 TYPED_TEST(KeyStoreConformance, TokensArePutReadConsumedAndDeleted) {
@@ -623,13 +624,37 @@ TYPED_TEST(KeyStoreConformance, TokensArePutReadConsumedAndDeleted) {
     return false;
   }));
   EXPECT_EQ(order, std::vector<Bytes>{h1});
-  // Consumed by the write that publishes.
+  // Used up by the write that publishes: kept as a used marker (issue #20).
   std::vector<Write> w{update_of(rp, {.emails = {"a@example.org"}})};
   w[0].publish = {"a@example.org"};
   w[0].consume_token = h1;
   apply(s, w, 50);
-  EXPECT_FALSE(*s.token(h1));
+  {
+    VerifyToken used = t1;
+    used.used_at = 50;
+    expect_token(**s.token(h1), used);
+  }
   EXPECT_EQ(*s.published(p), std::vector<std::string>{"a@example.org"});
+  using Times = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(*s.published_times(p), (Times{{"a@example.org", 50}}));
+  EXPECT_TRUE(s.published_times(q)->empty());
+  // A used token cannot be used again, nor an absent one: the whole write
+  // fails and changes nothing.
+  {
+    const auto before = s.stats()->last_seq;
+    for (const Bytes& h : {h1, Bytes(32, 0x0a)}) {
+      auto again = *s.get(p);
+      std::vector<Write> w2{update_of(*again, {.emails = {"a@example.org"}})};
+      w2[0].unpublish = {"a@example.org"};
+      w2[0].consume_token = h;
+      auto r = s.apply(w2, 55);
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code, ErrorCode::TokenInvalid);
+    }
+    EXPECT_EQ(s.stats()->last_seq, before);
+    EXPECT_EQ(*s.published(p), std::vector<std::string>{"a@example.org"});
+    EXPECT_EQ((*s.token(h1))->used_at, 50u);
+  }
   // Deleted.
   ASSERT_TRUE(s.delete_token(h4));
   EXPECT_FALSE(*s.token(h4));

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <rocksdb/db.h>
+
 #include "temp_dir.hpp"
 
 namespace keydir::storage {
@@ -184,6 +186,108 @@ TEST(RocksKeyStore, ReopenKeepsEverythingAndTheSequence) {
   EXPECT_EQ(store->stats()->certificates, 2u);
   std::vector<Write> w{make(fpr(3), {}, {})};
   EXPECT_EQ(store->apply(w, 2)->at(0), 3u);
+}
+
+// Writes raw values into the verify column family of a closed store.
+void put_raw_verify(const std::string& db,
+                    const std::vector<std::pair<std::string, std::string>>& kv) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names) {
+    cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(rocksdb::DBOptions(), db, cfs, &handles, &raw);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "verify") {
+      for (const auto& [k, v] : kv) {
+        EXPECT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], k, v).ok());
+      }
+    }
+  }
+  for (auto* h : handles) {
+    EXPECT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+  }
+  delete raw;
+}
+
+// Token records: a used one keeps its time across a reopen; records written
+// before used links were kept (no flag, no time) still decode, as unused;
+// a record cut short or flagged used without a time is refused.
+TEST(RocksKeyStore, TokenRecordsOfEveryVersionDecode) {
+  test::TempDir dir;
+  {
+    auto store = open(dir);
+    std::vector<Write> w{make(fpr(1), {}, {"a@example.org"})};
+    ASSERT_TRUE(store->apply(w, 1));
+    for (auto v : {Fingerprint::Version::V4, Fingerprint::Version::V6}) {
+      VerifyToken t;
+      t.fingerprint = v == Fingerprint::Version::V4 ? fpr(1) : fpr(1, v);
+      t.email = "a@example.org";
+      t.created = 1;
+      t.expires = 100;
+      ASSERT_TRUE(store->put_token(Bytes(32, static_cast<std::uint8_t>(v)), t));
+    }
+    std::vector<Write> w2{make(fpr(1), {}, {"a@example.org"})};
+    w2[0].previous = w[0].record.index;
+    w2[0].publish = {"a@example.org"};
+    w2[0].consume_token = Bytes(32, 4);
+    ASSERT_TRUE(store->apply(w2, 42));
+  }
+  {
+    // The used marker survives a reopen.
+    auto store = open(dir);
+    auto t = store->token(Bytes(32, 4));
+    ASSERT_TRUE(t && *t);
+    EXPECT_EQ((*t)->used_at, 42u);
+  }
+  // The layout of earlier keydirds: kind, fingerprint key length, key,
+  // created, expires, address.
+  std::string old(1, '\x02');
+  old.push_back(21);
+  old.push_back(4);
+  old.append(20, '\x07');
+  old.append(7, '\0');
+  old.push_back(10);
+  old.append(7, '\0');
+  old.push_back(20);
+  old += "bob@example.org";
+  std::string flagged_without_time = old;
+  flagged_without_time[0] = static_cast<char>(0x82);
+  flagged_without_time.insert(2 + 21 + 16, std::string(8, '\0'));
+  const std::string k_old = "t" + std::string(32, '\x11');
+  const std::string k_bad = "t" + std::string(32, '\x12');
+  const std::string k_cut = "t" + std::string(32, '\x13');
+  put_raw_verify(dir.str("db"),
+                 {{k_old, old}, {k_bad, flagged_without_time}, {k_cut, old.substr(0, 30)}});
+  auto store = open(dir);
+  auto used = store->token(Bytes(32, 4));
+  ASSERT_TRUE(used) << used.error().detail;
+  ASSERT_TRUE(*used);
+  EXPECT_EQ((*used)->used_at, 42u);
+  EXPECT_EQ((*used)->email, "a@example.org");
+  auto unused = store->token(Bytes(32, 6));
+  ASSERT_TRUE(unused && *unused);
+  EXPECT_EQ((*unused)->used_at, 0u);
+  EXPECT_EQ((*unused)->fingerprint, fpr(1, Fingerprint::Version::V6));
+  auto legacy = store->token(Bytes(32, 0x11));
+  ASSERT_TRUE(legacy && *legacy);
+  EXPECT_EQ((*legacy)->kind, VerifyToken::Kind::Manage);
+  EXPECT_EQ((*legacy)->fingerprint, fpr(7));
+  EXPECT_EQ((*legacy)->created, 10u);
+  EXPECT_EQ((*legacy)->expires, 20u);
+  EXPECT_EQ((*legacy)->used_at, 0u);
+  EXPECT_EQ((*legacy)->email, "bob@example.org");
+  for (int h : {0x12, 0x13}) {
+    auto bad = store->token(Bytes(32, static_cast<std::uint8_t>(h)));
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, ErrorCode::StorageCorruption);
+  }
+  EXPECT_EQ(store->published_times(fpr(1))->at(0),
+            (std::pair<std::string, std::uint64_t>{"a@example.org", 42}));
 }
 
 TEST(RocksKeyStore, SecondOpenOfTheSameFolderIsRefused) {
