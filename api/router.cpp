@@ -29,7 +29,14 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
       hkp_v2_(directory, options.hkp.max_results, metrics_.get()),
       wkd_(directory, options.wkd),
       vks_(directory, hkp_, upload_tokens_, options.verification),
-      pages_(directory, options.pages, upload_tokens_, options.verification),
+      pages_(
+          directory,
+          [&options] {
+            PagesOptions p = options.pages;
+            p.managed_uploads_need_token = options.managed_uploads_need_token;
+            return p;
+          }(),
+          upload_tokens_, options.verification),
       extra_metrics_(options.extra_metrics) {
   for (const auto& t : options.operator_tokens) {
     operator_token_hashes_.push_back(
@@ -78,6 +85,9 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
                                "too many operator token attempts from your address; "
                                "try again later");
           r.headers.emplace_back("Retry-After", std::to_string(*wait));
+          if (Pages::is_web_path(in.path)) {
+            r = pages_.html_error(r);
+          }
           metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
           return r;
         }
@@ -89,6 +99,9 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
                              "this directory takes uploads from its operators only: "
                              "send an operator token (Authorization: Bearer ...)");
         r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"keydir\"");
+        if (Pages::is_web_path(in.path)) {
+          r = pages_.uploads_need_token();  // who runs it and whom to ask, as a page
+        }
         metrics_->request(Metrics::kAdd, r.status, seconds_now() - start);
         return r;
       }
@@ -191,7 +204,7 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
   if (request.path == "/upload" && request.method == "POST") {
     which = Metrics::kAdd;
     if (auto limited = upload_limited(request)) {
-      return *limited;
+      return pages_.html_error(*limited);
     }
   }
   if (auto page = pages_.handle(request)) {
@@ -220,6 +233,9 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
       r.body += extra_metrics_();
     }
     return r;
+  }
+  if (Pages::is_web_path(request.path)) {  // a page: its error is a page too
+    return pages_.html_error(text_reply(Status::kNotFound, "There is no page at this address."));
   }
   return text_reply(Status::kNotFound, "not found");
 }

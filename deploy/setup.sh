@@ -10,6 +10,7 @@ PACKAGES=(
   libspdlog-dev librocksdb-dev libpistache-dev libtomlplusplus-dev libcurl4-openssl-dev
   libidn2-dev libunistring-dev  # IDNA2008 domains, NFC of e-mail addresses
   libkainjow-mustache-dev  # the web pages' templates (escape by default)
+  pandoc  # the /api page, made from docs/api.md at build time
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   gnupg gpg-wks-client sq curl wrk openssl iproute2

@@ -15,8 +15,9 @@
 
 namespace keydir::api::web::templates {
 
-// Every page: `site_name`, `page_title`, and the page's template as the
-// partial `body`.
+// Every page: `site_name`, `page_title`, `has_manage` (the /manage link),
+// `has_contact`/`contact` (who runs the directory), and the page's template
+// as the partial `body`.
 inline constexpr std::string_view kLayout =
     "<!DOCTYPE html>\n"
     R"HTML(<html lang="en"><head><meta charset="utf-8">)HTML"
@@ -26,18 +27,23 @@ inline constexpr std::string_view kLayout =
     R"HTML(<link rel="icon" href="/static/icon.svg" type="image/svg+xml">)HTML"
     R"HTML(<script src="/static/app.js" defer></script></head><body>)HTML"
     R"HTML(<header><h1><a href="/">{{site_name}}</a></h1>)HTML"
-    R"HTML(<nav aria-label="Main"><a href="/">Search and publish</a>)HTML"
-    R"HTML(<a href="/about">How to use this server</a></nav></header>)HTML"
+    R"HTML(<nav aria-label="Main"><a href="/">Search{{#uploads}} and publish{{/uploads}}</a>)HTML"
+    R"HTML({{#has_manage}}<a href="/manage">Manage your key</a>{{/has_manage}})HTML"
+    R"HTML(<a href="/about">About</a><a href="/api">API</a><a href="/policy">Policy</a>)HTML"
+    R"HTML(</nav></header>)HTML"
     R"HTML(<main>{{>body}}</main>)HTML"
-    R"HTML(<footer>An OpenPGP key directory: HKP, WKD and the VKS API. )HTML"
+    R"HTML(<footer><p>An OpenPGP key directory: HKP, WKD and the VKS API. )HTML"
     R"HTML(Keys are checked before they are stored; this server does not vouch for who owns )HTML"
-    R"HTML(them.</footer></body></html>)HTML"
+    R"HTML(them.</p>{{#has_contact}}<p>Run by {{contact}}.</p>{{/has_contact}})HTML"
+    R"HTML(<p><a href="/about">About</a> · <a href="/api">API</a> · )HTML"
+    R"HTML(<a href="/policy">Privacy and usage policy</a></p></footer></body></html>)HTML"
     "\n";
 
-// `query`: the search box's value.
+// `query`: the search box's value; `search_label`: what can be searched
+// for in the mode in force.
 inline constexpr std::string_view kSearchForm =
     R"HTML(<form action="/search" method="get" role="search">)HTML"
-    R"HTML(<label for="q">E-mail address, fingerprint, key ID or name</label>)HTML"
+    R"HTML(<label for="q">{{search_label}}</label>)HTML"
     R"HTML(<input id="q" name="q" type="search" required value="{{query}}")HTML"
     R"HTML( placeholder="alice@example.org"><button type="submit">Search</button></form>)HTML";
 
@@ -46,6 +52,31 @@ inline constexpr std::string_view kMessage =
     R"HTML(<h2>{{page_title}}</h2>)HTML"
     R"HTML(<p class="notice{{#error}} error" role="alert{{/error}}">{{text}}</p>)HTML"
     R"HTML(<p><a href="/">Back</a></p>)HTML";
+
+// An error page (400, 401, 404, 405, 410, 429, 503 on the web routes):
+// `status`, `page_title`, `text`, and where to go from here.
+inline constexpr std::string_view kErrorPage =
+    R"HTML(<h2>{{page_title}}</h2>)HTML"
+    R"HTML(<p class="notice error" role="alert">{{text}}</p>)HTML"
+    R"HTML(<p class="muted">HTTP status {{status}}.</p>)HTML"
+    R"HTML(<p><a href="/">Search for a key</a> · <a href="/about">How this directory )HTML"
+    R"HTML(works</a></p>)HTML";
+
+// Managed mode with uploads by operator token: who runs the directory and
+// how to get a key added (`has_contact`, `contact`, `domains`).
+inline constexpr std::string_view kManagedNote =
+    R"HTML(<p>This directory is run by {{#has_contact}}{{contact}}{{/has_contact}})HTML"
+    R"HTML({{^has_contact}}the organization it serves{{/has_contact}}. It publishes the keys of )HTML"
+    R"HTML(the addresses at {{#domains}}<code>{{.}}</code> {{/domains}}that its operators add; )HTML"
+    R"HTML(nobody else can upload here.</p><p><strong>To get a key added</strong>, ask the )HTML"
+    R"HTML(operator{{#has_contact}}: {{contact}}{{/has_contact}}{{^has_contact}}s of this )HTML"
+    R"HTML(directory{{/has_contact}}.</p>)HTML";
+
+// POST /upload without an operator token in managed mode (a 401).
+inline constexpr std::string_view kUploadsClosed =
+    R"HTML(<h2>{{page_title}}</h2><p class="notice error" role="alert">This directory takes )HTML"
+    R"HTML(uploads from its operators only.</p>{{>managed_note}})HTML"
+    R"HTML(<p><a href="/">Search for a key</a></p>)HTML";
 
 // An error alone (`alert`: with role="alert").
 inline constexpr std::string_view kErrorNotice =
@@ -58,6 +89,9 @@ inline constexpr std::string_view kHome =
     R"HTML(<section aria-labelledby="find"><h2 id="find">Find a key</h2>{{>search_form}})HTML"
     R"HTML(</section>)HTML"
     R"HTML(<section aria-labelledby="pub"><h2 id="pub">Publish your public key</h2>)HTML"
+    R"HTML({{^uploads}}{{>managed_note}}</section>{{/uploads}}{{#uploads}})HTML"
+    R"HTML({{#verifies}}<p>An e-mail address on your key is published once you confirm it: )HTML"
+    R"HTML(after the upload, this directory mails a link to each address.</p>{{/verifies}})HTML"
     R"HTML(<form action="/upload" method="post" enctype="multipart/form-data">)HTML"
     R"HTML(<label for="keytext">Paste your public key (ASCII armored)</label>)HTML"
     R"HTML(<textarea id="keytext" name="keytext" rows="8" spellcheck="false" )HTML"
@@ -67,7 +101,10 @@ inline constexpr std::string_view kHome =
     R"HTML(accept=".asc,.gpg,.pgp,.key,application/pgp-keys">)HTML"
     R"HTML(<p>Only public keys are accepted. Each key is checked: signatures that do not verify, )HTML"
     R"HTML(third-party certifications and photo IDs are left out.</p>)HTML"
-    R"HTML(<button type="submit">Upload</button></form></section>)HTML";
+    R"HTML(<button type="submit">Upload</button></form></section>{{/uploads}})HTML"
+    R"HTML({{#has_manage}}<section aria-labelledby="man"><h2 id="man">Manage your key</h2>)HTML"
+    R"HTML(<p>To take an address of yours off this directory, <a href="/manage">ask for a )HTML"
+    R"HTML(link by e-mail</a>.</p></section>{{/has_manage}})HTML";
 
 // One certificate of the search results (an item of `cards`).
 inline constexpr std::string_view kCard =
@@ -76,21 +113,21 @@ inline constexpr std::string_view kCard =
     R"HTML({{#has_reason}}: {{reason}}{{/has_reason}} — do not use this key.</p>{{/revoked}})HTML"
     R"HTML({{#expired}}<p class="banner expired">EXPIRED on {{expired_on}})HTML"
     R"HTML( — do not use this key.</p>{{/expired}})HTML"
-    R"HTML(<h3 class="fpr"><span data-fpr="{{hex}}">{{grouped}}</span></h3>)HTML"
+    R"HTML(<h3 class="fpr"><a href="/key/{{hex}}" data-fpr="{{hex}}">{{grouped}}</a></h3>)HTML"
     R"HTML(<dl><dt>Type</dt><dd>{{type}} (v{{version}})</dd>)HTML"
     R"HTML(<dt>Created</dt><dd>{{created}}</dd>)HTML"
     R"HTML(<dt>Expires</dt><dd>{{expires}}</dd>)HTML"
     R"HTML(<dt>Can</dt><dd>{{can}}</dd>)HTML"
     R"HTML(<dt>Download</dt><dd><a href="/pks/lookup?op=get&amp;options=mr&amp;search=0x{{hex}}")HTML"
-    R"HTML( download="{{hex}}.asc">{{hex}}.asc</a></dd></dl>)HTML"
+    R"HTML( download="{{hex}}.asc">{{hex}}.asc</a></dd>)HTML"
+    R"HTML(<dt>Details</dt><dd><a href="/key/{{hex}}">Key page</a></dd></dl>)HTML"
     R"HTML(<h4>User IDs</h4><ul class="uids">)HTML"
     R"HTML({{#uids}}<li>{{text}}{{#primary}}<span class="tag">primary</span>{{/primary}})HTML"
     R"HTML({{#revoked}}<span class="tag bad">revoked</span>{{/revoked}}</li>{{/uids}})HTML"
     R"HTML({{^uids}}<li>(none)</li>{{/uids}}</ul>)HTML"
     // The same words on every card: how many user IDs a key has beyond the
     // published ones is its owner's business (issue #16).
-    R"HTML({{#verified_mode}}<p class="notice">This directory shows only the user IDs whose )HTML"
-    R"HTML(addresses their owners have confirmed by e-mail.)HTML"
+    R"HTML({{#verified_mode}}<p class="notice">{{withheld_note}})HTML"
     R"HTML({{^uids}} GnuPG 2.2 skips a key with no user ID when it is new to it; updates of a )HTML"
     R"HTML(key already in its keyring (revocations, new subkeys) still reach it.{{/uids}})HTML"
     R"HTML(</p>{{/verified_mode}})HTML"
@@ -128,7 +165,7 @@ inline constexpr std::string_view kAddressStates =
 // what it refused (`refused`).
 inline constexpr std::string_view kUpload =
     R"HTML(<h2>Upload</h2><ul>{{#stored}}<li class="ok">{{outcome}})HTML"
-    R"HTML(<a href="/search?q=0x{{hex}}"><code>{{grouped}}</code></a>)HTML"
+    R"HTML(<a href="/key/{{hex}}"><code>{{grouped}}</code></a>)HTML"
     R"HTML({{#has_stripped}} — left out: {{stripped_count}} part(s) ({{stripped_component}}: )HTML"
     R"HTML({{stripped_reason}}{{#more_stripped}}, …{{/more_stripped}}){{/has_stripped}})HTML"
     R"HTML(</li>{{/stored}}</ul>)HTML"
@@ -146,7 +183,7 @@ inline constexpr std::string_view kVerifyAsk =
 // A confirmation link followed (POST).
 inline constexpr std::string_view kVerifyDone =
     R"HTML(<h2>Published</h2><p class="notice">{{email}} is now published with the key )HTML"
-    R"HTML(<a href="/search?q=0x{{hex}}"><code>{{grouped}}</code></a>. To take it off later, )HTML"
+    R"HTML(<a href="/key/{{hex}}"><code>{{grouped}}</code></a>. To take it off later, )HTML"
     R"HTML(use <a href="/manage">Manage your key</a>.</p>)HTML";
 
 // The form that mails a manage link.
@@ -169,43 +206,74 @@ inline constexpr std::string_view kManageKey =
     R"HTML(</ul><p>The key itself (and its revocations) stays available by fingerprint: a revoked )HTML"
     R"HTML(key must remain findable so that others learn it was revoked.</p>)HTML";
 
-// /about: `hkp`, `thunderbird`, `base` (URLs from the Host header), `tls`,
-// `has_wkd` and `wkd_domains`. The <pre> blocks keep their newlines.
+// One key on its own page (/key/<FPR>): its card (`key`, kCard's names),
+// how to get it (`hex`, `hkp`, `base`).
+inline constexpr std::string_view kKeyPage =
+    R"HTML(<h2>OpenPGP key</h2>{{#key}}{{>card}}{{/key}})HTML"
+    R"HTML(<section aria-labelledby="get"><h3 id="get">Get this key</h3>)HTML"
+    R"HTML(<p><a href="/vks/v1/by-fingerprint/{{hex}}" download="{{hex}}.asc">Download )HTML"
+    R"HTML({{hex}}.asc</a> (as this directory publishes it)</p>)HTML"
+    R"HTML(<p>With GnuPG or curl:</p><pre class="cmd">gpg --keyserver {{hkp}} --recv-keys {{hex}}
+curl -o {{hex}}.asc {{base}}/vks/v1/by-fingerprint/{{hex}}</pre>)HTML"
+    R"HTML(<p>Before you use a key, compare its fingerprint with one its owner gave you )HTML"
+    R"HTML(in person or through a channel you trust.</p></section>)HTML";
+
+// /about: `mode_text`, `hkp`, `thunderbird`, `base` (URLs from the Host
+// header), `open` (search by name offered), `uploads`, `verifies`,
+// `has_manage`, `has_wkd` and `wkd_domains`. The <pre> blocks keep their
+// newlines.
 inline constexpr std::string_view kAbout =
-    R"HTML(<h2>How to use this server</h2>)HTML"
-    R"HTML(<h3>GnuPG</h3><p>In <code>~/.gnupg/dirmngr.conf</code>:</p><pre>keyserver {{hkp}})HTML"
-    R"HTML(</pre><pre>gpg --send-keys YOUR-FINGERPRINT
+    R"HTML(<h2>About this directory</h2>)HTML"
+    R"HTML(<p>{{site_name}} is an OpenPGP key directory: it publishes public keys, so that )HTML"
+    R"HTML(people can find the key of someone they want to write to, and check the signatures )HTML"
+    R"HTML(of mail and software. Every key is checked before it is stored.</p>)HTML"
+    R"HTML(<p class="notice">{{mode_text}}</p>)HTML"
+    R"HTML(<h3>Find a key</h3>)HTML"
+    R"HTML(<p>Use the search box on the <a href="/">home page</a>{{#open}} (an e-mail address, a )HTML"
+    R"HTML(fingerprint, a key ID or a name){{/open}}{{^open}} with an e-mail address, a fingerprint )HTML"
+    R"HTML(or a key ID: search by name is not offered here{{/open}}, or GnuPG. In )HTML"
+    R"HTML(<code>~/.gnupg/dirmngr.conf</code>:</p><pre>keyserver {{hkp}}</pre>)HTML"
+    R"HTML(<pre>gpg --auto-key-locate keyserver --locate-keys alice@example.org
 gpg --recv-keys FINGERPRINT
-gpg --search-keys alice@example.org
 gpg --refresh-keys</pre>)HTML"
-    R"HTML({{^tls}}<p class="notice">This server answers in plain HTTP here. Put it behind HTTPS )HTML"
-    R"HTML((or start it with <code>--tls-cert</code> and <code>--tls-key</code>) so that keys )HTML"
-    R"HTML(and searches do not travel in clear text.</p>{{/tls}})HTML"
-    R"HTML(<h3>Thunderbird</h3><p>Settings → General → Config Editor: set )HTML"
-    R"HTML(<code>mail.openpgp.keyserver_list</code> to <code>{{thunderbird}}</code>. )HTML"
-    R"HTML(Thunderbird also finds keys by e-mail address through this server's )HTML"
-    R"HTML(VKS API and the Web Key Directory of the domains below.</p>)HTML"
-    R"HTML(<h3>curl</h3><pre>curl '{{base}}/pks/lookup?op=get&amp;options=mr&amp;search=alice@example.org'
-curl {{base}}/vks/v1/by-email/alice@example.org
-curl --data-urlencode keytext@key.asc {{base}}/pks/add
-curl -H 'Content-Type: application/json' --data '{"keytext": "…"}' {{base}}/vks/v1/upload</pre>)HTML"
-    R"HTML(<h3>Web Key Directory</h3>)HTML"
-    R"HTML({{^has_wkd}}<p>This server publishes no Web Key Directory. An operator turns it on )HTML"
-    R"HTML(per domain with <code>keydird serve --wkd-domain example.org</code> (or )HTML"
-    R"HTML(<code>wkd_domains</code> in the configuration file).</p>{{/has_wkd}})HTML"
-    R"HTML({{#has_wkd}}<p>This server publishes the Web Key Directory of:</p><ul>)HTML"
-    R"HTML({{#wkd_domains}}<li><code>{{.}}</code></li>{{/wkd_domains}})HTML"
-    R"HTML(</ul><p>To make <code>gpg --locate-keys</code> and mail clients find keys of a )HTML"
-    R"HTML(domain <var>D</var> here, use one of the two methods of the draft:</p><ol>)HTML"
-    R"HTML(<li><strong>Advanced:</strong> a DNS record <code>openpgpkey.<var>D</var></code> )HTML"
-    R"HTML(pointing to this server, and an HTTPS certificate for that name. Clients ask )HTML"
-    R"HTML(<code>https://openpgpkey.<var>D</var>/.well-known/openpgpkey/<var>D</var>/hu/…</code>)HTML"
-    R"HTML(.</li><li><strong>Direct:</strong> the web server of <code><var>D</var></code> )HTML"
-    R"HTML(passes <code>/.well-known/openpgpkey/</code> on to this server (keeping the )HTML"
-    R"HTML(<code>Host</code> header).</li></ol><p>Or export a static tree for your own web )HTML"
-    R"HTML(server: <code>keydird wkd-export --data DIR --domain <var>D</var> --out )HTML"
-    R"HTML(DIR</code>. Check with <code>gpg-wks-client --print-wkd-url you@<var>D</var></code> )HTML"
-    R"HTML(and <code>gpg --auto-key-locate clear,nodefault,wkd --locate-keys )HTML"
-    R"HTML(you@<var>D</var></code>.</p>{{/has_wkd}})HTML";
+    R"HTML({{#has_wkd}}<p>The keys of addresses at {{#wkd_domains}}<code>{{.}}</code> )HTML"
+    R"HTML({{/wkd_domains}}are also published in their domain's Web Key Directory, where )HTML"
+    R"HTML(GnuPG and mail programs find them by themselves: )HTML"
+    R"HTML(<code>gpg --locate-keys alice@{{first_domain}}</code>.</p>{{/has_wkd}})HTML"
+    R"HTML(<p>Thunderbird: Settings → General → Config Editor, set )HTML"
+    R"HTML(<code>mail.openpgp.keyserver_list</code> to <code>{{thunderbird}}</code>.</p>)HTML"
+    R"HTML(<p>With curl:</p><pre class="cmd">curl {{base}}/vks/v1/by-email/alice@example.org
+curl '{{base}}/pks/lookup?op=get&amp;options=mr&amp;search=0xFINGERPRINT'</pre>)HTML"
+    R"HTML(<h3>Publish your key</h3>)HTML"
+    R"HTML({{^uploads}}{{>managed_note}}{{/uploads}})HTML"
+    R"HTML({{#uploads}}{{#verifies}}<p>Upload your public key with the form on the )HTML"
+    R"HTML(<a href="/">home page</a>. The answer lists the e-mail addresses of your key and )HTML"
+    R"HTML(mails a confirmation link to each one you choose; an address is published once you )HTML"
+    R"HTML(follow its link. Uploads through <code>gpg --send-keys</code> or the API are kept too, )HTML"
+    R"HTML(but only the form and the API's <code>request-verify</code> send the links.</p>)HTML"
+    R"HTML({{/verifies}}{{^verifies}}<p>Upload your public key with the form on the )HTML"
+    R"HTML(<a href="/">home page</a>, or with GnuPG:</p><pre>gpg --send-keys YOUR-FINGERPRINT</pre>)HTML"
+    R"HTML(<p>Every user ID that passes the checks is published at once; nobody confirms that )HTML"
+    R"HTML(an address belongs to the uploader.</p>{{/verifies}}{{/uploads}})HTML"
+    R"HTML({{#has_manage}}<h3>Take your address off</h3><p><a href="/manage">Manage your )HTML"
+    R"HTML(key</a>: you get a link by e-mail from which you can unpublish your addresses.</p>)HTML"
+    R"HTML({{/has_manage}})HTML"
+    R"HTML(<h3>More</h3><ul><li><a href="/api">The HTTP API</a> (HKP, VKS, WKD) for )HTML"
+    R"HTML(programs</li><li><a href="/policy">Privacy and usage policy</a>: what this )HTML"
+    R"HTML(directory stores and publishes</li></ul>)HTML"
+    R"HTML({{#has_contact}}<p>This directory is run by {{contact}}.</p>{{/has_contact}})HTML";
+
+// /policy: `blocks`, each a heading, a paragraph or a list (every item has
+// `heading`, `para`, `list`, `text` and `lines`); `has_contact`/`contact`.
+inline constexpr std::string_view kPolicy =
+    R"HTML(<h2>Privacy and usage policy</h2>)HTML"
+    R"HTML({{#blocks}}{{#heading}}<h3>{{text}}</h3>{{/heading}}{{#para}}<p>{{text}}</p>{{/para}})HTML"
+    R"HTML({{#list}}<ul>{{#lines}}<li>{{.}}</li>{{/lines}}</ul>{{/list}}{{/blocks}})HTML"
+    R"HTML({{#has_contact}}<h3>Contact</h3><p>This directory is run by {{contact}}.</p>)HTML"
+    R"HTML({{/has_contact}})HTML";
+
+// /api: docs/api.md made HTML by pandoc at build time (the partial `api_doc`,
+// a constant of the build: api/web/embed_html.cmake).
+inline constexpr std::string_view kApi = R"HTML(<article class="doc">{{>api_doc}}</article>)HTML";
 
 }  // namespace keydir::api::web::templates

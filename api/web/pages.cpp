@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/http/secret_routes.hpp"
+#include "api/web/api_doc_html.hpp"
 #include "api/web/page_templates.hpp"
 #include "api/web/templates.hpp"
 #include "common/time_format.hpp"
@@ -15,7 +16,7 @@ namespace {
 constexpr std::string_view kCss =
     R"CSS(:root{--fg:#1b1b1b;--muted:#4a4a4a;--bg:#fff;--line:#c8c8c8;--accent:#0b57a4;--bad:#a8071a;--badbg:#fff1f0;--warn:#7a4d00;--warnbg:#fff7e0;--ok:#135200}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-header,main,footer{max-width:60rem;margin:0 auto;padding:0 1rem}header{display:flex;flex-wrap:wrap;align-items:baseline;gap:1rem;border-bottom:1px solid var(--line)}
+header,main,footer{max-width:60rem;margin:0 auto;padding:0 1rem}main,footer{overflow-wrap:anywhere}header{display:flex;flex-wrap:wrap;align-items:baseline;gap:1rem;border-bottom:1px solid var(--line)}
 header h1{font-size:1.4rem;margin:.6rem 0}header h1 a{color:var(--fg);text-decoration:none}nav a{margin-right:1rem}a{color:var(--accent)}
 footer{color:var(--muted);font-size:.9rem;border-top:1px solid var(--line);margin-top:2rem;padding-top:.5rem}
 label{display:block;font-weight:600;margin:.8rem 0 .3rem}label.inline{display:inline;font-weight:400}form.inline{display:inline}form.inline button{margin:0 0 0 .5rem;padding:.1rem .6rem}fieldset{border:1px solid var(--line);border-radius:6px;margin:1rem 0}fieldset ul{list-style:none;padding-left:0}input[type=search],textarea{width:100%;padding:.5rem;font:inherit;border:1px solid #767676;border-radius:4px}
@@ -23,10 +24,11 @@ textarea{font-family:ui-monospace,monospace;font-size:.85rem}button{margin-top:.
 button:focus,a:focus,input:focus,textarea:focus{outline:3px solid #ffbf47;outline-offset:1px}
 .cert{border:1px solid var(--line);border-radius:6px;padding:.8rem 1rem;margin:1rem 0}.cert.revoked,.cert.expired{border:2px solid var(--bad)}
 .banner{font-weight:700;padding:.4rem .6rem;border-radius:4px;margin:0 0 .6rem}.banner.revoked{color:var(--bad);background:var(--badbg)}.banner.expired{color:var(--warn);background:var(--warnbg)}
-.fpr{font-family:ui-monospace,monospace;font-size:1.05rem;word-break:break-word}dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem 1rem;margin:.5rem 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}code{overflow-wrap:anywhere}
+.fpr{font-family:ui-monospace,monospace;font-size:1.05rem;word-break:break-word}.fpr a{color:var(--fg)}dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem 1rem;margin:.5rem 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}code{overflow-wrap:anywhere}
 ul.uids,ul.subkeys{padding-left:1.2rem;margin:.3rem 0}.tag{display:inline-block;font-size:.8rem;padding:0 .4rem;border:1px solid currentColor;border-radius:3px;margin-left:.4rem}
 .tag.bad{color:var(--bad)}.tag.warn{color:var(--warn)}.ok{color:var(--ok)}.notice{padding:.6rem;border-left:4px solid var(--accent);background:#eef4fb}.error{border-left-color:var(--bad);background:var(--badbg)}
-pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}code{font-family:ui-monospace,monospace}
+pre{background:#f4f4f4;padding:.6rem;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}.muted{color:var(--muted)}
+.doc table{border-collapse:collapse;display:block;overflow-x:auto;max-width:100%}.doc th,.doc td{border:1px solid var(--line);padding:.2rem .5rem;text-align:left;vertical-align:top}.doc pre code{overflow-wrap:anywhere}code{font-family:ui-monospace,monospace}
 .fpr button{margin:0 0 0 .6rem;padding:.15rem .6rem;font-size:.85rem;vertical-align:middle}
 .sr{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
 @media (max-width:40rem){dl{grid-template-columns:1fr}dt{font-weight:600}}
@@ -108,7 +110,55 @@ std::string capabilities(std::optional<std::uint8_t> flags) {
   return out;
 }
 
+// A key's type in the words people know: "Ed25519", "Curve25519",
+// "RSA 4096", "NIST P-256" (what it can do is said next to it).
 std::string key_type(const openpgp::PublicKey& k) {
+  using A = openpgp::PublicKeyAlgorithm;
+  using C = openpgp::Curve;
+  const std::string bits = k.bits ? " " + std::to_string(k.bits) : std::string();
+  switch (k.algorithm) {
+    case A::Rsa:
+    case A::RsaEncryptOnly:
+    case A::RsaSignOnly:
+      return "RSA" + bits;
+    case A::Dsa:
+      return "DSA" + bits;
+    case A::ElGamalEncryptOnly:
+    case A::ElGamalEncryptOrSign:
+      return "ElGamal" + bits;
+    case A::Ed25519:
+      return "Ed25519";
+    case A::Ed448:
+      return "Ed448";
+    case A::X25519:
+      return "Curve25519";
+    case A::X448:
+      return "Curve448";
+    default:
+      break;
+  }
+  switch (k.material.curve) {
+    case C::Ed25519Legacy:
+      return "Ed25519";
+    case C::Curve25519Legacy:
+      return "Curve25519";
+    case C::NistP256:
+      return "NIST P-256";
+    case C::NistP384:
+      return "NIST P-384";
+    case C::NistP521:
+      return "NIST P-521";
+    case C::BrainpoolP256r1:
+      return "Brainpool P-256";
+    case C::BrainpoolP384r1:
+      return "Brainpool P-384";
+    case C::BrainpoolP512r1:
+      return "Brainpool P-512";
+    case C::Secp256k1:
+      return "secp256k1";
+    default:
+      break;
+  }
   std::string s(openpgp::algorithm_name(k.algorithm));
   if (k.material.curve != openpgp::Curve::Unknown) {
     s += " " + std::string(openpgp::curve_name(k.material.curve));
@@ -134,23 +184,105 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-// A whole page: `body` (a template of api/web/page_templates.hpp) in the
-// layout, rendered with `data` (every value escaped: web::render()).
-std::string page(std::string_view site, std::string_view title, std::string_view body,
-                 web::View data = {}) {
-  data.text("site_name", std::string(site)).text("page_title", std::string(title));
-  return web::render(web::templates::kLayout, data,
-                     {{"body", body},
-                      {"search_form", web::templates::kSearchForm},
-                      {"card", web::templates::kCard},
-                      {"address_states", web::templates::kAddressStates}});
+// The operator's policy text as blocks of kPolicy: "#" lines are headings,
+// "- " and "* " lines list items, other lines paragraphs (a blank line ends
+// one). Everything is text: escaped when rendered, never HTML.
+std::vector<web::View> policy_blocks(std::string_view text) {
+  std::vector<web::View> blocks;
+  std::string para;
+  std::vector<std::string> items;
+  auto block = [](bool heading, bool is_para, bool list, const std::string& t,
+                  const std::vector<std::string>& lines) {
+    return web::View()
+        .flag("heading", heading)
+        .flag("para", is_para)
+        .flag("list", list)
+        .text("text", t)
+        .texts("lines", lines);
+  };
+  auto flush = [&] {
+    if (!para.empty()) {
+      blocks.push_back(block(false, true, false, para, {}));
+      para.clear();
+    }
+    if (!items.empty()) {
+      blocks.push_back(block(false, false, true, "", items));
+      items.clear();
+    }
+  };
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    std::size_t end = text.find('\n', from);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    std::string_view raw = text.substr(from, end - from);
+    from = end + 1;
+    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\r' || raw.back() == '\t')) {
+      raw.remove_suffix(1);
+    }
+    const std::string line = printable(raw);
+    std::size_t lead = line.find_first_not_of(' ');
+    if (lead == std::string::npos) {
+      flush();
+      continue;
+    }
+    std::string_view l = std::string_view(line).substr(lead);
+    if (l.starts_with("#")) {
+      flush();
+      l.remove_prefix(
+          l.find_first_not_of('#') == std::string_view::npos ? l.size() : l.find_first_not_of('#'));
+      while (!l.empty() && l.front() == ' ') {
+        l.remove_prefix(1);
+      }
+      blocks.push_back(block(true, false, false, std::string(l), {}));
+    } else if (l.starts_with("- ") || l.starts_with("* ")) {
+      if (!para.empty()) {
+        blocks.push_back(block(false, true, false, para, {}));
+        para.clear();
+      }
+      items.emplace_back(l.substr(2));
+    } else if (!items.empty() && lead >= 2) {
+      items.back() += " " + std::string(l);  // an item's next line
+    } else {
+      if (!items.empty()) {
+        flush();
+      }
+      para += (para.empty() ? "" : " ") + std::string(l);
+    }
+    if (end == text.size()) {
+      break;
+    }
+  }
+  flush();
+  return blocks;
 }
 
-// A page holding only an error notice.
-std::string error_page(std::string_view site, std::string_view title, std::string text,
-                       bool alert) {
-  return page(site, title, web::templates::kErrorNotice,
-              web::View().text("text", text).flag("alert", alert));
+std::string_view header_of(const Reply& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return {};
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& x : v) {
+    out += (out.empty() ? "" : std::string(sep)) + x;
+  }
+  return out;
+}
+
+// The URLs of the pages' examples, from the Host header.
+struct SiteUrls {
+  std::string hkp;   // hkp://host or hkps://host
+  std::string base;  // http(s)://host
+};
+SiteUrls site_urls(const HttpRequest& request, bool tls) {
+  const std::string host = request.host.empty() ? "keys.example.org" : request.host;
+  return {(tls ? "hkps://" : "hkp://") + host, (tls ? "https://" : "http://") + host};
 }
 
 }  // namespace
@@ -175,8 +307,162 @@ Pages::Pages(service::KeyDirectory& directory, PagesOptions options, const Uploa
 
 Reply Pages::message_page(int status, std::string_view title, std::string_view text,
                           bool error) const {
-  return html_reply(status, page(options_.site_name, title, web::templates::kMessage,
+  if (error) {
+    return this->error(status, title, text);
+  }
+  return html_reply(status, page(title, web::templates::kMessage,
                                  web::View().text("text", std::string(text)).flag("error", error)));
+}
+
+bool Pages::takes_uploads() const {
+  return !(directory_.mode() == service::PublishMode::Managed &&
+           options_.managed_uploads_need_token);
+}
+
+std::string Pages::page(std::string_view title, std::string_view body) const {
+  return page(title, body, web::View());
+}
+
+std::string Pages::page(std::string_view title, std::string_view body, web::View data) const {
+  const auto mode = directory_.mode();
+  const bool open = mode == service::PublishMode::Open;
+  std::vector<std::string> domains;
+  if (mode == service::PublishMode::Managed) {
+    domains = directory_.mode_setting().managed_domains;
+  }
+  data.text("site_name", options_.site_name)
+      .text("page_title", std::string(title))
+      .flag("has_manage", verifier() != nullptr)
+      .flag("has_contact", !options_.contact.empty())
+      .text("contact", options_.contact)
+      .flag("uploads", takes_uploads())
+      .flag("verifies", !open)
+      .flag("open", open)
+      .texts("domains", domains)
+      .text("search_label", open ? "E-mail address, fingerprint, key ID or name"
+                                 : "E-mail address, fingerprint or key ID");
+  return web::render(web::templates::kLayout, data,
+                     {{"body", body},
+                      {"search_form", web::templates::kSearchForm},
+                      {"card", web::templates::kCard},
+                      {"address_states", web::templates::kAddressStates},
+                      {"managed_note", web::templates::kManagedNote},
+                      {"api_doc", web::generated::kApiDocHtml}});
+}
+
+Reply Pages::error(int status, std::string_view title, std::string_view text) const {
+  return html_reply(
+      status,
+      page(title, web::templates::kErrorPage,
+           web::View().text("text", std::string(text)).text("status", std::to_string(status))));
+}
+
+Reply Pages::not_allowed(std::string_view allow) const {
+  return html_error(method_not_allowed(allow));
+}
+
+bool Pages::is_web_path(std::string_view p) {
+  for (std::string_view api : {"/pks/", "/vks/", "/.well-known/", "/static/"}) {
+    if (p.starts_with(api)) {
+      return false;
+    }
+  }
+  return p != "/healthz" && p != "/metrics" && p != "/favicon.ico" && p != "/pks" && p != "/vks";
+}
+
+Reply Pages::html_error(const Reply& plain) const {
+  std::string_view title = "Something went wrong";
+  std::string text = plain.body;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  switch (plain.status) {
+    case Status::kBadRequest:
+      title = "Bad request";
+      break;
+    case Status::kUnauthorized:
+      title = "Not authorized";
+      break;
+    case Status::kNotFound:
+      title = "Page not found";
+      if (text == "not found") {
+        text = "There is no page at this address.";
+      }
+      break;
+    case Status::kMethodNotAllowed:
+      title = "Method not allowed";
+      text = "This page cannot be used that way (it answers " +
+             std::string(header_of(plain, "Allow")) + ").";
+      break;
+    case Status::kGone:
+      title = "Gone";
+      break;
+    case Status::kPayloadTooLarge:
+      title = "Too large";
+      break;
+    case Status::kTooManyRequests:
+      title = "Too many requests";
+      break;
+    case Status::kServiceUnavailable:
+      title = "Service unavailable";
+      break;
+    default:
+      break;
+  }
+  if (!text.empty()) {
+    text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+    if (text.back() != '.' && text.back() != ')') {
+      text += '.';
+    }
+  }
+  Reply r = error(plain.status, title, text);
+  for (const auto& h : plain.headers) {
+    r.headers.push_back(h);
+  }
+  return r;
+}
+
+Reply Pages::uploads_need_token() const {
+  Reply r = html_reply(Status::kUnauthorized,
+                       page("Uploads by the operators only", web::templates::kUploadsClosed));
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"keydir\"");
+  return r;
+}
+
+std::string Pages::mode_text() const {
+  switch (directory_.mode()) {
+    case service::PublishMode::Open:
+      return "Anyone can publish a key here. Every user ID of a key that passes the checks is "
+             "published as it was uploaded: nobody confirms that an address belongs to the "
+             "person who uploaded it. Keys are found by e-mail address, fingerprint, key ID or "
+             "name.";
+    case service::PublishMode::Verified:
+      return "Anyone can upload a key here, but an e-mail address on it is published only once "
+             "its owner confirms it through a link mailed to that address. Keys are found by "
+             "e-mail address, fingerprint or key ID; search by name is not offered.";
+    case service::PublishMode::Managed:
+      break;
+  }
+  const std::string domains = join(directory_.mode_setting().managed_domains, ", ");
+  if (options_.managed_uploads_need_token) {
+    return "This directory serves the addresses at " + domains +
+           ": its operators publish the keys of these addresses. Keys are found by e-mail "
+           "address, fingerprint or key ID; search by name is not offered.";
+  }
+  return "This directory serves the addresses at " + domains +
+         ": an address there is published once its owner confirms it through a link mailed "
+         "to it, or when the operators add it. Keys are found by e-mail address, fingerprint "
+         "or key ID; search by name is not offered.";
+}
+
+std::string Pages::withheld_note() const {
+  if (directory_.mode() == service::PublishMode::Managed) {
+    return "This directory shows only the user IDs whose addresses at " +
+           join(directory_.mode_setting().managed_domains, ", ") +
+           " are published; any other user IDs of a key are withheld.";
+  }
+  return "This directory shows only the user IDs whose addresses their owners have confirmed "
+         "by e-mail; any other user IDs of a key are withheld.";
 }
 
 web::View Pages::address_states(const service::Stored& stored) const {
@@ -280,7 +566,7 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
       return message_page(Status::kGone, "Link not valid", t.error().detail, true);
     }
     return html_reply(Status::kOk,
-                      page(options_.site_name, "Publish your address", web::templates::kVerifyAsk,
+                      page("Publish your address", web::templates::kVerifyAsk,
                            web::View()
                                .text("email", t->email)
                                .text("grouped", grouped_hex(t->fingerprint.to_hex()))));
@@ -296,7 +582,7 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
   const std::string hex = t->fingerprint.to_hex();
   return html_reply(
       Status::kOk,
-      page(options_.site_name, "Published", web::templates::kVerifyDone,
+      page("Published", web::templates::kVerifyDone,
            web::View().text("email", t->email).text("hex", hex).text("grouped", grouped_hex(hex))));
 }
 
@@ -332,8 +618,7 @@ Reply Pages::manage(const HttpRequest& request) const {
                             "sent to it.",
                         false);
   }
-  return html_reply(Status::kOk,
-                    page(options_.site_name, "Manage your key", web::templates::kManage));
+  return html_reply(Status::kOk, page("Manage your key", web::templates::kManage));
 }
 
 Reply Pages::manage_key(const HttpRequest& request, std::string_view token) const {
@@ -366,8 +651,7 @@ Reply Pages::manage_key(const HttpRequest& request, std::string_view token) cons
   auto published = directory_.published(t->fingerprint);
   view.text("grouped", grouped_hex(t->fingerprint.to_hex()))
       .texts("published", published ? *published : std::vector<std::string>{});
-  return html_reply(Status::kOk,
-                    page(options_.site_name, "Manage your key", web::templates::kManageKey, view));
+  return html_reply(Status::kOk, page("Manage your key", web::templates::kManageKey, view));
 }
 
 std::optional<Reply> Pages::handle(const HttpRequest& request) const {
@@ -392,48 +676,63 @@ std::optional<Reply> Pages::handle(const HttpRequest& request) const {
     r.headers.emplace_back("Cache-Control", "public, max-age=3600");
     return r;
   }
+  if (!is_web_path(p)) {
+    return std::nullopt;
+  }
   if (p == "/" || p == "/index.html") {
-    return get ? home("") : method_not_allowed("GET, HEAD");
+    return get ? home("") : not_allowed("GET, HEAD");
   }
   if (p == "/search") {
-    return get ? search(request) : method_not_allowed("GET, HEAD");
+    return get ? search(request) : not_allowed("GET, HEAD");
   }
   if (p == "/upload") {
-    return request.method == "POST" ? upload(request) : method_not_allowed("POST");
+    // GET shows the form (or, where uploads are for operators only, whom to ask).
+    return request.method == "POST" ? upload(request)
+           : get                    ? home("")
+                                    : not_allowed("GET, HEAD, POST");
   }
   if (p == "/upload/verify") {
-    return request.method == "POST" ? send_confirmations(request) : method_not_allowed("POST");
+    return request.method == "POST" ? send_confirmations(request) : not_allowed("POST");
   }
   // Token-bearing paths only through path_secret(): the access log redacts
   // exactly these (api/http/secret_routes.hpp).
   if (auto token = path_secret(p, SecretRoute::Verify)) {
     return get || request.method == "POST" ? verify(request, *token)
-                                           : method_not_allowed("GET, HEAD, POST");
+                                           : not_allowed("GET, HEAD, POST");
   }
   if (p == "/manage") {
-    return get || request.method == "POST" ? manage(request)
-                                           : method_not_allowed("GET, HEAD, POST");
+    return get || request.method == "POST" ? manage(request) : not_allowed("GET, HEAD, POST");
   }
   if (auto token = path_secret(p, SecretRoute::Manage)) {
     return get || request.method == "POST" ? manage_key(request, *token)
-                                           : method_not_allowed("GET, HEAD, POST");
+                                           : not_allowed("GET, HEAD, POST");
   }
   if (p == "/about") {
-    return get ? about(request) : method_not_allowed("GET, HEAD");
+    return get ? about(request) : not_allowed("GET, HEAD");
+  }
+  if (p.starts_with("/key/")) {
+    return get ? key_page(request, std::string_view(p).substr(5)) : not_allowed("GET, HEAD");
+  }
+  if (p == "/policy") {
+    return get ? policy() : not_allowed("GET, HEAD");
+  }
+  if (p == "/api") {
+    return get ? api_page() : not_allowed("GET, HEAD");
   }
   return std::nullopt;
 }
 
 Reply Pages::home(std::string_view notice) const {
   return html_reply(notice.empty() ? Status::kOk : Status::kBadRequest,
-                    page(options_.site_name, "Search and publish", web::templates::kHome,
+                    page(takes_uploads() ? "Search and publish" : "Search", web::templates::kHome,
                          web::View()
                              .flag("has_notice", !notice.empty())
                              .text("notice", std::string(notice))
                              .text("query", "")));
 }
 
-web::View Pages::certificate_card(const openpgp::CertificateStates& vc) const {
+web::View Pages::certificate_card(const openpgp::CertificateStates& vc,
+                                  const std::vector<std::string>& published) const {
   const auto& c = vc.cert();
   const auto now = directory_.now();
   const auto& ps = vc.primary_state();
@@ -457,14 +756,26 @@ web::View Pages::certificate_card(const openpgp::CertificateStates& vc) const {
       .text("expires", ps.expires ? utc_date(*ps.expires) : std::string("never"))
       .text("can", capabilities(ps.flags));
   std::vector<web::View> uids;
+  const bool reduced = directory_.verifies_addresses();
   for (std::size_t i = 0; i < c.user_ids.size(); ++i) {
     const auto& st = vc.user_id_states()[i];
+    if (reduced) {
+      // As public_view() serves the key: only user IDs of a published address.
+      auto email = openpgp::Email::from_user_id(as_chars(c.user_ids[i].body));
+      if (!email ||
+          std::find(published.begin(), published.end(), email->address()) == published.end()) {
+        continue;
+      }
+    }
     uids.push_back(web::View()
                        .text("text", printable(as_chars(c.user_ids[i].body)))
                        .flag("primary", st.primary)
                        .flag("revoked", st.revocation.has_value()));
   }
-  card.list("uids", uids).flag("verified_mode", directory_.verifies_addresses());
+  card.list("uids", uids).flag("verified_mode", reduced);
+  if (reduced) {
+    card.text("withheld_note", withheld_note());
+  }
   std::vector<web::View> subkeys;
   for (std::size_t i = 0; i < c.subkeys.size(); ++i) {
     const auto& k = c.subkeys[i].key;
@@ -514,17 +825,32 @@ Reply Pages::search(const HttpRequest& request) const {
   auto found = directory_.lookup(parsed->query, options_.max_results + 1);
   if (!found) {
     Reply r = error_reply(found.error());
-    return html_reply(r.status, error_page(options_.site_name, "Error", r.body, false));
+    return html_error(r);
   }
   bool truncated = found->size() > options_.max_results;
   if (truncated) {
     found->resize(options_.max_results);
   }
   std::vector<web::View> cards;
+  const auto* by_email = std::get_if<storage::Query::ByEmail>(&parsed->query.what);
   for (const auto& rec : *found) {
-    if (auto vc = directory_.summarize(rec)) {
-      cards.push_back(certificate_card(*vc));
+    if (!directory_.verifies_addresses()) {
+      if (auto vc = directory_.summarize(rec)) {
+        cards.push_back(certificate_card(*vc, {}));
+      }
+      continue;
     }
+    // The stored key with its states, shown with its published user IDs
+    // (a key without one is still found by fingerprint and key ID).
+    auto vc = directory_.stored_summary(rec.fingerprint);
+    auto published = directory_.published(rec.fingerprint);
+    if (!vc || !published) {
+      continue;
+    }
+    if (by_email) {
+      *published = {by_email->address};  // as a lookup by address answers
+    }
+    cards.push_back(certificate_card(*vc, *published));
   }
   const std::size_t n = cards.size();
   web::View v;
@@ -535,14 +861,13 @@ Reply Pages::search(const HttpRequest& request) const {
       .text("max_results", std::to_string(options_.max_results))
       .list("cards", cards);
   return html_reply(n == 0 ? Status::kNotFound : Status::kOk,
-                    page(options_.site_name, "Search: " + q, web::templates::kSearch, v));
+                    page("Search: " + q, web::templates::kSearch, v));
 }
 
 Reply Pages::upload(const HttpRequest& request) const {
   if (request.body.size() > directory_.options().max_upload_bytes * 3) {
-    return html_reply(Status::kPayloadTooLarge,
-                      error_page(options_.site_name, "Upload",
-                                 "The upload is larger than this server accepts.", true));
+    return error(Status::kPayloadTooLarge, "Upload",
+                 "The upload is larger than this server accepts.");
   }
   std::string keytext;
   if (request.content_type.starts_with("multipart/form-data")) {
@@ -570,18 +895,21 @@ Reply Pages::upload(const HttpRequest& request) const {
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);
   if (!report) {
     Reply e = error_reply(report.error());
-    return html_reply(e.status, error_page(options_.site_name, "Upload",
-                                           "The key was not accepted: " + e.body, true));
+    return error(e.status, "Upload", "The key was not accepted: " + e.body);
   }
   std::vector<web::View> stored;
   std::vector<web::View> states;
   for (const auto& s : report->stored) {
     const std::string hex = s.fingerprint.to_hex();
     web::View item;
-    item.text("outcome", s.outcome == service::Outcome::New ? "Published: "
-                         : s.outcome == service::Outcome::Updated
-                             ? "Updated: "
-                             : "Unchanged (already published): ")
+    // In Verified and Managed mode the key is stored and its addresses wait
+    // (their states are listed below it): "Published" would not be true.
+    const bool verifies = verifier() != nullptr;
+    item.text("outcome",
+              s.outcome == service::Outcome::New ? (verifies ? "Stored: " : "Published: ")
+              : s.outcome == service::Outcome::Updated
+                  ? "Updated: "
+                  : (verifies ? "Unchanged (already stored): " : "Unchanged (already published): "))
         .text("hex", hex)
         .text("grouped", grouped_hex(hex))
         .flag("has_stripped", !s.stripped.empty());
@@ -607,23 +935,173 @@ Reply Pages::upload(const HttpRequest& request) const {
   int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
   return html_reply(
       status,
-      page(options_.site_name, "Upload", web::templates::kUpload,
+      page("Upload", web::templates::kUpload,
            web::View().list("stored", stored).list("states", states).list("refused", refused)));
 }
 
 Reply Pages::about(const HttpRequest& request) const {
-  const std::string host = request.host.empty() ? "keys.example.org" : request.host;
-  const std::string scheme = options_.tls ? "https" : "http";
-  const std::string hkp = options_.tls ? "hkps://" + host : "hkp://" + host;
-  return html_reply(Status::kOk,
-                    page(options_.site_name, "How to use this server", web::templates::kAbout,
-                         web::View()
-                             .text("hkp", hkp)
-                             .flag("tls", options_.tls)
-                             .text("thunderbird", options_.tls ? "hkps://" + host : hkp)
-                             .text("base", scheme + "://" + host)
-                             .flag("has_wkd", !options_.wkd_domains.empty())
-                             .texts("wkd_domains", options_.wkd_domains)));
+  const auto urls = site_urls(request, options_.tls);
+  return html_reply(
+      Status::kOk,
+      page("About this directory", web::templates::kAbout,
+           web::View()
+               .text("mode_text", mode_text())
+               .text("hkp", urls.hkp)
+               .text("thunderbird", urls.hkp)
+               .text("base", urls.base)
+               .flag("has_wkd", !options_.wkd_domains.empty())
+               .texts("wkd_domains", options_.wkd_domains)
+               .text("first_domain", options_.wkd_domains.empty() ? std::string("example.org")
+                                                                  : options_.wkd_domains.front())));
+}
+
+Reply Pages::key_page(const HttpRequest& request, std::string_view id) const {
+  std::string hex;
+  for (char ch : id.starts_with("0x") || id.starts_with("0X") ? id.substr(2) : id) {
+    hex.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  }
+  const bool all_hex = !hex.empty() && std::all_of(hex.begin(), hex.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch));
+  });
+  auto redirect = [this](std::string to) {
+    Reply r = html_reply(
+        Status::kFound,
+        page("Moved", web::templates::kMessage,
+             web::View().text("text", "This key is at " + to + ".").flag("error", false)));
+    r.headers.emplace_back("Location", std::move(to));
+    return r;
+  };
+  if (all_hex && hex.size() == openpgp::KeyId::kSize * 2) {
+    auto kid = openpgp::KeyId::from_hex(hex);
+    if (!kid) {
+      return html_error(error_reply(kid.error()));
+    }
+    auto found = directory_.lookup(storage::Query{storage::Query::ByKeyId{*kid}}, 2);
+    if (!found) {
+      return html_error(error_reply(found.error()));
+    }
+    if (found->empty()) {
+      return error(Status::kNotFound, "No such key",
+                   "No key with the key ID " + hex + " is published here.");
+    }
+    // One key: its page; several share the ID: the list to choose from.
+    return redirect(found->size() == 1 ? "/key/" + found->front().fingerprint.to_hex()
+                                       : "/search?q=0x" + hex);
+  }
+  auto fpr = openpgp::Fingerprint::from_hex(hex);
+  if (!all_hex || (hex.size() != 40 && hex.size() != 64) || !fpr) {
+    return error(Status::kNotFound, "No such key",
+                 "A key's page is /key/ and its fingerprint (40 or 64 hexadecimal digits) or key "
+                 "ID (16).");
+  }
+  auto found = directory_.lookup(storage::Query{storage::Query::ByFingerprint{*fpr}}, 2);
+  if (!found) {
+    return html_error(error_reply(found.error()));
+  }
+  if (found->empty()) {
+    return error(Status::kNotFound, "No such key",
+                 "No key with the fingerprint " + grouped_hex(hex) + " is published here.");
+  }
+  const auto& rec = found->front();
+  const std::string primary = rec.fingerprint.to_hex();
+  if (primary != id) {  // a subkey's fingerprint, lower case or 0x: the one address
+    return redirect("/key/" + primary);
+  }
+  std::optional<openpgp::StoredCertificate> vc;
+  std::vector<std::string> published;
+  if (directory_.verifies_addresses()) {
+    auto full = directory_.stored_summary(rec.fingerprint);
+    auto pub = directory_.published(rec.fingerprint);
+    if (!full) {
+      return html_error(error_reply(full.error()));
+    }
+    if (!pub) {
+      return html_error(error_reply(pub.error()));
+    }
+    vc = std::move(*full);
+    published = std::move(*pub);
+  } else {
+    vc = directory_.summarize(rec);
+    if (!vc) {
+      return error(Status::kInternalError, "Key", "This key cannot be shown.");
+    }
+  }
+  const auto urls = site_urls(request, options_.tls);
+  return html_reply(Status::kOk, page("Key " + grouped_hex(primary), web::templates::kKeyPage,
+                                      web::View()
+                                          .object("key", certificate_card(*vc, published))
+                                          .text("hex", primary)
+                                          .text("hkp", urls.hkp)
+                                          .text("base", urls.base)));
+}
+
+Reply Pages::policy() const {
+  if (options_.policy_text) {
+    return html_reply(Status::kOk,
+                      page("Privacy and usage policy", web::templates::kPolicy,
+                           web::View().list("blocks", policy_blocks(*options_.policy_text))));
+  }
+  // The default: what the mode in force stores and publishes.
+  const auto mode = directory_.mode();
+  std::string t =
+      "# What this directory stores\n"
+      "- The public keys uploaded to it, once their signatures are checked: each key with its "
+      "subkeys, its user IDs (names and e-mail addresses), their dates and revocations. Secret "
+      "keys are refused; signatures that do not verify and photo IDs are left out.\n";
+  if (mode != service::PublishMode::Open) {
+    t += "- Which e-mail addresses of a key are published, and, while a confirmation or "
+         "manage link is valid, that link's address and key.\n";
+  }
+  t += "- Like any web server, this one can keep a log of requests (the client's address, the "
+       "time and the path asked for). Its operator decides whether and for how long.\n\n"
+       "# What it publishes\n";
+  switch (mode) {
+    case service::PublishMode::Open:
+      t += "Every key stored here, with all the user IDs that passed the checks, to anyone: "
+           "through these pages, HKP (what GnuPG uses), the VKS API and the Web Key Directory. "
+           "Anyone can search by e-mail address, fingerprint, key ID or words of a name. Nobody "
+           "confirms that an address belongs to the person who uploaded the key.\n\n";
+      break;
+    case service::PublishMode::Verified:
+      t += "A key is served by its fingerprint and key ID, with its subkeys and revocations, so "
+           "that updates reach everyone who has it. Its user IDs are published only once the "
+           "owner of each address confirms it through a link mailed to that address; the others "
+           "are withheld. Search by name is not offered: look a key up by e-mail address, "
+           "fingerprint or key ID.\n\n";
+      break;
+    case service::PublishMode::Managed:
+      t += "The keys of addresses at " + join(directory_.mode_setting().managed_domains, ", ") +
+           ", published by this directory's operators" +
+           (options_.managed_uploads_need_token ? ""
+                                                : " or confirmed by the owner of each address") +
+           ". User IDs of other addresses are withheld; a key is still served by its "
+           "fingerprint and key ID, with its subkeys and revocations. Search by name is not "
+           "offered: look a key up by e-mail address, fingerprint or key ID.\n\n";
+      break;
+  }
+  t += "# Taking a key off\n";
+  if (verifier()) {
+    t += "Unpublish your addresses at any time through \"Manage your key\" (/manage): you get "
+         "a link by e-mail. The key itself stays available by fingerprint, so that its "
+         "revocation reaches everyone.\n\n";
+  } else if (mode == service::PublishMode::Managed) {
+    t += "Ask the operators to take an address off. The key itself stays available by "
+         "fingerprint, so that its revocation reaches everyone.\n\n";
+  } else {
+    t += "A published key cannot be taken back here: revoke it and upload the revocation, so "
+         "that everyone learns it is no longer to be used. Ask the operator about anything "
+         "else.\n\n";
+  }
+  t += "# Usage\n"
+       "Looking keys up is open to anyone, by people and programs. Lookups and uploads are "
+       "limited per client address to keep the directory available. Do not use it to collect "
+       "addresses.\n";
+  return html_reply(Status::kOk, page("Privacy and usage policy", web::templates::kPolicy,
+                                      web::View().list("blocks", policy_blocks(t))));
+}
+
+Reply Pages::api_page() const {
+  return html_reply(Status::kOk, page("The HTTP API", web::templates::kApi));
 }
 
 }  // namespace keydir::api

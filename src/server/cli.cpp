@@ -55,6 +55,12 @@ std::unique_ptr<Cli> make_cli() {
   serve->add_option("--wkd-submission-address", wkd_submission,
                     "Address served as WKD submission-address (default: none)");
   serve->add_option("--site-name", site_name, "Name shown on the web pages")->capture_default_str();
+  serve->add_option("--contact", c->contact,
+                    "Who runs the directory and how to reach them, shown on /about, /policy and "
+                    "the managed-mode pages (e.g. \"the IT desk, it@example.org\")");
+  serve->add_option("--policy-file", c->policy_file,
+                    "Privacy and usage policy for /policy: Markdown or plain text, shown as "
+                    "escaped text (default: what the mode in force stores and publishes)");
   auto& mode_text = c->mode_text;
   auto& public_url = c->public_url;
   auto& smtp = c->smtp;

@@ -37,6 +37,8 @@ struct Cli {
   std::string wkd_policy_file;
   std::string wkd_submission;
   std::string site_name = "keydir";
+  std::string contact;      // who runs the directory (the pages)
+  std::string policy_file;  // the /policy page's text
   std::string mode_text = "open";
   std::string public_url;
   keydir::service::SmtpOptions smtp;

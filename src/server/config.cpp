@@ -543,6 +543,24 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
     cfg.wkd_policy = std::move(text);
   }
   cfg.wkd_submission = c.wkd_submission;
+  if (!c.policy_file.empty()) {
+    std::ifstream f(c.policy_file, std::ios::binary);
+    std::string text;
+    if (f) {
+      text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    if (!f && !f.eof()) {
+      return bad("cannot read --policy-file " + c.policy_file);
+    }
+    if (text.size() > 64 * 1024) {
+      return bad("--policy-file " + c.policy_file + " is larger than 64 KiB");
+    }
+    cfg.policy_text = std::move(text);
+  }
+  if (c.contact.size() > 200 || c.contact.find('\n') != std::string::npos) {
+    return bad("--contact must be one line of at most 200 characters");
+  }
+  cfg.contact = c.contact;
 
   cfg.public_url = c.public_url;
   if (cfg.public_url.empty()) {

@@ -79,6 +79,8 @@ struct ServeConfig {
   double auth_per_minute = 30;
   double auth_burst = 10;
   std::string site_name;
+  std::string contact;                     // --contact
+  std::optional<std::string> policy_text;  // --policy-file's content, when given
   std::string public_url;     // resolved: http(s)://LISTEN unless given; no trailing '/'
   service::SmtpOptions smtp;  // checked; the password from its one place
   std::uint64_t verify_token_seconds = 24 * 3600;

@@ -165,6 +165,8 @@ int run_serve(Cli& c) {
     api_options.pages.tls = http.tls_cert.has_value();
     api_options.pages.wkd_domains = wkd_domains;
     api_options.pages.max_results = cfg.max_results;
+    api_options.pages.contact = cfg.contact;
+    api_options.pages.policy_text = cfg.policy_text;
     api_options.add_per_minute = cfg.add_per_minute;
     api_options.add_burst = cfg.add_burst;
     keydir::server::ReconOptions recon_options = cfg.recon;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "api/router.hpp"
@@ -286,7 +287,10 @@ TEST(Pages, UploadFormAcceptsMultipartAndUrlencoded) {
   EXPECT_EQ(env.post("/upload", "application/x-www-form-urlencoded", "keytext=").status, 400);
   EXPECT_EQ(env.post("/upload", "application/x-www-form-urlencoded", "keytext=garbage").status,
             400);
-  EXPECT_EQ(env.get("/upload").status, 405);
+  // GET shows the upload form (no dead end for a bookmarked or reloaded page).
+  Reply form = env.get("/upload");
+  EXPECT_EQ(form.status, 200);
+  EXPECT_NE(form.body.find("<form action=\"/upload\" method=\"post\""), std::string::npos);
 }
 
 TEST(Pages, HomeAboutAndStaticFiles) {
@@ -345,10 +349,14 @@ TEST(WebTemplates, RefusesUnescapedTagsAndUnknownPartials) {
   const web::Partials partials = {{"body", ""},
                                   {"search_form", t::kSearchForm},
                                   {"card", t::kCard},
-                                  {"address_states", t::kAddressStates}};
-  for (std::string_view page : {t::kLayout, t::kSearchForm, t::kMessage, t::kErrorNotice, t::kHome,
-                                t::kCard, t::kSearch, t::kAddressStates, t::kUpload, t::kVerifyAsk,
-                                t::kVerifyDone, t::kManage, t::kManageKey, t::kAbout}) {
+                                  {"address_states", t::kAddressStates},
+                                  {"managed_note", t::kManagedNote},
+                                  {"api_doc", "<p>the API</p>"}};
+  for (std::string_view page :
+       {t::kLayout,      t::kSearchForm,    t::kMessage,       t::kErrorNotice, t::kHome,
+        t::kCard,        t::kSearch,        t::kAddressStates, t::kUpload,      t::kVerifyAsk,
+        t::kVerifyDone,  t::kManage,        t::kManageKey,     t::kAbout,       t::kErrorPage,
+        t::kManagedNote, t::kUploadsClosed, t::kKeyPage,       t::kPolicy,      t::kApi}) {
     EXPECT_EQ(web::template_error(page, partials), "") << page.substr(0, 60);
   }
 }
@@ -661,6 +669,272 @@ TEST(AnswerCacheThroughApi, ServesRepeatsAndNeverOutlivesAWrite) {
   EXPECT_TRUE(status == 404 || status == 410) << status;
   status = env.get(v2).status;
   EXPECT_TRUE(status == 404 || status == 410) << status;
+}
+
+// ---- Pages without dead ends (issue #20) ----
+
+bool is_html(const Reply& r) {
+  return r.content_type.starts_with("text/html");
+}
+
+TEST(Pages, KeyPageHasItsOwnAddressAndRedirectsOtherNames) {
+  Env env;
+  env.upload(test::fixture("gpg-multi.asc"));
+  const std::string fpr = kMultiFpr;
+  Reply k = env.get("/key/" + fpr);
+  ASSERT_EQ(k.status, 200) << k.body;
+  EXPECT_TRUE(is_html(k));
+  EXPECT_NE(k.body.find("FC5D 7A69 80F7 E484"), std::string::npos);
+  EXPECT_NE(k.body.find("keydir test multi &lt;multi@keydir.test&gt;"), std::string::npos);
+  EXPECT_NE(k.body.find("href=\"/vks/v1/by-fingerprint/" + fpr + "\""), std::string::npos);
+  EXPECT_NE(k.body.find("gpg --keyserver hkp://keydir.test --recv-keys " + fpr), std::string::npos);
+  EXPECT_NE(k.body.find("curl -o " + fpr + ".asc http://keydir.test/vks/v1/by-fingerprint/" + fpr),
+            std::string::npos);
+  EXPECT_NE(k.body.find("<h4>Subkeys</h4>"), std::string::npos);
+  // Lower case, 0x and the key ID lead to the one address.
+  std::string lower = fpr;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  for (const std::string& other : {lower, "0x" + fpr, fpr.substr(24)}) {
+    Reply r = env.get("/key/" + other);
+    EXPECT_EQ(r.status, 302) << other;
+    EXPECT_EQ(header(r, "Location"), "/key/" + fpr) << other;
+  }
+  // Search results link to it.
+  Reply s = env.get("/search", "keydir.test", {{"q", "multi@keydir.test"}});
+  EXPECT_NE(s.body.find("href=\"/key/" + fpr + "\""), std::string::npos);
+  // Unknown and malformed: an HTML 404 that says so.
+  Reply miss = env.get("/key/" + std::string(40, 'A'));
+  EXPECT_EQ(miss.status, 404);
+  EXPECT_TRUE(is_html(miss));
+  EXPECT_NE(miss.body.find("No key with the fingerprint AAAA"), std::string::npos);
+  EXPECT_EQ(env.get("/key/" + std::string(16, 'A')).status, 404);
+  Reply bad = env.get("/key/<b>x");
+  EXPECT_EQ(bad.status, 404);
+  EXPECT_EQ(bad.body.find("<b>x"), std::string::npos);
+  Reply post = env.post("/key/" + fpr, "application/x-www-form-urlencoded", "");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_TRUE(is_html(post));
+  EXPECT_EQ(header(post, "Allow"), "GET, HEAD");
+}
+
+TEST(Pages, KeyTypesInWordsPeopleKnow) {
+  Env env;
+  for (const char* f : {"gpg-ed25519.asc", "gpg-rsa3072.asc", "gpg-nistp256.asc"}) {
+    env.upload(test::fixture(f));
+  }
+  auto type_of = [&](const std::string& fpr) {
+    Reply r = env.get("/key/" + fpr);
+    EXPECT_EQ(r.status, 200);
+    auto at = r.body.find("<dt>Type</dt><dd>");
+    return at == std::string::npos ? std::string()
+                                   : r.body.substr(at + 17, r.body.find('<', at + 17) - at - 17);
+  };
+  EXPECT_EQ(type_of("67CF1313E65F6635FA4F0978D77690A8A4055BFC"), "Ed25519 (v4)");
+  EXPECT_EQ(type_of("2C9A883B36B51D93DF2F2EEC74B4E3C309897AE5"), "RSA 3072 (v4)");
+  EXPECT_EQ(type_of("C32664EE72A2896CF5F1DC8721A549A303E223E6"), "NIST P-256 (v4)");
+  Reply ed = env.get("/key/67CF1313E65F6635FA4F0978D77690A8A4055BFC");
+  EXPECT_NE(ed.body.find("Curve25519, encrypt"), std::string::npos);
+  EXPECT_EQ(ed.body.find("EdDSA"), std::string::npos);
+}
+
+TEST(Pages, WebRoutesAnswerErrorsAsHtmlApiRoutesAsText) {
+  Env env;
+  struct Case {
+    std::string method, path;
+    int status;
+    bool html;
+    std::string allow;
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/nothing/here", 404, true, ""},
+      {"GET", "/key", 404, true, ""},
+      {"POST", "/about", 405, true, "GET, HEAD"},
+      {"POST", "/", 405, true, "GET, HEAD"},
+      {"POST", "/search", 405, true, "GET, HEAD"},
+      {"DELETE", "/upload", 405, true, "GET, HEAD, POST"},
+      {"POST", "/api", 405, true, "GET, HEAD"},
+      {"POST", "/policy", 405, true, "GET, HEAD"},
+      {"GET", "/upload/verify", 405, true, "POST"},
+      {"GET", "/manage", 404, true, ""},  // open mode: nothing to manage
+      {"GET", "/pks/nothing", 404, false, ""},
+      {"GET", "/pks/add", 405, false, "POST"},
+      {"POST", "/healthz", 405, false, "GET, HEAD"},
+      {"POST", "/metrics", 405, false, "GET, HEAD"},
+      {"GET", "/vks/v1/nothing/x", 404, false, ""},
+      {"GET", "/static/nothing.js", 404, false, ""},
+  };
+  for (const auto& c : cases) {
+    Reply r = c.method == "GET" ? env.get(c.path)
+                                : env.api->dispatch(testing::get_request(c.path, "keydir.test", {},
+                                                                         "127.0.0.1", c.method));
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path;
+    EXPECT_EQ(is_html(r), c.html) << c.method << " " << c.path << ": " << r.content_type;
+    if (!c.allow.empty()) {
+      EXPECT_EQ(header(r, "Allow"), c.allow) << c.path;
+    }
+    if (c.html) {
+      EXPECT_NE(r.body.find("HTTP status " + std::to_string(c.status)), std::string::npos)
+          << c.path << r.body;
+      EXPECT_NE(r.body.find("href=\"/\""), std::string::npos) << c.path;
+    }
+  }
+  // HEAD keeps the status and the headers, without a body.
+  Reply head = env.get("/nothing", "keydir.test", {}, "HEAD");
+  EXPECT_EQ(head.status, 404);
+  EXPECT_TRUE(head.body.empty());
+}
+
+TEST(Pages, UploadLimitAnswersAnHtmlPageWithRetryAfter) {
+  auto store = std::make_unique<storage::MemoryKeyStore>();
+  service::KeyDirectory directory(*store, {}, [] { return test::kNow; });
+  ApiOptions o;
+  o.add_per_minute = 1;
+  o.add_burst = 1;
+  o.token_secret = std::string(32, 'k');
+  Api api(directory, o);
+  auto post = [&](const std::string& path) {
+    return api.dispatch(
+        testing::post_request(path, "application/x-www-form-urlencoded", "keytext=", "192.0.2.9"));
+  };
+  EXPECT_EQ(post("/upload").status, 400);  // nothing to upload: took the one token
+  Reply r = post("/upload");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_TRUE(is_html(r));
+  EXPECT_FALSE(header(r, "Retry-After").empty());
+  EXPECT_NE(r.body.find("Too many requests"), std::string::npos);
+  Reply hkp = post("/pks/add");
+  EXPECT_EQ(hkp.status, 429);
+  EXPECT_FALSE(is_html(hkp));
+}
+
+TEST(Pages, AboutApiAndPolicyForUsers) {
+  Env env;
+  Reply home = env.get("/");
+  for (const char* link : {"href=\"/about\"", "href=\"/api\"", "href=\"/policy\""}) {
+    EXPECT_NE(home.body.find(link), std::string::npos) << link;
+  }
+  EXPECT_EQ(home.body.find("href=\"/manage\""), std::string::npos);  // open mode: none
+  Reply about = env.get("/about");
+  ASSERT_EQ(about.status, 200);
+  EXPECT_NE(about.body.find("Anyone can publish a key here"), std::string::npos);
+  EXPECT_NE(about.body.find("gpg --send-keys"), std::string::npos);
+  // Operator instructions left for the docs.
+  EXPECT_EQ(about.body.find("wkd-export"), std::string::npos);
+  EXPECT_EQ(about.body.find("--tls-cert"), std::string::npos);
+  Reply api = env.get("/api");
+  ASSERT_EQ(api.status, 200);
+  EXPECT_TRUE(is_html(api));
+  EXPECT_NE(api.body.find("The keydir HTTP API"), std::string::npos);
+  EXPECT_NE(api.body.find("/pks/lookup"), std::string::npos);
+  Reply policy = env.get("/policy");
+  ASSERT_EQ(policy.status, 200);
+  EXPECT_NE(policy.body.find("What this directory stores"), std::string::npos);
+  EXPECT_NE(policy.body.find("words of a name"), std::string::npos);
+}
+
+TEST(Pages, OperatorPolicyAndContactAreEscapedText) {
+  auto store = std::make_unique<storage::MemoryKeyStore>();
+  service::KeyDirectory directory(*store, {}, [] { return test::kNow; });
+  ApiOptions o;
+  o.add_per_minute = 0;
+  o.token_secret = std::string(32, 'k');
+  o.pages.contact = "Ops <ops@keydir.test> & co";
+  o.pages.policy_text =
+      "# Our <b>policy</b>\r\n\r\nWe keep\nlogs <script>x</script> for 7 days.\n\n"
+      "- item one\n  continued\n* item <i>two</i>\n";
+  Api api(directory, o);
+  Reply p = api.dispatch(testing::get_request("/policy", "keydir.test", {}, "127.0.0.1", "GET"));
+  ASSERT_EQ(p.status, 200);
+  EXPECT_NE(p.body.find("<h3>Our &lt;b&gt;policy&lt;/b&gt;</h3>"), std::string::npos) << p.body;
+  EXPECT_NE(p.body.find("<p>We keep logs &lt;script&gt;x&lt;/script&gt; for 7 days.</p>"),
+            std::string::npos);
+  EXPECT_NE(p.body.find("<ul><li>item one continued</li><li>item &lt;i&gt;two&lt;/i&gt;</li></ul>"),
+            std::string::npos);
+  EXPECT_EQ(p.body.find("<script>x"), std::string::npos);
+  EXPECT_NE(p.body.find("Run by Ops &lt;ops@keydir.test&gt; &amp; co."), std::string::npos);
+  Reply a = api.dispatch(testing::get_request("/about", "keydir.test", {}, "127.0.0.1", "GET"));
+  EXPECT_NE(a.body.find("This directory is run by Ops &lt;ops@keydir.test&gt; &amp; co."),
+            std::string::npos);
+}
+
+TEST(Pages, VerifiedModeFindsAKeyWithoutPublishedAddressByFingerprintAndKeyId) {
+  VerifiedEnv env;
+  auto up = env.directory->upload(test::fixture("gpg-multi.asc"));
+  ASSERT_TRUE(up);
+  const std::string fpr = kMultiFpr;
+  // HKP answers it (its user IDs withheld) ...
+  EXPECT_EQ(env.api
+                ->dispatch(testing::get_request("/pks/lookup", "keydir.test",
+                                                {{"op", "get"}, {"search", "0x" + fpr}},
+                                                "192.0.2.7", "GET"))
+                .status,
+            200);
+  // ... and so do the pages.
+  Reply k = env.get("/key/" + fpr);
+  ASSERT_EQ(k.status, 200) << k.body;
+  EXPECT_EQ(k.body.find("multi@keydir.test"), std::string::npos);
+  EXPECT_NE(k.body.find("their owners have confirmed by e-mail"), std::string::npos);
+  EXPECT_NE(k.body.find("<li>(none)</li>"), std::string::npos);
+  Reply s = env.api->dispatch(
+      testing::get_request("/search", "keydir.test", {{"q", fpr}}, "192.0.2.7", "GET"));
+  EXPECT_EQ(s.status, 200) << s.body;
+  EXPECT_NE(s.body.find("1 key for"), std::string::npos);
+  Reply id = env.get("/key/" + fpr.substr(24));
+  EXPECT_EQ(id.status, 302);
+  // By address: not until it is confirmed.
+  Reply e = env.api->dispatch(testing::get_request(
+      "/search", "keydir.test", {{"q", "multi@keydir.test"}}, "192.0.2.7", "GET"));
+  EXPECT_EQ(e.status, 404);
+  // Name search is not offered, and the pages say so.
+  EXPECT_NE(env.get("/").body.find("E-mail address, fingerprint or key ID</label>"),
+            std::string::npos);
+  EXPECT_NE(env.get("/policy").body.find("Search by name is not offered"), std::string::npos);
+  EXPECT_NE(env.get("/about").body.find("href=\"/manage\""), std::string::npos);
+  EXPECT_NE(env.get("/").body.find("href=\"/manage\""), std::string::npos);
+  // The upload answer links to the key's page.
+  Reply u = env.post(
+      "/upload", "keytext=" + form_encode(std::string(as_chars(test::fixture("gpg-ed25519.asc")))));
+  ASSERT_EQ(u.status, 200) << u.body;
+  EXPECT_NE(u.body.find("href=\"/key/67CF1313E65F6635FA4F0978D77690A8A4055BFC\""),
+            std::string::npos);
+}
+
+TEST(Pages, ManagedModeShowsWhomToAskInsteadOfAnUploadForm) {
+  auto store = std::make_unique<storage::MemoryKeyStore>();
+  service::DirectoryOptions d;
+  d.mode = service::PublishMode::Managed;
+  d.managed_domains = {"keydir.test"};
+  service::KeyDirectory directory(*store, d, [] { return test::kNow; });
+  ApiOptions o;
+  o.add_per_minute = 0;
+  o.token_secret = std::string(32, 'k');
+  o.operator_tokens = {std::string(32, 't')};
+  o.pages.contact = "the IT desk, it@keydir.test";
+  Api api(directory, o);
+  auto get = [&](const std::string& path) {
+    return api.dispatch(testing::get_request(path, "keydir.test", {}, "192.0.2.7", "GET"));
+  };
+  for (const std::string path : {"/", "/upload", "/about"}) {
+    Reply r = get(path);
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body.find("<form action=\"/upload\""), std::string::npos) << path;
+    EXPECT_NE(r.body.find("ask the operator: the IT desk, it@keydir.test"), std::string::npos)
+        << path;
+    EXPECT_NE(r.body.find("<code>keydir.test</code>"), std::string::npos) << path;
+  }
+  EXPECT_EQ(get("/about").body.find("gpg --send-keys"), std::string::npos);
+  Reply post = api.dispatch(testing::post_request("/upload", "application/x-www-form-urlencoded",
+                                                  "keytext=x", "192.0.2.7"));
+  EXPECT_EQ(post.status, 401);
+  EXPECT_TRUE(is_html(post));
+  EXPECT_EQ(header(post, "WWW-Authenticate"), "Bearer realm=\"keydir\"");
+  EXPECT_NE(post.body.find("ask the operator: the IT desk, it@keydir.test"), std::string::npos);
+  Reply hkp = api.dispatch(testing::post_request("/pks/add", "application/x-www-form-urlencoded",
+                                                 "keytext=x", "192.0.2.7"));
+  EXPECT_EQ(hkp.status, 401);
+  EXPECT_FALSE(is_html(hkp));
+  EXPECT_NE(get("/policy").body.find("published by this directory&#39;s operators"),
+            std::string::npos);
 }
 
 }  // namespace
