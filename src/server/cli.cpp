@@ -1,5 +1,7 @@
 #include "server/cli.hpp"
 
+#include "service/roster.hpp"
+
 namespace keydir::server {
 
 std::string Cli::command_name() const {
@@ -343,6 +345,32 @@ std::unique_ptr<Cli> make_cli() {
   set_mode->add_flag("--dry-run", c->dry_run, "Only say what the change would do");
   auto* log = c->admin_log = admin->add_subcommand("log", "The audit log of admin actions");
   log->add_flag("--json", c->json_output, "One JSON object a line");
+  auto* list = c->admin_list = admin->add_subcommand(
+      "list",
+      "The directory's keys and addresses, a page at a time: one row per key and address with "
+      "its state (published, pending: a confirmation link is out, withheld: neither)");
+  list->add_option("--domain", c->list_domains, "Only addresses of this domain (repeatable)");
+  list->add_option("--state", c->list_state, "published, pending, withheld or all")
+      ->check(CLI::IsMember({"published", "pending", "withheld", "all"}))
+      ->capture_default_str();
+  list->add_option("--match", c->list_match,
+                   "Only rows whose name or address holds this text (any case)");
+  list->add_option("--limit", c->list_limit, "Rows in the page")
+      ->check(CLI::Range(std::size_t{1}, service::kMaxRosterPage))
+      ->capture_default_str();
+  list->add_option("--after", c->list_after,
+                   "Start after this row (the cursor the previous page ended with)");
+  list->add_option("--format", c->list_format, "text, csv or json")
+      ->check(CLI::IsMember({"text", "csv", "json"}))
+      ->capture_default_str();
+  auto* roster = c->admin_roster = admin->add_subcommand(
+      "roster", "Write the whole roster (every row of admin list) to a file only its owner reads");
+  roster->add_option("--out", out, "File to write (mode 0600; replaced if it exists)")->required();
+  roster->add_option("--format", c->list_format, "csv or json (default csv)")
+      ->check(CLI::IsMember({"csv", "json"}));
+  roster->add_option("--domain", c->list_domains, "Only addresses of this domain (repeatable)");
+  roster->add_option("--state", c->list_state, "published, pending, withheld or all")
+      ->check(CLI::IsMember({"published", "pending", "withheld", "all"}));
   for (CLI::App* a : admin->get_subcommands({})) {
     if (!a->get_option_no_throw("--data")) {
       a->add_option("--data", data, "Data folder (required)");

@@ -105,6 +105,15 @@ struct Cli {
   CLI::App* restore = nullptr;
   CLI::App* admin_set_mode = nullptr;
   CLI::App* admin_log = nullptr;
+  // admin list and admin roster (issue #20)
+  CLI::App* admin_list = nullptr;
+  CLI::App* admin_roster = nullptr;
+  std::vector<std::string> list_domains;
+  std::string list_state = "all";
+  std::string list_match;
+  std::size_t list_limit = 100;
+  std::string list_after;
+  std::string list_format = "text";
 
   // The subcommand given, as the user typed it: "dump", "admin unpublish",
   // "recon status".

@@ -1,12 +1,22 @@
 // keydird admin: publish, unpublish, delete, restore, list-pending,
-// set-mode, log.
+// set-mode, log, list, roster.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.hpp"
 #include "server/cmd.hpp"
 #include "server/command_util.hpp"
+#include "service/roster.hpp"
 
 namespace keydir::server {
 
@@ -182,13 +192,139 @@ int run_set_mode(Cli& c, CommandContext& ctx) {
   return kExitOk;
 }
 
+// A file only its owner may read (0600) that replaces `path` atomically once
+// written: a temporary file in the same folder, renamed by commit().
+class PrivateFile {
+ public:
+  explicit PrivateFile(std::string path) : path_(std::move(path)) {}
+  ~PrivateFile() {
+    if (!tmp_.empty()) {
+      ::unlink(tmp_.c_str());
+    }
+  }
+  Result<void> open() {
+    std::filesystem::path p(path_);
+    std::string tmpl = ((p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path()) /
+                        ".roster.XXXXXX")
+                           .string();
+    int fd = ::mkstemp(tmpl.data());  // mode 0600, a new file
+    if (fd < 0) {
+      return fail(ErrorCode::StorageIo,
+                  "cannot write in the folder of " + path_ + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+    tmp_ = tmpl;
+    out.open(tmp_, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      return fail(ErrorCode::StorageIo, "cannot write " + tmp_);
+    }
+    return {};
+  }
+  Result<void> commit() {
+    out.flush();
+    bool ok = static_cast<bool>(out);
+    out.close();
+    int fd = ::open(tmp_.c_str(), O_RDONLY);
+    ok = ok && fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    if (!ok || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      return fail(ErrorCode::StorageIo, "cannot write " + path_ + ": " + std::strerror(errno));
+    }
+    tmp_.clear();
+    return {};
+  }
+  std::ofstream out;
+
+ private:
+  std::string path_;
+  std::string tmp_;
+};
+
+// keydird admin list (a page) and keydird admin roster (everything, to a file).
+int run_admin_list(Cli& c, CommandContext& ctx, bool whole) {
+  const std::string cmd = whole ? "admin roster" : "admin list";
+  service::RosterFilter filter;
+  auto domains = normal_domains(c.list_domains);
+  if (!domains) {
+    return fail_with(ctx, cmd, domains.error());
+  }
+  filter.domains = *domains;
+  if (c.list_state != "all") {
+    filter.state = service::parse_roster_state(c.list_state);
+  }
+  filter.match = c.list_match;
+  std::optional<service::RosterCursor> after;
+  if (!c.list_after.empty()) {
+    auto parsed = service::RosterCursor::parse(c.list_after);
+    if (!parsed) {
+      ctx.err << "keydird " << cmd << ": --after: " << parsed.error().detail << "\n";
+      return kExitUsage;
+    }
+    after = *parsed;
+  }
+  service::RosterFormat format = service::RosterFormat::Text;
+  if (c.list_format == "csv" || (whole && c.list_format == "text")) {
+    format = service::RosterFormat::Csv;
+  } else if (c.list_format == "json") {
+    format = service::RosterFormat::Json;
+  }
+  // A page is answered whole (through the admin socket too); the roster
+  // file is written as the store is walked.
+  const std::string path = ctx.path(c.out);
+  PrivateFile file(path);
+  if (whole) {
+    if (auto o = file.open(); !o) {
+      return fail_with(ctx, cmd, o.error());
+    }
+  }
+  std::ostream& out = whole ? static_cast<std::ostream&>(file.out) : ctx.out;
+  service::RosterWriter writer(out, format);
+  writer.begin();
+  const std::size_t limit = whole ? std::numeric_limits<std::size_t>::max() : c.list_limit;
+  std::size_t rows = 0;
+  std::optional<service::RosterCursor> last;
+  bool more = false;
+  auto walked = service::walk_roster(ctx.directory, filter, after, [&](const auto& r) {
+    if (rows == limit) {
+      more = true;
+      return false;
+    }
+    writer.row(r);
+    last = service::RosterCursor{r.fingerprint, r.address};
+    ++rows;
+    return true;
+  });
+  if (!walked) {
+    return fail_with(ctx, cmd, walked.error());
+  }
+  const std::optional<service::RosterCursor> next = more ? last : std::nullopt;
+  writer.end(next);
+  if (whole) {
+    if (auto w = file.commit(); !w) {
+      return fail_with(ctx, cmd, w.error());
+    }
+    ctx.err << rows << " rows written to " << path << " (mode 0600)\n";
+    return kExitOk;
+  }
+  if (format == service::RosterFormat::Csv && next) {
+    ctx.err << "next: --after " << next->to_string() << "\n";
+  }
+  ctx.err << rows << (rows == 1 ? " row" : " rows") << (next ? " (more follow)" : "") << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int run_admin(Cli& c, CommandContext& ctx) {
+  if (c.admin_list->parsed() || c.admin_roster->parsed()) {
+    return run_admin_list(c, ctx, c.admin_roster->parsed());
+  }
   if (c.admin_pending->parsed()) {
     std::uint64_t n = 0;
     auto walked = ctx.store.for_each_token([&](ByteView, const storage::VerifyToken& t) {
-      if (t.kind == storage::VerifyToken::Kind::Verify) {
+      if (t.kind == storage::VerifyToken::Kind::Verify && t.used_at == 0) {
         ctx.out << t.fingerprint.to_hex() << " " << t.email << " expires "
                 << utc_timestamp(t.expires) << "\n";
         ++n;
