@@ -73,6 +73,9 @@ HttpResult perform(const std::string& url, const HttpOptions& o,
   for (const auto& h : headers) {
     hdrs = curl_slist_append(hdrs, h.c_str());
   }
+  for (const auto& h : o.headers) {
+    hdrs = curl_slist_append(hdrs, h.c_str());
+  }
   std::string ct;
   if (post_type) {
     ct = "Content-Type: " + *post_type;
@@ -109,6 +112,11 @@ HttpResult perform(const std::string& url, const HttpOptions& o,
     char* type = nullptr;
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
     r.content_type = type ? type : "";
+    curl_header* retry = nullptr;
+    if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &retry) == CURLHE_OK && retry &&
+        retry->value) {
+      r.retry_after = std::string(retry->value).substr(0, 200);
+    }
   } else if (sink.too_large) {
     r.error = NetError::TooLarge;
     r.message = "the answer is larger than " + std::to_string(o.max_body) + " octets";

@@ -19,6 +19,10 @@ struct HttpOptions {
   // "HOST:PORT:CONNECT-HOST:CONNECT-PORT" (libcurl CONNECT_TO): send a
   // request for HOST:PORT to another address, keeping the URL's name for TLS.
   std::vector<std::string> connect_to;
+  // Header lines sent with every request ("Authorization: Bearer ..." for an
+  // operator's uploads). libcurl leaves them out when a redirect leads to
+  // another host, port or scheme.
+  std::vector<std::string> headers;
 };
 
 enum class NetError { None, Usage, Dns, Connect, Timeout, Tls, Protocol, TooLarge };
@@ -29,6 +33,7 @@ struct HttpResult {
   long status = 0;
   std::string content_type;
   std::string body;
+  std::string retry_after;  // the answer's Retry-After header as sent (429, 503), or empty
 };
 
 HttpResult http_get(const std::string& url, const HttpOptions& options,
