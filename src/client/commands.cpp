@@ -34,12 +34,25 @@ Defaults load_defaults(std::string& warning) {
       d.server = t["server"].value_or(std::string());
       d.cacert = t["cacert"].value_or(std::string());
       d.timeout = t["timeout"].value_or(30L);
+      if (auto f = t["token-file"].value<std::string>(); f && !f->empty()) {
+        d.token_file = *f;
+        d.token_file_from = "token-file in " + path;
+        if (d.token_file.starts_with("~/")) {
+          if (const char* h = std::getenv("HOME"); h && *h) {
+            d.token_file = std::string(h) + d.token_file.substr(1);
+          }
+        }
+      }
     } catch (const toml::parse_error& e) {
       warning = path + ": " + std::string(e.description());
     }
   }
   if (const char* s = std::getenv("KEYDIR_SERVER"); s && *s) {
     d.server = s;
+  }
+  if (const char* f = std::getenv("KEYDIR_TOKEN_FILE"); f && *f) {
+    d.token_file = f;
+    d.token_file_from = "KEYDIR_TOKEN_FILE";
   }
   return d;
 }
@@ -149,6 +162,55 @@ class NetCommand : public Command {
   net::HttpOptions http_;
 };
 
+// The options upload and verify share: the operator token and the waits.
+class UploadFlags {
+ public:
+  UploadFlags(CLI::App* app, const Defaults& defaults)
+      : default_file_(defaults.token_file), default_from_(defaults.token_file_from) {
+    app->add_option("--token-file", file_,
+                    "Operator token (managed mode), sent as Authorization: Bearer: the first line "
+                    "of FILE that is not blank or # (default: KEYDIR_TOKEN_FILE, then token-file "
+                    "in ~/.config/keydir/config.toml); the file must not be open to every user");
+    app->add_flag("--no-wait", no_wait_,
+                  "When the server asks to wait (429 Retry-After), stop and say when to retry");
+    app->add_option("--max-wait", max_wait_,
+                    "Longest wait honoured, in seconds (default 600); longer: stop and say when "
+                    "to retry")
+        ->check(CLI::Range(0, 86400));
+  }
+
+  // The token read and checked before anything is sent: 0, or the exit code
+  // after the reason on stderr.
+  int resolve(const char* command, const ClientOptions& o, UploadOptions& uo) const {
+    uo.max_wait = no_wait_ ? 0 : max_wait_;
+    const std::string file = file_.empty() ? default_file_ : file_;
+    if (file.empty()) {
+      return kExitOk;
+    }
+    uo.token_source = file_.empty() ? file + " (" + default_from_ + ")" : file;
+    auto token = read_token_file(file);
+    if (!token) {
+      std::cerr << "keydir " << command << ": " << token.error().detail
+                << (file_.empty() ? " (named by " + default_from_ + ")" : "") << "\n";
+      return kExitUsage;
+    }
+    if (auto why = token_transport_refusal(o.server)) {
+      std::cerr << "keydir " << command << ": refusing to send the operator token: " << *why
+                << "\n";
+      return kExitUsage;
+    }
+    uo.token = std::move(*token);
+    return kExitOk;
+  }
+
+ private:
+  std::string file_;
+  std::string default_file_;
+  std::string default_from_;
+  bool no_wait_ = false;
+  std::uint64_t max_wait_ = 600;
+};
+
 class Upload final : public NetCommand {
  public:
   Upload(CLI::App& app, const Defaults& defaults)
@@ -159,18 +221,29 @@ class Upload final : public NetCommand {
     app_->add_option("FILE", files_, "Armored or binary key files, or - for standard input")
         ->required();
     app_->add_flag("--verify", verify_,
-                   "Also mail confirmation links to addresses that await them (verified mode)");
+                   "Also mail confirmation links to addresses that await them (verified mode): "
+                   "one key per request (VKS API) instead of batches");
+    flags_.emplace(app_, defaults);
     app_->footer(
         "Example: gpg --export --armor alice@example.org | keydir upload --server "
-        "hkps://keys.example.org -");
+        "hkps://keys.example.org -\n"
+        "Keys go in as few requests as the server takes (/pks/add, up to 1000 keys or 1 MiB\n"
+        "each); a 429 or 503 with Retry-After is waited out (up to --max-wait), visibly.\n"
+        "Report: FILE: new|updated|unchanged FPR, then each address published or withheld.");
   }
 
  private:
   int run_with(const ClientOptions& o) override {
-    return upload(o, files_, verify_, std::cout, std::cerr);
+    UploadOptions uo;
+    uo.verify_addresses = verify_;
+    if (int rc = flags_->resolve("upload", o, uo); rc != kExitOk) {
+      return rc;
+    }
+    return upload(o, files_, uo, std::cout, std::cerr);
   }
   std::vector<std::string> files_;
   bool verify_ = false;
+  std::optional<UploadFlags> flags_;
 };
 
 class Fetch final : public NetCommand {
@@ -299,14 +372,20 @@ class Verify final : public NetCommand {
             defaults) {
     app_->add_option("FILE", file_, "The public key (armored or binary), or -")->required();
     app_->add_option("EMAIL", emails_, "Addresses to confirm (default: all awaiting)");
+    flags_.emplace(app_, defaults);
   }
 
  private:
   int run_with(const ClientOptions& o) override {
-    return verify(o, file_, emails_, std::cout, std::cerr);
+    UploadOptions uo;
+    if (int rc = flags_->resolve("verify", o, uo); rc != kExitOk) {
+      return rc;
+    }
+    return verify(o, file_, emails_, uo, std::cout, std::cerr);
   }
   std::string file_;
   std::vector<std::string> emails_;
+  std::optional<UploadFlags> flags_;
 };
 
 class Refresh final : public NetCommand {

@@ -14,13 +14,18 @@
 
 namespace keydir::client {
 
-// Defaults from ~/.config/keydir/config.toml (server, cacert, timeout),
-// then KEYDIR_SERVER; flags win over both. `warning`: a config file that
-// does not parse (printed once the command line has parsed).
+// Defaults from ~/.config/keydir/config.toml (server, cacert, timeout,
+// token-file), then KEYDIR_SERVER and KEYDIR_TOKEN_FILE; flags win over both. `warning`: a config
+// file that does not parse (printed once the command line has parsed).
 struct Defaults {
   std::string server;
   std::string cacert;
   long timeout = 30;
+  // The operator token file of upload and verify: KEYDIR_TOKEN_FILE, else
+  // token-file in the config file ("~/" is the home folder); and which of
+  // the two named it, for messages.
+  std::string token_file;
+  std::string token_file_from;
 };
 Defaults load_defaults(std::string& warning);
 

@@ -1,15 +1,21 @@
 #include "client/remote.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <iterator>
 #include <limits>
+#include <locale>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -28,9 +34,6 @@ namespace keydir::client {
 namespace {
 
 using nlohmann::json;
-
-// Lines of a /pks/add answer printed for one key (keydird sends one).
-constexpr std::size_t kMaxUploadAnswerLines = 100;
 
 std::uint64_t now_seconds() {
   return static_cast<std::uint64_t>(std::time(nullptr));
@@ -558,31 +561,171 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
 
 namespace {
 
-std::optional<VksAnswer> vks_upload(const ClientOptions& o, const std::string& armored,
-                                    const openpgp::Fingerprint& fpr, std::ostream& err, int& code) {
-  auto r = net::http_post(o.server + "/vks/v1/upload", "application/json",
-                          json{{"keytext", armored}}.dump(), o.http);
+// --- uploads ------------------------------------------------------------------
+
+// One key to upload, checked here: where it came from and what is sent.
+struct ToSend {
+  std::string file;
+  Bytes cert;  // binary
+  std::string fpr;
+};
+
+// "FILE: key FPR", the start of every error line about one key.
+std::string key_label(const ToSend& k) {
+  return printable(k.file, 300) + ": key " + k.fpr;
+}
+
+// Text for a wait: "12 s", "7 min 30 s", "27 h 46 min".
+std::string duration(std::uint64_t s) {
+  if (s < 60) {
+    return std::to_string(s) + " s";
+  }
+  if (s < 3600) {
+    return std::to_string(s / 60) + " min" + (s % 60 ? " " + std::to_string(s % 60) + " s" : "");
+  }
+  return std::to_string(s / 3600) + " h" +
+         (s % 3600 / 60 ? " " + std::to_string(s % 3600 / 60) + " min" : "");
+}
+
+// One upload request, and what came of it.
+struct Sent {
+  net::HttpResult r;
+  // Not empty: the server asked to wait, and keydir did not (longer than
+  // max_wait, --no-wait, or too many waits): why, and when to retry.
+  std::string stopped;
+};
+
+// POSTs `body`, again after each wait a 429 (or a 503 with Retry-After)
+// asks for, with a visible line on `err` before each wait. `context` names
+// what is being sent ("key 3 of 20, c.asc").
+Sent post_paced(const ClientOptions& o, const UploadOptions& uo, const std::string& path,
+                const std::string& type, const std::string& body, const std::string& context,
+                const char* command, std::ostream& out, std::ostream& err) {
+  net::HttpOptions http = o.http;
+  if (!uo.token.empty()) {
+    http.headers.push_back("Authorization: Bearer " + uo.token);
+  }
+  for (int waits = 0;; ++waits) {
+    Sent s;
+    s.r = net::http_post(o.server + path, type, body, http);
+    const auto& r = s.r;
+    if (r.error != net::NetError::None ||
+        !(r.status == 429 || (r.status == 503 && !r.retry_after.empty()))) {
+      return s;
+    }
+    const char* why = r.status == 429 ? "rate limit" : "server busy";
+    const std::uint64_t now = now_seconds();
+    auto wait = parse_retry_after(r.retry_after, now);
+    if (!wait) {
+      if (r.status == 429) {
+        s.stopped = std::string("the server refused it for now (") + why +
+                    ") and said not when to retry (no valid Retry-After)";
+      }
+      return s;
+    }
+    // At least a second: a server answering "0" again and again is not
+    // asked as fast as the network goes.
+    const std::uint64_t secs = std::max<std::uint64_t>(*wait, 1);
+    if (secs > uo.max_wait || waits >= kMaxRetries) {
+      s.stopped = "the server asks to wait " + duration(secs) + " (" + why + ")" +
+                  (uo.max_wait == 0 ? ", and --no-wait was given"
+                   : waits >= kMaxRetries
+                       ? ", after " + std::to_string(waits) + " waits already"
+                       : ", longer than keydir waits (" + duration(uo.max_wait) + ", --max-wait)") +
+                  "; retry after " + utc_timestamp(now + secs);
+      return s;
+    }
+    out << std::flush;
+    err << "keydir " << command << ": the server asks to wait " << duration(secs) << " (" << why
+        << "; " << context << "); waiting…\n"
+        << std::flush;
+    std::this_thread::sleep_for(std::chrono::seconds(secs));
+  }
+}
+
+// What a 401 means to the person uploading, once per run.
+void explain_unauthorized(const UploadOptions& uo, const char* command, std::ostream& err) {
+  err << "keydir " << command
+      << ": the directory takes uploads from its operators only: give --token-file FILE "
+         "(or KEYDIR_TOKEN_FILE, or token-file in ~/.config/keydir/config.toml)\n";
+  if (!uo.token.empty()) {
+    err << "keydir " << command << ": the server refused the token"
+        << (uo.token_source.empty() ? "" : " from " + uo.token_source) << "\n";
+  }
+}
+
+// The exit code of an HTTP answer that is not 2xx (status_error's rule).
+int status_code_exit(long status) {
+  if (status == 404) {
+    return exit_code(ErrorCode::NotFound);
+  }
+  return status >= 500 ? kExitNetwork : kExitServerRefused;
+}
+
+// Why a request that failed in the network left its keys as it did.
+std::string network_reason(const net::HttpResult& r) {
+  switch (r.error) {
+    case net::NetError::Dns:
+    case net::NetError::Connect:
+    case net::NetError::Tls:
+    case net::NetError::Usage:
+      return "not sent (" + printable(r.message, 300) + ")";
+    default:
+      return "sent, but no answer came (" + printable(r.message, 300) +
+             "): the server may have stored it; upload again to know (an upload of a stored "
+             "key changes nothing)";
+  }
+}
+
+// The VKS upload of one key. nullopt with code kExitOk: the server has no
+// VKS API; with another code, the error is printed, and `stop` says whether
+// the next keys would fare the same (the network, a wait not taken, 401).
+std::optional<VksAnswer> vks_upload(const ClientOptions& o, const UploadOptions& uo,
+                                    const ToSend& k, const std::string& context,
+                                    const char* command, std::ostream& out, std::ostream& err,
+                                    int& code, bool& stop) {
+  stop = true;
+  auto sent =
+      post_paced(o, uo, "/vks/v1/upload", "application/json",
+                 json{{"keytext", openpgp::armor(k.cert)}}.dump(), context, command, out, err);
+  const auto& r = sent.r;
   if (r.error != net::NetError::None) {
-    code = network_error(err, o.server, r);
+    err << "keydir " << command << ": " << key_label(k) << ": " << network_reason(r) << "\n";
+    code = exit_code(r.error);
+    return std::nullopt;
+  }
+  if (!sent.stopped.empty()) {
+    err << "keydir " << command << ": " << key_label(k) << ": not sent: " << sent.stopped << "\n";
+    code = exit_code(ErrorCode::RateLimited);
     return std::nullopt;
   }
   if (r.status == 404 || r.status == 405 || r.status == 501) {
-    code = kExitOk;  // the server has no VKS API
+    code = kExitOk;
     return std::nullopt;
   }
   if (r.status != 200) {
-    code = status_error(err, "VKS upload", r);
+    const std::string reason = server_reason(r.content_type, r.body);
+    err << "keydir " << command << ": " << key_label(k) << ": not stored: HTTP " << r.status
+        << (reason.empty() ? "" : ": " + reason) << "\n";
+    if (r.status == 401) {
+      explain_unauthorized(uo, command, err);
+    }
+    code = status_code_exit(r.status);
+    stop = r.status == 401 || r.status == 403 || r.status >= 500;
     return std::nullopt;
   }
+  stop = false;
   auto a = parse_vks_answer(r.body);
   if (!a) {
-    err << "keydir: " << o.server << ": " << a.error().detail << "\n";
+    err << "keydir " << command << ": " << key_label(k) << ": " << o.server << ": "
+        << a.error().detail << "\n";
     code = exit_code(a.error().code);
     return std::nullopt;
   }
-  if (a->fpr != fpr.to_hex()) {
-    err << "keydir: " << o.server << ": the VKS answer speaks of key " << a->fpr
-        << ", not of the key uploaded (" << fpr.to_hex() << ")\n";
+  if (a->fpr != k.fpr) {
+    err << "keydir " << command << ": " << key_label(k) << ": " << o.server
+        << ": the VKS answer speaks of key " << a->fpr << ", not of the key uploaded (" << k.fpr
+        << ")\n";
     code = kExitWrongKey;
     return std::nullopt;
   }
@@ -590,8 +733,9 @@ std::optional<VksAnswer> vks_upload(const ClientOptions& o, const std::string& a
   return std::move(*a);
 }
 
-int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::string> emails,
-                   std::ostream& out, std::ostream& err) {
+int request_verify(const ClientOptions& o, const UploadOptions& uo, const ToSend& k,
+                   const VksAnswer& a, std::vector<std::string> emails, const std::string& context,
+                   const char* command, std::ostream& out, std::ostream& err) {
   if (emails.empty()) {
     for (const auto& [addr, st] : a.status) {
       if (st == "unpublished" || st == "pending") {
@@ -603,17 +747,29 @@ int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::
     out << a.fpr << ": no address awaits confirmation\n";
     return kExitOk;
   }
-  auto r = net::http_post(o.server + "/vks/v1/request-verify", "application/json",
-                          json{{"token", a.token}, {"addresses", emails}}.dump(), o.http);
+  auto sent = post_paced(o, uo, "/vks/v1/request-verify", "application/json",
+                         json{{"token", a.token}, {"addresses", emails}}.dump(), context, command,
+                         out, err);
+  const auto& r = sent.r;
+  const std::string what = key_label(k) + ": request-verify";
   if (r.error != net::NetError::None) {
-    return network_error(err, o.server, r);
+    err << "keydir " << command << ": " << what << ": " << network_reason(r) << "\n";
+    return exit_code(r.error);
+  }
+  if (!sent.stopped.empty()) {
+    err << "keydir " << command << ": " << what << ": not sent: " << sent.stopped << "\n";
+    return exit_code(ErrorCode::RateLimited);
   }
   if (r.status != 200) {
-    return status_error(err, "request-verify", r);
+    const std::string reason = server_reason(r.content_type, r.body);
+    err << "keydir " << command << ": " << what << ": HTTP " << r.status
+        << (reason.empty() ? "" : ": " + reason) << "\n";
+    return status_code_exit(r.status);
   }
   auto answer = parse_vks_answer(r.body, true);
   if (!answer) {
-    err << "keydir: " << o.server << ": request-verify: " << answer.error().detail << "\n";
+    err << "keydir " << command << ": " << what << ": " << o.server << ": " << answer.error().detail
+        << "\n";
     return exit_code(answer.error().code);
   }
   for (const auto& [addr, st] : answer->status) {
@@ -623,136 +779,349 @@ int request_verify(const ClientOptions& o, const VksAnswer& a, std::vector<std::
   return kExitOk;
 }
 
-}  // namespace
+// The armored size of `n` binary octets: base64, a line break every 64
+// characters, header, checksum and footer.
+std::size_t armored_size(std::size_t n) {
+  const std::size_t b64 = (n + 2) / 3 * 4;
+  return b64 + b64 / 64 + 160;
+}
 
-int upload(const ClientOptions& o, const std::vector<std::string>& files, bool verify_addresses,
-           std::ostream& out, std::ostream& err) {
-  // 1. Read and check everything locally first: nothing is sent if any
-  //    input is a secret key or not a key at all.
-  struct ToSend {
-    std::string file;
-    Bytes cert;  // binary
-    openpgp::Fingerprint fpr;
+// Sends keys[begin, end) to /pks/add in batches and prints each key's
+// report; returns the first failure's exit code (kExitOk when all stored).
+int upload_batches(const ClientOptions& o, const UploadOptions& uo, const std::vector<ToSend>& keys,
+                   std::size_t first, std::ostream& out, std::ostream& err) {
+  std::vector<std::pair<std::size_t, std::size_t>> batches;
+  std::size_t begin = first;
+  std::size_t binary = 0;
+  for (std::size_t i = first; i < keys.size(); ++i) {
+    const std::size_t n = keys[i].cert.size();
+    if (i > begin &&
+        (i - begin >= kMaxBatchCerts || armored_size(binary + n) > kMaxBatchArmoredBytes)) {
+      batches.emplace_back(begin, i);
+      begin = i;
+      binary = 0;
+    }
+    binary += n;
+  }
+  if (begin < keys.size()) {
+    batches.emplace_back(begin, keys.size());
+  }
+  int result = kExitOk;
+  auto fail = [&](int code) {
+    if (result == kExitOk) {
+      result = code;
+    }
   };
-  std::vector<ToSend> certs;
+  bool told_unauthorized = false;
+  std::vector<std::string> to_confirm;  // files with addresses that await confirmation
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    const auto [lo, hi] = batches[b];
+    Bytes ring;
+    for (std::size_t i = lo; i < hi; ++i) {
+      append(ring, keys[i].cert);
+    }
+    const std::size_t count = hi - lo;
+    std::string context =
+        count == 1 ? printable(keys[lo].file, 200) : std::to_string(count) + " keys";
+    if (batches.size() > 1) {
+      context += ", request " + std::to_string(b + 1) + " of " + std::to_string(batches.size());
+      err << "keydir upload: sending keys " << lo + 1 << " to " << hi << " of " << keys.size()
+          << "\n";
+    }
+    auto sent = post_paced(o, uo, "/pks/add", "application/x-www-form-urlencoded",
+                           "keytext=" + net::form_encode(openpgp::armor(ring)), context, "upload",
+                           out, err);
+    const auto& r = sent.r;
+    out << std::flush;
+    auto all_failed = [&](const std::string& why, int code) {
+      for (std::size_t i = lo; i < hi; ++i) {
+        err << "keydir upload: " << key_label(keys[i]) << ": " << why << "\n";
+      }
+      fail(code);
+    };
+    auto rest_not_sent = [&] {
+      for (std::size_t i = hi; i < keys.size(); ++i) {
+        err << "keydir upload: " << key_label(keys[i])
+            << ": not sent (keydir stopped after the error above)\n";
+      }
+    };
+    if (r.error != net::NetError::None) {
+      err << "keydir upload: " << o.server << ": " << printable(r.message, 300) << "\n";
+      all_failed(network_reason(r), exit_code(r.error));
+      rest_not_sent();
+      return result;
+    }
+    if (!sent.stopped.empty()) {
+      all_failed("not sent: " + sent.stopped, exit_code(ErrorCode::RateLimited));
+      rest_not_sent();
+      return result;
+    }
+    // The answer, read as far as it goes: a refusal of the whole request
+    // (401, 413, a 5xx) has no key lines.
+    auto answer = parse_add_answer(r.body);
+    if (!answer) {
+      all_failed("no report: " + answer.error().detail, exit_code(answer.error().code));
+      continue;
+    }
+    if (answer->keys.empty() && r.status != 200) {
+      const std::string reason = server_reason(r.content_type, r.body);
+      all_failed(
+          "not stored: HTTP " + std::to_string(r.status) + (reason.empty() ? "" : ": " + reason),
+          status_code_exit(r.status));
+      if (r.status == 401 && !told_unauthorized) {
+        explain_unauthorized(uo, "upload", err);
+        told_unauthorized = true;
+      }
+      if (r.status == 401 || r.status == 403) {
+        rest_not_sent();
+        return result;
+      }
+      continue;
+    }
+    std::size_t unnamed = 0;
+    std::string unnamed_reason;
+    for (const auto& k : answer->keys) {
+      if (k.fpr == "-") {
+        ++unnamed;
+        unnamed_reason = k.reason;
+      } else if (std::none_of(keys.begin() + static_cast<std::ptrdiff_t>(lo),
+                              keys.begin() + static_cast<std::ptrdiff_t>(hi),
+                              [&](const ToSend& t) { return t.fpr == k.fpr; })) {
+        err << "keydir upload: " << o.server << ": the answer speaks of key " << k.fpr
+            << ", which was not sent (ignored)\n";
+      }
+    }
+    for (std::size_t i = lo; i < hi; ++i) {
+      const auto& key = keys[i];
+      const KeyOutcome* got = nullptr;
+      for (const auto& k : answer->keys) {
+        if (k.fpr == key.fpr) {
+          got = &k;
+          break;
+        }
+      }
+      if (!got) {
+        if (unnamed != 0) {
+          err << "keydir upload: " << key_label(key)
+              << ": not stored: the server refused a key without naming it: "
+              << printable(unnamed_reason, 300) << "\n";
+          fail(kExitServerRefused);
+        } else {
+          err << "keydir upload: " << key_label(key)
+              << ": the server's answer does not mention this key (HTTP " << r.status
+              << "): not known whether it was stored\n";
+          fail(exit_code(ErrorCode::AnswerDidNotVerify));
+        }
+        continue;
+      }
+      if (got->outcome == "refused") {
+        err << "keydir upload: " << key_label(key) << ": refused: " << printable(got->reason, 300)
+            << "\n";
+        fail(r.status >= 500 ? kExitNetwork : kExitServerRefused);
+        continue;
+      }
+      out << printable(key.file, 300) << ": " << got->outcome << " " << key.fpr << "\n";
+      bool confirm = false;
+      for (const auto& a : got->addresses) {
+        out << "  " << (a.published ? "published " : "withheld ") << printable(a.address, 300)
+            << (a.published ? "" : ": " + printable(a.reason, 300)) << "\n";
+        confirm = confirm || (!a.published && a.reason.find("confirm") != std::string::npos);
+      }
+      if (confirm &&
+          std::find(to_confirm.begin(), to_confirm.end(), key.file) == to_confirm.end()) {
+        to_confirm.push_back(key.file);
+      }
+    }
+    if (!answer->other.empty()) {
+      out << "the server also said:\n";
+      for (const auto& line : answer->other) {
+        out << "  " << printable(line, 300) << "\n";
+      }
+      if (answer->other_dropped != 0) {
+        out << "  (" << answer->other_dropped << " more lines)\n";
+      }
+    }
+  }
+  for (const auto& f : to_confirm) {
+    out << "to mail the confirmation links for " << printable(f, 300) << ": keydir verify --server "
+        << o.server << " " << printable(f, 300) << "\n";
+  }
+  return result;
+}
+
+// Reads and checks every file: nothing is sent if any input is a secret key
+// or not a key at all.
+int read_keys(const std::vector<std::string>& files, std::size_t max_keys, const char* command,
+              std::vector<ToSend>& keys, std::ostream& err) {
   openpgp::Policy policy;
   for (const auto& f : files) {
     std::string error;
     auto data = read_input(f, limits::kMaxUploadBytes * 4, error);
     if (!data) {
-      err << "keydir upload: " << error << "\n";
+      err << "keydir " << command << ": " << error << "\n";
       return kExitUsage;
     }
-    auto checked = openpgp::verify_input(*data, policy, now_seconds(), limits::kMaxUploadBytes * 4,
-                                         limits::kMaxCertsPerUpload * 100);
+    auto checked =
+        openpgp::verify_input(*data, policy, now_seconds(), limits::kMaxUploadBytes * 4, max_keys);
     if (!checked) {
       if (checked.error().code == ErrorCode::SecretKeyRefused) {
-        err << "keydir upload: " << f
+        err << "keydir " << command << ": " << f
             << " holds a SECRET key; nothing was sent. Export the public key with "
                "`gpg --export --armor FINGERPRINT` and upload that.\n";
       } else {
-        err << "keydir upload: " << f << ": " << checked.error().detail << "\n";
+        err << "keydir " << command << ": " << f << ": " << checked.error().detail << "\n";
       }
       return exit_code(checked.error().code);
     }
     for (auto& v : *checked) {
       if (!v.accepted()) {
-        err << "keydir upload: " << f << ": key "
+        err << "keydir " << command << ": " << f << ": key "
             << (v.fingerprint ? v.fingerprint->to_hex() : std::string("?"))
             << " would be refused: " << v.refusal->detail << "\n";
         return exit_code(v.refusal->code);
       }
-      certs.push_back({f, v.cert->to_bytes(), v.cert->fingerprint()});
+      keys.push_back({f, v.cert->to_bytes(), v.cert->fingerprint().to_hex()});
     }
   }
-  // 2. Send, one certificate per request (so that each gets its answer).
-  int result = kExitOk;
-  const bool progress = certs.size() > 10;
-  for (std::size_t i = 0; i < certs.size(); ++i) {
-    const std::string armored = openpgp::armor(certs[i].cert);
-    auto r = net::http_post(o.server + "/pks/add", "application/x-www-form-urlencoded",
-                            "keytext=" + net::form_encode(armored), o.http);
-    if (r.error != net::NetError::None) {
-      return network_error(err, o.server, r);
+  return kExitOk;
+}
+
+// The VKS answer's states, for the report: the addresses that need no link.
+void print_vks_status(const VksAnswer& a, std::ostream& out) {
+  for (const auto& [addr, st] : a.status) {
+    if (st != "unpublished" && st != "pending") {
+      out << "  " << st << " " << addr << "\n";
     }
-    // The server's report, one line per key: printable, and bounded.
-    std::istringstream lines(r.body);
-    std::string line;
-    bool refused = r.status != 200;
-    std::size_t shown = 0, more = 0;
-    while (std::getline(lines, line)) {
-      if (!line.empty() && line.back() == '\r') {
-        line.pop_back();
-      }
-      if (!line.empty()) {
-        if (shown < kMaxUploadAnswerLines) {
-          out << printable(line, 300) << "\n";
-          ++shown;
-        } else {
-          ++more;
-        }
-        refused = refused || line.starts_with("refused");
-      }
+  }
+}
+
+bool is_loopback(std::string host) {
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  if (host == "localhost" || host == "localhost." || host == "[::1]" ||
+      host == "[0:0:0:0:0:0:0:1]") {
+    return true;
+  }
+  // 127.0.0.0/8, dotted quad only.
+  if (!host.starts_with("127.")) {
+    return false;
+  }
+  int parts = 0;
+  std::size_t i = 0;
+  while (i <= host.size()) {
+    std::size_t j = host.find('.', i);
+    if (j == std::string::npos) {
+      j = host.size();
     }
-    if (more != 0) {
-      out << "(" << more << " more lines from the server)\n";
+    const std::string part = host.substr(i, j - i);
+    if (part.empty() || part.size() > 3 ||
+        !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(part) > 255) {
+      return false;
     }
-    if (r.status != 200 && r.body.empty()) {
-      out << "refused: HTTP " << r.status << "\n";
-    }
-    if (refused) {
-      result = r.status >= 500 ? kExitNetwork : kExitServerRefused;
+    ++parts;
+    i = j + 1;
+  }
+  return parts == 4;
+}
+
+bool is_b64token_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+// "Sun, 06 Nov 1994 08:49:37 GMT" and the two obsolete forms, in the C
+// locale; seconds since the epoch.
+std::optional<std::uint64_t> parse_http_date(std::string_view value) {
+  static constexpr const char* kForms[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                           "%a %b %e %H:%M:%S %Y"};
+  for (const char* form : kForms) {
+    std::tm tm{};
+    std::istringstream in{std::string(value)};
+    in.imbue(std::locale::classic());
+    in >> std::get_time(&tm, form);
+    if (in.fail()) {
       continue;
     }
-    // Which addresses await confirmation (servers with the VKS API).
+    in >> std::ws;
+    if (!in.eof() && in.peek() != std::char_traits<char>::eof()) {
+      continue;
+    }
+    const time_t t = timegm(&tm);
+    if (t < 0) {
+      return std::uint64_t{0};
+    }
+    return static_cast<std::uint64_t>(t);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int upload(const ClientOptions& o, const std::vector<std::string>& files, const UploadOptions& uo,
+           std::ostream& out, std::ostream& err) {
+  std::vector<ToSend> keys;
+  if (int rc = read_keys(files, limits::kMaxCertsPerUpload * 100, "upload", keys, err);
+      rc != kExitOk) {
+    return rc;
+  }
+  if (!uo.verify_addresses) {
+    return upload_batches(o, uo, keys, 0, out, err);
+  }
+  // --verify: one key per VKS request, then its confirmation links.
+  int result = kExitOk;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto& k = keys[i];
+    const std::string context = "key " + std::to_string(i + 1) + " of " +
+                                std::to_string(keys.size()) + ", " + printable(k.file, 200);
     int code = kExitOk;
-    auto vks = vks_upload(o, armored, certs[i].fpr, err, code);
-    if (vks) {
-      std::vector<std::string> waiting;
-      for (const auto& [addr, st] : vks->status) {
-        if (st == "unpublished" || st == "pending") {
-          waiting.push_back(addr);
-        }
-      }
-      if (!waiting.empty()) {
-        if (verify_addresses) {
-          code = request_verify(o, *vks, {}, out, err);
-        } else {
-          out << "  not yet published (the owner must confirm):";
-          for (const auto& a : waiting) {
-            out << " " << a;
-          }
-          out << "\n  to mail the confirmation links: keydir verify --server " << o.server << " "
-              << certs[i].file << "\n";
-        }
-      }
+    bool stop = false;
+    auto vks = vks_upload(o, uo, k, context, "upload", out, err, code, stop);
+    if (!vks && code == kExitOk) {
+      err << "keydir upload: " << o.server
+          << " has no VKS API (/vks/v1/): the keys go through /pks/add, and no confirmation "
+             "links are mailed\n";
+      const int rest = upload_batches(o, uo, keys, i, out, err);
+      return result != kExitOk ? result : rest;
     }
-    if (code != kExitOk) {
-      result = code;
+    if (!vks) {
+      if (result == kExitOk) {
+        result = code;
+      }
+      if (stop) {
+        for (std::size_t j = i + 1; j < keys.size(); ++j) {
+          err << "keydir upload: " << key_label(keys[j])
+              << ": not sent (keydir stopped after the error above)\n";
+        }
+        return result;
+      }
+      continue;
     }
-    if (progress && (i + 1) % 10 == 0) {
-      err << "keydir upload: " << (i + 1) << "/" << certs.size() << "\n";
+    out << printable(k.file, 300) << ": uploaded " << k.fpr << "\n";
+    print_vks_status(*vks, out);
+    const bool waiting = std::any_of(vks->status.begin(), vks->status.end(), [](const auto& s) {
+      return s.second == "unpublished" || s.second == "pending";
+    });
+    if (waiting) {
+      code =
+          request_verify(o, uo, k, *vks, {}, context + ", confirmation links", "upload", out, err);
+      if (code != kExitOk && result == kExitOk) {
+        result = code;
+      }
     }
   }
   return result;
 }
 
 int verify(const ClientOptions& o, const std::string& file, const std::vector<std::string>& emails,
-           std::ostream& out, std::ostream& err) {
-  std::string error;
-  auto data = read_input(file, limits::kMaxUploadBytes * 4, error);
-  if (!data) {
-    err << "keydir verify: " << error << "\n";
-    return kExitUsage;
+           const UploadOptions& uo, std::ostream& out, std::ostream& err) {
+  std::vector<ToSend> keys;
+  if (int rc = read_keys({file}, 2, "verify", keys, err); rc != kExitOk) {
+    return rc;
   }
-  openpgp::Policy policy;
-  auto checked =
-      openpgp::verify_input(*data, policy, now_seconds(), limits::kMaxUploadBytes * 4, 2);
-  if (!checked || checked->size() != 1 || !checked->front().accepted()) {
-    err << "keydir verify: " << file << ": "
-        << (!checked ? checked.error().detail : std::string("give exactly one valid public key"))
-        << "\n";
-    return !checked ? exit_code(checked.error().code) : kExitUsage;
+  if (keys.size() != 1) {
+    err << "keydir verify: " << file << ": give exactly one valid public key\n";
+    return kExitUsage;
   }
   std::vector<std::string> wanted;
   for (const auto& e : emails) {
@@ -764,8 +1133,9 @@ int verify(const ClientOptions& o, const std::string& file, const std::vector<st
     wanted.push_back(parsed->address());
   }
   int code = kExitOk;
-  auto vks = vks_upload(o, openpgp::armor(checked->front().cert->to_bytes()),
-                        checked->front().cert->fingerprint(), err, code);
+  bool stop = false;
+  const std::string context = printable(file, 200);
+  auto vks = vks_upload(o, uo, keys.front(), context, "verify", out, err, code, stop);
   if (!vks) {
     if (code == kExitOk) {
       err << "keydir verify: " << o.server << " has no VKS API (/vks/v1/)\n";
@@ -774,7 +1144,208 @@ int verify(const ClientOptions& o, const std::string& file, const std::vector<st
     return code;
   }
   out << vks->fpr << "\n";
-  return request_verify(o, *vks, wanted, out, err);
+  return request_verify(o, uo, keys.front(), *vks, wanted, context, "verify", out, err);
+}
+
+Result<std::string> read_token_file(const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return fail(ErrorCode::BadQuery, "the operator token file " + path + " " + why);
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return fail(ErrorCode::BadQuery,
+                "cannot read the operator token file " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return bad("is not a file");
+  }
+  if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return bad(std::string("is open to every user (mode ") + mode +
+               "): the token lets anyone who reads it publish in the directory; chmod 600 " + path);
+  }
+  if (st.st_size > 64 * 1024) {
+    return bad("is larger than 64 KiB");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail(ErrorCode::BadQuery,
+                "cannot read the operator token file " + path + ": " + std::strerror(errno));
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string_view t = line;
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t' || t.front() == '\r')) {
+      t.remove_prefix(1);
+    }
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) {
+      t.remove_suffix(1);
+    }
+    if (t.empty() || t.front() == '#') {
+      continue;
+    }
+    std::string_view body = t;
+    while (!body.empty() && body.back() == '=') {
+      body.remove_suffix(1);
+    }
+    if (body.empty() || !std::all_of(body.begin(), body.end(), is_b64token_char)) {
+      return bad(
+          "holds a token with characters other than letters, digits, - . _ ~ + / (and = at "
+          "the end): a Bearer token cannot carry them");
+    }
+    return std::string(t);
+  }
+  return bad("holds no token (only blank lines and # comments)");
+}
+
+std::optional<std::string> token_transport_refusal(const std::string& base) {
+  auto scheme_end = base.find("://");
+  std::string scheme = base.substr(0, scheme_end);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  if (scheme == "https") {
+    return std::nullopt;
+  }
+  std::string host;
+  if (scheme_end != std::string::npos) {
+    std::string rest = base.substr(scheme_end + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (auto at = rest.rfind('@'); at != std::string::npos) {
+      rest = rest.substr(at + 1);
+    }
+    if (rest.starts_with("[")) {
+      host = rest.substr(0, rest.find(']') + 1);
+    } else {
+      host = rest.substr(0, rest.find(':'));
+    }
+  }
+  if (scheme == "http" && is_loopback(host)) {
+    return std::nullopt;
+  }
+  return "the operator token would travel in plain text over " + scheme + "://" + host +
+         ", readable on every network on the way: use https:// or hkps:// (plain http only to "
+         "127.0.0.1, ::1 or localhost)";
+}
+
+std::optional<std::uint64_t> parse_retry_after(std::string_view value, std::uint64_t now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) {
+    value.remove_suffix(1);
+  }
+  if (value.empty() || value.size() > 64) {
+    return std::nullopt;
+  }
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    constexpr std::uint64_t kMax = std::uint64_t{1} << 32;
+    std::uint64_t v = 0;
+    for (char c : value) {
+      v = std::min(kMax, v * 10 + static_cast<std::uint64_t>(c - '0'));
+    }
+    return v;
+  }
+  auto t = parse_http_date(value);
+  if (!t) {
+    return std::nullopt;
+  }
+  return *t > now ? *t - now : 0;
+}
+
+Result<AddAnswer> parse_add_answer(std::string_view body) {
+  AddAnswer a;
+  std::size_t pos = 0;
+  std::size_t number = 0;
+  auto is_fpr = [](std::string_view s) { return is_hex(s) && (s.size() == 40 || s.size() == 64); };
+  auto upper = [](std::string_view s) {
+    std::string u(s);
+    std::transform(u.begin(), u.end(), u.begin(),
+                   [](char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 32) : c; });
+    return u;
+  };
+  while (pos < body.size()) {
+    ++number;
+    auto nl = body.find('\n', pos);
+    std::string_view line = body.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    pos = nl == std::string_view::npos ? body.size() : nl + 1;
+    auto bad = [&](const std::string& why) {
+      return fail(ErrorCode::AnswerDidNotVerify,
+                  "the upload answer is malformed: line " + std::to_string(number) + ": " + why);
+    };
+    if (line.size() > kMaxAddAnswerLineBytes) {
+      return bad("longer than " + std::to_string(kMaxAddAnswerLineBytes) + " octets");
+    }
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.find_first_not_of(' ') == std::string_view::npos) {
+      continue;
+    }
+    auto word_end = [](std::string_view s) { return s.substr(0, s.find(' ')); };
+    if (line.starts_with("  ") && !line.starts_with("   ")) {
+      std::string_view rest = line.substr(2);
+      const std::string_view w = word_end(rest);
+      if (w == "published" || w == "withheld") {
+        if (a.keys.empty() || a.keys.back().outcome == "refused") {
+          return bad("an address line before any key");
+        }
+        rest.remove_prefix(std::min(rest.size(), w.size() + 1));
+        AddressOutcome o;
+        o.published = w == "published";
+        if (o.published) {
+          o.address = std::string(rest);
+        } else {
+          auto colon = rest.find(": ");
+          o.address = std::string(rest.substr(0, colon));
+          o.reason = colon == std::string_view::npos ? std::string("no reason given")
+                                                     : std::string(rest.substr(colon + 2));
+        }
+        if (o.address.empty()) {
+          return bad("an address line without an address");
+        }
+        if (a.keys.back().addresses.size() >= limits::kMaxUserIdsPerCert) {
+          return bad("more than " + std::to_string(limits::kMaxUserIdsPerCert) +
+                     " addresses for one key");
+        }
+        a.keys.back().addresses.push_back(std::move(o));
+        continue;
+      }
+    }
+    const std::string_view w = word_end(line);
+    std::string_view rest = line.substr(std::min(line.size(), w.size() + 1));
+    std::optional<KeyOutcome> k;
+    if ((w == "new" || w == "updated" || w == "unchanged") && is_fpr(rest)) {
+      k = KeyOutcome{std::string(w), upper(rest), {}, {}};
+    } else if (w == "refused") {
+      auto colon = rest.find(':');
+      std::string_view f = rest.substr(0, colon);
+      if (f == "-" || is_fpr(f)) {
+        std::string_view reason =
+            colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+        while (!reason.empty() && reason.front() == ' ') {
+          reason.remove_prefix(1);
+        }
+        k = KeyOutcome{"refused",
+                       f == "-" ? std::string("-") : upper(f),
+                       reason.empty() ? std::string("no reason given") : std::string(reason),
+                       {}};
+      }
+    }
+    if (k) {
+      if (a.keys.size() >= 2 * kMaxBatchCerts) {
+        return bad("more than " + std::to_string(2 * kMaxBatchCerts) + " keys");
+      }
+      a.keys.push_back(std::move(*k));
+      continue;
+    }
+    if (a.other.size() < kMaxAddAnswerOther) {
+      a.other.emplace_back(line);
+    } else {
+      ++a.other_dropped;
+    }
+  }
+  return a;
 }
 
 std::string printable(std::string_view text, std::size_t max) {

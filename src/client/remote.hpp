@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/exit_codes.hpp"
+#include "common/limits.hpp"
 #include "common/result.hpp"
 #include "net/http.hpp"
 #include "openpgp/identifiers.hpp"
@@ -92,12 +93,86 @@ struct FetchReport {
 int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOptions& fetch_options,
           Bytes& certs, std::ostream& err, FetchReport* report = nullptr);
 
+// How keydir upload and keydir verify send.
+struct UploadOptions {
+  // --verify: each key through the VKS API (/vks/v1/upload, one key per
+  // request, the protocol's rule), then /vks/v1/request-verify for the
+  // addresses that await confirmation; without it the keys go to /pks/add in
+  // as few requests as the limits allow (kMaxBatchCerts, kMaxBatchArmoredBytes).
+  bool verify_addresses = false;
+  // The operator token (managed mode), sent as "Authorization: Bearer TOKEN"
+  // on every upload request; empty: none. Never printed.
+  std::string token;
+  std::string token_source;  // where it came from, for messages ("--token-file F")
+  // The longest wait a 429 (or a 503 with Retry-After) is honoured with,
+  // seconds; past it, or with 0 (--no-wait), the upload stops and says when
+  // to retry.
+  std::uint64_t max_wait = 600;
+};
+inline constexpr std::size_t kMaxBatchCerts = limits::kMaxCertsPerUpload;
+inline constexpr std::size_t kMaxBatchArmoredBytes = limits::kMaxUploadBytes;
+// Consecutive waits for one request before keydir gives up on it.
+inline constexpr int kMaxRetries = 5;
+
+// Prints one report per key ("FILE: new FPR", then its addresses published or
+// withheld, with the server's reasons); every error names the file and key.
+// 0 when every key was stored; else the code of the first failure.
 int upload(const ClientOptions& options, const std::vector<std::string>& files,
-           bool verify_addresses, std::ostream& out, std::ostream& err);
+           const UploadOptions& upload_options, std::ostream& out, std::ostream& err);
 // Uploads FILE through the VKS API and mails confirmation links to `emails`
 // (all its unconfirmed addresses when empty).
 int verify(const ClientOptions& options, const std::string& file,
-           const std::vector<std::string>& emails, std::ostream& out, std::ostream& err);
+           const std::vector<std::string>& emails, const UploadOptions& upload_options,
+           std::ostream& out, std::ostream& err);
+
+// The operator token in FILE: its first line that is neither blank nor a
+// comment (#), trimmed. Refused (the reason, one line, naming the file): a
+// file every user may read or write (like keydird, "chmod 600 FILE"), not a
+// regular file, larger than 64 KiB, without a token line, or a token with
+// characters a Bearer header cannot carry (RFC 6750 b64token).
+Result<std::string> read_token_file(const std::string& path);
+// Why a token must not go to the server `base` (net::server_base's form):
+// plain http:// to a host other than loopback (127.0.0.0/8, ::1, localhost)
+// would show it to everyone on the way. nullopt: https://, or loopback.
+std::optional<std::string> token_transport_refusal(const std::string& base);
+
+// The seconds a Retry-After value asks for (RFC 9110 §10.2.3): delay-seconds
+// (saturating at 2^32) or an HTTP-date (IMF-fixdate, RFC 850 or asctime
+// form), counted from `now` (a date in the past: 0). nullopt: empty or
+// malformed.
+std::optional<std::uint64_t> parse_retry_after(std::string_view value, std::uint64_t now);
+
+// The /pks/add answer, one entry per key:
+//   new|updated|unchanged FPR
+//     published ADDR              (zero or more, indented by two spaces)
+//     withheld ADDR: REASON
+//   refused FPR: REASON           (FPR "-" when the server could not name it)
+// keydird before the address lines sent the key lines alone: still read.
+// Lines in no such form are kept in `other` (at most kMaxAddAnswerOther).
+struct AddressOutcome {
+  std::string address;
+  bool published = false;
+  std::string reason;  // withheld: the server's reason
+};
+struct KeyOutcome {
+  std::string outcome;  // "new", "updated", "unchanged" or "refused"
+  std::string fpr;      // upper-case hex, or "-" (refused, unnamed)
+  std::string reason;   // refused: the server's reason
+  std::vector<AddressOutcome> addresses;
+};
+struct AddAnswer {
+  std::vector<KeyOutcome> keys;
+  std::vector<std::string> other;
+  std::size_t other_dropped = 0;
+};
+inline constexpr std::size_t kMaxAddAnswerOther = 20;
+inline constexpr std::size_t kMaxAddAnswerLineBytes = 4096;
+// Bounds: at most 2 * kMaxBatchCerts keys, limits::kMaxUserIdsPerCert
+// addresses per key, lines of kMaxAddAnswerLineBytes; past one, or an address
+// line before any key, AnswerDidNotVerify with "line N: reason". Text is kept
+// as sent: print it through printable().
+Result<AddAnswer> parse_add_answer(std::string_view body);
+
 int search(const ClientOptions& options, const std::string& text, bool json, std::ostream& out,
            std::ostream& err);
 

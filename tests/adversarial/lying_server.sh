@@ -137,19 +137,32 @@ printf '{"key_fpr": "%s", "keytext": [[[[' "$VFPR" >"$T/garbage.json"
 serve "body:200:application/json" "$T/garbage.json"
 client 4 "not a valid key" fetch --vks --server "$FU" "$VFPR"
 
-# --- keydir upload: the VKS answer --------------------------------------------
+# --- keydir upload: the VKS answer (--verify) and the /pks/add answer ------------
 attack "upload: the VKS answer is garbage JSON"
 serve "body:200:application/json" "$T/garbage.json"
-ALLOW_STDOUT=1 client 4 "the VKS answer is not a JSON object" upload --server "$FU" "$T/keys/victim.pgp"
+ALLOW_STDOUT=1 client 4 "the VKS answer is not a JSON object" upload --verify --server "$FU" "$T/keys/victim.pgp"
 
 attack "upload: the VKS answer speaks of another key, with an escape in a state"
 printf '{"key_fpr":"%s","token":"t","status":{"victim@example.org":"unpublished"}}' \
   "$(cat "$T/keys/victim6.fpr")" >"$T/other.json"
 serve "body:200:application/json" "$T/other.json"
-ALLOW_STDOUT=1 client 6 "speaks of key .*not of the key uploaded" upload --server "$FU" "$T/keys/victim.pgp"
+ALLOW_STDOUT=1 client 6 "speaks of key .*not of the key uploaded" upload --verify --server "$FU" "$T/keys/victim.pgp"
 printf '{"key_fpr":"%s","token":"t","status":{"victim@example.org":"\\u001b[2J"}}' "$VFPR" >"$T/esc.json"
 serve "body:200:application/json" "$T/esc.json"
-ALLOW_STDOUT=1 client 4 "is not a state name" upload --server "$FU" "$T/keys/victim.pgp"
+ALLOW_STDOUT=1 client 4 "is not a state name" upload --verify --server "$FU" "$T/keys/victim.pgp"
+
+attack "upload: the /pks/add answer speaks of another key, with escapes"
+printf 'new %s\n  published victim@example.org\n\033[2J\033]0;owned\007\n' \
+  "$(cat "$T/keys/victim6.fpr")" >"$T/add.txt"
+serve "body:200:text/plain" "$T/add.txt"
+ALLOW_STDOUT=1 client 4 "victim.pgp: key $VFPR: the server's answer does not mention this key" \
+  upload --server "$FU" "$T/keys/victim.pgp"
+
+attack "upload: the /pks/add answer puts an address before any key"
+printf '  published victim@example.org\nnew %s\n' "$VFPR" >"$T/add.txt"
+serve "body:200:text/plain" "$T/add.txt"
+client 4 "victim.pgp: key $VFPR: no report: the upload answer is malformed: line 1: an address line before any key" \
+  upload --server "$FU" "$T/keys/victim.pgp"
 
 # --- bodies without end ---------------------------------------------------------
 attack "search answered with an endless chunked body"

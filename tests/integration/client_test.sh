@@ -56,7 +56,7 @@ check "unknown WKD host falls through fast to the server" 0 \
   "$(timeout 20 "$K" fetch --server "$S" --wkd-host https://127.0.0.1:1 multi@keydir.test >/dev/null 2>&1; echo $?)"
 check "upload of a secret key: exit 2, nothing sent" "2 1" \
   "$("$K" upload --server "$S" "$DATA/gpg-secret-key.asc" >/dev/null 2>"$T/err"; echo $?) $(grep -c 'SECRET key; nothing was sent' "$T/err")"
-check "upload prints what the server did" "unchanged $MFPR" "$("$K" upload --server "$S" "$DATA/gpg-multi.asc" 2>/dev/null | head -n 1)"
+check "upload prints what the server did, naming the file" "$DATA/gpg-multi.asc: unchanged $MFPR" "$("$K" upload --server "$S" "$DATA/gpg-multi.asc" 2>/dev/null | head -n 1)"
 check "search: a table" 1 "$("$K" search --server "$S" multi@keydir.test | grep -c "^$MFPR  EdDSALegacy")"
 check "search --json" "$MFPR" "$("$K" search --server "$S" --json multi@keydir.test | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["key"])')"
 for a in alice@keydir.test Joe.Doe@Example.ORG "o'brien+tag@example.org"; do

@@ -13,6 +13,9 @@
 #              as the client reads; the server gives up after 512 MiB or 120 s)
 #   hugelength 200 announcing Content-Length 10^12, then as `endless`
 #   slow       200, one octet a second (gives up after 120 s)
+#   retry:STATUS:VALUE
+#              STATUS (429, 503) with the header Retry-After: VALUE (seconds
+#              or an HTTP date) and a one-line reason
 # PORT 0 picks a free port; the port is printed on the first line of stdout.
 import http.server
 import sys
@@ -50,6 +53,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         status, ctype, body = 200, "application/pgp-keys", key
+        extra = []
         if mode in ("endless", "hugelength", "slow"):
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -70,6 +74,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, body = 500, b"database on fire\n"
         elif mode == "garbage":
             body = b"<html>hello</html>\n"
+        elif mode.startswith("retry"):
+            parts = mode.split(":", 2)
+            status = int(parts[1])
+            ctype, body = "text/plain", b"too many uploads from your address; try again later\n"
+            extra.append(("Retry-After", parts[2]))
         elif mode.startswith("body"):
             parts = mode.split(":", 2)
             status = int(parts[1]) if len(parts) > 1 else 200
@@ -77,6 +86,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in extra:
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

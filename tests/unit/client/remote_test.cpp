@@ -3,7 +3,9 @@
 #include "client/remote.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <fstream>
 #include <new>
 #include <set>
 #include <sstream>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cert_generator.hpp"
+#include "common/limits.hpp"
 #include "openpgp/certificate.hpp"
 #include "openpgp/types.hpp"
 #include "test_data.hpp"
@@ -619,6 +622,191 @@ TEST(ExitCodes, AnEscapingExceptionIsOneLineAndExit7) {
             kExitInternal);
   EXPECT_EQ(err.str(), "keydir: internal error: " + std::string(300, 'x') + "…\n");
   EXPECT_EQ(exit_code(ErrorCode::Internal), kExitInternal);
+}
+
+// --- keydir upload: the /pks/add answer, Retry-After, the operator token ----
+
+TEST(Upload, ReadsTheAnswerPerKey) {
+  const std::string a(40, 'A');
+  const std::string b(64, 'b');
+  auto got = parse_add_answer("new " + a +
+                              "\n"
+                              "  published alice@example.org\n"
+                              "  withheld bob@gmail.com: not one of the directory's domains\n"
+                              "unchanged " +
+                              b +
+                              "\r\n"
+                              "refused " +
+                              a + ": weak algorithm\nrefused -: not a key\n\n");
+  ASSERT_TRUE(got) << got.error().detail;
+  ASSERT_EQ(got->keys.size(), 4u);
+  EXPECT_EQ(got->keys[0].outcome, "new");
+  EXPECT_EQ(got->keys[0].fpr, a);
+  ASSERT_EQ(got->keys[0].addresses.size(), 2u);
+  EXPECT_TRUE(got->keys[0].addresses[0].published);
+  EXPECT_EQ(got->keys[0].addresses[0].address, "alice@example.org");
+  EXPECT_FALSE(got->keys[0].addresses[1].published);
+  EXPECT_EQ(got->keys[0].addresses[1].address, "bob@gmail.com");
+  EXPECT_EQ(got->keys[0].addresses[1].reason, "not one of the directory's domains");
+  EXPECT_EQ(got->keys[1].outcome, "unchanged");
+  EXPECT_EQ(got->keys[1].fpr, std::string(64, 'B'));  // upper case
+  EXPECT_TRUE(got->keys[1].addresses.empty());
+  EXPECT_EQ(got->keys[2].outcome, "refused");
+  EXPECT_EQ(got->keys[2].reason, "weak algorithm");
+  EXPECT_EQ(got->keys[3].fpr, "-");
+  EXPECT_EQ(got->keys[3].reason, "not a key");
+  EXPECT_TRUE(got->other.empty());
+
+  // The answer before the address lines: key lines alone.
+  auto old = parse_add_answer("new " + a + "\n");
+  ASSERT_TRUE(old);
+  ASSERT_EQ(old->keys.size(), 1u);
+  EXPECT_TRUE(old->keys[0].addresses.empty());
+}
+
+TEST(Upload, KeepsWhatItDoesNotKnowAndBoundsTheRest) {
+  const std::string a(40, 'A');
+  // Another server's words, a short fingerprint, HTML: kept as other lines,
+  // at most kMaxAddAnswerOther; the rest counted.
+  std::string body = "new 1234\n<html>\x1b[2J</html>\n   published x@example.org\n";
+  for (std::size_t i = 0; i < kMaxAddAnswerOther + 5; ++i) {
+    body += "line\n";
+  }
+  auto got = parse_add_answer(body);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->keys.empty());
+  EXPECT_EQ(got->other.size(), kMaxAddAnswerOther);
+  EXPECT_EQ(got->other[1], "<html>\x1b[2J</html>");  // kept as sent: printed through printable()
+  EXPECT_EQ(got->other_dropped, 8u);
+
+  struct Bad {
+    std::string name;
+    std::string body;
+    std::string detail;
+  };
+  std::string many = "new " + a + "\n";
+  for (std::size_t i = 0; i <= limits::kMaxUserIdsPerCert; ++i) {
+    many += "  published u" + std::to_string(i) + "@example.org\n";
+  }
+  std::string keys;
+  for (std::size_t i = 0; i <= 2 * kMaxBatchCerts; ++i) {
+    keys += "unchanged " + a + "\n";
+  }
+  const Bad bad[] = {
+      {"address before any key", "  published x@example.org\n", "line 1: an address line before"},
+      {"address after a refusal", "refused " + a + ": no\n  published x@example.org\n",
+       "line 2: an address line before"},
+      {"address line without address", "new " + a + "\n  withheld : reason\n",
+       "line 2: an address line without an address"},
+      {"too many addresses", many, "line 66: more than 64 addresses for one key"},
+      {"too many keys", keys, "line 2001: more than 2000 keys"},
+      {"overlong line", "new " + a + "\n" + std::string(kMaxAddAnswerLineBytes + 1, 'x'),
+       "line 2: longer than 4096 octets"},
+  };
+  for (const auto& c : bad) {
+    auto r = parse_add_answer(c.body);
+    ASSERT_FALSE(r) << c.name;
+    EXPECT_EQ(r.error().code, ErrorCode::AnswerDidNotVerify) << c.name;
+    EXPECT_NE(r.error().detail.find(c.detail), std::string::npos)
+        << c.name << ": " << r.error().detail;
+  }
+}
+
+TEST(Upload, RetryAfter) {
+  const std::uint64_t now = 784111777;  // Sun, 06 Nov 1994 08:49:37 GMT
+  struct Case {
+    std::string value;
+    std::optional<std::uint64_t> seconds;
+  };
+  const Case cases[] = {
+      {"120", 120},
+      {" 5 ", 5},
+      {"0", 0},
+      {"99999999999999999999999", std::uint64_t{1} << 32},  // saturates
+      {"Sun, 06 Nov 1994 08:51:37 GMT", 120},               // IMF-fixdate
+      {"Sunday, 06-Nov-94 08:50:37 GMT", 60},               // RFC 850
+      {"Sun Nov  6 08:49:47 1994", 10},                     // asctime
+      {"Sat, 05 Nov 1994 08:49:37 GMT", 0},                 // the past: now
+      {"", std::nullopt},
+      {"-1", std::nullopt},
+      {"1.5", std::nullopt},
+      {"12 s", std::nullopt},
+      {"Sun, 06 Nov 1994 08:51:37 GMT trailing", std::nullopt},
+      {"Sun, 32 Nov 1994 08:51:37 GMT", std::nullopt},
+      {"tomorrow", std::nullopt},
+      {std::string(100, '1'), std::nullopt},  // longer than any real value
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(parse_retry_after(c.value, now), c.seconds) << "[" << c.value << "]";
+  }
+}
+
+TEST(Upload, ReadsTheTokenFile) {
+  const std::string dir = ::testing::TempDir();
+  auto write = [&](const std::string& name, const std::string& text, mode_t mode) {
+    const std::string path = dir + "/keydir-token-" + name;
+    std::ofstream(path, std::ios::trunc) << text;
+    ::chmod(path.c_str(), mode);
+    return path;
+  };
+  const std::string token = "0123456789abcdef0123456789ABCDEF";
+  auto ok =
+      read_token_file(write("ok", "# the operators' token\n\n  " + token + " \r\nsecond\n", 0600));
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(*ok, token);
+  auto b64 = read_token_file(write("b64", "abc+/_-.~xyz==\n", 0640));
+  ASSERT_TRUE(b64);
+  EXPECT_EQ(*b64, "abc+/_-.~xyz==");
+
+  struct Bad {
+    std::string name;
+    std::string path;
+    std::string detail;
+  };
+  const std::string open_path = write("open", token + "\n", 0644);
+  const Bad bad[] = {
+      {"readable by every user", open_path,
+       "is open to every user (mode 0644): the token lets anyone who reads it publish in the "
+       "directory; chmod 600 " +
+           open_path},
+      {"writable by every user", write("w", token + "\n", 0602), "is open to every user"},
+      {"no token", write("empty", "# nothing\n\n   \n", 0600), "holds no token"},
+      {"a space inside", write("space", "abc def\n", 0600), "a Bearer token cannot carry them"},
+      {"a control character",
+       write("ctl",
+             "abc\x01"
+             "def\n",
+             0600),
+       "a Bearer token cannot carry them"},
+      {"a folder", dir, "is not a file"},
+      {"missing", dir + "/keydir-token-missing", "cannot read the operator token file"},
+  };
+  for (const auto& c : bad) {
+    auto r = read_token_file(c.path);
+    ASSERT_FALSE(r) << c.name;
+    EXPECT_EQ(exit_code(r.error().code), kExitUsage) << c.name;
+    EXPECT_NE(r.error().detail.find(c.detail), std::string::npos)
+        << c.name << ": " << r.error().detail;
+    EXPECT_EQ(r.error().detail.find(token), std::string::npos) << c.name << ": token shown";
+  }
+}
+
+TEST(Upload, TheTokenTravelsOnlyEncryptedOrOnLoopback) {
+  for (const char* url :
+       {"https://keys.example.org", "HTTPS://keys.example.org:8443/x", "http://127.0.0.1:11371",
+        "http://127.1.2.3", "http://[::1]:8080", "http://localhost:11371", "http://LOCALHOST",
+        "http://evil.example@127.0.0.1:80"}) {
+    EXPECT_EQ(token_transport_refusal(url), std::nullopt) << url;
+  }
+  for (const char* url :
+       {"http://keys.example.org:11371", "http://192.0.2.1", "http://127.0.0.1.evil.example",
+        "http://localhost.evil.example", "http://127.0.0.1@evil.example", "http://[::2]:80",
+        "http://127.0.0.256", "http://0x7f.0.0.1"}) {
+    auto why = token_transport_refusal(url);
+    ASSERT_TRUE(why) << url;
+    EXPECT_NE(why->find("plain text"), std::string::npos) << *why;
+    EXPECT_NE(why->find("https://"), std::string::npos) << *why;
+  }
 }
 
 }  // namespace
