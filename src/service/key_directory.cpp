@@ -59,6 +59,102 @@ std::string describe(const ModeSetting& m) {
 }
 
 namespace {
+std::string domain_list(const ModeSetting& m) {
+  std::string out;
+  for (std::size_t i = 0; i < m.managed_domains.size(); ++i) {
+    out += (i ? ", " : "") + m.managed_domains[i];
+  }
+  return out;
+}
+}  // namespace
+
+namespace {
+Publication classify(std::string_view domain, bool published, bool revoked, const ModeSetting& mode,
+                     bool by_token) {
+  if (revoked) {
+    return Publication::Revoked;
+  }
+  if (mode.mode == PublishMode::Open || published) {
+    return Publication::Published;
+  }
+  if (mode.mode == PublishMode::Managed &&
+      std::find(mode.managed_domains.begin(), mode.managed_domains.end(), domain) ==
+          mode.managed_domains.end()) {
+    return Publication::OutsideDomains;
+  }
+  return mode.mode == PublishMode::Managed && by_token ? Publication::OperatorsOnly
+                                                       : Publication::AwaitsConfirmation;
+}
+}  // namespace
+
+std::string withheld_reason(Publication why, const ModeSetting& mode, bool uploads_by_token) {
+  switch (why) {
+    case Publication::Published:
+      return "";
+    case Publication::AwaitsConfirmation:
+      return "awaits its owner's confirmation by e-mail";
+    case Publication::OutsideDomains:
+      return "outside the domains this directory serves (" + domain_list(mode) + ")";
+    case Publication::OperatorsOnly:
+      return "only this directory's operators publish addresses here";
+    case Publication::Revoked:
+      return "its user ID is revoked";
+  }
+  (void)uploads_by_token;
+  return "";
+}
+
+std::string public_view_note(const ModeSetting& mode, bool uploads_by_token) {
+  switch (mode.mode) {
+    case PublishMode::Open:
+      return "";
+    case PublishMode::Verified:
+      return "only user IDs whose owners confirmed their addresses by e-mail";
+    case PublishMode::Managed:
+      return "only user IDs with addresses at " + domain_list(mode) +
+             (uploads_by_token ? " that this directory's operators published"
+                               : " that this directory's operators published or their owners "
+                                 "confirmed by e-mail");
+  }
+  return "";
+}
+
+std::string KeyDirectory::withheld_reason(Publication why) const {
+  return service::withheld_reason(why, mode_setting(), options_.managed_uploads_by_token);
+}
+
+std::string KeyDirectory::public_view_note() const {
+  return service::public_view_note(mode_setting(), options_.managed_uploads_by_token);
+}
+
+std::vector<AddressReport> KeyDirectory::address_reports(const openpgp::CertificateStates& vc,
+                                                         const std::vector<std::string>& published,
+                                                         const ModeSetting& mode) const {
+  std::vector<AddressReport> out;
+  const bool by_token = options_.managed_uploads_by_token;
+  for (const auto& st : vc.user_id_states()) {
+    if (!st.email) {
+      continue;
+    }
+    const std::string& a = st.email->address();
+    const bool published_here = std::find(published.begin(), published.end(), a) != published.end();
+    const Publication p =
+        classify(st.email->domain(), published_here, st.revocation.has_value(), mode, by_token);
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const AddressReport& r) { return r.address == a; });
+    if (it == out.end()) {
+      out.push_back(AddressReport{a, p, ""});
+    } else if (it->state == Publication::Revoked) {
+      it->state = p;  // a revoked user ID never hides the same address on a current one
+    }
+  }
+  for (auto& r : out) {
+    r.reason = service::withheld_reason(r.state, mode, by_token);
+  }
+  return out;
+}
+
+namespace {
 constexpr std::string_view kModeSetting = "mode";
 constexpr std::string_view kDomainsSetting = "managed-domains";
 constexpr std::string_view kModeChangeSetting = "mode-change";
@@ -338,6 +434,9 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
     }
   }
 
+  // Whether each address is published after the write, per certificate.
+  const ModeSetting setting = mode_setting();
+  std::vector<std::vector<AddressReport>> reports(work.size());
   std::vector<storage::Write> writes;
   std::vector<std::size_t> write_owner;
   for (std::size_t i = 0; i < work.size(); ++i) {
@@ -363,7 +462,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       // An operator's upload (Managed mode) publishes its domains' addresses.
       std::vector<std::string> newly_published;
       std::vector<std::string> published;
-      const PublishMode mode = this->mode();
+      const PublishMode mode = setting.mode;
       if (mode != PublishMode::Open) {
         KEYDIR_TRY(published, store_.published(primary));
         if (operator_upload) {
@@ -376,6 +475,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
         }
       }
       if (old && old->digest == digest && newly_published.empty()) {
+        reports[i] = address_reports(vc, published, setting);
         return std::optional<storage::Write>{};
       }
       if (old) {
@@ -385,6 +485,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
         cert_bytes = vc.to_bytes();
         digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, cert_bytes);
         if (digest == old->digest && newly_published.empty()) {
+          reports[i] = address_reports(vc, published, setting);
           return std::optional<storage::Write>{};
         }
       }
@@ -393,6 +494,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       w.record.digest = std::move(digest);
       w.record.cert = std::move(cert_bytes);
       w.record.index = mode == PublishMode::Open ? index_of(vc) : index_of(vc, &published);
+      reports[i] = address_reports(vc, published, setting);
       w.publish = std::move(newly_published);
       if (old) {
         w.record.first_seen = old->first_seen;
@@ -419,6 +521,12 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       for (auto i : write_owner) {
         results[i] = tl::unexpected(applied.error());
       }
+    }
+  }
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i]) {
+      // A certificate given twice in one batch: the report of the first.
+      results[i]->publication = reports[first_of.at(results[i]->fingerprint)];
     }
   }
   return results;
@@ -534,10 +642,15 @@ Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) 
   std::vector<Fingerprint> fprs;
   // What each upload held, before the merge adds what the store had.
   std::vector<std::vector<std::string>> addresses;
+  std::vector<std::size_t> without_address;
   for (const auto& a : accepted) {
     fprs.push_back(a.fingerprint());
     auto& held = addresses.emplace_back();
+    auto& unaddressed = without_address.emplace_back(0);
     for (const auto& st : a.user_id_states()) {
+      if (!st.email && !st.revocation && mode() != PublishMode::Open) {
+        ++unaddressed;
+      }
       if (st.email && std::find(held.begin(), held.end(), st.email->address()) == held.end()) {
         held.push_back(st.email->address());
       }
@@ -546,8 +659,27 @@ Result<UploadReport> KeyDirectory::upload(ByteView input, bool operator_upload) 
   auto results = store(std::move(accepted), std::move(stripped), operator_upload);
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i]) {
-      report.stored.push_back(std::move(*results[i]));
-      report.stored.back().addresses = std::move(addresses[i]);
+      Stored& st = report.stored.emplace_back(std::move(*results[i]));
+      st.addresses = std::move(addresses[i]);
+      // What this upload held, in its order: the stored certificate may
+      // have more, which the uploader need not know.
+      std::vector<AddressReport> held;
+      for (const auto& a : st.addresses) {
+        auto it = std::find_if(st.publication.begin(), st.publication.end(),
+                               [&](const AddressReport& r) { return r.address == a; });
+        if (it != st.publication.end()) {
+          held.push_back(*it);
+          continue;
+        }
+        // Not in the stored certificate's report (never for a consistent
+        // store): what the mode says of an unpublished address.
+        const ModeSetting m = mode_setting();
+        const Publication p = classify(a.substr(a.rfind('@') + 1), false, false, m,
+                                       options_.managed_uploads_by_token);
+        held.push_back(AddressReport{a, p, withheld_reason(p)});
+      }
+      st.publication = std::move(held);
+      st.withheld_without_address = without_address[i];
     } else {
       report.refused.push_back(Refused{fprs[i], results[i].error(), {}});
     }

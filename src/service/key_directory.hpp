@@ -36,6 +36,35 @@ using openpgp::Fingerprint;
 enum class Outcome { New, Updated, Unchanged };
 std::string_view outcome_name(Outcome o);
 
+struct ModeSetting;
+
+// Whether an address of an upload is published, and if not, why.
+//   Published           findable by address (always, in Open mode)
+//   AwaitsConfirmation  Verified, or Managed by e-mail (--managed-uploads
+//                       verify): published once its owner follows the link
+//   OutsideDomains      Managed: not at one of the managed domains; never
+//   OperatorsOnly       Managed by operator token: only an operator's
+//                       upload (or import --publish-addresses) publishes it
+//   Revoked             every user ID with the address is revoked
+enum class Publication { Published, AwaitsConfirmation, OutsideDomains, OperatorsOnly, Revoked };
+
+// Why an address is withheld, one line in the words of the mode in force
+// (`uploads_by_token`: Managed mode takes uploads from its operators only,
+// and mails nothing); "" for Published. Answers to uploads (HKP, VKS, the
+// pages) say it after the address.
+std::string withheld_reason(Publication why, const ModeSetting& mode, bool uploads_by_token);
+// What a public view of a key leaves out, one line, for the armor's Comment
+// header and the pages: "" in Open mode (nothing is left out). Never a count
+// (how many user IDs a key has beyond its published ones is its owner's
+// business).
+std::string public_view_note(const ModeSetting& mode, bool uploads_by_token);
+
+struct AddressReport {
+  std::string address;
+  Publication state = Publication::Published;
+  std::string reason;  // withheld_reason(state, ...): "" when published
+};
+
 struct Stored {
   Fingerprint fingerprint;
   Outcome outcome = Outcome::Unchanged;
@@ -44,6 +73,13 @@ struct Stored {
   // (lower case, each once): all that an answer to the upload may speak of.
   // The stored certificate may hold more, which the uploader need not know.
   std::vector<std::string> addresses{};
+  // Whether each of them is published after this upload, and why not:
+  // publication[i] is about addresses[i] (KeyDirectory::upload). From
+  // KeyDirectory::store: every address of the stored certificate.
+  std::vector<AddressReport> publication{};
+  // User IDs of this upload without an address: never published in Verified
+  // and Managed mode (0 in Open mode, where they are).
+  std::size_t withheld_without_address = 0;
 };
 
 struct Refused {
@@ -97,6 +133,10 @@ struct DirectoryOptions {
   bool allow_tombstoned = false;
   std::size_t max_upload_bytes = limits::kMaxUploadBytes;
   std::size_t max_certs_per_upload = limits::kMaxCertsPerUpload;
+  // Managed mode takes uploads from its operators only (`keydird serve
+  // --managed-uploads token`): nothing is confirmed by e-mail, so answers
+  // never say an address awaits a confirmation mail.
+  bool managed_uploads_by_token = false;
 };
 
 using Clock = std::function<std::uint64_t()>;
@@ -141,6 +181,17 @@ class KeyDirectory {
   // this mode lets be published (Managed: only the configured domains).
   std::vector<std::string> publishable_addresses(const openpgp::CertificateStates& vc) const;
   [[nodiscard]] bool verifies_addresses() const { return mode() != PublishMode::Open; }
+  // Whether addresses are confirmed by mail in the mode in force: Verified,
+  // and Managed unless its uploads are by operator token only. Confirmation
+  // and manage mails are refused when not (Verification).
+  [[nodiscard]] bool confirms_by_mail() const {
+    const PublishMode m = mode();
+    return m == PublishMode::Verified ||
+           (m == PublishMode::Managed && !options_.managed_uploads_by_token);
+  }
+  // withheld_reason and public_view_note for the mode in force.
+  [[nodiscard]] std::string withheld_reason(Publication why) const;
+  [[nodiscard]] std::string public_view_note() const;
   [[nodiscard]] PublishMode mode() const { return mode_.load(std::memory_order_acquire); }
   [[nodiscard]] ModeSetting mode_setting() const;
 
@@ -221,6 +272,11 @@ class KeyDirectory {
                     std::vector<std::unique_lock<std::mutex>>& locks);
   std::size_t stripe_of(const Fingerprint& f) const;
   std::vector<std::string> published_for_mode(std::vector<std::string> published) const;
+  // Whether each address of `vc` is published, given its published set
+  // (ignored in Open mode), under `mode`.
+  std::vector<AddressReport> address_reports(const openpgp::CertificateStates& vc,
+                                             const std::vector<std::string>& published,
+                                             const ModeSetting& mode) const;
 
   storage::KeyStore& store_;
   DirectoryOptions options_;
