@@ -59,6 +59,9 @@ bool Api::is_operator(const HttpRequest& request) const {
 }
 
 std::optional<Reply> Api::upload_limited(const HttpRequest& request) const {
+  if (request.operator_upload) {
+    return std::nullopt;  // the auth limiter counted the token (dispatch)
+  }
   if (auto wait = add_limit_->take(request.client, seconds_now())) {
     Reply r =
         text_reply(Status::kTooManyRequests, "too many uploads from your address; try again later");
@@ -108,6 +111,14 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
     }
     const HttpRequest& request = copy ? *copy : in;
     Reply r = route(request, which);
+    if (upload && !request.operator_upload && r.upload_certificates > 1) {
+      // The upload limit counts keys: the entry took one token
+      // (upload_limited), each further key of the upload is charged now,
+      // into debt if need be, so that the next upload from this address
+      // waits until it is paid back.
+      add_limit_->charge(request.client, static_cast<double>(r.upload_certificates - 1),
+                         seconds_now());
+    }
     metrics_->request(which, r.status, seconds_now() - start);
     if (request.method == "HEAD") {
       r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));

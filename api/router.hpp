@@ -32,14 +32,19 @@ struct ApiOptions {
   // Managed mode: uploads that present a token (any Authorization header),
   // per client address: tokens per minute and burst, taken before the token
   // is compared, right or wrong, so that a guesser locked out cannot tell a
-  // right guess (it gets 429 too); 0 turns the limit off. The defaults
-  // equal the upload limit's, so an operator is never held back by it first.
+  // right guess (it gets 429 too); 0 turns the limit off. An upload with a
+  // valid token is not charged to the upload limit below.
   double auth_per_minute = 30;
   double auth_burst = 10;
-  // Uploads (/pks/add) per client address: tokens per minute and burst;
-  // 0 turns the limit off.
+  // Anonymous uploads (HKP, HKPv2, VKS, the upload page) per client
+  // address, counted in keys: per minute and burst. An upload takes one at
+  // entry (429 with Retry-After when none is left) and is charged each
+  // further key it holds once parsed, into debt if need be: the next upload
+  // waits until it is paid back. 0 turns the limit off. The defaults let one
+  // person send 20 keys by gpg --send-keys (one request each) and 20 more in
+  // one keyring, back to back, and hold a flood to 30 keys a minute.
   double add_per_minute = 30;
-  double add_burst = 10;
+  double add_burst = 40;
   // The answer cache of lookups (AnswerCache: HKP, HKPv2, VKS, WKD): its
   // size in bytes (0 turns it off) and how long an answer may be kept, in
   // seconds.

@@ -169,12 +169,12 @@ Reply Hkp::get(const Search& s) const {
   r.content_type = "application/pgp-keys";
   // Verified and managed mode: say why user IDs may be missing (GnuPG 2.2
   // reports "no user ID" for a key new to it; updates of a key it has still
-  // apply). The same words on every answer, never a count: how many user
-  // IDs a key has beyond the published ones is its owner's business.
+  // apply), in the words of the mode in force (service::public_view_note).
+  // The same words on every answer, never a count: how many user IDs a key
+  // has beyond the published ones is its owner's business.
   std::vector<std::pair<std::string, std::string>> headers;
-  if (directory_.verifies_addresses()) {
-    headers.emplace_back("Comment",
-                         "only user IDs whose owners confirmed their addresses by e-mail");
+  if (std::string note = directory_.public_view_note(); !note.empty()) {
+    headers.emplace_back("Comment", std::move(note));
   }
   r.body = openpgp::armor(all, openpgp::ArmorKind::PublicKey, headers);
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");
@@ -406,9 +406,17 @@ Reply Hkp::add(const HttpRequest& request) const {
   if (!report) {
     return error_reply(report.error());
   }
+  // Per key "new|updated|unchanged FPR", then for each address this upload
+  // held "  published ADDR" or "  withheld ADDR: REASON" (addresses are
+  // normalised, reasons are one line of the server's own words).
   std::string body;
   for (const auto& s : report->stored) {
     body += std::string(service::outcome_name(s.outcome)) + " " + s.fingerprint.to_hex() + "\n";
+    for (const auto& a : s.publication) {
+      body += a.state == service::Publication::Published
+                  ? "  published " + a.address + "\n"
+                  : "  withheld " + a.address + ": " + a.reason + "\n";
+    }
     if (metrics_) {
       metrics_->upload(service::outcome_name(s.outcome));
     }
@@ -419,6 +427,7 @@ Reply Hkp::add(const HttpRequest& request) const {
     }
   }
   int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
+  const std::size_t certificates = report->stored.size() + report->refused.size();
   for (const auto& r : report->refused) {
     // A storage failure is the server's, not the key's: logged with its
     // detail, answered without it.
@@ -428,7 +437,9 @@ Reply Hkp::add(const HttpRequest& request) const {
       status = http_status(r.error.code, Surface::Upload);
     }
   }
-  return text_reply(status, body);
+  Reply r = text_reply(status, body);
+  r.upload_certificates = certificates;
+  return r;
 }
 
 }  // namespace keydir::api

@@ -67,6 +67,10 @@ struct Reply {
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // An upload's answer: how many certificates the upload held (stored and
+  // refused), for the per-key upload limit (Api::dispatch); 0 otherwise.
+  // Not sent.
+  std::size_t upload_certificates = 0;
 };
 
 // "a=1&b=%20x+y" → [("a","1"),("b"," x y")]. At most `max_params`; a

@@ -157,7 +157,8 @@ Reply Vks::upload(const HttpRequest& request) const {
   const auto& stored = report->stored.front();
   // The answer speaks of the addresses this upload held, never of the rest
   // of the stored key: those may be ones its owner chose not to publish.
-  return key_status(UploadSession::of(stored.fingerprint, stored.addresses), stored.addresses, {});
+  return key_status(UploadSession::of(stored.fingerprint, stored.addresses), stored.addresses, {},
+                    &stored.publication);
 }
 
 Reply Vks::request_verify(const HttpRequest& request) const {
@@ -214,7 +215,8 @@ Reply Vks::request_verify(const HttpRequest& request) const {
 }
 
 Reply Vks::key_status(const UploadSession& session, const std::vector<std::string>& addresses,
-                      const std::vector<std::string>& mailed) const {
+                      const std::vector<std::string>& mailed,
+                      const std::vector<service::AddressReport>* publication) const {
   const auto& fpr = session.fingerprint;
   json status = json::object();
   if (verifier()) {
@@ -251,9 +253,24 @@ Reply Vks::key_status(const UploadSession& session, const std::vector<std::strin
   for (const auto& a : mailed) {
     status[a] = std::string(service::state_name(service::AddressState::Pending));
   }
-  return json_reply(
-      Status::kOk,
-      json{{"key_fpr", fpr.to_hex()}, {"status", status}, {"token", tokens_.make(session)}});
+  json reasons = json::object();
+  if (publication) {
+    for (const auto& p : *publication) {
+      if (p.state == service::Publication::Published) {
+        continue;
+      }
+      reasons[p.address] = p.reason;
+      if (p.state == service::Publication::OutsideDomains ||
+          p.state == service::Publication::OperatorsOnly) {
+        status.erase(p.address);
+      }
+    }
+  }
+  json answer{{"key_fpr", fpr.to_hex()}, {"status", status}, {"token", tokens_.make(session)}};
+  if (!reasons.empty()) {
+    answer["reasons"] = std::move(reasons);
+  }
+  return json_reply(Status::kOk, answer);
 }
 
 }  // namespace keydir::api

@@ -38,10 +38,15 @@ class Vks {
   [[nodiscard]] Reply request_verify(const HttpRequest& request) const;
   // {"key_fpr", "status", "token"}: the states of `addresses` (which the
   // session's upload held) on the stored key, `mailed` ones as "pending",
-  // and a token for the same session.
-  [[nodiscard]] Reply key_status(const UploadSession& session,
-                                 const std::vector<std::string>& addresses,
-                                 const std::vector<std::string>& mailed) const;
+  // and a token for the same session. `publication` (an upload's answer):
+  // addresses no confirmation mail can publish (outside the managed domains;
+  // managed mode by operator token) leave "status", where "unpublished"
+  // would invite a request-verify; a non-standard "reasons" member says why
+  // each withheld address is not published.
+  [[nodiscard]] Reply key_status(
+      const UploadSession& session, const std::vector<std::string>& addresses,
+      const std::vector<std::string>& mailed,
+      const std::vector<service::AddressReport>* publication = nullptr) const;
 
   service::KeyDirectory& directory_;
   const Hkp& hkp_;

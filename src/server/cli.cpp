@@ -119,8 +119,9 @@ std::unique_ptr<Cli> make_cli() {
       ->capture_default_str();
   serve
       ->add_option("--managed-uploads", managed_uploads,
-                   "Managed mode: uploads without an operator token are refused (token) or "
-                   "go through e-mail verification (verify)")
+                   "Managed mode: uploads without an operator token are refused and nothing is "
+                   "mailed, so no --smtp-url is needed (token), or they go through e-mail "
+                   "verification (verify: needs --smtp-url and --smtp-from)")
       ->check(CLI::IsMember({"token", "verify"}))
       ->capture_default_str();
   serve->add_option("--max-results", max_results, "Most keys in one lookup answer")
@@ -153,9 +154,14 @@ std::unique_ptr<Cli> make_cli() {
   serve->add_flag("--no-query-log", no_query_log, "Leave query strings out of the access log");
   serve
       ->add_option("--add-rate", add_per_minute,
-                   "Uploads per minute and client address (0: no limit)")
+                   "Keys uploaded per minute and client address, counted in keys: an upload "
+                   "of a keyring costs one per key, uploads with an operator token nothing "
+                   "(0: no limit)")
       ->capture_default_str();
-  serve->add_option("--add-burst", add_burst, "Uploads a client may send at once")
+  serve
+      ->add_option("--add-burst", add_burst,
+                   "Keys a client may upload at once; a larger keyring is let in and the "
+                   "client waits afterwards")
       ->capture_default_str();
   serve
       ->add_option("--idle-timeout", http.idle_timeout_seconds,

@@ -33,7 +33,7 @@ struct Cli {
   bool no_query_log = false;
   std::string access_log = "-";
   double add_per_minute = 30;
-  double add_burst = 10;
+  double add_burst = 40;
   std::string wkd_policy_file;
   std::string wkd_submission;
   std::string site_name = "keydir";

@@ -594,6 +594,11 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
   return cfg;
 }
 
+bool mails_confirmations(const ServeConfig& cfg, service::PublishMode mode) {
+  return mode == service::PublishMode::Verified ||
+         (mode == service::PublishMode::Managed && !cfg.managed_uploads_need_token);
+}
+
 Result<void> apply_mode(ServeConfig& cfg, const service::ModeSetting& mode) {
   using service::PublishMode;
   if (mode.mode == PublishMode::Managed) {
@@ -609,8 +614,15 @@ Result<void> apply_mode(ServeConfig& cfg, const service::ModeSetting& mode) {
   }
   const std::string name(service::mode_name(mode.mode));
   if (mode.mode != PublishMode::Open) {
-    if (cfg.smtp.url.empty() || cfg.smtp.from.empty()) {
-      return bad("mode " + name + " mails confirmation links: set --smtp-url and --smtp-from");
+    // Managed mode by operator token mails nothing: only the modes that
+    // confirm addresses by e-mail need a relay.
+    if (mails_confirmations(cfg, mode.mode) && (cfg.smtp.url.empty() || cfg.smtp.from.empty())) {
+      return bad(mode.mode == PublishMode::Managed
+                     ? "mode managed with --managed-uploads verify mails confirmation links: set "
+                       "--smtp-url and --smtp-from (or --managed-uploads token, which mails "
+                       "nothing)"
+                     : "mode " + name +
+                           " mails confirmation links: set --smtp-url and --smtp-from");
     }
     if (mode.mode == PublishMode::Managed && cfg.wkd_domains.empty()) {
       return bad("--mode managed serves the organization's domains: set --wkd-domain");

@@ -75,7 +75,7 @@ struct ServeConfig {
   std::uint64_t answer_cache_bytes = 0;
   std::uint64_t answer_cache_ttl = 60;
   double add_per_minute = 30;
-  double add_burst = 10;
+  double add_burst = 40;
   double auth_per_minute = 30;
   double auth_burst = 10;
   std::string site_name;
@@ -107,8 +107,14 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
 
 // The checks that need the mode the store settled on (`mode`): a managed
 // store's domains (an empty --wkd-domain takes them; other domains are
-// refused), a relay for verified and managed mode, an operator token for
+// refused), a relay for the modes that mail (mails_confirmations), an operator token for
 // managed uploads by token, peering only in open mode. Errors: BadQuery.
 Result<void> apply_mode(ServeConfig& config, const service::ModeSetting& mode);
+
+// Whether `mode` mails confirmation links under this configuration (and so
+// needs --smtp-url and --smtp-from): verified, and managed with
+// --managed-uploads verify. Managed with --managed-uploads token mails
+// nothing.
+bool mails_confirmations(const ServeConfig& config, service::PublishMode mode);
 
 }  // namespace keydir::server

@@ -73,7 +73,6 @@ int run_serve(Cli& c) {
     std::cerr << "keydird serve: " << ok.error().detail << "\n";
     return kExitUsage;
   }
-  const std::string mode_text(keydir::service::mode_name(mode.mode));
   const auto& wkd_domains = cfg.wkd_domains;
   const auto& smtp = cfg.smtp;
   const auto& operator_tokens = cfg.operator_tokens;
@@ -81,6 +80,7 @@ int run_serve(Cli& c) {
   keydir::service::DirectoryOptions directory_options;
   directory_options.mode = mode.mode;
   directory_options.managed_domains = mode.managed_domains;
+  directory_options.managed_uploads_by_token = cfg.managed_uploads_need_token;
   directory_options.policy.keep_third_party_certifications = cfg.keep_third_party;
   directory_options.policy.keep_user_attributes = cfg.keep_attributes;
   directory_options.policy.accept_sha1_self_signatures = !cfg.refuse_sha1;
@@ -194,11 +194,23 @@ int run_serve(Cli& c) {
       spdlog::warn(
           "publishing mode open: anyone can publish any address with any key "
           "(use --mode verified on a public server)");
+    } else if (mode.mode == keydir::service::PublishMode::Verified) {
+      spdlog::info(
+          "publishing mode verified: an address is published once its owner confirms it; "
+          "links go out through {} and point to {}",
+          smtp.url, public_url);
+    } else if (cfg.managed_uploads_need_token) {
+      spdlog::info(
+          "publishing mode {}: only operators upload (Authorization: Bearer TOKEN); their "
+          "uploads publish the addresses of these domains at once, never others; nothing is "
+          "mailed",
+          keydir::service::describe(mode));
     } else {
       spdlog::info(
-          "publishing mode {}: an address is published once its owner confirms it; "
-          "links go out through {} and point to {}",
-          mode_text, smtp.url, public_url);
+          "publishing mode {}: an operator's upload (Authorization: Bearer TOKEN) publishes the "
+          "addresses of these domains at once, anyone else's once the owner of the address "
+          "confirms it; never others; links go out through {} and point to {}",
+          keydir::service::describe(mode), smtp.url, public_url);
     }
     spdlog::info("{} HTTP worker threads", http.threads);
     std::unique_ptr<keydir::server::ReconPeer> recon;
@@ -232,7 +244,7 @@ int run_serve(Cli& c) {
                       "it peers (SKS reconciliation needs open mode): restart it without "
                       "--recon-listen and --peer");
         }
-        if (smtp.url.empty() || smtp.from.empty()) {
+        if (mails_confirmations(cfg, m.mode) && (smtp.url.empty() || smtp.from.empty())) {
           return fail(ErrorCode::UnsupportedOperation,
                       "it has no mail relay for confirmation links: stop it, change the mode, "
                       "start it with --smtp-url and --smtp-from");

@@ -423,7 +423,7 @@ TEST_F(ServeConfigTest, DefaultsWithoutAFile) {
   EXPECT_EQ(r->row_cache_bytes, 256ULL << 20);
   EXPECT_EQ(r->answer_cache_bytes, 64ULL << 20);
   EXPECT_EQ(r->add_per_minute, 30);
-  EXPECT_EQ(r->add_burst, 10);
+  EXPECT_EQ(r->add_burst, 40);
   EXPECT_EQ(r->verify_token_seconds, 24U * 3600);
   EXPECT_EQ(r->public_url, "http://127.0.0.1:0");
   EXPECT_FALSE(r->requested_mode);
@@ -577,6 +577,34 @@ TEST_F(ServeConfigTest, TheStoresModeDecidesWhatElseIsNeeded) {
   r = apply_mode(*peers, ModeSetting{PublishMode::Verified, {}});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().detail.find("needs --mode open"), std::string::npos);
+}
+
+TEST_F(ServeConfigTest, ManagedModeByTokenNeedsNoRelay) {
+  using service::ModeSetting;
+  using service::PublishMode;
+  const ModeSetting managed{PublishMode::Managed, {"example.org"}};
+  // --managed-uploads token (the default) mails nothing: no --smtp-*.
+  auto token = load("operator-token = [\"@TOKEN@\"]\n", {});
+  ASSERT_TRUE(token) << token.error().detail;
+  EXPECT_FALSE(mails_confirmations(*token, PublishMode::Managed));
+  EXPECT_TRUE(mails_confirmations(*token, PublishMode::Verified));
+  EXPECT_FALSE(mails_confirmations(*token, PublishMode::Open));
+  auto ok = apply_mode(*token, managed);
+  EXPECT_TRUE(ok) << ok.error().detail;
+  // Verified mode still does.
+  auto verified = apply_mode(*token, ModeSetting{PublishMode::Verified, {}});
+  ASSERT_FALSE(verified);
+  EXPECT_EQ(verified.error().detail,
+            "mode verified mails confirmation links: set --smtp-url and --smtp-from");
+  // --managed-uploads verify mails confirmation links.
+  auto verify = load("operator-token = [\"@TOKEN@\"]\nmanaged-uploads = \"verify\"\n", {});
+  ASSERT_TRUE(verify) << verify.error().detail;
+  EXPECT_TRUE(mails_confirmations(*verify, PublishMode::Managed));
+  auto r = apply_mode(*verify, managed);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().detail,
+            "mode managed with --managed-uploads verify mails confirmation links: set --smtp-url "
+            "and --smtp-from (or --managed-uploads token, which mails nothing)");
 }
 
 }  // namespace
