@@ -138,7 +138,7 @@ Result<std::string> Verification::issue(VerifyToken::Kind kind, const Fingerprin
 
 Result<void> Verification::request(const Fingerprint& fpr, const std::vector<std::string>& emails,
                                    const std::string& client) {
-  if (!directory_.confirms_by_mail()) {
+  if (!emails.empty() && !directory_.confirms_by_mail()) {
     return not_by_mail();
   }
   KEYDIR_TRY(auto summary, directory_.stored_summary(fpr));
