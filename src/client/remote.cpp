@@ -815,7 +815,10 @@ int upload_batches(const ClientOptions& o, const UploadOptions& uo, const std::v
   bool told_unauthorized = false;
   std::vector<std::string> to_confirm;  // files with addresses that await confirmation
   for (std::size_t b = 0; b < batches.size(); ++b) {
-    const auto [lo, hi] = batches[b];
+    // Named copies, not a structured binding: clang before 16 (the fuzz
+    // build) cannot capture a binding in the lambdas below.
+    const std::size_t lo = batches[b].first;
+    const std::size_t hi = batches[b].second;
     Bytes ring;
     for (std::size_t i = lo; i < hi; ++i) {
       append(ring, keys[i].cert);

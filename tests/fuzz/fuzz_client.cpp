@@ -10,6 +10,8 @@
 //   6  the same by a subkey's key ID with --subkey
 //   7  a WKD answer (a fetch by address)
 //   8  text shown on the terminal (printable)
+//   9  a /pks/add answer (keydir upload's per-key report)
+//   10 a Retry-After value (keydir upload's waits)
 // Beyond crashes, sanitizer reports and hangs, it traps when a printout
 // holds a raw control character (or the index's JSON printout a non-ASCII
 // octet), or when a check accepts what it must not
@@ -67,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) {
     return 0;
   }
-  const int which = data[0] % 9;
+  const int which = data[0] % 11;
   std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (which) {
     case 0: {
@@ -129,6 +131,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             certs->front().cert->primary.fingerprint != *q.fingerprint) {
           __builtin_trap();
         }
+      }
+      break;
+    }
+    case 9: {
+      // Bounded: never more keys than two batches, each key's fingerprint
+      // hex or "-", each outcome one of the four words.
+      auto a = parse_add_answer(body);
+      if (!a) {
+        break;
+      }
+      if (a->keys.size() > 2 * kMaxBatchCerts || a->other.size() > kMaxAddAnswerOther) {
+        __builtin_trap();
+      }
+      for (const auto& k : a->keys) {
+        if (k.outcome != "new" && k.outcome != "updated" && k.outcome != "unchanged" &&
+            k.outcome != "refused") {
+          __builtin_trap();
+        }
+        if (k.fpr != "-" && k.fpr.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
+          __builtin_trap();
+        }
+      }
+      break;
+    }
+    case 10: {
+      // Seconds saturate; a date in the past is 0; nothing throws.
+      auto wait = parse_retry_after(body, kNow);
+      if (wait && *wait > (std::uint64_t{1} << 32) &&
+          body.find_first_not_of("0123456789") == std::string_view::npos) {
+        __builtin_trap();
       }
       break;
     }
