@@ -205,7 +205,11 @@ check "carol follows her link" 200 "$(http_status "$U$link" -X POST)"
 list --match carol >"$T/o"
 check "  carol@$D is published now, with a time" "published 1" \
   "$(awk 'NR>1{print $2}' "$T/o") $(awk 'NR>1{print $7}' "$T/o" | grep -c T)"
-check "  the link does not publish twice" 410 "$(http_status "$U$link" -X POST)"
+curl -s -X POST "$U$link" >"$T/again.html"
+check "  followed again, it says the address is already published (and since when)" 1 \
+  "$(grep -c "carol@$D is already published with the key ${FPR[carol]} since 20" "$T/again.html" || true)"
+list --state pending >"$T/o"
+check "  nothing is pending any more" 0 "$(rows "$T/o")"
 list --limit 10000 >"$T/all.txt"
 list --format csv --limit 10000 >"$T/all.csv"
 

@@ -67,6 +67,9 @@ check "the link's page (GET) does not publish" "200 404" \
   "$(code "$LINK") $(code "$U/vks/v1/by-email/multi@keydir.test")"
 check "confirming (POST) publishes" 200 "$(code -X POST "$LINK")"
 check "the link works once" 410 "$(code -X POST "$LINK")"
+# Opened again, a used link says what it did (issue #20), whatever the status.
+check "the used link, opened again, says the address is already published, since when" 1 \
+  "$(curl -s "$LINK" | grep -c 'multi@keydir.test is already published with the key .* since 20' || true)"
 check "verified: HKP by e-mail" 200 "$(code "$U/pks/lookup?op=get&search=multi@keydir.test")"
 check "verified: VKS by-email" 200 "$(code "$U/vks/v1/by-email/multi%40keydir.test")"
 check "verified: WKD" 200 "$(code -H 'Host: keydir.test' "$U/.well-known/openpgpkey/hu/$MHASH")"
@@ -87,6 +90,10 @@ MLINK=$(last_link multi@keydir.test)
 check "manage link in the mail" 1 "$(echo "$MLINK" | grep -c "/manage/")"
 check "manage: unpublish" 200 "$(code --data 'address=multi@keydir.test' "$MLINK")"
 check "unpublished: by e-mail 404" 404 "$(code "$U/vks/v1/by-email/multi@keydir.test")"
+check "the used link now says the address is no longer published" 1 \
+  "$(curl -s "$LINK" | grep -c 'is no longer published' || true)"
+code -X POST "$LINK" >/dev/null
+check "the used link does not publish it again" 404 "$(code "$U/vks/v1/by-email/multi@keydir.test")"
 check "manage link lists nothing left" 0 "$(curl -s "$MLINK" | grep -c 'value="multi@keydir.test"' || true)"
 check "manage for an unknown address says the same" 200 "$(code --data 'email=nobody@keydir.test' "$U/manage")"
 
