@@ -120,7 +120,8 @@ inline constexpr std::string_view kCard =
     R"HTML(<dt>Can</dt><dd>{{can}}</dd>)HTML"
     R"HTML(<dt>Download</dt><dd><a href="/pks/lookup?op=get&amp;options=mr&amp;search=0x{{hex}}")HTML"
     R"HTML( download="{{hex}}.asc">{{hex}}.asc</a></dd>)HTML"
-    R"HTML(<dt>Details</dt><dd><a href="/key/{{hex}}">Key page</a></dd></dl>)HTML"
+    R"HTML({{^on_key_page}}<dt>Details</dt><dd><a href="/key/{{hex}}">Key page</a></dd>)HTML"
+    R"HTML({{/on_key_page}}</dl>)HTML"
     R"HTML(<h4>User IDs</h4><ul class="uids">)HTML"
     R"HTML({{#uids}}<li>{{text}}{{#primary}}<span class="tag">primary</span>{{/primary}})HTML"
     R"HTML({{#revoked}}<span class="tag bad">revoked</span>{{/revoked}}</li>{{/uids}})HTML"
@@ -168,6 +169,10 @@ inline constexpr std::string_view kUpload =
     R"HTML(<a href="/key/{{hex}}"><code>{{grouped}}</code></a>)HTML"
     R"HTML({{#has_stripped}} — left out: {{stripped_count}} part(s) ({{stripped_component}}: )HTML"
     R"HTML({{stripped_reason}}{{#more_stripped}}, …{{/more_stripped}}){{/has_stripped}})HTML"
+    R"HTML({{#publication}}<br><code>{{address}}</code>: {{#published}})HTML"
+    R"HTML(published{{/published}}{{^published}}withheld — {{reason}}{{/published}}{{/publication}})HTML"
+    R"HTML({{#without_address}}<br>User IDs without an e-mail address ({{without_address_count}}))HTML"
+    R"HTML( are not published in this directory&#39;s mode.{{/without_address}})HTML"
     R"HTML(</li>{{/stored}}</ul>)HTML"
     R"HTML({{#states}}{{>address_states}}{{/states}})HTML"
     R"HTML(<ul>{{#refused}}<li class="notice error">Refused)HTML"
@@ -179,6 +184,13 @@ inline constexpr std::string_view kVerifyAsk =
     R"HTML(<h2>Publish your address</h2><p>Publish <strong>{{email}}</strong> with the )HTML"
     R"HTML(OpenPGP key <code>{{grouped}}</code>? Anyone will then find this key by that )HTML"
     R"HTML(address.</p><form method="post"><button type="submit">Publish</button></form>)HTML";
+
+// A used confirmation link opened again: what it did and whether that still
+// holds (`text`, from service::describe), the key's page (`hex`).
+inline constexpr std::string_view kUsedLink =
+    R"HTML(<h2>{{page_title}}</h2><p class="notice" role="status">{{text}}</p>)HTML"
+    R"HTML(<p><a href="/key/{{hex}}">The key&#39;s page</a>{{#has_manage}} · )HTML"
+    R"HTML(<a href="/manage">Manage your key</a>{{/has_manage}}</p>)HTML";
 
 // A confirmation link followed (POST).
 inline constexpr std::string_view kVerifyDone =

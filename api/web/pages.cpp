@@ -17,7 +17,7 @@ constexpr std::string_view kCss =
     R"CSS(:root{--fg:#1b1b1b;--muted:#4a4a4a;--bg:#fff;--line:#c8c8c8;--accent:#0b57a4;--bad:#a8071a;--badbg:#fff1f0;--warn:#7a4d00;--warnbg:#fff7e0;--ok:#135200}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header,main,footer{max-width:60rem;margin:0 auto;padding:0 1rem}main,footer{overflow-wrap:anywhere}header{display:flex;flex-wrap:wrap;align-items:baseline;gap:1rem;border-bottom:1px solid var(--line)}
-header h1{font-size:1.4rem;margin:.6rem 0}header h1 a{color:var(--fg);text-decoration:none}nav a{margin-right:1rem}a{color:var(--accent)}
+header h1{font-size:1.4rem;margin:.6rem 0}header h1 a{color:var(--fg);text-decoration:none}nav{display:flex;flex-wrap:wrap;gap:.1rem 1rem}nav a{white-space:nowrap}a{color:var(--accent)}
 footer{color:var(--muted);font-size:.9rem;border-top:1px solid var(--line);margin-top:2rem;padding-top:.5rem}
 label{display:block;font-weight:600;margin:.8rem 0 .3rem}label.inline{display:inline;font-weight:400}form.inline{display:inline}form.inline button{margin:0 0 0 .5rem;padding:.1rem .6rem}fieldset{border:1px solid var(--line);border-radius:6px;margin:1rem 0}fieldset ul{list-style:none;padding-left:0}input[type=search],textarea{width:100%;padding:.5rem;font:inherit;border:1px solid #767676;border-radius:4px}
 textarea{font-family:ui-monospace,monospace;font-size:.85rem}button{margin-top:.6rem;padding:.5rem 1.2rem;font:inherit;color:#fff;background:var(--accent);border:0;border-radius:4px;cursor:pointer}
@@ -456,13 +456,13 @@ std::string Pages::mode_text() const {
 }
 
 std::string Pages::withheld_note() const {
-  if (directory_.mode() == service::PublishMode::Managed) {
-    return "This directory shows only the user IDs whose addresses at " +
-           join(directory_.mode_setting().managed_domains, ", ") +
-           " are published; any other user IDs of a key are withheld.";
+  if (directory_.mode() == service::PublishMode::Verified) {
+    return "This directory shows only the user IDs whose addresses their owners have confirmed "
+           "by e-mail. Any other user IDs of a key are withheld.";
   }
-  return "This directory shows only the user IDs whose addresses their owners have confirmed "
-         "by e-mail; any other user IDs of a key are withheld.";
+  // The words of the armor's Comment header (service::public_view_note).
+  return "This directory shows " + directory_.public_view_note() +
+         ". Any other user IDs of a key are withheld.";
 }
 
 web::View Pages::address_states(const service::Stored& stored) const {
@@ -563,7 +563,8 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
   if (request.method != "POST") {
     auto t = verifier()->peek(token, storage::VerifyToken::Kind::Verify);
     if (!t) {
-      return message_page(Status::kGone, "Link not valid", t.error().detail, true);
+      return used_link(token).value_or(
+          message_page(Status::kGone, "Link not valid", t.error().detail, true));
     }
     return html_reply(Status::kOk,
                       page("Publish your address", web::templates::kVerifyAsk,
@@ -574,7 +575,8 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
   auto t = verifier()->confirm(token);
   if (!t) {
     if (t.error().code == ErrorCode::TokenInvalid) {
-      return message_page(Status::kGone, "Link not valid", t.error().detail, true);
+      return used_link(token).value_or(
+          message_page(Status::kGone, "Link not valid", t.error().detail, true));
     }
     Reply r = error_reply(t.error());
     return message_page(r.status, "Publish your address", r.body, true);
@@ -584,6 +586,19 @@ Reply Pages::verify(const HttpRequest& request, std::string_view token) const {
       Status::kOk,
       page("Published", web::templates::kVerifyDone,
            web::View().text("email", t->email).text("hex", hex).text("grouped", grouped_hex(hex))));
+}
+
+std::optional<Reply> Pages::used_link(std::string_view token) const {
+  auto used = verifier()->used_link(token);
+  if (!used) {
+    return std::nullopt;
+  }
+  return html_reply(Status::kOk,
+                    page(used->still_published() ? "Already published" : "No longer published",
+                         web::templates::kUsedLink,
+                         web::View()
+                             .text("text", service::describe(*used))
+                             .text("hex", used->fingerprint.to_hex())));
 }
 
 Reply Pages::manage(const HttpRequest& request) const {
@@ -740,7 +755,7 @@ web::View Pages::certificate_card(const openpgp::CertificateStates& vc,
   const bool expired = vc.expired(now);
   const std::string hex = c.primary.fingerprint.to_hex();
   web::View card;
-  card.flag("revoked", revoked).flag("expired", !revoked && expired);
+  card.flag("on_key_page", false).flag("revoked", revoked).flag("expired", !revoked && expired);
   if (revoked) {
     card.text("revoked_on", utc_date(ps.revocation->created))
         .flag("has_reason", !ps.revocation->reason.empty())
@@ -904,7 +919,7 @@ Reply Pages::upload(const HttpRequest& request) const {
     web::View item;
     // In Verified and Managed mode the key is stored and its addresses wait
     // (their states are listed below it): "Published" would not be true.
-    const bool verifies = verifier() != nullptr;
+    const bool verifies = directory_.verifies_addresses();
     item.text("outcome",
               s.outcome == service::Outcome::New ? (verifies ? "Stored: " : "Published: ")
               : s.outcome == service::Outcome::Updated
@@ -919,6 +934,20 @@ Reply Pages::upload(const HttpRequest& request) const {
           .text("stripped_reason", s.stripped.front().reason)
           .flag("more_stripped", s.stripped.size() > 1);
     }
+    // What became of each address (without the confirmation form: managed
+    // mode by operator token, where nothing is mailed).
+    std::vector<web::View> publication;
+    if (verifies && !verifier()) {
+      for (const auto& a : s.publication) {
+        publication.push_back(web::View()
+                                  .text("address", a.address)
+                                  .flag("published", a.state == service::Publication::Published)
+                                  .text("reason", a.reason));
+      }
+    }
+    item.list("publication", publication)
+        .flag("without_address", verifies && s.withheld_without_address > 0)
+        .text("without_address_count", std::to_string(s.withheld_without_address));
     stored.push_back(std::move(item));
     if (verifier()) {
       states.push_back(address_states(s));
@@ -1027,12 +1056,14 @@ Reply Pages::key_page(const HttpRequest& request, std::string_view id) const {
     }
   }
   const auto urls = site_urls(request, options_.tls);
-  return html_reply(Status::kOk, page("Key " + grouped_hex(primary), web::templates::kKeyPage,
-                                      web::View()
-                                          .object("key", certificate_card(*vc, published))
-                                          .text("hex", primary)
-                                          .text("hkp", urls.hkp)
-                                          .text("base", urls.base)));
+  return html_reply(
+      Status::kOk,
+      page("Key " + grouped_hex(primary), web::templates::kKeyPage,
+           web::View()
+               .object("key", certificate_card(*vc, published).flag("on_key_page", true))
+               .text("hex", primary)
+               .text("hkp", urls.hkp)
+               .text("base", urls.base)));
 }
 
 Reply Pages::policy() const {

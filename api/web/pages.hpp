@@ -71,6 +71,10 @@ class Pages {
   [[nodiscard]] Reply verify(const HttpRequest& request, std::string_view token) const;
   [[nodiscard]] Reply manage(const HttpRequest& request) const;
   [[nodiscard]] Reply manage_key(const HttpRequest& request, std::string_view token) const;
+  // A used confirmation link opened again: the page that says what it did
+  // (already published since when, or no longer published); nullopt when
+  // the token is not a used link (unknown, expired, mistyped).
+  [[nodiscard]] std::optional<Reply> used_link(std::string_view token) const;
   [[nodiscard]] Reply key_page(const HttpRequest& request, std::string_view id) const;
   [[nodiscard]] Reply policy() const;
   [[nodiscard]] Reply api_page() const;
@@ -101,10 +105,11 @@ class Pages {
   service::KeyDirectory& directory_;
   PagesOptions options_;
   const UploadTokens& tokens_;
-  // Verification is live only while the directory's mode verifies
-  // addresses (the mode can change while serving: keydird admin set-mode).
+  // Verification is live only while the directory's mode confirms
+  // addresses by mail (the mode can change while serving: keydird admin
+  // set-mode; managed mode by operator token mails nothing).
   [[nodiscard]] service::Verification* verifier() const {
-    return directory_.verifies_addresses() ? verification_ : nullptr;
+    return directory_.confirms_by_mail() ? verification_ : nullptr;
   }
   service::Verification* verification_;
 };

@@ -264,7 +264,7 @@ try {
     check("the web finds it by fingerprint", (await page.locator("article.cert").count()) === 1,
           await page.locator("main").innerText());
     check("withheld user IDs: a truthful note",
-          (await page.locator("article.cert .notice").innerText()).includes("confirmed by e-mail"));
+          (await page.locator("article.cert .notice").innerText()).includes("their owners have confirmed by e-mail"));
     const kid = await context.request.get(base + "/key/" + fpr.slice(24), { maxRedirects: 0 });
     check("by key ID: to its page", kid.status() === 302 && kid.headers()["location"] === `/key/${fpr}`);
     await page.goto(base + "/");
@@ -315,6 +315,8 @@ try {
       check(`${path}: no upload form for outsiders`, (await page.locator('form[action="/upload"]').count()) === 0);
       check(`${path}: whom to ask`, text.includes(`ask the operator: ${contact}`), text.slice(0, 300));
     }
+    check("no /manage link: nothing is mailed in this mode",
+          (await page.locator('a[href="/manage"]').count()) === 0);
     await page.goto(base + "/about");
     check("/about: no gpg --send-keys for outsiders", !(await page.locator("main").innerText()).includes("--send-keys"));
     for (const [name, path, status] of [

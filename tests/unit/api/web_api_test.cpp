@@ -356,7 +356,8 @@ TEST(WebTemplates, RefusesUnescapedTagsAndUnknownPartials) {
        {t::kLayout,      t::kSearchForm,    t::kMessage,       t::kErrorNotice, t::kHome,
         t::kCard,        t::kSearch,        t::kAddressStates, t::kUpload,      t::kVerifyAsk,
         t::kVerifyDone,  t::kManage,        t::kManageKey,     t::kAbout,       t::kErrorPage,
-        t::kManagedNote, t::kUploadsClosed, t::kKeyPage,       t::kPolicy,      t::kApi}) {
+        t::kManagedNote, t::kUploadsClosed, t::kKeyPage,       t::kPolicy,      t::kApi,
+        t::kUsedLink}) {
     EXPECT_EQ(web::template_error(page, partials), "") << page.substr(0, 60);
   }
 }
@@ -515,6 +516,16 @@ TEST(Pages, EscapeHostileAddressesInVerifiedMode) {
   ASSERT_EQ(done.status, 200) << done.body;
   EXPECT_NE(done.body.find("<p class=\"notice\">" + esc + " is now published"), std::string::npos);
   no_raw(done);
+  // Opened again (or the button pressed twice): what it did, not "not valid".
+  for (const Reply& again : {env.get("/verify/" + vt), env.post("/verify/" + vt, "")}) {
+    EXPECT_EQ(again.status, 200) << again.body;
+    EXPECT_NE(again.body.find("<title>Already published"), std::string::npos) << again.body;
+    EXPECT_NE(again.body.find(esc + " is already published with the key "), std::string::npos);
+    EXPECT_NE(again.body.find(" since "), std::string::npos);
+    no_raw(again);
+  }
+  // A link that never was: still 410.
+  EXPECT_EQ(env.get("/verify/" + std::string(43, 'A')).status, 410);
 
   // Manage: the request for a link, and the manage page.
   Reply m_bad = env.post("/manage", "email=" + form_encode(markup));
@@ -873,7 +884,9 @@ TEST(Pages, VerifiedModeFindsAKeyWithoutPublishedAddressByFingerprintAndKeyId) {
   Reply k = env.get("/key/" + fpr);
   ASSERT_EQ(k.status, 200) << k.body;
   EXPECT_EQ(k.body.find("multi@keydir.test"), std::string::npos);
-  EXPECT_NE(k.body.find("their owners have confirmed by e-mail"), std::string::npos);
+  EXPECT_NE(k.body.find("their owners have confirmed by e-mail. Any other user IDs of a key are "
+                        "withheld."),
+            std::string::npos);
   EXPECT_NE(k.body.find("<li>(none)</li>"), std::string::npos);
   Reply s = env.api->dispatch(
       testing::get_request("/search", "keydir.test", {{"q", fpr}}, "192.0.2.7", "GET"));
