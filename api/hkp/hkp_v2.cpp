@@ -259,7 +259,10 @@ Reply HkpV2::upload(const HttpRequest& request) const {
       status = Status::kServiceUnavailable;  // the server's failure, not the key's
     }
   }
-  return json_reply(status, j);
+  Reply r = json_reply(status, j);
+  // The upload limit counts keys (Api::dispatch charges the further ones).
+  r.upload_certificates = report->stored.size() + report->refused.size();
+  return r;
 }
 
 }  // namespace keydir::api

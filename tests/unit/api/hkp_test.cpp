@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "api/router.hpp"
+#include "openpgp/armor.hpp"
 #include "requests.hpp"
 #include "storage/memory_key_store.hpp"
 #include "test_data.hpp"
@@ -355,6 +358,66 @@ TEST(ErrorReplies, StatusTableAndNoInternalsLeak) {
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(r.body.find("sst"), std::string::npos);
   EXPECT_EQ(error_reply(Error{ErrorCode::StorageIo, "disk full"}).status, 503);
+}
+
+// application/x-www-form-urlencoded: everything but unreserved characters
+// as %XX.
+std::string form_encode_for_test(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// The upload limit counts keys: an upload of a keyring takes one token to be
+// let in and is charged the further keys once stored, so the next upload from
+// that address waits. Both HKP upload paths; another client is not held.
+TEST(UploadLimit, AKeyringIsChargedPerKeyOnBothHkpPaths) {
+  const char* const files[] = {"gpg-ed25519.asc", "gpg-nistp256.asc", "gpg-multi.asc"};
+  std::string armored;
+  Bytes binary;
+  for (const char* f : files) {
+    const Bytes a = test::fixture(f);
+    armored.append(a.begin(), a.end());
+    auto blocks = openpgp::dearmor(
+        std::string_view(reinterpret_cast<const char*>(a.data()), a.size()), 1 << 20);
+    ASSERT_TRUE(blocks.has_value()) << f;
+    binary.insert(binary.end(), blocks->front().data.begin(), blocks->front().data.end());
+  }
+  for (const std::string path : {"/pks/add", "/pks/v2/certs"}) {
+    SCOPED_TRACE(path);
+    storage::MemoryKeyStore store;
+    service::KeyDirectory directory(store, service::DirectoryOptions{}, [] { return test::kNow; });
+    ApiOptions o;
+    o.add_per_minute = 0.001;  // no refill during the test
+    o.add_burst = 3;
+    o.token_secret = std::string(32, 'k');
+    Api api(directory, o);
+    auto post = [&](const std::string& client) {
+      return path == "/pks/add"
+                 ? api.dispatch(testing::post_request(path, "application/x-www-form-urlencoded",
+                                                      "keytext=" + form_encode_for_test(armored),
+                                                      client))
+                 : api.dispatch(testing::post_request(path, "application/pgp-keys",
+                                                      std::string(binary.begin(), binary.end()),
+                                                      client));
+    };
+    Reply first = post("192.0.2.7");
+    ASSERT_EQ(first.status, Status::kOk) << first.body;
+    EXPECT_EQ(first.upload_certificates, 3U);
+    // 3 tokens: one to enter, two charged after: the bucket is empty.
+    Reply second = post("192.0.2.7");
+    EXPECT_EQ(second.status, Status::kTooManyRequests) << second.body;
+    EXPECT_FALSE(testing::header(second, "Retry-After").empty());
+    EXPECT_EQ(post("192.0.2.8").status, Status::kOk);
+  }
 }
 
 }  // namespace
