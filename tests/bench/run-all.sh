@@ -3,7 +3,8 @@
 # $OUT, default /tmp/keydir-bench-report.md): the machine and date, the core's
 # verification rates, import against Debian's sks, HKP load against the nginx
 # ceiling and sks on the same corpus, uploads against sks, WKD/VKS load, and
-# the soak.   tests/bench/run-all.sh [BUILD_DIR] [CORPUS_DIR]
+# the upload limits against real use and a flood, and the soak.
+#   tests/bench/run-all.sh [BUILD_DIR] [CORPUS_DIR]
 # Needs ../shared/bench (make-corpus.sh, hkp-load.sh, hkp-upload.sh, sks-up.sh,
 # ceiling-up.sh) and, as root, installs sks, nginx and hyperfine if missing.
 # About 25 minutes on 2 cores (SOAK=300; SOAK=0 skips the soak).
@@ -94,6 +95,12 @@ bash "$HERE/wkd_vks_load.sh" "http://127.0.0.1:$port" "$CORPUS" debian.org | tai
 # processes: each server is stopped here.)
 kill "$WPID"
 wait "$WPID" 2>/dev/null || true
+echo
+echo "Upload limits, default settings (\`upload_limits.sh\`, 30 s floods):"
+echo
+echo '```'
+bash "$HERE/upload_limits.sh" "$B" 30
+echo '```'
 echo
 if [ "${SOAK:-300}" != 0 ]; then
   echo "| soak | lookups | uploads | memory |"
