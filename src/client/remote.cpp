@@ -54,12 +54,13 @@ std::string first_line(std::string_view s) {
   return line.size() > 200 ? line.substr(0, 200) + "…" : line;
 }
 
-// A network failure: message and exit code 3 (2 for a URL libcurl refuses).
-int network_error(std::ostream& err, const std::string& what, const net::HttpResult& r) {
+// Why a request failed, in words: the kind of failure and libcurl's message
+// (which may quote what the server sent, a redirect's host: printable).
+std::string failure_of(const net::HttpResult& r) {
   const char* kind = "network error";
   switch (r.error) {
     case net::NetError::Dns:
-      kind = "name lookup failed";
+      kind = "no such host (name lookup failed)";
       break;
     case net::NetError::Connect:
       kind = "cannot connect";
@@ -79,8 +80,12 @@ int network_error(std::ostream& err, const std::string& what, const net::HttpRes
     default:
       break;
   }
-  // libcurl's message may quote what the server sent (a redirect's host).
-  err << "keydir: " << what << ": " << kind << ": " << printable(r.message, 300) << "\n";
+  return std::string(kind) + ": " + printable(r.message, 300);
+}
+
+// A network failure: message and exit code 3 (2 for a URL libcurl refuses).
+int network_error(std::ostream& err, const std::string& what, const net::HttpResult& r) {
+  err << "keydir: " << what << ": " << failure_of(r) << "\n";
   return exit_code(r.error);
 }
 
@@ -306,34 +311,6 @@ std::pair<std::string, std::string> wkd_urls(const openpgp::Email& email, bool e
 }
 
 namespace {
-
-// Why a request failed, in words: the kind of failure and libcurl's message.
-std::string failure_of(const net::HttpResult& r) {
-  const char* kind = "network error";
-  switch (r.error) {
-    case net::NetError::Dns:
-      kind = "no such host (name lookup failed)";
-      break;
-    case net::NetError::Connect:
-      kind = "cannot connect";
-      break;
-    case net::NetError::Timeout:
-      kind = "timed out";
-      break;
-    case net::NetError::Tls:
-      kind = "TLS failed";
-      break;
-    case net::NetError::TooLarge:
-      kind = "answer too large";
-      break;
-    case net::NetError::Usage:
-      kind = "bad URL";
-      break;
-    default:
-      break;
-  }
-  return std::string(kind) + ": " + printable(r.message, 300);
-}
 
 // "keydir: trying URL (N s)" on `err` once a request has taken a second,
 // then each second, from a timer thread, until the request ends. On a
