@@ -138,8 +138,12 @@ Reply Vks::upload(const HttpRequest& request) const {
   if (!binary) {
     return json_error(http_status(binary.error().code, Surface::Vks), binary.error().detail);
   }
+  // One key per request (Hagrid's rule, and the upload limit's: Api::dispatch
+  // charges keys only where the answer counts them). Three or more keys fail
+  // the parse itself (more than max_certs): a keyring too, never "one key".
   auto certs = openpgp::parse_certificates(*binary, {.max_packet_bytes = 0, .max_certs = 2});
-  if (certs && certs->size() > 1) {
+  if ((certs && certs->size() > 1) ||
+      (!certs && certs.error().code == ErrorCode::TooManyComponents)) {
     return json_error(Status::kBadRequest, "upload one key at a time");
   }
   auto report = directory_.upload(as_bytes(keytext), request.operator_upload);

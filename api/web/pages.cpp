@@ -962,10 +962,14 @@ Reply Pages::upload(const HttpRequest& request) const {
             .text("reason", public_reason(r.error)));
   }
   int status = report->stored.empty() ? Status::kUnprocessable : Status::kOk;
-  return html_reply(
+  Reply r = html_reply(
       status,
       page("Upload", web::templates::kUpload,
            web::View().list("stored", stored).list("states", states).list("refused", refused)));
+  // The page takes a keyring as /pks/add does: the upload limit counts its
+  // keys (Api::dispatch charges the further ones).
+  r.upload_certificates = report->stored.size() + report->refused.size();
+  return r;
 }
 
 Reply Pages::about(const HttpRequest& request) const {

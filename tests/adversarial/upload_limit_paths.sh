@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Issue #20 review: the anonymous upload limit counts keys on every upload
+# path, not only /pks/add and /pks/v2/certs.
+#   upload_limit_paths.sh BUILD_DIR DATA_DIR TOOLS_DIR
+# 1. The upload page (POST /upload) takes a keyring too: a 200-key keyring
+#    sent there is charged its keys, so the next upload from that address
+#    waits (429), while another address is free.
+# 2. VKS takes one key per request: a keyring of 3 keys (or 200) is refused
+#    (400 "upload one key at a time") and none of its keys is stored; before
+#    the fix a keyring of 3 or more slipped past the check (the parse with
+#    max_certs 2 failed, and the failure was taken for "one key") and every
+#    key was stored for one token of the limit.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+"$TOOLS/gen_certs" --count 1601 --seed 2021 --out "$T/k201.pgp" >/dev/null
+python3 - "$T/k201.pgp" "$T" <<'EOF'
+import base64, json, sys
+data = open(sys.argv[1], 'rb').read()
+out = sys.argv[2]
+certs, i, start = [], 0, 0
+while i < len(data):
+    b = data[i]
+    if b & 0x40:
+        tag = b & 0x3f; l0 = data[i + 1]
+        if l0 < 192: hl, ln = 2, l0
+        elif l0 < 224: hl, ln = 3, ((l0 - 192) << 8) + data[i + 2] + 192
+        else: hl, ln = 6, int.from_bytes(data[i + 2:i + 6], 'big')
+    else:
+        tag = (b >> 2) & 0xf; lt = b & 3
+        n = {0: 1, 1: 2, 2: 4}[lt]
+        hl, ln = 1 + n, int.from_bytes(data[i + 1:i + 1 + n], 'big')
+    if tag == 6 and i != start:
+        certs.append(data[start:i]); start = i
+    i += hl + ln
+certs.append(data[start:])
+assert len(certs) == 1601, len(certs)
+for j in range(8):
+    open(out + '/part%d.pgp' % j, 'wb').write(b''.join(certs[201 + j * 200:201 + (j + 1) * 200]))
+def crc24(d):
+    crc = 0xB704CE
+    for x in d:
+        crc ^= x << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000: crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+def armor(d):
+    b = base64.b64encode(d).decode()
+    lines = [b[j:j + 64] for j in range(0, len(b), 64)]
+    c = base64.b64encode(crc24(d).to_bytes(3, 'big')).decode()
+    return ('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n' + '\n'.join(lines) + '\n=' + c +
+            '\n-----END PGP PUBLIC KEY BLOCK-----\n')
+open(out + '/k200.pgp', 'wb').write(b''.join(certs[:200]))
+open(out + '/k1.pgp', 'wb').write(certs[200])
+json.dump({'keytext': armor(b''.join(certs[:3]))}, open(out + '/vks3.json', 'w'))
+json.dump({'keytext': armor(b''.join(certs[:200]))}, open(out + '/vks200.json', 'w'))
+EOF
+# --- 1. The upload page is charged per key ------------------------------------
+attack "a 200-key keyring through the upload page (POST /upload), then one more upload"
+start_keydird page --access-log off
+code=$(curl -s -o "$T/page.html" -w '%{http_code}' --data-urlencode "keytext@$T/k200.pgp" "$U/upload")
+check "the upload page takes the keyring" 200 "$code"
+check "the answer lists 200 keys" 200 "$(grep -o '/key/[0-9A-F]\{40\}' "$T/page.html" | sort -u | wc -l)"
+code=$(curl -s -D "$T/next.h" -o /dev/null -w '%{http_code}' --data-urlencode "keytext@$T/k1.pgp" "$U/pks/add")
+answered "the next /pks/add" "$code Retry-After $(sed -n 's/^Retry-After: \([0-9]*\).*/\1/Ip' "$T/next.h")"
+check "the next upload from that address waits: 429 (the page's 200 keys were charged)" 429 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-urlencode "keytext@$T/k1.pgp" "$U/upload")
+check "the upload page itself waits too: 429" 429 "$code"
+check "another client (127.0.0.2) is not held by that debt" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 --data-urlencode "keytext@$T/k1.pgp" "$U/pks/add")"
+stop_keydird
+
+# --- 2. VKS: one key per request, always --------------------------------------
+attack "VKS upload of a keyring of 3 keys, then of 200 keys"
+start_keydird vks --access-log off
+for n in 3 200; do
+  code=$(curl -s -o "$T/vks$n.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "@$T/vks$n.json" "$U/vks/v1/upload")
+  answered "VKS upload of $n keys" "$code $(cat "$T/vks$n.out")"
+  check "VKS refuses a keyring of $n keys: 400" 400 "$code"
+  check "VKS says why ($n keys)" "upload one key at a time" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error"))' "$T/vks$n.out")"
+done
+stored=$(curl -s "$U/pks/lookup?op=stats&options=mr" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["certificates"])')
+answered "stats after the refused keyrings" "$stored"
+check "no key of the refused keyrings is stored" 0 "$stored"
+check "the refused keyrings cost one upload each: /pks/add still takes a key" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --data-urlencode "keytext@$T/k1.pgp" "$U/pks/add")"
+stop_keydird
+finish
