@@ -62,13 +62,35 @@ std::optional<Reply> Api::upload_limited(const HttpRequest& request) const {
   if (request.operator_upload) {
     return std::nullopt;  // the auth limiter counted the token (dispatch)
   }
+  if (!add_limit_->enabled()) {
+    return std::nullopt;
+  }
+  {
+    std::lock_guard lock(uploading_mu_);
+    if (uploading_.contains(request.client)) {
+      Reply r = text_reply(Status::kTooManyRequests,
+                           "an upload from your address is still in progress; send the next one "
+                           "when it is answered");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    uploading_.emplace(request.client, &request);
+  }
   if (auto wait = add_limit_->take(request.client, seconds_now())) {
+    end_upload(request);
     Reply r =
         text_reply(Status::kTooManyRequests, "too many uploads from your address; try again later");
     r.headers.emplace_back("Retry-After", std::to_string(*wait));
     return r;
   }
   return std::nullopt;
+}
+
+void Api::end_upload(const HttpRequest& request) const {
+  std::lock_guard lock(uploading_mu_);
+  if (auto it = uploading_.find(request.client); it != uploading_.end() && it->second == &request) {
+    uploading_.erase(it);
+  }
 }
 
 Reply Api::dispatch(const HttpRequest& in) const noexcept {
@@ -110,6 +132,19 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
       }
     }
     const HttpRequest& request = copy ? *copy : in;
+    // The upload this request let in (upload_limited: every anonymous
+    // upload, VKS request-verify too) ends with its answer, or with an
+    // exception.
+    struct EndUpload {
+      const Api& api;
+      const HttpRequest& request;
+      bool on;
+      ~EndUpload() {
+        if (on) {
+          api.end_upload(request);
+        }
+      }
+    } end_upload_guard{*this, request, request.method == "POST"};
     Reply r = route(request, which);
     if (upload && !request.operator_upload && r.upload_certificates > 1) {
       // The upload limit counts keys: the entry took one token

@@ -3,6 +3,9 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "api/hkp/hkp.hpp"
 #include "api/hkp/hkp_v2.hpp"
@@ -64,6 +67,8 @@ class Api {
   Reply route(const HttpRequest& request, Metrics::Route& which) const;
   // The per-client upload bucket: a 429 reply when it is empty.
   std::optional<Reply> upload_limited(const HttpRequest& request) const;
+  // The anonymous upload `request` let in by upload_limited is answered.
+  void end_upload(const HttpRequest& request) const;
   // A GET or HEAD lookup through the answer cache: `make` answers a miss;
   // answers that say found (200), not found (404) or deleted (410) are kept.
   // `by_host`: the answer depends on the Host header (WKD's direct method).
@@ -73,6 +78,13 @@ class Api {
   std::unique_ptr<keydir::RateLimiter> add_limit_;
   std::unique_ptr<keydir::RateLimiter> auth_limit_;
   std::unique_ptr<AnswerCache> cache_;  // null when off
+  // Anonymous uploads in progress: client address -> the request (one each).
+  // Concurrent keyrings from one address would each take their entry token
+  // before any is charged its keys (dispatch): as many as there are worker
+  // threads would get in. upload_limited lets one in at a time, dispatch
+  // lets it go once answered.
+  mutable std::mutex uploading_mu_;
+  mutable std::unordered_map<std::string, const HttpRequest*> uploading_;
   // Managed mode: whether the request carries a valid operator token;
   // compared in constant time.
   bool is_operator(const HttpRequest& request) const;
