@@ -78,7 +78,10 @@ std::optional<std::uint32_t> RateLimiter::take(const std::string& key, double no
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
   } else {
-    wait = static_cast<std::uint32_t>(std::ceil((1.0 - b.tokens) / per_second_));
+    // A debt at a slow rate may be more seconds than a Retry-After holds:
+    // the most it can say (a double beyond uint32 would not convert).
+    const double seconds = std::ceil((1.0 - b.tokens) / per_second_);
+    wait = seconds < 4294967295.0 ? static_cast<std::uint32_t>(seconds) : 4294967295u;
   }
   b.by_full = by_full_.emplace(b.at + (burst_ - b.tokens) / per_second_, &it->first);
   return wait;

@@ -152,6 +152,16 @@ TEST(RateLimiter, ChargedClientIsNotForgottenFirst) {
   EXPECT_TRUE(r.take("debtor", 3)) << "the debtor was forgotten and came back full";
 }
 
+TEST(RateLimiter, HugeDebtWaitIsTheLargestRetryAfter) {
+  RateLimiter r(0.0001, 1);  // one key in 600 000 s
+  ASSERT_FALSE(r.take("a", 0));
+  r.charge("a", 1e9, 0);  // 6e14 s: beyond what a uint32 holds
+  auto wait = r.take("a", 0);
+  ASSERT_TRUE(wait);
+  EXPECT_EQ(*wait, 4294967295u);
+  EXPECT_TRUE(r.take("a", 4294967295.0)) << "the debt is still owed";
+}
+
 TEST(RateLimiter, DisabledChargesNothing) {
   RateLimiter r(0, 1);
   r.charge("a", 100, 0);
