@@ -189,7 +189,8 @@ inline constexpr std::string_view kVerifyAsk =
 // holds (`text`, from service::describe), the key's page (`hex`).
 inline constexpr std::string_view kUsedLink =
     R"HTML(<h2>{{page_title}}</h2><p class="notice" role="status">{{text}}</p>)HTML"
-    R"HTML(<p><a href="/key/{{hex}}">The key&#39;s page</a>{{#has_manage}} · )HTML"
+    R"HTML(<p>{{#has_key}}<a href="/key/{{hex}}">The key&#39;s page</a>{{/has_key}})HTML"
+    R"HTML({{#has_manage}}{{#has_key}} · {{/has_key}})HTML"
     R"HTML(<a href="/manage">Manage your key</a>{{/has_manage}}</p>)HTML";
 
 // A confirmation link followed (POST).

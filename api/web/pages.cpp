@@ -593,12 +593,15 @@ std::optional<Reply> Pages::used_link(std::string_view token) const {
   if (!used) {
     return std::nullopt;
   }
-  return html_reply(Status::kOk,
-                    page(used->still_published() ? "Already published" : "No longer published",
-                         web::templates::kUsedLink,
-                         web::View()
-                             .text("text", service::describe(*used))
-                             .text("hex", used->fingerprint.to_hex())));
+  return html_reply(
+      Status::kOk,
+      page(used->still_published() ? "Already published" : "No longer published",
+           web::templates::kUsedLink,
+           web::View()
+               .text("text", service::describe(*used))
+               // No longer published: not which key it was.
+               .flag("has_key", used->still_published())
+               .text("hex", used->still_published() ? used->fingerprint.to_hex() : std::string())));
 }
 
 Reply Pages::manage(const HttpRequest& request) const {

@@ -102,8 +102,11 @@ std::string describe(const UsedLink& link) {
     return link.email + " is already published with the key " + link.fingerprint.to_hex() +
            " since " + utc_timestamp(*link.published_since) + ".";
   }
-  return link.email + " was published with the key " + link.fingerprint.to_hex() + " on " +
-         utc_timestamp(link.used_at) + " and is no longer published.";
+  // Neither the address nor the key: its owner took the address off, and
+  // whoever holds the link (a mail scanner's log, a forwarded mail) learns
+  // no more than that the link was used.
+  return "The address this link published on " + utc_timestamp(link.used_at) +
+         " is no longer published.";
 }
 
 namespace {

@@ -554,6 +554,15 @@ TEST(Pages, EscapeHostileAddressesInVerifiedMode) {
       << off.body;
   EXPECT_NE(off.body.find("<li>none</li>"), std::string::npos);
   no_raw(off);
+  // The used link opened again after that: it says so, and neither the
+  // address nor the key the owner took it off (whoever holds the link).
+  Reply gone = env.get("/verify/" + vt);
+  EXPECT_EQ(gone.status, 200) << gone.body;
+  EXPECT_NE(gone.body.find("<title>No longer published"), std::string::npos) << gone.body;
+  EXPECT_NE(gone.body.find("is no longer published"), std::string::npos) << gone.body;
+  EXPECT_EQ(gone.body.find(esc), std::string::npos) << gone.body;
+  EXPECT_EQ(gone.body.find("/key/"), std::string::npos) << gone.body;
+  no_raw(gone);
 }
 
 }  // namespace

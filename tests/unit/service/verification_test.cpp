@@ -175,6 +175,9 @@ TEST(Verification, UsedLinkSaysWhatItDidAndStaysUsed) {
   ASSERT_TRUE(used);
   EXPECT_FALSE(used->still_published());
   EXPECT_NE(describe(*used).find("is no longer published"), std::string::npos);
+  // Neither the address nor the key its owner took it off.
+  EXPECT_EQ(describe(*used).find("multi@keydir.test"), std::string::npos) << describe(*used);
+  EXPECT_EQ(describe(*used).find(kMulti.to_hex()), std::string::npos) << describe(*used);
   auto again = env.verification->confirm(token);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::TokenInvalid);
