@@ -197,6 +197,11 @@ check "admin roster --format json over an existing file" 0 \
 check "  mode 0600, the file replaced" "600 $TOTAL" \
   "$(stat -c %a "$T/r.json") $(jq_ "$T/r.json" "len(d['rows'])")"
 check "  no temporary file left" 0 "$(find "$T" -maxdepth 1 -name '.roster.*' | wc -l)"
+echo victim >"$T/victim"
+ln -s "$T/victim" "$T/r3.csv"
+check "admin roster --out over a planted symlink" 0 "$(rc "$K" admin roster --data "$T/s" --out "$T/r3.csv")"
+check "  the symlink is replaced by the roster, never followed" "file victim" \
+  "$([ -L "$T/r3.csv" ] && echo link || echo file) $(cat "$T/victim")"
 
 attack "9. a used confirmation link"
 mail=$(grep -l "^To: carol@$D" "$T"/mail/new/* | head -n 1)
