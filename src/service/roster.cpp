@@ -174,7 +174,7 @@ std::string shown_text(std::string_view s) {
   char buf[16];
   for (std::size_t i = 0; i < s.size();) {
     auto [cp, len] = decode(s, i);
-    if (cp < 0 || cp < 0x20 || cp == 0x7f) {
+    if (cp < 0x20 || cp == 0x7f) {  // invalid UTF-8 decodes as negative
       std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(s[i]));
       out += buf;
     } else if (escaped_code_point(cp)) {
