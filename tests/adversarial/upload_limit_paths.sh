@@ -18,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-"$TOOLS/gen_certs" --count 1601 --seed 2021 --out "$T/k201.pgp" >/dev/null
+"$TOOLS/gen_certs" --count 1801 --seed 2021 --out "$T/k201.pgp" >/dev/null
 python3 - "$T/k201.pgp" "$T" <<'EOF'
 import base64, json, sys
 data = open(sys.argv[1], 'rb').read()
@@ -39,8 +39,9 @@ while i < len(data):
         certs.append(data[start:i]); start = i
     i += hl + ln
 certs.append(data[start:])
-assert len(certs) == 1601, len(certs)
+assert len(certs) == 1801, len(certs)  # 200 + 1 + 8 parts of 200
 for j in range(8):
+    assert len(certs[201 + j * 200:201 + (j + 1) * 200]) == 200, j
     open(out + '/part%d.pgp' % j, 'wb').write(b''.join(certs[201 + j * 200:201 + (j + 1) * 200]))
 def crc24(d):
     crc = 0xB704CE
@@ -106,6 +107,9 @@ for j in 0 1 2 3 4 5 6 7; do
 done
 for p in "${pids[@]}"; do wait "$p" || true; done
 answered "answers" "$(cat "$T"/conc?.code | sort | uniq -c | tr -s ' ')"
+for j in 0 1 2 3 4 5 6 7; do
+  case "$(cat "$T/conc$j.code")" in 200 | 429) ;; *) answered "keyring $j" "$(head -c 300 "$T/conc$j.out")" ;; esac
+done
 stored=$(curl -s "$U/pks/lookup?op=stats&options=mr" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["certificates"])')
 answered "keys stored" "$stored"
