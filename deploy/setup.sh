@@ -11,6 +11,8 @@ PACKAGES=(
   libidn2-dev libunistring-dev  # IDNA2008 domains, NFC of e-mail addresses
   libkainjow-mustache-dev  # the web pages' templates (escape by default)
   pandoc  # the /api page, made from docs/api.md at build time
+  help2man  # the man pages keydird(8) and keydir(1), from --help at build time
+  debhelper dpkg-dev lintian mmdebstrap  # the Debian packages and their test (tests/package)
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   gnupg gpg-wks-client sq curl wrk openssl iproute2
