@@ -18,6 +18,7 @@ PACKAGES=(
   gnupg gpg-wks-client sq curl wrk openssl iproute2
   chromium nodejs npm python3-aiosmtpd python3-idna nginx-light
   sks  # the peer of the SKS reconciliation interop test (never started as a service)
+  docker.io docker-compose  # the container test (tests/container) starts its own dockerd
   # Hockeypuck 2.3, the peer of the Hockeypuck interop test, is built from
   # source with Go 1.23 (bookworm-backports: added below) and keeps its keys
   # in PostgreSQL (the test runs a private cluster).
