@@ -15,7 +15,7 @@ double seconds_now() {
 
 Api::Api(service::KeyDirectory& directory, ApiOptions options)
     : directory_(directory),
-      metrics_(std::make_unique<Metrics>()),
+      metrics_(std::make_unique<Metrics>(options.version, options.git_describe)),
       add_limit_(std::make_unique<keydir::RateLimiter>(options.add_per_minute, options.add_burst)),
       auth_limit_(
           std::make_unique<keydir::RateLimiter>(options.auth_per_minute, options.auth_burst)),
@@ -34,6 +34,7 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
           [&options] {
             PagesOptions p = options.pages;
             p.managed_uploads_need_token = options.managed_uploads_need_token;
+            p.version = options.version;
             return p;
           }(),
           upload_tokens_, options.verification),

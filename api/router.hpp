@@ -53,6 +53,10 @@ struct ApiOptions {
   // seconds.
   std::size_t answer_cache_bytes = std::size_t{64} << 20;
   std::uint64_t answer_cache_ttl = 60;
+  // The build (keydir::version(), git_describe()): /metrics' keydir_build_info
+  // and the pages' footer. Empty: not shown.
+  std::string version;
+  std::string git_describe;
   // More Prometheus text appended to /metrics (the recon peer's counters).
   std::function<std::string()> extra_metrics;
 };

@@ -3,7 +3,7 @@
 //
 // Why: a lookup of a key asked for often (a popular key, `gpg --refresh-keys`
 // of a keyring) is then answered from memory, whatever the store's size: no
-// index read, no certificate read, no armoring. Measured in the README
+// index read, no certificate read, no armoring. Measured in docs/performance.md
 // ("Answer cache").
 //
 // Correctness: an entry is tagged with the store's write generation

@@ -54,6 +54,12 @@ std::array<std::uint64_t, 4> Metrics::uploads() const {
 
 std::string Metrics::render(std::uint64_t certificates) const {
   std::string out;
+  if (!version_.empty()) {
+    // Label values: the build writes them from [A-Za-z0-9._+~-] only.
+    out += "# HELP keydir_build_info The version keydird was built from (value 1).\n";
+    out += "# TYPE keydir_build_info gauge\n";
+    out += "keydir_build_info{version=\"" + version_ + "\",git=\"" + git_describe_ + "\"} 1\n";
+  }
   out += "# HELP keydir_http_requests_total HTTP requests by route and status class.\n";
   out += "# TYPE keydir_http_requests_total counter\n";
   for (std::size_t r = 0; r < kRouteCount; ++r) {

@@ -36,7 +36,8 @@ inline constexpr std::string_view kLayout =
     R"HTML(Keys are checked before they are stored; this server does not vouch for who owns )HTML"
     R"HTML(them.</p>{{#has_contact}}<p>Run by {{contact}}.</p>{{/has_contact}})HTML"
     R"HTML(<p><a href="/about">About</a> · <a href="/api">API</a> · )HTML"
-    R"HTML(<a href="/policy">Privacy and usage policy</a></p></footer></body></html>)HTML"
+    R"HTML(<a href="/policy">Privacy and usage policy</a>{{#has_version}} · keydir )HTML"
+    R"HTML({{version}}{{/has_version}}</p></footer></body></html>)HTML"
     "\n";
 
 // `query`: the search box's value; `search_label`: what can be searched

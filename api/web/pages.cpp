@@ -335,6 +335,8 @@ std::string Pages::page(std::string_view title, std::string_view body, web::View
       .flag("has_manage", verifier() != nullptr)
       .flag("has_contact", !options_.contact.empty())
       .text("contact", options_.contact)
+      .flag("has_version", !options_.version.empty())
+      .text("version", options_.version)
       .flag("uploads", takes_uploads())
       .flag("verifies", !open)
       .flag("open", open)

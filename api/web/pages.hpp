@@ -41,6 +41,8 @@ struct PagesOptions {
   // pages then show who to ask instead of an upload form. Set by Api from
   // ApiOptions::managed_uploads_need_token.
   bool managed_uploads_need_token = true;
+  // The software's version, in the footer (set by Api from ApiOptions).
+  std::string version;
 };
 
 class Pages {

@@ -1,4 +1,4 @@
-// Exit codes of every keydir command (README "keydir", docs/client.md), and
+// Exit codes of every keydir command (docs/client.md, "Exit codes"), and
 // the one table that derives an exit code from an error.
 #pragma once
 

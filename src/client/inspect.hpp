@@ -22,7 +22,7 @@ struct InspectReport {
 
 InspectReport inspect(ByteView input, const openpgp::Policy& policy, std::uint64_t now);
 
-// The JSON document (README "keydir inspect --json"): one object per certificate.
+// The JSON document (docs/client.md): one object per certificate.
 nlohmann::json to_json(const InspectReport& report, std::uint64_t now);
 void print_text(std::ostream& out, const InspectReport& report, std::uint64_t now);
 

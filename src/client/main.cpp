@@ -7,6 +7,7 @@
 
 #include "client/commands.hpp"
 #include "client/exit_codes.hpp"
+#include "common/version.hpp"
 #include "net/init.hpp"
 
 namespace {
@@ -14,6 +15,8 @@ namespace {
 int run(int argc, char** argv) {
   CLI::App app{"keydir — publish, find and check OpenPGP keys"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", keydir::version_line("keydir"),
+                       "Print the version (and git describe) and exit");
   app.footer(
       "Exit codes: 0 ok; 1 not found (inspect: refused); 2 usage; 3 network, TLS or a 5xx;\n"
       "4 the answer failed validation; 5 the server refused; 6 the server answered another key\n"

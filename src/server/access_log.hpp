@@ -4,7 +4,7 @@
 // flusher thread empties every buffer each second, so a line is on disk
 // within a second either way.
 //
-// Measured (README, issue #4): spdlog's file logger, one mutex for all
+// Measured (docs/performance.md): spdlog's file logger, one mutex for all
 // worker threads, cost 14% of the miss rate with 4 threads.
 #pragma once
 

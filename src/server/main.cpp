@@ -12,6 +12,7 @@
 // it themselves (server/offline.cpp); the same code runs either way (cmd.hpp).
 #include <iostream>
 
+#include "common/version.hpp"
 #include "net/init.hpp"
 #include "server/cli.hpp"
 #include "server/cmd.hpp"
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   keydir::net::global_init();
   auto cli = make_cli();
   Cli& c = *cli;
+  c.app.set_version_flag("--version", keydir::version_line("keydird"),
+                         "Print the version (and git describe) and exit");
   try {
     c.app.parse(argc, argv);
     // Secrets given on the command line: parsed, now hidden from ps.

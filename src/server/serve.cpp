@@ -17,6 +17,7 @@
 
 #include "api/router.hpp"
 #include "common/port.hpp"
+#include "common/version.hpp"
 #include "server/admin_socket.hpp"
 #include "server/commands.hpp"
 #include "server/config.hpp"
@@ -166,6 +167,8 @@ int run_serve(Cli& c) {
     api_options.pages.wkd_domains = wkd_domains;
     api_options.pages.max_results = cfg.max_results;
     api_options.pages.contact = cfg.contact;
+    api_options.version = std::string(keydir::version());
+    api_options.git_describe = std::string(keydir::git_describe());
     api_options.pages.policy_text = cfg.policy_text;
     api_options.add_per_minute = cfg.add_per_minute;
     api_options.add_burst = cfg.add_burst;
@@ -212,7 +215,7 @@ int run_serve(Cli& c) {
           "confirms it; never others; links go out through {} and point to {}",
           keydir::service::describe(mode), smtp.url, public_url);
     }
-    spdlog::info("{} HTTP worker threads", http.threads);
+    spdlog::info("{}; {} HTTP worker threads", keydir::version_line("keydird"), http.threads);
     std::unique_ptr<keydir::server::ReconPeer> recon;
     if (peering) {
       if (!cfg.recon_http_port_given) {

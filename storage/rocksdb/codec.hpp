@@ -1,7 +1,7 @@
 // The RocksDB store's on-disk encodings (internal to storage/rocksdb, not part
 // of the KeyStore interface): its column families, the keys and values of
 // each, and the index entries a certificate's IndexSet puts in them. The
-// layout is described in the README, "Storage layout"; changing anything here
+// layout is described in docs/architecture.md, "The key store"; changing anything here
 // changes the format of existing data folders.
 #pragma once
 

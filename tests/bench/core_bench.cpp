@@ -1,6 +1,6 @@
 // Core benchmarks (one core): signature verification per algorithm and
 // backend, and whole-certificate validation (dearmor + parse + verify +
-// canonicalize) per fixture. Run: build/core_bench  (README: figures).
+// canonicalize) per fixture. Run: build/core_bench  (figures: docs/performance.md).
 #include <benchmark/benchmark.h>
 
 #include "common/limits.hpp"

@@ -3,7 +3,7 @@
 // percentiles by fingerprint, key ID and e-mail.
 //   KEYDIR_BENCH_DATA=/path/to/data build/store_bench
 // The data folder is made by `keydird import` (tests/bench/store_bench.sh).
-// Block cache: 2 GiB, enough for 1M certificates (README: figures).
+// Block cache: 2 GiB, enough for 1M certificates (figures: docs/performance.md).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>

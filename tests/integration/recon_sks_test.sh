@@ -4,7 +4,7 @@
 # key uploaded to either side later reaches the other. The keys come from
 # gen_certs (no third-party certifications), so both servers store them
 # alike and their key hashes agree: peers that strip differently never
-# converge (see README, issue #9).
+# converge (see docs/peering.md).
 #   recon_sks_test.sh BUILD_DIR
 set -euo pipefail
 B=$(cd "$1" && pwd)

@@ -9,7 +9,7 @@ std::string_view backend_name(Backend b) {
 }
 
 // Chosen by tests/bench/crypto_bench (verifications per second, one core, this
-// project's machine; the README has the table):
+// project's machine; docs/performance.md has the table):
 //   RSA-2048/4096, DSA, ECDSA (NIST and brainpool): OpenSSL is faster (for
 //   ECDSA by a factor of about 40).
 //   Ed25519 (legacy and native): Crypto++ is faster.

@@ -2,7 +2,7 @@
 // with two backends: Crypto++ (the project default) and OpenSSL's libcrypto.
 //
 // Which backend serves which algorithm is decided by measurement
-// (tests/bench/crypto_bench.cpp, figures in the README) and fixed in
+// (tests/bench/crypto_bench.cpp, figures in docs/performance.md) and fixed in
 // default_backend(). Both backends implement exactly the same checks; the unit
 // tests run every fixture through both.
 //

@@ -508,7 +508,7 @@ constexpr ExitRow kExitTable[] = {
 };
 
 TEST(ExitCodes, TheDocumentedNumbers) {
-  // README "Exit codes" and docs/client.md print these numbers.
+  // docs/client.md ("Exit codes") prints these numbers.
   EXPECT_EQ(kExitOk, 0);
   EXPECT_EQ(kExitNotFound, 1);
   EXPECT_EQ(kExitRefused, 1);

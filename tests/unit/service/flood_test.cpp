@@ -2,7 +2,7 @@
 // signatures, one with 10,000 user IDs, one of 50 MB. Each is answered with a
 // clear refusal or stripped, within bounded time and memory, on both entry
 // points (an upload, and the bulk importer's larger limits). The bounds are
-// limits.hpp's; the times are printed (README "Hostile input").
+// limits.hpp's; the times are printed (docs/security.md, "Hostile input and faults").
 #include <gtest/gtest.h>
 
 #include <chrono>
