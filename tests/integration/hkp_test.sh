@@ -170,6 +170,14 @@ check "metrics: lookups counted" 1 "$(grep -cE '^keydir_http_requests_total\{rou
 check "metrics: uploads by outcome" 1 "$(grep -cE '^keydir_uploads_total\{outcome="new"\} [1-9]' "$T/metrics")"
 check "metrics: histogram" 1 "$(grep -cE '^keydir_http_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' "$T/metrics")"
 check "metrics: certificates" 1 "$(grep -cE '^keydir_certificates [1-9]' "$T/metrics")"
+# The version: one line from each program, the same in /metrics and the pages.
+V=$("$B/keydird" --version)
+check "keydird --version: one line, program and version" 1 \
+  "$(grep -cE '^keydird [0-9]+\.[0-9]+\.[0-9]+( \([A-Za-z0-9._+~-]+\))?$' <<<"$V")"
+check "keydir --version: the same version" "${V/keydird/keydir}" "$("$B/keydir" --version)"
+VER=$(cut -d' ' -f2 <<<"$V")
+check "metrics: keydir_build_info" 1 "$(grep -cE "^keydir_build_info\{version=\"$VER\",git=\"[^\"]*\"\} 1$" "$T/metrics")"
+check "pages: the version in the footer" 1 "$(curl -s "$U/about" | grep -c "keydir $VER</p></footer>")"
 check "metrics: answer cache hits" 1 \
   "$(grep -cE '^keydir_answer_cache_lookups_total\{result="hit"\} [1-9]' "$T/metrics")"
 
