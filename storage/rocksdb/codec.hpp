@@ -17,7 +17,7 @@
 
 namespace keydir::storage::rocks {
 
-constexpr std::string_view kSchema = "1";
+// The schema version (meta "schema") and its migrations: schema.hpp.
 constexpr std::uint8_t kRecordFormat = 1;
 
 enum Cf : std::size_t {

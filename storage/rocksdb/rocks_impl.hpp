@@ -39,6 +39,7 @@ struct RocksKeyStore::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   rocksdb::WriteOptions write_options;
   std::string dir;
+  std::optional<SchemaMigration> migration;  // what open() did, if anything
   std::mutex write_mutex;
   std::uint64_t last_seq = 0;  // guarded by write_mutex
   // After a failed write (disk full, read-only file system) RocksDB must not

@@ -1,7 +1,14 @@
 #include "storage/rocksdb/rocks_key_store.hpp"
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -19,11 +26,63 @@
 #include "storage/rocksdb/merge_operators.hpp"
 #include "storage/rocksdb/recon_tree.hpp"
 #include "storage/rocksdb/rocks_impl.hpp"
-#include "storage/rocksdb/stderr_logger.hpp"
+#include "storage/rocksdb/rocks_logger.hpp"
+#include "storage/rocksdb/schema.hpp"
 
 namespace keydir::storage {
 
 using namespace rocks;  // the encodings (codec.hpp)
+
+int rocks_schema_version() {
+  return kSchemaCurrent;
+}
+
+std::string describe(const SchemaMigration& m, const std::string& dir) {
+  char took[32];
+  std::snprintf(took, sizeof took, "%.2f", m.seconds);
+  std::string line = "migrated the store in " + dir + " from schema " + std::to_string(m.from) +
+                     " to " + std::to_string(m.to) + " in " + took + " s";
+  if (!m.changed.empty()) {
+    line += " (" + m.changed + ")";
+  }
+  return line + "; the store as it was: " + m.backup + " (" +
+         std::to_string((m.backup_bytes + 1023) / 1024) +
+         " KiB, its tables hard links; restore: use it as --data with the keydird that wrote it)";
+}
+
+namespace {
+
+// The user that owns `path` ("uid N" when it has no name).
+std::string owner_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return "";
+  }
+  if (const passwd* pw = ::getpwuid(st.st_uid)) {
+    return pw->pw_name;
+  }
+  return "uid " + std::to_string(st.st_uid);
+}
+
+// The file RocksDB could not write, from its status ("... while open a file
+// for lock: DIR/LOCK: Permission denied"): DIR/LOCK; `dir` when it names none.
+std::string denied_path(const std::string& status, const std::string& dir) {
+  const auto end = status.find(": Permission denied");
+  if (end == std::string::npos) {
+    return dir;
+  }
+  const auto start = status.rfind(": ", end - 1);
+  return start == std::string::npos ? dir : status.substr(start + 2, end - start - 2);
+}
+
+// The command that migrates the store in `dir`, and who must run it.
+std::string migrate_command(const std::string& dir) {
+  std::string who = owner_of(dir);
+  return "run `keydird migrate --data " + dir + "` as the user that owns " + dir +
+         (who.empty() ? "" : " (" + who + ")") + "; it takes a backup first";
+}
+
+}  // namespace
 
 RocksKeyStore::RocksKeyStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RocksKeyStore::~RocksKeyStore() = default;
@@ -34,10 +93,9 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  // RocksDB's own LOG file is replaced by standard error, warnings and worse
-  // only: on a full disk its file logger aborts the process (an assertion in
-  // Debian's build), and the LOG files pile up otherwise.
-  db_options.info_log = std::make_shared<StderrLogger>();
+  // RocksDB's own LOG file is replaced by keydird's log at debug level
+  // (rocks_logger.hpp).
+  db_options.info_log = std::make_shared<SpdlogLogger>();
   db_options.bytes_per_sync = 1 << 20;
   db_options.keep_log_file_num = 5;
   // With a dozen column families, small ones rarely flush and would pin old
@@ -80,25 +138,57 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   impl->dir = dir;
   impl->write_options.sync = options.sync_writes;
   std::error_code ec;
+  // A folder without a database is a new store (of the current schema).
+  const bool existed = std::filesystem::exists(dir + "/CURRENT", ec);
   std::filesystem::create_directories(dir, ec);
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options, dir, descriptors, &impl->cfs, &raw);
+  bool read_only_fs = false;
   if (!s.ok() && s.ToString().find("Read-only file system") != std::string::npos) {
     // A read-only data folder (a mounted snapshot, a file system remounted
     // read-only): serve lookups, refuse writes.
     impl->cfs.clear();
     s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &impl->cfs, &raw);
     if (s.ok()) {
+      read_only_fs = true;
       impl->write_failed = true;
       impl->write_error = "the data folder " + dir + " is read-only";
     }
   }
   if (!s.ok()) {
-    if (s.ToString().find("Permission denied") != std::string::npos) {
-      return fail(ErrorCode::StorageIo, "permission denied on the data folder " + dir +
-                                            " (run as the user keydird runs as, or root)");
+    const std::string why = s.ToString();
+    if (why.find("Permission denied") != std::string::npos) {
+      // Readable but not writable by this user: when the store needs a
+      // migration, say so (with the command) rather than only the file.
+      std::vector<rocksdb::ColumnFamilyHandle*> ro_cfs;
+      rocksdb::DB* ro = nullptr;
+      int version = kSchemaCurrent;
+      if (existed &&
+          rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &ro_cfs, &ro).ok()) {
+        std::string v;
+        auto g = ro->Get(rocksdb::ReadOptions(), ro_cfs[kMeta], std::string(kSchemaKey), &v);
+        version = g.IsNotFound() ? 1 : parse_schema(v).value_or(kSchemaCurrent);
+        for (auto* h : ro_cfs) {
+          ro->DestroyColumnFamilyHandle(h);
+        }
+        delete ro;
+      }
+      const std::string file = denied_path(why, dir);
+      if (version < kSchemaCurrent) {
+        return fail(ErrorCode::StorageIo,
+                    "the store in " + dir + " has schema " + std::to_string(version) +
+                        " and this " + options.program + " reads " +
+                        std::to_string(kSchemaCurrent) +
+                        ": it must be migrated once, which needs write access, and this user "
+                        "cannot write " +
+                        file + ": " + migrate_command(dir));
+      }
+      const std::string who = owner_of(dir);
+      return fail(ErrorCode::StorageIo,
+                  "cannot write " + file + ": permission denied (run as the user that owns " + dir +
+                      (who.empty() ? "" : " (" + who + ")") + ", or fix its permissions)");
     }
-    if (s.ToString().find("lock") != std::string::npos) {
+    if (why.find("lock") != std::string::npos) {
       return fail(ErrorCode::StorageIo,
                   "data folder " + dir + " is in use by another keydird process");
     }
@@ -106,19 +196,70 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   }
   impl->db.reset(raw);
 
+  // The schema (schema.hpp): new, current, earlier (migrated), later (refused).
+  const auto now = static_cast<std::uint64_t>(std::time(nullptr));
   std::string schema;
-  s = raw->Get(rocksdb::ReadOptions(), impl->cf(kMeta), "schema", &schema);
-  if (s.IsNotFound() && !impl->write_failed) {
-    s = raw->Put(rocksdb::WriteOptions(), impl->cf(kMeta), "schema", std::string(kSchema));
+  s = raw->Get(rocksdb::ReadOptions(), impl->cf(kMeta), std::string(kSchemaKey), &schema);
+  int version = 0;  // 0: a new store
+  if (s.ok()) {
+    auto parsed = parse_schema(schema);
+    if (!parsed) {
+      return fail(ErrorCode::StorageCorruption,
+                  "the store in " + dir + " has an unreadable schema record (\"" + schema + "\")");
+    }
+    version = *parsed;
+  } else if (!s.IsNotFound()) {
+    return io_error(s, "reading the schema version");
+  } else if (existed) {
+    version = 1;  // a store of data without the record: the first format
+  }
+  if (version > kSchemaCurrent) {
+    return fail(ErrorCode::StorageCorruption,
+                dir + ": this store has schema " + std::to_string(version) + "; this " +
+                    options.program + " reads up to " + std::to_string(kSchemaCurrent) +
+                    ": install a newer keydird");
+  }
+  if (version == 0 && !impl->write_failed) {
+    rocksdb::WriteBatch batch;
+    new_store_schema(impl->cfs, options.program, now, batch);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = raw->Write(wo, &batch);
     if (!s.ok()) {
       return io_error(s, "writing the schema version");
     }
-  } else if (!s.ok()) {
-    return io_error(s, "reading the schema version");
-  } else if (schema != kSchema) {
-    return fail(ErrorCode::StorageCorruption, "data folder has schema version " + schema +
-                                                  "; this keydird reads version " +
-                                                  std::string(kSchema));
+  } else if (version > 0 && version < kSchemaCurrent) {
+    if (impl->write_failed) {
+      return fail(ErrorCode::StorageIo,
+                  "the store in " + dir + " has schema " + std::to_string(version) + " and this " +
+                      options.program + " reads " + std::to_string(kSchemaCurrent) +
+                      ": it must be migrated once, which needs write access, and " + dir +
+                      (read_only_fs ? " is on a read-only file system" : " is read-only") +
+                      ": make it writable and " + migrate_command(dir));
+    }
+    const auto start = std::chrono::steady_clock::now();
+    KEYDIR_TRY(auto backup,
+               pre_migration_backup(*raw, dir, version, kSchemaCurrent, now, options.backup_files));
+    SchemaMigration m{version, kSchemaCurrent, backup.path, backup.bytes, 0, ""};
+    for (int from = version; from < kSchemaCurrent; ++from) {
+      rocksdb::WriteBatch batch;
+      std::string changed;
+      KEYDIR_CHECK(migration_step(*raw, impl->cfs, from, options.program, now, batch, changed));
+      if (!changed.empty()) {
+        m.changed += (m.changed.empty() ? "" : "; ") + changed;
+      }
+      // The step and its version record at once, made durable before the
+      // next step reads it.
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = raw->Write(wo, &batch);
+      if (!s.ok()) {
+        return io_error(s, "migrating the store from schema " + std::to_string(from) +
+                               " (the backup " + backup.path + " holds it as it was)");
+      }
+    }
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    impl->migration = std::move(m);
   }
   impl->tree = std::make_unique<rocks::ReconTree>(raw, impl->cf(kReconTree), impl->cf(kBySks));
   if (!impl->write_failed) {
@@ -639,10 +780,19 @@ Result<StoreStats> RocksKeyStore::stats() const {
     std::lock_guard lock(impl_->write_mutex);
     st.last_seq = impl_->last_seq;
   }
+  // The database's files: not the pre-migration backups beside them.
   std::error_code ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(impl_->dir, ec)) {
-    if (e.is_regular_file(ec)) {
-      st.disk_bytes += e.file_size(ec);
+  for (auto it = std::filesystem::recursive_directory_iterator(impl_->dir, ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      break;
+    }
+    if (it.depth() == 0 && it->path().filename() == kBackupsFolder) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec)) {
+      st.disk_bytes += it->file_size(ec);
     }
   }
   return st;
@@ -758,6 +908,10 @@ Result<void> RocksKeyStore::compact() {
     }
   }
   return {};
+}
+
+const std::optional<SchemaMigration>& RocksKeyStore::migration() const {
+  return impl_->migration;
 }
 
 Result<void> RocksKeyStore::checkpoint(const std::string& out_dir) const {

@@ -12,8 +12,11 @@
 // per-key locks.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "storage/key_store.hpp"
 
@@ -27,12 +30,37 @@ struct RocksOptions {
   // Cache of whole rows for point reads (certificates, index sets); 0: none.
   std::size_t row_cache_bytes = 0;
   bool create_if_missing = true;
+  // How the program names itself in messages and in the store's schema
+  // history ("keydird 0.1.0").
+  std::string program = "keydird";
+  // Files of the data folder besides the database that a pre-migration
+  // backup copies (keydird: the token key).
+  std::vector<std::string> backup_files;
 };
+
+// The on-disk schema (storage/rocksdb/schema.hpp): the version this build
+// writes, and reads; a store of an earlier version is migrated by open().
+int rocks_schema_version();
+
+// What open() did to a store of an earlier schema.
+struct SchemaMigration {
+  int from = 0;
+  int to = 0;
+  std::string backup;              // the store as it was (a RocksDB checkpoint)
+  std::uint64_t backup_bytes = 0;  // its files' sizes (tables are hard links)
+  double seconds = 0;              // backup and migration
+  std::string changed;             // what the steps corrected, if anything
+};
+// One line for the log: from, to, the time, the backup and its size.
+std::string describe(const SchemaMigration& m, const std::string& dir);
 
 class RocksKeyStore final : public KeyStore {
  public:
-  // Errors: StorageIo (cannot open, folder in use by another process),
-  // StorageCorruption (schema of another version).
+  // A store of an earlier schema is migrated in place, a backup first
+  // (migration() says so); a read-only one is refused, naming the command
+  // that migrates it. Errors: StorageIo (cannot open or write, folder in use
+  // by another process, migration needs write access), StorageCorruption
+  // (schema of a later version, unreadable schema record).
   static Result<std::unique_ptr<RocksKeyStore>> open(const std::string& dir,
                                                      const RocksOptions& options);
   ~RocksKeyStore() override;
@@ -81,6 +109,9 @@ class RocksKeyStore final : public KeyStore {
   // Full compaction of every column family: after a bulk import, lookups
   // then read one sorted run per level instead of many fresh files.
   Result<void> compact();
+
+  // The migration open() made, if any.
+  const std::optional<SchemaMigration>& migration() const;
 
  private:
   struct Impl;
