@@ -317,6 +317,13 @@ std::unique_ptr<Cli> make_cli() {
   auto* stats = c->stats = app.add_subcommand("stats", "Counts and size of the store");
   stats->add_option("--data", data, "Data folder (required)");
 
+  auto* migrate = c->migrate = app.add_subcommand(
+      "migrate",
+      "Bring a store written by an earlier keydird to the schema this one reads, a backup of it "
+      "first (in DATA/backups/); every command does it when it opens such a store, this one only "
+      "that");
+  migrate->add_option("--data", data, "Data folder (required)");
+
   import
       ->add_option("--mode", c->import_mode,
                    "A new store: its publishing mode (default open); a store that has one: "

@@ -91,6 +91,7 @@ struct Cli {
   CLI::App* recon_status = nullptr;
   CLI::App* recon_rebuild = nullptr;
   CLI::App* stats = nullptr;
+  CLI::App* migrate = nullptr;  // the on-disk schema (storage/rocksdb/schema.hpp)
   // added with the store's mode and online administration
   std::string import_mode;
   std::vector<std::string> import_domains;

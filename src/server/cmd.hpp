@@ -29,6 +29,10 @@ int run_wkd_export(Cli& c, CommandContext& ctx);
 // existing store and never runs online (cmd_restore.cpp).
 int run_restore(Cli& c);
 
+// `keydird migrate`: what opening the store did to its schema; offline only
+// (cmd_migrate.cpp).
+int run_migrate(Cli& c, const storage::RocksKeyStore& store);
+
 // A command from the command line (offline.cpp). Through the running
 // server's admin socket when it has one: the command's exit status, or
 // nullopt when no server listens (the store is free).

@@ -84,7 +84,7 @@ std::string CommandContext::path(const std::string& p) const {
 }
 
 bool runs_online(const Cli& c) {
-  return !c.serve->parsed() && !c.restore->parsed();
+  return !c.serve->parsed() && !c.restore->parsed() && !c.migrate->parsed();
 }
 
 std::optional<std::string> token_secret(const std::string& data_dir) {

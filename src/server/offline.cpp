@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/version.hpp"
 #include "server/admin_socket.hpp"
 #include "server/cmd.hpp"
 #include "service/backup.hpp"
@@ -105,6 +106,8 @@ int run_offline(Cli& c) {
               << "\n";
     return kExitFailure;
   }
+  o.program = "keydird " + std::string(keydir::version());
+  o.backup_files = {"token.key"};  // a restored backup needs it (cmd_backup.cpp)
   auto opened = keydir::storage::RocksKeyStore::open(c.data, o);
   if (!opened) {
     std::cerr << "keydird " << name << ": " << opened.error().detail;
@@ -118,6 +121,12 @@ int run_offline(Cli& c) {
     return kExitFailure;
   }
   auto& store = **opened;
+  if (const auto& m = store.migration()) {
+    std::cerr << "keydird " << name << ": " << keydir::storage::describe(*m, c.data) << "\n";
+  }
+  if (c.migrate->parsed()) {
+    return run_migrate(c, store);
+  }
 
   // The mode: recorded in the store; a new store takes import's --mode.
   service::ModeSetting mode;

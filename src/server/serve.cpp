@@ -50,12 +50,17 @@ int run_serve(Cli& c) {
   keydir::storage::RocksOptions ro;
   ro.sync_writes = cfg.sync;
   ro.row_cache_bytes = cfg.row_cache_bytes;
+  ro.program = "keydird " + std::string(keydir::version());
+  ro.backup_files = {"token.key"};  // a restored backup needs it (cmd_backup.cpp)
   auto opened_store = keydir::storage::RocksKeyStore::open(data, ro);
   if (!opened_store) {
     std::cerr << "keydird serve: " << opened_store.error().detail << "\n";
     return kExitFailure;
   }
   auto store = std::move(*opened_store);
+  if (const auto& m = store->migration()) {
+    std::cerr << "keydird: " << keydir::storage::describe(*m, data) << "\n";
+  }
   std::optional<keydir::service::ModeSetting> requested;
   if (cfg.requested_mode) {
     requested = keydir::service::ModeSetting{*cfg.requested_mode, {}};
