@@ -82,6 +82,30 @@ std::string migrate_command(const std::string& dir) {
          (who.empty() ? "" : " (" + who + ")") + "; it takes a backup first";
 }
 
+// The schema of the store in `dir`, opened read-only (nothing written):
+// 1 when it has no record; nullopt when it cannot be opened or read.
+std::optional<int> schema_read_only(const rocksdb::Options& options, const std::string& dir,
+                                    const std::vector<rocksdb::ColumnFamilyDescriptor>& cfs) {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(options, dir, cfs, &handles, &db).ok()) {
+    return std::nullopt;
+  }
+  std::optional<int> version;
+  std::string v;
+  auto g = db->Get(rocksdb::ReadOptions(), handles[kMeta], std::string(kSchemaKey), &v);
+  if (g.IsNotFound()) {
+    version = 1;
+  } else if (g.ok()) {
+    version = parse_schema(v);
+  }
+  for (auto* h : handles) {
+    db->DestroyColumnFamilyHandle(h);
+  }
+  delete db;
+  return version;
+}
+
 }  // namespace
 
 RocksKeyStore::RocksKeyStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -141,6 +165,33 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   // A folder without a database is a new store (of the current schema).
   const bool existed = std::filesystem::exists(dir + "/CURRENT", ec);
   std::filesystem::create_directories(dir, ec);
+  if (existed) {
+    // Column families this keydird does not know: a store of a later one.
+    // Its schema is read without writing anything, and it is refused.
+    std::vector<std::string> names;
+    auto all = descriptors;
+    std::string unknown;
+    if (rocksdb::DB::ListColumnFamilies(db_options, dir, &names).ok()) {
+      for (const auto& n : names) {
+        if (std::find(std::begin(kCfNames), std::end(kCfNames), n) == std::end(kCfNames)) {
+          all.emplace_back(n, rocksdb::ColumnFamilyOptions());
+          unknown += (unknown.empty() ? "" : ", ") + n;
+        }
+      }
+    }
+    if (!unknown.empty()) {
+      const auto version = schema_read_only(db_options, dir, all);
+      if (version && *version > kSchemaCurrent) {
+        return fail(ErrorCode::StorageCorruption,
+                    dir + ": this store has schema " + std::to_string(*version) + "; this " +
+                        options.program + " reads up to " + std::to_string(kSchemaCurrent) +
+                        ": install a newer keydird");
+      }
+      return fail(ErrorCode::StorageCorruption, "the store in " + dir +
+                                                    " has column families this " + options.program +
+                                                    " does not know (" + unknown + ")");
+    }
+  }
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options, dir, descriptors, &impl->cfs, &raw);
   bool read_only_fs = false;
@@ -160,20 +211,16 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
     if (why.find("Permission denied") != std::string::npos) {
       // Readable but not writable by this user: when the store needs a
       // migration, say so (with the command) rather than only the file.
-      std::vector<rocksdb::ColumnFamilyHandle*> ro_cfs;
-      rocksdb::DB* ro = nullptr;
-      int version = kSchemaCurrent;
-      if (existed &&
-          rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &ro_cfs, &ro).ok()) {
-        std::string v;
-        auto g = ro->Get(rocksdb::ReadOptions(), ro_cfs[kMeta], std::string(kSchemaKey), &v);
-        version = g.IsNotFound() ? 1 : parse_schema(v).value_or(kSchemaCurrent);
-        for (auto* h : ro_cfs) {
-          ro->DestroyColumnFamilyHandle(h);
-        }
-        delete ro;
-      }
+      const int version =
+          existed ? schema_read_only(db_options, dir, descriptors).value_or(kSchemaCurrent)
+                  : kSchemaCurrent;
       const std::string file = denied_path(why, dir);
+      if (version > kSchemaCurrent) {
+        return fail(ErrorCode::StorageCorruption,
+                    dir + ": this store has schema " + std::to_string(version) + "; this " +
+                        options.program + " reads up to " + std::to_string(kSchemaCurrent) +
+                        ": install a newer keydird");
+      }
       if (version < kSchemaCurrent) {
         return fail(ErrorCode::StorageIo,
                     "the store in " + dir + " has schema " + std::to_string(version) +

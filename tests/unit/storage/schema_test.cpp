@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 
 #include <rocksdb/db.h>
 
@@ -184,6 +185,49 @@ TEST(StoreSchema, LaterSchemaIsRefused) {
                                   ": this store has schema 3; this keydird 9.9.9 reads up to 2: "
                                   "install a newer keydird");
   EXPECT_EQ(meta_value(dir.str("db"), "schema"), "3");  // untouched
+}
+
+// A later keydird may add a column family: the store is still refused for
+// its schema (not for the column family), and nothing is written to it.
+TEST(StoreSchema, LaterSchemaWithANewColumnFamilyIsRefusedUntouched) {
+  test::TempDir dir;
+  const std::string db = dir.str("db");
+  { ASSERT_TRUE(RocksKeyStore::open(db, options())); }
+  set_meta(db, "schema", "3");
+  {
+    rocksdb::Options o;
+    o.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, db, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) {
+      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, db, cfs, &handles, &raw).ok());
+    rocksdb::ColumnFamilyHandle* later = nullptr;
+    ASSERT_TRUE(raw->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "later", &later).ok());
+    handles.push_back(later);
+    for (auto* h : handles) {
+      raw->DestroyColumnFamilyHandle(h);
+    }
+    delete raw;
+  }
+  std::map<std::string, std::uintmax_t> before;
+  for (const auto& e : fs::directory_iterator(db)) {
+    before[e.path().filename().string()] = e.file_size();
+  }
+  auto s = RocksKeyStore::open(db, options());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().detail,
+            db + ": this store has schema 3; this keydird 9.9.9 reads up to 2: install a newer "
+                 "keydird");
+  std::map<std::string, std::uintmax_t> after;
+  for (const auto& e : fs::directory_iterator(db)) {
+    after[e.path().filename().string()] = e.file_size();
+  }
+  EXPECT_EQ(before, after);
 }
 
 TEST(StoreSchema, UnreadableSchemaRecordIsRefused) {
