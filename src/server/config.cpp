@@ -11,6 +11,9 @@
 #include <sstream>
 #include <thread>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <toml++/toml.h>
 
 #include "common/port.hpp"
@@ -34,6 +37,9 @@ namespace {
 tl::unexpected<Error> bad(std::string detail) {
   return fail(ErrorCode::BadQuery, std::move(detail));
 }
+
+// The settings the config file gave: name (without dashes) -> "FILE:LINE:COL: ".
+using Origins = std::map<std::string, std::string>;
 
 std::string trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r");
@@ -92,8 +98,63 @@ std::string quote_hint(const std::vector<std::string>& lines, std::size_t n) {
   return " (strings must be quoted: " + key + " = \"" + value + "\")";
 }
 
+// "FILE:LINE:COL: ", as compilers say where.
+std::string position(const std::string& path, std::size_t line, std::size_t column) {
+  return path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+}
+
 std::string at(const std::string& path, const toml::source_region& where) {
-  return path + " line " + std::to_string(where.begin.line) + ": ";
+  return position(path, where.begin.line, where.begin.column);
+}
+
+// The column (1-based) where the value of `key = value` on `line` starts.
+std::size_t value_column(const std::string& line) {
+  const auto eq = line.find('=');
+  if (eq == std::string::npos) {
+    return 1;
+  }
+  const auto v = line.find_first_not_of(" \t", eq + 1);
+  return (v == std::string::npos ? eq + 1 : v) + 1;
+}
+
+// Levenshtein distance, for "did you mean".
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean add-burst?)" for the closest serve setting, when close.
+std::string did_you_mean(const CLI::App* serve, const std::string& name) {
+  std::string best;
+  std::size_t best_distance = 3;  // at most two edits
+  auto consider = [&](const std::string& candidate) {
+    const std::size_t d = distance(name, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  };
+  consider("peer");
+  for (const CLI::Option* opt : serve->get_options()) {
+    for (const auto& long_name : opt->get_lnames()) {
+      if (long_name != "help" && long_name != "config") {
+        consider(long_name);
+      }
+    }
+  }
+  return best.empty() ? "" : " (did you mean " + best + "?)";
 }
 
 // Whether a CLI11 option is a flag (takes no value).
@@ -171,7 +232,7 @@ Result<void> merge_peers(const std::string& path, const toml::array& tables,
     const auto& tab = *t.as_table();
     const toml::node* host_node = tab.get("host");
     if (host_node == nullptr) {
-      return bad(path + ": a [[peer]] needs a host");
+      return bad(at(path, t.source()) + "a [[peer]] needs a host");
     }
     auto host = host_node->value<std::string>();
     if (!host || !host_node->is_string()) {
@@ -182,8 +243,8 @@ Result<void> merge_peers(const std::string& path, const toml::array& tables,
     for (const auto& [k, v] : tab) {
       if (k.str() != "host" && k.str() != "recon-port" && k.str() != "hkp-port" &&
           k.str() != "filters") {
-        return bad(path + ": [[peer]] " + *host + ": unknown setting '" + std::string(k.str()) +
-                   "' (host, recon-port, hkp-port, filters)");
+        return bad(at(path, k.source()) + "[[peer]] " + *host + ": unknown setting '" +
+                   std::string(k.str()) + "' (host, recon-port, hkp-port, filters)");
       }
     }
     std::string spec = *host;
@@ -212,16 +273,37 @@ Result<void> merge_peers(const std::string& path, const toml::array& tables,
   return {};
 }
 
-Result<void> merge_config_file(Cli& c) {
+Result<void> merge_config_file(Cli& c, Origins& origins) {
   const std::string& path = c.config_path;
   CLI::App* serve = c.serve;
+  {
+    // toml++ says "File could not be opened for reading" at "line 0".
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      return bad("--config " + path + ": cannot read: " + std::strerror(EISDIR));
+    }
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+      return bad("--config " + path + ": cannot read: " + std::strerror(errno));
+    }
+    std::fclose(f);
+  }
   toml::table config;
   try {
     config = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto line = e.source().begin.line;
-    return bad(path + " line " + std::to_string(line) + ": " + std::string(e.description()) +
-               quote_hint(file_lines(path), line));
+    const auto lines = file_lines(path);
+    const std::string hint = quote_hint(lines, line);
+    if (!hint.empty()) {
+      // A bare word: toml++ took it for a time, a date or nothing at all
+      // ("Error while parsing time"); say what is wrong instead.
+      const std::string& text = lines[line - 1];
+      const std::string key = trim(std::string_view(text).substr(0, text.find('=')));
+      return bad(position(path, line, value_column(text)) + key + ": not a number, true/false " +
+                 "or a quoted string" + hint);
+    }
+    return bad(position(path, line, e.source().begin.column) + std::string(e.description()));
   }
   std::vector<std::string> lines;
   for (const auto& [key, node] : config) {
@@ -240,7 +322,10 @@ Result<void> merge_config_file(Cli& c) {
     try {
       opt = serve->get_option("--" + name);
     } catch (const CLI::OptionNotFound&) {
-      return bad(path + ": unknown setting '" + name + "'");
+      // A typo would leave the default in force unnoticed (a rate limit, a
+      // mode): refused, with the closest setting.
+      return bad(at(path, key.source()) + "unknown setting '" + name + "'" +
+                 did_you_mean(serve, name));
     }
     if (name == "config") {
       continue;
@@ -255,38 +340,145 @@ Result<void> merge_config_file(Cli& c) {
     if (opt->count() > 0 || values->empty()) {
       continue;  // the flag wins; a switch set to false
     }
+    origins[name] = at(path, node.source());
     try {
       opt->add_result(*values);
       opt->run_callback();
+    } catch (const CLI::ConversionError&) {
+      return bad(at(path, node.source()) + name + ": " +
+                 (node.is_string() || node.is_array()
+                      ? "\"" + values->front() +
+                            "\" is not a number (numbers take no quotes: " + name + " = 30)"
+                      : values->front() + " is not a whole number"));
     } catch (const CLI::Error& e) {
-      return bad(path + ": " + name + ": " + e.what());
+      // CLI11 says "--threads: Value 100000 not in range 0 to 256".
+      std::string what = e.what();
+      if (const std::string prefix = "--" + name + ": "; what.starts_with(prefix)) {
+        what = what.substr(prefix.size());
+      }
+      return bad(at(path, node.source()) + name + ": " + what);
     }
   }
   return {};
 }
 
-// A file serve reads later (the TLS files): readable now.
-Result<void> check_readable(const std::string& flag, const std::string& path) {
+// A file serve reads later (the TLS files): readable now. `label`: "--tls-key
+// PATH" or "FILE:LINE:COL: tls-key = PATH".
+Result<void> check_readable(const std::string& label, const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
-    return bad(flag + " " + path + ": cannot read: " + std::strerror(EISDIR));
+    return bad(label + ": cannot read: " + std::strerror(EISDIR));
   }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
-    return bad(flag + " " + path + ": cannot read: " + std::strerror(errno));
+    return bad(label + ": cannot read: " + std::strerror(errno));
   }
   std::fclose(f);
   return {};
 }
 
-Result<void> check_rate(const std::string& rate_flag, double rate, const std::string& burst_flag,
-                        double burst) {
-  if (!std::isfinite(rate) || rate < 0) {
-    return bad(rate_flag + " " + shown(rate) + ": a number a minute, 0 (no limit) or more");
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct FileClose {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+// The TLS files as the listener will load them (server/http_server.cpp):
+// the first certificate of the chain file, a private key without a
+// passphrase, and the key belongs to that certificate. An expired
+// certificate is a warning (clients will refuse it; serving goes on).
+Result<void> check_tls_files(const std::string& cert_label, const std::string& cert_path,
+                             const std::string& key_label, const std::string& key_path,
+                             std::ostream& warnings) {
+  if (auto ok = check_readable(cert_label, cert_path); !ok) {
+    return ok;
   }
-  if (!std::isfinite(burst) || burst < 0 || (rate > 0 && burst < 1)) {
-    return bad(burst_flag + " " + shown(burst) +
-               ": at least 1 (fewer lets a client send nothing at all)");
+  if (auto ok = check_readable(key_label, key_path); !ok) {
+    return ok;
+  }
+  std::unique_ptr<X509, X509Free> cert;
+  {
+    std::unique_ptr<std::FILE, FileClose> f(std::fopen(cert_path.c_str(), "rb"));
+    cert.reset(f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr);
+  }
+  if (!cert) {
+    return bad(cert_label +
+               ": no PEM certificate in it (a file starting with -----BEGIN CERTIFICATE-----)");
+  }
+  std::unique_ptr<EVP_PKEY, PkeyFree> key;
+  {
+    std::unique_ptr<std::FILE, FileClose> f(std::fopen(key_path.c_str(), "rb"));
+    // An empty passphrase: an encrypted key fails here instead of asking on
+    // the terminal.
+    char empty[] = "";
+    key.reset(f ? PEM_read_PrivateKey(f.get(), nullptr, nullptr, empty) : nullptr);
+  }
+  if (!key) {
+    std::string text;
+    {
+      std::ifstream f(key_path, std::ios::binary);
+      text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    if (text.find("ENCRYPTED") != std::string::npos) {
+      return bad(key_label +
+                 ": the private key is encrypted; keydird needs it without a passphrase "
+                 "(openssl pkey -in KEY -out KEY.plain, then chmod 600)");
+    }
+    if (text.find("-----BEGIN CERTIFICATE-----") != std::string::npos) {
+      return bad(key_label + ": holds a certificate, not the private key (swapped with " +
+                 "tls-cert?)");
+    }
+    return bad(key_label +
+               ": no PEM private key in it (a file starting with -----BEGIN PRIVATE KEY-----)");
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return bad(key_label + ": not the private key of the certificate in " + cert_path);
+  }
+  ERR_clear_error();
+  if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0) {
+    warnings << "warning: " << cert_label
+             << ": the certificate has expired: clients will refuse the connection; renew it\n";
+  }
+  return {};
+}
+
+// The example configuration's placeholders: links to them lead nowhere.
+bool placeholder_host(std::string url) {
+  if (auto scheme = url.find("://"); scheme != std::string::npos) {
+    url = url.substr(scheme + 3);
+  }
+  url = url.substr(0, url.find_first_of("/:?#"));
+  for (auto& ch : url) {
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  for (const char* domain : {"example.org", "example.com", "example.net"}) {
+    const std::string d(domain);
+    if (url == d || url.ends_with("." + d)) {
+      return true;
+    }
+  }
+  return url.ends_with(".example") || url.ends_with(".invalid") || url == "example";
+}
+
+// The most a rate (a minute) or a burst may be: beyond it no client is
+// limited anyway, and larger numbers are typos.
+constexpr double kMaxRate = 1000000;
+
+// `labelled(flag, value)`: "--add-rate -5" or "FILE:LINE:COL: add-rate = -5".
+template <typename Label>
+Result<void> check_rate(const Label& labelled, const std::string& rate_flag, double rate,
+                        const std::string& burst_flag, double burst) {
+  if (!std::isfinite(rate) || rate < 0 || rate > kMaxRate) {
+    return bad(labelled(rate_flag, shown(rate)) + ": a number a minute, 0 (no limit) to 1000000");
+  }
+  if (!std::isfinite(burst) || burst < 0 || (rate > 0 && burst < 1) || burst > kMaxRate) {
+    return bad(labelled(burst_flag, shown(burst)) +
+               ": 1 to 1000000 (fewer than 1 lets a client send nothing at all)");
   }
   return {};
 }
@@ -437,22 +629,57 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
   CLI::App* serve = c.serve;
   const bool tokens_on_command_line = serve->get_option("--operator-token")->count() > 0;
   const bool smtp_password_on_command_line = serve->get_option("--smtp-password")->count() > 0;
+  Origins origins;
   if (!c.config_path.empty()) {
-    if (auto ok = merge_config_file(c); !ok) {
+    if (auto ok = merge_config_file(c, origins); !ok) {
       return tl::unexpected(ok.error());
     }
   }
+  // An option and its value as the operator wrote it: "--add-rate -5" on
+  // the command line, "FILE:LINE:COL: add-rate = -5" in the config file.
+  auto labelled = [&](const std::string& flag, const std::string& value) {
+    const std::string name = flag.substr(2);
+    auto it = origins.find(name);
+    return it == origins.end() ? flag + " " + value : it->second + name + " = " + value;
+  };
+  // The text given for an option (a negative number read into an unsigned
+  // one wraps: the message shows what was written).
+  auto given = [&](const std::string& flag, const std::string& fallback) {
+    const CLI::Option* opt = serve->get_option(flag);
+    return opt->results().empty() ? fallback : opt->results().back();
+  };
   ServeConfig cfg;
   cfg.data = c.data.empty() ? std::string("data") : c.data;
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return bad("--tls-cert and --tls-key go together");
   }
   if (!c.tls_cert.empty()) {
-    if (auto ok = check_readable("--tls-cert", c.tls_cert); !ok) {
+    if (auto ok = check_tls_files(labelled("--tls-cert", c.tls_cert), c.tls_cert,
+                                  labelled("--tls-key", c.tls_key), c.tls_key, warnings);
+        !ok) {
       return tl::unexpected(ok.error());
     }
-    if (auto ok = check_readable("--tls-key", c.tls_key); !ok) {
-      return tl::unexpected(ok.error());
+  }
+  {
+    // The data folder: keydird creates it, but not its parents (a typo would
+    // otherwise start an empty directory somewhere unexpected).
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path data_path(cfg.data);
+    const auto status = fs::status(data_path, ec);
+    if (fs::exists(status) && !fs::is_directory(status)) {
+      return bad(labelled("--data", cfg.data) + ": not a folder");
+    }
+    if (!fs::exists(status)) {
+      fs::path absolute = fs::absolute(data_path, ec).lexically_normal();
+      if (!absolute.has_filename()) {
+        absolute = absolute.parent_path();  // "data/"
+      }
+      const fs::path parent = absolute.parent_path();
+      if (!parent.empty() && !fs::is_directory(parent, ec)) {
+        return bad(labelled("--data", cfg.data) + ": its parent " + parent.string() +
+                   " does not exist (create it, or correct the path)");
+      }
     }
   }
   if (auto ok =
@@ -480,26 +707,31 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
     cfg.requested_mode = *mode;
   }
 
-  // Numbers CLI11 does not bound.
-  if (auto ok = check_rate("--add-rate", c.add_per_minute, "--add-burst", c.add_burst); !ok) {
+  // Numbers CLI11 does not bound (the others have a CLI::Range in cli.cpp).
+  if (auto ok = check_rate(labelled, "--add-rate", c.add_per_minute, "--add-burst", c.add_burst);
+      !ok) {
     return tl::unexpected(ok.error());
   }
-  if (auto ok = check_rate("--auth-rate", c.auth_per_minute, "--auth-burst", c.auth_burst); !ok) {
+  if (auto ok =
+          check_rate(labelled, "--auth-rate", c.auth_per_minute, "--auth-burst", c.auth_burst);
+      !ok) {
     return tl::unexpected(ok.error());
   }
   if (c.max_results < 1 || c.max_results > 1000000) {
-    return bad("--max-results " + std::to_string(c.max_results) + ": 1 to 1000000");
+    return bad(labelled("--max-results", given("--max-results", std::to_string(c.max_results))) +
+               ": 1 to 1000000");
   }
   if (c.row_cache_mb > (std::size_t{1} << 20)) {
-    return bad("--row-cache-mb " + std::to_string(c.row_cache_mb) + ": 0 to 1048576 (MiB)");
+    return bad(labelled("--row-cache-mb", given("--row-cache-mb", std::to_string(c.row_cache_mb))) +
+               ": 0 to 1048576 (MiB)");
   }
   const double token_seconds = c.verify_token_hours * 3600;
   if (!std::isfinite(token_seconds) || token_seconds < 1 || c.verify_token_hours > 8760) {
-    return bad("--verify-token-hours " + shown(c.verify_token_hours) +
+    return bad(labelled("--verify-token-hours", shown(c.verify_token_hours)) +
                ": more than 0.0003 (a second) and at most 8760 (a year)");
   }
   if (c.http.idle_timeout_seconds < 0 || c.http.idle_timeout_seconds > 86400) {
-    return bad("--idle-timeout " + std::to_string(c.http.idle_timeout_seconds) +
+    return bad(labelled("--idle-timeout", std::to_string(c.http.idle_timeout_seconds)) +
                ": 0 (never) to 86400 seconds");
   }
 
@@ -569,6 +801,10 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
   while (!cfg.public_url.empty() && cfg.public_url.back() == '/') {
     cfg.public_url.pop_back();
   }
+  cfg.public_url_given = !c.public_url.empty();
+  if (cfg.public_url_given && placeholder_host(cfg.public_url)) {
+    cfg.public_url_placeholder = labelled("--public-url", c.public_url);
+  }
 
   if (auto ok = load_recon(c, cfg); !ok) {
     return tl::unexpected(ok.error());
@@ -599,8 +835,25 @@ bool mails_confirmations(const ServeConfig& cfg, service::PublishMode mode) {
          (mode == service::PublishMode::Managed && !cfg.managed_uploads_need_token);
 }
 
-Result<void> apply_mode(ServeConfig& cfg, const service::ModeSetting& mode) {
+Result<void> apply_mode(ServeConfig& cfg, const service::ModeSetting& mode,
+                        std::ostream* warnings) {
   using service::PublishMode;
+  if (mails_confirmations(cfg, mode.mode)) {
+    // The links in confirmation mails must reach this server from outside.
+    if (!cfg.public_url_placeholder.empty()) {
+      return bad(cfg.public_url_placeholder +
+                 ": the example's placeholder; confirmation mails would link there: set "
+                 "public-url to this server's address as users reach it (https://keys.DOMAIN)");
+    }
+    if (!cfg.public_url_given && warnings != nullptr) {
+      *warnings << "warning: public-url is not set: confirmation mails link to " << cfg.public_url
+                << "; set public-url to this server's address as users reach it\n";
+    }
+  } else if (!cfg.public_url_placeholder.empty() && warnings != nullptr) {
+    *warnings << "warning: " << cfg.public_url_placeholder
+              << ": the example's placeholder; set public-url to this server's address before "
+                 "a mode that mails confirmation links\n";
+  }
   if (mode.mode == PublishMode::Managed) {
     if (cfg.wkd_domains.empty()) {
       cfg.wkd_domains = mode.managed_domains;

@@ -5,7 +5,9 @@
 // The TOML file: each key is the long name of a serve option; a flag on the
 // command line wins over the file, the file over the default; [[peer]]
 // tables (host, recon-port, hkp-port, filters) stand for --peer. Errors are
-// one line, without the "keydird serve: " that serve prints before them.
+// one line, without the "keydird serve: " that serve prints before them; a
+// setting from the file is named by its place ("FILE:LINE:COL: add-rate =
+// -5: ..."), one from the command line by its flag ("--add-rate -5: ...").
 #pragma once
 
 #include <cstdint>
@@ -81,7 +83,12 @@ struct ServeConfig {
   std::string site_name;
   std::string contact;                     // --contact
   std::optional<std::string> policy_text;  // --policy-file's content, when given
-  std::string public_url;     // resolved: http(s)://LISTEN unless given; no trailing '/'
+  std::string public_url;  // resolved: http(s)://LISTEN unless given; no trailing '/'
+  bool public_url_given = false;
+  // "--public-url URL" (or the file's position) when it names the example's
+  // placeholder host (example.org, example.com, example.net): apply_mode
+  // refuses it in the modes that mail links.
+  std::string public_url_placeholder;
   service::SmtpOptions smtp;  // checked; the password from its one place
   std::uint64_t verify_token_seconds = 24 * 3600;
   std::vector<std::string> operator_tokens;  // each at least 128 bits
@@ -99,7 +106,8 @@ struct ServeConfig {
 };
 
 // Merges c.config_path (when set) into `c` and checks everything. Reads the
-// token and password files, the TLS files (readable), the WKD policy file,
+// token and password files, the TLS files (the certificate and its private
+// key parse and match), the WKD policy file,
 // and KEYDIRD_OPERATOR_TOKEN / KEYDIRD_SMTP_PASSWORD from `env` (unset once
 // read). Deprecation warnings go to `warnings`, one line each, without the
 // "keydird serve: " prefix. Errors: BadQuery, the detail one line.
@@ -108,8 +116,12 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
 // The checks that need the mode the store settled on (`mode`): a managed
 // store's domains (an empty --wkd-domain takes them; other domains are
 // refused), a relay for the modes that mail (mails_confirmations), an operator token for
-// managed uploads by token, peering only in open mode. Errors: BadQuery.
-Result<void> apply_mode(ServeConfig& config, const service::ModeSetting& mode);
+// managed uploads by token, peering only in open mode, a public-url that is
+// not the example's placeholder in the modes that mail links. Warnings (one
+// line each, no prefix) go to `warnings` when given: a public-url left unset
+// in a mode that mails links. Errors: BadQuery.
+Result<void> apply_mode(ServeConfig& config, const service::ModeSetting& mode,
+                        std::ostream* warnings = nullptr);
 
 // Whether `mode` mails confirmation links under this configuration (and so
 // needs --smtp-url and --smtp-from): verified, and managed with

@@ -25,6 +25,33 @@ namespace fs = std::filesystem;
 const std::string kGood = "0123456789abcdef0123456789abcdef";   // 128 bits
 const std::string kGood2 = "fedcba9876543210fedcba9876543210";  // another
 
+// A self-signed P-256 certificate for keydir.test, valid until 2126, and its key.
+const std::string kCert =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBgjCCASmgAwIBAgIUL6i5Wn3RGtLRJf1ruT5RGCcDP3QwCgYIKoZIzj0EAwIw\n"
+    "FjEUMBIGA1UEAwwLa2V5ZGlyLnRlc3QwIBcNMjYxMTMwMTkxMTAwWhgPMjEyNjEx\n"
+    "MDYxOTExMDBaMBYxFDASBgNVBAMMC2tleWRpci50ZXN0MFkwEwYHKoZIzj0CAQYI\n"
+    "KoZIzj0DAQcDQgAEDzAlS9HrN1fOP9IJgYZPrpTbkipV8YgKF/rqjYuZOS/277TK\n"
+    "NQSqYdffsDc6kPFpuvhX5hNJ9fiFlmWUn5U3laNTMFEwHQYDVR0OBBYEFBZ/HaRZ\n"
+    "XZc34dW2680VVroxpZpqMB8GA1UdIwQYMBaAFBZ/HaRZXZc34dW2680VVroxpZpq\n"
+    "MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgQSuU+6xGf+fuwa8h\n"
+    "8CYeXyUO6GsFAPfvYxVpia9ldBMCIF+K49msBrprBiT4+WX0DtGrG2R4mw8sWSTM\n"
+    "5JJJJSFb\n"
+    "-----END CERTIFICATE-----\n";
+const std::string kKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgTHuiLEy60pIw5U15\n"
+    "jxzvGiBhDr4aQyAuAwfmohvl8EmhRANCAAQPMCVL0es3V84/0gmBhk+ulNuSKlXx\n"
+    "iAoX+uqNi5k5L/bvtMo1BKph19+wNzqQ8Wm6+FfmE0n1+IWWZZSflTeV\n"
+    "-----END PRIVATE KEY-----\n";
+// Another key (not the certificate's).
+const std::string kOtherKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHokBkIRAT+pupE2o\n"
+    "3+7yBYzYhxHpCTjVkCg7VlD4+iKhRANCAASG8oX4HgH65djU2sMiU6QGQyAmvnfN\n"
+    "1vtkhytbz1G1DQ2ZWHwpvOIZ5iCh7KKNKBrGfmIarkicPN36JpkKFBuh\n"
+    "-----END PRIVATE KEY-----\n";
+
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
     s.replace(at, from.size(), to);
@@ -38,8 +65,10 @@ class ServeConfigTest : public ::testing::Test {
     char tmpl[] = "/tmp/keydir_config_test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    write("cert.pem", "-----BEGIN CERTIFICATE-----\n", 0600);
-    write("key.pem", "-----BEGIN PRIVATE KEY-----\n", 0600);
+    write("cert.pem", kCert, 0600);
+    write("key.pem", kKey, 0600);
+    write("other-key.pem", kOtherKey, 0600);
+    write("junk.pem", "not a PEM file\n", 0600);
     write("tokens", kGood2 + "\n", 0600);
     write("open-tokens", kGood2 + "\n", 0644);
     write("smtp.pw", "s3cret\n", 0600);
@@ -106,19 +135,24 @@ struct Bad {
 TEST_F(ServeConfigTest, EveryBadConfigurationIsRefusedWithItsMessage) {
   const std::vector<Bad> cases = {
       // The file itself.
-      {"toml syntax", "listen = \"127.0.0.1:1\"\n[[peer]\n", {}, {}, "config.toml line 2: "},
+      {"toml syntax",
+       "listen = \"127.0.0.1:1\"\n[[peer]\n",
+       {},
+       {},
+       "@DIR@/config.toml:2:8: Error while parsing table header: expected ']', saw '\\n'"},
       {"unquoted address",
        "sync = true\nlisten = 127.0.0.1:1\n",
        {},
        {},
-       "config.toml line 2: Error while parsing time: expected ':', saw '7' (strings must be "
-       "quoted: listen = \"127.0.0.1:1\")"},
+       "@DIR@/config.toml:2:10: listen: not a number, true/false or a quoted string (strings must "
+       "be quoted: listen = \"127.0.0.1:1\")"},
       {
           "unquoted word",
           "site-name = keydir\n",
           {},
           {},
-          "config.toml line 1: ",
+          "@DIR@/config.toml:1:13: site-name: not a number, true/false or a quoted string (strings "
+          "must be quoted: site-name = \"keydir\")",
       },
       {"unquoted word hint",
        "site-name = keydir\n",
@@ -129,89 +163,102 @@ TEST_F(ServeConfigTest, EveryBadConfigurationIsRefusedWithItsMessage) {
        "listen = \"127.0.0.1:0\"\nbogus = 1\n",
        {},
        {},
-       "config.toml: unknown setting 'bogus'"},
+       "@DIR@/config.toml:2:1: unknown setting 'bogus'"},
       {"a date",
        "data = 2024-01-01\n",
        {},
        {},
-       "config.toml line 1: data: a date or time, not a value of this setting (strings must be "
+       "@DIR@/config.toml:1:8: data: a date or time, not a value of this setting (strings must be "
        "quoted: data = \"2024-01-01\")"},
       {"true for a number",
        "max-results = true\n",
        {},
        {},
-       "config.toml line 1: max-results: true or false, but it takes a value"},
+       "@DIR@/config.toml:1:15: max-results: true or false, but it takes a value"},
       {"a string for a switch",
        "sync = \"yes\"\n",
        {},
        {},
-       "config.toml line 1: sync: a switch: true or false"},
+       "@DIR@/config.toml:1:8: sync: a switch: true or false"},
       {"a number for a switch",
        "refuse-sha1 = 1\n",
        {},
        {},
-       "config.toml line 1: refuse-sha1: a switch: true or false"},
+       "@DIR@/config.toml:1:15: refuse-sha1: a switch: true or false"},
       {"a list for one value",
        "listen = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n",
        {},
        {},
-       "config.toml line 1: listen: takes one value, not a list"},
+       "@DIR@/config.toml:1:10: listen: takes one value, not a list"},
       {"a list of switches",
        "wkd-domain = [true]\n",
        {},
        {},
-       "config.toml line 1: wkd-domain: true or false, but it takes a value"},
+       "@DIR@/config.toml:1:15: wkd-domain: true or false, but it takes a value"},
       {"a table for a value",
        "[listen]\nport = 1\n",
        {},
        {},
-       "config.toml line 1: listen: a table, but it takes a value"},
-      {"not a number", "add-rate = \"fast\"\n", {}, {}, "config.toml: add-rate: "},
-      {"bad mode name", "mode = \"public\"\n", {}, {}, "config.toml: mode: "},
+       "@DIR@/config.toml:1:1: listen: a table, but it takes a value"},
+      {"not a number",
+       "add-rate = \"fast\"\n",
+       {},
+       {},
+       "@DIR@/config.toml:1:12: add-rate: \"fast\" is not a number (numbers take no quotes: "
+       "add-rate = 30)"},
+      {"bad mode name",
+       "mode = \"public\"\n",
+       {},
+       {},
+       "@DIR@/config.toml:1:8: mode: public not in {open,verified,managed}"},
       {"bad managed-uploads",
        "managed-uploads = \"maybe\"\n",
        {},
        {},
-       "config.toml: managed-uploads: "},
+       "@DIR@/config.toml:1:19: managed-uploads: maybe not in {token,verify}"},
       {"gossip interval below 0",
        "gossip-interval = -1\n",
        {},
        {},
-       "config.toml: gossip-interval: "},
-      {"too many threads", "threads = 1000\n", {}, {}, "config.toml: threads: "},
+       "@DIR@/config.toml:1:19: gossip-interval: Value -1 not in range 0 to 86400"},
+      {"too many threads",
+       "threads = 1000\n",
+       {},
+       {},
+       "@DIR@/config.toml:1:11: threads: Value 1000 not in range 0 to 256"},
       // [[peer]] tables.
       {"peer without host",
        "[[peer]]\nrecon-port = 11370\n",
        {},
        {},
-       "config.toml: a [[peer]] needs a host"},
+       "@DIR@/config.toml:1:1: a [[peer]] needs a host"},
       {"peer host a number",
        "[[peer]]\nhost = 5\n",
        {},
        {},
-       "config.toml line 2: [[peer]] host: a host name or address (strings must be quoted: "
-       "host = \"5\")"},
+       "@DIR@/config.toml:2:8: [[peer]] host: a host name or address (strings must be quoted: host "
+       "= \"5\")"},
       {"unknown peer key",
        "[[peer]]\nhost = \"keys.example.org\"\nport = 1\n",
        {},
        {},
-       "config.toml: [[peer]] keys.example.org: unknown setting 'port' (host, recon-port, "
-       "hkp-port, filters)"},
+       "@DIR@/config.toml:3:1: [[peer]] keys.example.org: unknown setting 'port' (host, "
+       "recon-port, hkp-port, filters)"},
       {"peer port out of range",
        "[[peer]]\nhost = \"h\"\nrecon-port = 70000\n",
        {},
        {},
-       "config.toml line 3: [[peer]] h: recon-port: a port number, 1 to 65535"},
+       "@DIR@/config.toml:3:14: [[peer]] h: recon-port: a port number, 1 to 65535"},
       {"peer port a string",
        "[[peer]]\nhost = \"h\"\nhkp-port = \"x\"\n",
        {},
        {},
-       "config.toml line 3: [[peer]] h: hkp-port: a port number, 1 to 65535"},
+       "@DIR@/config.toml:3:12: [[peer]] h: hkp-port: a port number, 1 to 65535"},
       {"peer filters a number",
        "[[peer]]\nhost = \"h\"\nfilters = 3\n",
        {},
        {},
-       "config.toml line 3: [[peer]] h: filters: a quoted string (filters = \"sks\")"},
+       "@DIR@/config.toml:3:11: [[peer]] h: filters: a quoted string (filters = \"sks\")"},
       {"peer bad filters",
        "[[peer]]\nhost = \"h\"\nfilters = \"nonsense\"\n",
        {},
@@ -238,35 +285,68 @@ TEST_F(ServeConfigTest, EveryBadConfigurationIsRefusedWithItsMessage) {
        {"--tls-cert", "@DIR@", "--tls-key", "@DIR@/key.pem"},
        {},
        "--tls-cert @DIR@: cannot read: Is a directory"},
+      {"tls cert not PEM",
+       "",
+       {"--tls-cert", "@DIR@/junk.pem", "--tls-key", "@DIR@/key.pem"},
+       {},
+       "--tls-cert @DIR@/junk.pem: no PEM certificate in it"},
+      {"tls key not PEM",
+       "",
+       {"--tls-cert", "@DIR@/cert.pem", "--tls-key", "@DIR@/junk.pem"},
+       {},
+       "--tls-key @DIR@/junk.pem: no PEM private key in it"},
+      {"tls key and cert swapped",
+       "",
+       {"--tls-cert", "@DIR@/cert.pem", "--tls-key", "@DIR@/cert.pem"},
+       {},
+       "--tls-key @DIR@/cert.pem: holds a certificate, not the private key"},
+      {"tls key of another certificate",
+       "tls-cert = \"@DIR@/cert.pem\"\ntls-key = \"@DIR@/other-key.pem\"\n",
+       {},
+       {},
+       "config.toml:2:11: tls-key = @DIR@/other-key.pem: not the private key of the certificate "
+       "in @DIR@/cert.pem"},
       // Numbers.
       {"negative add-rate",
        "add-rate = -5\n",
        {},
        {},
-       "--add-rate -5: a number a minute, 0 (no limit) or more"},
+       "@DIR@/config.toml:1:12: add-rate = -5: a number a minute, 0 (no limit) to 1000000"},
       {"zero add-burst",
        "add-burst = 0\n",
        {},
        {},
-       "--add-burst 0: at least 1 (fewer lets a client send nothing at all)"},
+       "@DIR@/config.toml:1:13: add-burst = 0: 1 to 1000000 (fewer than 1 lets a client send "
+       "nothing at all)"},
       {"negative add-burst with no limit",
        "add-rate = 0\nadd-burst = -1\n",
        {},
        {},
-       "--add-burst -1: at least 1"},
+       "@DIR@/config.toml:2:13: add-burst = -1: 1 to 1000000 (fewer than 1 lets a client send "
+       "nothing at all)"},
       {"negative auth-rate", "", {"--auth-rate", "-1"}, {}, "--auth-rate -1: a number a minute"},
-      {"auth-burst below 1", "auth-burst = 0.5\n", {}, {}, "--auth-burst 0.5: at least 1"},
-      {"zero max-results", "max-results = 0\n", {}, {}, "--max-results 0: 1 to 1000000"},
+      {"auth-burst below 1",
+       "auth-burst = 0.5\n",
+       {},
+       {},
+       "@DIR@/config.toml:1:14: auth-burst = 0.5: 1 to 1000000 (fewer than 1 lets a client send "
+       "nothing at all)"},
+      {"zero max-results",
+       "max-results = 0\n",
+       {},
+       {},
+       "@DIR@/config.toml:1:15: max-results = 0: 1 to 1000000"},
       {"huge row cache",
        "row-cache-mb = 2000000\n",
        {},
        {},
-       "--row-cache-mb 2000000: 0 to 1048576 (MiB)"},
+       "@DIR@/config.toml:1:16: row-cache-mb = 2000000: 0 to 1048576 (MiB)"},
       {"zero token lifetime",
        "verify-token-hours = 0\n",
        {},
        {},
-       "--verify-token-hours 0: more than 0.0003 (a second) and at most 8760 (a year)"},
+       "@DIR@/config.toml:1:22: verify-token-hours = 0: more than 0.0003 (a second) and at most "
+       "8760 (a year)"},
       {"negative token lifetime",
        "",
        {"--verify-token-hours", "-2"},
@@ -276,7 +356,7 @@ TEST_F(ServeConfigTest, EveryBadConfigurationIsRefusedWithItsMessage) {
        "idle-timeout = -1\n",
        {},
        {},
-       "--idle-timeout -1: 0 (never) to 86400 seconds"},
+       "@DIR@/config.toml:1:16: idle-timeout = -1: 0 (never) to 86400 seconds"},
       // Where to listen.
       {"listen without port", "", {"--listen", "localhost"}, {}, "--listen takes HOST:PORT"},
       {"listen bad port",
@@ -359,6 +439,38 @@ TEST_F(ServeConfigTest, EveryBadConfigurationIsRefusedWithItsMessage) {
        {},
        {},
        "an SMTP login or smtp-insecure-loopback without --smtp-url"},
+      // Typos, numbers out of range, the data folder.
+      {"a typo, with the closest setting",
+       "add-rate = 30\nadd-burts = 5\n",
+       {},
+       {},
+       "@DIR@/config.toml:2:1: unknown setting 'add-burts' (did you mean add-burst?)"},
+      {"a negative number for an unsigned one",
+       "",
+       {"--max-results", "-1"},
+       {},
+       "--max-results -1: 1 to 1000000"},
+      {"a huge rate",
+       "add-rate = 1e300\n",
+       {},
+       {},
+       "add-rate = 1e+300: a number a minute, 0 (no limit) to 1000000"},
+      {"a fraction for a whole number",
+       "idle-timeout = 1.5\n",
+       {},
+       {},
+       "@DIR@/config.toml:1:16: idle-timeout: 1.5 is not a whole number"},
+      {"data is a file", "", {"--data", "@DIR@/policy"}, {}, "--data @DIR@/policy: not a folder"},
+      {"data without its parent",
+       "data = \"@DIR@/no/such/data\"\n",
+       {},
+       {},
+       "@DIR@/config.toml:1:8: data = @DIR@/no/such/data: its parent @DIR@/no/such does not exist"},
+      {"config file missing",
+       "",
+       {"--config", "@DIR@/none.toml"},
+       {},
+       "--config @DIR@/none.toml: cannot read: No such file or directory"},
       // WKD.
       {"bad wkd-domain",
        "wkd-domain = [\"not a domain\"]\n",
@@ -551,6 +663,32 @@ TEST_F(ServeConfigTest, TheStoresModeDecidesWhatElseIsNeeded) {
   auto smtp = load("smtp-url = \"smtp://127.0.0.1:25\"\nsmtp-from = \"k@example.org\"\n", {});
   ASSERT_TRUE(smtp);
   EXPECT_TRUE(apply_mode(*smtp, ModeSetting{PublishMode::Verified, {}}));
+  // The example's placeholder public-url: refused where links are mailed,
+  // a warning elsewhere; an unset one is a warning where links are mailed.
+  std::ostringstream warned;
+  EXPECT_TRUE(apply_mode(*smtp, ModeSetting{PublishMode::Verified, {}}, &warned));
+  EXPECT_NE(warned.str().find("warning: public-url is not set: confirmation mails link to "
+                              "http://127.0.0.1:0"),
+            std::string::npos)
+      << warned.str();
+  auto placeholder = load(
+      "smtp-url = \"smtp://127.0.0.1:25\"\nsmtp-from = \"k@example.org\"\n"
+      "public-url = \"https://keys.example.org/\"\n",
+      {});
+  ASSERT_TRUE(placeholder);
+  r = apply_mode(*placeholder, ModeSetting{PublishMode::Verified, {}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().detail,
+            dir_ +
+                "/config.toml:3:14: public-url = https://keys.example.org/: the example's "
+                "placeholder; confirmation mails would link there: set public-url to this "
+                "server's address as users reach it (https://keys.DOMAIN)");
+  warned.str("");
+  EXPECT_TRUE(apply_mode(*placeholder, ModeSetting{PublishMode::Open, {}}, &warned));
+  EXPECT_NE(warned.str().find("the example's placeholder; set public-url"), std::string::npos);
+  auto real = load("public-url = \"https://keys.example.net.au\"\n", {"--mode", "open"});
+  ASSERT_TRUE(real);
+  EXPECT_TRUE(real->public_url_placeholder.empty());
   r = apply_mode(*smtp, ModeSetting{PublishMode::Managed, {}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().detail, "--mode managed serves the organization's domains: set --wkd-domain");
