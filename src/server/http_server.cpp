@@ -885,8 +885,29 @@ Result<std::uint16_t> HttpServer::start() {
     return static_cast<std::uint16_t>(impl_->endpoint->getPort());
   } catch (const std::exception& e) {
     impl_->endpoint.reset();
-    return fail(ErrorCode::Internal, std::string("cannot listen on ") + impl_->options.host + ":" +
-                                         std::to_string(impl_->options.port) + ": " + e.what());
+    // One line: Pistache passes on OpenSSL's error stack (several lines of
+    // codes and source files); the configuration checked the files already
+    // (server/config.cpp), so this is a file changed since, or a port taken.
+    const std::string where = impl_->options.host + ":" + std::to_string(impl_->options.port);
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    if (what.find("already in use") != std::string::npos) {
+      return fail(ErrorCode::Internal,
+                  where +
+                      " is in use (another keydird or another server: `ss -ltnp` shows "
+                      "which); stop it or set listen to another port");
+    }
+    if (what.find("cannot load SSL certificate") != std::string::npos) {
+      return fail(ErrorCode::Internal, "cannot listen on " + where + ": tls-cert " +
+                                           impl_->options.tls_cert.value_or("") +
+                                           " does not load as a PEM certificate");
+    }
+    if (what.find("cannot load SSL private key") != std::string::npos) {
+      return fail(ErrorCode::Internal, "cannot listen on " + where + ": tls-key " +
+                                           impl_->options.tls_key.value_or("") +
+                                           " does not load as the PEM private key of tls-cert");
+    }
+    return fail(ErrorCode::Internal, "cannot listen on " + where + ": " + what);
   }
 }
 

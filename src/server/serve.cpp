@@ -2,10 +2,14 @@
 // the admin socket, on one store.
 #include "server/serve.hpp"
 
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,6 +22,7 @@
 #include "api/router.hpp"
 #include "common/port.hpp"
 #include "common/version.hpp"
+#include "openpgp/crypto/primitives.hpp"
 #include "server/admin_socket.hpp"
 #include "server/commands.hpp"
 #include "server/config.hpp"
@@ -25,6 +30,69 @@
 #include "service/verification.hpp"
 
 namespace keydir::server {
+
+namespace {
+
+// --listen before the store is opened (nothing is created on refusal): the
+// host resolves and the port can be bound now. Port 0 (any free one) is
+// always free. Errors: one line.
+Result<void> check_listen(const std::string& listen, const std::string& host, std::uint16_t port) {
+  if (port == 0) {
+    return {};
+  }
+  std::string name = host;
+  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int e = ::getaddrinfo(name.empty() ? nullptr : name.c_str(), service.c_str(), &hints, &found);
+      e != 0) {
+    return fail(ErrorCode::BadQuery,
+                "--listen " + listen + ": cannot resolve " + name + ": " + ::gai_strerror(e));
+  }
+  int error = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      error = errno;
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const int bound = ::bind(fd, a->ai_addr, a->ai_addrlen);
+    error = bound == 0 ? 0 : errno;
+    ::close(fd);
+    if (bound == 0) {
+      break;
+    }
+  }
+  ::freeaddrinfo(found);
+  switch (error) {
+    case 0:
+      return {};
+    case EADDRINUSE:
+      return fail(ErrorCode::BadQuery,
+                  listen +
+                      " is in use (another keydird or another server: `ss -ltnp` shows "
+                      "which); stop it or set listen to another port");
+    case EADDRNOTAVAIL:
+      return fail(ErrorCode::BadQuery,
+                  "--listen " + listen + ": " + name + " is not an address of this machine");
+    case EACCES:
+      return fail(ErrorCode::BadQuery,
+                  "--listen " + listen +
+                      ": ports below 1024 need root or CAP_NET_BIND_SERVICE; keydird listens "
+                      "on 127.0.0.1:11372 behind nginx");
+    default:
+      return fail(ErrorCode::BadQuery, "--listen " + listen + ": " + std::strerror(error));
+  }
+}
+
+}  // namespace
 
 int run_serve(Cli& c) {
   using keydir::service::KeyDirectory;
@@ -45,6 +113,24 @@ int run_serve(Cli& c) {
   }
   ServeConfig& cfg = *loaded;
   const std::string& data = cfg.data;
+  if (auto ok = check_listen(cfg.listen, cfg.http.host, cfg.http.port); !ok) {
+    std::cerr << "keydird serve: " << ok.error().detail << "\n";
+    return kExitUsage;
+  }
+  if (cfg.requested_mode &&
+      (*cfg.requested_mode != keydir::service::PublishMode::Managed || !cfg.wkd_domains.empty())) {
+    // The mode asked for, checked before the store is opened (nothing is
+    // created on refusal); the store's own mode is checked again below.
+    ServeConfig copy = cfg;
+    keydir::service::ModeSetting asked{*cfg.requested_mode, {}};
+    if (asked.mode == keydir::service::PublishMode::Managed) {
+      asked.managed_domains = cfg.sorted_domains;
+    }
+    if (auto ok = apply_mode(copy, asked); !ok) {
+      std::cerr << "keydird serve: " << ok.error().detail << "\n";
+      return kExitUsage;
+    }
+  }
 
   // The store, and the mode it records: the flag may only repeat it.
   keydir::storage::RocksOptions ro;
@@ -75,9 +161,17 @@ int run_serve(Cli& c) {
     return kExitUsage;
   }
   const keydir::service::ModeSetting mode = *settled;
-  if (auto ok = apply_mode(cfg, mode); !ok) {
-    std::cerr << "keydird serve: " << ok.error().detail << "\n";
-    return kExitUsage;
+  {
+    std::ostringstream mode_warnings;
+    auto ok = apply_mode(cfg, mode, &mode_warnings);
+    std::istringstream lines(mode_warnings.str());
+    for (std::string line; std::getline(lines, line);) {
+      std::cerr << "keydird serve: " << line << "\n";
+    }
+    if (!ok) {
+      std::cerr << "keydird serve: " << ok.error().detail << "\n";
+      return kExitUsage;
+    }
   }
   const auto& wkd_domains = cfg.wkd_domains;
   const auto& smtp = cfg.smtp;
@@ -147,10 +241,38 @@ int run_serve(Cli& c) {
     if (cfg.wkd_policy) {
       api_options.wkd.policy = *cfg.wkd_policy;
     }
+    // DATA/token.key signs VKS upload tokens. A read-only data folder (a
+    // mounted snapshot) is served read-only: uploads are refused, so no
+    // upload token is ever honoured, and a key for this run only will do.
+    const bool read_only = ::access(data.c_str(), W_OK) != 0 && (errno == EROFS || errno == EACCES);
     auto secret = token_secret(data);
+    const int key_errno = errno;
+    const std::string key_path = data + "/token.key";
+    std::error_code key_ec;
+    const bool key_exists = std::filesystem::exists(key_path, key_ec);
+    if (!secret && read_only && !key_exists) {
+      if (auto random = keydir::openpgp::crypto::random_bytes(32)) {
+        secret = std::string(reinterpret_cast<const char*>(random->data()), random->size());
+      }
+    }
     if (!secret) {
-      std::cerr << "keydird serve: cannot keep the token key in " << data << "\n";
+      std::cerr << "keydird serve: "
+                << (key_exists ? key_path +
+                                     ": cannot read it or it is damaged (not 32 bytes): make it "
+                                     "readable by the user keydird runs as, or delete it (a new "
+                                     "one is made; VKS upload tokens already given out stop "
+                                     "working)"
+                               : "cannot create " + key_path + ": " + std::strerror(key_errno) +
+                                     " (the data folder must be writable by the user keydird "
+                                     "runs as)")
+                << "\n";
       return kExitFailure;
+    }
+    if (read_only) {
+      spdlog::warn(
+          "the data folder {} is read-only: lookups are served, uploads and confirmations get "
+          "503{}",
+          data, key_exists ? "" : "; no token.key in it: VKS upload tokens last this run only");
     }
     api_options.token_secret = *secret;
     const std::string& public_url = cfg.public_url;
