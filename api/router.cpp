@@ -1,6 +1,9 @@
 #include "api/router.hpp"
 
+#include <arpa/inet.h>
+
 #include <chrono>
+#include <cstring>
 
 #include "openpgp/crypto/hash.hpp"
 #include "openpgp/crypto/primitives.hpp"
@@ -11,7 +14,102 @@ namespace {
 double seconds_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+// An address as 16 bytes (IPv4 as IPv4-mapped IPv6); "[...]" and a "%zone"
+// are taken off. Not an address: false.
+bool address_bytes(std::string_view text, unsigned char (&out)[16]) {
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);
+  }
+  if (auto pct = text.find('%'); pct != std::string_view::npos) {
+    text = text.substr(0, pct);
+  }
+  if (text.empty() || text.size() > INET6_ADDRSTRLEN) {
+    return false;
+  }
+  char z[INET6_ADDRSTRLEN + 1];
+  std::memcpy(z, text.data(), text.size());
+  z[text.size()] = '\0';
+  if (text.find(':') != std::string_view::npos) {
+    return ::inet_pton(AF_INET6, z, out) == 1;
+  }
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  std::memcpy(out, kMapped, sizeof kMapped);
+  return ::inet_pton(AF_INET, z, out + 12) == 1;
+}
+
+bool is_mapped_ipv4(const unsigned char (&b)[16]) {
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(b, kMapped, sizeof kMapped) == 0;
+}
+
+// Whether the first `bits` bits of a and b agree.
+bool same_prefix(const unsigned char (&a)[16], const unsigned char (&b)[16], int bits) {
+  for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+    const unsigned mask = bits >= 8 ? 0xffu : (0xff00u >> bits) & 0xffu;
+    if (((a[i] ^ b[i]) & mask) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
 }  // namespace
+
+Result<AddressList> AddressList::parse(const std::vector<std::string>& entries) {
+  AddressList list;
+  for (const auto& e : entries) {
+    std::string_view text = e;
+    std::string_view bits_text;
+    if (auto slash = text.find('/'); slash != std::string_view::npos) {
+      bits_text = text.substr(slash + 1);
+      text = text.substr(0, slash);
+    }
+    Network n{};
+    if (!address_bytes(text, n.bytes)) {
+      return fail(ErrorCode::BadQuery,
+                  "'" + e + "' is neither an address nor a network (192.0.2.0/24, 2001:db8::/32)");
+    }
+    const bool v4 = is_mapped_ipv4(n.bytes) && text.find(':') == std::string_view::npos;
+    const int max_bits = v4 ? 32 : 128;
+    int bits = max_bits;
+    if (e.find('/') != std::string::npos) {
+      bits = -1;
+      if (!bits_text.empty() && bits_text.size() <= 3 &&
+          bits_text.find_first_not_of("0123456789") == std::string_view::npos) {
+        bits = std::stoi(std::string(bits_text));
+      }
+      if (bits < 0 || bits > max_bits) {
+        return fail(ErrorCode::BadQuery, "'" + e + "': a network takes 0 to " +
+                                             std::to_string(max_bits) + " bits after the /");
+      }
+    }
+    n.bits = v4 ? bits + 96 : bits;
+    list.networks_.push_back(n);
+  }
+  return list;
+}
+
+bool AddressList::is_loopback(std::string_view address) {
+  unsigned char b[16];
+  if (!address_bytes(address, b)) {
+    return false;
+  }
+  static constexpr unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return std::memcmp(b, kLoopback6, sizeof b) == 0 || (is_mapped_ipv4(b) && b[12] == 127);
+}
+
+bool AddressList::contains(std::string_view address) const {
+  unsigned char b[16];
+  if (!address_bytes(address, b)) {
+    return false;
+  }
+  for (const auto& n : networks_) {
+    if (same_prefix(b, n.bytes, n.bits)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 Api::Api(service::KeyDirectory& directory, ApiOptions options)
     : directory_(directory),
@@ -38,7 +136,8 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
             return p;
           }(),
           upload_tokens_, options.verification),
-      extra_metrics_(options.extra_metrics) {
+      extra_metrics_(options.extra_metrics),
+      metrics_allow_(options.metrics_allow) {
   for (const auto& t : options.operator_tokens) {
     operator_token_hashes_.push_back(
         *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, as_bytes(t)));
@@ -266,6 +365,12 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
   }
   if (request.path == "/metrics") {
     which = Metrics::kMetrics;
+    // For the host and metrics-allow only, by the whole client address: a
+    // request through a trusted proxy (nginx on this host, whose own
+    // address is loopback) is judged by the address the proxy forwarded.
+    if (!AddressList::is_loopback(request.address) && !metrics_allow_.contains(request.address)) {
+      return text_reply(Status::kNotFound, "not found");
+    }
     if (!get) {
       return method_not_allowed("GET, HEAD");
     }

@@ -5,7 +5,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "api/hkp/hkp.hpp"
 #include "api/hkp/hkp_v2.hpp"
@@ -18,6 +20,27 @@
 #include "common/rate_limit.hpp"
 
 namespace keydir::api {
+
+// Addresses and networks ("192.0.2.7", "2001:db8::/48", "10.0.0.0/8"):
+// who may read /metrics besides loopback (metrics-allow).
+class AddressList {
+ public:
+  // Errors: BadQuery naming the entry that is neither an address nor a
+  // network (ADDRESS/BITS, host bits allowed).
+  static Result<AddressList> parse(const std::vector<std::string>& entries);
+  // Whether `address` (IPv4 or IPv6, "[...]" and "%zone" allowed; an
+  // IPv4-mapped IPv6 address counts as IPv4) is loopback (127.0.0.0/8, ::1).
+  [[nodiscard]] static bool is_loopback(std::string_view address);
+  // Whether `address` is in one of the networks. Not an address: false.
+  [[nodiscard]] bool contains(std::string_view address) const;
+
+ private:
+  struct Network {
+    unsigned char bytes[16];  // IPv4 as IPv4-mapped IPv6
+    int bits;                 // of the 128
+  };
+  std::vector<Network> networks_;
+};
 
 struct ApiOptions {
   HkpOptions hkp;
@@ -59,6 +82,10 @@ struct ApiOptions {
   std::string git_describe;
   // More Prometheus text appended to /metrics (the recon peer's counters).
   std::function<std::string()> extra_metrics;
+  // Who may read /metrics, by the request's whole client address
+  // (HttpRequest::address: a trusted proxy's forwarded one): loopback and
+  // these; everyone else gets 404, as for a path that does not exist.
+  AddressList metrics_allow;
 };
 
 class Api {
@@ -102,6 +129,7 @@ class Api {
   Vks vks_;
   Pages pages_;
   std::function<std::string()> extra_metrics_;
+  AddressList metrics_allow_;
 };
 
 }  // namespace keydir::api

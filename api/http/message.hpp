@@ -25,6 +25,12 @@ struct HttpRequest {
   bool operator_upload = false;
   std::string body;
   std::string client;  // the peer's address (rate limits)
+  // The client's whole address (`client` may be its IPv6 network): the
+  // peer's, or the one a trusted proxy forwarded in X-Forwarded-For. Empty
+  // when it is not known: a proxy keydird does not trust forwarded the
+  // request, or a trusted one forwarded something else than an address.
+  // /metrics answers by it (loopback and metrics-allow only).
+  std::string address;
 
   // First value of a query parameter, or nullopt.
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const;

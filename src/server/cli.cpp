@@ -169,6 +169,9 @@ std::unique_ptr<Cli> make_cli() {
       ->capture_default_str();
   serve->add_option("--trusted-proxy", http.trusted_proxies,
                     "Address of a reverse proxy whose X-Forwarded-For is believed");
+  serve->add_option("--metrics-allow", c->metrics_allow,
+                    "Address or network (CIDR) that may read /metrics besides loopback "
+                    "(repeatable); behind a trusted proxy, the address it forwards counts");
   serve
       ->add_option("--ipv6-prefix", http.ipv6_prefix,
                    "Rate limits count an IPv6 client by its network of this many bits")

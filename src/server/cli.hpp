@@ -56,6 +56,7 @@ struct Cli {
   std::string recon_listen;
   std::vector<std::string> peer_specs;
   std::vector<std::string> recon_allow;
+  std::vector<std::string> metrics_allow;  // besides loopback
   int gossip_interval = 60;
   std::string recon_filters = "sks";
   int recon_hkp_port = 0;  // 0: the --listen port

@@ -761,6 +761,11 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
     cfg.http.tls_key = c.tls_key;
   }
   cfg.http.log_queries = !c.no_query_log;
+  if (auto allow = api::AddressList::parse(c.metrics_allow); allow) {
+    cfg.metrics_allow = std::move(*allow);
+  } else {
+    return bad("--metrics-allow " + allow.error().detail);
+  }
   cfg.access_log = c.access_log;
 
   if (!c.wkd_policy_file.empty()) {

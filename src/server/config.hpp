@@ -96,6 +96,8 @@ struct ServeConfig {
   bool keep_third_party = false;
   bool keep_attributes = false;
   bool refuse_sha1 = false;
+  // Who may read /metrics besides loopback (--metrics-allow).
+  api::AddressList metrics_allow;
   // SKS reconciliation: on when --recon-listen or a peer is given. recon
   // holds the listen address, peers, filters, gossip interval and allow
   // list; its http_port only when --recon-hkp-port is given

@@ -614,9 +614,17 @@ class Handler : public Http::Handler {
     // holds a /64), an IPv4-mapped one as IPv4.
     const std::string peer_host = req.address().host();
     r.client = client_key(peer_host, ipv6_prefix_);
-    if (is_trusted(peer_host, r.client)) {
+    r.address = peer_host;
+    const auto forwarded = req.headers().tryGetRaw("X-Forwarded-For");
+    const bool trusted = is_trusted(peer_host, r.client);
+    if (forwarded && !trusted) {
+      // Through a proxy keydird was not told to trust (no --trusted-proxy
+      // for the nginx in front): the client is unknown, never the proxy.
+      r.address.clear();
+    }
+    if (trusted) {
       // The client is the last address the proxy appended.
-      if (auto xff = req.headers().tryGetRaw("X-Forwarded-For")) {
+      if (auto xff = forwarded) {
         const std::string header = xff->value();  // value() returns a temporary
         std::string_view v = header;
         auto comma = v.rfind(',');
@@ -624,8 +632,10 @@ class Handler : public Http::Handler {
         while (!last.empty() && last.front() == ' ') {
           last.remove_prefix(1);
         }
+        r.address.clear();
         if (!last.empty() && last.size() <= 64) {
           r.client = client_key(last, ipv6_prefix_);
+          r.address = std::string(last);
         }
       }
     }

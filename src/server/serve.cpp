@@ -299,6 +299,7 @@ int run_serve(Cli& c) {
     api_options.pages.policy_text = cfg.policy_text;
     api_options.add_per_minute = cfg.add_per_minute;
     api_options.add_burst = cfg.add_burst;
+    api_options.metrics_allow = cfg.metrics_allow;
     keydir::server::ReconOptions recon_options = cfg.recon;
     if (peering) {
       for (const auto& p : recon_options.peers) {

@@ -19,6 +19,7 @@ inline HttpRequest get_request(std::string path, std::string host, Query query, 
   r.path = std::move(path);
   r.host = std::move(host);
   r.query = std::move(query);
+  r.address = client;  // the server sets both (HttpServer)
   r.client = std::move(client);
   return r;
 }
@@ -30,6 +31,7 @@ inline HttpRequest post_request(std::string path, std::string content_type, std:
   r.path = std::move(path);
   r.content_type = std::move(content_type);
   r.body = std::move(body);
+  r.address = client;  // the server sets both (HttpServer)
   r.client = std::move(client);
   return r;
 }
