@@ -13,7 +13,7 @@ CLEANUP+=('[ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")"')
 
 # --- systemd unit ------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
-  sed "s#/usr/local/bin/keydird#$B/keydird#" "$ROOT/deploy/systemd/keydird.service" >"$T/keydird.service"
+  sed "s#^ExecStart=/usr/sbin/keydird #ExecStart=$B/keydird #" "$ROOT/deploy/systemd/keydird.service" >"$T/keydird.service"
   out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$T/keydird.service" 2>&1 || true)
   check "systemd-analyze verify keydird.service" "" "$out"
 else
@@ -22,7 +22,11 @@ fi
 
 # --- nginx in front of keydird -------------------------------------------------
 command -v nginx >/dev/null || { echo "FAIL  nginx missing: run deploy/setup.sh"; exit 1; }
-KPORT=$(free_port); TPORT=$(free_port); HPORT=$(free_port)
+KPORT=$(free_port); TPORT=$(free_port); HPORT=$(free_port); PPORT=$(free_port)
+# The ACME webroot: nginx's workers (www-data) read it, so not under $T (0700).
+ACME=$(mktemp -d)
+chmod 755 "$ACME"
+CLEANUP+=('rm -rf "$ACME"')
 "$B/keydird" import --data "$T/data" "$DATA/gpg-multi.asc" >/dev/null 2>&1
 LISTEN=127.0.0.1:$KPORT start_keydird keydird --data "$T/data" --trusted-proxy 127.0.0.1 \
   --wkd-domain keydir.test --add-rate 0
@@ -31,8 +35,8 @@ make_test_ca "$T" "keys.keydir.test" "DNS:keys.keydir.test,DNS:openpgpkey.keydir
 
 # The example configuration, with this test's ports, names and files.
 sed -e "s#127.0.0.1:11372#127.0.0.1:$KPORT#" -e "s#listen 443 ssl http2;#listen 127.0.0.1:$TPORT ssl http2;#" \
-    -e "s#listen 11371;#listen 127.0.0.1:$HPORT;#" -e '/listen \[::\]/d' \
-    -e "s#/etc/keydir/tls/#$T/#" -e "s#/var/log/nginx/#$T/#" -e "s#example.org#keydir.test#g" \
+    -e "s#listen 11371;#listen 127.0.0.1:$HPORT;#" -e "s#listen 80;#listen 127.0.0.1:$PPORT;#" -e '/listen \[::\]/d' \
+    -e "s#/etc/keydir/tls/#$T/#" -e "s#/var/log/nginx/#$T/#" -e "s#/var/www/acme#$ACME#" -e "s#example.org#keydir.test#g" \
     "$ROOT/deploy/nginx/keydir.conf" >"$T/keydir.conf"
 mkdir -p "$T/nginx"
 cat >"$T/nginx.conf" <<CONF
@@ -52,6 +56,7 @@ nginx -c "$T/nginx.conf" -p "$T" 2>/dev/null
 wait_for test -f "$T/nginx.pid" || true
 wait_port 127.0.0.1 "$TPORT" || true
 wait_port 127.0.0.1 "$HPORT" || true
+wait_port 127.0.0.1 "$PPORT" || true
 R="--resolve keys.keydir.test:$TPORT:127.0.0.1 --resolve openpgpkey.keydir.test:$TPORT:127.0.0.1"
 MFPR=FC5D7A6980F7E484468DB87F65C71B0D2BE692AA
 check "hkps through nginx (curl, test CA)" 200 \
@@ -64,6 +69,25 @@ check "a Hockeypuck hashquery (Content-Type sks/hashquery) through nginx: 200" 2
 MH=$("$(gpgconf --list-dirs libexecdir)/gpg-wks-client" --print-wkd-hash multi@keydir.test | cut -d' ' -f1)
 check "WKD advanced host through nginx" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" $R "https://openpgpkey.keydir.test:$TPORT/.well-known/openpgpkey/keydir.test/hu/$MH")"
+
+# /metrics never through nginx: 404 on both public ports (nginx answers it;
+# keydird behind it would judge the forwarded address, 127.0.0.1 here).
+check "/metrics through nginx (TLS): 404" 404 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" $R "https://keys.keydir.test:$TPORT/metrics")"
+check "/metrics through nginx (plain HKP): 404" 404 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HPORT/metrics")"
+check "//metrics through nginx (normalized, still 404)" 404 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$HPORT//metrics")"
+check "/metrics on the host, from keydird directly: 200" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KPORT/metrics")"
+# Port 80: the ACME webroot, and everything else moved to https.
+mkdir -p "$ACME/.well-known/acme-challenge"
+echo challenge-answer >"$ACME/.well-known/acme-challenge/tok3n"
+chmod -R a+rX "$ACME"
+check "port 80: an ACME challenge from the webroot" challenge-answer \
+  "$(curl -s -H 'Host: keys.keydir.test' "http://127.0.0.1:$PPORT/.well-known/acme-challenge/tok3n")"
+check "port 80: anything else 301 to https" "301 https://keys.keydir.test/pks/lookup?op=get&search=x" \
+  "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: keys.keydir.test' "http://127.0.0.1:$PPORT/pks/lookup?op=get&search=x")"
 
 # A confirmation link's token never reaches nginx's log (the example's
 # log_format redacts it, as keydird does in its own).
