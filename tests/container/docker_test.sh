@@ -275,7 +275,7 @@ else
   # shellcheck disable=SC2086
   check "compose: an unconfirmed address is not published" 404 \
     "$(curl -s -o /dev/null -w '%{http_code}' $H "$HS/pks/lookup?op=get&search=multi@keydir.test")"
-  if grep -qE '^[[:space:]]*listen 80;' "$SRC/deploy/nginx/keydir.conf"; then
+  if grep -qE '^[[:space:]]*listen 80[; ]' "$SRC/deploy/nginx/keydir.conf"; then
     check "compose: http (80) redirects to https" 301 \
       "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: keys.example.org' "http://127.0.0.1:$P80/pks/lookup?op=get&search=0x$MFPR")"
   fi
