@@ -11,15 +11,13 @@
 #include <sstream>
 #include <thread>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <toml++/toml.h>
 
 #include "common/port.hpp"
 #include "openpgp/identifiers.hpp"
 #include "recon/filters.hpp"
 #include "server/secrets.hpp"
+#include "server/tls_files.hpp"
 
 namespace keydir::server {
 
@@ -362,91 +360,6 @@ Result<void> merge_config_file(Cli& c, Origins& origins) {
   return {};
 }
 
-// A file serve reads later (the TLS files): readable now. `label`: "--tls-key
-// PATH" or "FILE:LINE:COL: tls-key = PATH".
-Result<void> check_readable(const std::string& label, const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    return bad(label + ": cannot read: " + std::strerror(EISDIR));
-  }
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return bad(label + ": cannot read: " + std::strerror(errno));
-  }
-  std::fclose(f);
-  return {};
-}
-
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct FileClose {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
-// The TLS files as the listener will load them (server/http_server.cpp):
-// the first certificate of the chain file, a private key without a
-// passphrase, and the key belongs to that certificate. An expired
-// certificate is a warning (clients will refuse it; serving goes on).
-Result<void> check_tls_files(const std::string& cert_label, const std::string& cert_path,
-                             const std::string& key_label, const std::string& key_path,
-                             std::ostream& warnings) {
-  if (auto ok = check_readable(cert_label, cert_path); !ok) {
-    return ok;
-  }
-  if (auto ok = check_readable(key_label, key_path); !ok) {
-    return ok;
-  }
-  std::unique_ptr<X509, X509Free> cert;
-  {
-    std::unique_ptr<std::FILE, FileClose> f(std::fopen(cert_path.c_str(), "rb"));
-    cert.reset(f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr);
-  }
-  if (!cert) {
-    return bad(cert_label +
-               ": no PEM certificate in it (a file starting with -----BEGIN CERTIFICATE-----)");
-  }
-  std::unique_ptr<EVP_PKEY, PkeyFree> key;
-  {
-    std::unique_ptr<std::FILE, FileClose> f(std::fopen(key_path.c_str(), "rb"));
-    // An empty passphrase: an encrypted key fails here instead of asking on
-    // the terminal.
-    char empty[] = "";
-    key.reset(f ? PEM_read_PrivateKey(f.get(), nullptr, nullptr, empty) : nullptr);
-  }
-  if (!key) {
-    std::string text;
-    {
-      std::ifstream f(key_path, std::ios::binary);
-      text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-    }
-    if (text.find("ENCRYPTED") != std::string::npos) {
-      return bad(key_label +
-                 ": the private key is encrypted; keydird needs it without a passphrase "
-                 "(openssl pkey -in KEY -out KEY.plain, then chmod 600)");
-    }
-    if (text.find("-----BEGIN CERTIFICATE-----") != std::string::npos) {
-      return bad(key_label + ": holds a certificate, not the private key (swapped with " +
-                 "tls-cert?)");
-    }
-    return bad(key_label +
-               ": no PEM private key in it (a file starting with -----BEGIN PRIVATE KEY-----)");
-  }
-  if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    ERR_clear_error();
-    return bad(key_label + ": not the private key of the certificate in " + cert_path);
-  }
-  ERR_clear_error();
-  if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0) {
-    warnings << "warning: " << cert_label
-             << ": the certificate has expired: clients will refuse the connection; renew it\n";
-  }
-  return {};
-}
-
 // The example configuration's placeholders: links to them lead nowhere.
 bool placeholder_host(std::string url) {
   if (auto scheme = url.find("://"); scheme != std::string::npos) {
@@ -747,7 +660,7 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
     if (cfg.http.threads == 0) {
       // With one reactor thread per core, a thread preempted in send()
       // (which wakes the client on the same core) stalls its connections;
-      // twice as many served 20-25% more lookups (README, issue #4).
+      // twice as many served 20-25% more lookups (docs/performance.md).
       cfg.http.threads = static_cast<int>(std::max(2u, 2 * std::thread::hardware_concurrency()));
     }
     auto port = parse_port(std::string_view(c.listen).substr(colon + 1), true);

@@ -18,7 +18,7 @@ namespace keydir::server {
 struct HttpOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 11371;
-  // Pistache reactor threads; 0 = two per core (see README: measured).
+  // Pistache reactor threads; 0 = two per core (measured: docs/performance.md).
   int threads = 0;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;

@@ -1,5 +1,5 @@
 // RocksKeyStore: the KeyStore on an embedded RocksDB (one database, one column
-// family per index; layout in the README, "Storage layout").
+// family per index; layout in docs/architecture.md, "The key store").
 //
 // Durability: the write-ahead log is always on. With `sync_writes` off (the
 // default) apply() returns once the batch is in the WAL in the OS: a crash of
@@ -24,7 +24,7 @@ namespace keydir::storage {
 
 struct RocksOptions {
   bool sync_writes = false;
-  // Serving wants the working set in the cache (README: figures); bulk import
+  // Serving wants the working set in the cache (figures: docs/performance.md); bulk import
   // gains little from it and keeps it small to bound its memory.
   std::size_t block_cache_bytes = 256u << 20;
   // Cache of whole rows for point reads (certificates, index sets); 0: none.

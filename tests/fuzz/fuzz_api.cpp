@@ -114,6 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   r.authorization = std::string(next(in));
   r.body = std::string(in);
   r.client = "192.0.2.1";
+  r.address = "127.0.0.1";  // a loopback client: /metrics is rendered too
   api::Reply reply = world().api->dispatch(r);
   if (reply.status < 200 || reply.status > 599) {
     __builtin_trap();

@@ -80,7 +80,7 @@ THIRD_PARTY = {
     "rocksdb": {"storage_rocksdb"},
     "PkgConfig::PISTACHE": {"server"},
     "PkgConfig::CRYPTOPP": {"openpgp"},
-    "OpenSSL::Crypto": {"openpgp"},
+    "OpenSSL::Crypto": {"openpgp", "server"},
     "CURL::libcurl": {"net"},
     "CLI11::CLI11": {"server", "client"},
 }
@@ -88,9 +88,10 @@ THIRD_PARTY = {
 KNOWN = {}
 # Third-party headers: the folders that may include them. The crypto module
 # (src/openpgp/crypto) owns OpenSSL and Crypto++, src/net owns libcurl, the
-# RocksDB store its library, the server's HTTP adapter Pistache.
+# RocksDB store its library, the server's HTTP adapter Pistache and the
+# server side of TLS (its certificate and key files).
 SYSTEM_HEADERS = {
-    "openssl/": ("src/openpgp/crypto/",),
+    "openssl/": ("src/openpgp/crypto/", "src/server/tls_files.cpp"),
     "cryptopp/": ("src/openpgp/crypto/",),
     "curl/": ("src/net/",),
     "rocksdb/": ("storage/rocksdb/",),
