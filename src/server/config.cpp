@@ -93,6 +93,10 @@ std::string quote_hint(const std::vector<std::string>& lines, std::size_t n) {
   if (auto hash = value.find(" #"); hash != std::string::npos) {
     value = trim(std::string_view(value).substr(0, hash));
   }
+  if (key == "smtp-password" || key == "operator-token" || key.ends_with("password") ||
+      key.ends_with("token")) {
+    value = "...";  // a secret: never into the journal
+  }
   return " (strings must be quoted: " + key + " = \"" + value + "\")";
 }
 

@@ -215,6 +215,7 @@ class GuardedParser final : public Http::RequestParser {
     trailer_bytes = 0;
     scan_pos = 0;
     content_type.reset();
+    forwarded_for_lines = 0;
     pipelined = false;
     dechunked.clear();
     dechunked.shrink_to_fit();
@@ -245,6 +246,11 @@ class GuardedParser final : public Http::RequestParser {
   // The Content-Type as sent, when Pistache could not parse it (see
   // GuardedHeaders::apply).
   std::optional<std::string> content_type;
+  // X-Forwarded-For fields in the header block. Pistache keeps the first of
+  // each name only; a trusted proxy that adds its own field after the
+  // client's (HAProxy's forwardfor) would have keydird believe the client's.
+  // More than one: the client address is unknown.
+  int forwarded_for_lines = 0;
   // More octets followed the request in the same read: a pipelined request.
   // Pistache 0.0.5 parses one request per read and drops the rest, so the
   // answer closes the connection (RFC 9112 §9.3.2: the client retries what
@@ -293,6 +299,25 @@ Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
         "request line longer than " + std::to_string(kMaxRequestLineBytes) + " octets");
   }
   return s;
+}
+
+// How many X-Forwarded-For fields the header block (see below) holds.
+int forwarded_for_fields(std::string_view block) {
+  int n = 0;
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    auto eol = block.find("\r\n", pos);
+    if (eol == std::string_view::npos || eol == pos) {
+      break;
+    }
+    std::string_view line = block.substr(pos, eol - pos);
+    if (line.size() > 15 && line[15] == ':' &&
+        strncasecmp(line.data(), "X-Forwarded-For", 15) == 0) {
+      ++n;
+    }
+    pos = eol + 2;
+  }
+  return n;
 }
 
 // A Content-Type value Pistache's media-type parser refuses (it throws on
@@ -346,6 +371,7 @@ Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
     std::optional<std::string> sent;
     if (end <= kMaxHeaderBytes) {
       sent = unparsed_content_type(rest.substr(0, end + (end == 0 ? 2 : 4)), copy);
+      p_->forwarded_for_lines = forwarded_for_fields(rest.substr(0, end + (end == 0 ? 2 : 4)));
     }
     if (sent) {
       if (sent->size() > 256) {
@@ -563,9 +589,11 @@ class Handler : public Http::Handler {
     auto t0 = std::chrono::steady_clock::now();
     std::optional<std::string> sent_content_type;
     bool pipelined = false;
+    int forwarded_for_lines = 0;
     if (auto peer = response.peer()) {
       auto parser = std::static_pointer_cast<GuardedParser>(getParser(peer));
       sent_content_type = parser->content_type;
+      forwarded_for_lines = parser->forwarded_for_lines;
       pipelined = parser->pipelined;
       if (parser->discarding) {
         // The rest of a refused request: dropped; once the answer is out
@@ -624,7 +652,11 @@ class Handler : public Http::Handler {
     }
     if (trusted) {
       // The client is the last address the proxy appended.
-      if (auto xff = forwarded) {
+      if (forwarded_for_lines > 1) {
+        // Several X-Forwarded-For fields: which one the proxy wrote cannot
+        // be told; the client is unknown, and rate limits count the proxy.
+        r.address.clear();
+      } else if (auto xff = forwarded) {
         const std::string header = xff->value();  // value() returns a temporary
         std::string_view v = header;
         auto comma = v.rfind(',');

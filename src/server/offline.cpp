@@ -57,8 +57,9 @@ std::optional<int> run_through_socket(Cli& c, int argc, char** argv) {
   std::error_code ec;
   const bool there = std::filesystem::exists(socket, ec);
   if (ec == std::errc::permission_denied) {
-    std::cerr << "keydird " << name << ": permission denied on the data folder " << c.data
-              << " (the directory is administered by the user keydird runs as, or root)\n";
+    std::cerr
+        << "keydird " << name << ": permission denied on the data folder " << c.data
+        << " (run as the user that owns it, the one keydird runs as: keydir for the package)\n";
     return kExitFailure;
   }
   if (there) {
@@ -101,7 +102,8 @@ int run_offline(Cli& c) {
     std::cerr << "keydird " << name << ": "
               << (ec == std::errc::permission_denied
                       ? "permission denied on the data folder " + c.data +
-                            " (run as the user keydird runs as, or root)"
+                            " (run as the user that owns it, the one keydird runs as: keydir for "
+                            "the package)"
                       : "no store in " + c.data)
               << "\n";
     return kExitFailure;

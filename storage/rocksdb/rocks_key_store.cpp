@@ -52,6 +52,27 @@ std::string describe(const SchemaMigration& m, const std::string& dir) {
 
 namespace {
 
+// A value read from a store, for a message: control bytes escaped, cut at 32
+// bytes (a crafted store must not write to the operator's terminal).
+std::string printable(const std::string& value) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < value.size() && i < 32; ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (value.size() > 32) {
+    out += "...";
+  }
+  return out;
+}
+
 // The user that owns `path` ("uid N" when it has no name).
 std::string owner_of(const std::string& path) {
   struct stat st {};
@@ -251,8 +272,9 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
   if (s.ok()) {
     auto parsed = parse_schema(schema);
     if (!parsed) {
-      return fail(ErrorCode::StorageCorruption,
-                  "the store in " + dir + " has an unreadable schema record (\"" + schema + "\")");
+      return fail(ErrorCode::StorageCorruption, "the store in " + dir +
+                                                    " has an unreadable schema record (\"" +
+                                                    printable(schema) + "\")");
     }
     version = *parsed;
   } else if (!s.IsNotFound()) {

@@ -1,8 +1,12 @@
 #include "storage/rocksdb/schema.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -50,6 +54,59 @@ bool fsync_path(const fs::path& p) {
   const bool ok = ::fsync(fd) == 0;
   ::close(fd);
   return ok;
+}
+
+// A private file (token.key) into the backup: never through a symbolic link,
+// only a regular file, and the copy is new, 0600 and owned by whoever
+// migrates (its mode is never copied: a planted setuid file stays inert).
+bool copy_private_file(const fs::path& from, const fs::path& to, std::string& why) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) {
+    why = std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+    ::close(in);
+    why = "not a regular file";
+    return false;
+  }
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) {
+    why = std::strerror(errno);
+    ::close(in);
+    return false;
+  }
+  char buf[4096];
+  bool ok = true;
+  for (;;) {
+    const ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0) {
+      ok = false;
+      break;
+    }
+    if (n == 0) {
+      break;
+    }
+    if (::write(out, buf, static_cast<std::size_t>(n)) != n) {
+      ok = false;
+      break;
+    }
+  }
+  ok = ok && ::fsync(out) == 0;
+  if (!ok) {
+    why = std::strerror(errno);
+  }
+  ::close(out);
+  ::close(in);
+  return ok;
+}
+
+std::string owner_name(uid_t uid) {
+  if (const struct passwd* pw = ::getpwuid(uid)) {
+    return pw->pw_name;
+  }
+  return "uid " + std::to_string(uid);
 }
 
 // The next key of the audit column family (be64 sequence numbers from 1).
@@ -178,7 +235,28 @@ Result<BackupMade> pre_migration_backup(rocksdb::DB& db, const std::string& dir,
                                         std::uint64_t now,
                                         const std::vector<std::string>& extra_files) {
   std::error_code ec;
+  // Only the store's owner migrates it: root (or anyone else) writing the
+  // backup into a folder another user controls could be led by a planted
+  // symbolic link or file to change paths outside it.
+  struct stat dir_st {};
+  if (::stat(dir.c_str(), &dir_st) != 0) {
+    return fail(ErrorCode::StorageIo, "cannot stat " + dir + ": " + std::strerror(errno));
+  }
+  if (dir_st.st_uid != ::geteuid()) {
+    return fail(ErrorCode::StorageIo,
+                "the store in " + dir + " needs migrating from schema " + std::to_string(from) +
+                    " to " + std::to_string(to) + ", and only its owner (" +
+                    owner_name(dir_st.st_uid) + ") may migrate it: run `keydird migrate --data " +
+                    dir + "` as " + owner_name(dir_st.st_uid) + " (sudo -u " +
+                    owner_name(dir_st.st_uid) + " ...); it takes a backup first");
+  }
   const fs::path root = fs::path(dir) / kBackupsFolder;
+  if (auto st = fs::symlink_status(root, ec);
+      fs::is_symlink(st) || (fs::exists(st) && !fs::is_directory(st))) {
+    return fail(ErrorCode::StorageIo, root.string() +
+                                          " is a symbolic link or not a folder: the backup is "
+                                          "not written through it (remove it and retry)");
+  }
   fs::create_directories(root, ec);
   if (ec) {
     return fail(ErrorCode::StorageIo, "cannot make " + root.string() + ": " + ec.message());
@@ -216,14 +294,13 @@ Result<BackupMade> pre_migration_backup(rocksdb::DB& db, const std::string& dir,
   }
   for (const auto& f : extra_files) {
     const fs::path from_file = fs::path(dir) / f;
-    if (!fs::exists(from_file, ec)) {
+    if (!fs::exists(fs::symlink_status(from_file, ec))) {
       continue;
     }
-    fs::copy_file(from_file, partial / f, fs::copy_options::overwrite_existing, ec);
-    if (ec || !fsync_path(partial / f)) {
+    std::string why;
+    if (!copy_private_file(from_file, partial / f, why)) {
       return fail(ErrorCode::StorageIo,
-                  "copying " + from_file.string() +
-                      " into the pre-migration backup: " + (ec ? ec.message() : "fsync failed"));
+                  "copying " + from_file.string() + " into the pre-migration backup: " + why);
     }
   }
   fs::rename(partial, final_path, ec);

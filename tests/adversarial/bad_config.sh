@@ -94,6 +94,7 @@ managed without token	2	--mode managed with --managed-uploads token needs an ope
 EOF
 )
 
+has_text() { [[ "$2" == *"$1"* ]] && echo yes || echo no; }
 sub() { local s=${1//@F@/$F}; printf '%s' "${s//@INUSE@/$INUSE}"; }
 store_sums() { (cd "$1" && find . -type f ! -name 'LOG*' -print0 | sort -z | xargs -0 sha256sum); }
 i=0
@@ -137,6 +138,17 @@ while IFS=$'\t' read -r name want_rc want_msg data config args; do
   esac
 done <<<"$TABLE"
 check "every row ran" 1 "$([ "$i" -ge 40 ] && echo 1 || echo 0)"
+
+# A secret written as a bare word: the hint to quote it never repeats it (the
+# message goes to the journal, which more people read than the config file).
+for key in smtp-password operator-token; do
+  printf '%s = Hunter2Secret0123456789abcdef\n' "$key" >"$T/secret-$key.toml"
+  chmod 600 "$T/secret-$key.toml"
+  rc=0
+  err=$("$K" serve --config "$T/secret-$key.toml" --data "$T/secret-data" --listen 127.0.0.1:0 2>&1) || rc=$?
+  check "$key as a bare word: refused, the hint says quote it without the value" \
+    "2 yes no" "$rc $(has_text "$key = \"...\"" "$err") $(has_text Hunter2Secret "$err")"
+done
 
 # The store's own refusals (storage/): a data folder keydird's user cannot
 # write or read, run as nobody (root only); and no RocksDB log lines in

@@ -36,6 +36,12 @@ check "a client of metrics-allow 2001:db8::/32 through the proxy: 200" 200 \
 check "an IPv6 client outside it: 404" 404 "$(code -H 'X-Forwarded-For: 2001:db9::1' "$M")"
 check "an IPv4-mapped allowed client: 200" 200 "$(code -H 'X-Forwarded-For: ::ffff:192.0.2.5' "$M")"
 check "a forwarded value that is no address: 404" 404 "$(code -H 'X-Forwarded-For: unknown' "$M")"
+# A proxy that adds its own X-Forwarded-For field after the client's (HAProxy's
+# forwardfor): Pistache keeps only the first, which the client wrote.
+check "two X-Forwarded-For fields, the client's first naming an allowed address: 404" 404 \
+  "$(code -H 'X-Forwarded-For: 192.0.2.5' -H 'X-Forwarded-For: 203.0.113.9' "$M")"
+check "two X-Forwarded-For fields, the allowed one last: 404 too (the client is unknown)" 404 \
+  "$(code -H 'X-Forwarded-For: 203.0.113.9' -H 'X-Forwarded-For: 192.0.2.5' "$M")"
 check "the host itself through the proxy (nginx's \$remote_addr 127.0.0.1): 200" 200 \
   "$(code -H 'X-Forwarded-For: 127.0.0.1' "$M")"
 check "other paths are not affected: /healthz through the proxy" 200 \

@@ -146,6 +146,33 @@ check "keydird check on a read-only file system" \
   "1 keydird check: the store in $S4 has schema 1 and this keydird $VERSION reads 2: it must be migrated once, which needs write access, and $S4 is on a read-only file system: make it writable and run \`keydird migrate --data $S4\` as the user that owns $S4 (root); it takes a backup first" \
   "$rc $out"
 
+echo "== root does not migrate a store another user owns (a planted link or file could lead it astray)"
+S5=$(untar f)
+chown -R 65534:65534 "$T/f"
+rc=0
+out=$("$K" migrate --data "$S5" 2>&1) || rc=$?
+check "keydird migrate as root on nobody's store: refused with the command" \
+  "1 yes" "$rc $(has "only its owner (nobody) may migrate it: run \`keydird migrate --data $S5\` as nobody" "$out")"
+check "... nothing written: schema 1, no backups folder" "1 no" \
+  "$("$META" "$S5" get schema) $([ -e "$S5/backups" ] && echo yes || echo no)"
+
+echo "== the owner's migration never writes through a planted link, nor copies a planted mode"
+S6=$(untar g)
+mkdir -p "$T/victim"
+chmod 755 "$T/victim"
+ln -s "$T/victim" "$S6/backups"
+rc=0
+out=$("$K" migrate --data "$S6" 2>&1) || rc=$?
+check "backups as a symbolic link: refused" "1 yes" "$rc $(has "backups is a symbolic link or not a folder" "$out")"
+check "... the link's target untouched (0755, empty)" "755 0" \
+  "$(stat -c %a "$T/victim") $(find "$T/victim" -mindepth 1 | wc -l)"
+rm "$S6/backups"
+chmod 04755 "$S6/token.key"
+rc=0
+"$K" migrate --data "$S6" >/dev/null 2>&1 || rc=$?
+copies=("$S6"/backups/pre-migration-*/token.key)
+check "a setuid token.key: migrated, its copy 0600 (mode never copied)" "0 600" "$rc $(stat -c %a "${copies[0]}")"
+
 echo "== a lock held by a running keydird"
 APPEND_LOG=0 start_keydird e "${SMTP[@]}" --data "$S"
 rc=0
