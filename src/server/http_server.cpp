@@ -301,22 +301,33 @@ Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
   return s;
 }
 
-// How many X-Forwarded-For fields the header block (see below) holds.
-int forwarded_for_fields(std::string_view block) {
-  int n = 0;
+// Calls visit(line, start, end) for each field line of a header block (see
+// below) until it returns true; start and end are the line's offsets.
+template <class Visit>
+void for_each_field(std::string_view block, Visit&& visit) {
   std::size_t pos = 0;
   while (pos < block.size()) {
     auto eol = block.find("\r\n", pos);
     if (eol == std::string_view::npos || eol == pos) {
-      break;
+      return;
     }
-    std::string_view line = block.substr(pos, eol - pos);
+    if (visit(block.substr(pos, eol - pos), pos, eol)) {
+      return;
+    }
+    pos = eol + 2;
+  }
+}
+
+// How many X-Forwarded-For fields the header block holds.
+int forwarded_for_fields(std::string_view block) {
+  int n = 0;
+  for_each_field(block, [&n](std::string_view line, std::size_t, std::size_t) {
     if (line.size() > 15 && line[15] == ':' &&
         strncasecmp(line.data(), "X-Forwarded-For", 15) == 0) {
       ++n;
     }
-    pos = eol + 2;
-  }
+    return false;
+  });
   return n;
 }
 
@@ -327,31 +338,26 @@ int forwarded_for_fields(std::string_view block) {
 // value as sent is kept in the parser for the handler. `block` is the whole
 // header block, its final empty line included.
 std::optional<std::string> unparsed_content_type(std::string_view block, std::string& copy) {
-  std::size_t pos = 0;
-  while (pos < block.size()) {
-    auto eol = block.find("\r\n", pos);
-    if (eol == std::string_view::npos || eol == pos) {
-      break;
-    }
-    std::string_view line = block.substr(pos, eol - pos);
+  std::optional<std::string> sent;
+  for_each_field(block, [&](std::string_view line, std::size_t pos, std::size_t eol) {
     auto colon = line.find(':');
-    if (colon == 12 && strncasecmp(line.data(), "Content-Type", 12) == 0) {
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-        value.remove_prefix(1);
-      }
-      try {
-        (void)Http::Mime::MediaType::fromString(std::string(value));
-        return std::nullopt;
-      } catch (const std::exception&) {
-        copy = std::string(block.substr(0, pos)) + "Content-Type: application/octet-stream" +
-               std::string(block.substr(eol));
-        return std::string(value);
-      }
+    if (colon != 12 || strncasecmp(line.data(), "Content-Type", 12) != 0) {
+      return false;
     }
-    pos = eol + 2;
-  }
-  return std::nullopt;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    try {
+      (void)Http::Mime::MediaType::fromString(std::string(value));
+    } catch (const std::exception&) {
+      copy = std::string(block.substr(0, pos)) + "Content-Type: application/octet-stream" +
+             std::string(block.substr(eol));
+      sent = std::string(value);
+    }
+    return true;
+  });
+  return sent;
 }
 
 Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {

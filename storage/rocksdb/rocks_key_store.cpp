@@ -696,19 +696,7 @@ Result<void> RocksKeyStore::for_each_recon_alias(
 Result<std::uint64_t> RocksKeyStore::append_audit(std::uint64_t time, std::string_view text) {
   std::lock_guard lock(impl_->write_mutex);
   KEYDIR_CHECK(impl_->writable());
-  std::uint64_t seq = 1;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(
-        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kAudit)));
-    it->SeekToLast();
-    if (it->Valid() && it->key().size() == 8) {
-      seq = 0;
-      for (std::size_t i = 0; i < 8; ++i) {
-        seq = seq << 8 | static_cast<std::uint8_t>(it->key()[i]);
-      }
-      ++seq;
-    }
-  }
+  KEYDIR_TRY(auto seq, next_audit_sequence(*impl_->db, impl_->cf(kAudit)));
   rocksdb::WriteBatch batch;
   batch.Put(impl_->cf(kAudit), be(seq, 8), be(time, 8) + std::string(text));
   // The audit log is always made durable, whatever the store's setting.

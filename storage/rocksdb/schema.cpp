@@ -111,19 +111,7 @@ std::string owner_name(uid_t uid) {
 
 // The next key of the audit column family (be64 sequence numbers from 1).
 Result<std::string> next_audit_key(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* audit) {
-  std::uint64_t seq = 1;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), audit));
-  it->SeekToLast();
-  if (it->Valid() && it->key().size() == 8) {
-    seq = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-      seq = seq << 8 | static_cast<std::uint8_t>(it->key()[i]);
-    }
-    ++seq;
-  }
-  if (!it->status().ok()) {
-    return fail(ErrorCode::StorageIo, "reading the audit log: " + status_error(it->status()));
-  }
+  KEYDIR_TRY(auto seq, next_audit_sequence(db, audit));
   return be(seq, 8);
 }
 
@@ -173,6 +161,23 @@ Result<void> step_1_to_2(rocksdb::DB& db, const std::vector<rocksdb::ColumnFamil
 }
 
 }  // namespace
+
+Result<std::uint64_t> next_audit_sequence(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* audit) {
+  std::uint64_t seq = 1;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), audit));
+  it->SeekToLast();
+  if (it->Valid() && it->key().size() == 8) {
+    seq = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      seq = seq << 8 | static_cast<std::uint8_t>(it->key()[i]);
+    }
+    ++seq;
+  }
+  if (!it->status().ok()) {
+    return fail(ErrorCode::StorageIo, "reading the audit log: " + status_error(it->status()));
+  }
+  return seq;
+}
 
 std::optional<int> parse_schema(std::string_view v) {
   if (v.empty() || v.size() > 6 || v[0] == '0') {

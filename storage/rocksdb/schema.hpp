@@ -42,6 +42,10 @@ constexpr std::string_view kBackupsFolder = "backups";
 // "1", "2", ...: the version; nullopt: not a version record.
 std::optional<int> parse_schema(std::string_view v);
 
+// The sequence number the next audit-log entry gets (its keys are be64
+// sequence numbers from 1).
+Result<std::uint64_t> next_audit_sequence(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* audit);
+
 // `t` (seconds since the epoch) as 20261130T190512Z.
 std::string utc_stamp(std::uint64_t t);
 
