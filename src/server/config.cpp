@@ -1,5 +1,7 @@
 #include "server/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -678,6 +680,18 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
     cfg.http.tls_key = c.tls_key;
   }
   cfg.http.log_queries = !c.no_query_log;
+  for (const auto& proxy : cfg.http.trusted_proxies) {
+    // Compared with the peer's address as the socket gives it: a host name or
+    // a network would never match, and every client would then share the
+    // proxy's rate limits.
+    unsigned char buf[16];
+    if (::inet_pton(AF_INET, proxy.c_str(), buf) != 1 &&
+        ::inet_pton(AF_INET6, proxy.c_str(), buf) != 1) {
+      return bad(labelled("--trusted-proxy", proxy) +
+                 ": an IP address of the proxy as keydird sees it (127.0.0.1 for nginx on "
+                 "this host), not a host name or a network");
+    }
+  }
   if (auto allow = api::AddressList::parse(c.metrics_allow); allow) {
     cfg.metrics_allow = std::move(*allow);
   } else {

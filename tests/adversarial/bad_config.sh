@@ -68,6 +68,8 @@ idle-timeout not whole	2	c.toml:1:16: idle-timeout: 1.5 is not a whole number	ne
 negative max-results (file)	2	c.toml:1:15: max-results = -1: 1 to 1000000	new	max-results = -1	
 negative max-results (flag)	2	--max-results -1: 1 to 1000000	new	-	--max-results -1
 negative row cache	2	c.toml:1:16: row-cache-mb = -1: 0 to 1048576 (MiB)	new	row-cache-mb = -1	
+trusted proxy by name	2	--trusted-proxy localhost: an IP address of the proxy as keydird sees it	new	-	--trusted-proxy localhost
+trusted proxy as a network	2	trusted-proxy = 127.0.0.0/8: an IP address of the proxy as keydird sees it	new	trusted-proxy = ["127.0.0.0/8"]	
 zero token lifetime	2	verify-token-hours = 0: more than 0.0003 (a second) and at most 8760	new	verify-token-hours = 0	
 negative idle timeout	2	--idle-timeout -1: 0 (never) to 86400 seconds	new	-	--idle-timeout -1
 too many threads (file)	2	c.toml:1:11: threads: Value 100000 not in range 0 to 256	new	threads = 100000	
