@@ -9,12 +9,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 start_keydird data --add-rate 1000 --add-burst 1000
 
-gpg_home() {
-  local h="$T/gnupg-$1"
-  mkdir -p -m 700 "$h"
-  echo "keyserver hkp://127.0.0.1:$PORT" >"$h/dirmngr.conf"
-  echo "$h"
-}
 OWNER=$(gpg_home owner)
 SENDER=$(gpg_home sender)
 g() { gpg --homedir "$1" --batch --pinentry-mode loopback --passphrase '' "${@:2}"; }

@@ -24,13 +24,6 @@ primaries() {
     python3 -c 'import json,sys; print(" ".join(c["fingerprint"] for c in json.load(sys.stdin)["certificates"]))' 2>/dev/null ||
     true
 }
-gpg_home() {
-  local h="$T/gnupg-$1"
-  mkdir -p -m 700 "$h"
-  echo "keyserver hkp://127.0.0.1:$PORT" >"$h/dirmngr.conf"
-  echo "$h"
-}
-
 attack "upload the attacker's certificate first, with the victim's primary key as its subkey"
 out=$("$B/keydir" upload --server "$U" "$K/squat.pgp" "$K/squat6.pgp" 2>&1) && rc=0 || rc=$?
 answered "keydir upload squat.pgp squat6.pgp" "exit $rc: $out"

@@ -177,12 +177,6 @@ check "the volume: keydir's, 0700" "keydir 700" "$(dk exec "$RUNID" stat -c '%U 
 check "the packaged config is read (its wkd-domain)" 200 \
   "$(http_status "$U/.well-known/openpgpkey/policy" -H 'Host: example.org')"
 
-gpg_home() {  # a fresh GNUPGHOME whose dirmngr uses the container
-  local h="$T/gnupg-$1"
-  mkdir -p "$h" && chmod 700 "$h"
-  echo "keyserver hkp://127.0.0.1:$PORT" >"$h/dirmngr.conf"
-  echo "$h"
-}
 G="timeout 30 gpg --batch --no-tty"
 A=$(gpg_home alice)
 GNUPGHOME=$A $G --passphrase '' --pinentry-mode loopback \

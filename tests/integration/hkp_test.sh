@@ -20,13 +20,6 @@ echo "keydird on $U"
 check "config: wkd-domain from the file" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
   -H 'Host: example.org' "$U/.well-known/openpgpkey/policy")"
 
-gpg_home() {  # a fresh GNUPGHOME whose dirmngr uses our server
-  local h="$T/gnupg-$1"
-  mkdir -p "$h"
-  chmod 700 "$h"
-  echo "keyserver hkp://127.0.0.1:$PORT" >"$h/dirmngr.conf"
-  echo "$h"
-}
 G="timeout 30 gpg --batch --no-tty"
 
 # --- gpg: send, receive by fingerprint and key ID, search, refresh --------

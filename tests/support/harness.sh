@@ -118,6 +118,15 @@ http_answers() { curl -s -o /dev/null --max-time 5 "$1"; }
 # wait_http URL [SECONDS]: until URL gives any HTTP answer (20 s).
 wait_http() { wait_until "${2:-20}" http_answers "$1"; }
 
+# gpg_home NAME: a fresh GNUPGHOME ($T/gnupg-NAME, 0700) whose dirmngr asks
+# the keydird on 127.0.0.1:$PORT; prints its path.
+gpg_home() {
+  local h="$T/gnupg-$1"
+  mkdir -p -m 700 "$h"
+  echo "keyserver hkp://127.0.0.1:$PORT" >"$h/dirmngr.conf"
+  echo "$h"
+}
+
 # http_status URL CURL_ARGS...: the status code of one request.
 http_status() {
   local url=$1
