@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <type_traits>
 
@@ -97,6 +98,11 @@ struct Verifier {
   const VerifyingKey& primary_key;
   std::vector<Finding>& stripped;
 
+  // Signatures verified before (may be null), and the signatures found valid
+  // now (what the result's memo() holds).
+  const SignatureMemo* known = nullptr;
+  SignatureMemo* found = nullptr;
+
   void strip(const std::string& component, std::string reason) {
     stripped.push_back({component, std::move(reason)});
   }
@@ -147,10 +153,28 @@ struct Verifier {
     if (!prefix_matches(sig, *digest)) {
       return "signature does not verify (digest prefix mismatch)";
     }
-    if (!key.verify(sig.hash_algorithm, *digest, sig.material)) {
+    auto memo_key = memo_key_of(signer, *digest, sig);
+    if (!(known && known->contains(memo_key)) &&
+        !key.verify(sig.hash_algorithm, *digest, sig.material)) {
       return "signature does not verify";
     }
+    if (found) {
+      found->add(memo_key);
+    }
     return std::nullopt;
+  }
+
+  static SignatureMemo::Key memo_key_of(const PublicKey& signer, const Bytes& digest,
+                                        const Signature& sig) {
+    auto h = Hasher::create(HashAlgorithm::Sha256);
+    h->update(signer.fingerprint.bytes());
+    h->update_be(digest.size(), 2);
+    h->update(digest);
+    h->update(sig.body);
+    Bytes d = h->finish();
+    SignatureMemo::Key k{};
+    std::copy_n(d.begin(), k.size(), k.begin());
+    return k;
   }
 
   // The hash a signature is made over (RFC 9580 §5.2.4); nullopt for an
@@ -506,7 +530,8 @@ struct Verifier {
   // (trusted: signatures taken as checked when they were stored).
   template <typename C>
   static BasicVerification<C> run(Certificate c, const Policy& policy, std::uint64_t now,
-                                  std::optional<crypto::Backend> backend) {
+                                  std::optional<crypto::Backend> backend,
+                                  const SignatureMemo* known = nullptr) {
     constexpr bool trusted = std::is_same_v<C, StoredCertificate>;
     BasicVerification<C> out;
     out.fingerprint = c.primary.fingerprint;
@@ -530,6 +555,9 @@ struct Verifier {
     }
     Verifier v{policy, now, backend, primary, **vk, out.stripped};
     v.trusted = trusted;
+    SignatureMemo found;
+    v.known = known;
+    v.found = &found;
     if (v.relocate(c)) {
       canonicalize(c);
     }
@@ -673,6 +701,7 @@ struct Verifier {
       vc.primary_.revocation = revocation_of(*key_rev);
     }
     vc.bytes_ = serialize(vc.cert_);
+    vc.memo_ = std::move(found);
     std::size_t size = vc.bytes_.size();
     if (size > policy.max_cert_bytes) {
       return refuse(Error{ErrorCode::CertificateTooLarge,
@@ -688,6 +717,30 @@ struct Verifier {
 Verification verify(Certificate cert, const Policy& policy, std::uint64_t now,
                     std::optional<crypto::Backend> backend) {
   return Verifier::run<VerifiedCertificate>(std::move(cert), policy, now, backend);
+}
+
+Verification verify(Certificate cert, const Policy& policy, std::uint64_t now,
+                    const SignatureMemo& known) {
+  return Verifier::run<VerifiedCertificate>(std::move(cert), policy, now, std::nullopt, &known);
+}
+
+void SignatureMemo::add(const Key& k) {
+  auto it = std::lower_bound(keys_.begin(), keys_.end(), k);
+  if (it == keys_.end() || *it != k) {
+    keys_.insert(it, k);
+  }
+}
+
+void SignatureMemo::merge(const SignatureMemo& other) {
+  std::vector<Key> all;
+  all.reserve(keys_.size() + other.keys_.size());
+  std::set_union(keys_.begin(), keys_.end(), other.keys_.begin(), other.keys_.end(),
+                 std::back_inserter(all));
+  keys_ = std::move(all);
+}
+
+bool SignatureMemo::contains(const Key& k) const {
+  return std::binary_search(keys_.begin(), keys_.end(), k);
 }
 
 StoredSummary summarize_stored(const Certificate& cert, const Policy& policy, std::uint64_t now) {

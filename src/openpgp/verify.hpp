@@ -14,6 +14,7 @@
 // most once.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,26 @@
 #include "openpgp/policy.hpp"
 
 namespace keydir::openpgp {
+
+// Signatures already verified: verify each distinct signature once. A key is
+// SHA-256 over the signer's fingerprint, the digest the signature is made
+// over (which covers the signer's key, the component it binds and the
+// signature's hashed area) and the whole signature packet; equal keys mean the
+// same public-key operation on the same inputs, whose answer cannot change.
+// The policy checks (hash algorithm, times, sizes) are still made every time:
+// only the public-key operation is skipped.
+class SignatureMemo {
+ public:
+  using Key = std::array<std::uint8_t, 32>;
+  void add(const Key& k);
+  void merge(const SignatureMemo& other);
+  [[nodiscard]] bool contains(const Key& k) const;
+  [[nodiscard]] std::size_t size() const { return keys_.size(); }
+  [[nodiscard]] bool empty() const { return keys_.empty(); }
+
+ private:
+  std::vector<Key> keys_;  // sorted, distinct
+};
 
 struct Revocation {
   std::uint32_t created = 0;
@@ -64,6 +85,9 @@ class CertificateStates {
   }
   // Canonical binary form (serialize(cert())), computed once by the Verifier.
   [[nodiscard]] const Bytes& to_bytes() const { return bytes_; }
+  // The signatures kept, as verified (VerifiedCertificate) or as taken from
+  // the store (StoredCertificate): what a merge need not verify again.
+  [[nodiscard]] const SignatureMemo& memo() const { return memo_; }
 
  protected:
   CertificateStates() = default;
@@ -76,6 +100,7 @@ class CertificateStates {
   std::vector<UserIdState> user_attributes_;
   std::vector<KeyState> subkeys_;
   Bytes bytes_;
+  SignatureMemo memo_;
 };
 
 // A certificate whose every kept signature was checked now, by verify(): the
@@ -114,6 +139,13 @@ using StoredSummary = BasicVerification<StoredCertificate>;
 // `cert` by value: an rvalue is moved in, not copied.
 Verification verify(Certificate cert, const Policy& policy, std::uint64_t now,
                     std::optional<crypto::Backend> backend = std::nullopt);
+
+// verify(), skipping the public-key operation of every signature `known`
+// holds (signatures of this certificate verified before: the parts of a
+// merge, or the stored copy of a re-imported key). Everything else is checked
+// as by verify().
+Verification verify(Certificate cert, const Policy& policy, std::uint64_t now,
+                    const SignatureMemo& known);
 
 // The states (revocations, expiry, primary user ID) of a certificate that was
 // verified when it was stored: the same rules as verify(), without the

@@ -233,7 +233,8 @@ std::string read_file(const std::string& path, BoundedQueue<RawCert>& out,
   return "";
 }
 
-Verdict check(const RawCert& raw, const openpgp::Policy& policy, std::uint64_t now) {
+Verdict check(const RawCert& raw, const KeyDirectory& directory, std::uint64_t now) {
+  const openpgp::Policy& policy = directory.options().policy;
   if (raw.error) {
     return Verdict{std::nullopt, {}, raw.error};
   }
@@ -245,7 +246,13 @@ Verdict check(const RawCert& raw, const openpgp::Policy& policy, std::uint64_t n
   if (!p.cert) {
     return Verdict{std::nullopt, {}, p.cert.error()};
   }
-  auto v = openpgp::verify(std::move(*p.cert), policy, now);
+  // A key already stored (a dump imported again, a key in two dumps): its
+  // stored signatures were verified when they were stored.
+  openpgp::SignatureMemo known;
+  if (auto stored = directory.stored_summary(p.cert->primary.fingerprint)) {
+    known = stored->memo();
+  }
+  auto v = openpgp::verify(std::move(*p.cert), policy, now, known);
   if (!v.accepted()) {
     return Verdict{std::nullopt, std::move(v.stripped), v.refusal};
   }
@@ -295,7 +302,7 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
   for (unsigned t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       while (auto raw = raw_queue.pop()) {
-        verdicts.push(check(*raw, directory.options().policy, now));
+        verdicts.push(check(*raw, directory, now));
       }
       if (--workers_left == 0) {
         verdicts.close();

@@ -383,10 +383,12 @@ std::vector<std::unique_lock<std::mutex>> KeyDirectory::lock_keys(
 
 namespace {
 
-// parse + verify a stored or merged certificate.
+// verify a merged certificate: the signatures of its parts (`known`) are not
+// checked again, the ones new to it are, and the policy is applied to all.
 Result<VerifiedCertificate> reverify(const openpgp::Certificate& cert,
-                                     const openpgp::Policy& policy, std::uint64_t now) {
-  auto v = openpgp::verify(cert, policy, now);
+                                     const openpgp::Policy& policy, std::uint64_t now,
+                                     const openpgp::SignatureMemo& known) {
+  auto v = openpgp::verify(cert, policy, now, known);
   if (!v.accepted()) {
     return tl::unexpected(*v.refusal);
   }
@@ -424,7 +426,9 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
     }
     auto& into = *work[it->second];
     auto merged = openpgp::merge(into.cert(), certs[i].cert());
-    auto again = merged ? reverify(*merged, options_.policy, now)
+    openpgp::SignatureMemo known = into.memo();
+    known.merge(certs[i].memo());
+    auto again = merged ? reverify(*merged, options_.policy, now, known)
                         : Result<VerifiedCertificate>(tl::unexpected(merged.error()));
     if (again) {
       into = std::move(*again);
@@ -481,7 +485,14 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
       if (old) {
         KEYDIR_TRY(auto stored_cert, parse_stored(*old));
         KEYDIR_TRY(auto merged, openpgp::merge(stored_cert, vc.cert()));
-        KEYDIR_TRY(vc, reverify(merged, options_.policy, now));
+        // The stored signatures were verified when they were stored, the
+        // uploaded ones just now: each signature is verified once.
+        openpgp::SignatureMemo known = vc.memo();
+        if (auto stored = openpgp::summarize_stored(stored_cert, options_.policy, now);
+            stored.accepted()) {
+          known.merge(stored.cert->memo());
+        }
+        KEYDIR_TRY(vc, reverify(merged, options_.policy, now, known));
         cert_bytes = vc.to_bytes();
         digest = *openpgp::crypto::digest(openpgp::HashAlgorithm::Sha256, cert_bytes);
         if (digest == old->digest && newly_published.empty()) {
