@@ -4,10 +4,14 @@
 // encryption subkey: v4 (EdDSALegacy + ECDH Cv25519) or v6 (Ed25519 +
 // X25519, with the direct-key signature RFC 9580 requires), all signatures
 // made with Crypto++ over SHA-256. Deterministic for a given seed.
+//
+// RealisticMix (below) makes a keyserver-like mix instead, for the 10M-key
+// benchmarks; certificate i is a pure function of (seed, i).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -65,6 +69,80 @@ class CertGenerator {
  private:
   std::mt19937_64 rng_;
   std::uint64_t n_ = 0;
+};
+
+// A realistic, reproducible mix of v4 certificates, as a public keyserver
+// holds them (gen_certs --mix realistic). Certificate i is a pure function of
+// (seed, i): any range of indices can be made alone, on any number of threads
+// or machines, and the pieces concatenate to the same bytes. The mix, per
+// certificate, from its own random stream:
+//   - primary key: 60% Ed25519 (EdDSALegacy) with a Cv25519 encryption subkey
+//     (gpg's default since 2.3), 30% RSA-2048 + RSA-2048 encryption subkey,
+//     8% RSA-3072 + RSA-3072, 2% RSA-4096 + RSA-4096;
+//   - 20%: a second, signing subkey of the primary's algorithm (with its
+//     back-signature);
+//   - user IDs: 1 (65%), 2 (25%) or 3 (10%), "Name <address>" with
+//     international names and a weighted mix of mail domains; 4% of first
+//     user IDs and 10% of the others have no e-mail address, 8% a comment.
+//     Every address carries the index i, so addresses are unique;
+//   - 25%: 1 to 10 third-party certifications (0x10) on one user ID, by
+//     distinct keys of a pool of 16 Ed25519 "signer" keys (keydir strips
+//     them: they are there to be stripped);
+//   - 5%: the first user ID also has an older, superseded self-signature;
+//   - primary key creation time: RSA uniform over 2005-01-01..2026-01-01,
+//     Ed25519 over 2014-09-01..2026-01-01; self-signatures at or after the
+//     key, third-party and superseding ones later, none after 2026-06-01.
+// All signatures are SHA-256 (RSA: PKCS#1 v1.5), made with OpenSSL; every
+// self-signature is valid.
+//
+// The RSA shortcut: generating RSA keys is slow (0.1 to 0.4 s each), so RSA
+// key material comes from a pool of `rsa_pool` keys per size (generated on
+// first use, deterministically from the seed, by Crypto++ with e = 65537),
+// and many certificates share a modulus. They differ by creation time, which
+// the fingerprint covers: RSA creation times are a permutation of the
+// index (one slot of 4 seconds per index, 165 M slots), the primary key at
+// the slot's first second and its subkeys at the next ones, so every key
+// fingerprint is unique for the first 165 M indices. A keyserver does not
+// notice (it never compares moduli); a study of moduli would.
+struct MixOptions {
+  std::size_t rsa_pool = 64;  // RSA keys per size
+};
+
+enum class MixKind : std::uint8_t { Ed25519, Rsa2048, Rsa3072, Rsa4096 };
+
+// The random decisions for one certificate (cheap: no key material, no
+// signatures), for tests of the proportions.
+struct MixPlan {
+  MixKind kind = MixKind::Ed25519;
+  std::uint32_t created = 0;
+  std::vector<std::string> user_ids;
+  bool signing_subkey = false;
+  bool superseded = false;              // an older self-signature on user ID 0
+  std::size_t third_party = 0;          // third-party certifications
+  std::size_t third_party_user_id = 0;  // on this user ID
+};
+
+class RealisticMix {
+ public:
+  explicit RealisticMix(std::uint64_t seed, MixOptions options = {});
+  ~RealisticMix();
+  RealisticMix(const RealisticMix&) = delete;
+  RealisticMix& operator=(const RealisticMix&) = delete;
+  // Thread-safe; the same (seed, index) always gives the same bytes.
+  [[nodiscard]] MixPlan plan(std::uint64_t index) const;
+  [[nodiscard]] Bytes make(std::uint64_t index) const;
+  // The RSA pool keys made so far, and the time spent making them (summed
+  // over threads).
+  struct PoolStats {
+    std::size_t keys = 0;
+    double seconds = 0;
+  };
+  [[nodiscard]] PoolStats pool_stats() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace keydir::test
