@@ -22,10 +22,11 @@
 #   8. clean up the stores (KEEP=1 keeps them); the dump stays (CLEAN_DUMP=1)
 # A JSON summary of every figure goes to $WORK/summary.json.
 # Environment (defaults): WORK=/tmp/keydir-scale SEED=42 MIX=realistic
-#   GEN_THREADS=2 PER_FILE=100000 THREADS=2 (import) DEEP_CHECK=1
+#   GEN_THREADS=2 PER_FILE=100000 GEN_ARGS="" (more gen_certs flags, e.g.
+#   --rsa-pool 4; part of the set's identity) THREADS=2 (import) DEEP_CHECK=1
 #   DURATION=10s RUNS=3 WARMUP=2s QUIET_MAX=20 (hkp-load.sh) COLD_SAMPLE=100000
 #   DROP_CACHES=1 (needs root; drops the whole machine's page cache)
-#   MIXED_SECONDS=600 MIXED_CONNS=16 RSS_EVERY=10 UPLOAD_CERTS=20000
+#   MIXED_SECONDS=600 MIXED_CONNS=16 RSS_EVERY=10 UPLOAD_CERTS=20000 DISK_EVERY=30
 #   SERVE_ARGS="" (more flags for every keydird serve) SKS=0 SKS_TIMEOUT=10800
 #   KEEP=0 CLEAN_DUMP=0 GEN_CERTS=BUILD_DIR/gen_certs KEYDIRD=BUILD_DIR/keydird
 # MIX=realistic needs a gen_certs whose --help offers --mix; with an older
@@ -43,6 +44,7 @@ WORK=${WORK:-/tmp/keydir-scale}
 SEED=${SEED:-42}
 MIX=${MIX:-realistic}
 GEN_THREADS=${GEN_THREADS:-2}
+GEN_ARGS=${GEN_ARGS:-}
 PER_FILE=${PER_FILE:-100000}
 THREADS=${THREADS:-2}
 DEEP_CHECK=${DEEP_CHECK:-1}
@@ -55,6 +57,7 @@ DROP_CACHES=${DROP_CACHES:-1}
 MIXED_SECONDS=${MIXED_SECONDS:-600}
 MIXED_CONNS=${MIXED_CONNS:-16}
 RSS_EVERY=${RSS_EVERY:-10}
+DISK_EVERY=${DISK_EVERY:-30}
 UPLOAD_CERTS=${UPLOAD_CERTS:-20000}
 SERVE_ARGS=${SERVE_ARGS:-}
 SKS=${SKS:-0}
@@ -77,8 +80,10 @@ FIG=$WORK/figures.tsv
 : >"$FIG"
 SERVER_PID=
 SAMPLER_PID=
+DISK_SAMPLER_PID=
 on_exit() {
   [ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null || true
+  [ -z "$DISK_SAMPLER_PID" ] || kill "$DISK_SAMPLER_PID" 2>/dev/null || true
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
 }
 trap on_exit EXIT
@@ -91,10 +96,29 @@ du_bytes() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 PEAK_DISK=0
+DISK_SAMPLER_PID=
+# note_disk: the space $WORK takes now, and the largest the sampler saw.
 note_disk() {
   local d
   d=$(du_bytes "$WORK")
   [ "$d" -le "$PEAK_DISK" ] || PEAK_DISK=$d
+  if [ -s "$WORK/disk-samples.txt" ]; then
+    d=$(sort -n "$WORK/disk-samples.txt" | tail -1)
+    [ "$d" -le "$PEAK_DISK" ] || PEAK_DISK=$d
+  fi
+}
+# During an import (whose store is largest before its final compaction) and
+# sks build, du of $WORK every DISK_EVERY seconds.
+disk_sampler_start() {
+  (while :; do du_bytes "$WORK" >>"$WORK/disk-samples.txt"; sleep "$DISK_EVERY"; done) &
+  DISK_SAMPLER_PID=$!
+}
+disk_sampler_stop() {
+  [ -n "$DISK_SAMPLER_PID" ] || return 0
+  kill "$DISK_SAMPLER_PID" 2>/dev/null || true
+  wait "$DISK_SAMPLER_PID" 2>/dev/null || true
+  DISK_SAMPLER_PID=
+  note_disk
 }
 
 # fig KEY VALUE UNIT COMMAND: one table row and one line of the summary.
@@ -112,28 +136,29 @@ MODE=ed25519
 if [ "$MIX" != ed25519 ] && "$GEN_CERTS" --help 2>&1 | grep -q -- '--mix'; then MODE=$MIX; fi
 # gen_set DIR COUNT FIRST SEED: certificates FIRST..FIRST+COUNT-1 of the set
 # in DIR/keys-*.pgp, their lists in DIR/corpus; DIR/complete when done
-# (holds the generation time). Skipped when DIR/complete names the same mode.
+# (holds the generation time and command). Skipped when DIR/complete names
+# the same command.
 gen_set() {
   local dir=$1 count=$2 first=$3 seed=$4 t0 t1
-  if [ -f "$dir/complete" ] && grep -q "^mode $MODE\$" "$dir/complete"; then
+  local args=(--count "$count" --seed "$seed" --corpus-dir "$dir/corpus" --corpus-every 1)
+  if [ "$MODE" = ed25519 ]; then
+    # The old generator: one file, Ed25519 only, no --first: a fresh set comes
+    # from another seed.
+    args+=(--out "$dir/keys-00000.pgp")
+  else
+    # shellcheck disable=SC2206
+    args+=(--mix "$MODE" --first "$first" --threads "$GEN_THREADS" --out-dir "$dir"
+           --per-file "$PER_FILE" $GEN_ARGS)
+  fi
+  GEN_CMD="gen_certs ${args[*]}"
+  if [ -f "$dir/complete" ] && grep -qxF "command $GEN_CMD" "$dir/complete"; then
     echo "(cached: $dir)" >&2
     return
   fi
   rm -rf "$dir"
   mkdir -p "$dir/corpus"
   t0=$(now)
-  if [ "$MODE" = ed25519 ]; then
-    # The old generator: one file, Ed25519 only, no --first: a fresh set comes
-    # from another seed.
-    GEN_CMD="gen_certs --count $count --seed $seed --out $dir/keys-00000.pgp --corpus-dir $dir/corpus --corpus-every 1"
-    "$GEN_CERTS" --count "$count" --seed "$seed" --out "$dir/keys-00000.pgp" \
-      --corpus-dir "$dir/corpus" --corpus-every 1 >"$dir/gen.log" 2>&1
-  else
-    GEN_CMD="gen_certs --mix $MODE --count $count --first $first --seed $seed --threads $GEN_THREADS --out-dir $dir --per-file $PER_FILE --corpus-dir $dir/corpus --corpus-every 1"
-    "$GEN_CERTS" --mix "$MODE" --count "$count" --first "$first" --seed "$seed" \
-      --threads "$GEN_THREADS" --out-dir "$dir" --per-file "$PER_FILE" \
-      --corpus-dir "$dir/corpus" --corpus-every 1 >"$dir/gen.log" 2>&1
-  fi
+  "$GEN_CERTS" "${args[@]}" >"$dir/gen.log" 2>&1 || { echo "gen_certs failed:"; tail "$dir/gen.log"; exit 1; }
   t1=$(now)
   printf 'mode %s\nseconds %s\ncommand %s\n' "$MODE" "$(secs "$t0" "$t1")" "$GEN_CMD" >"$dir/complete"
 }
@@ -164,6 +189,7 @@ import_store() {
   shift 2
   log=$WORK/import-$name.log
   rm -rf "$data"
+  disk_sampler_start
   t0=$(now)
   set +e
   /usr/bin/time -v -o "$WORK/import-$name.time" "$KEYDIRD" import --threads "$THREADS" --data "$data" "$@" 2>&1 |
@@ -171,6 +197,7 @@ import_store() {
   rc=${PIPESTATUS[0]}
   set -e
   t1=$(now)
+  disk_sampler_stop
   [ "$rc" = 0 ] || { echo "import of $name failed (exit $rc):"; tail -20 "$log"; exit 1; }
   IMP_S=$(secs "$t0" "$t1")
   tc=$(awk '/compacting/ { print $1; exit }' "$log")
@@ -452,11 +479,13 @@ if [ "$SKS" = 1 ]; then
     mkdir -p "$S/etc/sks" "$S/var/lib/sks"
     printf 'hostname: localhost\npagesize: 16\nptree_pagesize: 16\n' >"$S/etc/sks/sksconf"
     CMD="cd $S && timeout $SKS_TIMEOUT sks -basedir $S build $BIG/keys-*.pgp -n 10 -cache 100 -stdoutlog"
+    disk_sampler_start
     t0=$(now)
     rc=0
     (cd "$S" && timeout "$SKS_TIMEOUT" sks -basedir "$S" build "${BIG_FILES[@]}" -n 10 -cache 100 -stdoutlog) \
       >"$WORK/sks-build.log" 2>&1 || rc=$?
     t1=$(now)
+    disk_sampler_stop
     s=$(secs "$t0" "$t1")
     fig sks_build_seconds "$s" s "$CMD"
     fig sks_build_exit "$rc" "exit status (124: timed out)" "$CMD"
@@ -479,7 +508,7 @@ fi
 # ---------------------------------------------------------------- 8. clean up
 step "8. disk"
 note_disk
-fig disk_peak_mib "$(mib "$PEAK_DISK")" MiB "du -sb $WORK (largest after each step)"
+fig disk_peak_mib "$(mib "$PEAK_DISK")" MiB "du -sb $WORK (largest after each step, and every $DISK_EVERY s during imports and sks build)"
 if [ "$KEEP" != 1 ]; then rm -rf "$DATA" "$DATA_SMALL" "$WORK"/load-*; fi
 if [ "$CLEAN_DUMP" = 1 ]; then rm -rf "$BIG" "$SMALL" "$FRESH" "$COLD" "$UPLOADS"; fi
 python3 - "$FIG" "$WORK/summary.json" "$N" "$NS" "$SEED" "$MODE" <<'PY'
