@@ -212,8 +212,8 @@ int main(int argc, char** argv) {
                  "(the format of ../shared/bench, for hkp-load.sh)");
   app.add_option("--corpus-every", every, "List every Nth certificate only")
       ->check(CLI::PositiveNumber);
-  app.add_option("--count", count, "How many certificates");
-  app.add_option("--seed", seed, "Random seed (same seed, same output)");
+  app.add_option("--count", count, "How many certificates")->capture_default_str();
+  app.add_option("--seed", seed, "Random seed (same seed, same output)")->capture_default_str();
   app.add_option("--v6-every", v6_every,
                  "Make every Nth certificate a v6 one (0: none; --mix ed25519 only)");
   app.add_option("--mix", mix_name,
@@ -225,23 +225,28 @@ int main(int argc, char** argv) {
                  "third-party certifications (stripped by keydird); 5% with a superseded "
                  "self-signature. RSA keys come from a pool per size (--rsa-pool), certificates "
                  "differ by creation time")
-      ->check(CLI::IsMember({"ed25519", "realistic"}));
+      ->check(CLI::IsMember({"ed25519", "realistic"}))
+      ->capture_default_str();
   app.add_option("--threads", threads,
                  "Threads (--mix realistic; the output does not depend on it)")
-      ->check(CLI::Range(1, 256));
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   app.add_option("--first", first,
                  "Index of the first certificate (--mix realistic): --first I --count N makes "
-                 "certificates I..I+N-1 of the full set");
+                 "certificates I..I+N-1 of the full set")
+      ->capture_default_str();
   app.add_option("--rsa-pool", rsa_pool,
                  "RSA keys per size in the pool (--mix realistic; part of the output's identity)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   auto* out_opt = app.add_option("--out", out, "Output file");
   auto* dir_opt = app.add_option("--out-dir", out_dir,
                                  "Output folder instead of --out: DIR/keys-00000.pgp, "
                                  "keys-00001.pgp, ..., file n holding certificates "
                                  "[n*K, (n+1)*K) of the global index");
   app.add_option("--per-file", per_file, "K, certificates per file with --out-dir")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   out_opt->excludes(dir_opt);
   CLI11_PARSE(app, argc, argv);
   if (out.empty() == out_dir.empty()) {
@@ -251,6 +256,10 @@ int main(int argc, char** argv) {
   const bool realistic = mix_name == "realistic";
   if (!realistic && (first != 0 || threads != 1)) {
     std::cerr << "gen_certs: --first and --threads need --mix realistic\n";
+    return 2;
+  }
+  if (realistic && v6_every != 0) {
+    std::cerr << "gen_certs: --v6-every is for --mix ed25519 (the realistic mix is v4)\n";
     return 2;
   }
   Sink sink(out, out_dir, per_file);
