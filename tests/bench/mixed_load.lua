@@ -3,7 +3,7 @@
 -- op=index by e-mail, in turn), 4 are misses (op=get of an unknown
 -- fingerprint) and 1 is an upload (POST /pks/add, keytext= a certificate).
 --   wrk -tC -cC -d600s -s mixed_load.lua http://127.0.0.1:PORT -- \
---       FINGERPRINTS KEYIDS EMAILS MISSES UPLOADS [PATHPREFIX]
+--       FINGERPRINTS KEYIDS EMAILS MISSES UPLOADS C [PATHPREFIX]
 -- FINGERPRINTS, KEYIDS, MISSES: one hex string a line; EMAILS: "KEYID address"
 -- lines (as gen_certs --corpus-dir writes them); UPLOADS: one url-encoded
 -- form body a line ("keytext=..."), e.g. written by scale_store.sh.
@@ -12,7 +12,10 @@
 -- kind of request it answers (lookup, miss, upload). With more connections
 -- than threads the counts by kind would be guesses (scale_store.sh never
 -- does that).
--- Every thread walks each list from its own offset. At the end one line
+-- C, the number of threads, splits the lists: thread t keeps lines t, t+C,
+-- t+2C, ... of each list (all of a list shorter than C), so the lists are in
+-- memory once in all, and no certificate is uploaded by two threads before
+-- the upload list wraps around. At the end one line
 -- "RESULT {json}": requests/s, latency percentiles (µs), socket errors, the
 -- status histogram, requests sent and answers by kind, and how many uploads
 -- the server reported as new.
@@ -29,17 +32,29 @@ local function urlencode(s)
   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
 end
 
+local nthreads = 1
+
+-- This thread's share of a list: the lines whose number is tid modulo nthreads.
+-- Two passes (count, then keep), so that no thread holds a whole list.
 local function read_list(file, make)
-  local t = {}
+  local count = 0
   for line in io.lines(file) do
-    if line ~= "" then t[#t + 1] = make(line) end
+    if line ~= "" then count = count + 1 end
   end
-  if #t == 0 then error("empty list " .. file) end
+  if count == 0 then error("empty list " .. file) end
+  local share = count >= nthreads
+  local t, i = {}, 0
+  for line in io.lines(file) do
+    if line ~= "" then
+      if not share or i % nthreads == (tid or 0) then t[#t + 1] = make(line) end
+      i = i + 1
+    end
+  end
   return t
 end
 
 local lists = {}   -- kind -> array of prepared requests
-local pos = {}     -- kind -> next index
+local pos = { fpr = 1, keyid = 1, email = 1, miss = 1, upload = 1 }
 local n = 0        -- requests made by this thread
 local lookup_turn = 0
 local last_kind = nil
@@ -48,11 +63,12 @@ answers = {}       -- "kind status" -> count
 upload_new = 0
 
 function init(args)
-  local fprs, keyids, emails, misses, uploads, prefix =
-    args[1], args[2], args[3], args[4], args[5], args[6] or ""
-  if not uploads then
-    error("usage: -- FINGERPRINTS KEYIDS EMAILS MISSES UPLOADS [PATHPREFIX]")
+  local fprs, keyids, emails, misses, uploads, c, prefix =
+    args[1], args[2], args[3], args[4], args[5], args[6], args[7] or ""
+  if not tonumber(c) then
+    error("usage: -- FINGERPRINTS KEYIDS EMAILS MISSES UPLOADS THREADS [PATHPREFIX]")
   end
+  nthreads = tonumber(c)
   local base = prefix .. "/pks/lookup?"
   local get = function(line) return wrk.format("GET", base .. "op=get&options=mr&search=0x" .. line) end
   lists.fpr = read_list(fprs, get)
@@ -66,7 +82,6 @@ function init(args)
     return wrk.format("POST", prefix .. "/pks/add",
       { ["Content-Type"] = "application/x-www-form-urlencoded" }, line)
   end)
-  for k, l in pairs(lists) do pos[k] = ((tid or 0) * 7919) % #l + 1 end
 end
 
 local lookup_kinds = { "fpr", "keyid", "email" }

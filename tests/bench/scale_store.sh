@@ -420,10 +420,10 @@ if command -v wrk >/dev/null; then
   : >"$WORK/mixed-rss.txt"
   (while kill -0 "$MIXED_PID" 2>/dev/null; do rss >>"$WORK/mixed-rss.txt"; sleep "$RSS_EVERY"; done) &
   SAMPLER_PID=$!
-  CMD="wrk -t$MIXED_CONNS -c$MIXED_CONNS -d${MIXED_SECONDS}s --timeout 5s -s tests/bench/mixed_load.lua URL -- cold/{fingerprints,keyids,emails,misses}.txt uploads.txt (keydird serve --add-rate 0 --add-burst 1000000: no upload limit)"
+  CMD="wrk -t$MIXED_CONNS -c$MIXED_CONNS -d${MIXED_SECONDS}s --timeout 5s -s tests/bench/mixed_load.lua URL -- cold/{fingerprints,keyids,emails,misses}.txt uploads.txt $MIXED_CONNS (keydird serve --add-rate 0 --add-burst 1000000: no upload limit)"
   wrk -t"$MIXED_CONNS" -c"$MIXED_CONNS" -d"${MIXED_SECONDS}s" --timeout 5s -s "$HERE/mixed_load.lua" \
     "http://127.0.0.1:$PORT" -- "$COLD/fingerprints.txt" "$COLD/keyids.txt" "$COLD/emails.txt" \
-    "$COLD/misses.txt" "$UPLOADS" >"$WORK/mixed-wrk.txt" 2>&1 || { echo "wrk failed:"; cat "$WORK/mixed-wrk.txt"; exit 1; }
+    "$COLD/misses.txt" "$UPLOADS" "$MIXED_CONNS" >"$WORK/mixed-wrk.txt" 2>&1 || { echo "wrk failed:"; cat "$WORK/mixed-wrk.txt"; exit 1; }
   rss >>"$WORK/mixed-rss.txt"
   kill "$SAMPLER_PID" 2>/dev/null || true
   wait "$SAMPLER_PID" 2>/dev/null || true
