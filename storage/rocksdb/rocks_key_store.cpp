@@ -443,6 +443,69 @@ Result<std::vector<CertRecord>> RocksKeyStore::lookup(const Query& query, std::s
   return out;
 }
 
+namespace {
+
+// Operations collected for one write batch, written in (column family, key)
+// order; operations on the same key keep the order they were added in.
+class SortedOps {
+ public:
+  void put(rocksdb::ColumnFamilyHandle* cf, std::string key, std::string value) {
+    ops_.push_back({cf, Type::Put, std::move(key), std::move(value)});
+  }
+  void del(rocksdb::ColumnFamilyHandle* cf, std::string key) {
+    ops_.push_back({cf, Type::Delete, std::move(key), {}});
+  }
+  // What Impl::index and Impl::unindex write for an index entry.
+  void index(rocksdb::ColumnFamilyHandle* cf, rocks::Entry e) {
+    if (e.kind == rocks::Kind::Set) {
+      ops_.push_back({cf, Type::Merge, std::move(e.key), "+" + e.value});
+    } else {
+      put(cf, std::move(e.key), std::move(e.value));
+    }
+  }
+  void unindex(rocksdb::ColumnFamilyHandle* cf, rocks::Entry e) {
+    if (e.kind == rocks::Kind::Set) {
+      ops_.push_back({cf, Type::Merge, std::move(e.key), "-" + e.value});
+    } else {
+      del(cf, std::move(e.key));
+    }
+  }
+  void write_to(rocksdb::WriteBatch& batch) {
+    std::stable_sort(ops_.begin(), ops_.end(), [](const Op& a, const Op& b) {
+      if (a.cf->GetID() != b.cf->GetID()) {
+        return a.cf->GetID() < b.cf->GetID();
+      }
+      return a.key < b.key;
+    });
+    for (const auto& op : ops_) {
+      switch (op.type) {
+        case Type::Put:
+          batch.Put(op.cf, op.key, op.value);
+          break;
+        case Type::Delete:
+          batch.Delete(op.cf, op.key);
+          break;
+        case Type::Merge:
+          batch.Merge(op.cf, op.key, op.value);
+          break;
+      }
+    }
+    ops_.clear();
+  }
+
+ private:
+  enum class Type : std::uint8_t { Put, Delete, Merge };
+  struct Op {
+    rocksdb::ColumnFamilyHandle* cf;
+    Type type;
+    std::string key;
+    std::string value;
+  };
+  std::vector<Op> ops_;
+};
+
+}  // namespace
+
 Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writes,
                                                         std::uint64_t now) {
   std::lock_guard lock(impl_->write_mutex);
@@ -470,6 +533,12 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
   std::uint64_t seq = impl_->last_seq;
   std::int64_t added = 0;
   rocks::ReconTree::Txn tree(*impl_->tree);
+  // The batch's index and record operations, put in key order before they go
+  // into the batch: the memtable's skip list then inserts each next to the
+  // one before (measured: a third of the writer's time on a bulk import went
+  // to searching the skip list from the top for keys in random order).
+  // Stable, so operations on one key keep their order.
+  SortedOps ops;
   for (auto& w : writes) {
     CertRecord& r = w.record;
     KEYDIR_CHECK(Impl::retree(tree, w.previous ? w.previous->sks_hash : Bytes{}, r.index.sks_hash));
@@ -483,24 +552,25 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
       }
       ++added;
     } else {
-      for (const auto& e : entries_of(*w.previous, r.fingerprint)) {
-        impl_->unindex(batch, e);
+      for (auto& e : entries_of(*w.previous, r.fingerprint)) {
+        ops.unindex(impl_->cf(e.cf), std::move(e));
       }
     }
-    for (const auto& e : entries_of(r.index, r.fingerprint)) {
-      impl_->index(batch, e);
+    for (auto& e : entries_of(r.index, r.fingerprint)) {
+      ops.index(impl_->cf(e.cf), std::move(e));
     }
     std::string fk = fpr_key(r.fingerprint);
-    batch.Put(impl_->cf(kCerts), fk, encode_record(r));
-    batch.Put(impl_->cf(kChangelog), be(r.seq, 8), fk + std::string(as_chars(r.digest)));
+    ops.put(impl_->cf(kChangelog), be(r.seq, 8), fk + std::string(as_chars(r.digest)));
     for (const auto& e : w.publish) {
-      batch.Put(impl_->cf(kVerify), published_key(r.fingerprint, e), be(now, 8));
+      ops.put(impl_->cf(kVerify), published_key(r.fingerprint, e), be(now, 8));
     }
     for (const auto& e : w.unpublish) {
-      batch.Delete(impl_->cf(kVerify), published_key(r.fingerprint, e));
+      ops.del(impl_->cf(kVerify), published_key(r.fingerprint, e));
     }
+    ops.put(impl_->cf(kCerts), std::move(fk), encode_record(r));
     seqs.push_back(r.seq);
   }
+  ops.write_to(batch);
   if (added) {
     batch.Merge(impl_->cf(kMeta), std::string(kCertCounter),
                 be(static_cast<std::uint64_t>(added), 8));
