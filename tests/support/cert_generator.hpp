@@ -102,8 +102,17 @@ class CertGenerator {
 // the fingerprint covers: RSA creation times are a permutation of the
 // index (one slot of 4 seconds per index, 165 M slots), the primary key at
 // the slot's first second and its subkeys at the next ones, so every key
-// fingerprint is unique for the first 165 M indices. A keyserver does not
-// notice (it never compares moduli); a study of moduli would.
+// fingerprint is unique for the first 165 M indices (Ed25519 keys have their
+// own random material). A keyserver does not notice (it never compares
+// moduli); a study of moduli would. The default pool (64 keys of each size)
+// costs about a CPU-minute, spread over the first few thousand certificates;
+// --first I --count 10 makes only the few keys it needs. The output depends
+// on (seed, index, rsa_pool) and on Crypto++'s RSA key generation staying
+// what it is (Ed25519 and PKCS#1 v1.5 signatures are deterministic).
+//
+// Cost: about 1.3 ms of CPU per certificate, nearly all of it RSA private-key
+// operations (RSA-4096, 2% of certificates, is about a fifth of it); about
+// 1,230 bytes per certificate.
 struct MixOptions {
   std::size_t rsa_pool = 64;  // RSA keys per size
 };
@@ -139,9 +148,8 @@ class RealisticMix {
   };
   [[nodiscard]] PoolStats pool_stats() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
