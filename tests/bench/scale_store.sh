@@ -121,6 +121,15 @@ disk_sampler_stop() {
   note_disk
 }
 
+# warn_space BYTES WHAT: a warning when the file system of $WORK has less free.
+warn_space() {
+  local avail
+  avail=$(df -B1 --output=avail "$WORK" | tail -1)
+  if [ "$avail" -lt "$1" ]; then
+    echo "WARNING: $2 may need $(mib "$1") MiB; $WORK has $(mib "$avail") MiB free" >&2
+  fi
+}
+
 # fig KEY VALUE UNIT COMMAND: one table row and one line of the summary.
 fig() {
   printf '| %s | %s | %s | `%s` |\n' "$1" "$2" "$3" "$4"
@@ -163,6 +172,7 @@ gen_set() {
   printf 'mode %s\nseconds %s\ncommand %s\n' "$MODE" "$(secs "$t0" "$t1")" "$GEN_CMD" >"$dir/complete"
 }
 step "1. generation (mode: $MODE)"
+warn_space $((N * 1300 * 3)) "the dump and the store (about 1.2 KB a certificate of the realistic mix, the store 1.7 times that)"
 BIG=$WORK/certs-$N-$SEED
 SMALL=$WORK/certs-$NS-$SEED
 FRESH=$WORK/fresh-$N-$SEED-$UPLOAD_CERTS
@@ -209,6 +219,7 @@ step "2. import ($THREADS threads)"
 DATA=$WORK/data-$N
 DATA_SMALL=$WORK/data-$NS
 CMD="/usr/bin/time -v keydird import --threads $THREADS --data $DATA $BIG/keys-*.pgp"
+warn_space $((dump_bytes * 2)) "the import (the store was 1.7 times the dump at 3,000 certificates)"
 import_store big "$DATA" "${BIG_FILES[@]}"
 store_bytes=$(du_bytes "$DATA")
 fig import_seconds "$IMP_S" s "$CMD"
@@ -478,6 +489,7 @@ if [ "$SKS" = 1 ]; then
     rm -rf "$S"
     mkdir -p "$S/etc/sks" "$S/var/lib/sks"
     printf 'hostname: localhost\npagesize: 16\nptree_pagesize: 16\n' >"$S/etc/sks/sksconf"
+    warn_space $((dump_bytes * 8)) "sks build (its database was 8 times the dump at 2,000 certificates)"
     CMD="cd $S && timeout $SKS_TIMEOUT sks -basedir $S build $BIG/keys-*.pgp -n 10 -cache 100 -stdoutlog"
     disk_sampler_start
     t0=$(now)
