@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scale benchmark of issue #22: N synthetic certificates (10 million for
 # the published figures) from generation to a mixed load, in one sitting.
-#   tests/bench/scale_store.sh [BUILD_DIR] N [N_SMALL]
+#   tests/bench/scale_store.sh BUILD_DIR N [N_SMALL]
 #   e.g. tests/bench/scale_store.sh build 10000000 10000
 # Steps (one Markdown table row per figure, with the command behind it):
 #   1. generate N certificates with gen_certs (both cores; cached in
@@ -35,8 +35,8 @@
 # Exit status: 0, 1 when a step failed, 77 when SKIP_WITHOUT_SHARED=1 and
 # ../shared/bench is absent (the smoke test).
 set -euo pipefail
-B=${1:-build}
-N=${2:?usage: scale_store.sh [BUILD_DIR] N [N_SMALL]}
+B=${1:?usage: scale_store.sh BUILD_DIR N [N_SMALL]}
+N=${2:?usage: scale_store.sh BUILD_DIR N [N_SMALL]}
 NS=${3:-10000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SHARED=$(cd "$HERE/../../.." && pwd)/shared/bench
