@@ -28,7 +28,8 @@
 #   DROP_CACHES=1 (needs root; drops the whole machine's page cache)
 #   MIXED_SECONDS=600 MIXED_CONNS=16 RSS_EVERY=10 UPLOAD_CERTS=20000 DISK_EVERY=30
 #   SERVE_ARGS="" (more flags for every keydird serve) SKS=0 SKS_TIMEOUT=10800
-#   KEEP=0 CLEAN_DUMP=0 GEN_CERTS=BUILD_DIR/gen_certs KEYDIRD=BUILD_DIR/keydird
+#   GEN_ONLY=0 (1: make the sets and stop; a stopped generation goes on
+#   where it was at the next run) KEEP=0 CLEAN_DUMP=0 GEN_CERTS=BUILD_DIR/gen_certs KEYDIRD=BUILD_DIR/keydird
 # MIX=realistic needs a gen_certs whose --help offers --mix; with an older
 # one (or MIX=ed25519) the set is Ed25519 certificates from `--out FILE`, and
 # the table says so.
@@ -146,7 +147,9 @@ if [ "$MIX" != ed25519 ] && "$GEN_CERTS" --help 2>&1 | grep -q -- '--mix'; then 
 # gen_set DIR COUNT FIRST SEED: certificates FIRST..FIRST+COUNT-1 of the set
 # in DIR/keys-*.pgp, their lists in DIR/corpus; DIR/complete when done
 # (holds the generation time and command). Skipped when DIR/complete names
-# the same command.
+# the same command. The realistic mix is made one dump file at a time (each
+# a --first/--count run, its lists in DIR/part-NNNNN), so a long generation
+# that is stopped goes on where it was the next time.
 gen_set() {
   local dir=$1 count=$2 first=$3 seed=$4 t0 t1
   local args=(--count "$count" --seed "$seed" --corpus-dir "$dir/corpus" --corpus-every 1)
@@ -156,20 +159,56 @@ gen_set() {
     args+=(--out "$dir/keys-00000.pgp")
   else
     # shellcheck disable=SC2206
-    args+=(--mix "$MODE" --first "$first" --threads "$GEN_THREADS" --out-dir "$dir"
-           --per-file "$PER_FILE" $GEN_ARGS)
+    args+=(--mix "$MODE" --first "$first" --out-dir "$dir" --per-file "$PER_FILE" $GEN_ARGS)
   fi
   GEN_CMD="gen_certs ${args[*]}"
   if [ -f "$dir/complete" ] && grep -qxF "command $GEN_CMD" "$dir/complete"; then
     echo "(cached: $dir)" >&2
     return
   fi
-  rm -rf "$dir"
+  if [ "$MODE" = ed25519 ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir/corpus"
+    t0=$(now)
+    "$GEN_CERTS" "${args[@]}" >"$dir/gen.log" 2>&1 || { echo "gen_certs failed:"; tail "$dir/gen.log"; exit 1; }
+    t1=$(now)
+    printf 'mode %s\nseconds %s\ncommand %s\n' "$MODE" "$(secs "$t0" "$t1")" "$GEN_CMD" >"$dir/complete"
+    return
+  fi
+  # Parts already made by this same command are kept.
+  if [ ! -f "$dir/command" ] || [ "$(cat "$dir/command")" != "$GEN_CMD" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "$GEN_CMD" >"$dir/command"
+  fi
+  local end=$((first + count)) lo hi n part
+  for ((lo = first; lo < end; lo = hi)); do
+    n=$((lo / PER_FILE))
+    hi=$(((n + 1) * PER_FILE))
+    [ "$hi" -le "$end" ] || hi=$end
+    part=$dir/part-$(printf '%05d' "$n")
+    [ -f "$part/done" ] && continue
+    rm -rf "$part"
+    mkdir -p "$part/out"
+    t0=$(now)
+    # shellcheck disable=SC2206
+    "$GEN_CERTS" --mix "$MODE" --seed "$seed" --first "$lo" --count $((hi - lo)) \
+      --threads "$GEN_THREADS" --out-dir "$part/out" --per-file "$PER_FILE" \
+      --corpus-dir "$part" --corpus-every 1 $GEN_ARGS >"$part/gen.log" 2>&1 ||
+      { echo "gen_certs failed:"; tail "$part/gen.log"; exit 1; }
+    t1=$(now)
+    mv "$part"/out/keys-*.pgp "$dir/"
+    secs "$t0" "$t1" >"$part/done"
+    echo "(generated certificates $lo..$((hi - 1)) in $(cat "$part/done") s)" >&2
+  done
   mkdir -p "$dir/corpus"
-  t0=$(now)
-  "$GEN_CERTS" "${args[@]}" >"$dir/gen.log" 2>&1 || { echo "gen_certs failed:"; tail "$dir/gen.log"; exit 1; }
-  t1=$(now)
-  printf 'mode %s\nseconds %s\ncommand %s\n' "$MODE" "$(secs "$t0" "$t1")" "$GEN_CMD" >"$dir/complete"
+  for f in fingerprints.txt keyids.txt emails.txt; do
+    cat "$dir"/part-*/"$f" >"$dir/corpus/$f"
+  done
+  cp "$(ls -d "$dir"/part-* | head -1)/misses.txt" "$dir/corpus/misses.txt"
+  local total
+  total=$(cat "$dir"/part-*/done | awk '{s += $1} END {printf "%.2f", s}')
+  printf 'mode %s\nseconds %s\ncommand %s\n' "$MODE" "$total" "$GEN_CMD" >"$dir/complete"
 }
 step "1. generation (mode: $MODE)"
 warn_space $((N * 1300 * 3)) "the dump and the store (about 1.2 KB a certificate of the realistic mix, the store 1.7 times that)"
@@ -179,6 +218,10 @@ FRESH=$WORK/fresh-$N-$SEED-$UPLOAD_CERTS
 gen_set "$BIG" "$N" 0 "$SEED"
 gen_set "$SMALL" "$NS" 0 "$SEED"
 if [ "$MODE" = ed25519 ]; then gen_set "$FRESH" "$UPLOAD_CERTS" 0 $((SEED + 1)); else gen_set "$FRESH" "$UPLOAD_CERTS" "$N" "$SEED"; fi
+if [ "${GEN_ONLY:-0}" = 1 ]; then
+  echo "GEN_ONLY=1: the sets are in $BIG, $SMALL and $FRESH"
+  exit 0
+fi
 BIG_FILES=("$BIG"/keys-*.pgp)
 SMALL_FILES=("$SMALL"/keys-*.pgp)
 gen_s=$(sed -n 's/^seconds //p' "$BIG/complete")
