@@ -1,4 +1,4 @@
--- mixed_load.lua: wrk script for a mixed HKP load (issue #22): of every 100
+-- mixed_load.lua: wrk script for a mixed HKP load: of every 100
 -- requests 95 are lookups (op=get by fingerprint, op=get by key ID and
 -- op=index by e-mail, in turn), 4 are misses (op=get of an unknown
 -- fingerprint) and 1 is an upload (POST /pks/add, keytext= a certificate).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CI smoke run of tests/bench/scale_store.sh (issue #22): every step at a
+# The CI smoke run of tests/bench/scale_store.sh: every step at a
 # small size (3,000 certificates, a hot set of 500, a 10 s mixed load, no
 # SKS) in a temporary folder, then one ok/FAIL line per check: every figure
 # is a number, the store holds every certificate, the lookups and the mixed

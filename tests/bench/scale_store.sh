@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scale benchmark of issue #22: N synthetic certificates (10 million for
+# The scale benchmark: N synthetic certificates (10 million for
 # the published figures) from generation to a mixed load, in one sitting.
 #   tests/bench/scale_store.sh BUILD_DIR N [N_SMALL]
 #   e.g. tests/bench/scale_store.sh build 10000000 10000
