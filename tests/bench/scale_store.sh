@@ -149,7 +149,8 @@ if [ "$MIX" != ed25519 ] && "$GEN_CERTS" --help 2>&1 | grep -q -- '--mix'; then 
 # (holds the generation time and command). Skipped when DIR/complete names
 # the same command. The realistic mix is made one dump file at a time (each
 # a --first/--count run, its lists in DIR/part-NNNNN), so a long generation
-# that is stopped goes on where it was the next time.
+# that is stopped goes on where it was the next time. The RSA pool keys are
+# kept in $WORK/rsa-pool: made once (minutes of CPU), read by every part.
 gen_set() {
   local dir=$1 count=$2 first=$3 seed=$4 t0 t1
   local args=(--count "$count" --seed "$seed" --corpus-dir "$dir/corpus" --corpus-every 1)
@@ -194,7 +195,8 @@ gen_set() {
     # shellcheck disable=SC2206
     "$GEN_CERTS" --mix "$MODE" --seed "$seed" --first "$lo" --count $((hi - lo)) \
       --threads "$GEN_THREADS" --out-dir "$part/out" --per-file "$PER_FILE" \
-      --corpus-dir "$part" --corpus-every 1 $GEN_ARGS >"$part/gen.log" 2>&1 ||
+      --corpus-dir "$part" --corpus-every 1 --rsa-cache "$WORK/rsa-pool" $GEN_ARGS \
+      >"$part/gen.log" 2>&1 ||
       { echo "gen_certs failed:"; tail "$part/gen.log"; exit 1; }
     t1=$(now)
     mv "$part"/out/keys-*.pgp "$dir/"

@@ -1,5 +1,8 @@
 #include "cert_generator.hpp"
 
+#include <unistd.h>
+
+#include <cryptopp/files.h>
 #include <cryptopp/osrng.h>
 #include <cryptopp/rsa.h>
 #include <cryptopp/sha.h>
@@ -13,6 +16,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
@@ -402,10 +406,35 @@ Bytes integer_bytes(const CryptoPP::Integer& i) {
   return b;
 }
 
-RsaMaterial make_rsa(std::uint64_t seed, unsigned bits, std::size_t k) {
-  StreamRng rng(Stream(seed, kRsaStream, bits * 1000003ULL + k));
+RsaMaterial make_rsa(std::uint64_t seed, unsigned bits, std::size_t k, const std::string& cache) {
   CryptoPP::InvertibleRSAFunction f;
-  f.Initialize(rng, bits, CryptoPP::Integer(65537));
+  const std::string file = cache.empty() ? std::string()
+                                         : cache + "/rsa-" + std::to_string(seed) + "-" +
+                                               std::to_string(bits) + "-" + std::to_string(k) +
+                                               ".der";
+  bool loaded = false;
+  if (!file.empty() && std::filesystem::exists(file)) {
+    try {
+      CryptoPP::FileSource in(file.c_str(), true);
+      f.BERDecode(in);
+      loaded = f.GetModulus().BitCount() == bits && f.GetPublicExponent() == 65537;
+    } catch (const CryptoPP::Exception&) {
+      loaded = false;
+    }
+  }
+  if (!loaded) {
+    StreamRng rng(Stream(seed, kRsaStream, bits * 1000003ULL + k));
+    f.Initialize(rng, bits, CryptoPP::Integer(65537));
+    if (!file.empty()) {
+      std::filesystem::create_directories(cache);
+      const std::string tmp = file + ".tmp" + std::to_string(::getpid());
+      {
+        CryptoPP::FileSink out(tmp.c_str(), true);
+        f.DEREncode(out);
+      }
+      std::filesystem::rename(tmp, file);
+    }
+  }
   RsaMaterial m{integer_bytes(f.GetModulus()), integer_bytes(f.GetPublicExponent()), nullptr};
   // All of the CRT parameters, so that OpenSSL signs with the CRT.
   const std::pair<const char*, const CryptoPP::Integer*> parts[] = {
@@ -695,7 +724,7 @@ struct RealisticMix::Impl {
     Slot& s = pools[static_cast<std::size_t>(size)][k];
     std::call_once(s.once, [&] {
       const auto start = std::chrono::steady_clock::now();
-      s.key = make_rsa(seed, kBits[size], k);
+      s.key = make_rsa(seed, kBits[size], k, options.rsa_cache);
       pool_keys += 1;
       pool_ns += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                 std::chrono::steady_clock::now() - start)

@@ -115,6 +115,10 @@ class CertGenerator {
 // 1,230 bytes per certificate.
 struct MixOptions {
   std::size_t rsa_pool = 64;  // RSA keys per size
+  // A folder where the pool's RSA keys are kept once made (file per seed,
+  // size and index), so that the next run reads them instead of spending
+  // minutes on key generation; empty: none. The output does not depend on it.
+  std::string rsa_cache;
 };
 
 enum class MixKind : std::uint8_t { Ed25519, Rsa2048, Rsa3072, Rsa4096 };

@@ -235,6 +235,10 @@ int main(int argc, char** argv) {
                  "Index of the first certificate (--mix realistic): --first I --count N makes "
                  "certificates I..I+N-1 of the full set")
       ->capture_default_str();
+  std::string rsa_cache;
+  app.add_option("--rsa-cache", rsa_cache,
+                 "Folder where the RSA pool keys are kept once made, and read from the next "
+                 "time (--mix realistic; the output does not depend on it)");
   app.add_option("--rsa-pool", rsa_pool,
                  "RSA keys per size in the pool (--mix realistic; part of the output's identity)")
       ->check(CLI::PositiveNumber)
@@ -270,7 +274,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   bool ok = true;
   if (realistic) {
-    keydir::test::RealisticMix mix(seed, keydir::test::MixOptions{rsa_pool});
+    keydir::test::RealisticMix mix(seed, keydir::test::MixOptions{rsa_pool, rsa_cache});
     ok = run_realistic(mix, first, count, threads, sink, corpus, every);
     auto pool = mix.pool_stats();
     std::fprintf(stderr, "gen_certs: %zu RSA pool keys made in %.2f s (CPU, all threads)\n",
