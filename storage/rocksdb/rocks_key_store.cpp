@@ -553,11 +553,13 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
       ++added;
     } else {
       for (auto& e : entries_of(*w.previous, r.fingerprint)) {
-        ops.unindex(impl_->cf(e.cf), std::move(e));
+        auto* cf = impl_->cf(e.cf);
+        ops.unindex(cf, std::move(e));
       }
     }
     for (auto& e : entries_of(r.index, r.fingerprint)) {
-      ops.index(impl_->cf(e.cf), std::move(e));
+      auto* cf = impl_->cf(e.cf);
+      ops.index(cf, std::move(e));
     }
     std::string fk = fpr_key(r.fingerprint);
     ops.put(impl_->cf(kChangelog), be(r.seq, 8), fk + std::string(as_chars(r.digest)));

@@ -408,10 +408,10 @@ Bytes integer_bytes(const CryptoPP::Integer& i) {
 
 RsaMaterial make_rsa(std::uint64_t seed, unsigned bits, std::size_t k, const std::string& cache) {
   CryptoPP::InvertibleRSAFunction f;
-  const std::string file = cache.empty() ? std::string()
-                                         : cache + "/rsa-" + std::to_string(seed) + "-" +
-                                               std::to_string(bits) + "-" + std::to_string(k) +
-                                               ".der";
+  const std::string file = cache.empty()
+                               ? std::string()
+                               : cache + "/rsa-" + std::to_string(seed) + "-" +
+                                     std::to_string(bits) + "-" + std::to_string(k) + ".der";
   bool loaded = false;
   if (!file.empty() && std::filesystem::exists(file)) {
     try {

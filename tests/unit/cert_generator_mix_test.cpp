@@ -22,17 +22,17 @@ constexpr std::uint64_t kNow = 1790000000;  // 2026-09-21, after every signature
 // One RSA key per size keeps the test fast (the pool is generated on first
 // use); a pool of one is the hardest case for unique fingerprints.
 const RealisticMix& mix() {
-  static const RealisticMix m(kSeed, MixOptions{1});
+  static const RealisticMix m(kSeed, MixOptions{1, {}});
   return m;
 }
 
 TEST(RealisticMixTest, CertificateIsAPureFunctionOfSeedAndIndex) {
-  RealisticMix other(kSeed, MixOptions{1});
+  RealisticMix other(kSeed, MixOptions{1, {}});
   // Out of order, and from another instance: the same bytes.
   for (std::uint64_t i : {41u, 3u, 1000u, 0u, 3u}) {
     EXPECT_EQ(other.make(i), mix().make(i)) << i;
   }
-  RealisticMix reseeded(kSeed + 1, MixOptions{1});
+  RealisticMix reseeded(kSeed + 1, MixOptions{1, {}});
   EXPECT_NE(reseeded.make(3), mix().make(3));
   EXPECT_NE(mix().make(4), mix().make(3));
 }
