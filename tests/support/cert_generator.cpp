@@ -27,6 +27,23 @@ namespace keydir::test {
 
 namespace {
 
+// 32 octets from four 64-bit draws of `next`, low octet first.
+template <typename Next>
+std::array<std::uint8_t, 32> bytes32_from(Next&& next) {
+  std::array<std::uint8_t, 32> s{};
+  for (std::size_t i = 0; i < 32; i += 8) {
+    std::uint64_t r = next();
+    for (std::size_t j = 0; j < 8; ++j) {
+      s[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+namespace {
+
 struct Ed25519Key {
   std::array<std::uint8_t, 32> seed;
   Bytes pub;
@@ -214,14 +231,7 @@ const char* const kLast[] = {"Smith",  "Müller", "García", "Rossi",    "Nowak"
 }  // namespace
 
 std::array<std::uint8_t, 32> CertGenerator::random_seed() {
-  std::array<std::uint8_t, 32> s{};
-  for (std::size_t i = 0; i < 32; i += 8) {
-    std::uint64_t r = rng_();
-    for (std::size_t j = 0; j < 8; ++j) {
-      s[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
-    }
-  }
-  return s;
+  return bytes32_from([this] { return rng_(); });
 }
 
 Bytes CertGenerator::next(int version) {
@@ -342,14 +352,7 @@ struct Stream {
     return a[below(N)];
   }
   std::array<std::uint8_t, 32> bytes32() {
-    std::array<std::uint8_t, 32> s{};
-    for (std::size_t i = 0; i < 32; i += 8) {
-      std::uint64_t r = next();
-      for (std::size_t j = 0; j < 8; ++j) {
-        s[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
-      }
-    }
-    return s;
+    return bytes32_from([this] { return next(); });
   }
 };
 
