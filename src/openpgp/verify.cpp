@@ -81,6 +81,104 @@ std::optional<std::uint32_t> expiry(const PublicKey& key, const Signature* sig) 
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(t, 0xffffffffu));
 }
 
+void append_subpacket(Bytes& area, SubpacketType type, ByteView data) {
+  const std::size_t len = data.size() + 1;
+  if (len < 192) {
+    area.push_back(static_cast<std::uint8_t>(len));
+  } else if (len < 16320) {
+    area.push_back(static_cast<std::uint8_t>(((len - 192) >> 8) + 192));
+    area.push_back(static_cast<std::uint8_t>((len - 192) & 0xFF));
+  } else {
+    area.push_back(0xFF);
+    append_be(area, len, 4);
+  }
+  area.push_back(static_cast<std::uint8_t>(type));
+  append(area, data);
+}
+
+// A self-signature with the unhashed area keydir serves, whatever the one it
+// came with. The unhashed area is not signed: anyone can add to it, drop from
+// it or reorder it, and clients read it (GnuPG takes the first embedded
+// back-signature, and drops a signing subkey whose binding names no issuer key
+// ID). Kept, in their order: the subpackets that name the signer (issuer key
+// ID, issuer fingerprint) and, in a signing subkey's binding, the valid
+// back-signature `back`, once. Added when missing: the issuer (key ID for v4,
+// fingerprint for v6) unless the hashed area names it, in front, and `back`
+// unless the hashed area holds it. Everything else is dropped. The signature
+// as it is when its unhashed area is already that one (what GnuPG, Sequoia
+// and OpenPGP.js write).
+Signature canonical_unhashed(Signature sig, const PublicKey& signer, const Bytes* back) {
+  Bytes fpr{static_cast<std::uint8_t>(signer.version)};
+  append(fpr, signer.fingerprint.bytes());
+  const ByteView key_id = signer.key_id.bytes();
+  auto names_signer = [&](const Subpacket& sp) {
+    const auto t = static_cast<SubpacketType>(sp.type);
+    return (t == SubpacketType::IssuerKeyId && sig.version == 4 &&
+            std::equal(sp.data.begin(), sp.data.end(), key_id.begin(), key_id.end())) ||
+           (t == SubpacketType::IssuerFingerprint && sp.data == fpr);
+  };
+  auto is_back = [&](const Subpacket& sp) {
+    return back && static_cast<SubpacketType>(sp.type) == SubpacketType::EmbeddedSignature &&
+           sp.data == *back;
+  };
+  // GnuPG finds a v4 signature's signer by the issuer key ID only.
+  auto the_issuer = [&](const Subpacket& sp) {
+    return names_signer(sp) &&
+           static_cast<SubpacketType>(sp.type) ==
+               (sig.version == 4 ? SubpacketType::IssuerKeyId : SubpacketType::IssuerFingerprint);
+  };
+  bool issuer = false;
+  bool has_back = back == nullptr;
+  for (const auto& sp : sig.subpackets) {
+    if (sp.hashed) {
+      issuer = issuer || the_issuer(sp);
+      has_back = has_back || is_back(sp);
+    }
+  }
+  Bytes kept;
+  for (const auto& sp : sig.subpackets) {
+    if (sp.hashed || sp.critical) {
+      continue;
+    }
+    if (names_signer(sp)) {
+      issuer = issuer || the_issuer(sp);
+    } else if (is_back(sp) && !has_back) {
+      has_back = true;
+    } else {
+      continue;
+    }
+    append_subpacket(kept, static_cast<SubpacketType>(sp.type), sp.data);
+  }
+  Bytes area;
+  if (!issuer) {
+    if (sig.version == 4) {
+      append_subpacket(area, SubpacketType::IssuerKeyId, key_id);
+    } else {
+      append_subpacket(area, SubpacketType::IssuerFingerprint, fpr);
+    }
+  }
+  append(area, kept);
+  if (!has_back) {
+    append_subpacket(area, SubpacketType::EmbeddedSignature, *back);
+  }
+  const std::size_t len_bytes = sig.version == 4 ? 2 : 4;
+  const ByteView body(sig.body);
+  const ByteView current = body.subspan(sig.unhashed_begin + len_bytes,
+                                        sig.unhashed_end - sig.unhashed_begin - len_bytes);
+  if (std::equal(current.begin(), current.end(), area.begin(), area.end())) {
+    return sig;
+  }
+  Bytes out(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(sig.unhashed_begin));
+  append_be(out, area.size(), len_bytes);
+  append(out, area);
+  out.insert(out.end(), body.begin() + static_cast<std::ptrdiff_t>(sig.unhashed_end), body.end());
+  auto parsed = parse_signature(out);
+  if (!parsed) {
+    return sig;  // cannot happen: only whole subpackets were written
+  }
+  return std::move(*parsed);
+}
+
 }  // namespace
 
 // Accepts every signature whose digest prefix matches: for certificates that
@@ -108,9 +206,11 @@ struct Verifier {
   }
 
   // nullopt when `sig` is a valid signature by `signer` over `context`.
+  // `remember` false: a valid signature is not added to `found` (see
+  // back_signature).
   std::optional<std::string> check(const Signature& sig, const PublicKey& signer,
                                    const VerifyingKey& key, const Context& context,
-                                   std::uint32_t not_before) const {
+                                   std::uint32_t not_before, bool remember = true) const {
     if (sig.body.size() > policy.max_signature_packet_bytes) {
       return "signature packet of " + std::to_string(sig.body.size()) +
              " octets exceeds the limit of " + std::to_string(policy.max_signature_packet_bytes);
@@ -158,7 +258,7 @@ struct Verifier {
         !key.verify(sig.hash_algorithm, *digest, sig.material)) {
       return "signature does not verify";
     }
-    if (found) {
+    if (found && remember) {
       found->add(memo_key);
     }
     return std::nullopt;
@@ -349,7 +449,7 @@ struct Verifier {
                                      : "signature without issuer that is no valid self-signature");
         continue;
       }
-      self.push_back(std::move(sig));
+      self.push_back(canonical_unhashed(std::move(sig), primary, nullptr));
     }
     // A user ID whose only self-signature is its revocation (the shape
     // `gpg --export-options export-minimal` and cleaned keyrings give a
@@ -453,15 +553,23 @@ struct Verifier {
       auto why = check(sig, primary, primary_key, ctx, sub.created);
       // RFC 9580 §5.2.1 (0x18): "When a subkey is used to sign, its binding
       // signature MUST contain a Primary Key Binding signature (0x19)".
+      const Bytes* back = nullptr;
       if (!why && sig.type == SignatureType::SubkeyBinding && sig.key_flags &&
           (*sig.key_flags & (kFlagSign | kFlagCertify))) {
-        why = back_signature(sig, sub, sub_key, ctx);
+        why = back_signature(sig, sub, sub_key, ctx, &back);
+      } else if (!why && sig.type == SignatureType::SubkeyBinding && !sig.key_flags &&
+                 !sig.embedded_signatures.empty()) {
+        // No key flags: a client may take the subkey as able to sign (by its
+        // algorithm) and then wants the back-signature; a valid one is kept.
+        (void)back_signature(sig, sub, sub_key, ctx, &back);
       }
       if (why) {
         strip(desc, std::string(signature_type_name(sig.type)) + " dropped: " + *why);
         continue;
       }
-      valid.push_back(std::move(sig));
+      const std::optional<Bytes> back_copy = back ? std::optional<Bytes>(*back) : std::nullopt;
+      valid.push_back(
+          canonical_unhashed(std::move(sig), primary, back_copy ? &*back_copy : nullptr));
     }
     const Signature* binding =
         newest(valid, [](const Signature& s) { return s.type == SignatureType::SubkeyBinding; });
@@ -488,9 +596,11 @@ struct Verifier {
     return std::make_pair(SubkeyBundle{std::move(in.key), std::move(valid)}, state);
   }
 
+  // nullopt when one of the binding's embedded signatures is a valid
+  // back-signature; `*valid` is then that one's raw body.
   std::optional<std::string> back_signature(const Signature& binding, const PublicKey& sub,
                                             std::unique_ptr<VerifyingKey>& sub_key,
-                                            const Context& ctx) const {
+                                            const Context& ctx, const Bytes** valid) const {
     std::optional<std::string> last;
     for (const auto& raw : binding.embedded_signatures) {
       auto emb = parse_signature(raw);
@@ -504,8 +614,14 @@ struct Verifier {
         }
         sub_key = std::move(*k);
       }
-      last = check(*emb, sub, *sub_key, ctx, sub.created);
+      // A binding's back-signatures sit in its unhashed area, which anyone
+      // can add to: a stored binding may carry embedded signatures that were
+      // never verified (the first valid one was enough). Only a
+      // back-signature whose public-key operation really ran is remembered,
+      // never one a trusted run (summarize_stored) merely passed.
+      last = check(*emb, sub, *sub_key, ctx, sub.created, /*remember=*/!trusted);
       if (!last) {
+        *valid = &raw;
         return std::nullopt;
       }
     }
@@ -583,7 +699,7 @@ struct Verifier {
         v.strip(primary_desc, std::string(signature_type_name(sig.type)) + " dropped: " + *why);
         continue;
       }
-      vc.cert_.direct_signatures.push_back(std::move(sig));
+      vc.cert_.direct_signatures.push_back(canonical_unhashed(std::move(sig), primary, nullptr));
     }
     v.cap(vc.cert_.direct_signatures, primary_desc,
           [](const Signature& s) { return s.type == SignatureType::KeyRevocation; });

@@ -21,7 +21,7 @@ namespace keydir::service {
 
 struct ImportOptions {
   unsigned threads = 0;              // verification threads; 0: one per core
-  std::size_t batch = 500;           // certificates per write batch
+  std::size_t batch = 2000;          // certificates per write batch
   std::ostream* progress = nullptr;  // progress lines (stderr), or none
   bool progress_is_tty = false;
   std::ostream* ack = nullptr;  // fingerprints, flushed after each durable batch

@@ -88,6 +88,73 @@ else:
 open(out, 'wb').write(b''.join(r for _, r in pk) + extra)
 PY
 }
+# forge_backsig IN OUTDIR: from IN's signing subkey, whose binding carries its
+# back-signature (0x19) E2 in the unhashed area, where anyone may add to it:
+#   OUTDIR/b1.pgp: the binding's unhashed area is [E1, E2], E1 a forged
+#                  back-signature with the right digest prefix
+#   OUTDIR/b2.pgp: the binding's unhashed area is [E1] only
+# b1 verifies (E2 does); b2 must not. A directory that took every embedded
+# signature of a stored b1 as verified would accept b2.
+forge_backsig() {
+  python3 - "$1" "$2" <<'PY'
+import sys, hashlib, os
+src, outdir = sys.argv[1:3]
+def packets(data):
+    i, out = 0, []
+    while i < len(data):
+        b = data[i]
+        if b & 0x40:
+            tag = b & 0x3F; l = data[i + 1]; h = 2
+            if 192 <= l < 224: l = ((l - 192) << 8) + data[i + 2] + 192; h = 3
+            elif l == 255: l = int.from_bytes(data[i + 2:i + 6], 'big'); h = 6
+        else:
+            tag = (b >> 2) & 0xF; n = [1, 2, 4][b & 3]
+            l = int.from_bytes(data[i + 1:i + 1 + n], 'big'); h = 1 + n
+        out.append([tag, data[i + h:i + h + l]]); i += h + l
+    return out
+def pkt(tag, body):
+    if len(body) < 192: hdr = bytes([0xC0 | tag, len(body)])
+    elif len(body) < 8384:
+        l = len(body) - 192; hdr = bytes([0xC0 | tag, (l >> 8) + 192, l & 0xFF])
+    else: hdr = bytes([0xC0 | tag, 255]) + len(body).to_bytes(4, 'big')
+    return hdr + body
+def subpkt(typ, body):
+    assert len(body) + 1 < 192
+    return bytes([len(body) + 1, typ]) + body
+def split_sig(s):
+    hl = int.from_bytes(s[4:6], 'big'); hashed = s[:6 + hl]
+    ul = int.from_bytes(s[6 + hl:8 + hl], 'big')
+    return hashed, s[8 + hl:8 + hl + ul], s[8 + hl + ul:]
+def subpackets(area):
+    i, out = 0, []
+    while i < len(area):
+        l = area[i]; assert l < 192
+        out.append((area[i + 1] & 0x7F, area[i:i + 1 + l])); i += 1 + l
+    return out
+keyhash = lambda k: b'\x99' + len(k).to_bytes(2, 'big') + k
+ps = packets(open(src, 'rb').read())
+primary = ps[0][1]
+for i, (t, b) in enumerate(ps):
+    if t == 14 and i + 1 < len(ps) and ps[i + 1][0] == 2:
+        if any(t2 == 32 for t2, _ in subpackets(split_sig(ps[i + 1][1])[1])):
+            sub, bind_i = b, i + 1
+            break
+hashed, unhashed, rest = split_sig(ps[bind_i][1])
+e2 = [raw for t, raw in subpackets(unhashed) if t == 32][0]
+created = int.from_bytes(sub[1:5], 'big')
+e1_hashed = bytes([4, 0x19, sub[5], 8]) + (6).to_bytes(2, 'big') + subpkt(2, (created + 1).to_bytes(4, 'big'))
+d = hashlib.sha256(keyhash(primary) + keyhash(sub) + e1_hashed + b'\x04\xff' +
+                   len(e1_hashed).to_bytes(4, 'big')).digest()
+mpi = lambda x: x.bit_length().to_bytes(2, 'big') + x.to_bytes((x.bit_length() + 7) // 8, 'big')
+garbage = mpi(int.from_bytes(os.urandom(32), 'big') | (1 << 255)) + mpi(int.from_bytes(os.urandom(32), 'big') | (1 << 254))
+E1 = subpkt(32, e1_hashed + b'\x00\x00' + d[:2] + garbage)
+def cert_with(u):
+    binding = hashed + len(u).to_bytes(2, 'big') + u + rest
+    return b''.join(pkt(t, binding if i == bind_i else b) for i, (t, b) in enumerate(ps))
+open(os.path.join(outdir, 'b1.pgp'), 'wb').write(cert_with(E1 + e2))
+open(os.path.join(outdir, 'b2.pgp'), 'wb').write(cert_with(E1))
+PY
+}
 gpg --dearmor <"$VICTIM" >"$T/victim.pgp"
 gpg --dearmor <"$OTHER" >"$T/other.pgp"
 FORGED=$(forge "$T/victim.pgp" "$T/forged-uid.pgp" uid)
@@ -160,4 +227,33 @@ attack "a forgery first, then the genuine key (nothing verified yet to reuse)"
 start_keydird imp2 --data "$T/imp2"
 served_as_expected "forgery imported first"
 stop_keydird
+attack "a forged back-signature next to the genuine one is stored; then the binding with the forged one alone is imported"
+mkdir -p "$T/bs"
+forge_backsig "$T/victim.pgp" "$T/bs"
+# signing_subkeys DATA: the signing-capable subkeys gpg takes from the key
+# the directory in DATA serves for the victim.
+signing_subkeys() {
+  start_keydird "bs-$RANDOM" --data "$1"
+  local H
+  H=$(gpg_home "bs-$RANDOM")
+  curl -s "$U/pks/lookup?op=get&options=mr&search=0x$V" | gpg --homedir "$H" --batch --import 2>/dev/null
+  stop_keydird
+  gpg --homedir "$H" --batch --with-colons --list-keys "$V" 2>/dev/null |
+    awk -F: '$1 == "sub" && $12 ~ /s/' | wc -l
+}
+"$B/keydird" import --data "$T/bsimp" "$T/bs/b1.pgp" >/dev/null 2>&1
+out=$("$B/keydird" import --data "$T/bsimp" "$T/bs/b2.pgp" 2>&1) || true
+answered "keydird import b2.pgp (binding with the forged back-signature only)" "$out"
+"$B/keydird" import --data "$T/bsimp" "$T/victim.pgp" >/dev/null 2>&1
+check "the store checks clean (deep)" 0 \
+  "$("$B/keydird" check --deep --data "$T/bsimp" >/dev/null 2>&1; echo $?)"
+check "gpg takes the victim's signing subkey from the served key" 1 "$(signing_subkeys "$T/bsimp")"
+start_keydird bsup --add-rate 1000 --add-burst 1000
+for f in b1 b2 b1 victim; do
+  curl -s -o /dev/null --data-binary @"$T/bs/$f.pgp" -H 'Content-Type: application/pgp-keys' \
+    "$U/pks/v2/certs"
+done
+stop_keydird
+check "by upload: gpg takes the victim's signing subkey from the served key" 1 \
+  "$(signing_subkeys "$T/bsup")"
 finish

@@ -111,6 +111,56 @@ TEST(SignatureMemo, AlteredSignatureIsCheckedAgain) {
                has_user_id(*v.cert, std::string(as_chars(c.user_ids.front().body))));
 }
 
+// `sig` with its unhashed area replaced by `area` (whole subpackets).
+Signature with_unhashed(const Signature& sig, const Bytes& area) {
+  const std::size_t len_bytes = sig.version == 4 ? 2 : 4;
+  Bytes out(sig.body.begin(), sig.body.begin() + static_cast<std::ptrdiff_t>(sig.unhashed_begin));
+  append_be(out, area.size(), len_bytes);
+  append(out, area);
+  out.insert(out.end(), sig.body.begin() + static_cast<std::ptrdiff_t>(sig.unhashed_end),
+             sig.body.end());
+  auto parsed = parse_signature(out);
+  EXPECT_TRUE(parsed.has_value());
+  return *parsed;
+}
+
+// The unhashed area is anyone's to change: every variant of it is served as
+// one canonical area (the issuer, and a signing subkey's valid
+// back-signature), so no variant an outsider makes can win the merge.
+TEST(CanonicalUnhashed, EveryVariantIsServedTheSame) {
+  Policy policy;
+  auto c = parse_one("gpg-multi.asc");
+  auto genuine = verify(c, policy, kNow);
+  ASSERT_TRUE(genuine.accepted());
+  const Bytes junk{11, 20, 0x80, 0, 0, 0, 0, 1, 0, 1, 'x', 'y'};  // a notation, unhashed
+  const Bytes wrong_issuer{9, 16, 1, 2, 3, 4, 5, 6, 7, 8};
+  for (const Bytes& area : {Bytes{}, junk, wrong_issuer}) {
+    Certificate variant = c;
+    for (auto& u : variant.user_ids) {
+      for (auto& sig : u.signatures) {
+        sig = with_unhashed(sig, area);
+      }
+    }
+    for (auto& sub : variant.subkeys) {
+      for (auto& sig : sub.signatures) {
+        // Keep the back-signature (else the signing subkey loses its
+        // binding), but drop the rest and add the variant's area.
+        Bytes keep = area;
+        for (const auto& e : sig.embedded_signatures) {
+          keep.push_back(static_cast<std::uint8_t>(e.size() + 1));
+          keep.push_back(32);
+          append(keep, e);
+        }
+        sig = with_unhashed(sig, keep);
+      }
+    }
+    auto v = verify(variant, policy, kNow);
+    ASSERT_TRUE(v.accepted());
+    EXPECT_EQ(v.cert->to_bytes(), genuine.cert->to_bytes()) << "area of " << area.size();
+    EXPECT_EQ(v.cert->cert().subkeys.size(), genuine.cert->cert().subkeys.size());
+  }
+}
+
 TEST(SignatureMemo, SetOperations) {
   SignatureMemo m;
   SignatureMemo::Key a{};
