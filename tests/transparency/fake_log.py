@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""A keydir transparency log computed here with hashlib (RFC 6962 / 9162,
+C2SP tlog-tiles, checkpoint and signed note), served on loopback, so that
+keydir-log-oracle can be tested without keydird, and against faults on
+purpose.
+
+  fake_log.py PORTFILE [--entries N] [--fault NAME]
+
+Writes its port to PORTFILE once it listens. Control: POST /fake/append?n=K
+appends K certificate entries (and signs a new checkpoint), POST
+/fake/fault?name=NAME switches the fault (name= for none). Faults:
+  tile         one byte of every level-0 hash tile flipped
+  entry        the bundles serve an entry differing from the hashed one
+  malformed    an entry with unsorted commitments, hashed as served
+  inclusion    inclusion proofs with one hash flipped
+  consistency  consistency proofs with one hash flipped
+  fork         entry 1 rewritten (new hashes, newly signed): history differs
+  rollback     /log/checkpoint answers the first checkpoint signed
+  signature    the checkpoint's signature is of other text
+Needs python3-cryptography (Ed25519).
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import struct
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+ORIGIN = "fake.keydir.test/log"
+
+
+def leaf(e):
+    return hashlib.sha256(b"\x00" + e).digest()
+
+
+def node(a, b):
+    return hashlib.sha256(b"\x01" + a + b).digest()
+
+
+def split(n):  # the largest power of two below n (n > 1)
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+class Log:
+    def __init__(self):
+        self.key = Ed25519PrivateKey.generate()
+        pub = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.keyhash = hashlib.sha256(ORIGIN.encode() + b"\n\x01" + pub).digest()[:4]
+        self.vkey = "%s+%s+%s" % (ORIGIN, self.keyhash.hex(), base64.b64encode(b"\x01" + pub).decode())
+        self.entries = []
+        self.levels = [[]]
+        self.first_checkpoint = None
+        self.fault = ""
+        self.lock = threading.Lock()
+        salt = os.urandom(32)
+        self.append(struct.pack(">BBQQ", 1, 0, 0, 1700000000) + bytes([1, 0, 0, 0]) + salt)
+
+    def append(self, e):
+        self.entries.append(e)
+        self.levels[0].append(leaf(e))
+        lv = 0
+        while len(self.levels[lv]) % 2 == 0:
+            if len(self.levels) == lv + 1:
+                self.levels.append([])
+            a, b = self.levels[lv][-2:]
+            self.levels[lv + 1].append(node(a, b))
+            lv += 1
+        self.checkpoint = self.sign()
+        if self.first_checkpoint is None:
+            self.first_checkpoint = self.checkpoint
+
+    def rebuild(self):
+        es, self.entries, self.levels = self.entries, [], [[]]
+        for e in es:
+            self.append(e)
+
+    def cert(self, i, bad=False):
+        vfpr = bytes([4]) + hashlib.sha256(b"fpr%d" % i).digest()[:20]
+        cs = sorted({hashlib.sha256(b"c%d.%d" % (i, j)).digest() for j in range(i % 3)})
+        if bad:
+            cs = [b"\xff" * 32, b"\x00" * 32]
+        return (struct.pack(">BBQQ", 1, 1, 10 + i, 1700000000 + i) + vfpr + hashlib.sha256(b"pub%d" % i).digest()
+                + struct.pack(">H", len(cs)) + b"".join(cs))
+
+    def mth(self, lo, hi):
+        n = hi - lo
+        if n == 0:
+            return hashlib.sha256(b"").digest()
+        if n & (n - 1) == 0 and lo % n == 0:
+            return self.levels[n.bit_length() - 1][lo // n]
+        k = split(n)
+        return node(self.mth(lo, lo + k), self.mth(lo + k, hi))
+
+    def path(self, m, lo, hi):
+        if hi - lo <= 1:
+            return []
+        k = split(hi - lo)
+        if m < lo + k:
+            return self.path(m, lo, lo + k) + [self.mth(lo + k, hi)]
+        return self.path(m, lo + k, hi) + [self.mth(lo, lo + k)]
+
+    def subproof(self, m, lo, hi, b):
+        if m == hi:
+            return [] if b else [self.mth(lo, hi)]
+        k = split(hi - lo)
+        if m <= lo + k:
+            return self.subproof(m, lo, lo + k, b) + [self.mth(lo + k, hi)]
+        return self.subproof(m, lo + k, hi, False) + [self.mth(lo, lo + k)]
+
+    def sign(self):
+        n = len(self.entries)
+        body = "%s\n%d\n%s\n" % (ORIGIN, n, base64.b64encode(self.mth(0, n)).decode())
+        sig = self.key.sign(body.encode())
+        return (body + "\n\u2014 %s %s\n" % (ORIGIN, base64.b64encode(self.keyhash + sig).decode())).encode()
+
+
+def parse_n(parts):
+    """C2SP tile number path elements -> (N, width or None)."""
+    width = None
+    if len(parts) >= 2 and parts[-2].endswith(".p"):
+        width = int(parts[-1])
+        parts = parts[:-2] + [parts[-2][:-2]]
+    n = 0
+    for i, p in enumerate(parts):
+        if (i < len(parts) - 1) != p.startswith("x"):
+            raise ValueError(p)
+        p = p.lstrip("x")
+        if len(p) != 3 or not p.isdigit():
+            raise ValueError(p)
+        n = n * 1000 + int(p)
+    return n, width
+
+
+class Handler(BaseHTTPRequestHandler):
+    log = None
+
+    def log_message(self, *a):
+        pass
+
+    def answer(self, code, body, ctype="application/octet-stream"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        u = urlparse(self.path)
+        q = parse_qs(u.query)
+        lg = self.log
+        with lg.lock:
+            if u.path == "/fake/append":
+                for _ in range(int(q["n"][0])):
+                    i = len(lg.entries)
+                    lg.append(lg.cert(i, bad=lg.fault == "malformed" and i == 3))
+            elif u.path == "/fake/fault":
+                lg.fault = q.get("name", [""])[0]
+                if lg.fault == "fork":
+                    lg.entries[1] = lg.cert(1000001)
+                    lg.rebuild()
+            else:
+                return self.answer(404, b"no\n")
+            self.answer(200, b"%d\n" % len(lg.entries), "text/plain")
+
+    def do_GET(self):
+        lg = self.log
+        u = urlparse(self.path)
+        q = parse_qs(u.query)
+        p = u.path
+        with lg.lock:
+            size = len(lg.entries)
+            try:
+                if p == "/log/vkey":
+                    return self.answer(200, (lg.vkey + "\n").encode(), "text/plain; charset=utf-8")
+                if p == "/log/checkpoint":
+                    cp = lg.checkpoint
+                    if lg.fault == "rollback":
+                        cp = lg.first_checkpoint
+                    if lg.fault == "signature":
+                        cp = cp.replace(b"\n%d\n" % size, b"\n%d\n" % (size + 1), 1)
+                    return self.answer(200, cp, "text/plain; charset=utf-8")
+                if p.startswith("/log/tile/"):
+                    parts = p[len("/log/tile/"):].split("/")
+                    level = parts[0]
+                    n, w = parse_n(parts[1:])
+                    w = w or 256
+                    if level == "entries":
+                        if n * 256 + w > size:
+                            return self.answer(404, b"past the tree\n")
+                        out = b""
+                        for i in range(n * 256, n * 256 + w):
+                            e = lg.entries[i]
+                            if lg.fault == "entry" and i == 2:
+                                e = e[:-1] + bytes([e[-1] ^ 1])
+                            out += struct.pack(">H", len(e)) + e
+                        return self.answer(200, out)
+                    lv = 8 * int(level)
+                    if lv >= len(lg.levels) or n * 256 + w > len(lg.levels[lv]):
+                        return self.answer(404, b"past the tree\n")
+                    out = bytearray(b"".join(lg.levels[lv][n * 256:n * 256 + w]))
+                    if lg.fault == "tile" and lv == 0:
+                        out[len(out) // 2] ^= 0x40
+                    return self.answer(200, bytes(out))
+                if p == "/log/proof/inclusion":
+                    i, s = int(q["index"][0]), int(q["size"][0])
+                    if not (0 <= i < s <= size):
+                        return self.answer(400, b"bad index or size\n")
+                    hs = lg.path(i, 0, s)
+                    if lg.fault == "inclusion" and hs:
+                        hs[0] = bytes([hs[0][0] ^ 1]) + hs[0][1:]
+                    body = {"index": i, "size": s, "hashes": [base64.b64encode(h).decode() for h in hs]}
+                    return self.answer(200, json.dumps(body).encode(), "application/json")
+                if p == "/log/proof/consistency":
+                    a, b = int(q["old"][0]), int(q["new"][0])
+                    if not (0 < a <= b <= size):
+                        return self.answer(400, b"bad sizes\n")
+                    hs = lg.subproof(a, 0, b, True)
+                    if lg.fault == "consistency" and hs:
+                        hs[-1] = bytes([hs[-1][0] ^ 1]) + hs[-1][1:]
+                    body = {"old": a, "new": b, "hashes": [base64.b64encode(h).decode() for h in hs]}
+                    return self.answer(200, json.dumps(body).encode(), "application/json")
+                if p.startswith("/log/entry/"):
+                    want = bytes.fromhex(p[len("/log/entry/"):])
+                    for i in range(size - 1, 0, -1):
+                        e = lg.entries[i]
+                        if e[18:18 + len(want)] == want:
+                            body = {"index": i, "entry": base64.b64encode(e).decode()}
+                            return self.answer(200, json.dumps(body).encode(), "application/json")
+                    return self.answer(404, b"no such certificate\n")
+            except (ValueError, KeyError, IndexError) as err:
+                return self.answer(400, ("bad request: %s\n" % err).encode())
+        self.answer(404, b"not found\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("portfile")
+    ap.add_argument("--entries", type=int, default=10, help="certificate entries after the header")
+    ap.add_argument("--fault", default="")
+    a = ap.parse_args()
+    Handler.log = Log()
+    Handler.log.fault = a.fault
+    for i in range(1, a.entries + 1):
+        Handler.log.append(Handler.log.cert(i, bad=a.fault == "malformed" and i == 3))
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with open(a.portfile + ".tmp", "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(a.portfile + ".tmp", a.portfile)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# keydird's transparency log checked by code keydir did not write:
+# keydir-log-oracle (tests/transparency/oracle), built on Debian's
+# golang.org/x/mod/sumdb/{tlog,note}. First against fake_log.py, a log
+# computed in Python, with faults on purpose (does the oracle catch them?);
+# then against the real keydird: uploads, the whole log checked, more
+# uploads, consistency, a restart, a tampered tile (log_proxy.py) and a
+# rollback to an older checkpoint.
+#   oracle_test.sh BUILD_DIR [DATA_DIR]    (exit 77: no Go or golang.org/x/mod)
+set -euo pipefail
+B=${1:?usage: oracle_test.sh BUILD_DIR [DATA_DIR]}
+HERE=$(cd "$(dirname "$0")" && pwd)
+DATA=${2:-$HERE/../data}
+source "$HERE/../support/harness.sh"
+use_temp_dir
+
+rc=0
+bash "$HERE/build_oracle.sh" "$T/bin" >"$T/build.log" 2>&1 || rc=$?
+if [ "$rc" = 77 ]; then
+  cat "$T/build.log"
+  exit 77
+fi
+[ "$rc" = 0 ] || { cat "$T/build.log"; echo "FAIL  building keydir-log-oracle"; exit 1; }
+O=$T/bin/keydir-log-oracle
+
+# oracle NAME WANT ARGS...: runs the oracle, checks its exit status; its
+# output, indented, goes to $T/oracle.out and is shown when WANT is 0 or the
+# status differs.
+oracle() {
+  local name=$1 want=$2 got=0
+  shift 2
+  "$O" "$@" >"$T/oracle.out" 2>&1 || got=$?
+  if [ "$want" = 0 ] || [ "$got" != "$want" ]; then sed 's/^/      | /' "$T/oracle.out"; fi
+  check "$name: oracle exits $want" "$want" "$got"
+}
+# start_py NAME SCRIPT ARGS...: a python helper that writes its port to
+# $T/NAME.port; sets PYPORT.
+start_py() {
+  local name=$1
+  shift
+  rm -f "$T/$name.port"
+  python3 "$@" "$T/$name.port" >"$T/$name.log" 2>&1 &
+  PIDS+=($!)
+  PYPID=$!
+  wait_for test -s "$T/$name.port" || { cat "$T/$name.log"; echo "FAIL  $name did not start"; exit 1; }
+  PYPORT=$(cat "$T/$name.port")
+}
+
+# --- the oracle against a log computed in Python ---------------------------
+if python3 -c 'import cryptography' 2>/dev/null; then
+  # fault, exit status wanted after a clean run, 4 entries more and the fault
+  for fc in none:0 tile:1 entry:1 inclusion:1 signature:1 consistency:3 fork:3 rollback:3; do
+    f=${fc%:*}
+    start_py "fake-$f" "$HERE/fake_log.py" --entries 300
+    F=http://127.0.0.1:$PYPORT
+    "$O" --url "$F" --full --state "$T/fake-$f.state" >"$T/oracle.out" 2>&1 || { cat "$T/oracle.out"; echo "FAIL  fake log $f: the clean run"; exit 1; }
+    curl -s -X POST "$F/fake/append?n=4" >/dev/null
+    [ "$f" = none ] || curl -s -X POST "$F/fake/fault?name=$f" >/dev/null
+    oracle "fake log, fault $f" "${fc#*:}" --url "$F" --full --state "$T/fake-$f.state"
+    stop_pid "$PYPID"
+  done
+  start_py fake-malformed "$HERE/fake_log.py" --entries 10 --fault malformed
+  oracle "fake log, an entry with unsorted commitments" 1 --url "http://127.0.0.1:$PYPORT" --full
+  check "fake log: the malformed entry named" 1 "$(grep -c '^FAIL entries: entry 3 malformed: commitments' "$T/oracle.out")"
+  stop_pid "$PYPID"
+else
+  echo "skip  the fake log (fake_log.py needs python3-cryptography)"
+fi
+oracle "nothing listening" 4 --url "http://127.0.0.1:$(free_port)"
+oracle "usage" 2 --url
+
+# --- keydird ----------------------------------------------------------------
+start_keydird server --add-rate 0
+echo "keydird on $U"
+check "GET /log/checkpoint" 200 "$(http_status "$U/log/checkpoint")"
+tree_size() { curl -s "$U/log/checkpoint" | sed -n 2p; }
+upload() {
+  local f
+  for f in "$@"; do
+    check "upload $(basename "$f")" 200 "$(curl -s -o "$T/add.out" -w '%{http_code}' \
+      --data-urlencode "keytext@$f" "$U/pks/add")"
+  done
+}
+size_at_least() { [ "$(tree_size)" -ge "$1" ] 2>/dev/null; }
+
+size0=$(tree_size)
+check "a new log holds its header" 1 "$size0"
+upload "$DATA/gpg-ed25519.asc" "$DATA/gpg-rsa2048.asc" "$DATA/gpg-nistp256.asc"
+wait_for size_at_least 4 || true
+check "3 uploads: 3 entries more" 4 "$(tree_size)"
+oracle "first look, --full" 0 --url "$U" --full --state "$T/state"
+check "state holds the checkpoint" "$(curl -s "$U/log/checkpoint")" "$(cat "$T/state")"
+cp "$T/state" "$T/checkpoint.old"
+curl -s "$U/log/vkey" >"$T/vkey"
+
+# More certificates: several user IDs, v6 or not, revoked, a re-upload.
+more=()
+for f in "$DATA"/gpg-multi.asc "$DATA"/gpg-rsa3072.asc "$DATA"/sq-cv25519.asc "$DATA"/gpg-revoked.asc \
+  "$DATA"/gpg-brainpoolp256.asc "$DATA"/gpg-ed25519.asc; do
+  [ -f "$f" ] && more+=("$f")
+done
+upload "${more[@]}"
+size1=$(tree_size)
+oracle "after more uploads (size $size1), --full, consistency" 0 --url "$U" --full --state "$T/state" \
+  --vkey-file "$T/vkey" --inclusion 0,1,3
+check "consistency checked" 1 "$(grep -c '^ok   consistency: size 4 -> ' "$T/oracle.out")"
+check "inclusion against the stored size checked" 1 "$(grep -c '^ok   inclusion: .* against the stored size 4 verify' "$T/oracle.out")"
+
+# A wrong pinned key: the checkpoint's signature is not by it.
+python3 -c 'import sys,base64,hashlib
+o,h,k = open(sys.argv[1]).read().strip().rsplit("+",2)
+raw = bytearray(base64.b64decode(k)); raw[5] ^= 1
+print("%s+%s+%s" % (o, hashlib.sha256(o.encode()+b"\n"+bytes(raw)).digest()[:4].hex(), base64.b64encode(bytes(raw)).decode()))' \
+  "$T/vkey" >"$T/vkey.wrong"
+oracle "a wrong pinned key" 1 --url "$U" --vkey-file "$T/vkey.wrong"
+
+# A restart keeps the log and its key.
+stop_keydird
+APPEND_LOG=1 start_keydird server --add-rate 0 --data "$T/server"
+check "restart: same tree size" "$size1" "$(tree_size)"
+oracle "after a restart (same key, consistent)" 0 --url "$U" --full --state "$T/state" --vkey-file "$T/vkey"
+
+# A proxy that flips one byte of the level-0 hash tiles.
+start_py flip "$HERE/log_proxy.py" "$U" --flip-tile
+cp "$T/state" "$T/state.flip"
+oracle "a flipped byte in /log/tile/0/..." 1 --url "http://127.0.0.1:$PYPORT" --full --state "$T/state.flip"
+check "the tile is what failed" 1 "$(grep -c '^FAIL tree: .*downloaded inconsistent tile' "$T/oracle.out")"
+check "the state is not overwritten after a failure" "$(cat "$T/state")" "$(cat "$T/state.flip")"
+stop_pid "$PYPID"
+
+# A proxy that answers the first checkpoint: the log went back.
+start_py rollback "$HERE/log_proxy.py" "$U" --checkpoint "$T/checkpoint.old"
+oracle "rollback to the checkpoint of size 4" 3 --url "http://127.0.0.1:$PYPORT" --state "$T/state"
+check "rollback named" 1 "$(grep -c '^FAIL rollback: the log shrank' "$T/oracle.out")"
+stop_pid "$PYPID"
+
+finish "the transparency log agrees with Go's tlog and note"
