@@ -9,7 +9,9 @@ OUT=${1:?usage: build_oracle.sh OUTDIR [--test]}
 SRC=$(cd "$(dirname "$0")/oracle" && pwd)
 GOSRC=/usr/share/gocode/src/golang.org/x/mod/sumdb
 
-command -v go >/dev/null || { echo "skipped: no go (Debian package golang-go)"; exit 77; }
+# Debian's go on PATH (golang-go), else a versioned one (golang-1.23-go).
+GO=$(command -v go || ls -d /usr/lib/go-*/bin/go 2>/dev/null | sort -V | tail -n 1 || true)
+[ -n "$GO" ] || { echo "skipped: no go (Debian package golang-go)"; exit 77; }
 [ -f "$GOSRC/tlog/tlog.go" ] && [ -f "$GOSRC/note/note.go" ] ||
   { echo "skipped: no $GOSRC/{tlog,note} (Debian package golang-golang-x-mod-dev)"; exit 77; }
 
@@ -23,7 +25,7 @@ export GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOTOOLCHAIN=local GO
   GOCACHE=$W/cache GOTMPDIR=$W CGO_ENABLED=0
 cd "$SRC"
 if [ "${2:-}" = --test ]; then
-  go vet . && go test -count=1 .
+  "$GO" vet . && "$GO" test -count=1 .
 fi
-go build -trimpath -o "$OUT/keydir-log-oracle" .
-echo "built $OUT/keydir-log-oracle ($(go version | cut -d' ' -f3))"
+"$GO" build -trimpath -o "$OUT/keydir-log-oracle" .
+echo "built $OUT/keydir-log-oracle ($("$GO" version | cut -d' ' -f3))"
