@@ -17,18 +17,21 @@ appends K certificate entries (and signs a new checkpoint), POST
   fork         entry 1 rewritten (new hashes, newly signed): history differs
   rollback     /log/checkpoint answers the first checkpoint signed
   signature    the checkpoint's signature is of other text
+  lookup-digest   lookups (Keydir-Log-Proof: 1) answer a byte more
+  lookup-proof    lookups prove with one hash flipped
 Needs python3-cryptography (Ed25519).
 """
 import argparse
 import base64
 import hashlib
+import hmac
 import json
 import os
 import struct
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -62,7 +65,7 @@ class Log:
         self.first_checkpoint = None
         self.fault = ""
         self.lock = threading.Lock()
-        salt = os.urandom(32)
+        salt = self.salt = os.urandom(32)
         self.append(struct.pack(">BBQQ", 1, 0, 0, 1700000000) + bytes([1, 0, 0, 0]) + salt)
 
     def append(self, e):
@@ -86,11 +89,22 @@ class Log:
 
     def cert(self, i, bad=False):
         vfpr = bytes([4]) + hashlib.sha256(b"fpr%d" % i).digest()[:20]
-        cs = sorted({hashlib.sha256(b"c%d.%d" % (i, j)).digest() for j in range(i % 3)})
+        cs = sorted({self.commit(a) for a in self.addresses(i)})
         if bad:
             cs = [b"\xff" * 32, b"\x00" * 32]
         return (struct.pack(">BBQQ", 1, 1, 10 + i, 1700000000 + i) + vfpr + hashlib.sha256(b"pub%d" % i).digest()
                 + struct.pack(">H", len(cs)) + b"".join(cs))
+
+    @staticmethod
+    def addresses(i):
+        return ["u%d@fake.test" % i] + (["shared@fake.test"] if i % 3 == 0 else [])
+
+    def commit(self, addr):
+        return hmac.new(self.salt, b"keydir address commitment v1\n" + addr.encode(), hashlib.sha256).digest()
+
+    def latest(self):
+        """certificate number -> index of its latest entry (certificate i: entry i)."""
+        return {i: i for i in range(1, len(self.entries))}
 
     def mth(self, lo, hi):
         n = hi - lo
@@ -229,6 +243,42 @@ class Handler(BaseHTTPRequestHandler):
                         hs[-1] = bytes([hs[-1][0] ^ 1]) + hs[-1][1:]
                     body = {"old": a, "new": b, "hashes": [base64.b64encode(h).decode() for h in hs]}
                     return self.answer(200, json.dumps(body).encode(), "application/json")
+                fpr = addr = None
+                if p.startswith("/vks/v1/by-fingerprint/"):
+                    fpr = p.rsplit("/", 1)[1]
+                elif p.startswith("/vks/v1/by-email/"):
+                    addr = unquote(p.rsplit("/", 1)[1])
+                elif p == "/pks/lookup" and q.get("op") == ["get"]:
+                    s = q["search"][0]
+                    fpr, addr = (s[2:], None) if s.startswith("0x") else (None, s)
+                if (fpr or addr) and self.headers.get("Keydir-Log-Proof") == "1":
+                    hits = []
+                    for i, idx in lg.latest().items():
+                        e = lg.entries[idx]
+                        if fpr and e[19:39].hex() == fpr.lower():
+                            hits.append((i, idx))
+                        if addr and lg.commit(addr.lower()) in [e[-32 * (k + 1):len(e) - 32 * k] for k in range(struct.unpack(">H", e[71:73])[0])]:
+                            hits.append((i, idx))
+                    if not hits:
+                        return self.answer(404, b"not found\n")
+                    body = b"".join(b"pub%d" % i for i, _ in hits)
+                    if lg.fault == "lookup-digest":
+                        body += b"!"
+                    incl = []
+                    for _, idx in hits:
+                        hs = lg.path(idx, 0, size)
+                        if lg.fault == "lookup-proof" and hs:
+                            hs[0] = bytes([hs[0][0] ^ 1]) + hs[0][1:]
+                        incl.append("%d %s %s" % (idx, base64.b64encode(lg.entries[idx]).decode(),
+                                                  ",".join(base64.b64encode(h).decode() for h in hs)))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Keydir-Log-Checkpoint", base64.b64encode(lg.checkpoint).decode())
+                    self.send_header("Keydir-Log-Inclusion", "; ".join(incl))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if p.startswith("/log/entry/"):
                     want = bytes.fromhex(p[len("/log/entry/"):])
                     for i in range(size - 1, 0, -1):

@@ -42,21 +42,22 @@ start_py() {
   python3 "$@" "$T/$name.port" >"$T/$name.log" 2>&1 &
   PIDS+=($!)
   PYPID=$!
-  wait_for test -s "$T/$name.port" || { cat "$T/$name.log"; echo "FAIL  $name did not start"; exit 1; }
+  wait_for test -s "$T/$name.port" 2>/dev/null || { cat "$T/$name.log"; echo "FAIL  $name did not start"; exit 1; }
   PYPORT=$(cat "$T/$name.port")
 }
 
 # --- the oracle against a log computed in Python ---------------------------
 if python3 -c 'import cryptography' 2>/dev/null; then
   # fault, exit status wanted after a clean run, 4 entries more and the fault
-  for fc in none:0 tile:1 entry:1 inclusion:1 signature:1 consistency:3 fork:3 rollback:3; do
+  for fc in none:0 tile:1 entry:1 inclusion:1 signature:1 lookup-digest:1 lookup-proof:1 consistency:3 fork:3 rollback:3; do
     f=${fc%:*}
     start_py "fake-$f" "$HERE/fake_log.py" --entries 300
     F=http://127.0.0.1:$PYPORT
     "$O" --url "$F" --full --state "$T/fake-$f.state" >"$T/oracle.out" 2>&1 || { cat "$T/oracle.out"; echo "FAIL  fake log $f: the clean run"; exit 1; }
     curl -s -X POST "$F/fake/append?n=4" >/dev/null
     [ "$f" = none ] || curl -s -X POST "$F/fake/fault?name=$f" >/dev/null
-    oracle "fake log, fault $f" "${fc#*:}" --url "$F" --full --state "$T/fake-$f.state"
+    oracle "fake log, fault $f" "${fc#*:}" --url "$F" --full --state "$T/fake-$f.state" \
+      --lookups --address shared@fake.test,U7@fake.test,nobody@fake.test
     stop_pid "$PYPID"
   done
   start_py fake-malformed "$HERE/fake_log.py" --entries 10 --fault malformed

@@ -203,9 +203,12 @@ func main() {
 	state := fs.String("state", "", "file with the last checkpoint seen; the new one is written to it")
 	inclusion := fs.String("inclusion", "", "comma-separated entry indices whose inclusion proofs are checked")
 	full := fs.Bool("full", false, "check every entry bundle, a sample of inclusion proofs, /log/entry and 404s")
+	lookups := fs.Bool("lookups", false, "with --full: lookups by fingerprint with Keydir-Log-Proof: 1 answer what the log holds")
+	address := fs.String("address", "", "with --full: comma-separated addresses whose lookups (Keydir-Log-Proof: 1) are checked")
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout of one HTTP request")
-	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 0 || *url == "" || (*vkeyFile != "" && *vkeyArg != "") {
-		fmt.Fprintln(os.Stderr, "usage: keydir-log-oracle --url http://HOST:PORT [--vkey-file F | --vkey STRING] [--state FILE] [--inclusion I,...] [--full]")
+	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 0 || *url == "" || (*vkeyFile != "" && *vkeyArg != "") ||
+		((*lookups || *address != "") && !*full) {
+		fmt.Fprintln(os.Stderr, "usage: keydir-log-oracle --url http://HOST:PORT [--vkey-file F | --vkey STRING] [--state FILE] [--inclusion I,...] [--full [--lookups] [--address A,...]]")
 		os.Exit(2)
 	}
 	var wantIdx []int64
@@ -322,7 +325,15 @@ func main() {
 	// Every entry (--full).
 	leafHash := map[int64]tlog.Hash{}
 	if *full && cp.size > 0 {
-		checkEntries(o, reader, cp.size, leafHash)
+		latest, entries := checkEntries(o, reader, cp.size, leafHash)
+		if *lookups {
+			checkLookups(o, v, cp, latest, entries)
+		}
+		if *address != "" {
+			if h, err := parseEntry(0, entries[0]); err == nil {
+				checkAddresses(o, v, cp, strings.Split(*address, ","), h, headerSalt(entries[0]), latest, entries)
+			}
+		}
 	}
 	var edge edges
 	if *full && cp.size > 0 {
@@ -445,11 +456,11 @@ func inclusionOK(o *oracle, i int64, c checkpoint, lh tlog.Hash) bool {
 
 // checkEntries reads every entry bundle, compares each entry's RFC 6962 leaf
 // hash with the authenticated level-0 hash and parses the entry.
-func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[int64]tlog.Hash) {
+func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[int64]tlog.Hash) (latest map[string]int64, entries map[int64][]byte) {
 	const maxLines = 20 // FAIL lines per kind of failure; the rest are counted
 	badHash, badParse, badBundle := 0, 0, 0
-	latest := map[string]int64{}
-	entries := map[int64][]byte{}
+	latest = map[string]int64{}
+	entries = map[int64][]byte{}
 	kinds := map[byte]int{}
 	var lastSeq, lastTime uint64
 	seqWarn, timeWarn := 0, 0
@@ -498,9 +509,9 @@ func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[in
 				continue
 			}
 			kinds[pe.kind]++
+			entries[i] = e
 			if pe.vfpr != nil {
 				latest[hex.EncodeToString(pe.vfpr)] = i
-				entries[i] = e
 			}
 			if i > 0 && pe.seq < lastSeq {
 				seqWarn++
@@ -525,18 +536,7 @@ func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[in
 	}
 
 	// /log/entry/<vfpr hex>: the latest entry of each certificate.
-	var keys []string
-	for k := range latest {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if len(keys) > 200 {
-		var s []string
-		for _, k := range sample(int64(len(keys)), 200) {
-			s = append(s, keys[k])
-		}
-		keys = s
-	}
+	keys := sortedSample(latest, 200)
 	bad := 0
 	for _, k := range keys {
 		path := "/log/entry/" + k
@@ -569,6 +569,24 @@ func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[in
 	if bad == 0 && len(keys) > 0 {
 		o.ok("entry lookup: /log/entry/<vfpr> gives the latest entry of %d certificates", len(keys))
 	}
+	return latest, entries
+}
+
+// sortedSample: the keys of m, sorted; about n of them, evenly spread.
+func sortedSample(m map[string]int64, n int64) []string {
+	keys := []string{}
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if int64(len(keys)) <= n {
+		return keys
+	}
+	var s []string
+	for _, k := range sample(int64(len(keys)), n) {
+		s = append(s, keys[k])
+	}
+	return s
 }
 
 // checkTileEdges: past the tree, tiles and bundles are 404; a narrower partial

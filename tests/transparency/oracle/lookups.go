@@ -1,0 +1,263 @@
+// Lookups with "Keydir-Log-Proof: 1" (--lookups, --address): the answer is
+// the published form the log commits to, and its headers prove it.
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// proved is one certificate of a lookup answer: its entry, proven in the
+// tree of the answer's checkpoint.
+type proved struct {
+	index int64
+	entry []byte
+	e     *entry
+}
+
+// getProof fetches a lookup with the proof header; the body and the
+// certificates its Keydir-Log-Inclusion header proves.
+func (o *oracle) getProof(path string, v note.Verifier, cp checkpoint) ([]byte, []proved, error) {
+	req, err := http.NewRequest("GET", o.base+path, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Keydir-Log-Proof", "1")
+	resp, err := o.client.Do(req)
+	if err != nil {
+		fmt.Printf("FAIL network: GET %s: %v\n", path, err)
+		o.fails++
+		o.finish(4)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	if _, err := body.ReadFrom(resp.Body); err != nil {
+		return nil, nil, fmt.Errorf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode == 404 {
+		return nil, nil, errNotFound{path}
+	}
+	if resp.StatusCode != 200 {
+		return nil, nil, fmt.Errorf("GET %s: status %d: %.120q", path, resp.StatusCode, body.Bytes())
+	}
+	cpB64, incl := resp.Header.Get("Keydir-Log-Checkpoint"), resp.Header.Get("Keydir-Log-Inclusion")
+	if cpB64 == "" || incl == "" {
+		return nil, nil, fmt.Errorf("GET %s: Keydir-Log-Checkpoint %q, Keydir-Log-Inclusion %q", path, cpB64, incl)
+	}
+	text, err := base64.StdEncoding.Strict().DecodeString(cpB64)
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: Keydir-Log-Checkpoint is not base64: %v", path, err)
+	}
+	c, err := openCheckpoint(text, v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: Keydir-Log-Checkpoint: %v", path, err)
+	}
+	// The answer's tree and the oracle's are one log.
+	if err := o.sameLog(c, cp); err != nil {
+		return nil, nil, fmt.Errorf("GET %s: Keydir-Log-Checkpoint (size %d) and /log/checkpoint (size %d): %v", path, c.size, cp.size, err)
+	}
+	var out []proved
+	for _, one := range strings.Split(incl, "; ") {
+		f := strings.Split(one, " ")
+		if len(f) == 2 {
+			f = append(f, "")
+		}
+		if len(f) != 3 {
+			return nil, nil, fmt.Errorf("GET %s: Keydir-Log-Inclusion part %q: want <index> <entry> <hashes>", path, one)
+		}
+		i, err := strconv.ParseInt(f[0], 10, 64)
+		e, err2 := base64.StdEncoding.Strict().DecodeString(f[1])
+		if err != nil || err2 != nil {
+			return nil, nil, fmt.Errorf("GET %s: Keydir-Log-Inclusion part %q: bad index or entry", path, one)
+		}
+		var p tlog.RecordProof
+		if f[2] != "" {
+			for _, s := range strings.Split(f[2], ",") {
+				b, err := base64.StdEncoding.Strict().DecodeString(s)
+				if err != nil || len(b) != tlog.HashSize {
+					return nil, nil, fmt.Errorf("GET %s: Keydir-Log-Inclusion hash %q", path, s)
+				}
+				p = append(p, tlog.Hash(*(*[32]byte)(b)))
+			}
+		}
+		if err := tlog.CheckRecord(p, c.size, c.root, i, tlog.RecordHash(e)); err != nil {
+			return nil, nil, fmt.Errorf("GET %s: entry %d not proven in the tree of size %d: %v (tlog.CheckRecord)", path, i, c.size, err)
+		}
+		pe, err := parseEntry(i, e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("GET %s: proven entry %d malformed: %v", path, i, err)
+		}
+		if pe.kind != kindCert {
+			return nil, nil, fmt.Errorf("GET %s: proven entry %d is of kind %d, not a certificate", path, i, pe.kind)
+		}
+		out = append(out, proved{i, e, pe})
+	}
+	return body.Bytes(), out, nil
+}
+
+type errNotFound struct{ path string }
+
+func (e errNotFound) Error() string { return "GET " + e.path + ": 404" }
+
+// sameLog: a consistency proof between two checkpoints of the log.
+func (o *oracle) sameLog(a, b checkpoint) error {
+	if a.size > b.size {
+		a, b = b, a
+	}
+	if a.size == b.size {
+		if a.root != b.root {
+			return fmt.Errorf("same size, other roots")
+		}
+		return nil
+	}
+	if a.size == 0 {
+		return nil
+	}
+	p, err := o.proof(fmt.Sprintf("/log/proof/consistency?old=%d&new=%d", a.size, b.size), map[string]int64{"old": a.size, "new": b.size})
+	if err == nil {
+		err = tlog.CheckTree(tlog.TreeProof(p), b.size, b.root, a.size, a.root)
+	}
+	return err
+}
+
+// digest is the SHA-256 of the published form a certificate entry holds.
+func digest(e []byte, pe *entry) []byte { return e[18+len(pe.vfpr) : 18+len(pe.vfpr)+32] }
+
+// hasCommitment: is c among the entry's (sorted) commitments?
+func hasCommitment(e []byte, pe *entry, c []byte) bool {
+	cs := e[18+len(pe.vfpr)+34:]
+	for k := 0; k < pe.commitments; k++ {
+		if bytes.Equal(cs[32*k:32*(k+1)], c) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLookups: by fingerprint (HKP and, for v4, VKS), the latest entry of
+// each certificate is proven and its digest is the answer's.
+func checkLookups(o *oracle, v note.Verifier, cp checkpoint, latest map[string]int64, entries map[int64][]byte) {
+	bad, n := 0, 0
+	for _, k := range sortedSample(latest, 50) {
+		i := latest[k]
+		e := entries[i]
+		pe, _ := parseEntry(i, e)
+		if pe.kind != kindCert {
+			continue // deleted: nothing to look up
+		}
+		fpr := strings.ToUpper(hex.EncodeToString(pe.vfpr[1:]))
+		paths := []string{"/pks/lookup?op=get&options=mr,proof&search=0x" + fpr}
+		if pe.vfpr[0] == 4 {
+			paths = append(paths, "/vks/v1/by-fingerprint/"+fpr)
+		}
+		for _, path := range paths {
+			n++
+			body, ps, err := o.getProof(path, v, cp)
+			if err == nil && len(ps) != 1 {
+				err = fmt.Errorf("GET %s: %d certificates proven, want 1", path, len(ps))
+			}
+			if err == nil && !bytes.Equal(ps[0].entry, e) {
+				err = fmt.Errorf("GET %s: proves entry %d, the latest of %s is entry %d", path, ps[0].index, k, i)
+			}
+			if sum := sha256.Sum256(body); err == nil && !bytes.Equal(sum[:], digest(e, pe)) {
+				err = fmt.Errorf("GET %s: SHA-256 of the answer (%d bytes, %.16q...) is %x, entry %d says %x", path, len(body), body, sum, i, digest(e, pe))
+			}
+			if err != nil {
+				if bad++; bad <= 20 {
+					o.fail("lookup: %v", err)
+				}
+			}
+		}
+	}
+	if bad == 0 && n > 0 {
+		o.ok("lookup: %d lookups by fingerprint answer the published form their proven entry commits to", n)
+	}
+}
+
+// checkAddresses: by address (HKP, VKS), every certificate the answer holds
+// is proven, commits to the address, and is the latest entry of a
+// certificate; every certificate whose latest entry commits to it is there.
+func checkAddresses(o *oracle, v note.Verifier, cp checkpoint, addrs []string, header *entry, salt []byte,
+	latest map[string]int64, entries map[int64][]byte) {
+	if header.scheme != 1 {
+		fmt.Printf("note address commitments of scheme %d (scrypt) not checked: the oracle has only the standard library and x/mod\n", header.scheme)
+		return
+	}
+	for _, addr := range addrs {
+		norm := strings.Map(func(r rune) rune {
+			if r >= 'A' && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		}, addr)
+		m := hmac.New(sha256.New, salt)
+		m.Write([]byte("keydir address commitment v1\n" + norm))
+		c := m.Sum(nil)
+		want := map[string]bool{}
+		for k, i := range latest {
+			e := entries[i]
+			if pe, _ := parseEntry(i, e); pe.kind == kindCert && hasCommitment(e, pe, c) {
+				want[k] = true
+			}
+		}
+		for _, path := range []string{
+			"/pks/lookup?op=get&options=mr,proof&search=" + url.QueryEscape(addr),
+			"/vks/v1/by-email/" + url.PathEscape(addr),
+		} {
+			body, ps, err := o.getProof(path, v, cp)
+			if _, nf := err.(errNotFound); nf && len(want) == 0 {
+				o.ok("address: %s: 404, and no latest entry commits to %q", path, norm)
+				continue
+			}
+			got := map[string]bool{}
+			for k := 0; err == nil && k < len(ps); k++ {
+				vf := hex.EncodeToString(ps[k].e.vfpr)
+				got[vf] = true
+				switch {
+				case !hasCommitment(ps[k].entry, ps[k].e, c):
+					err = fmt.Errorf("GET %s: proven entry %d does not commit to %q", path, ps[k].index, norm)
+				case !bytes.Equal(entries[latest[vf]], ps[k].entry):
+					err = fmt.Errorf("GET %s: proven entry %d is not the latest of %s (%d)", path, ps[k].index, vf, latest[vf])
+				}
+			}
+			if err == nil && len(ps) == 1 {
+				if sum := sha256.Sum256(body); !bytes.Equal(sum[:], digest(ps[0].entry, ps[0].e)) {
+					err = fmt.Errorf("GET %s: SHA-256 of the answer is %x, entry %d says %x (the whole published form, not reduced to the address?)",
+						path, sum, ps[0].index, digest(ps[0].entry, ps[0].e))
+				}
+			}
+			if err == nil && fmt.Sprint(sortedKeys(got)) != fmt.Sprint(sortedKeys(want)) {
+				err = fmt.Errorf("GET %s: certificates %v, the log's latest entries committing to %q are %v", path, sortedKeys(got), norm, sortedKeys(want))
+			}
+			if err != nil {
+				o.fail("address: %v", err)
+			} else {
+				o.ok("address: %s: %d certificates, proven, committing to it, all the log has", path, len(ps))
+			}
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := []string{}
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// headerSalt: the salt of the log's header entry (entry 0).
+func headerSalt(e []byte) []byte { return e[18+4 : 18+4+32] }
