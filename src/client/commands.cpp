@@ -11,6 +11,7 @@
 
 #include <toml++/toml.h>
 
+#include "client/audit.hpp"
 #include "client/exit_codes.hpp"
 #include "client/inspect.hpp"
 #include "client/refresh.hpp"
@@ -269,6 +270,13 @@ class Fetch final : public NetCommand {
     app_->add_flag("-v,--verbose", verbose_,
                    "Say on standard error each step: the URL tried, why it failed or was "
                    "skipped, which one answered");
+    app_->add_flag("--audit", audit_,
+                   "Ask the server only, for its transparency log's proof: every certificate "
+                   "answered must be in the log it signed (exit 4 otherwise), the log "
+                   "consistent with the one seen before (exit 8 otherwise)");
+    app_->add_option("--log-key", log_key_,
+                     "--audit: the log's verifier key (NAME+HASH+KEY); default: the one pinned "
+                     "for this server, else the server's /log/vkey, pinned on first use");
     app_->footer(
         "Examples: keydir fetch alice@example.org\n"
         "          keydir fetch --server hkps://keys.example.org 0x1234567890ABCDEF\n"
@@ -294,17 +302,32 @@ class Fetch final : public NetCommand {
       std::cerr << "keydir fetch: no server: give --server URL or set KEYDIR_SERVER\n";
       return kExitUsage;
     }
+    if (audit_ && o.server.empty()) {
+      std::cerr << "keydir fetch: --audit needs a server: give --server URL or set "
+                   "KEYDIR_SERVER\n";
+      return kExitUsage;
+    }
     FetchOptions fo;
     fo.wkd = !no_wkd_;
     fo.wkd_host = wkd_host_;
     fo.server = !o.server.empty();
     fo.vks = vks_;
     fo.verbose = verbose_;
+    fo.log_proof = audit_;
     set_progress(fo);
     Bytes certs;
-    int rc = fetch(o, *q, fo, certs, std::cerr);
+    FetchReport report;
+    int rc = fetch(o, *q, fo, certs, std::cerr, &report);
     if (rc != kExitOk) {
       return rc;
+    }
+    if (audit_) {
+      LogOptions lo;
+      lo.log_key = log_key_;
+      lo.verbose = verbose_;
+      if (rc = audit_fetch(o, *q, report, lo, std::cerr); rc != kExitOk) {
+        return rc;
+      }
     }
     return write(binary_ ? std::string(as_chars(certs)) : openpgp::armor(certs));
   }
@@ -343,6 +366,41 @@ class Fetch final : public NetCommand {
   std::string output_;
   bool import_ = false;
   bool verbose_ = false;
+  bool audit_ = false;
+  std::string log_key_;
+};
+
+// keydir monitor: replays the server's transparency log for addresses.
+class Monitor final : public NetCommand {
+ public:
+  Monitor(CLI::App& app, const Defaults& defaults)
+      : NetCommand(app.add_subcommand("monitor",
+                                      "Watch the server's transparency log for keys published "
+                                      "under your addresses (cron-friendly)"),
+                   defaults) {
+    app_->add_option("ADDRESS", mo_.addresses, "E-mail addresses to watch")->required();
+    app_->add_option("--allow", mo_.allow,
+                     "A fingerprint expected for the addresses (repeat); any other is an ALERT")
+        ->allow_extra_args(false);
+    app_->add_option("--log-key", mo_.log.log_key,
+                     "The log's verifier key (NAME+HASH+KEY); default: the one pinned for this "
+                     "server, else the server's /log/vkey, pinned on first use");
+    app_->add_flag("-v,--verbose", mo_.log.verbose, "Say on standard error what was checked");
+    app_->footer(
+        "Reads the log's entries since the last run (the first run reads them all), checks\n"
+        "that they make the root of the signed checkpoint, and prints each new entry that\n"
+        "binds a watched address: TIME VFPR ADDRESS published|withdrawn|deleted, and\n"
+        "\"ALERT ADDRESS bound to VFPR at entry N (TIME)\" for a fingerprint not --allow'ed.\n"
+        "State: ${XDG_STATE_HOME:-~/.local/state}/keydir.\n"
+        "Exit code: 0 nothing new or only allowed keys (nothing printed when nothing new);\n"
+        "9 an ALERT; 8 the log is inconsistent (fork, rollback, hidden entry); 4 malformed;\n"
+        "3 network.\n"
+        "Example: keydir monitor --server https://keys.example.org --allow FPR alice@example.org");
+  }
+
+ private:
+  int run_with(const ClientOptions& o) override { return monitor(o, mo_, std::cout, std::cerr); }
+  MonitorOptions mo_;
 };
 
 class Search final : public NetCommand {
@@ -476,6 +534,7 @@ std::vector<std::unique_ptr<Command>> add_commands(CLI::App& app, const Defaults
   commands.push_back(std::make_unique<Search>(app, defaults));
   commands.push_back(std::make_unique<Verify>(app, defaults));
   commands.push_back(std::make_unique<Refresh>(app, defaults));
+  commands.push_back(std::make_unique<Monitor>(app, defaults));
   commands.push_back(std::make_unique<WkdUrl>(app));
   return commands;
 }

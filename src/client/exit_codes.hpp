@@ -24,6 +24,13 @@ inline constexpr int kExitWrongKey = 6;
 // An unexpected failure inside keydir (an exception nothing else caught,
 // out of memory): one line on stderr, never an abort or a core dump.
 inline constexpr int kExitInternal = 7;
+// The transparency log contradicts a checkpoint verified before (fetch
+// --audit, monitor): a smaller tree, another root at the same size, a
+// consistency proof that fails, or entries whose tree is not the one signed:
+// a fork or a rollback.
+inline constexpr int kExitLogInconsistent = 8;
+// keydir monitor: a watched address is bound to a fingerprint not --allow'ed.
+inline constexpr int kExitMonitorAlert = 9;
 
 // The exit code of an error, for every ErrorCode (a switch without default:
 // -Wswitch names a new code that has no row yet). The codes are read as the

@@ -20,7 +20,8 @@ int run(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 ok; 1 not found (inspect: refused); 2 usage; 3 network, TLS or a 5xx;\n"
       "4 the answer failed validation; 5 the server refused; 6 the server answered another key\n"
-      "than the one asked for (or several); 7 internal error.");
+      "than the one asked for (or several); 7 internal error; 8 the transparency log is\n"
+      "inconsistent (fork or rollback); 9 monitor: an ALERT.");
   std::string warning;
   const auto commands = keydir::client::add_commands(app, keydir::client::load_defaults(warning));
   try {

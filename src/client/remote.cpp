@@ -400,7 +400,10 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
   } else if (!fo.wkd) {
     say("WKD: skipped (--no-wkd)");
   }
-  if (query.email && fo.wkd) {
+  if (query.email && fo.wkd && fo.log_proof) {
+    say("WKD: skipped (--audit asks the server, whose log proves the answer)");
+  }
+  if (query.email && fo.wkd && !fo.log_proof) {
     auto [advanced, direct] = wkd_urls(*query.email);
     const std::string d(query.email->domain());
     for (int method = 0; method < 2; ++method) {
@@ -499,7 +502,13 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
     url = options.server + "/pks/lookup?op=get&options=mr&search=" + net::form_encode(search);
   }
   say(std::string("server: GET ") + url);
-  auto r = get_with_progress(url, options.http, {}, fo, err);
+  net::HttpOptions server_http = options.http;
+  std::vector<std::string> server_headers;
+  if (fo.log_proof) {
+    server_headers.push_back("Keydir-Log-Proof: 1");
+    server_http.keep_headers = {"Keydir-Log-Checkpoint", "Keydir-Log-Inclusion"};
+  }
+  auto r = get_with_progress(url, server_http, server_headers, fo, err);
   if (r.error != net::NetError::None) {
     if (report) {
       report->error = "the server (" + url + "): " + failure_of(r);
@@ -531,6 +540,13 @@ int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOpti
   if (report) {
     report->source = "the server (" + url + ")";
     report->third_party_dropped = third_party;
+    if (fo.log_proof) {
+      for (auto& [name, value] : r.response_headers) {
+        (name == "Keydir-Log-Checkpoint" ? report->log_checkpoint : report->log_inclusion) =
+            std::move(value);
+      }
+      report->served = std::move(r.body);
+    }
   }
   certs = std::move(*checked);
   return kExitOk;

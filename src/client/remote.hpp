@@ -80,6 +80,10 @@ struct FetchOptions {
   bool progress = false;
   bool progress_terminal = false;
   std::ostream* progress_out = nullptr;  // where progress goes when not `err`
+  // --audit: ask the server only (no WKD), with "Keydir-Log-Proof: 1", and
+  // keep the answer as served and its log headers in the report (audit.hpp
+  // checks them).
+  bool log_proof = false;
 };
 // Where the answer of a successful fetch came from, and what its checks
 // left out.
@@ -88,6 +92,11 @@ struct FetchReport {
   std::size_t third_party_dropped = 0;
   // A failed fetch (exit code other than 0 and 1): the step and why, one line.
   std::string error;
+  // FetchOptions::log_proof: the server's answer as served, and its
+  // Keydir-Log-Checkpoint and Keydir-Log-Inclusion headers (empty: absent).
+  std::string served;
+  std::string log_checkpoint;
+  std::string log_inclusion;
 };
 // On success `certs` holds the checked binary certificates.
 int fetch(const ClientOptions& options, const FetchQuery& query, const FetchOptions& fetch_options,

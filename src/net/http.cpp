@@ -117,6 +117,13 @@ HttpResult perform(const std::string& url, const HttpOptions& o,
         retry->value) {
       r.retry_after = std::string(retry->value).substr(0, 200);
     }
+    for (const auto& name : o.keep_headers) {
+      curl_header* h = nullptr;
+      if (curl_easy_header(c, name.c_str(), 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h &&
+          h->value) {
+        r.response_headers.emplace_back(name, h->value);
+      }
+    }
   } else if (sink.too_large) {
     r.error = NetError::TooLarge;
     r.message = "the answer is larger than " + std::to_string(o.max_body) + " octets";

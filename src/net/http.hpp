@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace keydir::net {
@@ -23,6 +24,9 @@ struct HttpOptions {
   // operator's uploads). libcurl leaves them out when a redirect leads to
   // another host, port or scheme.
   std::vector<std::string> headers;
+  // Names of answer headers to keep in HttpResult::response_headers (the
+  // client's transparency-log proofs).
+  std::vector<std::string> keep_headers;
 };
 
 enum class NetError { None, Usage, Dns, Connect, Timeout, Tls, Protocol, TooLarge };
@@ -34,6 +38,9 @@ struct HttpResult {
   std::string content_type;
   std::string body;
   std::string retry_after;  // the answer's Retry-After header as sent (429, 503), or empty
+  // The headers HttpOptions::keep_headers named that the answer carried
+  // (name as asked, value as sent; the first one of a name).
+  std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
 HttpResult http_get(const std::string& url, const HttpOptions& options,
