@@ -470,6 +470,12 @@ class Refresh final : public NetCommand {
     app_->add_flag("--json", ro_.json, "A JSON array, one object per key, instead of text");
     app_->add_flag("-v,--verbose", ro_.verbose,
                    "Say on standard error each lookup: the URL, why it failed, which answered");
+    app_->add_flag("--audit", ro_.audit,
+                   "Check each server answer against the server's transparency log, as fetch "
+                   "--audit (no WKD then)");
+    app_->add_option("--log-key", ro_.log_key,
+                     "--audit: the log's verifier key (default: pinned, else /log/vkey on first "
+                     "use)");
     app_->footer(
         "Each key is asked for by fingerprint on the server and, for its addresses, through\n"
         "WKD. An answer must be the same key with valid self-signatures (one that does not\n"
@@ -490,6 +496,11 @@ class Refresh final : public NetCommand {
   [[nodiscard]] bool needs_server() const override { return false; }
 
   int run_with(const ClientOptions& o) override {
+    if (ro_.audit && o.server.empty()) {
+      std::cerr << "keydir refresh: --audit needs a server: give --server URL or set "
+                   "KEYDIR_SERVER\n";
+      return kExitUsage;
+    }
     ro_.wkd = !no_wkd_;
     set_progress(ro_.progress);
     return refresh(o, ro_, std::cout, std::cerr);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/audit.hpp"
 #include "client/exit_codes.hpp"
 #include "common/time_format.hpp"
 #include "openpgp/canonical.hpp"
@@ -101,6 +102,8 @@ int rank(int code) {
   switch (code) {
     case kExitOk:
       return 0;
+    case kExitLogInconsistent:
+      return 6;
     case kExitWrongKey:
       return 5;
     case kExitBadAnswer:
@@ -212,6 +215,23 @@ KeyRefresh refresh_key(const ClientOptions& o, const openpgp::VerifiedCertificat
                                       : report.error);
       return;
     }
+    if (fo.log_proof) {
+      LogOptions lo;
+      lo.log_key = ro.log_key;
+      lo.verbose = ro.verbose;
+      std::ostringstream audit_err;
+      const int audited = audit_fetch(o, q, report, lo, audit_err);
+      const std::string said = audit_err.str();
+      if (ro.verbose || said.find("pinned log key") != std::string::npos) {
+        err << said;
+      }
+      if (audited != kExitOk) {
+        std::string last = said.substr(0, said.size() - (said.ends_with('\n') ? 1 : 0));
+        last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+        failed(audited, "the log audit of " + report.source + " failed: " + last);
+        return;
+      }
+    }
     auto parsed = openpgp::parse_certificates(certs);
     bool ours = false;
     if (parsed) {
@@ -241,9 +261,10 @@ KeyRefresh refresh_key(const ClientOptions& o, const openpgp::VerifiedCertificat
     q.strict = true;
     FetchOptions fo;
     fo.wkd = false;
+    fo.log_proof = ro.audit;
     lookup(q, fo);
   }
-  if (ro.wkd) {
+  if (ro.wkd && !ro.audit) {
     std::vector<std::string> seen;
     for (std::size_t i = 0; i < uids.size() && seen.size() < kMaxRefreshAddresses; ++i) {
       const auto& st = local.user_id_states()[i];

@@ -44,6 +44,10 @@ struct RefreshOptions {
   bool verbose = false;
   FetchOptions progress;  // only its progress fields are used
   std::size_t max_keys = kMaxRefreshKeys;
+  // --audit: each server lookup carries the log's proof, checked as fetch
+  // --audit checks it (audit.hpp); no WKD then (no log proves it).
+  bool audit = false;
+  std::string log_key;  // --log-key
 };
 
 // One key's outcome.
