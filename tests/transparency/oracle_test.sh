@@ -107,6 +107,10 @@ oracle "after more uploads (size $size1), --full, consistency" 0 --url "$U" --fu
 check "consistency checked" 1 "$(grep -c '^ok   consistency: size 4 -> ' "$T/oracle.out")"
 check "inclusion against the stored size checked" 1 "$(grep -c '^ok   inclusion: .* against the stored size 4 verify' "$T/oracle.out")"
 
+# Lookups with Keydir-Log-Proof: 1 answer what the log commits to.
+oracle "lookups with Keydir-Log-Proof: 1" 0 --url "$U" --full --lookups \
+  --address ed25519@keydir.test,Multi@keydir.test,second@keydir.test,gone@keydir.test,revoked@keydir.test,nobody@keydir.test
+
 # A wrong pinned key: the checkpoint's signature is not by it.
 python3 -c 'import sys,base64,hashlib
 o,h,k = open(sys.argv[1]).read().strip().rsplit("+",2)

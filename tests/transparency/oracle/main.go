@@ -57,8 +57,8 @@ func (o *oracle) fatal(code int, format string, a ...interface{}) {
 }
 
 func (o *oracle) finish(code int) {
-	if code == 0 && o.rollback {
-		code = 3
+	if o.rollback && code != 2 {
+		code = 3 // the log went back: that outweighs all else
 	} else if code == 0 && o.fails > 0 {
 		code = 1
 	}
