@@ -907,6 +907,7 @@ int monitor(const ClientOptions& o, const MonitorOptions& mo, std::ostream& out,
   std::optional<tlog::CommitmentScheme> scheme = state.scheme;
   std::vector<std::pair<Bytes, std::string>> watched;  // commitment, address
   auto compute_watched = [&]() -> LogResult<void> {
+    watched.clear();
     for (const auto& a : addresses) {
       auto it = state.commitments.find(a);
       if (it == state.commitments.end()) {
