@@ -297,6 +297,23 @@ LogResult<std::vector<Bytes>> parse_bundle(std::string_view body, std::uint64_t 
   return out;
 }
 
+LogResult<void> check_scheme(const tlog::CommitmentScheme& scheme) {
+  if (scheme.salt.size() != tlog::kSaltBytes) {
+    return tl::unexpected(bad("the log's commitment salt is not 32 octets"));
+  }
+  if (scheme.kind == tlog::CommitmentScheme::Kind::Scrypt) {
+    const std::uint64_t r = scheme.r;
+    const std::uint64_t p = scheme.p;
+    if (scheme.log2n == 0 || scheme.log2n > 24 || r == 0 || p == 0 ||
+        (std::uint64_t{1} << scheme.log2n) * r * p > kMaxScryptWork) {
+      return tl::unexpected(bad("the log's scrypt parameters (N = 2^" +
+                                std::to_string(scheme.log2n) + ", r = " + std::to_string(r) +
+                                ", p = " + std::to_string(p) + ") ask more work than keydir does"));
+    }
+  }
+  return {};
+}
+
 // --- the state folder ----------------------------------------------------------
 
 std::string LogState::encode() const {
@@ -756,6 +773,9 @@ LogResult<tlog::CommitmentScheme> fetch_scheme(const LogServer& log, const tlog:
   if (!e || e->kind != tlog::Entry::Kind::Header) {
     return tl::unexpected(bad("the log's entry 0 is not a header"));
   }
+  if (auto ok = check_scheme(e->scheme); !ok) {
+    return tl::unexpected(ok.error());
+  }
   return e->scheme;
 }
 
@@ -963,6 +983,9 @@ int monitor(const ClientOptions& o, const MonitorOptions& mo, std::ostream& out,
                             err);
       }
       if (e->kind == tlog::Entry::Kind::Header) {
+        if (auto ok = check_scheme(e->scheme); !ok) {
+          return report_error(kCmd, ok.error(), err);
+        }
         scheme = e->scheme;
         if (auto w = compute_watched(); !w) {
           return report_error(kCmd, w.error(), err);

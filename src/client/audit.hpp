@@ -37,6 +37,10 @@ inline constexpr std::size_t kMaxInclusionItems = 1000;
 inline constexpr std::size_t kMaxProofAnswerBytes = 64 << 10;
 inline constexpr std::size_t kMaxBundleBytes = 256 * (2 + tlog::kMaxEntryBytes);
 
+// The most work a log's scrypt parameters may ask per address: N * r * p
+// (2^24: about 2 s, 2 GiB of memory traffic; keydird's default is 2^17 * 8).
+inline constexpr std::uint64_t kMaxScryptWork = std::uint64_t{1} << 24;
+
 struct LogError {
   int exit_code;
   std::string detail;  // one line
@@ -94,6 +98,10 @@ LogResult<std::vector<tlog::Hash>> parse_proof_answer(std::string_view body, con
 
 // An entry bundle: exactly `width` entries, each 2-octet length || entry.
 LogResult<std::vector<Bytes>> parse_bundle(std::string_view body, std::uint64_t width);
+
+// A commitment scheme keydir will compute: HMAC, or scrypt within
+// kMaxScryptWork (a log cannot make the client spend minutes per address).
+LogResult<void> check_scheme(const tlog::CommitmentScheme& scheme);
 
 // --- the state folder ----------------------------------------------------------
 

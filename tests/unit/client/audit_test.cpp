@@ -272,6 +272,18 @@ TEST(LogAudit, WireFormatsAreParsedWithBounds) {
   EXPECT_FALSE(parse_bundle(std::string("\0\0", 2), 1));
 }
 
+TEST(LogAudit, ScryptWorkIsBounded) {
+  using Kind = tlog::CommitmentScheme::Kind;
+  EXPECT_TRUE(check_scheme({Kind::HmacSha256, 0, 0, 0, Bytes(32, 1)}));
+  EXPECT_TRUE(check_scheme({Kind::Scrypt, 17, 8, 1, Bytes(32, 1)}));
+  EXPECT_TRUE(check_scheme({Kind::Scrypt, 14, 8, 16, Bytes(32, 1)}));
+  EXPECT_FALSE(check_scheme({Kind::Scrypt, 30, 8, 1, Bytes(32, 1)}));
+  EXPECT_FALSE(check_scheme({Kind::Scrypt, 20, 255, 255, Bytes(32, 1)}));
+  EXPECT_FALSE(check_scheme({Kind::Scrypt, 0, 8, 1, Bytes(32, 1)}));
+  EXPECT_FALSE(check_scheme({Kind::Scrypt, 14, 0, 1, Bytes(32, 1)}));
+  EXPECT_FALSE(check_scheme({Kind::HmacSha256, 0, 0, 0, Bytes(31, 1)}));
+}
+
 TEST(LogState, RoundTripsPinsAndPermissions) {
   test::TempDir tmp;
   const std::string path = tmp.str("state/keydir");
