@@ -251,7 +251,8 @@ class Handler(BaseHTTPRequestHandler):
                 elif p == "/pks/lookup" and q.get("op") == ["get"]:
                     s = q["search"][0]
                     fpr, addr = (s[2:], None) if s.startswith("0x") else (None, s)
-                if (fpr or addr) and self.headers.get("Keydir-Log-Proof") == "1":
+                proof = self.headers.get("Keydir-Log-Proof") == "1" or "proof" in q.get("options", [""])[0].split(",")
+                if (fpr or addr) and proof:
                     hits = []
                     for i, idx in lg.latest().items():
                         e = lg.entries[idx]

@@ -27,14 +27,17 @@ type proved struct {
 	e     *entry
 }
 
-// getProof fetches a lookup with the proof header; the body and the
-// certificates its Keydir-Log-Inclusion header proves.
+// getProof fetches a lookup with the proof header (HKP paths with
+// options=proof: without it); the body and the certificates its
+// Keydir-Log-Inclusion header proves.
 func (o *oracle) getProof(path string, v note.Verifier, cp checkpoint) ([]byte, []proved, error) {
 	req, err := http.NewRequest("GET", o.base+path, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Keydir-Log-Proof", "1")
+	if !strings.Contains(path, "options=mr,proof") {
+		req.Header.Set("Keydir-Log-Proof", "1")
+	}
 	resp, err := o.client.Do(req)
 	if err != nil {
 		fmt.Printf("FAIL network: GET %s: %v\n", path, err)
@@ -158,7 +161,7 @@ func checkLookups(o *oracle, v note.Verifier, cp checkpoint, latest map[string]i
 			continue // deleted: nothing to look up
 		}
 		fpr := strings.ToUpper(hex.EncodeToString(pe.vfpr[1:]))
-		paths := []string{"/pks/lookup?op=get&options=mr,proof&search=0x" + fpr}
+		paths := []string{"/pks/lookup?op=get&options=mr,proof&search=0x" + fpr, "/pks/lookup?op=get&options=mr&search=0x" + fpr}
 		if pe.vfpr[0] == 4 {
 			paths = append(paths, "/vks/v1/by-fingerprint/"+fpr)
 		}
@@ -214,6 +217,7 @@ func checkAddresses(o *oracle, v note.Verifier, cp checkpoint, addrs []string, h
 		}
 		for _, path := range []string{
 			"/pks/lookup?op=get&options=mr,proof&search=" + url.QueryEscape(addr),
+			"/pks/lookup?op=get&options=mr&search=" + url.QueryEscape(addr),
 			"/vks/v1/by-email/" + url.PathEscape(addr),
 		} {
 			body, ps, err := o.getProof(path, v, cp)
