@@ -127,6 +127,7 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
       hkp_v2_(directory, options.hkp.max_results, metrics_.get()),
       wkd_(directory, options.wkd),
       vks_(directory, hkp_, upload_tokens_, options.verification),
+      log_api_(options.log),
       pages_(
           directory,
           [&options] {
@@ -269,7 +270,16 @@ Reply Api::dispatch(const HttpRequest& in) const noexcept {
 
 Reply Api::cached(const HttpRequest& request, bool by_host,
                   const std::function<Reply()>& make) const {
-  if (!cache_ || (request.method != "GET" && request.method != "HEAD")) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    return make();
+  }
+  if (wants_log_proof(request)) {
+    // The whole published form, and proofs against the checkpoint of now.
+    Reply r = make();
+    log_api_.attach_proofs(r);
+    return r;
+  }
+  if (!cache_) {
     return make();
   }
   // The generation before the store is read (AnswerCache): an answer is
@@ -346,6 +356,9 @@ Reply Api::route(const HttpRequest& request, Metrics::Route& which) const {
       }
     }
     return cached(request, false, [&] { return vks_.handle(request, rest); });
+  }
+  if (request.path.starts_with("/log/")) {
+    return log_api_.handle(request, std::string_view(request.path).substr(5));
   }
   if (request.path == "/upload" && request.method == "POST") {
     which = Metrics::kAdd;

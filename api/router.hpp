@@ -14,6 +14,7 @@
 #include "api/http/answer_cache.hpp"
 #include "api/http/message.hpp"
 #include "api/http/metrics.hpp"
+#include "api/log/log_api.hpp"
 #include "api/vks/vks.hpp"
 #include "api/web/pages.hpp"
 #include "api/wkd/wkd.hpp"
@@ -86,6 +87,9 @@ struct ApiOptions {
   // (HttpRequest::address: a trusted proxy's forwarded one): loopback and
   // these; everyone else gets 404, as for a path that does not exist.
   AddressList metrics_allow;
+  // The transparency log's public side (/log/, proofs with lookups); null:
+  // the directory keeps none.
+  service::TransparencyLog* log = nullptr;
 };
 
 class Api {
@@ -127,6 +131,7 @@ class Api {
   HkpV2 hkp_v2_;
   Wkd wkd_;
   Vks vks_;
+  LogApi log_api_;
   Pages pages_;
   std::function<std::string()> extra_metrics_;
   AddressList metrics_allow_;

@@ -112,3 +112,42 @@ Result<IndexSet> IndexSet::decode(ByteView bytes) {
 }
 
 }  // namespace keydir::storage
+
+namespace keydir::storage {
+
+namespace {
+tl::unexpected<Error> no_log() {
+  return fail(ErrorCode::UnsupportedOperation, "this store keeps no transparency log");
+}
+}  // namespace
+
+Result<void> KeyStore::start_log(const tlog::CommitmentScheme&, std::uint64_t) {
+  return no_log();
+}
+Result<void> KeyStore::append_log(const std::vector<LogItem>&, std::uint64_t) {
+  return no_log();
+}
+Result<LogState> KeyStore::log_state() const {
+  return no_log();
+}
+Result<std::optional<tlog::CommitmentScheme>> KeyStore::log_scheme() const {
+  return no_log();
+}
+Result<tlog::Hash> KeyStore::log_hash(tlog::NodeId) const {
+  return no_log();
+}
+Result<std::vector<tlog::Hash>> KeyStore::log_hashes(std::uint8_t, std::uint64_t,
+                                                     std::uint64_t) const {
+  return no_log();
+}
+Result<std::vector<Bytes>> KeyStore::log_entries(std::uint64_t, std::uint64_t) const {
+  return no_log();
+}
+Result<std::optional<std::uint64_t>> KeyStore::log_index(const Fingerprint&) const {
+  return no_log();
+}
+Result<ConsistencyReport> KeyStore::verify_log() const {
+  return no_log();
+}
+
+}  // namespace keydir::storage

@@ -21,6 +21,8 @@
 #include "common/result.hpp"
 #include "openpgp/identifiers.hpp"
 #include "recon/tree_view.hpp"
+#include "tlog/entry.hpp"
+#include "tlog/merkle.hpp"
 
 namespace keydir::storage {
 
@@ -135,6 +137,28 @@ struct Write {
   // A restore from a full backup: the record's first_seen and last_change
   // are kept as given instead of being set to the time of the write.
   bool keep_times = false;
+  // The transparency log's digest of this certificate: SHA-256 of the form
+  // lookups serve. Unset: the stored form's (record.digest), as in Open
+  // mode; the service sets it when the mode serves less than is stored.
+  std::optional<Bytes> published_digest;
+};
+
+// The transparency log (docs/transparency.md). Every apply() and remove()
+// appends one entry per certificate in the same atomic write: what it is
+// found by (commitments of record.index.emails, the addresses a lookup by
+// address finds it under) and the digest of its published form. The first
+// entry fixes how addresses become commitments.
+struct LogState {
+  std::uint64_t size = 0;
+  tlog::Hash root{};
+};
+// An entry for a certificate the store already holds (a store written
+// before it kept a log): start_log's backfill.
+struct LogItem {
+  Fingerprint fingerprint;
+  std::uint64_t seq = 0;
+  Bytes digest;
+  std::vector<std::string> addresses;
 };
 
 // One entry of the audit log of administrative actions (`keydird admin log`):
@@ -252,6 +276,32 @@ class KeyStore {
                                                            std::string_view text) = 0;
   [[nodiscard]] virtual Result<void> for_each_audit(
       const std::function<bool(const AuditEntry&)>& visit) const = 0;
+
+  // The transparency log. A store without one (MemoryKeyStore) answers
+  // UnsupportedOperation. start_log writes the first entry (the commitment
+  // scheme) when the log is empty and is a no-op otherwise; append_log adds
+  // entries for certificates already stored (in one write). A store whose
+  // log was not started starts it with HMAC-SHA-256 commitments at its first
+  // write.
+  [[nodiscard]] virtual Result<void> start_log(const tlog::CommitmentScheme& scheme,
+                                               std::uint64_t now);
+  [[nodiscard]] virtual Result<void> append_log(const std::vector<LogItem>& items,
+                                                std::uint64_t now);
+  [[nodiscard]] virtual Result<LogState> log_state() const;
+  [[nodiscard]] virtual Result<std::optional<tlog::CommitmentScheme>> log_scheme() const;
+  // Stored hashes (tlog::NodeId), entries by index, and the index of a
+  // certificate's latest entry.
+  [[nodiscard]] virtual Result<tlog::Hash> log_hash(tlog::NodeId id) const;
+  [[nodiscard]] virtual Result<std::vector<tlog::Hash>> log_hashes(std::uint8_t level,
+                                                                   std::uint64_t first,
+                                                                   std::uint64_t count) const;
+  [[nodiscard]] virtual Result<std::vector<Bytes>> log_entries(std::uint64_t first,
+                                                               std::uint64_t count) const;
+  [[nodiscard]] virtual Result<std::optional<std::uint64_t>> log_index(
+      const Fingerprint& primary) const;
+  // Recomputes every stored hash and the root from the entries; problems
+  // (bounded) in the report.
+  [[nodiscard]] virtual Result<ConsistencyReport> verify_log() const;
 };
 
 }  // namespace keydir::storage

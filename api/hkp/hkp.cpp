@@ -110,6 +110,24 @@ std::string mr_escape(std::string_view s) {
 Hkp::Hkp(service::KeyDirectory& directory, HkpOptions options, Metrics* metrics)
     : directory_(directory), options_(options), metrics_(metrics) {}
 
+bool wants_log_proof(const HttpRequest& request) {
+  if (request.log_proof) {
+    return true;
+  }
+  if (request.path != "/pks/lookup") {
+    return false;
+  }
+  auto options = request.param("options").value_or("");
+  while (!options.empty()) {
+    auto comma = options.find(',');
+    if (options.substr(0, comma) == "proof") {
+      return true;
+    }
+    options = comma == std::string_view::npos ? std::string_view() : options.substr(comma + 1);
+  }
+  return false;
+}
+
 Reply Hkp::lookup(const HttpRequest& request) const {
   auto op = request.param("op").value_or("get");
   auto options = request.param("options").value_or("");
@@ -126,7 +144,7 @@ Reply Hkp::lookup(const HttpRequest& request) const {
     if (search_text->size() != 32 || !all_hex(*search_text)) {
       return text_reply(Status::kBadRequest, "hget takes a 32-digit SKS key hash");
     }
-    Search s{Query{Query::BySksHash{*from_hex(*search_text)}}, true};
+    Search s{Query{Query::BySksHash{*from_hex(*search_text)}}, true, wants_log_proof(request)};
     return get(s);
   }
   if (op != "get" && op != "index" && op != "vindex") {
@@ -138,13 +156,15 @@ Reply Hkp::lookup(const HttpRequest& request) const {
     return error_reply(s.error());
   }
   if (op == "get") {
+    s->whole = wants_log_proof(request);
     return get(*s);
   }
   return index(*s, mr, op == "vindex");
 }
 
 Reply Hkp::get(const Search& s) const {
-  auto found = directory_.lookup(s.query, options_.max_results + 1);
+  auto found = s.whole ? directory_.lookup_published(s.query, options_.max_results + 1)
+                       : directory_.lookup(s.query, options_.max_results + 1);
   if (!found) {
     return error_reply(found.error());
   }

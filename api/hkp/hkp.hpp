@@ -29,7 +29,11 @@ struct HkpOptions {
 struct Search {
   storage::Query query;
   bool v6_fingerprint = false;
+  // Each certificate in its whole published form (an answer with proofs).
+  bool whole = false;
 };
+// Whether a request asks for the transparency log's proofs.
+bool wants_log_proof(const HttpRequest& request);
 
 // 0x + 8/16/40/64 hex digits, an address (<addr> or bare), or words.
 Result<Search> parse_search(std::string_view search, bool exact);

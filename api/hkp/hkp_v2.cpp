@@ -98,14 +98,14 @@ Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
     if (!fpr || static_cast<int>(fpr->version()) != version) {
       return text_reply(Status::kBadRequest, "expected 04 + 40 hex digits or 06 + 64 hex digits");
     }
-    return certs(Query{Query::ByFingerprint{*fpr}}, true, nullptr);
+    return certs(Query{Query::ByFingerprint{*fpr}}, true, nullptr, wants_log_proof(request));
   }
   if (auto v = take("certs/by-keyid/")) {
     auto id = openpgp::KeyId::from_hex(*v);
     if (!id) {
       return error_reply(id.error());
     }
-    return certs(Query{Query::ByKeyId{*id}}, false, nullptr);
+    return certs(Query{Query::ByKeyId{*id}}, false, nullptr, wants_log_proof(request));
   }
   if (auto v = take("certs/by-identity/")) {
     auto q = identity_query(*v);
@@ -113,7 +113,7 @@ Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
       return error_reply(q.error());
     }
     std::string exact(*v);
-    return certs(*q, false, &exact);
+    return certs(*q, false, &exact, wants_log_proof(request));
   }
   if (auto v = take("index/")) {
     return index(*v);
@@ -121,8 +121,9 @@ Reply HkpV2::handle(const HttpRequest& request, std::string_view rest) const {
   return text_reply(Status::kNotFound, "not found");
 }
 
-Reply HkpV2::certs(const Query& q, bool allow_v6, const std::string* exact_uid) const {
-  auto found = directory_.lookup(q, max_results_);
+Reply HkpV2::certs(const Query& q, bool allow_v6, const std::string* exact_uid, bool whole) const {
+  auto found =
+      whole ? directory_.lookup_published(q, max_results_) : directory_.lookup(q, max_results_);
   if (!found) {
     return error_reply(found.error());
   }

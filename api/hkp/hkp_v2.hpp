@@ -21,7 +21,8 @@ class HkpV2 {
   Reply handle(const HttpRequest& request, std::string_view rest) const;
 
  private:
-  Reply certs(const storage::Query& q, bool allow_v6, const std::string* exact_uid) const;
+  Reply certs(const storage::Query& q, bool allow_v6, const std::string* exact_uid,
+              bool whole = false) const;
   Reply index(std::string_view id) const;
   Reply upload(const HttpRequest& request) const;
 

@@ -31,6 +31,9 @@ struct HttpRequest {
   // request, or a trusted one forwarded something else than an address.
   // /metrics answers by it (loopback and metrics-allow only).
   std::string address;
+  // The client asked for the transparency log's proofs with the answer
+  // (request header "Keydir-Log-Proof: 1"; HKP also options=proof).
+  bool log_proof = false;
 
   // First value of a query parameter, or nullopt.
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const;

@@ -96,6 +96,7 @@ Reply Vks::handle(const HttpRequest& request, std::string_view rest) const {
     return method_not_allowed("GET, HEAD");
   }
   Search s;
+  s.whole = wants_log_proof(request);
   if (kind == "by-fingerprint") {
     // Hagrid: upper- or lower-case hex, no 0x prefix.
     if ((arg.size() != 40 && arg.size() != 64) || !is_hex(arg)) {

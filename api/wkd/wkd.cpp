@@ -71,7 +71,7 @@ Reply Wkd::handle(const HttpRequest& request) const {
           text_reply(Status::kNotFound, "this server does not publish a Web Key Directory for " +
                                             (domain.empty() ? std::string("this host") : domain)));
     }
-    return with_wkd_headers(file(domain, rest));
+    return with_wkd_headers(file(domain, rest, request.log_proof));
   }
   // Advanced method: /.well-known/openpgpkey/<domain>/...
   if (slash == std::string_view::npos) {
@@ -82,10 +82,10 @@ Reply Wkd::handle(const HttpRequest& request) const {
     return with_wkd_headers(text_reply(
         Status::kNotFound, "this server does not publish a Web Key Directory for " + domain));
   }
-  return with_wkd_headers(file(domain, rest.substr(slash + 1)));
+  return with_wkd_headers(file(domain, rest.substr(slash + 1), request.log_proof));
 }
 
-Reply Wkd::file(std::string_view domain, std::string_view rest) const {
+Reply Wkd::file(std::string_view domain, std::string_view rest, bool whole) const {
   if (rest == "policy") {
     Reply r = text_reply(Status::kOk, options_.policy.empty() ? service::default_wkd_policy(domain)
                                                               : options_.policy);
@@ -104,7 +104,7 @@ Reply Wkd::file(std::string_view domain, std::string_view rest) const {
   if (!hash) {
     return error_reply(hash.error());
   }
-  auto certs = service::wkd_lookup(directory_, *hash, options_.max_results);
+  auto certs = service::wkd_lookup(directory_, *hash, options_.max_results, whole);
   if (!certs) {
     return error_reply(certs.error());
   }

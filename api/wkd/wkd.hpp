@@ -31,7 +31,10 @@ class Wkd {
 
  private:
   [[nodiscard]] bool serves(std::string_view domain) const;
-  [[nodiscard]] Reply file(std::string_view domain, std::string_view rest) const;
+  // `whole`: each certificate in its whole published form (an answer with
+  // the transparency log's proofs).
+  [[nodiscard]] Reply file(std::string_view domain, std::string_view rest,
+                           bool whole = false) const;
 
   service::KeyDirectory& directory_;
   WkdOptions options_;

@@ -25,6 +25,16 @@ int run_backup(Cli& c, CommandContext& ctx) {
     ctx.err << "keydird backup: cannot copy the token key to " << out << "\n";
     return kExitFailure;
   }
+  // So is the transparency log's key: the restored log signs on with it.
+  if (fs::exists(ctx.data + "/log.key", ec)) {
+    fs::copy_file(ctx.data + "/log.key", out + "/log.key", fs::copy_options::overwrite_existing,
+                  ec);
+    if (ec) {
+      ctx.err << "keydird backup: cannot copy the log key to " << out << ": " << ec.message()
+              << "\n";
+      return kExitFailure;
+    }
+  }
   if (auto a = audit(ctx, {{"action", "backup"}, {"out", out}}); !a) {
     return fail_with(ctx, "backup", a.error());
   }

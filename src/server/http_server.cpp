@@ -643,6 +643,9 @@ class Handler : public Http::Handler {
     if (auto auth = req.headers().tryGet<Http::Header::Authorization>()) {
       r.authorization = auth->value();
     }
+    if (auto proof = req.headers().tryGetRaw("Keydir-Log-Proof")) {
+      r.log_proof = proof->value() == "1";
+    }
     r.body = req.body();
     // Rate limits count clients: an IPv6 client by its network (one site
     // holds a /64), an IPv4-mapped one as IPv4.

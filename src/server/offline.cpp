@@ -109,7 +109,7 @@ int run_offline(Cli& c) {
     return kExitFailure;
   }
   o.program = "keydird " + std::string(keydir::version());
-  o.backup_files = {"token.key"};  // a restored backup needs it (cmd_backup.cpp)
+  o.backup_files = {"token.key", "log.key"};  // a restored backup needs them (cmd_backup.cpp)
   auto opened = keydir::storage::RocksKeyStore::open(c.data, o);
   if (!opened) {
     std::cerr << "keydird " << name << ": " << opened.error().detail;

@@ -27,6 +27,7 @@
 #include "server/commands.hpp"
 #include "server/config.hpp"
 #include "server/recon_peer.hpp"
+#include "service/transparency.hpp"
 #include "service/verification.hpp"
 
 namespace keydir::server {
@@ -137,7 +138,7 @@ int run_serve(Cli& c) {
   ro.sync_writes = cfg.sync;
   ro.row_cache_bytes = cfg.row_cache_bytes;
   ro.program = "keydird " + std::string(keydir::version());
-  ro.backup_files = {"token.key"};  // a restored backup needs it (cmd_backup.cpp)
+  ro.backup_files = {"token.key", "log.key"};  // a restored backup needs them (cmd_backup.cpp)
   auto opened_store = keydir::storage::RocksKeyStore::open(data, ro);
   if (!opened_store) {
     std::cerr << "keydird serve: " << opened_store.error().detail << "\n";
@@ -276,6 +277,34 @@ int run_serve(Cli& c) {
     }
     api_options.token_secret = *secret;
     const std::string& public_url = cfg.public_url;
+    // The transparency log: started (and the certificates stored before it
+    // entered) now rather than at the first write; DATA/log.key signs its
+    // checkpoints. A read-only data folder serves the log it has, if the
+    // key is there.
+    std::optional<keydir::service::TransparencyLog> transparency;
+    if (!read_only) {
+      if (auto started = directory.start_log(); !started) {
+        std::cerr << "keydird serve: the transparency log: " << started.error().detail << "\n";
+        return kExitFailure;
+      }
+    }
+    {
+      const std::string log_key = data + "/log.key";
+      auto signer = read_only ? keydir::service::read_log_key(log_key)
+                              : keydir::service::load_or_create_log_key(
+                                    log_key, keydir::service::default_log_origin(public_url))
+                                    .map([](auto s) { return std::optional(std::move(s)); });
+      if (!signer) {
+        std::cerr << "keydird serve: " << signer.error().detail << "\n";
+        return kExitFailure;
+      }
+      if (*signer) {
+        transparency.emplace(*store, std::move(**signer));
+        api_options.log = &*transparency;
+        spdlog::info("transparency log {}: verifier key {}", transparency->origin(),
+                     transparency->verifier().encode());
+      }
+    }
     keydir::service::SmtpMailer mailer(smtp);
     keydir::service::VerificationOptions vo;
     vo.public_url = public_url;

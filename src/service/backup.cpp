@@ -306,7 +306,7 @@ Result<BackupSummary> restore(KeyDirectory& directory, const std::string& in_dir
   std::vector<storage::Write> batch;
   auto flush = [&]() -> Result<void> {
     if (!batch.empty()) {
-      KEYDIR_TRY(auto seqs, store.apply(batch, now));
+      KEYDIR_TRY(auto seqs, directory.write_records(batch, now));
       (void)seqs;
       batch.clear();
     }

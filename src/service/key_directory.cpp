@@ -7,6 +7,7 @@
 
 #include "openpgp/canonical.hpp"
 #include "openpgp/crypto/hash.hpp"
+#include "openpgp/crypto/primitives.hpp"
 #include "openpgp/packet_reader.hpp"
 
 namespace keydir::service {
@@ -527,7 +528,7 @@ std::vector<Result<Stored>> KeyDirectory::store(std::vector<VerifiedCertificate>
     write_owner.push_back(i);
   }
   if (!writes.empty()) {
-    auto applied = store_.apply(writes, now);
+    auto applied = apply_logged(writes, now);
     if (!applied) {
       for (auto i : write_owner) {
         results[i] = tl::unexpected(applied.error());
@@ -712,6 +713,17 @@ Result<std::vector<std::string>> KeyDirectory::published(const Fingerprint& fpr)
 
 Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Query& query,
                                                               std::size_t limit) const {
+  return lookup_view(query, limit, false);
+}
+
+Result<std::vector<storage::CertRecord>> KeyDirectory::lookup_published(const storage::Query& query,
+                                                                        std::size_t limit) const {
+  return lookup_view(query, limit, true);
+}
+
+Result<std::vector<storage::CertRecord>> KeyDirectory::lookup_view(const storage::Query& query,
+                                                                   std::size_t limit,
+                                                                   bool whole) const {
   if (mode() == PublishMode::Open) {
     return store_.lookup(query, limit);
   }
@@ -729,6 +741,9 @@ Result<std::vector<storage::CertRecord>> KeyDirectory::lookup(const storage::Que
     if (by_email && kept == 0) {
       continue;
     }
+    if (whole && by_email) {
+      KEYDIR_TRY(rec.cert, public_view(rec));
+    }
     out.push_back(std::move(rec));
   }
   return out;
@@ -743,6 +758,12 @@ Result<Bytes> KeyDirectory::public_view(const storage::CertRecord& rec, const st
     return rec.cert;
   }
   KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
+  return view_with(rec, published, by_email, kept);
+}
+
+Result<Bytes> KeyDirectory::view_with(const storage::CertRecord& rec,
+                                      const std::vector<std::string>& published,
+                                      const std::string* by_email, std::size_t* kept) const {
   KEYDIR_TRY(auto cert, parse_stored(rec));
   bool hidden = !cert.user_attributes.empty();
   auto view = openpgp::with_user_ids(cert, [&](std::size_t, const openpgp::UserIdBundle& u) {
@@ -818,7 +839,7 @@ Result<void> KeyDirectory::set_published(const Fingerprint& fpr,
   w.record.index = mode() == PublishMode::Open ? index_of(*vc) : index_of(*vc, &published);
   std::vector<storage::Write> writes;
   writes.push_back(std::move(w));
-  KEYDIR_TRY(auto seqs, store_.apply(writes, clock_()));
+  KEYDIR_TRY(auto seqs, apply_logged(writes, clock_()));
   (void)seqs;
   return {};
 }
@@ -870,7 +891,7 @@ Result<std::uint64_t> KeyDirectory::rewrite_all(const Reindexer& fresh) {
     }
     pending.clear();
     if (!batch.empty()) {
-      KEYDIR_TRY(auto seqs, store_.apply(batch, clock_()));
+      KEYDIR_TRY(auto seqs, apply_logged(batch, clock_()));
       rewritten += seqs.size();
     }
     return {};
@@ -1013,7 +1034,95 @@ Result<void> KeyDirectory::remove(const Fingerprint& fpr, std::string reason) {
   if (!rec) {
     return fail(ErrorCode::NotFound, "no certificate " + fpr.to_hex());
   }
+  KEYDIR_CHECK(start_log());
   return store_.remove(*rec, storage::Tombstone{clock_(), std::move(reason)});
+}
+
+Result<void> KeyDirectory::start_log() {
+  if (log_started_.load(std::memory_order_acquire)) {
+    return {};
+  }
+  std::lock_guard lock(log_start_mutex_);
+  if (log_started_.load()) {
+    return {};
+  }
+  auto scheme = store_.log_scheme();
+  if (!scheme && scheme.error().code == ErrorCode::UnsupportedOperation) {
+    log_started_ = true;  // a store without a log
+    return {};
+  }
+  KEYDIR_CHECK(scheme);
+  if (!*scheme) {
+    tlog::CommitmentScheme fresh;
+    KEYDIR_TRY(fresh.salt, openpgp::crypto::random_bytes(tlog::kSaltBytes));
+    if (mode() != PublishMode::Open) {
+      // About 16 MiB and 40 ms a guess (docs/transparency.md, "Privacy").
+      fresh.kind = tlog::CommitmentScheme::Kind::Scrypt;
+      fresh.log2n = 14;
+      fresh.r = 8;
+      fresh.p = 1;
+    }
+    const std::uint64_t now = clock_();
+    KEYDIR_CHECK(store_.start_log(fresh, now));
+    // The certificates stored before the log: one entry each.
+    std::vector<storage::LogItem> items;
+    Result<void> failed;
+    auto flush = [&]() -> Result<void> {
+      if (!items.empty()) {
+        KEYDIR_CHECK(store_.append_log(items, now));
+        items.clear();
+      }
+      return {};
+    };
+    KEYDIR_CHECK(store_.for_each([&](const storage::CertRecord& rec) {
+      storage::LogItem item{rec.fingerprint, rec.seq, rec.digest, rec.index.emails};
+      if (mode() != PublishMode::Open) {
+        auto view = public_view(rec);
+        if (!view) {
+          failed = tl::unexpected(view.error());
+          return false;
+        }
+        item.digest = openpgp::crypto::sha256(*view);
+      }
+      items.push_back(std::move(item));
+      if (items.size() >= 10000) {
+        failed = flush();
+        return static_cast<bool>(failed);
+      }
+      return true;
+    }));
+    KEYDIR_CHECK(failed);
+    KEYDIR_CHECK(flush());
+  }
+  log_started_ = true;
+  return {};
+}
+
+Result<std::vector<std::uint64_t>> KeyDirectory::apply_logged(std::vector<storage::Write>& writes,
+                                                              std::uint64_t now) {
+  KEYDIR_CHECK(start_log());
+  if (mode() != PublishMode::Open) {
+    for (auto& w : writes) {
+      KEYDIR_TRY(auto published, store_.published(w.record.fingerprint));
+      for (const auto& a : w.publish) {
+        if (std::find(published.begin(), published.end(), a) == published.end()) {
+          published.push_back(a);
+        }
+      }
+      std::erase_if(published, [&](const std::string& a) {
+        return std::find(w.unpublish.begin(), w.unpublish.end(), a) != w.unpublish.end();
+      });
+      std::size_t kept = 0;
+      KEYDIR_TRY(auto view, view_with(w.record, published, nullptr, &kept));
+      w.published_digest = openpgp::crypto::sha256(view);
+    }
+  }
+  return store_.apply(writes, now);
+}
+
+Result<std::vector<std::uint64_t>> KeyDirectory::write_records(std::vector<storage::Write>& writes,
+                                                               std::uint64_t now) {
+  return apply_logged(writes, now);
 }
 
 }  // namespace keydir::service

@@ -167,6 +167,23 @@ class KeyDirectory {
   // told); a search by words finds nothing there (exact matches only).
   Result<std::vector<storage::CertRecord>> lookup(const storage::Query& query,
                                                   std::size_t limit) const;
+  // The same, each certificate in its whole published form (what the
+  // transparency log's digest covers), also for a lookup by address: the
+  // answer a proof of inclusion goes with.
+  Result<std::vector<storage::CertRecord>> lookup_published(const storage::Query& query,
+                                                            std::size_t limit) const;
+
+  // The transparency log (docs/transparency.md). Starts it when the store's
+  // log is empty: its first entry fixes the address commitments by mode
+  // (Open: HMAC-SHA-256, the addresses are public anyway; Verified and
+  // Managed: scrypt), then one entry for each certificate already stored.
+  // Every write of the directory calls it first; a store without a log
+  // (MemoryKeyStore) is left alone.
+  Result<void> start_log();
+  // Writes records (a restore from a backup): the log's digests are set for
+  // the mode, as for every other write.
+  Result<std::vector<std::uint64_t>> write_records(std::vector<storage::Write>& writes,
+                                                   std::uint64_t now);
 
   // Publishes and unpublishes addresses of a stored certificate, re-indexing
   // it in the same atomic write; `consume_token` (a token hash) is deleted in
@@ -214,6 +231,9 @@ class KeyDirectory {
   // `kept`: how many user IDs the view holds.
   Result<Bytes> public_view(const storage::CertRecord& rec, const std::string* by_email = nullptr,
                             std::size_t* kept = nullptr) const;
+  // The same for a given published set (Verified and Managed mode).
+  Result<Bytes> view_with(const storage::CertRecord& rec, const std::vector<std::string>& published,
+                          const std::string* by_email, std::size_t* kept) const;
 
   // The states of a stored certificate (revocations, expiry, primary user
   // ID) without repeating its signature checks; nullopt if the bytes do not
@@ -267,6 +287,12 @@ class KeyDirectory {
 
   std::vector<std::unique_lock<std::mutex>> lock_keys(
       const std::vector<openpgp::VerifiedCertificate>& certs);
+  // store_.apply after start_log, with each write's published digest set
+  // when the mode serves less than is stored.
+  Result<std::vector<std::uint64_t>> apply_logged(std::vector<storage::Write>& writes,
+                                                  std::uint64_t now);
+  Result<std::vector<storage::CertRecord>> lookup_view(const storage::Query& query,
+                                                       std::size_t limit, bool whole) const;
 
   void lock_stripes(const std::vector<Fingerprint>& fprs,
                     std::vector<std::unique_lock<std::mutex>>& locks);
@@ -290,6 +316,8 @@ class KeyDirectory {
   // that follows sees every write made under the old mode.
   std::shared_mutex mode_flip_;
   std::vector<std::string> managed_domains_;
+  std::atomic<bool> log_started_{false};
+  std::mutex log_start_mutex_;
 };
 
 // Whether a subkey proved that its holder bound it: a signing or certifying

@@ -58,10 +58,16 @@ std::string default_wkd_policy(std::string_view domain) {
 namespace {
 
 Result<Bytes> wkd_answer(const KeyDirectory& directory, const openpgp::WkdHash& hash,
-                         std::size_t limit, std::uint64_t* certificates) {
-  KEYDIR_TRY(auto records, directory.lookup(storage::Query{storage::Query::ByWkd{hash}}, limit));
+                         std::size_t limit, std::uint64_t* certificates, bool whole = false) {
+  const storage::Query query{storage::Query::ByWkd{hash}};
+  KEYDIR_TRY(auto records,
+             whole ? directory.lookup_published(query, limit) : directory.lookup(query, limit));
   Bytes out;
   for (const auto& rec : records) {
+    if (whole) {
+      out.insert(out.end(), rec.cert.begin(), rec.cert.end());
+      continue;
+    }
     auto vc = directory.summarize(rec);
     if (!vc) {
       continue;
@@ -82,8 +88,8 @@ Result<Bytes> wkd_answer(const KeyDirectory& directory, const openpgp::WkdHash& 
 }  // namespace
 
 Result<Bytes> wkd_lookup(const KeyDirectory& directory, const openpgp::WkdHash& hash,
-                         std::size_t limit) {
-  return wkd_answer(directory, hash, limit, nullptr);
+                         std::size_t limit, bool whole) {
+  return wkd_answer(directory, hash, limit, nullptr, whole);
 }
 
 Result<WkdExportSummary> wkd_export(const KeyDirectory& directory, std::string_view domain_in,

@@ -12,9 +12,11 @@ namespace keydir::service {
 // Certificates holding a current (not revoked) user ID whose address has the
 // WKD hash and domain of `hash`, each reduced to the user IDs of that address
 // (subkeys, revocations and direct-key signatures kept), binary, back to
-// back. Empty when there is none. At most `limit` certificates.
+// back. Empty when there is none. At most `limit` certificates. `whole`:
+// each in its whole published form instead (an answer with the transparency
+// log's proofs, whose digests cover that form).
 Result<Bytes> wkd_lookup(const KeyDirectory& directory, const openpgp::WkdHash& hash,
-                         std::size_t limit);
+                         std::size_t limit, bool whole = false);
 
 struct WkdExportSummary {
   std::uint64_t addresses = 0;     // hu/ files written (per layout)

@@ -6,7 +6,7 @@ namespace keydir::storage::rocks {
 
 const char* const kCfNames[kCfCount] = {
     "default", "certs",     "by_fpr",     "by_keyid", "by_short", "by_email",   "by_wkd", "by_word",
-    "by_sks",  "changelog", "tombstones", "meta",     "verify",   "recon_tree", "audit"};
+    "by_sks",  "changelog", "tombstones", "meta",     "verify",   "recon_tree", "audit",  "tlog"};
 
 std::string alias_prefix(std::string_view peer) {
   std::string k = "recon-alias.";

@@ -36,6 +36,7 @@ enum Cf : std::size_t {
   kVerify,     // "p" + fpr + address → time published; "t" + token hash → VerifyToken
   kReconTree,  // the SKS prefix tree over by_sks (recon_tree.hpp)
   kAudit,      // be64 seq → be64 time + JSON text (the audit log)
+  kLog,        // the transparency log (rocks_log.cpp)
   kCfCount
 };
 extern const char* const kCfNames[kCfCount];

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -50,6 +51,34 @@ struct RocksKeyStore::Impl {
   std::atomic<std::uint64_t> generation{0};
   std::string write_error;  // guarded by write_mutex
   std::unique_ptr<rocks::ReconTree> tree;
+
+  // The transparency log (rocks_log.cpp). The edge and the scheme are the
+  // writer's (write_mutex); readers see `log_now`, set after each write.
+  tlog::Frontier log_edge;
+  std::optional<tlog::CommitmentScheme> log_scheme;
+  std::unordered_map<std::string, Bytes> commitment_cache;  // write_mutex
+  mutable std::mutex log_mutex;
+  LogState log_now;  // log_mutex
+
+  // What one write appends: the edge after it, and the scheme when the
+  // write starts the log.
+  struct LogTxn {
+    tlog::Frontier edge;
+    std::optional<tlog::CommitmentScheme> started;
+  };
+  Result<void> load_log();
+  LogTxn log_txn() const { return LogTxn{log_edge, std::nullopt}; }
+  // Under write_mutex: the header entry, when the log is empty.
+  Result<void> log_start(rocksdb::WriteBatch& batch, LogTxn& txn,
+                         const tlog::CommitmentScheme& scheme, std::uint64_t now);
+  Result<void> log_certificate(rocksdb::WriteBatch& batch, LogTxn& txn, const Fingerprint& fpr,
+                               std::uint64_t seq, std::uint64_t now, const Bytes& digest,
+                               const std::vector<std::string>& addresses);
+  Result<void> log_deleted(rocksdb::WriteBatch& batch, LogTxn& txn, const Fingerprint& fpr,
+                           std::uint64_t seq, std::uint64_t now);
+  // After the batch is written.
+  void log_commit(LogTxn& txn);
+  void log_put(rocksdb::WriteBatch& batch, LogTxn& txn, const Bytes& entry) const;
 
   // The tree changes of one certificate write: its SKS hash left the index
   // or entered it (both when it changed).

@@ -343,6 +343,7 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
       KEYDIR_CHECK(impl->rebuild_tree());
     }
   }
+  KEYDIR_CHECK(impl->load_log());
   std::unique_ptr<rocksdb::Iterator> it(
       raw->NewIterator(rocksdb::ReadOptions(), impl->cf(kChangelog)));
   it->SeekToLast();
@@ -578,12 +579,21 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
                 be(static_cast<std::uint64_t>(added), 8));
   }
   tree.flush(batch);
+  // The transparency log: one entry per write, in this batch.
+  auto log = impl_->log_txn();
+  for (const auto& w : writes) {
+    const CertRecord& r = w.record;
+    KEYDIR_CHECK(impl_->log_certificate(batch, log, r.fingerprint, r.seq, now,
+                                        w.published_digest ? *w.published_digest : r.digest,
+                                        r.index.emails));
+  }
   KEYDIR_CHECK(impl_->writable());
   auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "writing certificates");
   }
   impl_->last_seq = seq;
+  impl_->log_commit(log);
   return seqs;
 }
 
@@ -636,12 +646,15 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
   std::uint64_t seq = impl_->last_seq + 1;
   batch.Put(impl_->cf(kChangelog), be(seq, 8), fk);
   batch.Merge(impl_->cf(kMeta), std::string(kCertCounter), be(static_cast<std::uint64_t>(-1), 8));
+  auto log = impl_->log_txn();
+  KEYDIR_CHECK(impl_->log_deleted(batch, log, record.fingerprint, seq, tomb.deleted_at));
   KEYDIR_CHECK(impl_->writable());
   auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "removing a certificate");
   }
   impl_->last_seq = seq;
+  impl_->log_commit(log);
   return {};
 }
 

@@ -98,6 +98,16 @@ class RocksKeyStore final : public KeyStore {
   Result<void> put_setting(std::string_view name, std::string_view value) override;
   Result<std::uint64_t> append_audit(std::uint64_t time, std::string_view text) override;
   Result<void> for_each_audit(const std::function<bool(const AuditEntry&)>& visit) const override;
+  Result<void> start_log(const tlog::CommitmentScheme& scheme, std::uint64_t now) override;
+  Result<void> append_log(const std::vector<LogItem>& items, std::uint64_t now) override;
+  Result<LogState> log_state() const override;
+  Result<std::optional<tlog::CommitmentScheme>> log_scheme() const override;
+  Result<tlog::Hash> log_hash(tlog::NodeId id) const override;
+  Result<std::vector<tlog::Hash>> log_hashes(std::uint8_t level, std::uint64_t first,
+                                             std::uint64_t count) const override;
+  Result<std::vector<Bytes>> log_entries(std::uint64_t first, std::uint64_t count) const override;
+  Result<std::optional<std::uint64_t>> log_index(const Fingerprint& primary) const override;
+  Result<ConsistencyReport> verify_log() const override;
   Result<std::unique_ptr<recon::TreeView>> recon_tree() const override;
   Result<std::uint64_t> rebuild_recon_tree() override;
 

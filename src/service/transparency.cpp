@@ -1,0 +1,244 @@
+#include "service/transparency.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "openpgp/crypto/primitives.hpp"
+
+namespace keydir::service {
+
+namespace {
+constexpr std::string_view kKeyHeader = "keydir transparency log key v1";
+constexpr std::string_view kCheckpointSetting = "log.checkpoint";
+}  // namespace
+
+std::string default_log_origin(std::string_view url) {
+  if (auto p = url.find("://"); p != std::string_view::npos) {
+    url.remove_prefix(p + 3);
+  }
+  url = url.substr(0, url.find('/'));
+  std::string host;
+  for (char ch : url) {
+    if (ch > 0x20 && ch != '+' && ch != 0x7F) {
+      host.push_back(ch);
+    }
+  }
+  return (host.empty() ? std::string("keydir") : host) + "/log";
+}
+
+Result<std::optional<tlog::NoteSigner>> read_log_key(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return std::optional<tlog::NoteSigner>{};
+  }
+  KEYDIR_TRY(auto key, load_or_create_log_key(path, ""));
+  return std::optional<tlog::NoteSigner>(std::move(key));
+}
+
+Result<tlog::NoteSigner> load_or_create_log_key(const std::string& path,
+                                                const std::string& origin) {
+  std::ifstream in(path);
+  if (!in && std::filesystem::exists(path)) {
+    return fail(ErrorCode::StorageIo, "cannot read " + path);
+  }
+  if (in) {
+    std::string header;
+    std::string name;
+    std::string seed;
+    std::getline(in, header);
+    std::getline(in, name);
+    std::getline(in, seed);
+    auto raw = base64_decode(seed);
+    if (header != kKeyHeader || !tlog::valid_key_name(name) || !raw || raw->size() != 32) {
+      return fail(ErrorCode::StorageCorruption, path + " is not a transparency log key");
+    }
+    return tlog::NoteSigner{name, std::move(*raw)};
+  }
+  if (!tlog::valid_key_name(origin)) {
+    return fail(ErrorCode::BadQuery,
+                "the log's origin \"" + origin + "\" holds white space or '+'");
+  }
+  KEYDIR_TRY(auto seed, openpgp::crypto::random_bytes(32));
+  const std::string tmp = path + ".new";
+  {
+    const mode_t old = ::umask(077);
+    std::ofstream out(tmp, std::ios::trunc);
+    ::umask(old);
+    out << kKeyHeader << "\n" << origin << "\n" << base64_encode(seed) << "\n";
+    out.close();
+    if (!out) {
+      return fail(ErrorCode::StorageIo, "cannot write " + tmp + ": " + std::strerror(errno));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return fail(ErrorCode::StorageIo, "cannot write " + path + ": " + std::strerror(errno));
+  }
+  return tlog::NoteSigner{origin, std::move(seed)};
+}
+
+TransparencyLog::TransparencyLog(storage::KeyStore& store, tlog::NoteSigner signer)
+    : store_(store), signer_(std::move(signer)) {
+  auto v = tlog::NoteVerifier::of(signer_);
+  if (v) {
+    verifier_ = std::move(*v);
+  }
+}
+
+Result<tlog::Hash> TransparencyLog::read_hash(tlog::NodeId id) const {
+  return store_.log_hash(id);
+}
+
+Result<TransparencyLog::Signed> TransparencyLog::checkpoint() {
+  KEYDIR_TRY(auto state, store_.log_state());
+  std::lock_guard lock(mutex_);
+  if (signed_ && signed_->checkpoint.size == state.size) {
+    return *signed_;
+  }
+  tlog::Checkpoint c{signer_.name, state.size, state.root};
+  KEYDIR_TRY(auto note, tlog::sign_note(c.body(), signer_));
+  // Kept for `keydird log verify`; a failure to keep it does not stop the
+  // answer (the tree, not this copy, is what the checkpoint commits to).
+  (void)store_.put_setting(kCheckpointSetting, note);
+  signed_ = Signed{c, std::move(note)};
+  return *signed_;
+}
+
+Result<Bytes> TransparencyLog::tile(const tlog::Tile& t) const {
+  KEYDIR_TRY(auto state, store_.log_state());
+  const std::uint64_t first = t.index * tlog::kTileWidth;
+  if (t.index > (UINT64_MAX - tlog::kTileWidth) / tlog::kTileWidth) {
+    return fail(ErrorCode::NotFound, "no such tile");
+  }
+  Bytes out;
+  if (t.entries) {
+    if (first + t.width > state.size) {
+      return fail(ErrorCode::NotFound, "the log does not reach that tile yet");
+    }
+    KEYDIR_TRY(auto entries, store_.log_entries(first, t.width));
+    if (entries.size() != t.width) {
+      return fail(ErrorCode::StorageCorruption, "the log lacks entries it counts");
+    }
+    for (const auto& e : entries) {
+      out.push_back(static_cast<std::uint8_t>(e.size() >> 8));
+      out.push_back(static_cast<std::uint8_t>(e.size()));
+      out.insert(out.end(), e.begin(), e.end());
+    }
+    return out;
+  }
+  // Level L holds hashes of tree level 8L: hash k covers leaves
+  // [k << 8L, (k + 1) << 8L).
+  const unsigned shift = tlog::kTileHeight * t.level;
+  if (shift >= 64 || ((first + t.width) > (state.size >> shift))) {
+    return fail(ErrorCode::NotFound, "the log does not reach that tile yet");
+  }
+  KEYDIR_TRY(auto hashes, store_.log_hashes(static_cast<std::uint8_t>(shift), first, t.width));
+  if (hashes.size() != t.width) {
+    return fail(ErrorCode::StorageCorruption, "the log lacks hashes it counts");
+  }
+  out.reserve(hashes.size() * 32);
+  for (const auto& h : hashes) {
+    out.insert(out.end(), h.begin(), h.end());
+  }
+  return out;
+}
+
+Result<std::vector<tlog::Hash>> TransparencyLog::inclusion(std::uint64_t index,
+                                                           std::uint64_t size) const {
+  KEYDIR_TRY(auto state, store_.log_state());
+  if (size > state.size) {
+    return fail(ErrorCode::BadQuery, "the log has only " + std::to_string(state.size) + " entries");
+  }
+  return tlog::inclusion_proof(index, size, [this](tlog::NodeId id) { return read_hash(id); });
+}
+
+Result<std::vector<tlog::Hash>> TransparencyLog::consistency(std::uint64_t old_size,
+                                                             std::uint64_t new_size) const {
+  KEYDIR_TRY(auto state, store_.log_state());
+  if (new_size > state.size) {
+    return fail(ErrorCode::BadQuery, "the log has only " + std::to_string(state.size) + " entries");
+  }
+  return tlog::consistency_proof(old_size, new_size,
+                                 [this](tlog::NodeId id) { return read_hash(id); });
+}
+
+Result<std::pair<std::uint64_t, Bytes>> TransparencyLog::latest_entry(
+    const openpgp::Fingerprint& fpr) const {
+  KEYDIR_TRY(auto index, store_.log_index(fpr));
+  if (!index) {
+    return fail(ErrorCode::NotFound, "no log entry for " + fpr.to_hex());
+  }
+  KEYDIR_TRY(auto entries, store_.log_entries(*index, 1));
+  if (entries.empty()) {
+    return fail(ErrorCode::StorageCorruption, "the log lacks an entry it points to");
+  }
+  return std::make_pair(*index, std::move(entries[0]));
+}
+
+Result<TransparencyLog::AnswerProof> TransparencyLog::prove(
+    const std::vector<openpgp::Fingerprint>& fprs) {
+  AnswerProof out;
+  // A write between reading the checkpoint and a certificate's entry puts
+  // that entry past the checkpoint: read the checkpoint again (twice at
+  // most; each write makes the tree larger).
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    KEYDIR_TRY(out.checkpoint, checkpoint());
+    out.proofs.clear();
+    bool behind = false;
+    for (const auto& f : fprs) {
+      KEYDIR_TRY(auto latest, latest_entry(f));
+      if (latest.first >= out.checkpoint.checkpoint.size) {
+        behind = true;
+        break;
+      }
+      KEYDIR_TRY(auto path, inclusion(latest.first, out.checkpoint.checkpoint.size));
+      out.proofs.push_back(Proof{latest.first, std::move(latest.second), std::move(path)});
+    }
+    if (!behind) {
+      return out;
+    }
+  }
+  return fail(ErrorCode::Internal, "the log grew faster than a proof could be made");
+}
+
+Result<storage::ConsistencyReport> TransparencyLog::verify() const {
+  KEYDIR_TRY(auto report, store_.verify_log());
+  KEYDIR_TRY(auto note, store_.setting(kCheckpointSetting));
+  if (!note) {
+    return report;
+  }
+  auto problem = [&](std::string p) {
+    report.problems.push_back(std::move(p));
+    ++report.problem_count;
+  };
+  auto text = tlog::open_note(*note, verifier_);
+  if (!text) {
+    problem("transparency log: the last checkpoint does not verify with the log key: " +
+            text.error().detail);
+    return report;
+  }
+  auto c = tlog::Checkpoint::parse(*text);
+  if (!c) {
+    problem("transparency log: the last checkpoint does not parse");
+    return report;
+  }
+  KEYDIR_TRY(auto state, store_.log_state());
+  if (c->size > state.size) {
+    problem("transparency log: the last checkpoint has " + std::to_string(c->size) +
+            " entries and the log " + std::to_string(state.size) +
+            " (a store rolled back behind a checkpoint it signed)");
+    return report;
+  }
+  auto root = tlog::tree_root(c->size, [this](tlog::NodeId id) { return read_hash(id); });
+  if (!root || *root != c->root) {
+    problem("transparency log: the tree of " + std::to_string(c->size) +
+            " entries does not have the root of the last checkpoint");
+  }
+  return report;
+}
+
+}  // namespace keydir::service
