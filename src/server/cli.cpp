@@ -250,6 +250,12 @@ std::unique_ptr<Cli> make_cli() {
   check->add_flag("--deep", deep, "Also parse and re-verify every certificate");
   check->add_option("--expect", expect, "File of fingerprints that must be stored");
 
+  auto* log_cmd = app.add_subcommand("log", "The transparency log");
+  log_cmd->require_subcommand(1);
+  auto* log_verify = c->log_verify = log_cmd->add_subcommand(
+      "verify", "Recompute the log's tree from its entries and check the last checkpoint");
+  log_verify->add_option("--data", data, "Data folder (required)");
+
   auto* backup = c->backup = app.add_subcommand("backup", "Online backup (RocksDB checkpoint)");
   backup->add_option("--data", data, "Data folder (required)");
   backup->add_option("--out", out, "Backup folder (must not exist)")->required();

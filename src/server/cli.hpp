@@ -78,6 +78,7 @@ struct Cli {
   CLI::App* import = nullptr;
   CLI::App* dump = nullptr;
   CLI::App* check = nullptr;
+  CLI::App* log_verify = nullptr;
   CLI::App* backup = nullptr;
   CLI::App* compact = nullptr;
   CLI::App* reindex = nullptr;

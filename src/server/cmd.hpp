@@ -16,6 +16,7 @@ int run_import(Cli& c, CommandContext& ctx);  // cmd_import.cpp
 int run_dump(Cli& c, CommandContext& ctx);    // cmd_dump.cpp
 int run_backup(Cli& c, CommandContext& ctx);  // cmd_backup.cpp
 int run_check(Cli& c, CommandContext& ctx);   // cmd_check.cpp
+int run_log_verify(CommandContext& ctx);      // cmd_check.cpp
 // recon status, recon rebuild (cmd_recon.cpp).
 int run_recon_status(CommandContext& ctx, bool as_json);
 int run_recon_rebuild(CommandContext& ctx);

@@ -191,6 +191,9 @@ int run_command(Cli& c, CommandContext& ctx) {
   if (c.check->parsed()) {
     return run_check(c, ctx);
   }
+  if (c.log_verify->parsed()) {
+    return run_log_verify(ctx);
+  }
   if (c.backup->parsed()) {
     return run_backup(c, ctx);
   }
