@@ -20,37 +20,8 @@ export XDG_STATE_HOME=$T/state
 
 # -- 1. crashes
 attack "SIGKILL during uploads: the log and the store must agree after every restart"
-"$TOOLS/gen_certs" --count 3000 --seed 23 --out "$T/certs.pgp" >/dev/null
-python3 - "$T/certs.pgp" "$T/batch" <<'PY'
-import sys
-data = open(sys.argv[1], "rb").read()
-# Split the keyring at each public-key packet (new format tag 6: 0xc6).
-certs, i, start = [], 0, 0
-while i < len(data):
-    tag = data[i]
-    if tag & 0x40:
-        t = tag & 0x3f
-        l = data[i + 1]
-        if l < 192:
-            hl, n = 2, l
-        elif l < 224:
-            hl, n = 3, ((l - 192) << 8) + data[i + 2] + 192
-        else:
-            hl, n = 6, int.from_bytes(data[i + 2:i + 6], "big")
-    else:
-        t = (tag >> 2) & 0xf
-        lt = tag & 3
-        w = [1, 2, 4][lt]
-        hl, n = 1 + w, int.from_bytes(data[i + 1:i + 1 + w], "big")
-    if t == 6 and i > start:
-        certs.append(data[start:i]); start = i
-    i += hl + n
-certs.append(data[start:])
-for b in range(0, len(certs), 25):
-    open("%s-%04d.pgp" % (sys.argv[2], b // 25), "wb").write(b"".join(certs[b:b + 25]))
-print(len(certs))
-PY
-batches=("$T"/batch-*.pgp)
+"$TOOLS/gen_certs" --count 3000 --seed 23 --out-dir "$T/batches" --per-file 25 >/dev/null
+batches=("$T"/batches/keys-*.pgp)
 up() {  # upload every batch, in order, retrying while keydird is down
   local f
   for f in "${batches[@]}"; do
