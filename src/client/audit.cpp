@@ -191,7 +191,8 @@ LogResult<std::vector<ServedCert>> split_served(std::string_view served) {
 LogResult<std::size_t> check_inclusions(const std::vector<ServedCert>& certs,
                                         const std::vector<InclusionItem>& items,
                                         const tlog::Checkpoint& checkpoint,
-                                        const std::optional<Bytes>& commitment) {
+                                        const std::optional<Bytes>& commitment,
+                                        std::vector<std::uint64_t>* served_index) {
   if (certs.empty()) {
     return tl::unexpected(bad("the answer holds no certificate to audit"));
   }
@@ -235,8 +236,39 @@ LogResult<std::size_t> check_inclusions(const std::vector<ServedCert>& certs,
                                 std::to_string(item->index) +
                                 " does not commit to the address asked for"));
     }
+    if (served_index) {
+      served_index->push_back(item->index);
+    }
   }
   return certs.size();
+}
+
+LogResult<InclusionItem> parse_latest_answer(std::string_view body,
+                                             const openpgp::Fingerprint& fingerprint) {
+  if (body.size() > kMaxProofAnswerBytes * 2) {
+    return tl::unexpected(bad("a /log/entry answer larger than 128 KiB"));
+  }
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("index") || !j.contains("entry") ||
+      !j["index"].is_number_unsigned() || !j["entry"].is_string()) {
+    return tl::unexpected(bad("a /log/entry answer that is not {\"index\",\"entry\"}"));
+  }
+  InclusionItem item;
+  item.index = j["index"].get<std::uint64_t>();
+  auto bytes = base64_decode(j["entry"].get<std::string>());
+  if (!bytes) {
+    return tl::unexpected(bad("a /log/entry answer whose entry is not base64"));
+  }
+  auto e = tlog::Entry::decode(*bytes);
+  if (!e || e->kind == tlog::Entry::Kind::Header ||
+      e->key_version != static_cast<std::uint8_t>(fingerprint.version()) ||
+      !std::equal(e->fingerprint.begin(), e->fingerprint.end(), fingerprint.bytes().begin(),
+                  fingerprint.bytes().end())) {
+    return tl::unexpected(
+        bad("a /log/entry answer that is not an entry of " + vfpr_of(fingerprint)));
+  }
+  item.entry = std::move(*bytes);
+  return item;
 }
 
 LogResult<std::vector<tlog::Hash>> parse_proof_answer(std::string_view body, const char* first,
@@ -854,9 +886,63 @@ int audit_fetch(const ClientOptions& o, const FetchQuery& query, const FetchRepo
     }
     commitment = std::move(*cm);
   }
-  auto n = check_inclusions(*certs, *items, *c, commitment);
+  std::vector<std::uint64_t> served_index;
+  auto n = check_inclusions(*certs, *items, *c, commitment, &served_index);
   if (!n) {
     return report_error(kCmd, n.error(), err);
+  }
+  // Freshness: the log's latest entry of each certificate is the one that
+  // proved it. A newer entry, itself proven in this tree, means the answer
+  // is an older published form (a revocation or a change withheld).
+  for (std::size_t i = 0; i < certs->size(); ++i) {
+    const auto& f = (*certs)[i].fingerprint;
+    auto body = log.get("entry/" + vfpr_of(f), kMaxProofAnswerBytes * 2);
+    if (!body) {
+      return report_error(kCmd, body.error(), err);
+    }
+    auto latest = parse_latest_answer(*body, f);
+    if (!latest) {
+      return report_error(kCmd, latest.error(), err);
+    }
+    if (latest->index == served_index[i]) {
+      continue;
+    }
+    if (latest->index < served_index[i]) {
+      return report_error(kCmd,
+                          bad("/log/entry names entry " + std::to_string(latest->index) +
+                              " as the latest of " + vfpr_of(f) + ", older than entry " +
+                              std::to_string(served_index[i]) + " that proved the answer"),
+                          err);
+    }
+    if (latest->index >= c->size) {
+      if (lo.verbose) {
+        err << "keydir: log: " << vfpr_of(f) << " has an entry past this checkpoint ("
+            << latest->index << "): the log grew since the answer\n";
+      }
+      continue;
+    }
+    auto proof_body = log.get("proof/inclusion?index=" + std::to_string(latest->index) +
+                                  "&size=" + std::to_string(c->size),
+                              kMaxProofAnswerBytes);
+    if (!proof_body) {
+      return report_error(kCmd, proof_body.error(), err);
+    }
+    auto proof = parse_proof_answer(*proof_body, "index", latest->index, "size", c->size);
+    if (!proof) {
+      return report_error(kCmd, proof.error(), err);
+    }
+    if (!tlog::verify_inclusion(latest->index, c->size, tlog::leaf_hash(latest->entry), *proof,
+                                c->root)) {
+      return report_error(kCmd,
+                          bad("/log/entry's entry " + std::to_string(latest->index) + " of " +
+                              vfpr_of(f) + " is not in the tree"),
+                          err);
+    }
+    return report_error(kCmd,
+                        bad("a stale answer: the log holds entry " + std::to_string(latest->index) +
+                            " for " + vfpr_of(f) + ", newer than entry " +
+                            std::to_string(served_index[i]) + " of the form served"),
+                        err);
   }
   err << "keydir: audited: " << *n << " certificate(s) in " << c->origin << " at size " << c->size
       << "\n";

@@ -85,10 +85,18 @@ LogResult<std::vector<ServedCert>> split_served(std::string_view served);
 // its fingerprint, with the SHA-256 of its bytes, included in the tree of
 // `checkpoint`; with `commitment`, the entry commits to it (the address
 // queried). Returns the number of certificates checked.
+// `served_index` receives, per certificate, the index of the entry that
+// proved it (when given).
 LogResult<std::size_t> check_inclusions(const std::vector<ServedCert>& certs,
                                         const std::vector<InclusionItem>& items,
                                         const tlog::Checkpoint& checkpoint,
-                                        const std::optional<Bytes>& commitment);
+                                        const std::optional<Bytes>& commitment,
+                                        std::vector<std::uint64_t>* served_index = nullptr);
+
+// /log/entry/<vfpr>'s answer {"index":I,"entry":"<b64>"}: the entry must be
+// of that certificate (Certificate or Deleted).
+LogResult<InclusionItem> parse_latest_answer(std::string_view body,
+                                             const openpgp::Fingerprint& fingerprint);
 
 // {"index":I,"size":S,"hashes":[...]} or {"old":A,"new":B,"hashes":[...]}:
 // the two numbers must be the ones asked for.

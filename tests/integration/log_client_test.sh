@@ -4,9 +4,9 @@
 # fingerprint, by address and through the VKS API (and refresh --audit), the
 # log key pinned on first use (and a pin or --log-key the server's key does
 # not match), `keydir monitor` with and without --allow, and a proxy in front
-# of keydird that
-# lies: (a) it serves another stored form of the key asked for under the
-# current proof (exit 4), (b) it serves an older checkpoint after a newer one
+# of keydird that lies: (a) it serves another stored form of the key asked for under the
+# current proof, or (a') under its own entry, proven in the current tree (a
+# stale answer: exit 4), (b) it serves an older checkpoint after a newer one
 # was seen (rollback: exit 8, fetch and monitor), (c) it flips a hash of the
 # inclusion proof (exit 4), (d) of a consistency proof (exit 8).
 #   log_client_test.sh BUILD_DIR
@@ -43,7 +43,7 @@ og --export --armor "$A" >"$T/alice1.asc"
 og --export --armor "$BO" >"$T/bob.asc"
 check "upload alice and bob" 0 "$(upload "$T/alice1.asc" && upload "$T/bob.asc"; echo $?)"
 # Alice's published form now, as a lookup serves it (for the swap below).
-curl -s -H 'Keydir-Log-Proof: 1' "$S/pks/lookup?op=get&options=mr&search=0x$A" >"$T/alice1.served"
+curl -s -D "$T/alice1.headers" -H 'Keydir-Log-Proof: 1' "$S/pks/lookup?op=get&options=mr&search=0x$A" >"$T/alice1.served"
 check "keydird serves /log/vkey" 200 "$(curl -s -o "$T/vkey" -w '%{http_code}' "$S/log/vkey")"
 VKEY=$(head -n 1 "$T/vkey")
 ORIGIN=${VKEY%%+*}
@@ -161,6 +161,16 @@ class H(BaseHTTPRequestHandler):
             state["first_note"] = body
         if mode == "swap" and "Keydir-Log-Inclusion" in out:
             body = open(swapfile, "rb").read()
+        if mode == "stale" and "Keydir-Log-Inclusion" in out:
+            # The earlier form with its own entry, proven in the current tree.
+            body = open(swapfile, "rb").read()
+            old = [l.split(":", 1)[1].strip() for l in open(swapfile.replace(".served", ".headers"))
+                   if l.lower().startswith("keydir-log-inclusion:")][0]
+            index, entry = old.split(" ")[:2]
+            size = base64.b64decode(out["Keydir-Log-Checkpoint"]).decode().split("\n")[1]
+            import json
+            p = json.load(urllib.request.urlopen("%s/log/proof/inclusion?index=%s&size=%s" % (up, index, size)))
+            out["Keydir-Log-Inclusion"] = "%s %s %s" % (index, entry, ",".join(p["hashes"]))
         if mode == "rollback":
             if "Keydir-Log-Checkpoint" in out:
                 out["Keydir-Log-Checkpoint"] = state["first_header"]
@@ -200,6 +210,10 @@ mode swap
 audit 4 "(a) alice's earlier published form under the current proof" --server "$P" "$A"
 check "(a) the reason" 1 "$(grep -c 'is of other octets than the ones served' "$T/err" || true)"
 check "(a) nothing on stdout" 0 "$(wc -c <"$T/out")"
+mode stale
+audit 4 "(a') alice's earlier form with its own entry, proven in the current tree" --server "$P" "$A"
+check "(a') the reason: a stale answer" 1 "$(grep -c 'a stale answer: the log holds entry [0-9]* for '"$VA"', newer than entry' "$T/err" || true)"
+check "(a') nothing on stdout" 0 "$(wc -c <"$T/out")"
 mode proof
 audit 4 "(c) a flipped hash in the inclusion proof" --server "$P" "$A"
 check "(c) the reason" 1 "$(grep -c 'inclusion proof of entry [0-9]* in the tree of size [0-9]* does not verify' "$T/err" || true)"

@@ -135,6 +135,20 @@ TEST(LogAudit, InclusionOfServedCertificates) {
   EXPECT_EQ(multi.error().exit_code, kExitBadAnswer);
   EXPECT_NE(multi.error().detail.find("does not commit"), std::string::npos);
 
+  // /log/entry's answer: an entry of that certificate only.
+  const std::string latest = R"({"index":2,"entry":")" + base64_encode(log.entries[2]) + R"("})";
+  auto l = parse_latest_answer(latest, certs[1].fingerprint);
+  ASSERT_TRUE(l) << l.error().detail;
+  EXPECT_EQ(l->index, 2U);
+  EXPECT_EQ(l->entry, log.entries[2]);
+  EXPECT_FALSE(parse_latest_answer(latest, certs[0].fingerprint));
+  EXPECT_FALSE(parse_latest_answer(
+      R"({"index":0,"entry":")" + base64_encode(log.entries[0]) + R"("})", certs[1].fingerprint));
+  EXPECT_FALSE(parse_latest_answer(R"({"index":"2","entry":""})", certs[1].fingerprint));
+  std::vector<std::uint64_t> served;
+  ASSERT_TRUE(check_inclusions(certs, items, cp, std::nullopt, &served));
+  EXPECT_EQ(served, (std::vector<std::uint64_t>{1, 2}));
+
   // A certificate without its item.
   auto missing = check_inclusions(certs, {log.item(1, size)}, cp, std::nullopt);
   ASSERT_FALSE(missing);
