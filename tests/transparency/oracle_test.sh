@@ -119,7 +119,7 @@ oracle "lookups with Keydir-Log-Proof: 1" 0 --url "$U" --full --lookups \
 
 # A wrong pinned key: the checkpoint's signature is not by it.
 python3 -c 'import sys,base64,hashlib
-o,h,k = open(sys.argv[1]).read().strip().rsplit("+",2)
+o,h,k = open(sys.argv[1]).read().strip().split("+",2)
 raw = bytearray(base64.b64decode(k)); raw[5] ^= 1
 print("%s+%s+%s" % (o, hashlib.sha256(o.encode()+b"\n"+bytes(raw)).digest()[:4].hex(), base64.b64encode(bytes(raw)).decode()))' \
   "$T/vkey" >"$T/vkey.wrong"

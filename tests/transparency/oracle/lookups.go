@@ -135,6 +135,41 @@ func (o *oracle) sameLog(a, b checkpoint) error {
 	return err
 }
 
+// dearmor: the bytes of an ASCII-armored block (nil when b is not armored).
+func dearmor(b []byte) []byte {
+	lines := strings.Split(strings.ReplaceAll(string(b), "\r", ""), "\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "-----BEGIN PGP ") {
+		return nil
+	}
+	k := 1
+	for k < len(lines) && lines[k] != "" { // armor headers
+		k++
+	}
+	var b64 strings.Builder
+	for k++; k < len(lines) && !strings.HasPrefix(lines[k], "=") && !strings.HasPrefix(lines[k], "-----END"); k++ {
+		b64.WriteString(lines[k])
+	}
+	out, err := base64.StdEncoding.DecodeString(b64.String())
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// bodyMismatch explains an answer whose SHA-256 is not the entry's digest.
+func bodyMismatch(path string, body, want []byte, index int64) error {
+	sum := sha256.Sum256(body)
+	if bytes.Equal(sum[:], want) {
+		return nil
+	}
+	if bin := dearmor(body); bin != nil {
+		if s := sha256.Sum256(bin); bytes.Equal(s[:], want) {
+			return fmt.Errorf("GET %s: the answer is ASCII-armored (%d bytes); dearmored, it is the published form entry %d commits to, but the contract says the published form itself (binary)", path, len(body), index)
+		}
+	}
+	return fmt.Errorf("GET %s: SHA-256 of the answer (%d bytes, %.16q...) is %x, entry %d says %x", path, len(body), body, sum, index, want)
+}
+
 // digest is the SHA-256 of the published form a certificate entry holds.
 func digest(e []byte, pe *entry) []byte { return e[18+len(pe.vfpr) : 18+len(pe.vfpr)+32] }
 
@@ -174,8 +209,8 @@ func checkLookups(o *oracle, v note.Verifier, cp checkpoint, latest map[string]i
 			if err == nil && !bytes.Equal(ps[0].entry, e) {
 				err = fmt.Errorf("GET %s: proves entry %d, the latest of %s is entry %d", path, ps[0].index, k, i)
 			}
-			if sum := sha256.Sum256(body); err == nil && !bytes.Equal(sum[:], digest(e, pe)) {
-				err = fmt.Errorf("GET %s: SHA-256 of the answer (%d bytes, %.16q...) is %x, entry %d says %x", path, len(body), body, sum, i, digest(e, pe))
+			if err == nil {
+				err = bodyMismatch(path, body, digest(e, pe), i)
 			}
 			if err != nil {
 				if bad++; bad <= 20 {
@@ -237,9 +272,8 @@ func checkAddresses(o *oracle, v note.Verifier, cp checkpoint, addrs []string, h
 				}
 			}
 			if err == nil && len(ps) == 1 {
-				if sum := sha256.Sum256(body); !bytes.Equal(sum[:], digest(ps[0].entry, ps[0].e)) {
-					err = fmt.Errorf("GET %s: SHA-256 of the answer is %x, entry %d says %x (the whole published form, not reduced to the address?)",
-						path, sum, ps[0].index, digest(ps[0].entry, ps[0].e))
+				if err = bodyMismatch(path, body, digest(ps[0].entry, ps[0].e), ps[0].index); err != nil && !strings.Contains(err.Error(), "armored") {
+					err = fmt.Errorf("%v (by address: the whole published form, not reduced to the address?)", err)
 				}
 			}
 			if err == nil && fmt.Sprint(sortedKeys(got)) != fmt.Sprint(sortedKeys(want)) {

@@ -135,3 +135,13 @@ func TestSample(t *testing.T) {
 		t.Errorf("%v", s)
 	}
 }
+
+func TestDearmor(t *testing.T) {
+	a := "-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: x\n\naGVsbG8g\nd29ybGQ=\n=AAAA\n-----END PGP PUBLIC KEY BLOCK-----\n"
+	if got := string(dearmor([]byte(a))); got != "hello world" {
+		t.Errorf("dearmor: %q", got)
+	}
+	if dearmor([]byte("\x99\x01")) != nil {
+		t.Errorf("binary dearmored")
+	}
+}
