@@ -74,7 +74,7 @@ oracle "nothing listening" 4 --url "http://127.0.0.1:$(free_port)"
 oracle "usage" 2 --url
 
 # --- keydird ----------------------------------------------------------------
-start_keydird server --add-rate 0
+start_keydird server --add-rate 0 --wkd-domain keydir.test
 echo "keydird on $U"
 check "GET /log/checkpoint" 200 "$(http_status "$U/log/checkpoint")"
 [ "$fails" = 0 ] || finish  # no log served: nothing more to check
@@ -114,7 +114,7 @@ check "consistency checked" 1 "$(grep -c '^ok   consistency: size 4 -> ' "$T/ora
 check "inclusion against the stored size checked" 1 "$(grep -c '^ok   inclusion: .* against the stored size 4 verify' "$T/oracle.out")"
 
 # Lookups with Keydir-Log-Proof: 1 answer what the log commits to.
-oracle "lookups with Keydir-Log-Proof: 1" 0 --url "$U" --full --lookups \
+oracle "lookups with Keydir-Log-Proof: 1" 0 --url "$U" --full --lookups --wkd \
   --address ed25519@keydir.test,Multi@keydir.test,second@keydir.test,gone@keydir.test,revoked@keydir.test,nobody@keydir.test
 
 # A wrong pinned key: the checkpoint's signature is not by it.
@@ -127,7 +127,7 @@ oracle "a wrong pinned key" 1 --url "$U" --vkey-file "$T/vkey.wrong"
 
 # A restart keeps the log and its key.
 stop_keydird
-APPEND_LOG=1 start_keydird server --add-rate 0 --data "$T/server"
+APPEND_LOG=1 start_keydird server --add-rate 0 --wkd-domain keydir.test --data "$T/server"
 check "restart: same tree size" "$size1" "$(tree_size)"
 oracle "after a restart (same key, consistent)" 0 --url "$U" --full --state "$T/state" --vkey-file "$T/vkey"
 

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -37,6 +38,9 @@ func (o *oracle) getProof(path string, v note.Verifier, cp checkpoint) ([]byte, 
 	}
 	if !strings.Contains(path, "options=mr,proof") {
 		req.Header.Set("Keydir-Log-Proof", "1")
+	}
+	if req.URL.Fragment != "" {
+		req.Host, req.URL.Fragment = req.URL.Fragment, "" // WKD: "#domain" is the Host
 	}
 	resp, err := o.client.Do(req)
 	if err != nil {
@@ -227,7 +231,7 @@ func checkLookups(o *oracle, v note.Verifier, cp checkpoint, latest map[string]i
 // checkAddresses: by address (HKP, VKS), every certificate the answer holds
 // is proven, commits to the address, and is the latest entry of a
 // certificate; every certificate whose latest entry commits to it is there.
-func checkAddresses(o *oracle, v note.Verifier, cp checkpoint, addrs []string, header *entry, salt []byte,
+func checkAddresses(o *oracle, v note.Verifier, cp checkpoint, addrs []string, wkd bool, header *entry, salt []byte,
 	latest map[string]int64, entries map[int64][]byte) {
 	if header.scheme != 1 {
 		fmt.Printf("note address commitments of scheme %d (scrypt) not checked: the oracle has only the standard library and x/mod\n", header.scheme)
@@ -250,11 +254,18 @@ func checkAddresses(o *oracle, v note.Verifier, cp checkpoint, addrs []string, h
 				want[k] = true
 			}
 		}
-		for _, path := range []string{
+		paths := []string{
 			"/pks/lookup?op=get&options=mr,proof&search=" + url.QueryEscape(addr),
 			"/pks/lookup?op=get&options=mr&search=" + url.QueryEscape(addr),
 			"/vks/v1/by-email/" + url.PathEscape(addr),
-		} {
+		}
+		if at := strings.LastIndex(norm, "@"); wkd && at > 0 {
+			// WKD's direct method; "#domain" is the Host header.
+			local := norm[:at]
+			h := sha1.Sum([]byte(local))
+			paths = append(paths, "/.well-known/openpgpkey/hu/"+zbase32(h[:])+"?l="+url.QueryEscape(addr[:at])+"#"+norm[at+1:])
+		}
+		for _, path := range paths {
 			body, ps, err := o.getProof(path, v, cp)
 			if _, nf := err.(errNotFound); nf && len(want) == 0 {
 				o.ok("address: %s: 404, and no latest entry commits to %q", path, norm)
@@ -295,6 +306,23 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// zbase32 as WKD uses it (RFC 6189 alphabet, no padding).
+func zbase32(b []byte) string {
+	const alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
+	var out strings.Builder
+	bits, acc := 0, 0
+	for _, c := range b {
+		acc = acc<<8 | int(c)
+		for bits += 8; bits >= 5; bits -= 5 {
+			out.WriteByte(alphabet[(acc>>(bits-5))&31])
+		}
+	}
+	if bits > 0 {
+		out.WriteByte(alphabet[(acc<<(5-bits))&31])
+	}
+	return out.String()
 }
 
 // headerSalt: the salt of the log's header entry (entry 0).

@@ -205,6 +205,7 @@ func main() {
 	full := fs.Bool("full", false, "check every entry bundle, a sample of inclusion proofs, /log/entry and 404s")
 	lookups := fs.Bool("lookups", false, "with --full: lookups by fingerprint with Keydir-Log-Proof: 1 answer what the log holds")
 	address := fs.String("address", "", "with --full: comma-separated addresses whose lookups (Keydir-Log-Proof: 1) are checked")
+	wkd := fs.Bool("wkd", false, "with --address: also WKD's direct method (Host: the address's domain)")
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout of one HTTP request")
 	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 0 || *url == "" || (*vkeyFile != "" && *vkeyArg != "") ||
 		((*lookups || *address != "") && !*full) {
@@ -331,7 +332,7 @@ func main() {
 		}
 		if *address != "" {
 			if h, err := parseEntry(0, entries[0]); err == nil {
-				checkAddresses(o, v, cp, strings.Split(*address, ","), h, headerSalt(entries[0]), latest, entries)
+				checkAddresses(o, v, cp, strings.Split(*address, ","), *wkd, h, headerSalt(entries[0]), latest, entries)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -143,5 +144,13 @@ func TestDearmor(t *testing.T) {
 	}
 	if dearmor([]byte("\x99\x01")) != nil {
 		t.Errorf("binary dearmored")
+	}
+}
+
+// gpg-wks-client --print-wkd-hash Joe.Doe@Example.ORG: iy9q119eutrkn8s1mk4r39qejnbu3n5q
+func TestZbase32(t *testing.T) {
+	h := sha1.Sum([]byte("joe.doe"))
+	if got := zbase32(h[:]); got != "iy9q119eutrkn8s1mk4r39qejnbu3n5q" {
+		t.Errorf("zbase32: %s", got)
 	}
 }
