@@ -113,9 +113,32 @@ oracle "after more uploads (size $size1), --full, consistency" 0 --url "$U" --fu
 check "consistency checked" 1 "$(grep -c '^ok   consistency: size 4 -> ' "$T/oracle.out")"
 check "inclusion against the stored size checked" 1 "$(grep -c '^ok   inclusion: .* against the stored size 4 verify' "$T/oracle.out")"
 
+# A certificate changes: a user ID added, then one revoked (each upload an
+# entry: commitments 1, 2, then 1); an operator deletes another (a deletion
+# entry).
+G="timeout 30 gpg --batch --no-tty --passphrase '' --pinentry-mode loopback"
+export GNUPGHOME=$T/gnupg-change
+mkdir -m 700 "$GNUPGHOME"
+$G --quick-gen-key "Change <change@keydir.test>" ed25519 default never 2>/dev/null
+CFPR=$(gpg --with-colons --list-keys change@keydir.test 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
+gpg --export --armor "$CFPR" >"$T/change1.asc"
+$G --quick-add-uid "$CFPR" "Change Two <change2@keydir.test>" 2>/dev/null
+gpg --export --armor "$CFPR" >"$T/change2.asc"
+$G --quick-revoke-uid "$CFPR" "Change <change@keydir.test>" 2>/dev/null
+gpg --export --armor "$CFPR" >"$T/change3.asc"
+unset GNUPGHOME
+upload "$T/change1.asc" "$T/change2.asc" "$T/change3.asc"
+fpr_of() { gpg --with-colons --show-keys "$1" 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}'; }
+check "admin delete (rsa2048)" 0 "$("$B/keydird" admin delete --data "$T/server" "$(fpr_of "$DATA/gpg-rsa2048.asc")" >/dev/null 2>&1; echo $?)"
+wait_for size_at_least 13 || true
+check "3 uploads of a changing certificate and a deletion: 4 entries more" 13 "$(tree_size)"
+oracle "after changes and a deletion" 0 --url "$U" --full --state "$T/state" --vkey-file "$T/vkey"
+check "a deletion entry among them" 1 "$(grep -c '^ok   entries: .* 1 deletion entries' "$T/oracle.out")"
+size1=$(tree_size)
+
 # Lookups with Keydir-Log-Proof: 1 answer what the log commits to.
 oracle "lookups with Keydir-Log-Proof: 1" 0 --url "$U" --full --lookups --wkd \
-  --address ed25519@keydir.test,Multi@keydir.test,second@keydir.test,gone@keydir.test,revoked@keydir.test,nobody@keydir.test
+  --address ed25519@keydir.test,Multi@keydir.test,second@keydir.test,gone@keydir.test,revoked@keydir.test,nobody@keydir.test,rsa2048@keydir.test,change@keydir.test,Change2@keydir.test
 
 # A wrong pinned key: the checkpoint's signature is not by it.
 python3 -c 'import sys,base64,hashlib

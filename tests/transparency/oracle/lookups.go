@@ -53,7 +53,7 @@ func (o *oracle) getProof(path string, v note.Verifier, cp checkpoint) ([]byte, 
 	if _, err := body.ReadFrom(resp.Body); err != nil {
 		return nil, nil, fmt.Errorf("GET %s: %v", path, err)
 	}
-	if resp.StatusCode == 404 {
+	if resp.StatusCode == 404 || resp.StatusCode == 410 {
 		return nil, nil, errNotFound{path}
 	}
 	if resp.StatusCode != 200 {
@@ -116,7 +116,7 @@ func (o *oracle) getProof(path string, v note.Verifier, cp checkpoint) ([]byte, 
 
 type errNotFound struct{ path string }
 
-func (e errNotFound) Error() string { return "GET " + e.path + ": 404" }
+func (e errNotFound) Error() string { return "GET " + e.path + ": 404 or 410" }
 
 // sameLog: a consistency proof between two checkpoints of the log.
 func (o *oracle) sameLog(a, b checkpoint) error {
@@ -268,7 +268,7 @@ func checkAddresses(o *oracle, v note.Verifier, cp checkpoint, addrs []string, w
 		for _, path := range paths {
 			body, ps, err := o.getProof(path, v, cp)
 			if _, nf := err.(errNotFound); nf && len(want) == 0 {
-				o.ok("address: %s: 404, and no latest entry commits to %q", path, norm)
+				o.ok("address: %s: 404 or 410, and no latest entry commits to %q", path, norm)
 				continue
 			}
 			got := map[string]bool{}
