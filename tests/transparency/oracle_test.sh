@@ -134,11 +134,24 @@ wait_for size_at_least 13 || true
 check "3 uploads of a changing certificate and a deletion: 4 entries more" 13 "$(tree_size)"
 oracle "after changes and a deletion" 0 --url "$U" --full --state "$T/state" --vkey-file "$T/vkey"
 check "a deletion entry among them" 1 "$(grep -c '^ok   entries: .* 1 deletion entries' "$T/oracle.out")"
+
+# 300 certificates in one upload: a full tile, a partial one, level 1.
+mkdir -m 700 "$T/gnupg-bulk"
+for i in $(seq 300); do
+  printf 'Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\nName-Email: bulk%d@keydir.test\nExpire-Date: 0\n%%no-protection\n%%commit\n' "$i"
+done >"$T/bulk.params"
+GNUPGHOME=$T/gnupg-bulk timeout 120 gpg --batch --gen-key "$T/bulk.params" 2>/dev/null
+GNUPGHOME=$T/gnupg-bulk gpg --export --armor >"$T/bulk.asc"
+upload "$T/bulk.asc"
+wait_for size_at_least 313 || true
+check "300 certificates: 300 entries more" 313 "$(tree_size)"
+oracle "313 entries, two tiles" 0 --url "$U" --full --state "$T/state" --vkey-file "$T/vkey" --inclusion 255,256,312
+check "tile 0/000 full, tile 0/001 partial" 1 "$(grep -c '^ok   tiles: GET /log/tile/0/001.p/56 is a prefix of the verified tile of width 57' "$T/oracle.out")"
 size1=$(tree_size)
 
 # Lookups with Keydir-Log-Proof: 1 answer what the log commits to.
 oracle "lookups with Keydir-Log-Proof: 1" 0 --url "$U" --full --lookups --wkd \
-  --address ed25519@keydir.test,Multi@keydir.test,second@keydir.test,gone@keydir.test,revoked@keydir.test,nobody@keydir.test,rsa2048@keydir.test,change@keydir.test,Change2@keydir.test
+  --address ed25519@keydir.test,Multi@keydir.test,Bulk7@keydir.test,second@keydir.test,gone@keydir.test,revoked@keydir.test,nobody@keydir.test,rsa2048@keydir.test,change@keydir.test,Change2@keydir.test
 
 # A wrong pinned key: the checkpoint's signature is not by it.
 python3 -c 'import sys,base64,hashlib
