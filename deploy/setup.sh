@@ -16,7 +16,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   gnupg gpg-wks-client sq curl wrk openssl iproute2
-  golang-go golang-golang-x-mod-dev  # the transparency log's oracle (tests/transparency): Go's sumdb tlog and note
+  golang-go golang-golang-x-mod-dev python3-cryptography  # the transparency log's oracle and its fake log (tests/transparency)
   chromium nodejs npm python3-aiosmtpd python3-idna nginx-light
   sks  # the peer of the SKS reconciliation interop test (never started as a service)
   docker.io docker-compose  # the container test (tests/container) starts its own dockerd

@@ -60,25 +60,30 @@ struct RocksKeyStore::Impl {
   mutable std::mutex log_mutex;
   LogState log_now;  // log_mutex
 
-  // What one write appends: the edge after it, and the scheme when the
-  // write starts the log.
+  // What one write appends: the edge after it, the scheme when the write
+  // starts the log, and the log's key-value pairs, put into the batch at
+  // the end in key order (log_flush): entries and hashes then go into the
+  // memtable next to each other, and the size once.
   struct LogTxn {
     tlog::Frontier edge;
     std::optional<tlog::CommitmentScheme> started;
+    std::vector<std::pair<std::string, std::string>> puts;
   };
   Result<void> load_log();
-  LogTxn log_txn() const { return LogTxn{log_edge, std::nullopt}; }
+  LogTxn log_txn() const { return LogTxn{log_edge, std::nullopt, {}}; }
   // Under write_mutex: the header entry, when the log is empty.
-  Result<void> log_start(rocksdb::WriteBatch& batch, LogTxn& txn,
-                         const tlog::CommitmentScheme& scheme, std::uint64_t now);
-  Result<void> log_certificate(rocksdb::WriteBatch& batch, LogTxn& txn, const Fingerprint& fpr,
-                               std::uint64_t seq, std::uint64_t now, const Bytes& digest,
+  Result<void> log_start(LogTxn& txn, const tlog::CommitmentScheme& scheme, std::uint64_t now);
+  Result<void> log_certificate(LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq,
+                               std::uint64_t now, const Bytes& digest,
                                const std::vector<std::string>& addresses);
-  Result<void> log_deleted(rocksdb::WriteBatch& batch, LogTxn& txn, const Fingerprint& fpr,
-                           std::uint64_t seq, std::uint64_t now);
+  Result<void> log_deleted(LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq,
+                           std::uint64_t now);
+  // The pairs of `txn`, sorted, and its size: `put` takes each.
+  static void log_flush(LogTxn& txn,
+                        const std::function<void(std::string key, std::string value)>& put);
   // After the batch is written.
   void log_commit(LogTxn& txn);
-  void log_put(rocksdb::WriteBatch& batch, LogTxn& txn, const Bytes& entry) const;
+  static void log_put(LogTxn& txn, const Bytes& entry);
 
   // The tree changes of one certificate write: its SKS hash left the index
   // or entered it (both when it changed).

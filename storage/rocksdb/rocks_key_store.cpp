@@ -172,9 +172,10 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
     if (i == kByFpr || i == kByKeyId || i == kByShort || i == kByEmail || i == kByWkd) {
       o.merge_operator = std::make_shared<FprSetMerge>();
     }
-    if (i == kCerts) {
-      // Keys and signatures are random bytes: compression costs CPU on every
-      // read and saves almost nothing.
+    if (i == kCerts || i == kLog) {
+      // Keys, signatures, fingerprints and hashes are random bytes:
+      // compression costs CPU on every write and read and saves almost
+      // nothing.
       o.compression = rocksdb::kNoCompression;
     }
     descriptors.emplace_back(kCfNames[i], o);
@@ -573,20 +574,23 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
     ops.put(impl_->cf(kCerts), std::move(fk), encode_record(r));
     seqs.push_back(r.seq);
   }
+  // The transparency log: one entry per write, in this batch.
+  auto log = impl_->log_txn();
+  for (const auto& w : writes) {
+    const CertRecord& r = w.record;
+    KEYDIR_CHECK(impl_->log_certificate(log, r.fingerprint, r.seq, now,
+                                        w.published_digest ? *w.published_digest : r.digest,
+                                        r.index.emails));
+  }
+  auto* log_cf = impl_->cf(kLog);
+  Impl::log_flush(
+      log, [&](std::string k, std::string v) { ops.put(log_cf, std::move(k), std::move(v)); });
   ops.write_to(batch);
   if (added) {
     batch.Merge(impl_->cf(kMeta), std::string(kCertCounter),
                 be(static_cast<std::uint64_t>(added), 8));
   }
   tree.flush(batch);
-  // The transparency log: one entry per write, in this batch.
-  auto log = impl_->log_txn();
-  for (const auto& w : writes) {
-    const CertRecord& r = w.record;
-    KEYDIR_CHECK(impl_->log_certificate(batch, log, r.fingerprint, r.seq, now,
-                                        w.published_digest ? *w.published_digest : r.digest,
-                                        r.index.emails));
-  }
   KEYDIR_CHECK(impl_->writable());
   auto s = impl_->write(batch);
   if (!s.ok()) {
@@ -647,7 +651,8 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
   batch.Put(impl_->cf(kChangelog), be(seq, 8), fk);
   batch.Merge(impl_->cf(kMeta), std::string(kCertCounter), be(static_cast<std::uint64_t>(-1), 8));
   auto log = impl_->log_txn();
-  KEYDIR_CHECK(impl_->log_deleted(batch, log, record.fingerprint, seq, tomb.deleted_at));
+  KEYDIR_CHECK(impl_->log_deleted(log, record.fingerprint, seq, tomb.deleted_at));
+  Impl::log_flush(log, [&](std::string k, std::string v) { batch.Put(impl_->cf(kLog), k, v); });
   KEYDIR_CHECK(impl_->writable());
   auto s = impl_->write(batch);
   if (!s.ok()) {

@@ -44,17 +44,30 @@ std::uint8_t key_version(const Fingerprint& f) {
 }  // namespace
 
 // Appends `entry` at the end of the tree of `txn`.
-void RocksKeyStore::Impl::log_put(rocksdb::WriteBatch& batch, LogTxn& txn,
-                                  const Bytes& entry) const {
+void RocksKeyStore::Impl::log_put(LogTxn& txn, const Bytes& entry) {
   const std::uint64_t index = txn.edge.size();
-  batch.Put(cf(kLog), entry_key(index), std::string(as_chars(entry)));
+  txn.puts.emplace_back(entry_key(index), std::string(as_chars(entry)));
   std::vector<std::pair<tlog::NodeId, tlog::Hash>> stored;
   txn.edge.append(tlog::leaf_hash(entry), stored);
   for (const auto& [id, h] : stored) {
-    batch.Put(cf(kLog), hash_key(id),
-              std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+    txn.puts.emplace_back(hash_key(id),
+                          std::string(reinterpret_cast<const char*>(h.data()), h.size()));
   }
-  batch.Put(cf(kLog), kSizeKey, be(txn.edge.size(), 8));
+}
+
+void RocksKeyStore::Impl::log_flush(
+    LogTxn& txn, const std::function<void(std::string key, std::string value)>& put) {
+  if (txn.puts.empty()) {
+    return;
+  }
+  // Stable: a certificate written twice in one batch keeps its last index.
+  std::stable_sort(txn.puts.begin(), txn.puts.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [k, v] : txn.puts) {
+    put(std::move(k), std::move(v));
+  }
+  txn.puts.clear();
+  put(kSizeKey, be(txn.edge.size(), 8));
 }
 
 Result<void> RocksKeyStore::Impl::load_log() {
@@ -93,8 +106,7 @@ Result<void> RocksKeyStore::Impl::load_log() {
   return {};
 }
 
-Result<void> RocksKeyStore::Impl::log_start(rocksdb::WriteBatch& batch, LogTxn& txn,
-                                            const tlog::CommitmentScheme& scheme,
+Result<void> RocksKeyStore::Impl::log_start(LogTxn& txn, const tlog::CommitmentScheme& scheme,
                                             std::uint64_t now) {
   if (log_scheme || txn.started || txn.edge.size() != 0) {
     return {};
@@ -106,19 +118,19 @@ Result<void> RocksKeyStore::Impl::log_start(rocksdb::WriteBatch& batch, LogTxn& 
   header.kind = tlog::Entry::Kind::Header;
   header.time = now;
   header.scheme = scheme;
-  log_put(batch, txn, header.encode());
+  log_put(txn, header.encode());
   txn.started = scheme;
   return {};
 }
 
-Result<void> RocksKeyStore::Impl::log_certificate(rocksdb::WriteBatch& batch, LogTxn& txn,
-                                                  const Fingerprint& fpr, std::uint64_t seq,
-                                                  std::uint64_t now, const Bytes& digest,
+Result<void> RocksKeyStore::Impl::log_certificate(LogTxn& txn, const Fingerprint& fpr,
+                                                  std::uint64_t seq, std::uint64_t now,
+                                                  const Bytes& digest,
                                                   const std::vector<std::string>& addresses) {
   if (!log_scheme && !txn.started) {
     tlog::CommitmentScheme scheme;
     KEYDIR_TRY(scheme.salt, openpgp::crypto::random_bytes(tlog::kSaltBytes));
-    KEYDIR_CHECK(log_start(batch, txn, scheme, now));
+    KEYDIR_CHECK(log_start(txn, scheme, now));
   }
   const tlog::CommitmentScheme& scheme = log_scheme ? *log_scheme : *txn.started;
   tlog::Entry e;
@@ -149,18 +161,17 @@ Result<void> RocksKeyStore::Impl::log_certificate(rocksdb::WriteBatch& batch, Lo
         ErrorCode::TooManyComponents,
         "a certificate found by more than " + std::to_string(tlog::kMaxCommitments) + " addresses");
   }
-  batch.Put(cf(kLog), fpr_index_key(fpr), be(txn.edge.size(), 8));
-  log_put(batch, txn, e.encode());
+  txn.puts.emplace_back(fpr_index_key(fpr), be(txn.edge.size(), 8));
+  log_put(txn, e.encode());
   return {};
 }
 
-Result<void> RocksKeyStore::Impl::log_deleted(rocksdb::WriteBatch& batch, LogTxn& txn,
-                                              const Fingerprint& fpr, std::uint64_t seq,
-                                              std::uint64_t now) {
+Result<void> RocksKeyStore::Impl::log_deleted(LogTxn& txn, const Fingerprint& fpr,
+                                              std::uint64_t seq, std::uint64_t now) {
   if (!log_scheme && !txn.started) {
     tlog::CommitmentScheme scheme;
     KEYDIR_TRY(scheme.salt, openpgp::crypto::random_bytes(tlog::kSaltBytes));
-    KEYDIR_CHECK(log_start(batch, txn, scheme, now));
+    KEYDIR_CHECK(log_start(txn, scheme, now));
   }
   tlog::Entry e;
   e.kind = tlog::Entry::Kind::Deleted;
@@ -168,8 +179,8 @@ Result<void> RocksKeyStore::Impl::log_deleted(rocksdb::WriteBatch& batch, LogTxn
   e.time = now;
   e.key_version = key_version(fpr);
   e.fingerprint.assign(fpr.bytes().begin(), fpr.bytes().end());
-  batch.Put(cf(kLog), fpr_index_key(fpr), be(txn.edge.size(), 8));
-  log_put(batch, txn, e.encode());
+  txn.puts.emplace_back(fpr_index_key(fpr), be(txn.edge.size(), 8));
+  log_put(txn, e.encode());
   return {};
 }
 
@@ -190,7 +201,8 @@ Result<void> RocksKeyStore::start_log(const tlog::CommitmentScheme& scheme, std:
   KEYDIR_CHECK(impl_->writable());
   rocksdb::WriteBatch batch;
   auto txn = impl_->log_txn();
-  KEYDIR_CHECK(impl_->log_start(batch, txn, scheme, now));
+  KEYDIR_CHECK(impl_->log_start(txn, scheme, now));
+  Impl::log_flush(txn, [&](std::string k, std::string v) { batch.Put(impl_->cf(kLog), k, v); });
   auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "starting the transparency log");
@@ -206,12 +218,13 @@ Result<void> RocksKeyStore::append_log(const std::vector<LogItem>& items, std::u
   auto txn = impl_->log_txn();
   for (const auto& item : items) {
     if (item.digest.empty()) {
-      KEYDIR_CHECK(impl_->log_deleted(batch, txn, item.fingerprint, item.seq, now));
+      KEYDIR_CHECK(impl_->log_deleted(txn, item.fingerprint, item.seq, now));
     } else {
-      KEYDIR_CHECK(impl_->log_certificate(batch, txn, item.fingerprint, item.seq, now, item.digest,
+      KEYDIR_CHECK(impl_->log_certificate(txn, item.fingerprint, item.seq, now, item.digest,
                                           item.addresses));
     }
   }
+  Impl::log_flush(txn, [&](std::string k, std::string v) { batch.Put(impl_->cf(kLog), k, v); });
   auto s = impl_->write(batch);
   if (!s.ok()) {
     return io_error(s, "writing to the transparency log");

@@ -21,7 +21,10 @@ function init(args)
   for line in io.lines(args[1]) do
     local host, path = line:match("^(%S+)%s+(%S+)$")
     if host then
-      reqs[#reqs + 1] = wrk.format("GET", path, { Host = host })
+      local headers = { Host = host }
+      -- KEYDIR_LOG_PROOF=1: every request asks for the transparency log's proofs.
+      if os.getenv("KEYDIR_LOG_PROOF") == "1" then headers["Keydir-Log-Proof"] = "1" end
+      reqs[#reqs + 1] = wrk.format("GET", path, headers)
     end
   end
   if #reqs == 0 then error("empty list " .. args[1]) end

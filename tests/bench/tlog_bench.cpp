@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
     ok = ok && static_cast<bool>(scheme.commit("guess" + std::to_string(k) + "@example.org"));
   }
   const double hmac_us = seconds_since(t) / kProofs * 1e6;
-  std::printf(
-      "{\"scrypt_commitment_ms\": %.1f, \"hmac_commitment_us\": %.2f, ", scrypt_ms, hmac_us);
+  std::printf("{\"scrypt_commitment_ms\": %.1f, \"hmac_commitment_us\": %.2f, ", scrypt_ms,
+              hmac_us);
   std::printf(
       "\"entries\": %llu, \"addresses_per_entry\": %d, \"append_seconds\": %.2f, "
       "\"appends_per_second\": %.0f, \"store_bytes\": %llu, \"bytes_per_million_entries\": %.0f, "
