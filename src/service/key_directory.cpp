@@ -1052,7 +1052,17 @@ Result<void> KeyDirectory::start_log() {
     return {};
   }
   KEYDIR_CHECK(scheme);
-  if (!*scheme) {
+  // The certificates stored before the log get their entries after the
+  // header, in several batches: a marker set before the header and cleared
+  // after the last batch makes an interrupted start finish the job (only
+  // certificates without an entry are added then).
+  constexpr std::string_view kBackfill = "log.backfill";
+  KEYDIR_TRY(auto pending, store_.setting(kBackfill));
+  const bool resume = *scheme && pending && *pending == "pending";
+  if (!*scheme || resume) {
+    if (!*scheme) {
+      KEYDIR_CHECK(store_.put_setting(kBackfill, "pending"));
+    }
     tlog::CommitmentScheme fresh;
     KEYDIR_TRY(fresh.salt, openpgp::crypto::random_bytes(tlog::kSaltBytes));
     if (mode() != PublishMode::Open) {
@@ -1063,7 +1073,9 @@ Result<void> KeyDirectory::start_log() {
       fresh.p = 1;
     }
     const std::uint64_t now = clock_();
-    KEYDIR_CHECK(store_.start_log(fresh, now));
+    if (!resume) {
+      KEYDIR_CHECK(store_.start_log(fresh, now));
+    }
     // The certificates stored before the log: one entry each.
     std::vector<storage::LogItem> items;
     Result<void> failed;
@@ -1075,6 +1087,16 @@ Result<void> KeyDirectory::start_log() {
       return {};
     };
     KEYDIR_CHECK(store_.for_each([&](const storage::CertRecord& rec) {
+      if (resume) {
+        auto logged = store_.log_index(rec.fingerprint);
+        if (!logged) {
+          failed = tl::unexpected(logged.error());
+          return false;
+        }
+        if (*logged) {
+          return true;  // entered before the interruption
+        }
+      }
       storage::LogItem item{rec.fingerprint, rec.seq, rec.digest, rec.index.emails};
       if (mode() != PublishMode::Open) {
         auto view = public_view(rec);
@@ -1093,6 +1115,7 @@ Result<void> KeyDirectory::start_log() {
     }));
     KEYDIR_CHECK(failed);
     KEYDIR_CHECK(flush());
+    KEYDIR_CHECK(store_.put_setting(kBackfill, ""));
   }
   log_started_ = true;
   return {};

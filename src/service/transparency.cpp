@@ -1,6 +1,8 @@
 #include "service/transparency.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -64,19 +66,25 @@ Result<tlog::NoteSigner> load_or_create_log_key(const std::string& path,
                 "the log's origin \"" + origin + "\" holds white space or '+'");
   }
   KEYDIR_TRY(auto seed, openpgp::crypto::random_bytes(32));
+  // Durable before it signs anything: a key lost to a power cut would start
+  // a new log that every pinned client refuses.
   const std::string tmp = path + ".new";
-  {
-    const mode_t old = ::umask(077);
-    std::ofstream out(tmp, std::ios::trunc);
-    ::umask(old);
-    out << kKeyHeader << "\n" << origin << "\n" << base64_encode(seed) << "\n";
-    out.close();
-    if (!out) {
-      return fail(ErrorCode::StorageIo, "cannot write " + tmp + ": " + std::strerror(errno));
-    }
+  const std::string text =
+      std::string(kKeyHeader) + "\n" + origin + "\n" + base64_encode(seed) + "\n";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    return fail(ErrorCode::StorageIo, "cannot write " + tmp + ": " + std::strerror(errno));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const bool synced = written && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
     return fail(ErrorCode::StorageIo, "cannot write " + path + ": " + std::strerror(errno));
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY); dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
   }
   return tlog::NoteSigner{origin, std::move(seed)};
 }
