@@ -139,8 +139,11 @@ struct RocksKeyStore::Impl {
   }
 
   ~Impl() {
+    // A read-only store of an earlier keydird maps the families it lacks to
+    // the default one: each handle is destroyed once.
+    std::set<rocksdb::ColumnFamilyHandle*> done;
     for (auto* h : cfs) {
-      if (h) {
+      if (h && done.insert(h).second) {
         db->DestroyColumnFamilyHandle(h);
       }
     }

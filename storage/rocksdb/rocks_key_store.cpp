@@ -105,8 +105,27 @@ std::string migrate_command(const std::string& dir) {
 
 // The schema of the store in `dir`, opened read-only (nothing written):
 // 1 when it has no record; nullopt when it cannot be opened or read.
+// The column families of `all` that the store in `dir` has: a read-only open
+// cannot create the ones a later keydird added (the transparency log's).
+std::vector<rocksdb::ColumnFamilyDescriptor> present_families(
+    const rocksdb::Options& options, const std::string& dir,
+    const std::vector<rocksdb::ColumnFamilyDescriptor>& all) {
+  std::vector<std::string> names;
+  if (!rocksdb::DB::ListColumnFamilies(options, dir, &names).ok()) {
+    return all;
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> out;
+  for (const auto& d : all) {
+    if (std::find(names.begin(), names.end(), d.name) != names.end()) {
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
 std::optional<int> schema_read_only(const rocksdb::Options& options, const std::string& dir,
-                                    const std::vector<rocksdb::ColumnFamilyDescriptor>& cfs) {
+                                    const std::vector<rocksdb::ColumnFamilyDescriptor>& all) {
+  const auto cfs = present_families(options, dir, all);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   if (!rocksdb::DB::OpenForReadOnly(options, dir, cfs, &handles, &db).ok()) {
@@ -114,7 +133,17 @@ std::optional<int> schema_read_only(const rocksdb::Options& options, const std::
   }
   std::optional<int> version;
   std::string v;
-  auto g = db->Get(rocksdb::ReadOptions(), handles[kMeta], std::string(kSchemaKey), &v);
+  auto meta =
+      std::find_if(cfs.begin(), cfs.end(), [](const auto& d) { return d.name == kCfNames[kMeta]; });
+  if (meta == cfs.end()) {
+    for (auto* h : handles) {
+      db->DestroyColumnFamilyHandle(h);
+    }
+    delete db;
+    return std::nullopt;
+  }
+  auto g = db->Get(rocksdb::ReadOptions(), handles[static_cast<std::size_t>(meta - cfs.begin())],
+                   std::string(kSchemaKey), &v);
   if (g.IsNotFound()) {
     version = 1;
   } else if (g.ok()) {
@@ -221,7 +250,21 @@ Result<std::unique_ptr<RocksKeyStore>> RocksKeyStore::open(const std::string& di
     // A read-only data folder (a mounted snapshot, a file system remounted
     // read-only): serve lookups, refuse writes.
     impl->cfs.clear();
-    s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &impl->cfs, &raw);
+    // A store of an earlier keydird lacks the later column families (the
+    // transparency log's), and a read-only open cannot add them: they read
+    // as the empty default family.
+    const auto present = present_families(db_options, dir, descriptors);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    s = rocksdb::DB::OpenForReadOnly(db_options, dir, present, &handles, &raw);
+    if (s.ok()) {
+      for (const auto& d : descriptors) {
+        auto it = std::find_if(present.begin(), present.end(),
+                               [&](const auto& p) { return p.name == d.name; });
+        impl->cfs.push_back(it == present.end()
+                                ? handles[0]
+                                : handles[static_cast<std::size_t>(it - present.begin())]);
+      }
+    }
     if (s.ok()) {
       read_only_fs = true;
       impl->write_failed = true;
