@@ -74,6 +74,10 @@ Result<void> RocksKeyStore::Impl::load_log() {
   std::string v;
   auto s = db->Get(rocksdb::ReadOptions(), cf(kLog), kSizeKey, &v);
   if (s.IsNotFound()) {
+    // No log yet: the empty tree, whose root is SHA-256 of nothing (RFC
+    // 9162), not zeros.
+    std::lock_guard lock(log_mutex);
+    log_now = LogState{0, log_edge.root()};
     return {};
   }
   if (!s.ok() || v.size() != 8) {

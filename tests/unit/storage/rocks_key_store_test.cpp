@@ -9,6 +9,7 @@
 #include <rocksdb/db.h>
 
 #include "temp_dir.hpp"
+#include "tlog/merkle.hpp"
 
 namespace keydir::storage {
 namespace {
@@ -380,6 +381,57 @@ TEST(RocksKeyStore, CheckReportsClaimsPastTheSetBound) {
   EXPECT_EQ(count_with(*report, ": missing entry in by_email"), 3u);
   EXPECT_EQ(count_with(*report, ": missing entry in by_wkd"), 3u);
   EXPECT_EQ(count_with(*report, fprs.back().to_hex() + ": missing entry in by_email"), 1u);
+}
+
+// A new store's log is the empty tree: size 0, root SHA-256 of nothing, and
+// `verify_log` finds nothing wrong (a store killed before its first write
+// must pass `keydird check`).
+TEST(RocksKeyStore, AnEmptyLogIsTheEmptyTree) {
+  test::TempDir dir;
+  {
+    auto s = open(dir);
+    auto state = s->log_state();
+    ASSERT_TRUE(state) << state.error().detail;
+    EXPECT_EQ(state->size, 0u);
+    EXPECT_EQ(state->root, tlog::empty_root());
+  }
+  auto s = open(dir);
+  auto state = s->log_state();
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->root, tlog::empty_root());
+  auto report = s->verify_log();
+  ASSERT_TRUE(report) << report.error().detail;
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+}
+
+// Every write appends one entry per certificate after the header; the root
+// survives a reopen, and `verify_log` recomputes it from the entries.
+TEST(RocksKeyStore, WritesAppendEntriesThatSurviveAReopen) {
+  test::TempDir dir;
+  tlog::Hash root{};
+  {
+    auto s = open(dir);
+    std::vector<Write> w{make(fpr(1), {}, {"a@example.org"}), make(fpr(2), {}, {})};
+    ASSERT_TRUE(s->apply(w, 1000));
+    std::vector<Write> again{make(fpr(1), {}, {"a@example.org", "b@example.org"}, "cert2")};
+    ASSERT_TRUE(s->apply(again, 1001));
+    auto state = s->log_state();
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->size, 4u);  // the header and three changes
+    root = state->root;
+    auto index = s->log_index(fpr(1));
+    ASSERT_TRUE(index && *index);
+    EXPECT_EQ(**index, 3u);  // its latest entry
+  }
+  auto s = open(dir);
+  auto state = s->log_state();
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->size, 4u);
+  EXPECT_EQ(state->root, root);
+  auto report = s->verify_log();
+  ASSERT_TRUE(report) << report.error().detail;
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+  EXPECT_EQ(report->certificates, 2u);
 }
 
 }  // namespace
