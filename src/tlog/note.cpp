@@ -7,7 +7,6 @@
 namespace keydir::tlog {
 
 namespace {
-constexpr std::uint8_t kAlgEd25519 = 0x01;
 constexpr std::string_view kDash = "\xE2\x80\x94 ";  // "— "
 
 tl::unexpected<Error> bad(std::string what) {
@@ -72,10 +71,10 @@ bool valid_key_name(std::string_view name) {
   return true;
 }
 
-std::uint32_t key_hash(std::string_view name, ByteView public_key) {
+std::uint32_t key_hash(std::string_view name, ByteView public_key, std::uint8_t type) {
   Bytes in(name.begin(), name.end());
   in.push_back('\n');
-  in.push_back(kAlgEd25519);
+  in.push_back(type);
   in.insert(in.end(), public_key.begin(), public_key.end());
   auto h = openpgp::crypto::sha256(in);
   return std::uint32_t{h[0]} << 24 | std::uint32_t{h[1]} << 16 | std::uint32_t{h[2]} << 8 | h[3];
@@ -87,12 +86,12 @@ std::string NoteVerifier::encode() const {
   for (int shift = 28; shift >= 0; shift -= 4) {
     hex.push_back(kHex[(key_hash >> shift) & 0xF]);
   }
-  Bytes key{kAlgEd25519};
+  Bytes key{type};
   key.insert(key.end(), public_key.begin(), public_key.end());
   return name + "+" + hex + "+" + base64_encode(key);
 }
 
-Result<NoteVerifier> NoteVerifier::parse(std::string_view vkey) {
+Result<NoteVerifier> NoteVerifier::parse(std::string_view vkey, std::optional<std::uint8_t> want) {
   auto p1 = vkey.find('+');
   auto p2 = p1 == std::string_view::npos ? p1 : vkey.find('+', p1 + 1);
   if (p2 == std::string_view::npos) {
@@ -116,23 +115,31 @@ Result<NoteVerifier> NoteVerifier::parse(std::string_view vkey) {
     }
   }
   auto raw = base64_decode(key);
-  if (!raw || raw->size() != 33 || (*raw)[0] != kAlgEd25519) {
+  if (!raw || raw->size() != 33 ||
+      ((*raw)[0] != kSigEd25519 && (*raw)[0] != kSigCosignatureV1)) {
     return bad("a verifier key that is not an Ed25519 key");
   }
+  if (want && (*raw)[0] != *want) {
+    return bad(*want == kSigEd25519
+                   ? "a cosignature (type 0x04) key where a log's signing key was expected"
+                   : "a signed-note key where a cosignature (type 0x04) key was expected");
+  }
+  v.type = (*raw)[0];
   v.public_key.assign(raw->begin() + 1, raw->end());
   v.key_hash = h;
-  if (tlog::key_hash(v.name, v.public_key) != h) {
+  if (tlog::key_hash(v.name, v.public_key, v.type) != h) {
     return bad("a verifier key whose hash does not match its name and key");
   }
   return v;
 }
 
-Result<NoteVerifier> NoteVerifier::of(const NoteSigner& signer) {
+Result<NoteVerifier> NoteVerifier::of(const NoteSigner& signer, std::uint8_t type) {
   KEYDIR_TRY(auto pub, openpgp::crypto::ed25519_public_key(signer.seed));
   NoteVerifier v;
   v.name = signer.name;
   v.public_key = std::move(pub);
-  v.key_hash = tlog::key_hash(v.name, v.public_key);
+  v.type = type;
+  v.key_hash = tlog::key_hash(v.name, v.public_key, type);
   return v;
 }
 
@@ -155,7 +162,7 @@ Result<std::string> sign_note(std::string_view text, const NoteSigner& signer) {
          "\n";
 }
 
-Result<std::string> open_note(std::string_view note, const NoteVerifier& verifier) {
+Result<SplitNote> split_note(std::string_view note) {
   constexpr std::size_t kMaxNote = 1 << 16;
   if (note.size() > kMaxNote) {
     return bad("a note larger than 64 KiB");
@@ -165,48 +172,65 @@ Result<std::string> open_note(std::string_view note, const NoteVerifier& verifie
   if (split == std::string_view::npos) {
     return bad("a note without signatures");
   }
-  std::string_view text = note.substr(0, split + 1);
+  SplitNote out;
+  out.text = note.substr(0, split + 1);
   std::string_view sigs = note.substr(split + 2);
-  for (unsigned char ch : text) {
+  for (unsigned char ch : out.text) {
     if ((ch < 0x20 && ch != '\n') || ch == 0x7F) {
       return bad("a note whose text holds control characters");
     }
   }
-  bool verified = false;
-  std::size_t count = 0;
   while (!sigs.empty()) {
     auto nl = sigs.find('\n');
     if (nl == std::string_view::npos) {
       return bad("a note signature line without its newline");
     }
-    std::string_view line = sigs.substr(0, nl);
-    sigs.remove_prefix(nl + 1);
-    if (++count > 100) {
+    if (out.lines.size() == 100) {
       return bad("a note with more than 100 signatures");
     }
-    if (!line.starts_with(kDash)) {
-      return bad("a note signature line that does not start with an em dash");
+    out.lines.push_back(sigs.substr(0, nl));
+    sigs.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+Result<SignatureLine> parse_signature_line(std::string_view line) {
+  if (!line.starts_with(kDash)) {
+    return bad("a note signature line that does not start with an em dash");
+  }
+  line.remove_prefix(kDash.size());
+  auto sp = line.find(' ');
+  if (sp == std::string_view::npos) {
+    return bad("a malformed note signature line");
+  }
+  SignatureLine out;
+  out.name = line.substr(0, sp);
+  auto blob = base64_decode(line.substr(sp + 1));
+  if (!blob || blob->size() < 5 || line.substr(sp + 1).find(' ') != std::string_view::npos) {
+    return bad("a note signature that is not base64");
+  }
+  out.key_hash = std::uint32_t{(*blob)[0]} << 24 | std::uint32_t{(*blob)[1]} << 16 |
+                 std::uint32_t{(*blob)[2]} << 8 | (*blob)[3];
+  out.blob.assign(blob->begin() + 4, blob->end());
+  return out;
+}
+
+Result<std::string> open_note(std::string_view note, const NoteVerifier& verifier) {
+  if (verifier.type != kSigEd25519) {
+    return fail(ErrorCode::Internal, "a note's signature is checked with a type 0x01 key");
+  }
+  KEYDIR_TRY(auto split, split_note(note));
+  bool verified = false;
+  for (auto line : split.lines) {
+    KEYDIR_TRY(auto sig, parse_signature_line(line));
+    if (sig.name != verifier.name || sig.key_hash != verifier.key_hash) {
+      continue;  // somebody else's (a witness's) signature, or a cosignature
     }
-    line.remove_prefix(kDash.size());
-    auto sp = line.find(' ');
-    if (sp == std::string_view::npos) {
-      return bad("a malformed note signature line");
-    }
-    std::string_view name = line.substr(0, sp);
-    auto blob = base64_decode(line.substr(sp + 1));
-    if (!blob || blob->size() < 5 || line.substr(sp + 1).find(' ') != std::string_view::npos) {
-      return bad("a note signature that is not base64");
-    }
-    const std::uint32_t h = std::uint32_t{(*blob)[0]} << 24 | std::uint32_t{(*blob)[1]} << 16 |
-                            std::uint32_t{(*blob)[2]} << 8 | (*blob)[3];
-    if (name != verifier.name || h != verifier.key_hash) {
-      continue;  // somebody else's (a witness's) signature
-    }
-    if (blob->size() != 68 ||
+    if (sig.blob.size() != 64 ||
         !openpgp::crypto::ed25519_verify(
             verifier.public_key,
-            ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
-            ByteView(blob->data() + 4, 64))) {
+            ByteView(reinterpret_cast<const std::uint8_t*>(split.text.data()), split.text.size()),
+            sig.blob)) {
       return bad("the note's signature by " + verifier.name + " does not verify");
     }
     verified = true;
@@ -214,7 +238,70 @@ Result<std::string> open_note(std::string_view note, const NoteVerifier& verifie
   if (!verified) {
     return bad("the note carries no signature by " + verifier.name);
   }
-  return std::string(text);
+  return std::string(split.text);
+}
+
+namespace {
+std::string cosigned_message(std::string_view checkpoint, std::uint64_t time) {
+  return "cosignature/v1\ntime " + std::to_string(time) + "\n" + std::string(checkpoint);
+}
+}  // namespace
+
+Result<std::string> cosign(std::string_view checkpoint, const NoteSigner& signer,
+                           std::uint64_t time) {
+  if (checkpoint.empty() || checkpoint.back() != '\n' || time > (std::uint64_t{1} << 63) - 1) {
+    return fail(ErrorCode::Internal, "a cosigned checkpoint ends in a newline");
+  }
+  if (!valid_key_name(signer.name)) {
+    return fail(ErrorCode::Internal, "the cosigner's name holds white space or '+'");
+  }
+  KEYDIR_TRY(auto v, NoteVerifier::of(signer, kSigCosignatureV1));
+  const std::string msg = cosigned_message(checkpoint, time);
+  KEYDIR_TRY(auto sig,
+             openpgp::crypto::ed25519_sign(
+                 signer.seed, ByteView(reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size())));
+  Bytes blob;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    blob.push_back(static_cast<std::uint8_t>(v.key_hash >> shift));
+  }
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    blob.push_back(static_cast<std::uint8_t>(time >> shift));
+  }
+  blob.insert(blob.end(), sig.begin(), sig.end());
+  return std::string(kDash) + signer.name + " " + base64_encode(blob) + "\n";
+}
+
+Result<std::optional<std::uint64_t>> open_cosignature(std::string_view note,
+                                                      const NoteVerifier& verifier) {
+  if (verifier.type != kSigCosignatureV1) {
+    return fail(ErrorCode::Internal, "a cosignature is checked with a type 0x04 key");
+  }
+  KEYDIR_TRY(auto split, split_note(note));
+  std::optional<std::uint64_t> found;
+  for (auto line : split.lines) {
+    KEYDIR_TRY(auto sig, parse_signature_line(line));
+    if (sig.name != verifier.name || sig.key_hash != verifier.key_hash) {
+      continue;
+    }
+    std::uint64_t time = 0;
+    for (std::size_t i = 0; i < 8 && i < sig.blob.size(); ++i) {
+      time = time << 8 | sig.blob[i];
+    }
+    if (sig.blob.size() != 72 || time > (std::uint64_t{1} << 63) - 1) {
+      return bad("a malformed cosignature by " + verifier.name);
+    }
+    const std::string msg = cosigned_message(split.text, time);
+    if (!openpgp::crypto::ed25519_verify(
+            verifier.public_key,
+            ByteView(reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size()),
+            ByteView(sig.blob.data() + 8, 64))) {
+      return bad("the cosignature by " + verifier.name + " does not verify");
+    }
+    if (!found || time > *found) {
+      found = time;
+    }
+  }
+  return found;
 }
 
 }  // namespace keydir::tlog

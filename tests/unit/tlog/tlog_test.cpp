@@ -173,6 +173,63 @@ TEST(Note, SignsOpensAndRefusesTampering) {
   EXPECT_FALSE(NoteVerifier::parse(v->encode().replace(v->encode().find('+') + 1, 1, "0")));
 }
 
+// C2SP tlog-cosignature/v1, pinned by a vector made with Python's
+// cryptography package (an independent Ed25519):
+//   k = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+//   msg = b"cosignature/v1\ntime 1679315147\n" + body
+//   line = "— " + name + " " + b64(sha256(name + b"\n\x04" + pub)[:4] + be64(t) + k.sign(msg))
+TEST(Note, CosignaturesMatchAnIndependentVectorAndRefuseTampering) {
+  Bytes seed;
+  for (std::uint8_t i = 1; i <= 32; ++i) {
+    seed.push_back(i);
+  }
+  NoteSigner witness{"witness.example.com/w1", seed};
+  const std::string body =
+      "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+  auto line = cosign(body, witness, 1679315147);
+  ASSERT_TRUE(line) << line.error().detail;
+  EXPECT_EQ(*line,
+            "\xE2\x80\x94 witness.example.com/w1 "
+            "hWHHHgAAAABkGFDLQB2dbiQ7rPMIDjq/twq5Ixt42T+awjiYS4+fxrnLnI31x5abVjZlhDVvZAcRRLyAiG4oQlhTgi4Dsx"
+            "iPwiDaDg==\n");
+  auto v = NoteVerifier::of(witness, kSigCosignatureV1);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->encode(),
+            "witness.example.com/w1+8561c71e+BHm1Vi6P5lT5QHixEuipi6eQH4U65pW+1+DjkQutBJZk");
+  auto parsed = NoteVerifier::parse(v->encode(), kSigCosignatureV1);
+  ASSERT_TRUE(parsed) << parsed.error().detail;
+  EXPECT_FALSE(NoteVerifier::parse(v->encode()));  // not a log's signing key
+  // A note with the log's signature and the cosignature: the time is read.
+  NoteSigner log{"example.com/behind-the-sofa", Bytes(32, 7)};
+  auto note = sign_note(body, log);
+  ASSERT_TRUE(note);
+  auto t = open_cosignature(*note + *line, *parsed);
+  ASSERT_TRUE(t) << t.error().detail;
+  EXPECT_EQ(t->value_or(0), 1679315147u);
+  EXPECT_TRUE(open_note(*note + *line, *NoteVerifier::of(log)));  // ignored by open_note
+  // Absent: nullopt. Another time than signed, or another body: refused.
+  auto none = open_cosignature(*note, *parsed);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  auto other_time = cosign(body, witness, 1679315148);
+  ASSERT_TRUE(other_time);
+  std::string swapped = *line;
+  swapped.replace(swapped.find(' ', 5) + 1, 16, other_time->substr(other_time->find(' ', 5) + 1, 16));
+  EXPECT_FALSE(open_cosignature(*note + swapped, *parsed));
+  std::string moved = *note;
+  moved[moved.find("20852163")] = '3';
+  EXPECT_FALSE(open_cosignature(moved + *line, *parsed));
+  // The log's own key dates its checkpoints: same seed, type 0x04.
+  auto self = cosign(body, log, 1700000000);
+  ASSERT_TRUE(self);
+  auto self_v = NoteVerifier::of(log, kSigCosignatureV1);
+  ASSERT_TRUE(self_v);
+  EXPECT_NE(self_v->key_hash, NoteVerifier::of(log)->key_hash);
+  auto self_t = open_cosignature(*note + *self, *self_v);
+  ASSERT_TRUE(self_t && self_t->has_value());
+  EXPECT_TRUE(open_note(*note + *self, *NoteVerifier::of(log)));
+}
+
 // The example of Go's golang.org/x/mod/sumdb/note documentation.
 TEST(Note, OpensGoDocumentationExample) {
   auto v =
