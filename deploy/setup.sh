@@ -17,6 +17,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format clang-tidy
   gnupg gpg-wks-client sq curl wrk openssl iproute2
   golang-go golang-golang-x-mod-dev python3-cryptography  # the transparency log's oracle and its fake log (tests/transparency)
+  sigsum-go  # sigsum-witness, the log's independent witness in tests/transparency (bookworm-backports)
   chromium nodejs npm python3-aiosmtpd python3-idna nginx-light
   sks  # the peer of the SKS reconciliation interop test (never started as a service)
   docker.io docker-compose  # the container test (tests/container) starts its own dockerd
@@ -51,9 +52,10 @@ else
   fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # golang-1.23-go is in bookworm-backports only: a source for that suite, on
-  # the Debian archive this machine already uses, when no source names it yet.
-  if printf '%s\n' "${missing[@]}" | grep -qx golang-1.23-go &&
+  # golang-1.23-go and sigsum-go are in bookworm-backports only: a source for
+  # that suite, on the Debian archive this machine already uses, when no
+  # source names it yet.
+  if printf '%s\n' "${missing[@]}" | grep -qxE 'golang-1.23-go|sigsum-go' &&
      ! grep -qs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
     uris=$(awk 'BEGIN { RS = ""; FS = "\n" }
       { u = ""; s = 0
@@ -73,25 +75,31 @@ else
   fi
   if ! $SUDO apt-get update -qq; then
     # The backports suite may be out of reach (a mirror without it): without
-    # it, only the Hockeypuck test lacks its compiler, and it says so.
+    # it, only the Hockeypuck and witness tests lack their programs, and say so.
     [ -n "${added_backports:-}" ] || exit 1
     echo "setup: bookworm-backports is out of reach; removing it again"
     $SUDO rm -f /etc/apt/sources.list.d/backports.sources
     $SUDO apt-get update -qq
   fi
-  # Everything but Go 1.23 is required; Go 1.23 only builds the Hockeypuck
-  # peer, whose test skips (saying why) without it.
+  # Everything but the backports is required; Go 1.23 only builds the
+  # Hockeypuck peer and sigsum-go is the log's test witness, whose tests skip
+  # (saying why) without them.
   required=()
+  optional=()
   for p in "${missing[@]}"; do
-    [ "$p" = golang-1.23-go ] || required+=("$p")
+    case "$p" in
+      golang-1.23-go | sigsum-go) optional+=("$p") ;;
+      *) required+=("$p") ;;
+    esac
   done
   if [ ${#required[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${required[@]}"
   fi
-  if [ ${#required[@]} -lt ${#missing[@]} ] &&
-     ! $SUDO apt-get install -y -qq --no-install-recommends golang-1.23-go; then
-    echo "setup: golang-1.23-go (bookworm-backports) could not be installed: the Hockeypuck interop test will skip"
-  fi
+  for p in "${optional[@]+"${optional[@]}"}"; do
+    if ! $SUDO apt-get install -y -qq --no-install-recommends "$p"; then
+      echo "setup: $p (bookworm-backports) could not be installed: the tests that use it will skip"
+    fi
+  done
   # sks is only a test peer: its services must not hold 11370/11371 on a
   # machine with systemd (they would fail without a database anyway).
   if printf '%s\n' "${missing[@]}" | grep -qx sks && [ -d /run/systemd/system ]; then

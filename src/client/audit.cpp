@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <ostream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -83,6 +86,58 @@ LogResult<tlog::Checkpoint> verify_checkpoint(std::string_view note,
                               " entries, more than keydir reads"));
   }
   return *c;
+}
+
+LogResult<std::uint64_t> check_dated(std::string_view note, const tlog::NoteVerifier& v,
+                                     std::uint64_t max_age, std::uint64_t now) {
+  tlog::NoteVerifier dating = v;
+  dating.type = tlog::kSigCosignatureV1;
+  dating.key_hash = tlog::key_hash(v.name, v.public_key, tlog::kSigCosignatureV1);
+  auto t = tlog::open_cosignature(note, dating);
+  if (!t) {
+    return tl::unexpected(bad("the log checkpoint's date: " + t.error().detail));
+  }
+  if (!t->has_value()) {
+    return tl::unexpected(bad("the log checkpoint is not dated by the log (no cosignature/v1 by " +
+                              v.name + ")"));
+  }
+  const std::uint64_t when = **t;
+  constexpr std::uint64_t kSkew = 300;
+  if (when > now + kSkew) {
+    return tl::unexpected(bad("the log checkpoint is dated " + std::to_string(when - now) +
+                              " s in the future (check this computer's clock)"));
+  }
+  if (max_age != 0 && now > when && now - when > max_age) {
+    return tl::unexpected(bad("the log checkpoint was dated " + std::to_string(now - when) +
+                              " s ago, more than --log-max-age " + std::to_string(max_age) +
+                              ": a stale view of the log"));
+  }
+  return when;
+}
+
+LogResult<std::size_t> count_cosigned(std::string_view note,
+                                      const std::vector<tlog::NoteVerifier>& witnesses) {
+  std::size_t n = 0;
+  for (const auto& w : witnesses) {
+    auto t = tlog::open_cosignature(note, w);
+    if (!t) {
+      return tl::unexpected(bad("the log checkpoint: " + t.error().detail));
+    }
+    n += t->has_value() ? 1 : 0;
+  }
+  return n;
+}
+
+LogResult<std::vector<tlog::NoteVerifier>> parse_witnesses(const std::vector<std::string>& given) {
+  std::vector<tlog::NoteVerifier> out;
+  for (const auto& g : given) {
+    auto v = tlog::NoteVerifier::parse(g, tlog::kSigCosignatureV1);
+    if (!v) {
+      return log_fail(kExitUsage, "--log-witness " + printable(g, 200) + ": " + v.error().detail);
+    }
+    out.push_back(std::move(*v));
+  }
+  return out;
 }
 
 LogResult<void> check_consistency(const tlog::Checkpoint& old, const tlog::Checkpoint& now,
@@ -772,6 +827,85 @@ LogResult<void> advance(const LogServer& log, LogState& state, const tlog::Check
   return {};
 }
 
+std::uint64_t now_seconds() {
+  return static_cast<std::uint64_t>(std::time(nullptr));
+}
+
+// The dating and the witnesses a checkpoint needs (LogOptions). When the
+// answer's checkpoint `c` is not cosigned by enough witnesses yet (they
+// cosign within seconds of a change), a later checkpoint that is, and is
+// consistent with `c`, does: asked for up to five times, a second apart.
+LogResult<void> check_witnessed(const LogServer& log, const tlog::NoteVerifier& v,
+                                const tlog::Checkpoint& c, const std::string& note,
+                                const LogOptions& lo, std::ostream& err) {
+  if (auto d = check_dated(note, v, lo.max_age, now_seconds()); !d) {
+    return tl::unexpected(d.error());
+  }
+  if (lo.witnesses.empty()) {
+    return {};
+  }
+  auto witnesses = parse_witnesses(lo.witnesses);
+  if (!witnesses) {
+    return tl::unexpected(witnesses.error());
+  }
+  const std::size_t need = lo.witness_quorum == 0 ? witnesses->size() : lo.witness_quorum;
+  if (need > witnesses->size()) {
+    return log_fail(kExitUsage, "--log-witness-quorum " + std::to_string(need) + " is more than the " +
+                                    std::to_string(witnesses->size()) + " witnesses given");
+  }
+  auto have = count_cosigned(note, *witnesses);
+  if (!have) {
+    return tl::unexpected(have.error());
+  }
+  for (int attempt = 0; *have < need && attempt < 5; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto later = log.get("checkpoint", 1 << 16);
+    if (!later) {
+      return tl::unexpected(later.error());
+    }
+    auto lc = open_checkpoint(log, v, *later, err);
+    if (!lc) {
+      return tl::unexpected(lc.error());
+    }
+    auto n = count_cosigned(*later, *witnesses);
+    if (!n) {
+      return tl::unexpected(n.error());
+    }
+    if (*n < need) {
+      continue;
+    }
+    if (auto d = check_dated(*later, v, lo.max_age, now_seconds()); !d) {
+      return tl::unexpected(d.error());
+    }
+    auto ok = check_consistency(c, *lc, [&]() -> LogResult<std::vector<tlog::Hash>> {
+      auto body = log.get(
+          "proof/consistency?old=" + std::to_string(c.size) + "&new=" + std::to_string(lc->size),
+          kMaxProofAnswerBytes);
+      if (!body) {
+        return tl::unexpected(body.error());
+      }
+      return parse_proof_answer(*body, "old", c.size, "new", lc->size);
+    });
+    if (!ok) {
+      if (ok.error().exit_code == kExitLogInconsistent) {
+        err << "keydir: the answer's checkpoint (" << describe(c)
+            << ") is not in the tree the witnesses cosigned (" << describe(*lc) << ")\n";
+      }
+      return ok;
+    }
+    have = n;
+  }
+  if (*have < need) {
+    return tl::unexpected(bad("the log checkpoint is cosigned by " + std::to_string(*have) +
+                              " of the " + std::to_string(need) +
+                              " witnesses required (--log-witness): a view no witness has seen"));
+  }
+  if (lo.verbose) {
+    err << "keydir: log: cosigned by " << *have << " of the witnesses given\n";
+  }
+  return {};
+}
+
 // Entry 0 (the header), proven against `c`: the commitment scheme.
 LogResult<tlog::CommitmentScheme> fetch_scheme(const LogServer& log, const tlog::Checkpoint& c) {
   if (c.size == 0) {
@@ -849,6 +983,9 @@ int audit_fetch(const ClientOptions& o, const FetchQuery& query, const FetchRepo
   auto c = open_checkpoint(log, *v, note, err);
   if (!c) {
     return report_error(kCmd, c.error(), err);
+  }
+  if (auto w = check_witnessed(log, *v, *c, note, lo, err); !w) {
+    return report_error(kCmd, w.error(), err);
   }
   auto state = dir.load(*v);
   if (!state) {
@@ -989,6 +1126,9 @@ int monitor(const ClientOptions& o, const MonitorOptions& mo, std::ostream& out,
   auto c = open_checkpoint(log, *v, *note, err);
   if (!c) {
     return report_error(kCmd, c.error(), err);
+  }
+  if (auto w = check_witnessed(log, *v, *c, *note, mo.log, err); !w) {
+    return report_error(kCmd, w.error(), err);
   }
   auto loaded = dir.load(*v);
   if (!loaded) {

@@ -161,7 +161,27 @@ struct LogOptions {
   std::string log_key;    // --log-key: the operator's verifier key
   std::string state_dir;  // empty: default_state_dir()
   bool verbose = false;
+  // --log-max-age: the checkpoint must be dated by the log (its own
+  // cosignature/v1) within this many seconds; 0: not checked.
+  std::uint64_t max_age = 86400;
+  // --log-witness VKEY (type 0x04): the checkpoint, or a later one
+  // consistent with it, must carry cosignatures by `witness_quorum` of them
+  // (0: all).
+  std::vector<std::string> witnesses;
+  std::size_t witness_quorum = 0;
 };
+
+// The log's dating of `note` (its own cosignature/v1, the key of `v` with
+// type 0x04): present, at most `max_age` seconds before `now` and at most
+// five minutes after. kExitBadAnswer otherwise.
+LogResult<std::uint64_t> check_dated(std::string_view note, const tlog::NoteVerifier& v,
+                                     std::uint64_t max_age, std::uint64_t now);
+// How many of `witnesses` cosigned `note`; kExitBadAnswer for a cosignature
+// by one of them that does not verify.
+LogResult<std::size_t> count_cosigned(std::string_view note,
+                                      const std::vector<tlog::NoteVerifier>& witnesses);
+// --log-witness values parsed (kExitUsage for a malformed one).
+LogResult<std::vector<tlog::NoteVerifier>> parse_witnesses(const std::vector<std::string>& given);
 
 // fetch --audit: `report` is fetch()'s for a FetchOptions::log_proof lookup
 // of `query`. 0, or the exit code after one line on `err`.

@@ -247,6 +247,20 @@ class Upload final : public NetCommand {
   std::optional<UploadFlags> flags_;
 };
 
+// The checks of the log's checkpoint that --audit and monitor make: its
+// date, and its witnesses.
+void add_log_checks(CLI::App& app, LogOptions& lo) {
+  app.add_option("--log-max-age", lo.max_age,
+                 "The log's checkpoint must be dated by the log within this many seconds "
+                 "(default 86400; 0: any age)");
+  app.add_option("--log-witness", lo.witnesses,
+                 "A witness's cosignature key (NAME+HASH+KEY, type 0x04): the checkpoint must "
+                 "be cosigned by it (repeat; see --log-witness-quorum)")
+      ->allow_extra_args(false);
+  app.add_option("--log-witness-quorum", lo.witness_quorum,
+                 "How many of the --log-witness keys must have cosigned (default: all)");
+}
+
 class Fetch final : public NetCommand {
  public:
   Fetch(CLI::App& app, const Defaults& defaults)
@@ -277,6 +291,7 @@ class Fetch final : public NetCommand {
     app_->add_option("--log-key", log_key_,
                      "--audit: the log's verifier key (NAME+HASH+KEY); default: the one pinned "
                      "for this server, else the server's /log/vkey, pinned on first use");
+    add_log_checks(*app_, lo_);
     app_->footer(
         "Examples: keydir fetch alice@example.org\n"
         "          keydir fetch --server hkps://keys.example.org 0x1234567890ABCDEF\n"
@@ -322,7 +337,7 @@ class Fetch final : public NetCommand {
       return rc;
     }
     if (audit_) {
-      LogOptions lo;
+      LogOptions lo = lo_;
       lo.log_key = log_key_;
       lo.verbose = verbose_;
       if (rc = audit_fetch(o, *q, report, lo, std::cerr); rc != kExitOk) {
@@ -368,6 +383,7 @@ class Fetch final : public NetCommand {
   bool verbose_ = false;
   bool audit_ = false;
   std::string log_key_;
+  LogOptions lo_;
 };
 
 // keydir monitor: replays the server's transparency log for addresses.
@@ -385,6 +401,7 @@ class Monitor final : public NetCommand {
     app_->add_option("--log-key", mo_.log.log_key,
                      "The log's verifier key (NAME+HASH+KEY); default: the one pinned for this "
                      "server, else the server's /log/vkey, pinned on first use");
+    add_log_checks(*app_, mo_.log);
     app_->add_flag("-v,--verbose", mo_.log.verbose, "Say on standard error what was checked");
     app_->footer(
         "Reads the log's entries since the last run (the first run reads them all), checks\n"
@@ -476,6 +493,7 @@ class Refresh final : public NetCommand {
     app_->add_option("--log-key", ro_.log_key,
                      "--audit: the log's verifier key (default: pinned, else /log/vkey on first "
                      "use)");
+    add_log_checks(*app_, ro_.log_checks);
     app_->footer(
         "Each key is asked for by fingerprint on the server and, for its addresses, through\n"
         "WKD. An answer must be the same key with valid self-signatures (one that does not\n"

@@ -216,7 +216,7 @@ KeyRefresh refresh_key(const ClientOptions& o, const openpgp::VerifiedCertificat
       return;
     }
     if (fo.log_proof) {
-      LogOptions lo;
+      LogOptions lo = ro.log_checks;
       lo.log_key = ro.log_key;
       lo.verbose = ro.verbose;
       std::ostringstream audit_err;

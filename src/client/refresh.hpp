@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "client/audit.hpp"
 #include "client/remote.hpp"
 #include "common/bytes.hpp"
 #include "openpgp/verify.hpp"
@@ -48,6 +49,7 @@ struct RefreshOptions {
   // --audit checks it (audit.hpp); no WKD then (no log proves it).
   bool audit = false;
   std::string log_key;  // --log-key
+  LogOptions log_checks;  // --log-max-age, --log-witness, --log-witness-quorum
 };
 
 // One key's outcome.

@@ -49,6 +49,14 @@ std::unique_ptr<Cli> make_cli() {
   serve->add_option("--tls-key", tls_key, "TLS private key (PEM)");
   serve->add_option("--wkd-domain", wkd_domains,
                     "Domain whose Web Key Directory this server publishes (repeatable)");
+  serve
+      ->add_option("--log-checkpoint-interval", c->log_checkpoint_interval,
+                   "Seconds after which the transparency log's checkpoint is signed and dated "
+                   "again, even when nothing changed (default 300)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{86400}));
+  serve->add_option("--log-witness", c->log_witnesses,
+                    "A witness of the transparency log: \"URL VKEY\", its C2SP tlog-witness URL "
+                    "and cosignature key (repeatable)");
   auto& wkd_policy_file = c->wkd_policy_file;
   auto& wkd_submission = c->wkd_submission;
   auto& site_name = c->site_name;

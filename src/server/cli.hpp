@@ -26,6 +26,8 @@ struct Cli {
   std::string tls_cert;
   std::string tls_key;
   std::vector<std::string> wkd_domains;
+  std::uint64_t log_checkpoint_interval = 300;
+  std::vector<std::string> log_witnesses;
   std::size_t max_results = 100;
   std::size_t row_cache_mb = 256;
   std::size_t answer_cache_mb = 64;

@@ -20,6 +20,7 @@
 #include "recon/filters.hpp"
 #include "server/secrets.hpp"
 #include "server/tls_files.hpp"
+#include "tlog/note.hpp"
 
 namespace keydir::server {
 
@@ -613,6 +614,33 @@ Result<ServeConfig> load_serve_config(Cli& c, Environment& env, std::ostream& wa
       return bad("--wkd-domain " + d + ": " + normal.error().detail);
     }
     cfg.wkd_domains.push_back(*normal);
+  }
+  cfg.log.checkpoint_interval = c.log_checkpoint_interval;
+  for (const auto& w : c.log_witnesses) {
+    const std::string what = "--log-witness \"" + w + "\"";
+    const auto sp = w.find_first_of(" \t");
+    const std::string url = trim(std::string_view(w).substr(0, sp));
+    const std::string vkey = sp == std::string::npos ? "" : trim(std::string_view(w).substr(sp));
+    if (url.empty() || vkey.empty() || vkey.find_first_of(" \t") != std::string::npos) {
+      return bad(what + ": \"URL VKEY\", the witness's URL and its cosignature key");
+    }
+    if (!(url.starts_with("http://") || url.starts_with("https://"))) {
+      return bad(what + ": the URL is http:// or https://");
+    }
+    auto key = tlog::NoteVerifier::parse(vkey, tlog::kSigCosignatureV1);
+    if (!key) {
+      return bad(what + ": " + key.error().detail);
+    }
+    std::string base = url;
+    while (base.ends_with("/")) {
+      base.pop_back();
+    }
+    for (const auto& other : cfg.log.witnesses) {
+      if (other.key.name == key->name && other.key.key_hash == key->key_hash) {
+        return bad(what + ": that witness is given twice");
+      }
+    }
+    cfg.log.witnesses.push_back(service::WitnessConfig{base, std::move(*key)});
   }
   cfg.sorted_domains = cfg.wkd_domains;
   std::sort(cfg.sorted_domains.begin(), cfg.sorted_domains.end());

@@ -22,6 +22,7 @@
 #include "server/http_server.hpp"
 #include "server/recon_peer.hpp"
 #include "service/key_directory.hpp"
+#include "service/transparency.hpp"
 #include "service/verification.hpp"
 
 namespace keydir::server {
@@ -69,6 +70,9 @@ struct ServeConfig {
   // sorted without duplicates.
   std::vector<std::string> wkd_domains;
   std::vector<std::string> sorted_domains;
+  // The transparency log: how often its checkpoint is dated again, and its
+  // witnesses (--log-witness "URL VKEY", checked).
+  service::LogOptions log;
   std::string wkd_submission;
   std::optional<std::string> wkd_policy;  // the file's content, when given
   // --mode, when given (flag or file); otherwise the store's mode stands.

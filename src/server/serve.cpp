@@ -14,6 +14,9 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -299,10 +302,13 @@ int run_serve(Cli& c) {
         return kExitFailure;
       }
       if (*signer) {
-        transparency.emplace(*store, std::move(**signer));
+        transparency.emplace(*store, std::move(**signer), cfg.log);
         api_options.log = &*transparency;
         spdlog::info("transparency log {}: verifier key {}", transparency->origin(),
                      transparency->verifier().encode());
+        for (const auto& w : cfg.log.witnesses) {
+          spdlog::info("transparency log witness {} at {}", w.key.name, w.url);
+        }
       }
     }
     keydir::service::SmtpMailer mailer(smtp);
@@ -481,9 +487,46 @@ int run_serve(Cli& c) {
     std::cout << "keydird: serving " << (st ? st->certificates : 0) << " certificates from " << data
               << " on " << (http.tls_cert ? "https" : "http") << "://" << http.host << ":" << *port
               << std::endl;
+    // The witnesses: every second, the current checkpoint to those that
+    // have not cosigned it (a failure is logged when it starts and when it
+    // ends, not every second).
+    std::mutex witness_mutex;
+    std::condition_variable witness_wake;
+    bool witness_stop = false;
+    std::thread witnessing;
+    if (transparency && !cfg.log.witnesses.empty()) {
+      witnessing = std::thread([&] {
+        std::set<std::string> failing;
+        std::unique_lock lock(witness_mutex);
+        while (!witness_stop) {
+          lock.unlock();
+          auto failures = transparency->witness_round();
+          std::set<std::string> now(failures.begin(), failures.end());
+          for (const auto& f : now) {
+            if (!failing.count(f)) {
+              spdlog::error("transparency log: {}", f);
+            }
+          }
+          if (!failing.empty() && now.empty()) {
+            spdlog::info("transparency log: every witness cosigns again");
+          }
+          failing = std::move(now);
+          lock.lock();
+          witness_wake.wait_for(lock, std::chrono::seconds(1), [&] { return witness_stop; });
+        }
+      });
+    }
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("signal {}: shutting down", sig);
+    if (witnessing.joinable()) {
+      {
+        std::lock_guard lock(witness_mutex);
+        witness_stop = true;
+      }
+      witness_wake.notify_all();
+      witnessing.join();
+    }
     admin_socket.stop();
     if (recon) {
       recon_live = nullptr;

@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <ctime>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "net/http.hpp"
 #include "openpgp/crypto/primitives.hpp"
 
 namespace keydir::service {
@@ -89,11 +92,17 @@ Result<tlog::NoteSigner> load_or_create_log_key(const std::string& path,
   return tlog::NoteSigner{origin, std::move(seed)};
 }
 
-TransparencyLog::TransparencyLog(storage::KeyStore& store, tlog::NoteSigner signer)
-    : store_(store), signer_(std::move(signer)) {
-  auto v = tlog::NoteVerifier::of(signer_);
-  if (v) {
+TransparencyLog::TransparencyLog(storage::KeyStore& store, tlog::NoteSigner signer,
+                                 LogOptions options)
+    : store_(store),
+      signer_(std::move(signer)),
+      options_(std::move(options)),
+      witness_(options_.witnesses.size()) {
+  if (auto v = tlog::NoteVerifier::of(signer_); v) {
     verifier_ = std::move(*v);
+  }
+  if (auto v = tlog::NoteVerifier::of(signer_, tlog::kSigCosignatureV1); v) {
+    time_verifier_ = std::move(*v);
   }
 }
 
@@ -101,19 +110,175 @@ Result<tlog::Hash> TransparencyLog::read_hash(tlog::NodeId id) const {
   return store_.log_hash(id);
 }
 
+std::string TransparencyLog::served_note() const {
+  std::string note = signed_->note;
+  const std::string body = signed_->checkpoint.body();
+  for (const auto& w : witness_) {
+    if (!w.line.empty() && w.for_body == body) {
+      note += w.line;
+    }
+  }
+  return note;
+}
+
 Result<TransparencyLog::Signed> TransparencyLog::checkpoint() {
   KEYDIR_TRY(auto state, store_.log_state());
+  const auto now = static_cast<std::uint64_t>(std::time(nullptr));
   std::lock_guard lock(mutex_);
-  if (signed_ && signed_->checkpoint.size == state.size) {
-    return *signed_;
+  // A clock set back re-dates at once rather than keep a future time.
+  if (signed_ && signed_->checkpoint.size == state.size && now >= signed_->time &&
+      now - signed_->time < options_.checkpoint_interval) {
+    Signed out = *signed_;
+    out.note = served_note();
+    return out;
   }
   tlog::Checkpoint c{signer_.name, state.size, state.root};
   KEYDIR_TRY(auto note, tlog::sign_note(c.body(), signer_));
+  KEYDIR_TRY(auto dated, tlog::cosign(c.body(), signer_, now));
+  note += dated;
   // Kept for `keydird log verify`; a failure to keep it does not stop the
   // answer (the tree, not this copy, is what the checkpoint commits to).
   (void)store_.put_setting(kCheckpointSetting, note);
-  signed_ = Signed{c, std::move(note)};
-  return *signed_;
+  signed_ = Signed{c, std::move(note), now};
+  Signed out = *signed_;
+  out.note = served_note();
+  return out;
+}
+
+namespace {
+// "<size>\n": a witness's answer 409 (text/x.tlog.size).
+std::optional<std::uint64_t> parse_size_line(std::string_view s) {
+  if (s.empty() || s.back() != '\n' || s.size() > 21) {
+    return std::nullopt;
+  }
+  s.remove_suffix(1);
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || (s.size() > 1 && s[0] == '0')) {
+    return std::nullopt;
+  }
+  return v;
+}
+}  // namespace
+
+std::vector<std::string> TransparencyLog::witness_round() {
+  std::vector<std::string> failures;
+  if (options_.witnesses.empty()) {
+    return failures;
+  }
+  auto c = checkpoint();
+  if (!c) {
+    failures.push_back("the checkpoint: " + c.error().detail);
+    return failures;
+  }
+  const std::string body = c->checkpoint.body();
+  // What a witness reads: the checkpoint with the log's signature only.
+  std::string plain;
+  {
+    auto split = tlog::split_note(c->note);
+    if (!split || split->lines.empty()) {
+      failures.push_back("the checkpoint's note does not split");
+      return failures;
+    }
+    plain = std::string(split->text) + "\n" + std::string(split->lines.front()) + "\n";
+  }
+  for (std::size_t i = 0; i < options_.witnesses.size(); ++i) {
+    const auto& w = options_.witnesses[i];
+    WitnessState state;
+    {
+      std::lock_guard lock(mutex_);
+      state = witness_[i];
+    }
+    if (state.for_body == body && state.for_time == c->time && !state.line.empty()) {
+      continue;  // already cosigned this one, as dated now
+    }
+    net::HttpOptions http;
+    http.timeout = 10;
+    http.max_body = 1 << 16;
+    std::string why;
+    // Twice at most: a witness that has seen another size says which (409).
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const std::uint64_t old = state.size.value_or(0);
+      if (old > c->checkpoint.size) {
+        why = "it has seen " + std::to_string(old) + " entries and the log has " +
+              std::to_string(c->checkpoint.size) + " (a rolled-back or forked log)";
+        break;
+      }
+      std::string req = "old " + std::to_string(old) + "\n";
+      if (old != 0 && old != c->checkpoint.size) {
+        auto proof = consistency(old, c->checkpoint.size);
+        if (!proof) {
+          why = "no consistency proof from " + std::to_string(old) + ": " + proof.error().detail;
+          break;
+        }
+        for (const auto& h : *proof) {
+          req += tlog::hash_base64(h) + "\n";
+        }
+      }
+      req += "\n" + plain;
+      auto r = net::http_post(w.url + "/add-checkpoint", "text/plain; charset=utf-8", req, http);
+      if (r.error != net::NetError::None) {
+        why = r.message;
+        break;
+      }
+      if (r.status == 409) {
+        auto size = parse_size_line(r.body);
+        if (!size || attempt == 1) {
+          why = "409 with no usable size";
+          break;
+        }
+        state.size = *size;
+        continue;
+      }
+      if (r.status != 200) {
+        // Its reason: the first line, printable, bounded.
+        std::string reason;
+        for (char ch : std::string_view(r.body).substr(0, 200)) {
+          if (ch == '\n') {
+            break;
+          }
+          reason.push_back(ch >= 0x20 && ch < 0x7F ? ch : '?');
+        }
+        why = "HTTP " + std::to_string(r.status) + (reason.empty() ? "" : " (" + reason + ")") +
+              (r.status == 422 ? ": the consistency proof did not convince it (a fork?)" : "");
+        break;
+      }
+      // The answer: cosignature lines; the one by this witness's key must
+      // verify over this checkpoint.
+      std::string line;
+      std::string_view rest = r.body;
+      while (!rest.empty() && line.empty()) {
+        auto nl = rest.find('\n');
+        if (nl == std::string_view::npos) {
+          break;
+        }
+        std::string_view l = rest.substr(0, nl + 1);
+        rest.remove_prefix(nl + 1);
+        auto t = tlog::open_cosignature(body + "\n" + std::string(l), w.key);
+        if (t && t->has_value()) {
+          line = std::string(l);
+        }
+      }
+      if (line.empty()) {
+        why = "its answer holds no valid cosignature by " + w.key.name;
+        break;
+      }
+      state.size = c->checkpoint.size;
+      state.line = std::move(line);
+      state.for_body = body;
+      state.for_time = c->time;
+      why.clear();
+      break;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      witness_[i] = state;
+    }
+    if (!why.empty()) {
+      failures.push_back("witness " + w.key.name + " (" + w.url + "): " + why);
+    }
+  }
+  return failures;
 }
 
 Result<Bytes> TransparencyLog::tile(const tlog::Tile& t) const {
