@@ -98,8 +98,8 @@ LogResult<std::uint64_t> check_dated(std::string_view note, const tlog::NoteVeri
     return tl::unexpected(bad("the log checkpoint's date: " + t.error().detail));
   }
   if (!t->has_value()) {
-    return tl::unexpected(bad("the log checkpoint is not dated by the log (no cosignature/v1 by " +
-                              v.name + ")"));
+    return tl::unexpected(
+        bad("the log checkpoint is not dated by the log (no cosignature/v1 by " + v.name + ")"));
   }
   const std::uint64_t when = **t;
   constexpr std::uint64_t kSkew = 300;
@@ -850,8 +850,9 @@ LogResult<void> check_witnessed(const LogServer& log, const tlog::NoteVerifier& 
   }
   const std::size_t need = lo.witness_quorum == 0 ? witnesses->size() : lo.witness_quorum;
   if (need > witnesses->size()) {
-    return log_fail(kExitUsage, "--log-witness-quorum " + std::to_string(need) + " is more than the " +
-                                    std::to_string(witnesses->size()) + " witnesses given");
+    return log_fail(kExitUsage, "--log-witness-quorum " + std::to_string(need) +
+                                    " is more than the " + std::to_string(witnesses->size()) +
+                                    " witnesses given");
   }
   auto have = count_cosigned(note, *witnesses);
   if (!have) {

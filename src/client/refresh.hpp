@@ -48,7 +48,7 @@ struct RefreshOptions {
   // --audit: each server lookup carries the log's proof, checked as fetch
   // --audit checks it (audit.hpp); no WKD then (no log proves it).
   bool audit = false;
-  std::string log_key;  // --log-key
+  std::string log_key;    // --log-key
   LogOptions log_checks;  // --log-max-age, --log-witness, --log-witness-quorum
 };
 

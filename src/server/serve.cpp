@@ -9,14 +9,14 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
-#include <condition_variable>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <spdlog/sinks/basic_file_sink.h>

@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <charconv>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>

@@ -115,8 +115,7 @@ Result<NoteVerifier> NoteVerifier::parse(std::string_view vkey, std::optional<st
     }
   }
   auto raw = base64_decode(key);
-  if (!raw || raw->size() != 33 ||
-      ((*raw)[0] != kSigEd25519 && (*raw)[0] != kSigCosignatureV1)) {
+  if (!raw || raw->size() != 33 || ((*raw)[0] != kSigEd25519 && (*raw)[0] != kSigCosignatureV1)) {
     return bad("a verifier key that is not an Ed25519 key");
   }
   if (want && (*raw)[0] != *want) {
@@ -257,9 +256,9 @@ Result<std::string> cosign(std::string_view checkpoint, const NoteSigner& signer
   }
   KEYDIR_TRY(auto v, NoteVerifier::of(signer, kSigCosignatureV1));
   const std::string msg = cosigned_message(checkpoint, time);
-  KEYDIR_TRY(auto sig,
-             openpgp::crypto::ed25519_sign(
-                 signer.seed, ByteView(reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size())));
+  KEYDIR_TRY(auto sig, openpgp::crypto::ed25519_sign(
+                           signer.seed, ByteView(reinterpret_cast<const std::uint8_t*>(msg.data()),
+                                                 msg.size())));
   Bytes blob;
   for (int shift = 24; shift >= 0; shift -= 8) {
     blob.push_back(static_cast<std::uint8_t>(v.key_hash >> shift));

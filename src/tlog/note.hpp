@@ -56,8 +56,7 @@ struct NoteVerifier {
 
 // A name may hold no white space and no '+' (signed-note).
 bool valid_key_name(std::string_view name);
-std::uint32_t key_hash(std::string_view name, ByteView public_key,
-                       std::uint8_t type = kSigEd25519);
+std::uint32_t key_hash(std::string_view name, ByteView public_key, std::uint8_t type = kSigEd25519);
 
 // "<text>\n— <name> <base64 sig>\n"; `text` ends in a newline.
 Result<std::string> sign_note(std::string_view text, const NoteSigner& signer);

@@ -190,7 +190,8 @@ TEST(Note, CosignaturesMatchAnIndependentVectorAndRefuseTampering) {
   ASSERT_TRUE(line) << line.error().detail;
   EXPECT_EQ(*line,
             "\xE2\x80\x94 witness.example.com/w1 "
-            "hWHHHgAAAABkGFDLQB2dbiQ7rPMIDjq/twq5Ixt42T+awjiYS4+fxrnLnI31x5abVjZlhDVvZAcRRLyAiG4oQlhTgi4Dsx"
+            "hWHHHgAAAABkGFDLQB2dbiQ7rPMIDjq/"
+            "twq5Ixt42T+awjiYS4+fxrnLnI31x5abVjZlhDVvZAcRRLyAiG4oQlhTgi4Dsx"
             "iPwiDaDg==\n");
   auto v = NoteVerifier::of(witness, kSigCosignatureV1);
   ASSERT_TRUE(v);
@@ -214,7 +215,8 @@ TEST(Note, CosignaturesMatchAnIndependentVectorAndRefuseTampering) {
   auto other_time = cosign(body, witness, 1679315148);
   ASSERT_TRUE(other_time);
   std::string swapped = *line;
-  swapped.replace(swapped.find(' ', 5) + 1, 16, other_time->substr(other_time->find(' ', 5) + 1, 16));
+  swapped.replace(swapped.find(' ', 5) + 1, 16,
+                  other_time->substr(other_time->find(' ', 5) + 1, 16));
   EXPECT_FALSE(open_cosignature(*note + swapped, *parsed));
   std::string moved = *note;
   moved[moved.find("20852163")] = '3';
