@@ -1,6 +1,8 @@
 // The transparency log in the RocksDB store: column family "tlog".
 //   "e" be64(index)              → entry (tlog::Entry)
-//   "h" level be64(index)        → 32-octet stored hash (tlog::NodeId)
+//   "h" level be64(index)        → 32-octet stored hash (tlog::NodeId), levels
+//                                  1 and up: a leaf's hash is computed from its
+//                                  entry when read (a quarter fewer writes)
 //   "f" fpr_key                  → be64 index of the certificate's latest entry
 //   "s"                          → be64 tree size
 // Written in the same batch as the change it records: the log and the store
@@ -50,6 +52,9 @@ void RocksKeyStore::Impl::log_put(LogTxn& txn, const Bytes& entry) {
   std::vector<std::pair<tlog::NodeId, tlog::Hash>> stored;
   txn.edge.append(tlog::leaf_hash(entry), stored);
   for (const auto& [id, h] : stored) {
+    if (id.level == 0) {
+      continue;  // the entry is its leaf
+    }
     txn.puts.emplace_back(hash_key(id),
                           std::string(reinterpret_cast<const char*>(h.data()), h.size()));
   }
@@ -86,8 +91,11 @@ Result<void> RocksKeyStore::Impl::load_log() {
   const std::uint64_t size = read_be(v);
   KEYDIR_TRY(auto edge, tlog::Frontier::load(size, [&](tlog::NodeId id) -> Result<tlog::Hash> {
                std::string h;
-               auto st = db->Get(rocksdb::ReadOptions(), cf(kLog), hash_key(id), &h);
-               auto parsed = st.ok() ? tlog::hash_from(as_bytes(h)) : std::nullopt;
+               auto st = db->Get(rocksdb::ReadOptions(), cf(kLog),
+                                 id.level == 0 ? entry_key(id.index) : hash_key(id), &h);
+               auto parsed = !st.ok()       ? std::nullopt
+                             : id.level == 0 ? std::optional(tlog::leaf_hash(as_bytes(h)))
+                                             : tlog::hash_from(as_bytes(h));
                if (!parsed) {
                  return fail(ErrorCode::StorageCorruption,
                              "the transparency log lacks a hash of its right edge");
@@ -255,6 +263,13 @@ Result<std::optional<tlog::CommitmentScheme>> RocksKeyStore::log_scheme() const 
 }
 
 Result<tlog::Hash> RocksKeyStore::log_hash(tlog::NodeId id) const {
+  if (id.level == 0) {
+    KEYDIR_TRY(auto leaves, log_hashes(0, id.index, 1));
+    if (leaves.empty()) {
+      return fail(ErrorCode::NotFound, "no such hash in the transparency log");
+    }
+    return leaves.front();
+  }
   std::string v;
   auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kLog), hash_key(id), &v);
   if (s.IsNotFound()) {
@@ -272,6 +287,14 @@ Result<std::vector<tlog::Hash>> RocksKeyStore::log_hashes(std::uint8_t level, st
                                                           std::uint64_t count) const {
   std::vector<tlog::Hash> out;
   count = std::min(count, kMaxRead);
+  if (level == 0) {
+    KEYDIR_TRY(auto entries, log_entries(first, count));
+    out.reserve(entries.size());
+    for (const auto& e : entries) {
+      out.push_back(tlog::leaf_hash(e));
+    }
+    return out;
+  }
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kLog)));
   const std::string prefix = "h" + std::string(1, static_cast<char>(level));
@@ -365,6 +388,9 @@ Result<ConsistencyReport> RocksKeyStore::verify_log() const {
     expect.clear();
     edge.append(tlog::leaf_hash(entry), expect);
     for (const auto& [id, h] : expect) {
+      if (id.level == 0) {
+        continue;  // computed from the entry
+      }
       std::string stored;
       auto g = impl_->db->Get(ro, impl_->cf(kLog), hash_key(id), &stored);
       if (!g.ok() || tlog::hash_from(as_bytes(stored)) != h) {
