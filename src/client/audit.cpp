@@ -59,6 +59,15 @@ std::string vfpr_of(const openpgp::Fingerprint& f) {
   return tlog::vfpr_hex(static_cast<std::uint8_t>(f.version()), f.bytes());
 }
 
+// Is `e` (a Certificate or Deleted entry) of the certificate `f`? Its
+// fingerprint field is the scheme's entry fingerprint of `f`.
+bool entry_of(const tlog::Entry& e, const openpgp::Fingerprint& f,
+              const tlog::CommitmentScheme& scheme) {
+  const auto version = static_cast<std::uint8_t>(f.version());
+  return e.kind != tlog::Entry::Kind::Header && e.key_version == version &&
+         e.fingerprint == scheme.entry_fingerprint(version, f.bytes());
+}
+
 std::string describe(const tlog::Checkpoint& c) {
   return c.origin + " size " + std::to_string(c.size) + " root " + tlog::hash_base64(c.root);
 }
@@ -246,6 +255,7 @@ LogResult<std::vector<ServedCert>> split_served(std::string_view served) {
 LogResult<std::size_t> check_inclusions(const std::vector<ServedCert>& certs,
                                         const std::vector<InclusionItem>& items,
                                         const tlog::Checkpoint& checkpoint,
+                                        const tlog::CommitmentScheme& scheme,
                                         const std::optional<Bytes>& commitment,
                                         std::vector<std::uint64_t>* served_index) {
   if (certs.empty()) {
@@ -264,9 +274,7 @@ LogResult<std::size_t> check_inclusions(const std::vector<ServedCert>& certs,
     const std::string vfpr = vfpr_of(cert.fingerprint);
     const auto it = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
       return e.first.kind == tlog::Entry::Kind::Certificate &&
-             e.first.key_version == static_cast<std::uint8_t>(cert.fingerprint.version()) &&
-             std::equal(e.first.fingerprint.begin(), e.first.fingerprint.end(),
-                        cert.fingerprint.bytes().begin(), cert.fingerprint.bytes().end());
+             entry_of(e.first, cert.fingerprint, scheme);
     });
     if (it == entries.end()) {
       return tl::unexpected(bad("certificate " + vfpr + " has no log entry in the answer"));
@@ -299,7 +307,8 @@ LogResult<std::size_t> check_inclusions(const std::vector<ServedCert>& certs,
 }
 
 LogResult<InclusionItem> parse_latest_answer(std::string_view body,
-                                             const openpgp::Fingerprint& fingerprint) {
+                                             const openpgp::Fingerprint& fingerprint,
+                                             const tlog::CommitmentScheme& scheme) {
   if (body.size() > kMaxProofAnswerBytes * 2) {
     return tl::unexpected(bad("a /log/entry answer larger than 128 KiB"));
   }
@@ -315,10 +324,7 @@ LogResult<InclusionItem> parse_latest_answer(std::string_view body,
     return tl::unexpected(bad("a /log/entry answer whose entry is not base64"));
   }
   auto e = tlog::Entry::decode(*bytes);
-  if (!e || e->kind == tlog::Entry::Kind::Header ||
-      e->key_version != static_cast<std::uint8_t>(fingerprint.version()) ||
-      !std::equal(e->fingerprint.begin(), e->fingerprint.end(), fingerprint.bytes().begin(),
-                  fingerprint.bytes().end())) {
+  if (!e || !entry_of(*e, fingerprint, scheme)) {
     return tl::unexpected(
         bad("a /log/entry answer that is not an entry of " + vfpr_of(fingerprint)));
   }
@@ -1006,26 +1012,29 @@ int audit_fetch(const ClientOptions& o, const FetchQuery& query, const FetchRepo
   if (!certs) {
     return report_error(kCmd, certs.error(), err);
   }
+  // The scheme (entry 0): how entries name certificates (blinded
+  // fingerprints in scrypt logs) and addresses.
+  if (!state->scheme) {
+    auto scheme = fetch_scheme(log, *c);
+    if (!scheme) {
+      return report_error(kCmd, scheme.error(), err);
+    }
+    state->scheme = std::move(*scheme);
+    if (auto s = dir.save(*v, *state); !s) {
+      return report_error(kCmd, s.error(), err);
+    }
+  }
+  const tlog::CommitmentScheme& scheme = *state->scheme;
   std::optional<Bytes> commitment;
   if (query.email) {
-    if (!state->scheme) {
-      auto scheme = fetch_scheme(log, *c);
-      if (!scheme) {
-        return report_error(kCmd, scheme.error(), err);
-      }
-      state->scheme = std::move(*scheme);
-      if (auto s = dir.save(*v, *state); !s) {
-        return report_error(kCmd, s.error(), err);
-      }
-    }
-    auto cm = commitment_of(*state->scheme, query.email->address());
+    auto cm = commitment_of(scheme, query.email->address());
     if (!cm) {
       return report_error(kCmd, cm.error(), err);
     }
     commitment = std::move(*cm);
   }
   std::vector<std::uint64_t> served_index;
-  auto n = check_inclusions(*certs, *items, *c, commitment, &served_index);
+  auto n = check_inclusions(*certs, *items, *c, scheme, commitment, &served_index);
   if (!n) {
     return report_error(kCmd, n.error(), err);
   }
@@ -1038,7 +1047,7 @@ int audit_fetch(const ClientOptions& o, const FetchQuery& query, const FetchRepo
     if (!body) {
       return report_error(kCmd, body.error(), err);
     }
-    auto latest = parse_latest_answer(*body, f);
+    auto latest = parse_latest_answer(*body, f, scheme);
     if (!latest) {
       return report_error(kCmd, latest.error(), err);
     }
@@ -1102,14 +1111,14 @@ int monitor(const ClientOptions& o, const MonitorOptions& mo, std::ostream& out,
     }
     addresses.push_back(e->address());
   }
-  std::set<std::string> allowed;
+  std::vector<openpgp::Fingerprint> allow;
   for (const auto& a : mo.allow) {
     auto f = openpgp::Fingerprint::from_hex(a);
     if (!f) {
       err << "keydir monitor: --allow " << printable(a, 200) << ": " << f.error().detail << "\n";
       return kExitUsage;
     }
-    allowed.insert(vfpr_of(*f));
+    allow.push_back(*f);
   }
   LogServer log(o, mo.log.verbose, err);
   StateDir dir(mo.log.state_dir.empty() ? default_state_dir() : mo.log.state_dir);
@@ -1151,9 +1160,18 @@ int monitor(const ClientOptions& o, const MonitorOptions& mo, std::ostream& out,
         << from << ".." << c->size << "\n";
   }
   // Commitments of the watched addresses (cached: scrypt is slow on purpose).
+  // The allowed certificates as entries name them (blinded in scrypt logs):
+  // the entry's vfpr hex -> the fingerprint's.
   std::optional<tlog::CommitmentScheme> scheme = state.scheme;
   std::vector<std::pair<Bytes, std::string>> watched;  // commitment, address
+  std::map<std::string, std::string> allowed;
   auto compute_watched = [&]() -> LogResult<void> {
+    allowed.clear();
+    for (const auto& f : allow) {
+      const auto version = static_cast<std::uint8_t>(f.version());
+      allowed.emplace(tlog::vfpr_hex(version, scheme->entry_fingerprint(version, f.bytes())),
+                      vfpr_of(f));
+    }
     watched.clear();
     for (const auto& a : addresses) {
       auto it = state.commitments.find(a);
@@ -1229,7 +1247,14 @@ int monitor(const ClientOptions& o, const MonitorOptions& mo, std::ostream& out,
           return report_error(kCmd, w.error(), err);
         }
       }
+      // The entry's field, as the state keeps it; the name printed: the
+      // fingerprint when the entry is in clear or allowed, else (a scrypt
+      // log) "blinded:" and the blinded id.
       const std::string vfpr = tlog::vfpr_hex(e->key_version, e->fingerprint);
+      const auto allowed_it = allowed.find(vfpr);
+      const bool is_allowed = allowed_it != allowed.end();
+      const bool blinded = scheme->kind == tlog::CommitmentScheme::Kind::Scrypt;
+      const std::string name = is_allowed ? allowed_it->second : blinded ? "blinded:" + vfpr : vfpr;
       const std::string when = utc_timestamp(e->time);
       for (const auto& [commitment, address] : watched) {
         const bool has =
@@ -1238,16 +1263,23 @@ int monitor(const ClientOptions& o, const MonitorOptions& mo, std::ostream& out,
         const bool was = bound.count({vfpr, address}) != 0;
         if (has) {
           bound.emplace(vfpr, address);
-          lines.push_back({false, when + " " + vfpr + " " + address + " published (entry " +
+          lines.push_back({false, when + " " + name + " " + address + " published (entry " +
                                       std::to_string(index) + ")"});
-          if (!allowed.count(vfpr)) {
-            lines.push_back({true, "ALERT " + address + " bound to " + vfpr + " at entry " +
-                                       std::to_string(index) + " (" + when + ")"});
+          if (!is_allowed) {
+            std::string alert = "ALERT " + address + " bound to " + name + " at entry " +
+                                std::to_string(index) + " (" + when + ")";
+            if (blinded) {
+              alert +=
+                  ": a certificate not on the allow-list; this log names certificates by "
+                  "a blinded id, so look the address up to see it (keydir fetch --audit " +
+                  address + ")";
+            }
+            lines.push_back({true, std::move(alert)});
           }
         } else if (was) {
           bound.erase({vfpr, address});
           lines.push_back(
-              {false, when + " " + vfpr + " " + address +
+              {false, when + " " + name + " " + address +
                           (e->kind == tlog::Entry::Kind::Deleted ? " deleted" : " withdrawn") +
                           " (entry " + std::to_string(index) + ")"});
         }

@@ -82,21 +82,25 @@ struct ServedCert {
 LogResult<std::vector<ServedCert>> split_served(std::string_view served);
 
 // Every served certificate has an item whose entry is a Certificate entry of
-// its fingerprint, with the SHA-256 of its bytes, included in the tree of
-// `checkpoint`; with `commitment`, the entry commits to it (the address
-// queried). Returns the number of certificates checked.
+// its fingerprint (as `scheme` writes it: blinded in scrypt logs), with the
+// SHA-256 of its bytes, included in the tree of `checkpoint`; with
+// `commitment`, the entry commits to it (the address queried). Returns the
+// number of certificates checked.
 // `served_index` receives, per certificate, the index of the entry that
 // proved it (when given).
 LogResult<std::size_t> check_inclusions(const std::vector<ServedCert>& certs,
                                         const std::vector<InclusionItem>& items,
                                         const tlog::Checkpoint& checkpoint,
+                                        const tlog::CommitmentScheme& scheme,
                                         const std::optional<Bytes>& commitment,
                                         std::vector<std::uint64_t>* served_index = nullptr);
 
 // /log/entry/<vfpr>'s answer {"index":I,"entry":"<b64>"}: the entry must be
-// of that certificate (Certificate or Deleted).
+// of that certificate (Certificate or Deleted; its fingerprint as `scheme`
+// writes it).
 LogResult<InclusionItem> parse_latest_answer(std::string_view body,
-                                             const openpgp::Fingerprint& fingerprint);
+                                             const openpgp::Fingerprint& fingerprint,
+                                             const tlog::CommitmentScheme& scheme);
 
 // {"index":I,"size":S,"hashes":[...]} or {"old":A,"new":B,"hashes":[...]}:
 // the two numbers must be the ones asked for.
@@ -118,10 +122,11 @@ struct LogState {
   std::string vkey;  // the verifier key the file belongs to
   std::string note;  // the last checkpoint verified, as signed
   std::optional<tlog::Checkpoint> checkpoint;
-  std::optional<tlog::CommitmentScheme> scheme;         // from entry 0, checked against the tree
-  std::optional<tlog::Frontier> frontier;               // monitor: the tree it recomputed
-  std::map<std::string, Bytes> commitments;             // monitor: address → commitment (cache)
-  std::set<std::pair<std::string, std::string>> bound;  // monitor: (vfpr hex, address) seen
+  std::optional<tlog::CommitmentScheme> scheme;  // from entry 0, checked against the tree
+  std::optional<tlog::Frontier> frontier;        // monitor: the tree it recomputed
+  std::map<std::string, Bytes> commitments;      // monitor: address → commitment (cache)
+  // monitor: (the entry's vfpr hex, blinded in scrypt logs; address) seen
+  std::set<std::pair<std::string, std::string>> bound;
 
   [[nodiscard]] std::string encode() const;
   // Strict; the note is verified again with `verifier`.

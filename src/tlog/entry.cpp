@@ -8,6 +8,7 @@ namespace keydir::tlog {
 
 namespace {
 constexpr std::string_view kHmacLabel = "keydir address commitment v1\n";
+constexpr std::string_view kFingerprintLabel = "keydir fingerprint v1\n";
 
 tl::unexpected<Error> bad(std::string what) {
   return fail(ErrorCode::AnswerDidNotVerify, "a malformed log entry: " + std::move(what));
@@ -36,6 +37,18 @@ Result<Bytes> CommitmentScheme::commit(std::string_view address) const {
       return openpgp::crypto::scrypt(addr, salt, log2n, r, p, kCommitmentBytes);
   }
   return fail(ErrorCode::Internal, "an unknown commitment scheme");
+}
+
+Bytes CommitmentScheme::entry_fingerprint(std::uint8_t key_version, ByteView fingerprint) const {
+  if (kind != Kind::Scrypt) {
+    return Bytes(fingerprint.begin(), fingerprint.end());
+  }
+  Bytes msg(kFingerprintLabel.begin(), kFingerprintLabel.end());
+  msg.push_back(key_version);
+  msg.insert(msg.end(), fingerprint.begin(), fingerprint.end());
+  Bytes mac = openpgp::crypto::hmac_sha256(salt, msg);
+  mac.resize(std::min(mac.size(), fingerprint.size()));
+  return mac;
 }
 
 Bytes Entry::encode() const {

@@ -31,6 +31,14 @@ struct CommitmentScheme {
 
   // The commitment of a normalised address (openpgp::Email::address()).
   [[nodiscard]] Result<Bytes> commit(std::string_view address) const;
+  // What an entry's fingerprint field holds for the certificate of
+  // `key_version` (4 or 6) with `fingerprint`. Scrypt (verified and managed
+  // mode): the blinded fingerprint, HMAC-SHA-256(salt, "keydir fingerprint
+  // v1\n" || key_version || fingerprint) truncated to the fingerprint's
+  // length, so that walking the log yields no fingerprint to look up.
+  // HmacSha256 (open mode, where every certificate is public): the
+  // fingerprint itself.
+  [[nodiscard]] Bytes entry_fingerprint(std::uint8_t key_version, ByteView fingerprint) const;
   bool operator==(const CommitmentScheme&) const = default;
 };
 
@@ -39,7 +47,8 @@ struct Entry {
   Kind kind = Kind::Certificate;
   std::uint64_t seq = 0;   // the store's change number (0: the header)
   std::uint64_t time = 0;  // seconds since the epoch
-  // Certificate and Deleted: key version (4 or 6) and fingerprint.
+  // Certificate and Deleted: key version (4 or 6) and the certificate's
+  // CommitmentScheme::entry_fingerprint (blinded in Scrypt logs).
   std::uint8_t key_version = 0;
   Bytes fingerprint;
   // Certificate: SHA-256 of the published form, and the commitments of the

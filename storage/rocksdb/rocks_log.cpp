@@ -150,7 +150,8 @@ Result<void> RocksKeyStore::Impl::log_certificate(LogTxn& txn, const Fingerprint
   e.seq = seq;
   e.time = now;
   e.key_version = key_version(fpr);
-  e.fingerprint.assign(fpr.bytes().begin(), fpr.bytes().end());
+  // Blinded in scrypt logs; the index below stays keyed by the real one.
+  e.fingerprint = scheme.entry_fingerprint(e.key_version, fpr.bytes());
   e.digest = digest;
   if (e.digest.size() != 32) {
     return fail(ErrorCode::Internal, "a log entry's digest has 32 octets");
@@ -185,12 +186,13 @@ Result<void> RocksKeyStore::Impl::log_deleted(LogTxn& txn, const Fingerprint& fp
     KEYDIR_TRY(scheme.salt, openpgp::crypto::random_bytes(tlog::kSaltBytes));
     KEYDIR_CHECK(log_start(txn, scheme, now));
   }
+  const tlog::CommitmentScheme& scheme = log_scheme ? *log_scheme : *txn.started;
   tlog::Entry e;
   e.kind = tlog::Entry::Kind::Deleted;
   e.seq = seq;
   e.time = now;
   e.key_version = key_version(fpr);
-  e.fingerprint.assign(fpr.bytes().begin(), fpr.bytes().end());
+  e.fingerprint = scheme.entry_fingerprint(e.key_version, fpr.bytes());
   txn.puts.emplace_back(fpr_index_key(fpr), be(txn.edge.size(), 8));
   log_put(txn, e.encode());
   return {};
@@ -372,6 +374,7 @@ Result<ConsistencyReport> RocksKeyStore::verify_log() const {
   std::unique_ptr<rocksdb::Iterator> hashes(impl_->db->NewIterator(ro, impl_->cf(kLog)));
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kLog)));
   std::uint64_t index = 0;
+  std::optional<tlog::CommitmentScheme> scheme;  // entry 0's
   for (it->Seek(entry_key(0)); it->Valid() && it->key().starts_with("e"); it->Next(), ++index) {
     if (read_be(std::string_view(it->key().data(), it->key().size()).substr(1)) != index) {
       problem("transparency log: entry " + std::to_string(index) + " is missing");
@@ -384,6 +387,8 @@ Result<ConsistencyReport> RocksKeyStore::verify_log() const {
     } else if ((index == 0) != (decoded->kind == tlog::Entry::Kind::Header)) {
       problem("transparency log: entry " + std::to_string(index) +
               (index == 0 ? " is not the header" : " is a second header"));
+    } else if (index == 0) {
+      scheme = decoded->scheme;
     }
     expect.clear();
     edge.append(tlog::leaf_hash(entry), expect);
@@ -404,7 +409,8 @@ Result<ConsistencyReport> RocksKeyStore::verify_log() const {
   }
   report.index_entries = index;
   // The store and the log agree: every certificate's latest entry is the
-  // one written with its last change (same change number, same key).
+  // one written with its last change (same change number, same key, as
+  // the log's scheme writes it: blinded in scrypt logs).
   std::unique_ptr<rocksdb::Iterator> certs(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
   for (certs->SeekToFirst(); certs->Valid(); certs->Next()) {
     const std::string_view key(certs->key().data(), certs->key().size());
@@ -425,8 +431,10 @@ Result<ConsistencyReport> RocksKeyStore::verify_log() const {
     if (g.ok()) {
       e = tlog::Entry::decode(as_bytes(entry));
     }
-    if (!rec || !e || e->kind != tlog::Entry::Kind::Certificate ||
-        e->fingerprint != Bytes(fpr->bytes().begin(), fpr->bytes().end()) || e->seq != rec->seq) {
+    const std::uint8_t version = key_version(*fpr);
+    if (!rec || !e || !scheme || e->kind != tlog::Entry::Kind::Certificate ||
+        e->key_version != version ||
+        e->fingerprint != scheme->entry_fingerprint(version, fpr->bytes()) || e->seq != rec->seq) {
       problem("transparency log: certificate " + fpr->to_hex() +
               " has no entry of its last change (" +
               (!g.ok() ? "none"

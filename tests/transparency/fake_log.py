@@ -4,7 +4,13 @@ C2SP tlog-tiles, checkpoint and signed note), served on loopback, so that
 keydir-log-oracle can be tested without keydird, and against faults on
 purpose.
 
-  fake_log.py PORTFILE [--entries N] [--fault NAME]
+  fake_log.py PORTFILE [--entries N] [--fault NAME] [--scheme hmac|scrypt]
+
+--scheme scrypt makes a log as verified and managed mode do: addresses as
+scrypt commitments (cheap parameters here) and each entry's fingerprint
+blinded, HMAC-SHA-256(salt, "keydir fingerprint v1\n" || version ||
+fingerprint) truncated to the fingerprint's length; GET /fake/fingerprints
+lists the certificates' real fingerprints (what a caller may know).
 
 Writes its port to PORTFILE once it listens. Control: POST /fake/append?n=K
 appends K certificate entries (and signs a new checkpoint), POST
@@ -19,6 +25,7 @@ appends K certificate entries (and signs a new checkpoint), POST
   signature    the checkpoint's signature is of other text
   lookup-digest   lookups (Keydir-Log-Proof: 1) answer a byte more
   lookup-proof    lookups prove with one hash flipped
+  clear           (scrypt) entry 3 carries its fingerprint in clear
 Needs python3-cryptography (Ed25519).
 """
 import argparse
@@ -55,7 +62,9 @@ def split(n):  # the largest power of two below n (n > 1)
 
 
 class Log:
-    def __init__(self):
+    def __init__(self, scheme="hmac"):
+        self.scrypt = scheme == "scrypt"
+        self.commitments = {}
         self.key = Ed25519PrivateKey.generate()
         pub = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.keyhash = hashlib.sha256(ORIGIN.encode() + b"\n\x01" + pub).digest()[:4]
@@ -66,7 +75,8 @@ class Log:
         self.fault = ""
         self.lock = threading.Lock()
         salt = self.salt = os.urandom(32)
-        self.append(struct.pack(">BBQQ", 1, 0, 0, 1700000000) + bytes([1, 0, 0, 0]) + salt)
+        params = [2, 10, 8, 1] if self.scrypt else [1, 0, 0, 0]
+        self.append(struct.pack(">BBQQ", 1, 0, 0, 1700000000) + bytes(params) + salt)
 
     def append(self, e):
         self.entries.append(e)
@@ -87,8 +97,20 @@ class Log:
         for e in es:
             self.append(e)
 
-    def cert(self, i, bad=False):
-        vfpr = bytes([4]) + hashlib.sha256(b"fpr%d" % i).digest()[:20]
+    @staticmethod
+    def vfpr(i):
+        """certificate i's real key version and fingerprint."""
+        return bytes([4]) + hashlib.sha256(b"fpr%d" % i).digest()[:20]
+
+    def field(self, vfpr):
+        """what an entry holds for the certificate of vfpr (blinded in scrypt logs)."""
+        if not self.scrypt:
+            return vfpr
+        mac = hmac.new(self.salt, b"keydir fingerprint v1\n" + vfpr, hashlib.sha256).digest()
+        return vfpr[:1] + mac[:len(vfpr) - 1]
+
+    def cert(self, i, bad=False, clear=False):
+        vfpr = self.vfpr(i) if clear else self.field(self.vfpr(i))
         cs = sorted({self.commit(a) for a in self.addresses(i)})
         if bad:
             cs = [b"\xff" * 32, b"\x00" * 32]
@@ -100,7 +122,11 @@ class Log:
         return ["u%d@fake.test" % i] + (["shared@fake.test"] if i % 3 == 0 else [])
 
     def commit(self, addr):
-        return hmac.new(self.salt, b"keydir address commitment v1\n" + addr.encode(), hashlib.sha256).digest()
+        if not self.scrypt:
+            return hmac.new(self.salt, b"keydir address commitment v1\n" + addr.encode(), hashlib.sha256).digest()
+        if addr not in self.commitments:
+            self.commitments[addr] = hashlib.scrypt(addr.encode(), salt=self.salt, n=1 << 10, r=8, p=1, dklen=32)
+        return self.commitments[addr]
 
     def latest(self):
         """certificate number -> index of its latest entry (certificate i: entry i)."""
@@ -176,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
             if u.path == "/fake/append":
                 for _ in range(int(q["n"][0])):
                     i = len(lg.entries)
-                    lg.append(lg.cert(i, bad=lg.fault == "malformed" and i == 3))
+                    lg.append(lg.cert(i, bad=lg.fault == "malformed" and i == 3, clear=lg.fault == "clear" and i == 3))
             elif u.path == "/fake/fault":
                 lg.fault = q.get("name", [""])[0]
                 if lg.fault == "fork":
@@ -194,6 +220,9 @@ class Handler(BaseHTTPRequestHandler):
         with lg.lock:
             size = len(lg.entries)
             try:
+                if p == "/fake/fingerprints":
+                    body = "".join("%s\n" % lg.vfpr(i)[1:].hex() for i in range(1, size))
+                    return self.answer(200, body.encode(), "text/plain")
                 if p == "/log/vkey":
                     return self.answer(200, (lg.vkey + "\n").encode(), "text/plain; charset=utf-8")
                 if p == "/log/checkpoint":
@@ -256,7 +285,7 @@ class Handler(BaseHTTPRequestHandler):
                     hits = []
                     for i, idx in lg.latest().items():
                         e = lg.entries[idx]
-                        if fpr and e[19:39].hex() == fpr.lower():
+                        if fpr and e[19:39] == lg.field(bytes([4]) + bytes.fromhex(fpr))[1:]:
                             hits.append((i, idx))
                         if addr and lg.commit(addr.lower()) in [e[-32 * (k + 1):len(e) - 32 * k] for k in range(struct.unpack(">H", e[71:73])[0])]:
                             hits.append((i, idx))
@@ -281,7 +310,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(body)
                     return
                 if p.startswith("/log/entry/"):
-                    want = bytes.fromhex(p[len("/log/entry/"):])
+                    want = lg.field(bytes.fromhex(p[len("/log/entry/"):]))
                     for i in range(size - 1, 0, -1):
                         e = lg.entries[i]
                         if e[18:18 + len(want)] == want:
@@ -298,11 +327,12 @@ def main():
     ap.add_argument("portfile")
     ap.add_argument("--entries", type=int, default=10, help="certificate entries after the header")
     ap.add_argument("--fault", default="")
+    ap.add_argument("--scheme", choices=["hmac", "scrypt"], default="hmac")
     a = ap.parse_args()
-    Handler.log = Log()
+    Handler.log = Log(a.scheme)
     Handler.log.fault = a.fault
     for i in range(1, a.entries + 1):
-        Handler.log.append(Handler.log.cert(i, bad=a.fault == "malformed" and i == 3))
+        Handler.log.append(Handler.log.cert(i, bad=a.fault == "malformed" and i == 3, clear=a.fault == "clear" and i == 3))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with open(a.portfile + ".tmp", "w") as f:
         f.write("%d\n" % srv.server_address[1])

@@ -67,6 +67,24 @@ elif python3 -c 'import cryptography' 2>/dev/null; then
   oracle "fake log, an entry with unsorted commitments" 1 --url "http://127.0.0.1:$PYPORT" --full
   check "fake log: the malformed entry named" 1 "$(grep -c '^FAIL entries: entry 3 malformed: commitments' "$T/oracle.out")"
   stop_pid "$PYPID"
+  # A scrypt log (verified and managed mode) blinds fingerprints: the oracle
+  # checks /log/entry and lookups for the fingerprints it is given, computing
+  # the blinded ones itself; one in clear, or a lookup's wrong bytes, fail.
+  for fc in none:0 clear:1 lookup-digest:1; do
+    f=${fc%:*}
+    start_py "fake-scrypt-$f" "$HERE/fake_log.py" --entries 20 --scheme scrypt $([ "$f" = clear ] && echo --fault clear)
+    F=http://127.0.0.1:$PYPORT
+    [ "$f" = lookup-digest ] && curl -s -X POST "$F/fake/fault?name=$f" >/dev/null
+    oracle "fake scrypt log, fault $f" "${fc#*:}" --url "$F" --full --lookups \
+      --fingerprints "$(curl -s "$F/fake/fingerprints" | sed -n '1,5p' | paste -sd,)"
+    case $f in
+      none) check "fake scrypt log: 5 certificates by their blinded fingerprint" "1 1" \
+        "$(grep -c '^ok   blinded: none of the 5 fingerprints given appears in clear; 5 of them' "$T/oracle.out") $(grep -c '^ok   entry lookup: .* of 5 certificates' "$T/oracle.out")" ;;
+      clear) check "fake scrypt log: the clear fingerprint named" 1 \
+        "$(grep -c '^FAIL blinded: entries \[3\] carry the fingerprint 04[0-9a-f]* in clear' "$T/oracle.out")" ;;
+    esac
+    stop_pid "$PYPID"
+  done
 else
   echo "skip  the fake log (fake_log.py needs python3-cryptography)"
 fi

@@ -192,16 +192,19 @@ func hasCommitment(e []byte, pe *entry, c []byte) bool {
 
 // checkLookups: by fingerprint (HKP and, for v4, VKS), the latest entry of
 // each certificate is proven and its digest is the answer's.
-func checkLookups(o *oracle, v note.Verifier, cp checkpoint, latest map[string]int64, entries map[int64][]byte) {
+// In a log that blinds fingerprints (scheme 2), the certificates of
+// --fingerprints only.
+func checkLookups(o *oracle, v note.Verifier, cp checkpoint, latest map[string]int64, entries map[int64][]byte, nm *names) {
 	bad, n := 0, 0
-	for _, k := range sortedSample(latest, 50) {
+	for _, k := range nm.sample(latest, 50) {
 		i := latest[k]
 		e := entries[i]
 		pe, _ := parseEntry(i, e)
 		if pe.kind != kindCert {
 			continue // deleted: nothing to look up
 		}
-		fpr := strings.ToUpper(hex.EncodeToString(pe.vfpr[1:]))
+		certVfpr, _ := nm.of(k)
+		fpr := strings.ToUpper(certVfpr[2:])
 		paths := []string{"/pks/lookup?op=get&options=mr,proof&search=0x" + fpr, "/pks/lookup?op=get&options=mr&search=0x" + fpr}
 		if pe.vfpr[0] == 4 {
 			paths = append(paths, "/vks/v1/by-fingerprint/"+fpr)

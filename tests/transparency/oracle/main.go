@@ -206,10 +206,16 @@ func main() {
 	lookups := fs.Bool("lookups", false, "with --full: lookups by fingerprint with Keydir-Log-Proof: 1 answer what the log holds")
 	address := fs.String("address", "", "with --full: comma-separated addresses whose lookups (Keydir-Log-Proof: 1) are checked")
 	wkd := fs.Bool("wkd", false, "with --address: also WKD's direct method (Host: the address's domain)")
+	fprs := fs.String("fingerprints", "", "with --full: comma-separated fingerprints known to be in a log that blinds them (scheme 2), checked by /log/entry and --lookups")
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout of one HTTP request")
 	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 0 || *url == "" || (*vkeyFile != "" && *vkeyArg != "") ||
-		((*lookups || *address != "") && !*full) {
-		fmt.Fprintln(os.Stderr, "usage: keydir-log-oracle --url http://HOST:PORT [--vkey-file F | --vkey STRING] [--state FILE] [--inclusion I,...] [--full [--lookups] [--address A,...]]")
+		((*lookups || *address != "" || *fprs != "") && !*full) {
+		fmt.Fprintln(os.Stderr, "usage: keydir-log-oracle --url http://HOST:PORT [--vkey-file F | --vkey STRING] [--state FILE] [--inclusion I,...] [--full [--lookups] [--address A,...] [--fingerprints F,...]]")
+		os.Exit(2)
+	}
+	known, err := parseFingerprints(*fprs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "keydir-log-oracle: --fingerprints: %v\n", err)
 		os.Exit(2)
 	}
 	var wantIdx []int64
@@ -326,9 +332,9 @@ func main() {
 	// Every entry (--full).
 	leafHash := map[int64]tlog.Hash{}
 	if *full && cp.size > 0 {
-		latest, entries := checkEntries(o, reader, cp.size, leafHash)
+		latest, entries, nm := checkEntries(o, reader, cp.size, leafHash, known)
 		if *lookups {
-			checkLookups(o, v, cp, latest, entries)
+			checkLookups(o, v, cp, latest, entries, nm)
 		}
 		if *address != "" {
 			if h, err := parseEntry(0, entries[0]); err == nil {
@@ -457,11 +463,12 @@ func inclusionOK(o *oracle, i int64, c checkpoint, lh tlog.Hash) bool {
 
 // checkEntries reads every entry bundle, compares each entry's RFC 6962 leaf
 // hash with the authenticated level-0 hash and parses the entry.
-func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[int64]tlog.Hash) (latest map[string]int64, entries map[int64][]byte) {
+func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[int64]tlog.Hash, known [][]byte) (latest map[string]int64, entries map[int64][]byte, nm *names) {
 	const maxLines = 20 // FAIL lines per kind of failure; the rest are counted
 	badHash, badParse, badBundle := 0, 0, 0
 	latest = map[string]int64{}
 	entries = map[int64][]byte{}
+	fields := map[string][]int64{} // entry field hex -> the first few entries carrying it
 	kinds := map[byte]int{}
 	var lastSeq, lastTime uint64
 	seqWarn, timeWarn := 0, 0
@@ -512,7 +519,11 @@ func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[in
 			kinds[pe.kind]++
 			entries[i] = e
 			if pe.vfpr != nil {
-				latest[hex.EncodeToString(pe.vfpr)] = i
+				f := hex.EncodeToString(pe.vfpr)
+				latest[f] = i
+				if len(fields[f]) < 5 {
+					fields[f] = append(fields[f], i)
+				}
 			}
 			if i > 0 && pe.seq < lastSeq {
 				seqWarn++
@@ -536,11 +547,39 @@ func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[in
 		fmt.Printf("note entries: seq goes down %d times, time %d times (the contract does not order them)\n", seqWarn, timeWarn)
 	}
 
-	// /log/entry/<vfpr hex>: the latest entry of each certificate.
-	keys := sortedSample(latest, 200)
+	// Which certificates the entries name: in clear, or (scheme 2) blinded.
+	var header *entry
+	if e, ok := entries[0]; ok {
+		header, _ = parseEntry(0, e)
+	}
+	var salt []byte
+	if header != nil {
+		salt = headerSalt(entries[0])
+	}
+	nm = newNames(header, salt, known)
+	checkBlinded(o, nm, fields)
+
+	// /log/entry/<vfpr hex>: the latest entry of each certificate (asked
+	// by its real fingerprint; in a scheme 2 log, the ones given).
+	keys := nm.sample(latest, 200)
 	bad := 0
+	if nm.blinded {
+		// A fingerprint given that the log holds no entry of: /log/entry has none either.
+		for _, v := range nm.known {
+			path := "/log/entry/" + hex.EncodeToString(v)
+			if _, ok := latest[hex.EncodeToString(blindVfpr(salt, v))]; ok {
+				continue
+			}
+			if body, status, _ := o.get(path); status != http.StatusNotFound {
+				if bad++; bad <= maxLines {
+					o.fail("entry lookup: GET %s: status %d, but no entry of the log is of that certificate: %.200q", path, status, body)
+				}
+			}
+		}
+	}
 	for _, k := range keys {
-		path := "/log/entry/" + k
+		certVfpr, _ := nm.of(k)
+		path := "/log/entry/" + certVfpr
 		body, err := o.get200(path)
 		var r struct {
 			Index *int64 `json:"index"`
@@ -570,7 +609,7 @@ func checkEntries(o *oracle, reader tlog.HashReader, size int64, leafHash map[in
 	if bad == 0 && len(keys) > 0 {
 		o.ok("entry lookup: /log/entry/<vfpr> gives the latest entry of %d certificates", len(keys))
 	}
-	return latest, entries
+	return latest, entries, nm
 }
 
 // sortedSample: the keys of m, sorted; about n of them, evenly spread.

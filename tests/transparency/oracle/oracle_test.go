@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -152,5 +153,39 @@ func TestZbase32(t *testing.T) {
 	h := sha1.Sum([]byte("joe.doe"))
 	if got := zbase32(h[:]); got != "iy9q119eutrkn8s1mk4r39qejnbu3n5q" {
 		t.Errorf("zbase32: %s", got)
+	}
+}
+
+// The blinded fingerprint of scheme 2 logs, against the vectors computed
+// with Python's hmac and hashlib (tests/unit/tlog/tlog_test.cpp has the
+// one-liner and checks keydir's C++ against the same values).
+func TestBlindVfpr(t *testing.T) {
+	salt, f4, f6 := make([]byte, 32), []byte{4}, []byte{6}
+	for i := range salt {
+		salt[i] = byte(i)
+	}
+	for i := 0xa0; i < 0xb4; i++ {
+		f4 = append(f4, byte(i))
+	}
+	for i := 0x40; i < 0x60; i++ {
+		f6 = append(f6, byte(i))
+	}
+	for _, c := range []struct {
+		vfpr []byte
+		want string
+	}{
+		{f4, "04cc6eefa8e0c69ddc5cb91ba96c8266f534251fd2"},
+		{f6, "066dbd0fb22bf079110be0c4b3b7e2b3f765729e1306cc1d3991712edf5323ecb1"},
+	} {
+		if got := hex.EncodeToString(blindVfpr(salt, c.vfpr)); got != c.want {
+			t.Errorf("blindVfpr(%x) = %s, want %s", c.vfpr, got, c.want)
+		}
+	}
+	known, err := parseFingerprints("A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3, 06" + hex.EncodeToString(f6[1:]))
+	if err != nil || len(known) != 2 || !bytes.Equal(known[0], f4) || !bytes.Equal(known[1], f6) {
+		t.Errorf("parseFingerprints: %x, %v", known, err)
+	}
+	if _, err := parseFingerprints("abcd"); err == nil {
+		t.Errorf("parseFingerprints took a 2-octet fingerprint")
 	}
 }

@@ -37,7 +37,10 @@ struct MemLog {
   tlog::Frontier edge;
   tlog::CommitmentScheme scheme{tlog::CommitmentScheme::Kind::HmacSha256, 0, 0, 0, Bytes(32, 9)};
 
-  MemLog() {
+  MemLog()
+      : MemLog(tlog::CommitmentScheme{tlog::CommitmentScheme::Kind::HmacSha256, 0, 0, 0,
+                                      Bytes(32, 9)}) {}
+  explicit MemLog(tlog::CommitmentScheme s) : scheme(std::move(s)) {
     tlog::Entry h;
     h.kind = tlog::Entry::Kind::Header;
     h.time = 1700000000;
@@ -66,7 +69,7 @@ struct MemLog {
     e.seq = entries.size();
     e.time = 1700000000 + entries.size();
     e.key_version = static_cast<std::uint8_t>(c.fingerprint.version());
-    e.fingerprint = Bytes(c.fingerprint.bytes().begin(), c.fingerprint.bytes().end());
+    e.fingerprint = scheme.entry_fingerprint(e.key_version, c.fingerprint.bytes());
     e.digest = openpgp::crypto::sha256(c.bytes);
     for (const auto& a : addresses) {
       e.commitments.push_back(*scheme.commit(a));
@@ -125,57 +128,102 @@ TEST(LogAudit, InclusionOfServedCertificates) {
   const std::uint64_t size = log.entries.size();
   const auto cp = log.checkpoint(size);
   std::vector<InclusionItem> items = {log.item(2, size), log.item(1, size)};
-  auto n = check_inclusions(certs, items, cp, std::nullopt);
+  auto n = check_inclusions(certs, items, cp, log.scheme, std::nullopt);
   ASSERT_TRUE(n) << n.error().detail;
   EXPECT_EQ(*n, 2U);
   // Both commit to alice; only the second to multi.
-  EXPECT_TRUE(check_inclusions(certs, items, cp, *log.scheme.commit("alice@example.org")));
-  auto multi = check_inclusions(certs, items, cp, *log.scheme.commit("multi@example.org"));
+  EXPECT_TRUE(
+      check_inclusions(certs, items, cp, log.scheme, *log.scheme.commit("alice@example.org")));
+  auto multi =
+      check_inclusions(certs, items, cp, log.scheme, *log.scheme.commit("multi@example.org"));
   ASSERT_FALSE(multi);
   EXPECT_EQ(multi.error().exit_code, kExitBadAnswer);
   EXPECT_NE(multi.error().detail.find("does not commit"), std::string::npos);
 
   // /log/entry's answer: an entry of that certificate only.
   const std::string latest = R"({"index":2,"entry":")" + base64_encode(log.entries[2]) + R"("})";
-  auto l = parse_latest_answer(latest, certs[1].fingerprint);
+  auto l = parse_latest_answer(latest, certs[1].fingerprint, log.scheme);
   ASSERT_TRUE(l) << l.error().detail;
   EXPECT_EQ(l->index, 2U);
   EXPECT_EQ(l->entry, log.entries[2]);
-  EXPECT_FALSE(parse_latest_answer(latest, certs[0].fingerprint));
-  EXPECT_FALSE(parse_latest_answer(
-      R"({"index":0,"entry":")" + base64_encode(log.entries[0]) + R"("})", certs[1].fingerprint));
-  EXPECT_FALSE(parse_latest_answer(R"({"index":"2","entry":""})", certs[1].fingerprint));
+  EXPECT_FALSE(parse_latest_answer(latest, certs[0].fingerprint, log.scheme));
+  EXPECT_FALSE(
+      parse_latest_answer(R"({"index":0,"entry":")" + base64_encode(log.entries[0]) + R"("})",
+                          certs[1].fingerprint, log.scheme));
+  EXPECT_FALSE(
+      parse_latest_answer(R"({"index":"2","entry":""})", certs[1].fingerprint, log.scheme));
   std::vector<std::uint64_t> served;
-  ASSERT_TRUE(check_inclusions(certs, items, cp, std::nullopt, &served));
+  ASSERT_TRUE(check_inclusions(certs, items, cp, log.scheme, std::nullopt, &served));
   EXPECT_EQ(served, (std::vector<std::uint64_t>{1, 2}));
 
   // A certificate without its item.
-  auto missing = check_inclusions(certs, {log.item(1, size)}, cp, std::nullopt);
+  auto missing = check_inclusions(certs, {log.item(1, size)}, cp, log.scheme, std::nullopt);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().detail.find("no log entry"), std::string::npos);
   // Another certificate's octets under this fingerprint (a swapped key).
   auto swapped = certs;
   swapped[0].bytes = certs[1].bytes;
-  auto sw = check_inclusions(swapped, items, cp, std::nullopt);
+  auto sw = check_inclusions(swapped, items, cp, log.scheme, std::nullopt);
   ASSERT_FALSE(sw);
   EXPECT_NE(sw.error().detail.find("other octets"), std::string::npos);
   // A flipped proof hash, a proof for another index, an index past the tree.
   auto flipped = items;
   flipped[1].proof[0][0] ^= 1;
-  EXPECT_FALSE(check_inclusions(certs, flipped, cp, std::nullopt));
+  EXPECT_FALSE(check_inclusions(certs, flipped, cp, log.scheme, std::nullopt));
   auto moved = items;
   moved[1].index = 3;
-  EXPECT_FALSE(check_inclusions(certs, moved, cp, std::nullopt));
+  EXPECT_FALSE(check_inclusions(certs, moved, cp, log.scheme, std::nullopt));
   auto past = items;
   past[1].index = size;
-  EXPECT_FALSE(check_inclusions(certs, past, cp, std::nullopt));
+  EXPECT_FALSE(check_inclusions(certs, past, cp, log.scheme, std::nullopt));
   // A checkpoint of another tree (an older one).
-  EXPECT_FALSE(check_inclusions(certs, items, log.checkpoint(size - 1), std::nullopt));
+  EXPECT_FALSE(check_inclusions(certs, items, log.checkpoint(size - 1), log.scheme, std::nullopt));
   // An entry that is not the one proven.
   auto changed = items;
   changed[1].entry.back() ^= 1;
-  EXPECT_FALSE(check_inclusions(certs, changed, cp, std::nullopt));
-  EXPECT_FALSE(check_inclusions({}, items, cp, std::nullopt));
+  EXPECT_FALSE(check_inclusions(certs, changed, cp, log.scheme, std::nullopt));
+  EXPECT_FALSE(check_inclusions({}, items, cp, log.scheme, std::nullopt));
+}
+
+// A scrypt log (verified and managed mode) names certificates by their
+// blinded fingerprint: the client finds the served certificate's entry by
+// it, and refuses an entry with the clear fingerprint (not how such a log
+// writes it) as it refuses another certificate's.
+TEST(LogAudit, ScryptLogsNameCertificatesByTheirBlindedFingerprint) {
+  MemLog log(tlog::CommitmentScheme{tlog::CommitmentScheme::Kind::Scrypt, 4, 1, 1, Bytes(32, 3)});
+  auto certs = *split_served(armored("gpg-ed25519.asc"));
+  const auto blinded = log.cert_entry(certs[0], {"alice@example.org"});
+  ASSERT_NE(blinded.fingerprint,
+            Bytes(certs[0].fingerprint.bytes().begin(), certs[0].fingerprint.bytes().end()));
+  auto clear = blinded;
+  clear.fingerprint.assign(certs[0].fingerprint.bytes().begin(),
+                           certs[0].fingerprint.bytes().end());
+  log.append(blinded.encode());
+  log.append(clear.encode());
+  const std::uint64_t size = log.entries.size();
+  const auto cp = log.checkpoint(size);
+  const auto commitment = *log.scheme.commit("alice@example.org");
+  std::vector<std::uint64_t> served;
+  auto ok = check_inclusions(certs, {log.item(1, size)}, cp, log.scheme, commitment, &served);
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(served, (std::vector<std::uint64_t>{1}));
+  auto in_clear = check_inclusions(certs, {log.item(2, size)}, cp, log.scheme, commitment);
+  ASSERT_FALSE(in_clear);
+  EXPECT_NE(in_clear.error().detail.find("no log entry"), std::string::npos);
+  // The blinded entry read as if the log were in clear: not this certificate's.
+  tlog::CommitmentScheme open = log.scheme;
+  open.kind = tlog::CommitmentScheme::Kind::HmacSha256;
+  EXPECT_FALSE(check_inclusions(certs, {log.item(1, size)}, cp, open, std::nullopt));
+
+  auto answer = [&](std::uint64_t i) {
+    return R"({"index":)" + std::to_string(i) + R"(,"entry":")" + base64_encode(log.entries[i]) +
+           R"("})";
+  };
+  auto latest = parse_latest_answer(answer(1), certs[0].fingerprint, log.scheme);
+  ASSERT_TRUE(latest) << latest.error().detail;
+  EXPECT_EQ(latest->index, 1U);
+  EXPECT_FALSE(parse_latest_answer(answer(2), certs[0].fingerprint, log.scheme));
+  EXPECT_FALSE(parse_latest_answer(answer(1), certs[0].fingerprint, open));
 }
 
 TEST(LogAudit, CheckpointsAndConsistency) {

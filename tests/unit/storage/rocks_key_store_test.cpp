@@ -9,6 +9,7 @@
 #include <rocksdb/db.h>
 
 #include "temp_dir.hpp"
+#include "tlog/entry.hpp"
 #include "tlog/merkle.hpp"
 
 namespace keydir::storage {
@@ -432,6 +433,48 @@ TEST(RocksKeyStore, WritesAppendEntriesThatSurviveAReopen) {
   ASSERT_TRUE(report) << report.error().detail;
   EXPECT_TRUE(report->problems.empty()) << report->problems.front();
   EXPECT_EQ(report->certificates, 2u);
+}
+
+// A scrypt log (verified and managed mode): the entries of writes, of a
+// deletion and of the backfill name certificates by the scheme's blinded
+// fingerprint, never the clear one; /log/entry's index stays keyed by the
+// real fingerprint, and `verify_log` checks the blinded one.
+TEST(RocksKeyStore, ScryptLogsCarryBlindedFingerprints) {
+  test::TempDir dir;
+  auto s = open(dir);
+  const tlog::CommitmentScheme scheme{tlog::CommitmentScheme::Kind::Scrypt, 4, 1, 1,
+                                      Bytes(32, 0x5A)};
+  ASSERT_TRUE(s->start_log(scheme, 999));
+  const Fingerprint v6 = fpr(2, Fingerprint::Version::V6);
+  std::vector<Write> w{make(fpr(1), {}, {"a@example.org"}), make(v6, {}, {"b@example.org"}),
+                       make(fpr(3), {}, {})};
+  ASSERT_TRUE(s->apply(w, 1000));
+  ASSERT_TRUE(s->remove(w[2].record, Tombstone{1001, "owner asked"}));
+  // The backfill path (a certificate stored before the log).
+  ASSERT_TRUE(s->append_log({LogItem{fpr(4), 7, Bytes(32, 1), {"c@example.org"}}}, 1002));
+  auto entries = s->log_entries(0, 100);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 6u);  // header, three writes, a deletion, the backfill
+  const std::vector<Fingerprint> in_order{fpr(1), v6, fpr(3), fpr(3), fpr(4)};
+  for (std::size_t i = 1; i < entries->size(); ++i) {
+    auto e = tlog::Entry::decode((*entries)[i]);
+    ASSERT_TRUE(e);
+    const Fingerprint& f = in_order[i - 1];
+    const auto version = static_cast<std::uint8_t>(f.bytes().size() == 32 ? 6 : 4);
+    EXPECT_EQ(e->key_version, version);
+    EXPECT_EQ(e->fingerprint, scheme.entry_fingerprint(version, f.bytes()));
+    EXPECT_NE(e->fingerprint, Bytes(f.bytes().begin(), f.bytes().end()));
+    EXPECT_EQ(e->kind, i == 4 ? tlog::Entry::Kind::Deleted : tlog::Entry::Kind::Certificate);
+  }
+  for (std::uint8_t fill = 1; fill <= 4; ++fill) {
+    const Fingerprint f = fill == 2 ? v6 : fpr(fill);
+    auto index = s->log_index(f);
+    ASSERT_TRUE(index && *index) << f.to_hex();
+    EXPECT_EQ(**index, fill == 3 ? 4u : fill == 4 ? 5u : fill);
+  }
+  auto report = s->verify_log();
+  ASSERT_TRUE(report) << report.error().detail;
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front();
 }
 
 }  // namespace

@@ -17,6 +17,14 @@
 namespace keydir::tlog {
 namespace {
 
+std::string to_lower_hex(ByteView b) {
+  std::string s = to_hex(b);
+  for (auto& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
 std::string hex(const Hash& h) {
   std::string s = to_hex(ByteView(h.data(), h.size()));
   for (auto& c : s) {
@@ -327,6 +335,50 @@ TEST(Entries, RoundTripAndMalformedOnesAreRefused) {
   CommitmentScheme other_salt = hmac;
   other_salt.salt = Bytes(32, 2);
   EXPECT_NE(*m, *other_salt.commit("alice@example.org"));
+}
+
+// The blinded fingerprint of scrypt logs, against vectors computed
+// independently with Python's hmac and hashlib:
+//   python3 -c 'import hmac,hashlib; s=bytes(range(32)); f4=bytes(range(0xa0,0xb4));
+//     f6=bytes(range(0x40,0x60)); m=lambda v,f: hmac.new(s, b"keydir fingerprint v1\n" +
+//     bytes([v]) + f, hashlib.sha256).digest()[:len(f)].hex(); print(m(4,f4)); print(m(6,f6))'
+TEST(Entries, ScryptLogsBlindFingerprintsHmacLogsDoNot) {
+  Bytes salt;
+  for (int i = 0; i < 32; ++i) {
+    salt.push_back(static_cast<std::uint8_t>(i));
+  }
+  Bytes v4;
+  for (int i = 0xa0; i < 0xb4; ++i) {
+    v4.push_back(static_cast<std::uint8_t>(i));
+  }
+  Bytes v6;
+  for (int i = 0x40; i < 0x60; ++i) {
+    v6.push_back(static_cast<std::uint8_t>(i));
+  }
+  const CommitmentScheme scrypt{CommitmentScheme::Kind::Scrypt, 14, 8, 1, salt};
+  EXPECT_EQ(to_lower_hex(scrypt.entry_fingerprint(4, v4)),
+            "cc6eefa8e0c69ddc5cb91ba96c8266f534251fd2");
+  EXPECT_EQ(to_lower_hex(scrypt.entry_fingerprint(6, v6)),
+            "6dbd0fb22bf079110be0c4b3b7e2b3f765729e1306cc1d3991712edf5323ecb1");
+  // The key version is part of the message; the salt is the key.
+  EXPECT_NE(scrypt.entry_fingerprint(6, v4), scrypt.entry_fingerprint(4, v4));
+  CommitmentScheme other_salt = scrypt;
+  other_salt.salt = Bytes(32, 1);
+  EXPECT_NE(other_salt.entry_fingerprint(4, v4), scrypt.entry_fingerprint(4, v4));
+  // Open mode's logs keep the fingerprint in clear.
+  const CommitmentScheme hmac{CommitmentScheme::Kind::HmacSha256, 0, 0, 0, salt};
+  EXPECT_EQ(hmac.entry_fingerprint(4, v4), v4);
+  EXPECT_EQ(hmac.entry_fingerprint(6, v6), v6);
+
+  // An entry with a blinded fingerprint is an ordinary entry of its length.
+  Entry d;
+  d.kind = Entry::Kind::Deleted;
+  d.key_version = 6;
+  d.fingerprint = scrypt.entry_fingerprint(6, v6);
+  auto db = Entry::decode(d.encode());
+  ASSERT_TRUE(db);
+  EXPECT_EQ(*db, d);
+  EXPECT_EQ(d.encode().size(), 18U + 1 + 32);
 }
 
 }  // namespace
