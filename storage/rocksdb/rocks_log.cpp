@@ -93,7 +93,7 @@ Result<void> RocksKeyStore::Impl::load_log() {
                std::string h;
                auto st = db->Get(rocksdb::ReadOptions(), cf(kLog),
                                  id.level == 0 ? entry_key(id.index) : hash_key(id), &h);
-               auto parsed = !st.ok()       ? std::nullopt
+               auto parsed = !st.ok()        ? std::nullopt
                              : id.level == 0 ? std::optional(tlog::leaf_hash(as_bytes(h)))
                                              : tlog::hash_from(as_bytes(h));
                if (!parsed) {
