@@ -134,6 +134,12 @@ Api::Api(service::KeyDirectory& directory, ApiOptions options)
             PagesOptions p = options.pages;
             p.managed_uploads_need_token = options.managed_uploads_need_token;
             p.version = options.version;
+            if (options.log != nullptr) {
+              p.log_vkey = options.log->verifier().encode();
+              for (const auto& w : options.log->options().witnesses) {
+                p.log_witnesses.push_back(w.key.encode());
+              }
+            }
             return p;
           }(),
           upload_tokens_, options.verification),

@@ -62,6 +62,16 @@ Reply LogApi::handle(const HttpRequest& request, std::string_view rest) const {
     r.headers.emplace_back("Access-Control-Allow-Origin", "*");
     return r;
   }
+  if (rest == "checkpoint/witnessed") {
+    auto note = log_->witnessed();
+    if (!note) {
+      return error_reply(note.error());
+    }
+    Reply r = text_reply(Status::kOk, *note);
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    return r;
+  }
   if (rest == "vkey") {
     Reply r = text_reply(Status::kOk, log_->verifier().encode() + "\n");
     r.headers.emplace_back("Access-Control-Allow-Origin", "*");

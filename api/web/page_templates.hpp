@@ -234,8 +234,8 @@ curl -o {{hex}}.asc {{base}}/vks/v1/by-fingerprint/{{hex}}</pre>)HTML"
 
 // /about: `mode_text`, `hkp`, `thunderbird`, `base` (URLs from the Host
 // header), `open` (search by name offered), `uploads`, `verifies`,
-// `has_manage`, `has_wkd` and `wkd_domains`. The <pre> blocks keep their
-// newlines.
+// `has_manage`, `has_wkd` and `wkd_domains`, `has_log`, `log_vkey`,
+// `has_witnesses` and `log_witnesses`. The <pre> blocks keep their newlines.
 inline constexpr std::string_view kAbout =
     R"HTML(<h2>About this directory</h2>)HTML"
     R"HTML(<p>{{site_name}} is an OpenPGP key directory: it publishes public keys, so that )HTML"
@@ -272,6 +272,14 @@ curl '{{base}}/pks/lookup?op=get&amp;options=mr&amp;search=0xFINGERPRINT'</pre>)
     R"HTML({{#has_manage}}<h3>Take your address off</h3><p><a href="/manage">Manage your )HTML"
     R"HTML(key</a>: you get a link by e-mail from which you can unpublish your addresses.</p>)HTML"
     R"HTML({{/has_manage}})HTML"
+    R"HTML({{#has_log}}<h3>Transparency log</h3><p>Every change to what this directory )HTML"
+    R"HTML(publishes is recorded in a public, append-only log, so that it cannot show you a )HTML"
+    R"HTML(key it hides from everyone else unnoticed. Its verifier key:</p>)HTML"
+    R"HTML(<pre>{{log_vkey}}</pre>{{#has_witnesses}}<p>Its checkpoints are cosigned by these )HTML"
+    R"HTML(witnesses:</p><pre>{{#log_witnesses}}{{.}}
+{{/log_witnesses}}</pre>{{/has_witnesses}})HTML"
+    R"HTML(<p>Check the answers you get against it:</p><pre class="cmd">keydir fetch --audit )HTML"
+    R"HTML(--server {{base}} --log-key {{log_vkey}} alice@example.org</pre>{{/has_log}})HTML"
     R"HTML(<h3>More</h3><ul><li><a href="/api">The HTTP API</a> (HKP, VKS, WKD) for )HTML"
     R"HTML(programs</li><li><a href="/policy">Privacy and usage policy</a>: what this )HTML"
     R"HTML(directory stores and publishes</li></ul>)HTML"

@@ -979,18 +979,21 @@ Reply Pages::upload(const HttpRequest& request) const {
 
 Reply Pages::about(const HttpRequest& request) const {
   const auto urls = site_urls(request, options_.tls);
-  return html_reply(
-      Status::kOk,
-      page("About this directory", web::templates::kAbout,
-           web::View()
-               .text("mode_text", mode_text())
-               .text("hkp", urls.hkp)
-               .text("thunderbird", urls.hkp)
-               .text("base", urls.base)
-               .flag("has_wkd", !options_.wkd_domains.empty())
-               .texts("wkd_domains", options_.wkd_domains)
-               .text("first_domain", options_.wkd_domains.empty() ? std::string("example.org")
-                                                                  : options_.wkd_domains.front())));
+  return html_reply(Status::kOk, page("About this directory", web::templates::kAbout,
+                                      web::View()
+                                          .text("mode_text", mode_text())
+                                          .text("hkp", urls.hkp)
+                                          .text("thunderbird", urls.hkp)
+                                          .text("base", urls.base)
+                                          .flag("has_wkd", !options_.wkd_domains.empty())
+                                          .texts("wkd_domains", options_.wkd_domains)
+                                          .text("first_domain", options_.wkd_domains.empty()
+                                                                    ? std::string("example.org")
+                                                                    : options_.wkd_domains.front())
+                                          .flag("has_log", !options_.log_vkey.empty())
+                                          .text("log_vkey", options_.log_vkey)
+                                          .flag("has_witnesses", !options_.log_witnesses.empty())
+                                          .texts("log_witnesses", options_.log_witnesses)));
 }
 
 Reply Pages::key_page(const HttpRequest& request, std::string_view id) const {

@@ -43,6 +43,10 @@ struct PagesOptions {
   bool managed_uploads_need_token = true;
   // The software's version, in the footer (set by Api from ApiOptions).
   std::string version;
+  // The transparency log's verifier key and its witnesses' cosignature keys,
+  // on /about (set by Api from ApiOptions::log); empty: no log.
+  std::string log_vkey;
+  std::vector<std::string> log_witnesses;
 };
 
 class Pages {

@@ -125,24 +125,42 @@ LogResult<std::uint64_t> check_dated(std::string_view note, const tlog::NoteVeri
 }
 
 LogResult<std::size_t> count_cosigned(std::string_view note,
-                                      const std::vector<tlog::NoteVerifier>& witnesses) {
+                                      const std::vector<tlog::NoteVerifier>& witnesses,
+                                      std::uint64_t max_age, std::uint64_t now) {
+  constexpr std::uint64_t kSkew = 300;
   std::size_t n = 0;
   for (const auto& w : witnesses) {
     auto t = tlog::open_cosignature(note, w);
     if (!t) {
       return tl::unexpected(bad("the log checkpoint: " + t.error().detail));
     }
-    n += t->has_value() ? 1 : 0;
+    // A witness's statement is "the largest tree I saw, as of then": an old
+    // one does not say this view is current (a server could keep a client
+    // on a tree witnessed long ago).
+    if (t->has_value() && **t <= now + kSkew &&
+        (max_age == 0 || now <= **t || now - **t <= max_age)) {
+      ++n;
+    }
   }
   return n;
 }
 
-LogResult<std::vector<tlog::NoteVerifier>> parse_witnesses(const std::vector<std::string>& given) {
+LogResult<std::vector<tlog::NoteVerifier>> parse_witnesses(const std::vector<std::string>& given,
+                                                           const tlog::NoteVerifier& log) {
   std::vector<tlog::NoteVerifier> out;
   for (const auto& g : given) {
     auto v = tlog::NoteVerifier::parse(g, tlog::kSigCosignatureV1);
     if (!v) {
       return log_fail(kExitUsage, "--log-witness " + printable(g, 200) + ": " + v.error().detail);
+    }
+    if (v->public_key == log.public_key) {
+      return log_fail(kExitUsage, "--log-witness " + printable(g, 200) +
+                                      ": the log's own key (its dating is no witness)");
+    }
+    for (const auto& o : out) {
+      if (o.public_key == v->public_key) {
+        return log_fail(kExitUsage, "--log-witness " + printable(g, 200) + ": given twice");
+      }
     }
     out.push_back(std::move(*v));
   }
@@ -838,9 +856,10 @@ std::uint64_t now_seconds() {
 }
 
 // The dating and the witnesses a checkpoint needs (LogOptions). When the
-// answer's checkpoint `c` is not cosigned by enough witnesses yet (they
-// cosign within seconds of a change), a later checkpoint that is, and is
-// consistent with `c`, does: asked for up to five times, a second apart.
+// answer's checkpoint `c` is not cosigned by enough witnesses (they cosign
+// within seconds of a change, and a busy log changes faster), the newest
+// checkpoint they cosigned (/log/checkpoint/witnessed) must reach `c`'s size
+// and be consistent with `c`: asked for up to five times, a second apart.
 LogResult<void> check_witnessed(const LogServer& log, const tlog::NoteVerifier& v,
                                 const tlog::Checkpoint& c, const std::string& note,
                                 const LogOptions& lo, std::ostream& err) {
@@ -848,9 +867,12 @@ LogResult<void> check_witnessed(const LogServer& log, const tlog::NoteVerifier& 
     return tl::unexpected(d.error());
   }
   if (lo.witnesses.empty()) {
+    if (lo.witness_quorum != 0) {
+      return log_fail(kExitUsage, "--log-witness-quorum needs --log-witness");
+    }
     return {};
   }
-  auto witnesses = parse_witnesses(lo.witnesses);
+  auto witnesses = parse_witnesses(lo.witnesses, v);
   if (!witnesses) {
     return tl::unexpected(witnesses.error());
   }
@@ -860,25 +882,34 @@ LogResult<void> check_witnessed(const LogServer& log, const tlog::NoteVerifier& 
                                     " is more than the " + std::to_string(witnesses->size()) +
                                     " witnesses given");
   }
-  auto have = count_cosigned(note, *witnesses);
+  auto have = count_cosigned(note, *witnesses, lo.max_age, now_seconds());
   if (!have) {
     return tl::unexpected(have.error());
   }
+  std::string last_seen;
   for (int attempt = 0; *have < need && attempt < 5; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    auto later = log.get("checkpoint", 1 << 16);
+    if (attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    auto later = log.get("checkpoint/witnessed", 1 << 16);
     if (!later) {
+      if (later.error().exit_code == kExitBadAnswer) {
+        last_seen = later.error().detail;
+        continue;  // none cosigned yet (404)
+      }
       return tl::unexpected(later.error());
     }
     auto lc = open_checkpoint(log, v, *later, err);
     if (!lc) {
       return tl::unexpected(lc.error());
     }
-    auto n = count_cosigned(*later, *witnesses);
+    auto n = count_cosigned(*later, *witnesses, lo.max_age, now_seconds());
     if (!n) {
       return tl::unexpected(n.error());
     }
-    if (*n < need) {
+    if (*n < need || lc->size < c.size) {
+      last_seen = "the newest witnessed checkpoint has " + std::to_string(lc->size) +
+                  " entries and " + std::to_string(*n) + " recent cosignatures";
       continue;
     }
     if (auto d = check_dated(*later, v, lo.max_age, now_seconds()); !d) {
@@ -905,7 +936,9 @@ LogResult<void> check_witnessed(const LogServer& log, const tlog::NoteVerifier& 
   if (*have < need) {
     return tl::unexpected(bad("the log checkpoint is cosigned by " + std::to_string(*have) +
                               " of the " + std::to_string(need) +
-                              " witnesses required (--log-witness): a view no witness has seen"));
+                              " witnesses required (--log-witness), recently enough: a view no "
+                              "witness has seen" +
+                              (last_seen.empty() ? "" : " (" + printable(last_seen, 200) + ")")));
   }
   if (lo.verbose) {
     err << "keydir: log: cosigned by " << *have << " of the witnesses given\n";

@@ -181,12 +181,16 @@ struct LogOptions {
 // five minutes after. kExitBadAnswer otherwise.
 LogResult<std::uint64_t> check_dated(std::string_view note, const tlog::NoteVerifier& v,
                                      std::uint64_t max_age, std::uint64_t now);
-// How many of `witnesses` cosigned `note`; kExitBadAnswer for a cosignature
-// by one of them that does not verify.
+// How many of `witnesses` cosigned `note` at most `max_age` seconds before
+// `now` (0: any age) and not in the future; kExitBadAnswer for a
+// cosignature by one of them that does not verify.
 LogResult<std::size_t> count_cosigned(std::string_view note,
-                                      const std::vector<tlog::NoteVerifier>& witnesses);
-// --log-witness values parsed (kExitUsage for a malformed one).
-LogResult<std::vector<tlog::NoteVerifier>> parse_witnesses(const std::vector<std::string>& given);
+                                      const std::vector<tlog::NoteVerifier>& witnesses,
+                                      std::uint64_t max_age, std::uint64_t now);
+// --log-witness values parsed: kExitUsage for a malformed one, one given
+// twice, or the log's own key (its dating would count as a witness).
+LogResult<std::vector<tlog::NoteVerifier>> parse_witnesses(const std::vector<std::string>& given,
+                                                           const tlog::NoteVerifier& log);
 
 // fetch --audit: `report` is fetch()'s for a FetchOptions::log_proof lookup
 // of `query`. 0, or the exit code after one line on `err`.

@@ -317,6 +317,10 @@ class Fetch final : public NetCommand {
       std::cerr << "keydir fetch: no server: give --server URL or set KEYDIR_SERVER\n";
       return kExitUsage;
     }
+    if (!audit_ && (!lo_.witnesses.empty() || lo_.witness_quorum != 0)) {
+      std::cerr << "keydir fetch: --log-witness and --log-witness-quorum need --audit\n";
+      return kExitUsage;
+    }
     if (audit_ && o.server.empty()) {
       std::cerr << "keydir fetch: --audit needs a server: give --server URL or set "
                    "KEYDIR_SERVER\n";
@@ -514,6 +518,10 @@ class Refresh final : public NetCommand {
   [[nodiscard]] bool needs_server() const override { return false; }
 
   int run_with(const ClientOptions& o) override {
+    if (!ro_.audit && (!ro_.log_checks.witnesses.empty() || ro_.log_checks.witness_quorum != 0)) {
+      std::cerr << "keydir refresh: --log-witness and --log-witness-quorum need --audit\n";
+      return kExitUsage;
+    }
     if (ro_.audit && o.server.empty()) {
       std::cerr << "keydir refresh: --audit needs a server: give --server URL or set "
                    "KEYDIR_SERVER\n";

@@ -99,7 +99,7 @@ HttpResult perform(const std::string& url, const HttpOptions& o,
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o.connect_timeout);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, o.timeout);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, o.follow_redirects ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "keydir/0.1");
   if (!o.cacert.empty()) {

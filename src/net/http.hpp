@@ -24,6 +24,10 @@ struct HttpOptions {
   // operator's uploads). libcurl leaves them out when a redirect leads to
   // another host, port or scheme.
   std::vector<std::string> headers;
+  // Redirects followed (at most 3); off: a 3xx is the answer (keydird's
+  // posts to transparency-log witnesses: a witness cannot send them on to
+  // other hosts).
+  bool follow_redirects = true;
   // Names of answer headers to keep in HttpResult::response_headers (the
   // client's transparency-log proofs).
   std::vector<std::string> keep_headers;

@@ -496,14 +496,18 @@ int run_serve(Cli& c) {
     std::thread witnessing;
     if (transparency && !cfg.log.witnesses.empty()) {
       witnessing = std::thread([&] {
+        // Keyed by the witness ("witness NAME (URL)"): its reasons vary
+        // (sizes, its own text), and must not flood the log.
         std::set<std::string> failing;
         std::unique_lock lock(witness_mutex);
         while (!witness_stop) {
           lock.unlock();
           auto failures = transparency->witness_round();
-          std::set<std::string> now(failures.begin(), failures.end());
-          for (const auto& f : now) {
-            if (!failing.count(f)) {
+          std::set<std::string> now;
+          for (const auto& f : failures) {
+            const std::string witness = f.substr(0, f.find("): "));
+            now.insert(witness);
+            if (!failing.count(witness)) {
               spdlog::error("transparency log: {}", f);
             }
           }

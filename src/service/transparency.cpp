@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "net/http.hpp"
 #include "openpgp/crypto/primitives.hpp"
@@ -122,9 +123,11 @@ std::string TransparencyLog::served_note() const {
 }
 
 Result<TransparencyLog::Signed> TransparencyLog::checkpoint() {
+  std::lock_guard lock(mutex_);
+  // Read under the lock: a thread that read a smaller tree must not replace
+  // a larger checkpoint already signed (clients would see a rollback).
   KEYDIR_TRY(auto state, store_.log_state());
   const auto now = static_cast<std::uint64_t>(std::time(nullptr));
-  std::lock_guard lock(mutex_);
   // A clock set back re-dates at once rather than keep a future time.
   if (signed_ && signed_->checkpoint.size == state.size && now >= signed_->time &&
       now - signed_->time < options_.checkpoint_interval) {
@@ -143,6 +146,16 @@ Result<TransparencyLog::Signed> TransparencyLog::checkpoint() {
   Signed out = *signed_;
   out.note = served_note();
   return out;
+}
+
+Result<std::string> TransparencyLog::witnessed() const {
+  std::lock_guard lock(mutex_);
+  if (witnessed_.empty()) {
+    return fail(ErrorCode::NotFound, options_.witnesses.empty()
+                                         ? "this log has no witnesses"
+                                         : "no witness has cosigned a checkpoint yet");
+  }
+  return witnessed_;
 }
 
 namespace {
@@ -182,19 +195,26 @@ std::vector<std::string> TransparencyLog::witness_round() {
     }
     plain = std::string(split->text) + "\n" + std::string(split->lines.front()) + "\n";
   }
-  for (std::size_t i = 0; i < options_.witnesses.size(); ++i) {
+  // The witnesses in parallel: a slow one does not hold the others back.
+  std::vector<std::string> why_of(options_.witnesses.size());
+  auto submit = [&](std::size_t i) {
     const auto& w = options_.witnesses[i];
     WitnessState state;
     {
       std::lock_guard lock(mutex_);
       state = witness_[i];
     }
+    // A size a witness claims (409) holds for this round only: a false one
+    // must not stop the next rounds.
+    const WitnessState before = state;
     if (state.for_body == body && state.for_time == c->time && !state.line.empty()) {
-      continue;  // already cosigned this one, as dated now
+      return;  // already cosigned this one, as dated now
     }
     net::HttpOptions http;
-    http.timeout = 10;
+    http.connect_timeout = 3;
+    http.timeout = 5;
     http.max_body = 1 << 16;
+    http.follow_redirects = false;
     std::string why;
     // Twice at most: a witness that has seen another size says which (409).
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -244,7 +264,8 @@ std::vector<std::string> TransparencyLog::witness_round() {
         break;
       }
       // The answer: cosignature lines; the one by this witness's key must
-      // verify over this checkpoint.
+      // verify over this checkpoint. Served rebuilt in canonical form (a
+      // lenient base64 could make strict parsers refuse the whole note).
       std::string line;
       std::string_view rest = r.body;
       while (!rest.empty() && line.empty()) {
@@ -255,8 +276,14 @@ std::vector<std::string> TransparencyLog::witness_round() {
         std::string_view l = rest.substr(0, nl + 1);
         rest.remove_prefix(nl + 1);
         auto t = tlog::open_cosignature(body + "\n" + std::string(l), w.key);
-        if (t && t->has_value()) {
-          line = std::string(l);
+        auto parsed = tlog::parse_signature_line(l.substr(0, l.size() - 1));
+        if (t && t->has_value() && parsed) {
+          Bytes blob;
+          for (int shift = 24; shift >= 0; shift -= 8) {
+            blob.push_back(static_cast<std::uint8_t>(parsed->key_hash >> shift));
+          }
+          blob.insert(blob.end(), parsed->blob.begin(), parsed->blob.end());
+          line = "\xE2\x80\x94 " + w.key.name + " " + base64_encode(blob) + "\n";
         }
       }
       if (line.empty()) {
@@ -270,12 +297,41 @@ std::vector<std::string> TransparencyLog::witness_round() {
       why.clear();
       break;
     }
+    if (!why.empty()) {
+      state = before;  // nothing learnt from a failed round
+      why_of[i] = "witness " + w.key.name + " (" + w.url + "): " + why;
+    }
     {
       std::lock_guard lock(mutex_);
       witness_[i] = state;
     }
-    if (!why.empty()) {
-      failures.push_back("witness " + w.key.name + " (" + w.url + "): " + why);
+  };
+  {
+    std::vector<std::thread> threads;
+    threads.reserve(options_.witnesses.size());
+    for (std::size_t i = 0; i < options_.witnesses.size(); ++i) {
+      threads.emplace_back(submit, i);
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+  }
+  for (auto& w : why_of) {
+    if (!w.empty()) {
+      failures.push_back(std::move(w));
+    }
+  }
+  // The newest checkpoint cosigned: this one, if a witness cosigned it.
+  {
+    std::lock_guard lock(mutex_);
+    std::string note;
+    for (const auto& w : witness_) {
+      if (!w.line.empty() && w.for_body == body) {
+        note += w.line;
+      }
+    }
+    if (!note.empty() && signed_ && signed_->checkpoint.body() == body) {
+      witnessed_ = signed_->note + note;
     }
   }
   return failures;

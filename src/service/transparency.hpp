@@ -68,6 +68,13 @@ class TransparencyLog {
   };
   Result<Signed> checkpoint();
 
+  // The newest checkpoint witnesses have cosigned (every witness that
+  // cosigned it, and the log's signature and dating); NotFound when no
+  // witness is configured or none has cosigned yet. On a log that changes
+  // every second the current checkpoint is rarely cosigned yet; this one
+  // catches up within a round.
+  Result<std::string> witnessed() const;
+
   // One round of witnessing: the current checkpoint to every witness that
   // has not cosigned it (C2SP tlog-witness add-checkpoint, with the
   // consistency proof from the size the witness last saw). Returns one line
@@ -118,6 +125,7 @@ class TransparencyLog {
   mutable std::mutex mutex_;
   std::optional<Signed> signed_;       // mutex_; its note without witnesses' lines
   std::vector<WitnessState> witness_;  // mutex_; one per options_.witnesses
+  std::string witnessed_;              // mutex_; see witnessed()
 };
 
 }  // namespace keydir::service

@@ -69,6 +69,9 @@ start_keydird one --data "$T/data" --add-rate 0 --log-checkpoint-interval 2 \
   --log-witness "http://127.0.0.1:$WPORT $WVKEY"
 S1=$U
 check "keydird's verifier key is the one sigsum-key derives" "$LOG_VKEY" "$(curl -s "$S1/log/vkey" | head -n 1)"
+curl -s "$S1/about" >"$T/about.html"
+check "/about shows the log's verifier key and the witness's key" "1 1" \
+  "$(grep -c -F "<pre>$LOG_VKEY</pre>" "$T/about.html") $(grep -c -F "$WVKEY" "$T/about.html")"
 
 gh() { GNUPGHOME=$T/gnupg gpg --batch --quiet --pinentry-mode loopback --passphrase '' "$@" 2>/dev/null; }
 mkdir -m 700 "$T/gnupg"
@@ -144,6 +147,25 @@ check "  ... says so" 1 "$(grep -c 'cosigned by 0 of the 1 witnesses required' "
 audit 0 "quorum 1 of the two" --server "$S1" --log-key "$LOG_VKEY" \
   --log-witness "$WVKEY" --log-witness "$NOBODY" --log-witness-quorum 1 "$A"
 audit 2 "a signed-note key given as a witness" --server "$S1" --log-key "$LOG_VKEY" --log-witness "$LOG_VKEY" "$A"
+LOG_COSIG=$(sigsum-key to-vkey -k "$T/log.ssh.pub" -n "$ORIGIN" -t cosignature/v1)
+audit 2 "the log's own key as a witness (its dating would count)" --server "$S1" --log-key "$LOG_VKEY" \
+  --log-witness "$LOG_COSIG" "$A"
+audit 2 "one witness given twice (quorum 2)" --server "$S1" --log-key "$LOG_VKEY" \
+  --log-witness "$WVKEY" --log-witness "$WVKEY" --log-witness-quorum 2 "$A"
+audit 2 "--log-witness-quorum without --log-witness" --server "$S1" --log-key "$LOG_VKEY" \
+  --log-witness-quorum 1 "$A"
+rc=0; "$K" fetch --no-wkd --server "$S1" --log-witness "$WVKEY" "$A" >/dev/null 2>&1 || rc=$?
+check "--log-witness without --audit: exit 2" 2 "$rc"
+# A busy log: a write every 0.3 s keeps the current checkpoint ahead of the
+# witness; the newest witnessed one catches up, and audits pass.
+( for i in $(seq 1 20); do newkey "busy$i" && "$K" upload --server "$S1" "$T/busy$i.asc" >/dev/null; sleep 0.3; done ) &
+BUSY=$!
+sleep 1
+audit 0 "fetch --audit --log-witness on a busy log" --server "$S1" --log-key "$LOG_VKEY" \
+  --log-witness "$WVKEY" "$A"
+check "/log/checkpoint/witnessed is cosigned" 200 "$(curl -s -o "$T/w" -w '%{http_code}' "$S1/log/checkpoint/witnessed")"
+check "  ... by the witness" 1 "$(grep -c "^— $WNAME " "$T/w" || true)"
+wait "$BUSY" || true
 # --- a fork ----------------------------------------------------------------------
 "$B/keydird" backup --data "$T/data" --out "$T/backup" >/dev/null
 stop_pid "$SERVER_PID"

@@ -278,6 +278,54 @@ TEST(LogAudit, CheckpointsAndConsistency) {
   EXPECT_EQ(check_consistency(old, now, unreachable).error().exit_code, kExitNetwork);
 }
 
+// The log's dating and its witnesses' cosignatures: a checkpoint dated too
+// long ago, or in the future, is refused; a witness's cosignature counts only
+// while recent; the log's own key and a key given twice are no witnesses.
+TEST(LogAudit, DatingAndWitnessesCountOnlyWhenRecent) {
+  MemLog log;
+  const std::string body = log.checkpoint(1).body();
+  const std::string note = *tlog::sign_note(body, log.signer);
+  const std::uint64_t now = 1'800'000'000;
+  EXPECT_FALSE(check_dated(note, log.verifier, 86400, now));  // not dated at all
+  const std::string dated = note + *tlog::cosign(body, log.signer, now - 100);
+  auto t = check_dated(dated, log.verifier, 86400, now);
+  ASSERT_TRUE(t) << t.error().detail;
+  EXPECT_EQ(*t, now - 100);
+  EXPECT_FALSE(check_dated(dated, log.verifier, 50, now));  // stale
+  EXPECT_TRUE(check_dated(dated, log.verifier, 0, now));    // any age
+  EXPECT_FALSE(
+      check_dated(note + *tlog::cosign(body, log.signer, now + 1000), log.verifier, 0, now));
+
+  tlog::NoteSigner witness{"witness.test/w", Bytes(32, 6)};
+  auto wkey = *tlog::NoteVerifier::of(witness, tlog::kSigCosignatureV1);
+  const std::string old = dated + *tlog::cosign(body, witness, now - 10'000);
+  auto n = count_cosigned(old, {wkey}, 86400, now);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1u);
+  n = count_cosigned(old, {wkey}, 1000, now);  // a witness's old statement
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);
+  n = count_cosigned(dated + *tlog::cosign(body, witness, now + 1000), {wkey}, 0, now);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);  // from the future
+  n = count_cosigned(dated, {wkey}, 0, now);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);  // the log's dating is not the witness's
+  std::string forged = old;
+  forged[forged.rfind(' ') + 20] ^= 1;
+  EXPECT_FALSE(count_cosigned(forged, {wkey}, 0, now));
+
+  EXPECT_TRUE(parse_witnesses({wkey.encode()}, log.verifier));
+  auto own = *tlog::NoteVerifier::of(log.signer, tlog::kSigCosignatureV1);
+  auto r = parse_witnesses({own.encode()}, log.verifier);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit_code, kExitUsage);
+  r = parse_witnesses({wkey.encode(), wkey.encode()}, log.verifier);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit_code, kExitUsage);
+  EXPECT_FALSE(parse_witnesses({log.verifier.encode()}, log.verifier));  // a type 0x01 key
+}
+
 TEST(LogAudit, WireFormatsAreParsedWithBounds) {
   MemLog log;
   log.append(Bytes{1, 2, 3});
