@@ -820,21 +820,27 @@ void print_note(std::string_view note, std::ostream& err) {
   }
 }
 
+// The log's consistency proof between two sizes, fetched when asked for.
+ConsistencyFetcher consistency_from(const LogServer& log, std::uint64_t old_size,
+                                    std::uint64_t new_size) {
+  return [&log, old_size, new_size]() -> LogResult<std::vector<tlog::Hash>> {
+    auto body = log.get(
+        "proof/consistency?old=" + std::to_string(old_size) + "&new=" + std::to_string(new_size),
+        kMaxProofAnswerBytes);
+    if (!body) {
+      return tl::unexpected(body.error());
+    }
+    return parse_proof_answer(*body, "old", old_size, "new", new_size);
+  };
+}
+
 // Checks `now` against the state's checkpoint and, when it extends it, makes
 // it the state's.
 LogResult<void> advance(const LogServer& log, LogState& state, const tlog::Checkpoint& now,
                         const std::string& note, std::ostream& err) {
   if (state.checkpoint) {
     const auto old = *state.checkpoint;
-    auto ok = check_consistency(old, now, [&]() -> LogResult<std::vector<tlog::Hash>> {
-      auto body = log.get(
-          "proof/consistency?old=" + std::to_string(old.size) + "&new=" + std::to_string(now.size),
-          kMaxProofAnswerBytes);
-      if (!body) {
-        return tl::unexpected(body.error());
-      }
-      return parse_proof_answer(*body, "old", old.size, "new", now.size);
-    });
+    auto ok = check_consistency(old, now, consistency_from(log, old.size, now.size));
     if (!ok) {
       if (ok.error().exit_code == kExitLogInconsistent) {
         err << "keydir: the log " << now.origin << " is inconsistent\n"
@@ -915,15 +921,7 @@ LogResult<void> check_witnessed(const LogServer& log, const tlog::NoteVerifier& 
     if (auto d = check_dated(*later, v, lo.max_age, now_seconds()); !d) {
       return tl::unexpected(d.error());
     }
-    auto ok = check_consistency(c, *lc, [&]() -> LogResult<std::vector<tlog::Hash>> {
-      auto body = log.get(
-          "proof/consistency?old=" + std::to_string(c.size) + "&new=" + std::to_string(lc->size),
-          kMaxProofAnswerBytes);
-      if (!body) {
-        return tl::unexpected(body.error());
-      }
-      return parse_proof_answer(*body, "old", c.size, "new", lc->size);
-    });
+    auto ok = check_consistency(c, *lc, consistency_from(log, c.size, lc->size));
     if (!ok) {
       if (ok.error().exit_code == kExitLogInconsistent) {
         err << "keydir: the answer's checkpoint (" << describe(c)

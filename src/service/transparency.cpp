@@ -278,12 +278,7 @@ std::vector<std::string> TransparencyLog::witness_round() {
         auto t = tlog::open_cosignature(body + "\n" + std::string(l), w.key);
         auto parsed = tlog::parse_signature_line(l.substr(0, l.size() - 1));
         if (t && t->has_value() && parsed) {
-          Bytes blob;
-          for (int shift = 24; shift >= 0; shift -= 8) {
-            blob.push_back(static_cast<std::uint8_t>(parsed->key_hash >> shift));
-          }
-          blob.insert(blob.end(), parsed->blob.begin(), parsed->blob.end());
-          line = "\xE2\x80\x94 " + w.key.name + " " + base64_encode(blob) + "\n";
+          line = tlog::format_signature_line(w.key.name, parsed->key_hash, parsed->blob);
         }
       }
       if (line.empty()) {

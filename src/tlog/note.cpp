@@ -153,12 +153,17 @@ Result<std::string> sign_note(std::string_view text, const NoteSigner& signer) {
   KEYDIR_TRY(auto sig, openpgp::crypto::ed25519_sign(
                            signer.seed, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()),
                                                  text.size())));
-  Bytes blob{static_cast<std::uint8_t>(v.key_hash >> 24),
-             static_cast<std::uint8_t>(v.key_hash >> 16),
-             static_cast<std::uint8_t>(v.key_hash >> 8), static_cast<std::uint8_t>(v.key_hash)};
-  blob.insert(blob.end(), sig.begin(), sig.end());
-  return std::string(text) + "\n" + std::string(kDash) + signer.name + " " + base64_encode(blob) +
-         "\n";
+  return std::string(text) + "\n" + format_signature_line(signer.name, v.key_hash, sig);
+}
+
+std::string format_signature_line(std::string_view name, std::uint32_t key_hash, ByteView blob) {
+  Bytes all;
+  all.reserve(4 + blob.size());
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    all.push_back(static_cast<std::uint8_t>(key_hash >> shift));
+  }
+  all.insert(all.end(), blob.begin(), blob.end());
+  return std::string(kDash) + std::string(name) + " " + base64_encode(all) + "\n";
 }
 
 Result<SplitNote> split_note(std::string_view note) {
@@ -260,14 +265,11 @@ Result<std::string> cosign(std::string_view checkpoint, const NoteSigner& signer
                            signer.seed, ByteView(reinterpret_cast<const std::uint8_t*>(msg.data()),
                                                  msg.size())));
   Bytes blob;
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    blob.push_back(static_cast<std::uint8_t>(v.key_hash >> shift));
-  }
   for (int shift = 56; shift >= 0; shift -= 8) {
     blob.push_back(static_cast<std::uint8_t>(time >> shift));
   }
   blob.insert(blob.end(), sig.begin(), sig.end());
-  return std::string(kDash) + signer.name + " " + base64_encode(blob) + "\n";
+  return format_signature_line(signer.name, v.key_hash, blob);
 }
 
 Result<std::optional<std::uint64_t>> open_cosignature(std::string_view note,

@@ -92,5 +92,7 @@ struct SignatureLine {
   Bytes blob;  // without the key hash
 };
 Result<SignatureLine> parse_signature_line(std::string_view line);
+// "— <name> <base64(key hash || blob)>\n": a signature line in canonical form.
+std::string format_signature_line(std::string_view name, std::uint32_t key_hash, ByteView blob);
 
 }  // namespace keydir::tlog
