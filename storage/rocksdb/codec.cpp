@@ -1,5 +1,7 @@
 #include "storage/rocksdb/codec.hpp"
 
+#include <algorithm>
+
 #include "common/byte_reader.hpp"
 
 namespace keydir::storage::rocks {
@@ -121,6 +123,36 @@ std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary) {
     }
   });
   return out;
+}
+
+std::string encode_change(const Fingerprint& f, ByteView digest,
+                          std::optional<std::uint64_t> log_index) {
+  std::string v = fpr_key(f);
+  v.append(as_chars(digest));
+  if (log_index) {
+    v += be(*log_index, 8);
+  }
+  return v;
+}
+
+std::optional<ChangeRecord> decode_change(std::string_view v) {
+  const std::size_t flen = (!v.empty() && v[0] == 6) ? 33 : 21;
+  auto fpr = fpr_from(v.substr(0, std::min(flen, v.size())));
+  if (!fpr || v.size() < flen) {
+    return std::nullopt;
+  }
+  ChangeRecord c{*fpr, v.substr(flen), std::nullopt};
+  if (c.digest.size() == 32 + 8) {
+    std::uint64_t i = 0;
+    for (char ch : c.digest.substr(32)) {
+      i = i << 8 | static_cast<std::uint8_t>(ch);
+    }
+    c.log_index = i;
+    c.digest = c.digest.substr(0, 32);
+  } else if (!c.digest.empty() && c.digest.size() != 32) {
+    return std::nullopt;
+  }
+  return c;
 }
 
 std::vector<std::string> decode_set(std::string_view v) {

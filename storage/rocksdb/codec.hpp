@@ -98,6 +98,19 @@ std::vector<Entry> entries_of(const IndexSet& idx, const Fingerprint& primary);
 // octets, 6 → 33), kept sorted.
 std::vector<std::string> decode_set(std::string_view v);
 
+// Change-log records (column family changelog, keyed by be64 seq): the
+// fingerprint key, then for a write the new digest (32 octets) and the index
+// of the transparency-log entry that records it (be64; absent in stores
+// written before the log kept it there), nothing more for a deletion.
+std::string encode_change(const Fingerprint& f, ByteView digest,
+                          std::optional<std::uint64_t> log_index);
+struct ChangeRecord {
+  Fingerprint fingerprint;
+  std::string_view digest;  // empty: deleted
+  std::optional<std::uint64_t> log_index;
+};
+std::optional<ChangeRecord> decode_change(std::string_view v);
+
 // Certificate records (column family certs).
 std::string encode_record(const CertRecord& r);
 // `with_index`: lookups do not need the record's IndexSet (only updates and

@@ -73,9 +73,16 @@ struct RocksKeyStore::Impl {
   LogTxn log_txn() const { return LogTxn{log_edge, std::nullopt, {}}; }
   // Under write_mutex: the header entry, when the log is empty.
   Result<void> log_start(LogTxn& txn, const tlog::CommitmentScheme& scheme, std::uint64_t now);
-  Result<void> log_certificate(LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq,
-                               std::uint64_t now, const Bytes& digest,
-                               const std::vector<std::string>& addresses);
+  // Where a certificate entry's index is kept: in the change log's record of
+  // the write it logs (ByChange: the caller appends it there; no key of its
+  // own), or under "f" fpr (Own: entries of a change already in the change
+  // log, such as the backfill of a log started on an older store).
+  enum class EntryIndex { ByChange, Own };
+  // The new entry's index.
+  Result<std::uint64_t> log_certificate(LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq,
+                                        std::uint64_t now, const Bytes& digest,
+                                        const std::vector<std::string>& addresses,
+                                        EntryIndex where);
   Result<void> log_deleted(LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq,
                            std::uint64_t now);
   // The pairs of `txn`, sorted, and its size: `put` takes each.
@@ -83,6 +90,12 @@ struct RocksKeyStore::Impl {
                         const std::function<void(std::string key, std::string value)>& put);
   // After the batch is written.
   void log_commit(LogTxn& txn);
+  // The index of the latest entry of `fpr` as `ro` sees the store: the later
+  // of the one kept with its record's change (`seq`: the record's, read when
+  // not given) and its own "f" key (deletions, backfills, older stores).
+  Result<std::optional<std::uint64_t>> latest_entry(const rocksdb::ReadOptions& ro,
+                                                    const Fingerprint& fpr,
+                                                    std::optional<std::uint64_t> seq) const;
   static void log_put(LogTxn& txn, const Bytes& entry);
 
   // The tree changes of one certificate write: its SKS hash left the index

@@ -584,6 +584,7 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
   // to searching the skip list from the top for keys in random order).
   // Stable, so operations on one key keep their order.
   SortedOps ops;
+  auto log = impl_->log_txn();
   for (auto& w : writes) {
     CertRecord& r = w.record;
     KEYDIR_CHECK(Impl::retree(tree, w.previous ? w.previous->sks_hash : Bytes{}, r.index.sks_hash));
@@ -606,8 +607,14 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
       auto* cf = impl_->cf(e.cf);
       ops.index(cf, std::move(e));
     }
+    // The transparency log: one entry per write, in this batch, its index
+    // kept in the write's change record.
+    KEYDIR_TRY(const std::uint64_t entry,
+               impl_->log_certificate(log, r.fingerprint, r.seq, now,
+                                      w.published_digest ? *w.published_digest : r.digest,
+                                      r.index.emails, Impl::EntryIndex::ByChange));
+    ops.put(impl_->cf(kChangelog), be(r.seq, 8), encode_change(r.fingerprint, r.digest, entry));
     std::string fk = fpr_key(r.fingerprint);
-    ops.put(impl_->cf(kChangelog), be(r.seq, 8), fk + std::string(as_chars(r.digest)));
     for (const auto& e : w.publish) {
       ops.put(impl_->cf(kVerify), published_key(r.fingerprint, e), be(now, 8));
     }
@@ -616,14 +623,6 @@ Result<std::vector<std::uint64_t>> RocksKeyStore::apply(std::vector<Write>& writ
     }
     ops.put(impl_->cf(kCerts), std::move(fk), encode_record(r));
     seqs.push_back(r.seq);
-  }
-  // The transparency log: one entry per write, in this batch.
-  auto log = impl_->log_txn();
-  for (const auto& w : writes) {
-    const CertRecord& r = w.record;
-    KEYDIR_CHECK(impl_->log_certificate(log, r.fingerprint, r.seq, now,
-                                        w.published_digest ? *w.published_digest : r.digest,
-                                        r.index.emails));
   }
   auto* log_cf = impl_->cf(kLog);
   Impl::log_flush(
@@ -691,7 +690,7 @@ Result<void> RocksKeyStore::remove(const CertRecord& record, const Tombstone& to
     }
   }
   std::uint64_t seq = impl_->last_seq + 1;
-  batch.Put(impl_->cf(kChangelog), be(seq, 8), fk);
+  batch.Put(impl_->cf(kChangelog), be(seq, 8), encode_change(record.fingerprint, {}, std::nullopt));
   batch.Merge(impl_->cf(kMeta), std::string(kCertCounter), be(static_cast<std::uint64_t>(-1), 8));
   auto log = impl_->log_txn();
   KEYDIR_CHECK(impl_->log_deleted(log, record.fingerprint, seq, tomb.deleted_at));
@@ -894,15 +893,12 @@ Result<std::vector<ChangeEntry>> RocksKeyStore::changes_since(std::uint64_t seq,
     for (std::size_t i = 0; i < 8; ++i) {
       e.seq = e.seq << 8 | static_cast<std::uint8_t>(it->key()[i]);
     }
-    std::string_view v(it->value().data(), it->value().size());
-    std::size_t flen = (!v.empty() && v[0] == 6) ? 33 : 21;
-    auto fpr = fpr_from(v.substr(0, flen));
-    if (!fpr) {
+    auto change = decode_change(std::string_view(it->value().data(), it->value().size()));
+    if (!change) {
       return fail(ErrorCode::StorageCorruption, "bad change-log entry " + std::to_string(e.seq));
     }
-    e.fingerprint = *fpr;
-    auto digest = v.substr(std::min(flen, v.size()));
-    e.digest.assign(digest.begin(), digest.end());
+    e.fingerprint = change->fingerprint;
+    e.digest.assign(change->digest.begin(), change->digest.end());
     out.push_back(std::move(e));
   }
   if (!it->status().ok()) {

@@ -3,7 +3,12 @@
 //   "h" level be64(index)        → 32-octet stored hash (tlog::NodeId), levels
 //                                  1 and up: a leaf's hash is computed from its
 //                                  entry when read (a quarter fewer writes)
-//   "f" fpr_key                  → be64 index of the certificate's latest entry
+//   "f" fpr_key                  → be64 index of the certificate's latest
+//                                  entry, when no change-log record holds it:
+//                                  a deletion's, a backfilled certificate's,
+//                                  a store's from before the change log kept
+//                                  it (a write's index is kept in its change
+//                                  record: one key fewer per write)
 //   "s"                          → be64 tree size
 // Written in the same batch as the change it records: the log and the store
 // cannot disagree after a crash.
@@ -135,10 +140,9 @@ Result<void> RocksKeyStore::Impl::log_start(LogTxn& txn, const tlog::CommitmentS
   return {};
 }
 
-Result<void> RocksKeyStore::Impl::log_certificate(LogTxn& txn, const Fingerprint& fpr,
-                                                  std::uint64_t seq, std::uint64_t now,
-                                                  const Bytes& digest,
-                                                  const std::vector<std::string>& addresses) {
+Result<std::uint64_t> RocksKeyStore::Impl::log_certificate(
+    LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq, std::uint64_t now, const Bytes& digest,
+    const std::vector<std::string>& addresses, EntryIndex where) {
   if (!log_scheme && !txn.started) {
     tlog::CommitmentScheme scheme;
     KEYDIR_TRY(scheme.salt, openpgp::crypto::random_bytes(tlog::kSaltBytes));
@@ -157,6 +161,12 @@ Result<void> RocksKeyStore::Impl::log_certificate(LogTxn& txn, const Fingerprint
     return fail(ErrorCode::Internal, "a log entry's digest has 32 octets");
   }
   for (const auto& a : addresses) {
+    if (scheme.kind == tlog::CommitmentScheme::Kind::HmacSha256) {
+      // 1.6 µs: cheaper than the cache (a bulk import's addresses are new).
+      KEYDIR_TRY(auto c, scheme.commit(a));
+      e.commitments.push_back(std::move(c));
+      continue;
+    }
     auto it = commitment_cache.find(a);
     if (it == commitment_cache.end()) {
       KEYDIR_TRY(auto c, scheme.commit(a));
@@ -174,9 +184,12 @@ Result<void> RocksKeyStore::Impl::log_certificate(LogTxn& txn, const Fingerprint
         ErrorCode::TooManyComponents,
         "a certificate found by more than " + std::to_string(tlog::kMaxCommitments) + " addresses");
   }
-  txn.puts.emplace_back(fpr_index_key(fpr), be(txn.edge.size(), 8));
+  const std::uint64_t index = txn.edge.size();
+  if (where == EntryIndex::Own) {
+    txn.puts.emplace_back(fpr_index_key(fpr), be(index, 8));
+  }
   log_put(txn, e.encode());
-  return {};
+  return index;
 }
 
 Result<void> RocksKeyStore::Impl::log_deleted(LogTxn& txn, const Fingerprint& fpr,
@@ -235,7 +248,7 @@ Result<void> RocksKeyStore::append_log(const std::vector<LogItem>& items, std::u
       KEYDIR_CHECK(impl_->log_deleted(txn, item.fingerprint, item.seq, now));
     } else {
       KEYDIR_CHECK(impl_->log_certificate(txn, item.fingerprint, item.seq, now, item.digest,
-                                          item.addresses));
+                                          item.addresses, Impl::EntryIndex::Own));
     }
   }
   Impl::log_flush(txn, [&](std::string k, std::string v) { batch.Put(impl_->cf(kLog), k, v); });
@@ -340,16 +353,46 @@ Result<std::vector<Bytes>> RocksKeyStore::log_entries(std::uint64_t first,
   return out;
 }
 
-Result<std::optional<std::uint64_t>> RocksKeyStore::log_index(const Fingerprint& primary) const {
+Result<std::optional<std::uint64_t>> RocksKeyStore::Impl::latest_entry(
+    const rocksdb::ReadOptions& ro, const Fingerprint& fpr,
+    std::optional<std::uint64_t> seq) const {
+  std::optional<std::uint64_t> latest;
   std::string v;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kLog), fpr_index_key(primary), &v);
-  if (s.IsNotFound()) {
-    return std::optional<std::uint64_t>{};
+  if (!seq) {
+    auto s = db->Get(ro, cf(kCerts), fpr_key(fpr), &v);
+    if (s.ok()) {
+      KEYDIR_TRY(auto rec, decode_record(fpr, v, false));
+      seq = rec.seq;
+    } else if (!s.IsNotFound()) {
+      return io_error(s, "reading a certificate");
+    }
   }
-  if (!s.ok() || v.size() != 8) {
+  if (seq) {
+    auto s = db->Get(ro, cf(kChangelog), be(*seq, 8), &v);
+    if (!s.ok() && !s.IsNotFound()) {
+      return io_error(s, "reading the change log");
+    }
+    if (s.ok()) {
+      auto change = decode_change(v);
+      if (!change || change->fingerprint != fpr) {
+        return fail(ErrorCode::StorageCorruption,
+                    "change " + std::to_string(*seq) + " is not a change of " + fpr.to_hex());
+      }
+      latest = change->log_index;
+    }
+  }
+  // Indexes only grow: the later of the two is the latest entry.
+  auto s = db->Get(ro, cf(kLog), fpr_index_key(fpr), &v);
+  if (s.ok() && v.size() == 8) {
+    latest = std::max(latest.value_or(0), read_be(v));
+  } else if (!s.IsNotFound()) {
     return io_error(s, "reading the transparency log");
   }
-  return std::optional<std::uint64_t>(read_be(v));
+  return latest;
+}
+
+Result<std::optional<std::uint64_t>> RocksKeyStore::log_index(const Fingerprint& primary) const {
+  return impl_->latest_entry(rocksdb::ReadOptions(), primary, std::nullopt);
 }
 
 Result<ConsistencyReport> RocksKeyStore::verify_log() const {
@@ -421,11 +464,11 @@ Result<ConsistencyReport> RocksKeyStore::verify_log() const {
     ++report.certificates;
     auto rec =
         decode_record(*fpr, std::string_view(certs->value().data(), certs->value().size()), false);
-    std::string at;
-    auto g = impl_->db->Get(ro, impl_->cf(kLog), fpr_index_key(*fpr), &at);
+    auto at = impl_->latest_entry(ro, *fpr, rec ? std::optional(rec->seq) : std::nullopt);
     std::string entry;
-    if (g.ok() && at.size() == 8) {
-      g = impl_->db->Get(ro, impl_->cf(kLog), entry_key(read_be(at)), &entry);
+    auto g = rocksdb::Status::NotFound();
+    if (at && *at) {
+      g = impl_->db->Get(ro, impl_->cf(kLog), entry_key(**at), &entry);
     }
     Result<tlog::Entry> e = fail(ErrorCode::NotFound, "no entry");
     if (g.ok()) {
@@ -437,9 +480,10 @@ Result<ConsistencyReport> RocksKeyStore::verify_log() const {
         e->fingerprint != scheme->entry_fingerprint(version, fpr->bytes()) || e->seq != rec->seq) {
       problem("transparency log: certificate " + fpr->to_hex() +
               " has no entry of its last change (" +
-              (!g.ok() ? "none"
-               : !e    ? "malformed"
-                       : "another change") +
+              (!at       ? at.error().detail
+               : !g.ok() ? std::string("none")
+               : !e      ? std::string("malformed")
+                         : std::string("another change")) +
               ")");
     }
   }

@@ -7,7 +7,10 @@
 # fingerprints.txt). ENTRIES: sizes for tlog_bench (default 1000000).
 # BASE_BUILD=DIR also imports DUMP with an earlier keydird (before the log),
 # alternating runs, for the import comparison. RUNS (2), DURATION (10s).
-# Prints one JSON line per figure; the machine should be otherwise idle.
+# IMPORT_ONLY=1 stops after the imports; STORES=DIR puts the imported stores
+# there (e.g. /dev/shm: a tmpfs takes the disk out of the comparison).
+# Prints one JSON line per figure (an import's wall and CPU seconds, user
+# plus system, and its peak RSS); the machine should be otherwise idle.
 set -euo pipefail
 B=${1:?usage: log_bench.sh BUILD DUMP FINGERPRINTS [ENTRIES...]}
 DUMP=${2:?}
@@ -20,21 +23,29 @@ use_temp_dir
 RUNS=${RUNS:-2}
 DURATION=${DURATION:-10s}
 
-import_seconds() {  # KEYDIRD DATA
-  local s e
-  s=$(date +%s.%N)
-  "$1" import --data "$2" "$DUMP" >/dev/null 2>&1
-  e=$(date +%s.%N)
-  python3 -c "print(round($e - $s, 2))"
+STORES=${STORES:-$T}
+import_figures() {  # KEYDIRD DATA: "seconds":wall,"cpu_seconds":user+sys,"peak_rss_kib":N
+  if ! /usr/bin/time -f '%e %U %S %M' -o "$T/time" "$1" import --data "$2" "$DUMP" >"$T/import.out" 2>&1; then
+    echo "log_bench.sh: $1 import failed:" >&2
+    tail -3 "$T/import.out" >&2
+    exit 1
+  fi
+  awk '{ printf "\"seconds\":%s,\"cpu_seconds\":%.2f,\"peak_rss_kib\":%s", $1, $2 + $3, $4 }' "$T/time"
 }
 for run in $(seq "$RUNS"); do
   if [ -n "${BASE_BUILD:-}" ]; then
-    rm -rf "$T/base"
-    echo "{\"figure\":\"import\",\"build\":\"base\",\"run\":$run,\"seconds\":$(import_seconds "$BASE_BUILD/keydird" "$T/base")}"
+    rm -rf "$STORES/log-bench-base"
+    echo "{\"figure\":\"import\",\"build\":\"base\",\"run\":$run,$(import_figures "$BASE_BUILD/keydird" "$STORES/log-bench-base")}"
   fi
-  rm -rf "$T/head"
-  echo "{\"figure\":\"import\",\"build\":\"head\",\"run\":$run,\"seconds\":$(import_seconds "$B/keydird" "$T/head")}"
+  rm -rf "$STORES/log-bench-head"
+  echo "{\"figure\":\"import\",\"build\":\"head\",\"run\":$run,$(import_figures "$B/keydird" "$STORES/log-bench-head")}"
 done
+rm -rf "$STORES/log-bench-base"
+if [ "${IMPORT_ONLY:-0}" = 1 ]; then
+  rm -rf "$STORES/log-bench-head"
+  exit 0
+fi
+mv "$STORES/log-bench-head" "$T/head" 2>/dev/null || true
 s=$(date +%s.%N)
 "$B/keydird" log verify --data "$T/head" >"$T/verify.out"
 e=$(date +%s.%N)

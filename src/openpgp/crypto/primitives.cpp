@@ -3,9 +3,10 @@
 #include <cstdint>
 #include <memory>
 
+#include <cryptopp/hmac.h>
+#include <cryptopp/sha.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -17,12 +18,13 @@ Bytes sha256(ByteView data) {
   return out;
 }
 
+// Crypto++: 0.75 µs for an address commitment against 1.55 µs for OpenSSL
+// 3's HMAC(), which fetches the algorithm again on every call (measured in
+// docs/performance.md, "The transparency log").
 Bytes hmac_sha256(ByteView key, ByteView data) {
-  Bytes out(EVP_MAX_MD_SIZE);
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(), out.data(),
-       &len);
-  out.resize(len);
+  CryptoPP::HMAC<CryptoPP::SHA256> mac(key.data(), key.size());
+  Bytes out(CryptoPP::SHA256::DIGESTSIZE);
+  mac.CalculateDigest(out.data(), data.data(), data.size());
   return out;
 }
 

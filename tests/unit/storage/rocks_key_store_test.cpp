@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 
 #include <rocksdb/db.h>
 
@@ -190,9 +192,12 @@ TEST(RocksKeyStore, ReopenKeepsEverythingAndTheSequence) {
   EXPECT_EQ(store->apply(w, 2)->at(0), 3u);
 }
 
-// Writes raw values into the verify column family of a closed store.
-void put_raw_verify(const std::string& db,
-                    const std::vector<std::pair<std::string, std::string>>& kv) {
+// Opens a closed store's database as RocksDB alone and hands `edit` the
+// column family named `cf`. Compact the store before closing it when it
+// holds merge operands: the write-ahead log is replayed here without the
+// store's merge operators.
+void raw_edit(const std::string& db, const std::string& cf,
+              const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle*)>& edit) {
   std::vector<std::string> names;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
@@ -204,16 +209,37 @@ void put_raw_verify(const std::string& db,
   auto st = rocksdb::DB::Open(rocksdb::DBOptions(), db, cfs, &handles, &raw);
   ASSERT_TRUE(st.ok()) << st.ToString();
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "verify") {
-      for (const auto& [k, v] : kv) {
-        EXPECT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], k, v).ok());
-      }
+    if (names[i] == cf) {
+      edit(*raw, handles[i]);
     }
   }
   for (auto* h : handles) {
     EXPECT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
   }
   delete raw;
+}
+
+// Writes raw values into the verify column family of a closed store.
+void put_raw_verify(const std::string& db,
+                    const std::vector<std::pair<std::string, std::string>>& kv) {
+  raw_edit(db, "verify", [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* h) {
+    for (const auto& [k, v] : kv) {
+      EXPECT_TRUE(raw.Put(rocksdb::WriteOptions(), h, k, v).ok());
+    }
+  });
+}
+
+// The keys of column family `cf` that start with `prefix`.
+std::vector<std::string> raw_keys(const std::string& db, const std::string& cf,
+                                  const std::string& prefix) {
+  std::vector<std::string> out;
+  raw_edit(db, cf, [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* h) {
+    std::unique_ptr<rocksdb::Iterator> it(raw.NewIterator(rocksdb::ReadOptions(), h));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      out.push_back(it->key().ToString());
+    }
+  });
+  return out;
 }
 
 // Token records: a used one keeps its time across a reopen; records written
@@ -433,6 +459,87 @@ TEST(RocksKeyStore, WritesAppendEntriesThatSurviveAReopen) {
   ASSERT_TRUE(report) << report.error().detail;
   EXPECT_TRUE(report->problems.empty()) << report->problems.front();
   EXPECT_EQ(report->certificates, 2u);
+}
+
+// A write's entry index is kept in its change record, not under a key of its
+// own; deletions and backfills keep theirs ("f"); the later of the two is
+// the latest entry, also in stores whose change records predate the index.
+TEST(RocksKeyStore, LatestEntriesWithoutAKeyPerWrite) {
+  test::TempDir dir;
+  const std::string db = dir.str("db");
+  {
+    auto s = open(dir);
+    std::vector<Write> w{make(fpr(1), {}, {"a@example.org"}), make(fpr(2), {}, {})};
+    ASSERT_TRUE(s->apply(w, 1000));  // entries 1, 2 (seq 1, 2)
+    ASSERT_TRUE(s->compact());       // no write-ahead log for raw_edit to replay
+  }
+  EXPECT_TRUE(raw_keys(db, "tlog", "f").empty());
+  {
+    auto s = open(dir);
+    ASSERT_TRUE(s->remove(make(fpr(2), {}, {}).record, Tombstone{1001, "asked"}));  // 3, seq 3
+    EXPECT_EQ(**s->log_index(fpr(2)), 3u);
+    std::vector<Write> back{make(fpr(2), {}, {}, "cert2")};
+    ASSERT_TRUE(s->apply(back, 1002));  // entry 4, seq 4
+    EXPECT_EQ(**s->log_index(fpr(2)), 4u);
+    // A later entry of the same change (the backfill path) wins.
+    ASSERT_TRUE(s->append_log({LogItem{fpr(1), 1, Bytes(32, 4), {"a@example.org"}}}, 1003));
+    EXPECT_EQ(**s->log_index(fpr(1)), 5u);
+    EXPECT_FALSE(*s->log_index(fpr(9)));
+    std::vector<Write> again{make(fpr(1), {}, {}, "cert3")};
+    ASSERT_TRUE(s->apply(again, 1004));  // entry 6, seq 5
+    EXPECT_EQ(**s->log_index(fpr(1)), 6u);
+    auto changes = s->changes_since(0, 10);
+    ASSERT_TRUE(changes);
+    ASSERT_EQ(changes->size(), 5u);
+    EXPECT_EQ((*changes)[2].fingerprint, fpr(2));
+    EXPECT_TRUE((*changes)[2].digest.empty());  // the deletion
+    EXPECT_EQ((*changes)[4].digest, Bytes(32, 5));
+    ASSERT_TRUE(s->compact());
+  }
+  // A store written before change records kept the index: fpr(1)'s latest
+  // change has none, and its "f" key says where its entry is.
+  raw_edit(db, "changelog", [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* h) {
+    std::string v;
+    const std::string k("\0\0\0\0\0\0\0\5", 8);
+    ASSERT_TRUE(raw.Get(rocksdb::ReadOptions(), h, k, &v).ok());
+    ASSERT_EQ(v.size(), 21u + 32 + 8);
+    v.resize(21 + 32);
+    ASSERT_TRUE(raw.Put(rocksdb::WriteOptions(), h, k, v).ok());
+  });
+  raw_edit(db, "tlog", [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* h) {
+    ASSERT_TRUE(raw.Put(rocksdb::WriteOptions(), h,
+                        "f" + std::string(1, '\4') + std::string(20, '\1'),
+                        std::string("\0\0\0\0\0\0\0\6", 8))
+                    .ok());
+  });
+  {
+    auto s = open(dir);
+    EXPECT_EQ(**s->log_index(fpr(1)), 6u);
+    auto changes = s->changes_since(4, 10);
+    ASSERT_TRUE(changes);
+    ASSERT_EQ(changes->size(), 1u);
+    EXPECT_EQ(changes->front().digest, Bytes(32, 5));
+    auto report = s->verify_log();
+    ASSERT_TRUE(report) << report.error().detail;
+    EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+    ASSERT_TRUE(s->compact());
+  }
+  // A change record naming another certificate is corruption, reported.
+  raw_edit(db, "changelog", [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* h) {
+    const std::string k("\0\0\0\0\0\0\0\4", 8);
+    std::string v = std::string(1, '\4') + std::string(20, '\7') + std::string(32, '\5') +
+                    std::string("\0\0\0\0\0\0\0\4", 8);
+    ASSERT_TRUE(raw.Put(rocksdb::WriteOptions(), h, k, v).ok());
+  });
+  auto s = open(dir);
+  auto index = s->log_index(fpr(2));
+  ASSERT_FALSE(index);
+  EXPECT_EQ(index.error().code, ErrorCode::StorageCorruption);
+  auto report = s->verify_log();
+  ASSERT_TRUE(report) << report.error().detail;
+  ASSERT_EQ(report->problem_count, 1u);
+  EXPECT_NE(report->problems.front().find("is not a change of"), std::string::npos)
+      << report->problems.front();
 }
 
 // A scrypt log (verified and managed mode): the entries of writes, of a
