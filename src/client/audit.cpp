@@ -672,6 +672,15 @@ LogResult<void> StateDir::pin(const std::string& server, const std::string& vkey
 }
 
 std::string StateDir::log_file(const tlog::NoteVerifier& verifier) const {
+  // 128 bits of SHA-256 of the whole verifier key: a log key made to share
+  // another's name cannot take its file (a 32-bit key hash could be matched
+  // in seconds, and the real log's state then refused as another key's).
+  const std::string vkey = verifier.encode();
+  const Bytes h = openpgp::crypto::sha256(as_bytes(vkey));
+  return path_ + "/log-" + to_hex(ByteView(h.data(), 16)) + ".state";
+}
+
+std::string StateDir::legacy_log_file(const tlog::NoteVerifier& verifier) const {
   char hex[9];
   std::snprintf(hex, sizeof hex, "%08x", verifier.key_hash);
   return path_ + "/log-" + hex + ".state";
@@ -684,6 +693,18 @@ LogResult<LogState> StateDir::load(const tlog::NoteVerifier& verifier) const {
     return tl::unexpected(data.error());
   }
   if (!*data) {
+    // A state kept by an earlier keydir under the key hash: taken over when
+    // it is this key's (save writes the new file and removes it); another
+    // key's is left alone.
+    auto old = read_small(legacy_log_file(verifier));
+    if (!old) {
+      return tl::unexpected(old.error());
+    }
+    if (*old) {
+      if (auto s = LogState::decode(**old, verifier)) {
+        return s;
+      }
+    }
     LogState s;
     s.vkey = verifier.encode();
     return s;
@@ -696,7 +717,14 @@ LogResult<LogState> StateDir::load(const tlog::NoteVerifier& verifier) const {
 }
 
 LogResult<void> StateDir::save(const tlog::NoteVerifier& verifier, const LogState& state) const {
-  return write_file(log_file(verifier), state.encode());
+  if (auto w = write_file(log_file(verifier), state.encode()); !w) {
+    return w;
+  }
+  const std::string old = legacy_log_file(verifier);
+  if (auto data = read_small(old); data && *data && LogState::decode(**data, verifier)) {
+    ::unlink(old.c_str());
+  }
+  return {};
 }
 
 // --- talking to the log --------------------------------------------------------

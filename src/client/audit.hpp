@@ -149,8 +149,12 @@ class StateDir {
   // The verifier key pinned for `server` (file "log-pins").
   LogResult<std::optional<std::string>> pinned(const std::string& server) const;
   LogResult<void> pin(const std::string& server, const std::string& vkey) const;
-  // "log-<key hash>.state"; an empty state (vkey set) when there is none.
+  // "log-<first 16 octets of SHA-256 of the verifier key, hex>.state"; an
+  // empty state (vkey set) when there is none. A state an earlier keydir
+  // kept in "log-<32-bit key hash>.state" is read when it is this key's, and
+  // moved to the new name by the next save.
   [[nodiscard]] std::string log_file(const tlog::NoteVerifier& verifier) const;
+  [[nodiscard]] std::string legacy_log_file(const tlog::NoteVerifier& verifier) const;
   LogResult<LogState> load(const tlog::NoteVerifier& verifier) const;
   LogResult<void> save(const tlog::NoteVerifier& verifier, const LogState& state) const;
 

@@ -56,9 +56,16 @@ struct RocksKeyStore::Impl {
   // writer's (write_mutex); readers see `log_now`, set after each write.
   tlog::Frontier log_edge;
   std::optional<tlog::CommitmentScheme> log_scheme;
-  std::unordered_map<std::string, Bytes> commitment_cache;  // write_mutex
   mutable std::mutex log_mutex;
   LogState log_now;  // log_mutex
+  // The scheme once the log has started (it never changes then), for
+  // writers before they take write_mutex.
+  std::shared_ptr<const tlog::CommitmentScheme> scheme_now;  // log_mutex
+  // Scrypt commitments (about 40 ms each), computed by each writer before
+  // it takes write_mutex, and kept for the certificate's next update.
+  std::mutex commitment_mutex;
+  std::unordered_map<std::string, Bytes> commitment_cache;  // commitment_mutex
+  Result<Bytes> scrypt_commitment(const tlog::CommitmentScheme& scheme, const std::string& address);
 
   // What one write appends: the edge after it, the scheme when the write
   // starts the log, and the log's key-value pairs, put into the batch at
@@ -78,11 +85,16 @@ struct RocksKeyStore::Impl {
   // own), or under "f" fpr (Own: entries of a change already in the change
   // log, such as the backfill of a log started on an older store).
   enum class EntryIndex { ByChange, Own };
-  // The new entry's index.
+  // The new entry's index. `commitments`: the addresses' commitments when
+  // the caller computed them (scrypt logs, before write_mutex).
   Result<std::uint64_t> log_certificate(LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq,
                                         std::uint64_t now, const Bytes& digest,
-                                        const std::vector<std::string>& addresses,
-                                        EntryIndex where);
+                                        const std::vector<std::string>& addresses, EntryIndex where,
+                                        const std::vector<Bytes>* commitments = nullptr);
+  // Outside write_mutex: the commitments of every write's addresses when
+  // the log's scheme is scrypt (empty otherwise: computed under the lock,
+  // cheaply, by log_certificate).
+  Result<std::vector<std::vector<Bytes>>> precommit(const std::vector<Write>& writes);
   Result<void> log_deleted(LogTxn& txn, const Fingerprint& fpr, std::uint64_t seq,
                            std::uint64_t now);
   // The pairs of `txn`, sorted, and its size: `put` takes each.

@@ -6,7 +6,8 @@
 # FINGERPRINTS: fingerprints of certificates in it, one a line (its
 # fingerprints.txt). ENTRIES: sizes for tlog_bench (default 1000000).
 # BASE_BUILD=DIR also imports DUMP with an earlier keydird (before the log),
-# alternating runs, for the import comparison. RUNS (2), DURATION (10s).
+# alternating runs, for the import comparison; MORE_BUILDS="LABEL=DIR ..."
+# adds more keydirds to the alternation. RUNS (2), DURATION (10s).
 # IMPORT_ONLY=1 stops after the imports; STORES=DIR puts the imported stores
 # there (e.g. /dev/shm: a tmpfs takes the disk out of the comparison).
 # Prints one JSON line per figure (an import's wall and CPU seconds, user
@@ -32,15 +33,16 @@ import_figures() {  # KEYDIRD DATA: "seconds":wall,"cpu_seconds":user+sys,"peak_
   fi
   awk '{ printf "\"seconds\":%s,\"cpu_seconds\":%.2f,\"peak_rss_kib\":%s", $1, $2 + $3, $4 }' "$T/time"
 }
+# The builds compared, alternated run by run: LABEL=DIR each.
+COMPARE=(${BASE_BUILD:+base=$BASE_BUILD} ${MORE_BUILDS:-} head=$B)
 for run in $(seq "$RUNS"); do
-  if [ -n "${BASE_BUILD:-}" ]; then
-    rm -rf "$STORES/log-bench-base"
-    echo "{\"figure\":\"import\",\"build\":\"base\",\"run\":$run,$(import_figures "$BASE_BUILD/keydird" "$STORES/log-bench-base")}"
-  fi
-  rm -rf "$STORES/log-bench-head"
-  echo "{\"figure\":\"import\",\"build\":\"head\",\"run\":$run,$(import_figures "$B/keydird" "$STORES/log-bench-head")}"
+  for c in "${COMPARE[@]}"; do
+    label=${c%%=*}
+    rm -rf "$STORES/log-bench-$label"
+    echo "{\"figure\":\"import\",\"build\":\"$label\",\"run\":$run,$(import_figures "${c#*=}/keydird" "$STORES/log-bench-$label")}"
+    [ "$label" = head ] || rm -rf "$STORES/log-bench-$label"
+  done
 done
-rm -rf "$STORES/log-bench-base"
 if [ "${IMPORT_ONLY:-0}" = 1 ]; then
   rm -rf "$STORES/log-bench-head"
   exit 0

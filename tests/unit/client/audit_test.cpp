@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 
@@ -450,6 +451,27 @@ TEST(LogState, RoundTripsPinsAndPermissions) {
     auto foreign = LogState::decode(s.encode(), v2);
     ASSERT_FALSE(foreign);
     EXPECT_EQ(foreign.error().exit_code, kExitUsage);
+
+    // Nor can it take the file's name: the name comes from the whole key.
+    EXPECT_NE(dir.log_file(v2), dir.log_file(log.verifier));
+    EXPECT_EQ(dir.legacy_log_file(v2), dir.legacy_log_file(log.verifier));
+    // A state an earlier keydir kept under the 32-bit key hash: read when it
+    // is the key's own and moved by the next save; another key's is left.
+    ASSERT_EQ(
+        ::rename(dir.log_file(log.verifier).c_str(), dir.legacy_log_file(log.verifier).c_str()), 0);
+    auto other_fresh = dir.load(v2);
+    ASSERT_TRUE(other_fresh) << other_fresh.error().detail;
+    EXPECT_FALSE(other_fresh->checkpoint);
+    auto legacy = dir.load(log.verifier);
+    ASSERT_TRUE(legacy) << legacy.error().detail;
+    EXPECT_EQ(legacy->encode(), s.encode());
+    ASSERT_TRUE(dir.save(v2, *other_fresh));
+    EXPECT_EQ(::stat(dir.legacy_log_file(log.verifier).c_str(), &st), 0);  // not v2's
+    ASSERT_TRUE(dir.save(log.verifier, *legacy));
+    EXPECT_NE(::stat(dir.legacy_log_file(log.verifier).c_str(), &st), 0);
+    auto moved = dir.load(log.verifier);
+    ASSERT_TRUE(moved);
+    EXPECT_EQ(moved->encode(), s.encode());
   }
   // Damaged files are refused, never half read.
   const std::string enc = [&] {

@@ -572,6 +572,17 @@ TEST(RocksKeyStore, ScryptLogsCarryBlindedFingerprints) {
     EXPECT_EQ(e->fingerprint, scheme.entry_fingerprint(version, f.bytes()));
     EXPECT_NE(e->fingerprint, Bytes(f.bytes().begin(), f.bytes().end()));
     EXPECT_EQ(e->kind, i == 4 ? tlog::Entry::Kind::Deleted : tlog::Entry::Kind::Certificate);
+    // The commitments: computed before the write lock for the writes after
+    // the log's start, under it for the backfill; the same either way.
+    const std::vector<std::string> addresses = i == 1   ? std::vector<std::string>{"a@example.org"}
+                                               : i == 2 ? std::vector<std::string>{"b@example.org"}
+                                               : i == 5 ? std::vector<std::string>{"c@example.org"}
+                                                        : std::vector<std::string>{};
+    std::vector<Bytes> expected;
+    for (const auto& a : addresses) {
+      expected.push_back(*scheme.commit(a));
+    }
+    EXPECT_EQ(e->commitments, expected) << i;
   }
   for (std::uint8_t fill = 1; fill <= 4; ++fill) {
     const Fingerprint f = fill == 2 ? v6 : fpr(fill);
