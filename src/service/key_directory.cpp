@@ -9,6 +9,7 @@
 #include "openpgp/crypto/hash.hpp"
 #include "openpgp/crypto/primitives.hpp"
 #include "openpgp/packet_reader.hpp"
+#include "tlog/entry.hpp"
 
 namespace keydir::service {
 
@@ -931,17 +932,40 @@ Result<std::uint64_t> KeyDirectory::reindex_claims() {
       });
 }
 
+Result<bool> KeyDirectory::logged_form_is(const storage::CertRecord& rec, PublishMode mode,
+                                          const std::vector<std::string>& published) const {
+  auto at = store_.log_index(rec.fingerprint);
+  if (!at && at.error().code == ErrorCode::UnsupportedOperation) {
+    return true;  // a store without a log
+  }
+  KEYDIR_CHECK(at);
+  if (!*at) {
+    return false;  // no entry yet
+  }
+  KEYDIR_TRY(auto entries, store_.log_entries(**at, 1));
+  if (entries.size() != 1) {
+    return fail(ErrorCode::StorageCorruption,
+                "the transparency log lacks entry " + std::to_string(**at));
+  }
+  KEYDIR_TRY(auto entry, tlog::Entry::decode(entries[0]));
+  if (mode == PublishMode::Open) {
+    return entry.digest == rec.digest;
+  }
+  KEYDIR_TRY(auto view, view_with(rec, published, nullptr, nullptr));
+  return entry.digest == openpgp::crypto::sha256(view);
+}
+
 Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
   ModeChange change;
   auto fresh = [&](const storage::CertRecord& rec,
                    const openpgp::CertificateStates& vc) -> Result<std::optional<storage::Write>> {
     storage::IndexSet idx;
     std::vector<std::string> drop;
+    std::vector<std::string> keep;  // published after the change
     if (m.mode == PublishMode::Open) {
       idx = index_of(vc);
     } else {
       KEYDIR_TRY(auto published, store_.published(rec.fingerprint));
-      std::vector<std::string> keep;
       for (auto& a : published) {
         (m.mode == PublishMode::Managed && !in_domains(a, m.managed_domains) ? drop : keep)
             .push_back(std::move(a));
@@ -957,7 +981,14 @@ Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
     }
     change.marks_removed += drop.size();
     if (idx == rec.index && drop.empty()) {
-      return std::optional<storage::Write>{};
+      // The same addresses can still be served in another form (verified
+      // and managed mode hide user IDs without a published address, and
+      // photos): the log gets an entry of the new form, or audits of the
+      // certificate fail from now on.
+      KEYDIR_TRY(const bool same, logged_form_is(rec, m.mode, keep));
+      if (same) {
+        return std::optional<storage::Write>{};
+      }
     }
     ++change.certificates;
     storage::Write w;

@@ -255,6 +255,10 @@ class KeyDirectory {
   using Reindexer = std::function<Result<std::optional<storage::Write>>(
       const storage::CertRecord&, const openpgp::CertificateStates&)>;
   Result<std::uint64_t> rewrite_all(const Reindexer& fresh);
+  // Whether the latest log entry of `rec` records the form `mode` serves
+  // with `published` (true without a log).
+  Result<bool> logged_form_is(const storage::CertRecord& rec, PublishMode mode,
+                              const std::vector<std::string>& published) const;
 
   // Removes a certificate and leaves a tombstone. NotFound if absent.
   Result<void> remove(const Fingerprint& fpr, std::string reason);
