@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CI smoke run of tests/bench/scale_store.sh: every step at a
 # small size (3,000 certificates, a hot set of 500, a 10 s mixed load, no
-# SKS) in a temporary folder, then one ok/FAIL line per check: every figure
+# SKS) in a temporary folder, split in two runs (STEPS, KEEP=1 between them),
+# then one ok/FAIL line per check: every figure
 # is a number, the store holds every certificate, the lookups and the mixed
 # load gave only the expected statuses and no socket errors.
 #   tests/bench/scale_smoke.sh BUILD_DIR [GEN_CERTS]
@@ -26,12 +27,22 @@ GEN=${2:-$B/gen_certs}
 # A small pool of RSA keys: generating the default pool takes a minute.
 GEN_ARGS=
 if "$GEN" --help 2>&1 | grep -q -- --rsa-pool; then GEN_ARGS="--rsa-pool 4"; fi
-WORK=$T/work GEN_CERTS=$GEN GEN_ARGS=$GEN_ARGS SEED=7 MIXED_SECONDS=10 MIXED_CONNS=4 RSS_EVERY=2 DISK_EVERY=0.2 \
-  DURATION=2s WARMUP=1s RUNS=1 QUIET_MAX=100 COLD_SAMPLE=1000 UPLOAD_CERTS=200 PER_FILE=1000 \
-  DROP_CACHES=0 SKS=0 KEEP=0 \
-  bash "$HERE/scale_store.sh" "$B" "$N" "$NS" >"$out" 2>&1 || rc=$?
+# In two runs, as a 10M run split over two sessions would be: the import
+# and the checks, the stores kept; then the rest on those stores.
+scale() { # STEPS KEEP
+  WORK=$T/work GEN_CERTS=$GEN GEN_ARGS=$GEN_ARGS SEED=7 MIXED_SECONDS=10 MIXED_CONNS=4 RSS_EVERY=2 DISK_EVERY=0.2 \
+    DURATION=2s WARMUP=1s RUNS=1 QUIET_MAX=100 COLD_SAMPLE=1000 UPLOAD_CERTS=200 PER_FILE=1000 \
+    DROP_CACHES=0 SKS=0 STEPS="$1" KEEP=$2 \
+    bash "$HERE/scale_store.sh" "$B" "$N" "$NS" >>"$out" 2>&1
+}
+scale "import check" 1 || rc=$?
+check "scale_store.sh STEPS='import check' KEEP=1 exits 0" 0 "$rc"
+check "the stores are kept" 2 "$(ls -d "$T"/work/data-* 2>/dev/null | wc -l)"
+scale "recon lookups mixed" 0 || rc=$?
 cat "$out"
-check "scale_store.sh exits 0" 0 "$rc"
+check "scale_store.sh STEPS='recon lookups mixed' on those stores exits 0" 0 "$rc"
+check "the second run used the kept stores" 1 "$(grep -c '^### 2. import: skipped' "$out" || true)"
+check "the stores are removed after it (KEEP=0)" 0 "$(ls -d "$T"/work/data-* 2>/dev/null | wc -l)"
 [ -f "$T/work/summary.json" ] || { echo "FAIL  no summary.json"; exit 1; }
 
 # One line "CHECK name expected actual" per check, from the summary.

@@ -28,6 +28,9 @@
 #   DROP_CACHES=1 (needs root; drops the whole machine's page cache)
 #   MIXED_SECONDS=600 MIXED_CONNS=16 RSS_EVERY=10 UPLOAD_CERTS=20000 DISK_EVERY=30
 #   SERVE_ARGS="" (more flags for every keydird serve) SKS=0 SKS_TIMEOUT=10800
+#   STEPS="import check recon lookups mixed sks" (the steps to run after the
+#   generation; a run without import uses the stores a KEEP=1 run left and
+#   adds its figures to that run's: a 10M run can span several sessions)
 #   GEN_ONLY=0 (1: make the sets and stop; a stopped generation goes on
 #   where it was at the next run) KEEP=0 CLEAN_DUMP=0 GEN_CERTS=BUILD_DIR/gen_certs KEYDIRD=BUILD_DIR/keydird
 # MIX=realistic needs a gen_certs whose --help offers --mix; with an older
@@ -78,7 +81,10 @@ for t in "$GEN_CERTS" "$KEYDIRD"; do
 done
 mkdir -p "$WORK"
 FIG=$WORK/figures.tsv
-: >"$FIG"
+STEPS=" ${STEPS:-import check recon lookups mixed sks} "
+has_step() { [[ "$STEPS" == *" $1 "* ]]; }
+# A run that imports starts the figures afresh; one that does not adds to them.
+if has_step import || [ ! -f "$FIG" ]; then : >"$FIG"; fi
 SERVER_PID=
 SAMPLER_PID=
 DISK_SAMPLER_PID=
@@ -260,57 +266,68 @@ import_store() {
   IMP_RSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/import-$name.time")
   IMP_LINE=$(grep -o 'imported [0-9]* certificates, [0-9]*/s.*' "$log" | tail -1)
 }
-step "2. import ($THREADS threads)"
 DATA=$WORK/data-$N
 DATA_SMALL=$WORK/data-$NS
-CMD="/usr/bin/time -v keydird import --threads $THREADS --data $DATA $BIG/keys-*.pgp"
-warn_space $((dump_bytes * 2)) "the import (the store was 1.7 times the dump at 3,000 certificates)"
-import_store big "$DATA" "${BIG_FILES[@]}"
-store_bytes=$(du_bytes "$DATA")
-fig import_seconds "$IMP_S" s "$CMD"
-fig import_keys_per_s "$(div "$N" "$IMP_S")" keys/s "N / import_seconds"
-fig import_before_compaction_seconds "$IMP_NOCOMPACT_S" s "$CMD (until its \"compacting\" line)"
-fig import_compaction_seconds "$IMP_COMPACT_S" s "$CMD (after its \"compacting\" line; 0: none)"
-fig import_keys_per_s_before_compaction "$(div "$N" "$IMP_NOCOMPACT_S")" keys/s "N / import_before_compaction_seconds"
-fig import_peak_rss_mib "$(awk -v k="$IMP_RSS_KB" 'BEGIN { printf "%.0f", k / 1024 }')" MiB "$CMD (Maximum resident set size)"
-fig store_mib "$(mib "$store_bytes")" MiB "du -sb $DATA"
-fig store_vs_dump "$(div "$store_bytes" "$dump_bytes")" ratio "store_mib / dump_mib"
-echo "keydird said: $IMP_LINE"
-note_disk
-import_store small "$DATA_SMALL" "${SMALL_FILES[@]}"
-fig small_import_seconds "$IMP_S" s "keydird import --threads $THREADS --data $DATA_SMALL $SMALL/keys-*.pgp"
-note_disk
+if has_step import; then
+  step "2. import ($THREADS threads)"
+  CMD="/usr/bin/time -v keydird import --threads $THREADS --data $DATA $BIG/keys-*.pgp"
+  warn_space $((dump_bytes * 2)) "the import (the store was 1.7 times the dump at 3,000 certificates)"
+  import_store big "$DATA" "${BIG_FILES[@]}"
+  store_bytes=$(du_bytes "$DATA")
+  fig import_seconds "$IMP_S" s "$CMD"
+  fig import_keys_per_s "$(div "$N" "$IMP_S")" keys/s "N / import_seconds"
+  fig import_before_compaction_seconds "$IMP_NOCOMPACT_S" s "$CMD (until its \"compacting\" line)"
+  fig import_compaction_seconds "$IMP_COMPACT_S" s "$CMD (after its \"compacting\" line; 0: none)"
+  fig import_keys_per_s_before_compaction "$(div "$N" "$IMP_NOCOMPACT_S")" keys/s "N / import_before_compaction_seconds"
+  fig import_peak_rss_mib "$(awk -v k="$IMP_RSS_KB" 'BEGIN { printf "%.0f", k / 1024 }')" MiB "$CMD (Maximum resident set size)"
+  fig store_mib "$(mib "$store_bytes")" MiB "du -sb $DATA"
+  fig store_vs_dump "$(div "$store_bytes" "$dump_bytes")" ratio "store_mib / dump_mib"
+  echo "keydird said: $IMP_LINE"
+  note_disk
+  import_store small "$DATA_SMALL" "${SMALL_FILES[@]}"
+  fig small_import_seconds "$IMP_S" s "keydird import --threads $THREADS --data $DATA_SMALL $SMALL/keys-*.pgp"
+  note_disk
+else
+  for d in "$DATA" "$DATA_SMALL"; do
+    [ -d "$d" ] || { echo "no store $d: run the import step first (with KEEP=1)"; exit 1; }
+  done
+  echo "### 2. import: skipped, the stores of an earlier run (KEEP=1) are used"
+fi
 
 # ---------------------------------------------------------------- 3. check
-step "3. check"
-t0=$(now)
-"$KEYDIRD" check --data "$DATA" --expect "$BIG/corpus/fingerprints.txt" >"$WORK/check.log" 2>&1 ||
-  { echo "keydird check failed:"; tail -20 "$WORK/check.log"; exit 1; }
-fig check_seconds "$(secs "$t0" "$(now)")" s "keydird check --data $DATA --expect $BIG/corpus/fingerprints.txt"
-echo "keydird said: $(tail -1 "$WORK/check.log")"
-if [ "$DEEP_CHECK" = 1 ]; then
+if has_step check; then
+  step "3. check"
   t0=$(now)
-  "$KEYDIRD" check --deep --data "$DATA" >"$WORK/check-deep.log" 2>&1 ||
-    { echo "keydird check --deep failed:"; tail -20 "$WORK/check-deep.log"; exit 1; }
-  t1=$(now)
-  fig check_deep_seconds "$(secs "$t0" "$t1")" s "keydird check --deep --data $DATA"
-  fig check_deep_keys_per_s "$(div "$N" "$(secs "$t0" "$t1")")" keys/s "N / check_deep_seconds"
+  "$KEYDIRD" check --data "$DATA" --expect "$BIG/corpus/fingerprints.txt" >"$WORK/check.log" 2>&1 ||
+    { echo "keydird check failed:"; tail -20 "$WORK/check.log"; exit 1; }
+  fig check_seconds "$(secs "$t0" "$(now)")" s "keydird check --data $DATA --expect $BIG/corpus/fingerprints.txt"
+  echo "keydird said: $(tail -1 "$WORK/check.log")"
+  if [ "$DEEP_CHECK" = 1 ]; then
+    t0=$(now)
+    "$KEYDIRD" check --deep --data "$DATA" >"$WORK/check-deep.log" 2>&1 ||
+      { echo "keydird check --deep failed:"; tail -20 "$WORK/check-deep.log"; exit 1; }
+    t1=$(now)
+    fig check_deep_seconds "$(secs "$t0" "$t1")" s "keydird check --deep --data $DATA"
+    fig check_deep_keys_per_s "$(div "$N" "$(secs "$t0" "$t1")")" keys/s "N / check_deep_seconds"
+  fi
 fi
 
 # ---------------------------------------------------------------- 4. recon
-step "4. recon prefix tree"
-t0=$(now)
-"$KEYDIRD" recon rebuild --data "$DATA" >"$WORK/recon-rebuild.log" 2>&1 ||
-  { echo "keydird recon rebuild failed:"; cat "$WORK/recon-rebuild.log"; exit 1; }
-fig recon_rebuild_seconds "$(secs "$t0" "$(now)")" s "keydird recon rebuild --data $DATA"
-t0=$(now)
-"$KEYDIRD" recon status --json --data "$DATA" >"$WORK/recon-status.json" 2>"$WORK/recon-status.err" ||
-  { echo "keydird recon status failed:"; cat "$WORK/recon-status.err"; exit 1; }
-fig recon_status_seconds "$(secs "$t0" "$(now)")" s "keydird recon status --json --data $DATA (reads the whole tree)"
-read -r elements nodes depth < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["elements"], d["nodes"], d["depth"])' "$WORK/recon-status.json")
-fig recon_elements "$elements" elements "keydird recon status --json --data $DATA"
-fig recon_nodes "$nodes" nodes "keydird recon status --json --data $DATA"
-fig recon_depth "$depth" levels "keydird recon status --json --data $DATA"
+if has_step recon; then
+  step "4. recon prefix tree"
+  t0=$(now)
+  "$KEYDIRD" recon rebuild --data "$DATA" >"$WORK/recon-rebuild.log" 2>&1 ||
+    { echo "keydird recon rebuild failed:"; cat "$WORK/recon-rebuild.log"; exit 1; }
+  fig recon_rebuild_seconds "$(secs "$t0" "$(now)")" s "keydird recon rebuild --data $DATA"
+  t0=$(now)
+  "$KEYDIRD" recon status --json --data "$DATA" >"$WORK/recon-status.json" 2>"$WORK/recon-status.err" ||
+    { echo "keydird recon status failed:"; cat "$WORK/recon-status.err"; exit 1; }
+  fig recon_status_seconds "$(secs "$t0" "$(now)")" s "keydird recon status --json --data $DATA (reads the whole tree)"
+  read -r elements nodes depth < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["elements"], d["nodes"], d["depth"])' "$WORK/recon-status.json")
+  fig recon_elements "$elements" elements "keydird recon status --json --data $DATA"
+  fig recon_nodes "$nodes" nodes "keydird recon status --json --data $DATA"
+  fig recon_depth "$depth" levels "keydird recon status --json --data $DATA"
+fi
 
 # ---------------------------------------------------------------- servers
 # start_server DATA LOG ARGS...: keydird serve on a free port; sets SERVER_PID, PORT.
@@ -391,7 +408,7 @@ if [ ! -f "$COLD/complete" ]; then
 fi
 
 # ---------------------------------------------------------------- 5. lookups
-if [ -f "$LOAD" ]; then
+if has_step lookups && [ -f "$LOAD" ]; then
   step "5. lookups (hot: the first $NS certificates; cold: $COLD_SAMPLE random ones of $N)"
   HOT=$SMALL/corpus
   start_server "$DATA" "$WORK/serve-big.log"
@@ -416,16 +433,17 @@ if [ -f "$LOAD" ]; then
     fig "cold_ratio_${c}" "$(div "$(val "cold_big_${c}_rps")" "$(val "hot_big_${c}_rps")")" "cold/hot" "cold_big_${c}_rps / hot_big_${c}_rps"
   done
 else
-  step "5. lookups: SKIPPED, $LOAD is absent"
+  step "5. lookups: SKIPPED ($(has_step lookups && echo "$LOAD is absent" || echo "not in STEPS"))"
 fi
 note_disk
 
 # ---------------------------------------------------------------- 6. mixed load
-step "6. mixed load: ${MIXED_SECONDS} s, $MIXED_CONNS connections (95% lookups of the cold set, 4% misses, 1% uploads)"
-UPLOADS=$WORK/uploads-$N-$SEED-$UPLOAD_CERTS.txt
-if [ ! -s "$UPLOADS" ]; then
-  # one url-encoded form body (keytext=<armored certificate>) a line
-  python3 - "$UPLOADS" "$FRESH"/keys-*.pgp <<'PY'
+if has_step mixed; then
+  step "6. mixed load: ${MIXED_SECONDS} s, $MIXED_CONNS connections (95% lookups of the cold set, 4% misses, 1% uploads)"
+  UPLOADS=$WORK/uploads-$N-$SEED-$UPLOAD_CERTS.txt
+  if [ ! -s "$UPLOADS" ]; then
+    # one url-encoded form body (keytext=<armored certificate>) a line
+    python3 - "$UPLOADS" "$FRESH"/keys-*.pgp <<'PY'
 import base64, sys, urllib.parse
 
 def crc24(data):
@@ -467,27 +485,27 @@ with open(sys.argv[1], "w") as out:
                    "\n-----END PGP PUBLIC KEY BLOCK-----\n")
             out.write("keytext=" + urllib.parse.quote_plus(arm) + "\n")
 PY
-fi
-if command -v wrk >/dev/null; then
-  drop_caches
-  start_server "$DATA" "$WORK/serve-mixed.log" --add-rate 0 --add-burst 1000000
-  MIXED_PID=$SERVER_PID
-  rss() { awk '/^VmRSS/ { printf "%.0f\n", $2 / 1024 }' "/proc/$MIXED_PID/status" 2>/dev/null; }
-  : >"$WORK/mixed-rss.txt"
-  (while kill -0 "$MIXED_PID" 2>/dev/null; do rss >>"$WORK/mixed-rss.txt"; sleep "$RSS_EVERY"; done) &
-  SAMPLER_PID=$!
-  CMD="wrk -t$MIXED_CONNS -c$MIXED_CONNS -d${MIXED_SECONDS}s --timeout 5s -s tests/bench/mixed_load.lua URL -- cold/{fingerprints,keyids,emails,misses}.txt uploads.txt $MIXED_CONNS (keydird serve --add-rate 0 --add-burst 1000000: no upload limit)"
-  wrk -t"$MIXED_CONNS" -c"$MIXED_CONNS" -d"${MIXED_SECONDS}s" --timeout 5s -s "$HERE/mixed_load.lua" \
-    "http://127.0.0.1:$PORT" -- "$COLD/fingerprints.txt" "$COLD/keyids.txt" "$COLD/emails.txt" \
-    "$COLD/misses.txt" "$UPLOADS" "$MIXED_CONNS" >"$WORK/mixed-wrk.txt" 2>&1 || { echo "wrk failed:"; cat "$WORK/mixed-wrk.txt"; exit 1; }
-  rss >>"$WORK/mixed-rss.txt"
-  kill "$SAMPLER_PID" 2>/dev/null || true
-  wait "$SAMPLER_PID" 2>/dev/null || true
-  SAMPLER_PID=
-  stop_server
-  grep -q '^RESULT ' "$WORK/mixed-wrk.txt" || { echo "wrk gave no RESULT:"; cat "$WORK/mixed-wrk.txt"; exit 1; }
-  while IFS=$'\t' read -r k v u; do fig "$k" "$v" "$u" "$CMD"; done < <(
-    python3 - "$WORK/mixed-wrk.txt" "$WORK/mixed-rss.txt" "$(wc -l <"$UPLOADS")" <<'PY'
+  fi
+  if command -v wrk >/dev/null; then
+    drop_caches
+    start_server "$DATA" "$WORK/serve-mixed.log" --add-rate 0 --add-burst 1000000
+    MIXED_PID=$SERVER_PID
+    rss() { awk '/^VmRSS/ { printf "%.0f\n", $2 / 1024 }' "/proc/$MIXED_PID/status" 2>/dev/null; }
+    : >"$WORK/mixed-rss.txt"
+    (while kill -0 "$MIXED_PID" 2>/dev/null; do rss >>"$WORK/mixed-rss.txt"; sleep "$RSS_EVERY"; done) &
+    SAMPLER_PID=$!
+    CMD="wrk -t$MIXED_CONNS -c$MIXED_CONNS -d${MIXED_SECONDS}s --timeout 5s -s tests/bench/mixed_load.lua URL -- cold/{fingerprints,keyids,emails,misses}.txt uploads.txt $MIXED_CONNS (keydird serve --add-rate 0 --add-burst 1000000: no upload limit)"
+    wrk -t"$MIXED_CONNS" -c"$MIXED_CONNS" -d"${MIXED_SECONDS}s" --timeout 5s -s "$HERE/mixed_load.lua" \
+      "http://127.0.0.1:$PORT" -- "$COLD/fingerprints.txt" "$COLD/keyids.txt" "$COLD/emails.txt" \
+      "$COLD/misses.txt" "$UPLOADS" "$MIXED_CONNS" >"$WORK/mixed-wrk.txt" 2>&1 || { echo "wrk failed:"; cat "$WORK/mixed-wrk.txt"; exit 1; }
+    rss >>"$WORK/mixed-rss.txt"
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+    SAMPLER_PID=
+    stop_server
+    grep -q '^RESULT ' "$WORK/mixed-wrk.txt" || { echo "wrk gave no RESULT:"; cat "$WORK/mixed-wrk.txt"; exit 1; }
+    while IFS=$'\t' read -r k v u; do fig "$k" "$v" "$u" "$CMD"; done < <(
+      python3 - "$WORK/mixed-wrk.txt" "$WORK/mixed-rss.txt" "$(wc -l <"$UPLOADS")" <<'PY'
 import json, sys
 r = json.loads([l for l in open(sys.argv[1]) if l.startswith("RESULT ")][-1][7:])
 rss = [int(x) for x in open(sys.argv[2]).read().split()]
@@ -518,16 +536,17 @@ rows = [
 for k, v, u in rows:
     print(f"{k}\t{v}\t{u}")
 PY
-  )
-  echo "status by kind: $(grep '^RESULT ' "$WORK/mixed-wrk.txt" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()[7:]); print(r["answers"], "sent", r["sent"])')"
-  echo "mixed run: $CACHE_NOTE before it"
-else
-  echo "SKIPPED: wrk is not installed"
+    )
+    echo "status by kind: $(grep '^RESULT ' "$WORK/mixed-wrk.txt" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()[7:]); print(r["answers"], "sent", r["sent"])')"
+    echo "mixed run: $CACHE_NOTE before it"
+  else
+    echo "SKIPPED: wrk is not installed"
+  fi
+  note_disk
 fi
-note_disk
 
 # ---------------------------------------------------------------- 7. sks build
-if [ "$SKS" = 1 ]; then
+if [ "$SKS" = 1 ] && has_step sks; then
   step "7. sks build (timeout ${SKS_TIMEOUT} s)"
   if command -v sks >/dev/null; then
     S=$WORK/sks
