@@ -686,32 +686,53 @@ std::string StateDir::legacy_log_file(const tlog::NoteVerifier& verifier) const 
   return path_ + "/log-" + hex + ".state";
 }
 
+namespace {
+
+// Whether a state file's text names `vkey` as its log key (its "vkey" line);
+// a file without one is nobody's (damaged).
+bool names_key(std::string_view text, const std::string& vkey) {
+  for (auto line : split(text, '\n')) {
+    if (line.starts_with("vkey ")) {
+      return line.substr(5) == vkey;
+    }
+  }
+  return true;  // damaged: read as this key's, so that it is refused
+}
+
+}  // namespace
+
 LogResult<LogState> StateDir::load(const tlog::NoteVerifier& verifier) const {
   const std::string file = log_file(verifier);
+  const std::string legacy = legacy_log_file(verifier);
   auto data = read_small(file);
   if (!data) {
     return tl::unexpected(data.error());
   }
-  if (!*data) {
-    // A state kept by an earlier keydir under the key hash: taken over when
-    // it is this key's (save writes the new file and removes it); another
-    // key's is left alone.
-    auto old = read_small(legacy_log_file(verifier));
-    if (!old) {
-      return tl::unexpected(old.error());
-    }
-    if (*old) {
-      if (auto s = LogState::decode(**old, verifier)) {
-        return s;
-      }
-    }
+  // A state an earlier keydir kept under the 32-bit key hash. Another key's
+  // (the same 4 octets) is left alone; this key's is taken over when it is
+  // the only one, and refused when both exist: an earlier keydir wrote it
+  // after this one wrote its own, and either could be the one that saw the
+  // later tree (reading the older alone could miss a fork).
+  auto old = read_small(legacy);
+  if (!old) {
+    return tl::unexpected(old.error());
+  }
+  const bool old_is_ours = *old && names_key(**old, verifier.encode());
+  if (old_is_ours && *data) {
+    return log_fail(kExitUsage, "two state files for this log: " + file + " and " + legacy +
+                                    " (written by an earlier keydir); keep the one you trust, "
+                                    "remove the other");
+  }
+  const std::string& from = old_is_ours ? legacy : file;
+  const auto& text = old_is_ours ? *old : *data;
+  if (!text) {
     LogState s;
     s.vkey = verifier.encode();
     return s;
   }
-  auto s = LogState::decode(**data, verifier);
+  auto s = LogState::decode(*text, verifier);
   if (!s) {
-    return log_fail(s.error().exit_code, file + ": " + s.error().detail);
+    return log_fail(s.error().exit_code, from + ": " + s.error().detail);
   }
   return s;
 }
@@ -720,8 +741,10 @@ LogResult<void> StateDir::save(const tlog::NoteVerifier& verifier, const LogStat
   if (auto w = write_file(log_file(verifier), state.encode()); !w) {
     return w;
   }
+  // The state it held was read by load (the folder is locked): it is in the
+  // new file now.
   const std::string old = legacy_log_file(verifier);
-  if (auto data = read_small(old); data && *data && LogState::decode(**data, verifier)) {
+  if (auto data = read_small(old); data && *data && names_key(**data, verifier.encode())) {
     ::unlink(old.c_str());
   }
   return {};

@@ -940,7 +940,10 @@ Result<bool> KeyDirectory::logged_form_is(const storage::CertRecord& rec, Publis
   }
   KEYDIR_CHECK(at);
   if (!*at) {
-    return false;  // no entry yet
+    // Not logged yet: a log not started here (a dry run) or a backfill to
+    // finish logs the form the mode then serves; a started log has an
+    // entry for every certificate, and one without is written again.
+    return !log_started_.load(std::memory_order_acquire);
   }
   KEYDIR_TRY(auto entries, store_.log_entries(**at, 1));
   if (entries.size() != 1) {
@@ -1041,6 +1044,10 @@ Result<ModeChange> KeyDirectory::set_mode(const ModeSetting& m, bool dry_run) {
       KEYDIR_CHECK(store_.delete_token(h));
     }
   }
+  // The log first (a store of a keydird before it, an interrupted
+  // backfill): its backfill logs the new mode's forms, and the walk finds
+  // them logged.
+  KEYDIR_CHECK(start_log());
   KEYDIR_CHECK(rewrite_all(fresh));
   KEYDIR_CHECK(store_.put_setting(kModeChangeSetting, ""));
   return change;

@@ -8,9 +8,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -65,6 +67,9 @@ struct RocksKeyStore::Impl {
   // it takes write_mutex, and kept for the certificate's next update.
   std::mutex commitment_mutex;
   std::unordered_map<std::string, Bytes> commitment_cache;  // commitment_mutex
+  // At most one scrypt (16 MiB) per core at a time, however many writers.
+  std::counting_semaphore<256> scrypt_slots{
+      std::clamp<std::ptrdiff_t>(std::thread::hardware_concurrency(), 1, 256)};
   Result<Bytes> scrypt_commitment(const tlog::CommitmentScheme& scheme, const std::string& address);
 
   // What one write appends: the edge after it, the scheme when the write

@@ -149,7 +149,10 @@ Result<Bytes> RocksKeyStore::Impl::scrypt_commitment(const tlog::CommitmentSchem
       return it->second;
     }
   }
-  KEYDIR_TRY(auto c, scheme.commit(address));
+  scrypt_slots.acquire();
+  auto made = scheme.commit(address);
+  scrypt_slots.release();
+  KEYDIR_TRY(auto c, std::move(made));
   std::lock_guard lock(commitment_mutex);
   if (commitment_cache.size() >= kMaxCachedCommitments) {
     commitment_cache.clear();

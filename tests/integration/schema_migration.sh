@@ -180,4 +180,15 @@ out=$("$K" migrate --data "$S" 2>&1) || rc=$?
 check "keydird migrate while it runs: in use" yes "$(has "data folder $S is in use by another keydird process" "$out")"
 stop_pid "$SERVER_PID"
 
+echo "== a mode change on a store of keydird before the transparency log"
+S7=$(untar g)
+out=$("$K" admin set-mode open --data "$S7" --yes 2>&1)
+changed=$(sed -n 's/^the store is in mode open; \([0-9]*\) keys re-indexed$/\1/p' <<<"$out")
+# The log starts first: its backfill logs every key (five) in the new mode's
+# form, and only the three keys whose addresses change are written again.
+check "set-mode open re-indexes the three keys whose addresses change" 3 "$changed"
+check "the log: the header, one entry per key, one per re-indexed key" \
+  "9 log entries" "$("$K" log verify --data "$S7" | grep -o '^[0-9]* log entries')"
+check "keydird check after it" 0 "$("$K" check --data "$S7" >/dev/null 2>&1; echo $?)"
+
 finish

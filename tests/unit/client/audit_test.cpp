@@ -472,6 +472,24 @@ TEST(LogState, RoundTripsPinsAndPermissions) {
     auto moved = dir.load(log.verifier);
     ASSERT_TRUE(moved);
     EXPECT_EQ(moved->encode(), s.encode());
+    // An earlier keydir writing its file again, beside the new one: either
+    // may hold the later tree, so neither is taken alone.
+    { std::ofstream(dir.legacy_log_file(log.verifier)) << s.encode(); }
+    auto both = dir.load(log.verifier);
+    ASSERT_FALSE(both);
+    EXPECT_EQ(both.error().exit_code, kExitUsage);
+    EXPECT_NE(both.error().detail.find("two state files"), std::string::npos);
+    // A damaged file of the old name is refused as a damaged new one is.
+    ASSERT_EQ(::unlink(dir.log_file(log.verifier).c_str()), 0);
+    {
+      std::string damaged = s.encode();
+      damaged[damaged.find("note ") + 10] ^= 1;
+      std::ofstream(dir.legacy_log_file(log.verifier)) << damaged;
+    }
+    auto refused = dir.load(log.verifier);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().exit_code, kExitUsage);
+    EXPECT_NE(refused.error().detail.find("damaged"), std::string::npos) << refused.error().detail;
   }
   // Damaged files are refused, never half read.
   const std::string enc = [&] {
