@@ -27,26 +27,6 @@ namespace {
 
 using namespace Pistache;
 
-// Pistache 0.0.5 keeps raw response headers but never writes them: any header
-// of ours goes out as a typed header with a name chosen at run time.
-class AnyHeader final : public Http::Header::Header {
- public:
-  AnyHeader(std::string name, std::string value)
-      : name_(std::move(name)), value_(std::move(value)) {}
-  const char* name() const override { return name_.c_str(); }
-  void parse(const std::string& data) override { value_ = data; }
-  void write(std::ostream& os) const override { os << value_; }
-#ifdef SAFE_HEADER_CAST
-  std::uint64_t hash() const override {
-    return std::hash<std::string>{}(name_);
-  }
-#endif
-
- private:
-  std::string name_;
-  std::string value_;
-};
-
 // Parsing a media type costs more than answering a miss: the handful of
 // types keydird sends are parsed once per thread.
 const Http::Mime::MediaType& mime(const std::string& type) {
@@ -58,6 +38,63 @@ const Http::Mime::MediaType& mime(const std::string& type) {
   }
   cache.emplace_back(type, Http::Mime::MediaType::fromString(type));
   return cache.back().second;
+}
+
+// The answer as it goes on the wire (RFC 9112 §4 and §6): the status line,
+// Content-Type, the reply's own fields, Connection and Content-Length, then
+// the body. An answer to HEAD has no body but the length of the one GET
+// would have had (RFC 9110 §9.3.2: the router leaves it in a Content-Length
+// field); a 204 has neither. A field whose name or value holds a CR or LF
+// would split the header block: it is dropped.
+std::string wire_answer(Http::Version version, const api::Reply& reply, bool close) {
+  auto clean = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
+  std::string_view length;
+  std::size_t fields = 0;
+  for (const auto& [name, value] : reply.headers) {
+    fields += name.size() + value.size() + 4;
+    if (strcasecmp(name.c_str(), "Content-Length") == 0) {
+      length = value;
+    }
+  }
+  char num[24];
+  if (length.empty() || !clean(length)) {
+    length = std::string_view(
+        num, static_cast<std::size_t>(std::to_chars(num, num + sizeof num, reply.body.size()).ptr -
+                                      num));
+  }
+  const auto code = static_cast<Http::Code>(reply.status);
+  std::string out;
+  out.reserve(128 + reply.content_type.size() + fields + reply.body.size());
+  out += version == Http::Version::Http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(reply.status);
+  out += ' ';
+  out += Http::codeString(code);
+  out += "\r\n";
+  if (!reply.content_type.empty() && clean(reply.content_type)) {
+    out += "Content-Type: ";
+    out += reply.content_type;
+    out += "\r\n";
+  }
+  for (const auto& [name, value] : reply.headers) {
+    if (strcasecmp(name.c_str(), "Content-Length") == 0 || !clean(name) || !clean(value) ||
+        name.empty()) {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  out += close ? "Connection: Close\r\n" : "Connection: Keep-Alive\r\n";
+  if (reply.status == 204) {
+    out += "\r\n";
+    return out;
+  }
+  out += "Content-Length: ";
+  out += length;
+  out += "\r\n\r\n";
+  out += reply.body;
+  return out;
 }
 
 // Last activity of every connection that made a request, for the idle sweep.
@@ -144,6 +181,9 @@ constexpr std::size_t kLingerBytes = 1024 * 1024;
 // connection is cut unanswered.
 constexpr std::size_t kMaxDiscardBytes = 64u << 20;
 constexpr auto kLinger = std::chrono::seconds(2);
+// A connection that asks again while this much of its earlier answers still
+// waits to be written (its client does not read) is cut.
+constexpr std::size_t kMaxPendingAnswerBytes = 1024 * 1024;
 
 // Pistache 0.0.5 bounds a request only by its whole size, answers 413 when
 // its buffer overflows, then keeps the connection and parses the rest of the
@@ -243,6 +283,19 @@ class GuardedParser final : public Http::RequestParser {
   bool answered = false;
   std::chrono::steady_clock::time_point linger_until{};
   std::uint64_t served = 0;  // requests answered on this connection
+  // Octets of this connection's answers handed to Pistache's write queue
+  // and not yet written to the socket. While any are, every answer goes
+  // behind them (none may overtake); once they are out, answers are written
+  // at once again. A client that reads its answers never has any pending
+  // when it asks again (it does not pipeline: see `pipelined`).
+  std::size_t pending = 0;
+  // The peer's address as text, its rate-limit key and whether it is a
+  // trusted proxy: the same for every request of the connection, worked out
+  // on its first (inet_ntop and the lookups were a tenth of a miss's work).
+  bool peer_known = false;
+  std::string peer_host;
+  std::string peer_client;
+  bool peer_trusted = false;
   // The Content-Type as sent, when Pistache could not parse it (see
   // GuardedHeaders::apply).
   std::optional<std::string> content_type;
@@ -596,8 +649,9 @@ class Handler : public Http::Handler {
     std::optional<std::string> sent_content_type;
     bool pipelined = false;
     int forwarded_for_lines = 0;
+    std::shared_ptr<GuardedParser> parser;
     if (auto peer = response.peer()) {
-      auto parser = std::static_pointer_cast<GuardedParser>(getParser(peer));
+      parser = std::static_pointer_cast<GuardedParser>(getParser(peer));
       sent_content_type = parser->content_type;
       forwarded_for_lines = parser->forwarded_for_lines;
       pipelined = parser->pipelined;
@@ -612,6 +666,15 @@ class Handler : public Http::Handler {
       }
       if (parser->refusal) {
         refuse(req, std::move(response), *parser, t0);
+        return;
+      }
+      if (parser->pending > kMaxPendingAnswerBytes) {
+        // Asks and does not read: its answers would pile up in memory.
+        spdlog::info(
+            "http: cut a connection from {} that does not read its answers ({} octets "
+            "waiting)",
+            req.address().host(), parser->pending);
+        cut(*peer);
         return;
       }
       ++parser->served;
@@ -649,11 +712,17 @@ class Handler : public Http::Handler {
     r.body = req.body();
     // Rate limits count clients: an IPv6 client by its network (one site
     // holds a /64), an IPv4-mapped one as IPv4.
-    const std::string peer_host = req.address().host();
-    r.client = client_key(peer_host, ipv6_prefix_);
+    if (parser && !parser->peer_known) {
+      parser->peer_host = req.address().host();
+      parser->peer_client = client_key(parser->peer_host, ipv6_prefix_);
+      parser->peer_trusted = is_trusted(parser->peer_host, parser->peer_client);
+      parser->peer_known = true;
+    }
+    const std::string peer_host = parser ? parser->peer_host : req.address().host();
+    r.client = parser ? parser->peer_client : client_key(peer_host, ipv6_prefix_);
     r.address = peer_host;
     const auto forwarded = req.headers().tryGetRaw("X-Forwarded-For");
-    const bool trusted = is_trusted(peer_host, r.client);
+    const bool trusted = parser ? parser->peer_trusted : is_trusted(peer_host, r.client);
     if (forwarded && !trusted) {
       // Through a proxy keydird was not told to trust (no --trusted-proxy
       // for the nginx in front): the client is unknown, never the proxy.
@@ -709,37 +778,69 @@ class Handler : public Http::Handler {
       close = c->control() == Http::ConnectionControl::Close;
     }
     close = close || pipelined;
-    response.headers().remove<Http::Header::Connection>();
-    response.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
-                                                           : Http::ConnectionControl::KeepAlive);
-    for (const auto& [name, value] : reply.headers) {
-      if (name != "Content-Length") {
-        response.headers().add(std::make_shared<AnyHeader>(name, value));
-      }
-    }
-    // Content-Type is a typed header in Pistache: a raw one is dropped.
-    response.setMime(mime(reply.content_type));
-    std::size_t bytes = reply.body.size();
+    const std::size_t bytes = reply.body.size();
+    auto peer_now = response.peer();
     if (!close && idle_) {
-      idle_->touch(response.peer());
+      idle_->touch(peer_now);
     }
-    if (close) {
-      // Pistache 0.0.5 writes "Connection: Close" but never closes; clients
-      // that read to the end of the stream (HTTP/1.0, dirmngr) would wait
-      // for ever. Shut the socket down once the answer is written; the
-      // reactor then sees the end of the connection and releases it.
-      std::weak_ptr<Tcp::Peer> peer = response.peer();
-      response.send(static_cast<Http::Code>(reply.status), reply.body)
-          .then(
-              [peer](ssize_t) {
-                if (auto p = peer.lock()) {
-                  ::shutdown(p->fd(), SHUT_RDWR);
-                }
-              },
-              Async::NoExcept);
-    } else {
-      response.send(static_cast<Http::Code>(reply.status), reply.body);
+    if (peer_now) {
+      send_answer(peer_now, parser, wire_answer(req.version(), reply, close), close);
     }
+    log_request(req, r, reply.status, bytes, t0);
+  }
+
+ private:
+  // Writes an answer on the socket at once, from the reactor thread that
+  // read the request, when nothing of the connection is queued: Pistache
+  // would queue it and wake its own loop to write it, an eventfd write and
+  // read and epoll re-arms per answer, more system calls than the answer
+  // itself. What the socket does not take at once, and any answer on a TLS
+  // connection or behind a queued one, goes to Pistache's queue
+  // (GuardedParser::pending).
+  static void send_answer(const std::shared_ptr<Tcp::Peer>& peer,
+                          const std::shared_ptr<GuardedParser>& parser, std::string out,
+                          bool close) {
+    std::size_t written = 0;
+    if (peer->ssl() == nullptr && (!parser || parser->pending == 0)) {
+      const ssize_t n = ::send(peer->fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n == static_cast<ssize_t>(out.size())) {
+        if (close) {
+          ::shutdown(peer->fd(), SHUT_RDWR);
+        }
+        return;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        // The client is gone (EPIPE, ECONNRESET): the reactor sees the
+        // end of the connection and releases it.
+        ::shutdown(peer->fd(), SHUT_RDWR);
+        return;
+      }
+      written = n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+    std::string rest = written == 0 ? std::move(out) : out.substr(written);
+    const std::size_t size = rest.size();
+    if (parser) {
+      parser->pending += size;
+    }
+    std::weak_ptr<Tcp::Peer> weak_peer = peer;
+    std::weak_ptr<GuardedParser> weak_parser = parser;
+    // Pistache runs this on the connection's reactor thread, the one that
+    // reads its requests, once the whole buffer is written.
+    peer->send(RawBuffer(std::move(rest), size))
+        .then(
+            [weak_peer, weak_parser, size, close](ssize_t) {
+              if (auto g = weak_parser.lock()) {
+                g->pending -= std::min(g->pending, size);
+              }
+              if (auto p = weak_peer.lock(); p && close) {
+                ::shutdown(p->fd(), SHUT_RDWR);
+              }
+            },
+            Async::NoExcept);
+  }
+
+  void log_request(const Http::Request& req, const api::HttpRequest& r, int status,
+                   std::size_t bytes, std::chrono::steady_clock::time_point t0) {
     auto us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
             .count();
@@ -761,14 +862,13 @@ class Handler : public Http::Handler {
         line.append(num, end);
         line += suffix;
       };
-      put(reply.status, "");
+      put(status, "");
       put(static_cast<std::int64_t>(bytes), "");
       put(us, "us");
       access_log_->write(line);
     }
   }
 
- private:
   // Every connection gets keydird's bounded parser (see GuardedParser).
   void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override {
     peer->putData(ParserData, std::make_shared<GuardedParser>(getMaxRequestSize()));
@@ -796,11 +896,11 @@ class Handler : public Http::Handler {
               std::chrono::steady_clock::time_point t0) {
     const Refusal refusal = *parser.refusal;
     auto peer_now = response.peer();
-    if (parser.served == 0 && peer_now->ssl() == nullptr) {
+    if (parser.pending == 0 && peer_now->ssl() == nullptr) {
       // Pistache queues its writes behind its read loop, which drains the
       // socket first: a client streaming a large body would get the answer
-      // only after sending it all. Nothing else is queued on a connection's
-      // first request, so the answer is written here, at once.
+      // only after sending it all. Nothing of the connection is queued
+      // (GuardedParser::pending), so the answer is written here, at once.
       const std::string body = refusal.reason + "\n";
       const std::string out =
           "HTTP/1.1 " + std::to_string(refusal.status) + " " +
