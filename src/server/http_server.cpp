@@ -42,11 +42,13 @@ const Http::Mime::MediaType& mime(const std::string& type) {
 
 // The answer as it goes on the wire (RFC 9112 §4 and §6): the status line,
 // Content-Type, the reply's own fields, Connection and Content-Length, then
-// the body. An answer to HEAD has no body but the length of the one GET
-// would have had (RFC 9110 §9.3.2: the router leaves it in a Content-Length
-// field); a 204 has neither. A field whose name or value holds a CR or LF
-// would split the header block: it is dropped.
-std::string wire_answer(Http::Version version, const api::Reply& reply, bool close) {
+// the body. An answer to HEAD (`head`) has no body but the length of the one
+// GET would have had (RFC 9110 §9.3.2): the router leaves it in a
+// Content-Length field, and an answer made here (a refused header block, a
+// malformed query) still holds its body. A 204 has neither. A field whose
+// name or value holds a CR or LF would split the header block: it is
+// dropped.
+std::string wire_answer(Http::Version version, const api::Reply& reply, bool close, bool head) {
   auto clean = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
   std::string_view length;
   std::size_t fields = 0;
@@ -93,7 +95,9 @@ std::string wire_answer(Http::Version version, const api::Reply& reply, bool clo
   out += "Content-Length: ";
   out += length;
   out += "\r\n\r\n";
-  out += reply.body;
+  if (!head) {
+    out += reply.body;
+  }
   return out;
 }
 
@@ -282,7 +286,6 @@ class GuardedParser final : public Http::RequestParser {
   // read loop may drop a lot more before the queue runs).
   bool answered = false;
   std::chrono::steady_clock::time_point linger_until{};
-  std::uint64_t served = 0;  // requests answered on this connection
   // Octets of this connection's answers handed to Pistache's write queue
   // and not yet written to the socket. While any are, every answer goes
   // behind them (none may overtake); once they are out, answers are written
@@ -677,7 +680,6 @@ class Handler : public Http::Handler {
         cut(*peer);
         return;
       }
-      ++parser->served;
     }
     api::HttpRequest r;
     r.method = Http::methodString(req.method());
@@ -784,7 +786,9 @@ class Handler : public Http::Handler {
       idle_->touch(peer_now);
     }
     if (peer_now) {
-      send_answer(peer_now, parser, wire_answer(req.version(), reply, close), close);
+      send_answer(peer_now, parser,
+                  wire_answer(req.version(), reply, close, req.method() == Http::Method::Head),
+                  close);
     }
     log_request(req, r, reply.status, bytes, t0);
   }
@@ -800,6 +804,11 @@ class Handler : public Http::Handler {
   static void send_answer(const std::shared_ptr<Tcp::Peer>& peer,
                           const std::shared_ptr<GuardedParser>& parser, std::string out,
                           bool close) {
+    // The request is answered: Pistache's idle check (every 500 ms) then
+    // applies the keep-alive timeout to the connection rather than the
+    // header timeout, which would write an unasked 408 and close it after
+    // 10 s. ResponseWriter::send would have said so; nothing else does.
+    peer->setIdle(true);
     std::size_t written = 0;
     if (peer->ssl() == nullptr && (!parser || parser->pending == 0)) {
       const ssize_t n = ::send(peer->fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -836,7 +845,13 @@ class Handler : public Http::Handler {
                 ::shutdown(p->fd(), SHUT_RDWR);
               }
             },
-            Async::NoExcept);
+            // A write Pistache could not finish (the client is gone, a TLS
+            // error): end the connection, never the server.
+            [weak_peer](std::exception_ptr&) {
+              if (auto p = weak_peer.lock()) {
+                cut(*p);
+              }
+            });
   }
 
   void log_request(const Http::Request& req, const api::HttpRequest& r, int status,

@@ -10,6 +10,10 @@ Prints one line: "answers N in-order BYTES" or "broken REASON".
 flood: the same without a pause or an end, for 20 s at most; prints
 "cut SENT ERROR" when the server ends the connection, else "not cut SENT".
 head: HEAD GET_PATH on a fresh connection; prints the raw answer.
+idle: one lookup, then GO_FILE (here: seconds) idle; prints "quiet STATUS
+STATUS" when nothing came unasked and a second lookup was answered.
+head-refused: HEAD of a malformed query, then a GET on the same connection;
+prints the first status line and what follows its header block.
 """
 import os
 import socket
@@ -30,6 +34,64 @@ if mode == "head":
             break
         out += d
     sys.stdout.buffer.write(out)
+    sys.exit(0)
+
+
+
+def read_answer(c, buf=b""):
+    """One answer (status, raw octets) from c, framed by its Content-Length."""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(65536)
+        if not d:
+            raise EOFError("closed before an answer")
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    n = int(fields.get("content-length", "0"))
+    while len(rest) < n:
+        d = c.recv(65536)
+        if not d:
+            raise EOFError("answer cut short")
+        rest += d
+    return int(lines[0].split()[1]), head + b"\r\n\r\n" + rest[:n], rest[n:]
+
+
+if mode == "idle":
+    # A keep-alive connection left idle after its answer: nothing may come
+    # unasked before the idle timeout, and it still answers afterwards.
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(f"GET {get_path} HTTP/1.1\r\nHost: keydir.test\r\n\r\n".encode())
+    status, _, extra = read_answer(c)
+    time.sleep(float(go))
+    c.setblocking(False)
+    try:
+        unasked = c.recv(65536)
+        print("unasked", repr((extra + unasked)[:60]) if unasked else "end-of-stream")
+        sys.exit(0)
+    except BlockingIOError:
+        pass
+    c.setblocking(True)
+    c.sendall(f"GET {miss_path} HTTP/1.1\r\nHost: keydir.test\r\n\r\n".encode())
+    print("quiet", status, read_answer(c, extra)[0])
+    sys.exit(0)
+
+if mode == "head-refused":
+    # HEAD of a request keydird refuses itself (a malformed query), then a
+    # GET on the same connection: the first answer must have no body, or its
+    # body would be read as the start of the second.
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b"HEAD /pks/lookup?op=get&search=%zz HTTP/1.1\r\nHost: keydir.test\r\n\r\n")
+    time.sleep(0.3)
+    c.sendall(f"GET {miss_path} HTTP/1.1\r\nHost: keydir.test\r\nConnection: close\r\n\r\n".encode())
+    out = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        out += d
+    first = out.split(b"\r\n\r\n", 1)
+    print(first[0].split(b"\r\n")[0].decode(), "|", first[1][:12].decode("latin-1") if len(first) > 1 else "")
     sys.exit(0)
 
 s = socket.socket()

@@ -8,7 +8,9 @@
 # Every answer must arrive whole and in the order asked (a direct write that
 # overtook the queue would interleave them), and meanwhile other clients are
 # served as usual. Also checked: an answer to HEAD carries the length of the
-# body GET would have (RFC 9110 §9.3.2), and no body.
+# body GET would have (RFC 9110 §9.3.2), and no body, even when keydird
+# refuses the request itself; a keep-alive connection left idle gets nothing
+# unasked before --idle-timeout.
 #   slow_reader.sh BUILD_DIR DATA_DIR TOOLS_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -58,5 +60,18 @@ answered "HEAD" "$(head -c 300 "$T/head.out")"
 check "HEAD: Content-Length is that of the GET answer" "$GET_LEN" \
   "$(tr -d '\r' <"$T/head.out" | sed -n 's/^Content-Length: //p')"
 check "HEAD: no body" yes "$(tr -d '\r' <"$T/head.out" | awk 'f {exit 1} /^$/ {f=1}' && echo yes || echo no)"
+
+attack "HEAD of a request keydird refuses itself, then a GET on the same connection"
+python3 "$HERE/slow_reader.py" "$PORT" "$GET" "$MISS" head-refused "" >"$T/head2.out"
+answered "HEAD, malformed query" "$(cat "$T/head2.out")"
+check "the refusal has no body: the next answer follows it" "HTTP/1.1 400 Bad Request | HTTP/1.1 404" \
+  "$(cat "$T/head2.out")"
+
+attack "a keep-alive connection left idle for 12 s (under --idle-timeout)"
+# Pistache's own check would answer a connection it believes busy with an
+# unasked 408 after 10 s and close it.
+python3 "$HERE/slow_reader.py" "$PORT" "$GET" "$MISS" idle 12 >"$T/idle.out" 2>&1 || true
+answered "the idle connection" "$(cat "$T/idle.out")"
+check "nothing unasked, and it still answers" "quiet 200 404" "$(cat "$T/idle.out")"
 
 finish

@@ -24,7 +24,13 @@ command -v wrk >/dev/null || { echo "miss_ceiling: needs wrk" >&2; exit 2; }
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8s}
 STRACE=${STRACE:-1}
-[ -f "$CORPUS/all.pgp" ] || bash "$SHARED/make-corpus.sh" "$CORPUS" >/dev/null
+if [ ! -f "$CORPUS/all.pgp" ]; then
+  # make-corpus.sh reads every keyring in /usr/share/keyrings: without
+  # debian-keyring it finds only the archive's few keys.
+  dpkg-query -W -f='${Status}' debian-keyring 2>/dev/null | grep -q "install ok installed" ||
+    echo "miss_ceiling: debian-keyring is not installed: the corpus will hold only the archive's keys" >&2
+  bash "$SHARED/make-corpus.sh" "$CORPUS" >/dev/null
+fi
 T=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -117,7 +123,8 @@ if [ "$STRACE" = 1 ] && command -v strace >/dev/null; then
   done
 fi
 
-python3 - "$T/results" "$T/strace" "$T/strace-top" "$ROUNDS" "$DURATION" "$KIND" <<'EOF'
+python3 - "$T/results" "$T/strace" "$T/strace-top" "$ROUNDS" "$DURATION" "$KIND" \
+  "$(wc -l <"$CORPUS/fingerprints.txt")" "$(wc -l <"$T/misses.list")" <<'EOF'
 import json, os, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -140,6 +147,8 @@ med = {n: statistics.median(r["rps"] for r in rs) for n, rs in rows.items()}
 # servers ran back to back, so the ratio is the median of the rounds' ratios.
 ratio = {n: statistics.median(a["rps"] / b["rps"] for a, b in zip(rs, rows["nginx"])) for n, rs in rows.items()}
 kind = "misses" if sys.argv[6] == "miss" else "hits"
+print(f"Corpus: {sys.argv[7]} keys; {sys.argv[8]} requests in the rotation.")
+print()
 print(f"| server | {kind}, req/s (median of {sys.argv[4]} runs of {sys.argv[5]}; range) | against nginx (median of the rounds' ratios) | server CPU per 1,000 {kind} | p99 | socket errors | system calls per request |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
 for n, rs in rows.items():

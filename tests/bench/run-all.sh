@@ -15,6 +15,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SHARED=$(cd "$HERE/../../.." && pwd)/shared/bench
 [ -d "$SHARED" ] || { echo "run-all: $SHARED is absent: these benchmarks need ../shared/bench" >&2; exit 2; }
 OUT=${OUT:-/tmp/keydir-bench-report.md}
+# make-corpus.sh reads every keyring in /usr/share/keyrings: without
+# debian-keyring it finds only the archive's few keys.
+if ! dpkg-query -W -f='${Status}' debian-keyring 2>/dev/null | grep -q "install ok installed"; then
+  [ "$(id -u)" -eq 0 ] || { echo "run-all: install debian-keyring first (the corpus is Debian's keyrings)" >&2; exit 2; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debian-keyring >/dev/null
+fi
 [ -f "$CORPUS/all.pgp" ] || bash "$SHARED/make-corpus.sh" "$CORPUS" >/dev/null
 T=$(mktemp -d)
 PIDS=()
