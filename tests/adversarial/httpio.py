@@ -22,3 +22,13 @@ def read_response(sock):
             raise OSError("connection closed")
         body += d
     return head, body
+
+
+def read_to_end(sock):
+    """Every octet until the server closes the connection."""
+    out = b""
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            return out
+        out += d

@@ -21,40 +21,17 @@ import subprocess
 import sys
 import time
 
+from httpio import read_response, read_to_end
+
 port, get_path, miss_path, mode, go = (int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4],
                                        sys.argv[5])
 
 if mode == "head":
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(f"HEAD {get_path} HTTP/1.1\r\nHost: keydir.test\r\nConnection: close\r\n\r\n".encode())
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.write(read_to_end(s))
     sys.exit(0)
 
-
-
-def read_answer(c, buf=b""):
-    """One answer (status, raw octets) from c, framed by its Content-Length."""
-    while b"\r\n\r\n" not in buf:
-        d = c.recv(65536)
-        if not d:
-            raise EOFError("closed before an answer")
-        buf += d
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    fields = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
-    n = int(fields.get("content-length", "0"))
-    while len(rest) < n:
-        d = c.recv(65536)
-        if not d:
-            raise EOFError("answer cut short")
-        rest += d
-    return int(lines[0].split()[1]), head + b"\r\n\r\n" + rest[:n], rest[n:]
 
 
 if mode == "idle":
@@ -62,18 +39,19 @@ if mode == "idle":
     # unasked before the idle timeout, and it still answers afterwards.
     c = socket.create_connection(("127.0.0.1", port), timeout=10)
     c.sendall(f"GET {get_path} HTTP/1.1\r\nHost: keydir.test\r\n\r\n".encode())
-    status, _, extra = read_answer(c)
+    first, _ = read_response(c)
     time.sleep(float(go))
     c.setblocking(False)
     try:
         unasked = c.recv(65536)
-        print("unasked", repr((extra + unasked)[:60]) if unasked else "end-of-stream")
+        print("unasked", repr(unasked[:60]) if unasked else "end-of-stream")
         sys.exit(0)
     except BlockingIOError:
         pass
     c.setblocking(True)
     c.sendall(f"GET {miss_path} HTTP/1.1\r\nHost: keydir.test\r\n\r\n".encode())
-    print("quiet", status, read_answer(c, extra)[0])
+    second, _ = read_response(c)
+    print("quiet", first.split()[1].decode(), second.split()[1].decode())
     sys.exit(0)
 
 if mode == "head-refused":
@@ -84,12 +62,7 @@ if mode == "head-refused":
     c.sendall(b"HEAD /pks/lookup?op=get&search=%zz HTTP/1.1\r\nHost: keydir.test\r\n\r\n")
     time.sleep(0.3)
     c.sendall(f"GET {miss_path} HTTP/1.1\r\nHost: keydir.test\r\nConnection: close\r\n\r\n".encode())
-    out = b""
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        out += d
+    out = read_to_end(c)
     first = out.split(b"\r\n\r\n", 1)
     print(first[0].split(b"\r\n")[0].decode(), "|", first[1][:12].decode("latin-1") if len(first) > 1 else "")
     sys.exit(0)

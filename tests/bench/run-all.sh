@@ -6,7 +6,8 @@
 # the upload limits against real use and a flood, and the soak.
 #   tests/bench/run-all.sh [BUILD_DIR] [CORPUS_DIR]
 # Needs ../shared/bench (make-corpus.sh, hkp-load.sh, hkp-upload.sh, sks-up.sh,
-# ceiling-up.sh) and, as root, installs sks, nginx and hyperfine if missing.
+# ceiling-up.sh) and, as root, installs debian-keyring (the corpus), sks, nginx and
+# hyperfine if missing.
 # About 25 minutes on 2 cores (SOAK=300; SOAK=0 skips the soak).
 set -euo pipefail
 B=$(cd "${1:-build}" && pwd)
@@ -16,11 +17,14 @@ SHARED=$(cd "$HERE/../../.." && pwd)/shared/bench
 [ -d "$SHARED" ] || { echo "run-all: $SHARED is absent: these benchmarks need ../shared/bench" >&2; exit 2; }
 OUT=${OUT:-/tmp/keydir-bench-report.md}
 # make-corpus.sh reads every keyring in /usr/share/keyrings: without
-# debian-keyring it finds only the archive's few keys.
-if ! dpkg-query -W -f='${Status}' debian-keyring 2>/dev/null | grep -q "install ok installed"; then
-  [ "$(id -u)" -eq 0 ] || { echo "run-all: install debian-keyring first (the corpus is Debian's keyrings)" >&2; exit 2; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debian-keyring >/dev/null
-fi
+# debian-keyring it finds only the archive's few keys. sks-build-bench.sh
+# times `sks build` with hyperfine.
+for p in debian-keyring sks hyperfine nginx-light; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  [ "$p" = nginx-light ] && command -v nginx >/dev/null && continue
+  [ "$(id -u)" -eq 0 ] || { echo "run-all: install $p first" >&2; exit 2; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
+done
 [ -f "$CORPUS/all.pgp" ] || bash "$SHARED/make-corpus.sh" "$CORPUS" >/dev/null
 T=$(mktemp -d)
 PIDS=()
