@@ -88,7 +88,7 @@ std::string wire_answer(Http::Version version, const api::Reply& reply, bool clo
     out += "\r\n";
   }
   out += close ? "Connection: Close\r\n" : "Connection: Keep-Alive\r\n";
-  if (reply.status == 204) {
+  if (reply.status == api::Status::kNoContent) {
     out += "\r\n";
     return out;
   }
