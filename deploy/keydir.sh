@@ -24,14 +24,15 @@ fuzz_smoke() {
   # libFuzzer + ASan + UBSan: armor, packet parsing and validation
   # (fuzz_certificate), the whole HTTP API behind the network (fuzz_api),
   # what an SKS reconciliation peer sends (fuzz_recon), and what a server
-  # answers the client (fuzz_client: index lines, VKS JSON, keys, WKD).
+  # answers the client (fuzz_client: index lines, VKS JSON, keys, WKD), and
+  # what an HTTP client sends keydird (fuzz_http: the request parser).
   local dir="$BUILD_DIR-fuzz"
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DKEYDIR_FUZZ=ON -DKEYDIR_TESTS=OFF \
     -DKEYDIR_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$dir" -j "$JOBS" --target fuzz_certificate fuzz_api fuzz_recon \
-    fuzz_client
+    fuzz_client fuzz_http
   local target corpus
-  for target in certificate api recon client; do
+  for target in certificate api recon client http; do
     corpus=$(mktemp -d)
     cp tests/fuzz/corpus/$target/* "$corpus"/
     local extra=()

@@ -66,6 +66,7 @@ struct Status {
   static constexpr int kInternalError = 500;
   static constexpr int kNotImplemented = 501;
   static constexpr int kServiceUnavailable = 503;
+  static constexpr int kHttpVersionNotSupported = 505;
   // 5xx: the server's own failure, not the request's.
   static constexpr bool is_server_error(int s) { return s >= kInternalError; }
   static constexpr bool is_client_error(int s) { return s >= kBadRequest && s < kInternalError; }

@@ -20,25 +20,13 @@
 #include "api/http/secret_routes.hpp"
 #include "common/limits.hpp"
 #include "common/rate_limit.hpp"
+#include "server/http_parser.hpp"
 
 namespace keydir::server {
 
 namespace {
 
 using namespace Pistache;
-
-// Parsing a media type costs more than answering a miss: the handful of
-// types keydird sends are parsed once per thread.
-const Http::Mime::MediaType& mime(const std::string& type) {
-  thread_local std::vector<std::pair<std::string, Http::Mime::MediaType>> cache;
-  for (const auto& [t, m] : cache) {
-    if (t == type) {
-      return m;
-    }
-  }
-  cache.emplace_back(type, Http::Mime::MediaType::fromString(type));
-  return cache.back().second;
-}
 
 // The answer as it goes on the wire (RFC 9112 §4 and §6): the status line,
 // Content-Type, the reply's own fields, Connection and Content-Length, then
@@ -48,7 +36,7 @@ const Http::Mime::MediaType& mime(const std::string& type) {
 // malformed query) still holds its body. A 204 has neither. A field whose
 // name or value holds a CR or LF would split the header block: it is
 // dropped.
-std::string wire_answer(Http::Version version, const api::Reply& reply, bool close, bool head) {
+std::string wire_answer(bool http10, const api::Reply& reply, bool close, bool head) {
   auto clean = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
   std::string_view length;
   std::size_t fields = 0;
@@ -67,7 +55,7 @@ std::string wire_answer(Http::Version version, const api::Reply& reply, bool clo
   const auto code = static_cast<Http::Code>(reply.status);
   std::string out;
   out.reserve(128 + reply.content_type.size() + fields + reply.body.size());
-  out += version == Http::Version::Http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(reply.status);
   out += ' ';
   out += Http::codeString(code);
@@ -170,12 +158,13 @@ class IdleTracker {
   std::unordered_map<const Tcp::Peer*, Entry> lingering_;
 };
 
-constexpr std::size_t kMaxHeaderFields = 100;
-constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
-constexpr std::size_t kMaxRequestLineBytes = 8 * 1024;
-// The largest body: an armored upload, form-encoded (each octet may become
-// three).
-constexpr std::size_t kMaxBodyBytes = limits::kMaxArmoredUploadBytes * 3;
+// Each part of a request is bounded as it arrives (RFC 6585 §5, RFC 9110
+// §15.5.14). The largest body: an armored upload, form-encoded (each octet
+// may become three).
+constexpr HttpLimits kLimits{.request_line = 8 * 1024,
+                             .header_bytes = 16 * 1024,
+                             .header_fields = 100,
+                             .body = limits::kMaxArmoredUploadBytes * 3};
 // After a refusal the rest of the request is read and dropped (so that the
 // client sees the answer rather than a reset) for at most this long and this
 // much; then the connection is cut.
@@ -188,109 +177,50 @@ constexpr auto kLinger = std::chrono::seconds(2);
 // A connection that asks again while this much of its earlier answers still
 // waits to be written (its client does not read) is cut.
 constexpr std::size_t kMaxPendingAnswerBytes = 1024 * 1024;
+// Pistache reads a connection until its socket is empty before it serves
+// the next: a client that pipelines faster than its answers are written
+// would keep a worker, and every connection on it, to itself. After this
+// many requests a connection is closed (nginx's keepalive_requests): its
+// last answer says so and the client reconnects.
+constexpr std::size_t kMaxRequestsPerConnection = 1000;
 
-// Pistache 0.0.5 bounds a request only by its whole size, answers 413 when
-// its buffer overflows, then keeps the connection and parses the rest of the
-// body as new requests, rescanning its buffer for each chunk read: a 30 MB
-// body kept a core busy for minutes. Its parser has no hook either, but
-// each of its three steps is a virtual class: keydird's parser (installed per
-// connection in Handler::onConnection) wraps them and checks, as bytes
-// arrive: the request line and the header block against their bounds, the
-// announced Content-Length and every chunk size against kMaxBodyBytes before
-// any body is read, and the framing of chunked bodies. A chunked body never
-// reaches Pistache's chunk parser (0.0.5 loops ~2^64 times when a chunk's
-// CR and LF arrive in two reads): it is read whole, its wire octets (framing
-// included) bounded by kMaxBodyBytes, and de-chunked here. A refusal ends the
-// parse at once ("Done" with `refusal` set); Handler::onRequest answers it
-// with Connection: close, and the connection drops whatever follows.
-struct Refusal {
-  int status;
-  std::string reason;
-};
-
-class GuardedParser;
-
-class GuardedRequestLine final : public Http::Private::RequestLineStep {
+// Pistache reads and writes the connections; keydird parses the requests
+// itself (server/http_parser.hpp). Pistache 0.0.5's own parser bounded a
+// request only by its whole size, answered 413 when its buffer overflowed
+// and then parsed the rest of the body as new requests, looped ~2^64 times
+// on a chunk whose CR and LF came in two reads, threw on media types it did
+// not know (SKS's "sks/hashquery"), kept one field of each name, and parsed
+// one request per read, dropping pipelined ones; it was also a sixth of
+// the work of answering a miss.
+//
+// Each connection's state lives where Pistache keeps its parser
+// (Handler::ParserData): Pistache's idle check reads the parser's step and
+// the time of its last reset, to apply its header and body timeouts.
+class Connection final : public Http::RequestParser {
  public:
-  GuardedRequestLine(Http::Request* r, GuardedParser* p) : RequestLineStep(r), p_(p) {}
-  Http::Private::State apply(StreamCursor& cursor) override;
+  explicit Connection(HttpLimits limits) : Http::RequestParser(0), http(limits) {}
+  // The step Pistache's idle check sees: the body timeout applies once the
+  // head is in, the header timeout before.
+  void set_step(bool in_body) { currentStep = in_body ? 2 : 0; }
 
- private:
-  GuardedParser* p_;
-};
-
-class GuardedHeaders final : public Http::Private::HeadersStep {
- public:
-  GuardedHeaders(Http::Message* m, GuardedParser* p) : HeadersStep(m), p_(p) {}
-  Http::Private::State apply(StreamCursor& cursor) override;
-
- private:
-  GuardedParser* p_;
-};
-
-class GuardedBody final : public Http::Private::BodyStep {
- public:
-  GuardedBody(Http::Message* m, GuardedParser* p) : BodyStep(m), p_(p) {}
-  Http::Private::State apply(StreamCursor& cursor) override;
-
- private:
-  GuardedParser* p_;
-};
-
-class GuardedParser final : public Http::RequestParser {
- public:
-  explicit GuardedParser(std::size_t max_buffer) : Http::RequestParser(max_buffer) {
-    allSteps[0] = std::make_unique<GuardedRequestLine>(&request, this);
-    allSteps[1] = std::make_unique<GuardedHeaders>(&request, this);
-    allSteps[2] = std::make_unique<GuardedBody>(&request, this);
-  }
-  void reset() override {
-    Http::RequestParser::reset();
-    if (refusal) {
-      discarding = true;  // for good: this connection serves nothing more
-      refusal.reset();
-    }
-    chunked = false;
-    chunk_state = ChunkState::Size;
-    chunk_digits = 0;
-    chunk_left = 0;
-    body_total = 0;
-    body_start = 0;
-    trailer_bytes = 0;
-    scan_pos = 0;
-    content_type.reset();
-    forwarded_for_lines = 0;
-    pipelined = false;
-    dechunked.clear();
-    dechunked.shrink_to_fit();
-  }
-  Http::Private::State refuse(int status, std::string reason) {
-    if (!refusal) {
-      refusal = Refusal{status, std::move(reason)};
-    }
-    return Http::Private::State::Done;
-  }
-  // Checks the chunk framing of the bytes not yet looked at (from scan_pos
-  // to the end of what arrived): hex size, CRLF, data, CRLF, ..., then the
-  // last chunk and the trailer fields up to their empty line (chunk_state
-  // End). Sizes add up against kMaxBodyBytes before anything is copied; the
-  // wire octets of the body (framing included) are bounded by kMaxBodyBytes
-  // too, so that Pistache's buffer (maxRequestSize) never overflows first.
-  // The chunk data is appended to `dechunked`.
-  bool scan_chunks(StreamCursor& at);
-
-  std::optional<Refusal> refusal;
+  HttpParser http;
+  WireRequest request;  // reused: its strings keep their capacity
+  // Refused, or answered with Connection: close: what else comes is dropped.
   bool discarding = false;
   std::size_t discarded = 0;
-  // Set once the refusal is on the wire (Pistache queues every write; its
-  // read loop may drop a lot more before the queue runs).
+  // A refusal is on the wire; the connection is cut at linger_until or
+  // after kLingerBytes more.
   bool answered = false;
   std::chrono::steady_clock::time_point linger_until{};
+  // Requests answered on this connection (kMaxRequestsPerConnection).
+  std::size_t served = 0;
+  // A request is partly in and Pistache's timeouts count from its first
+  // octets.
+  bool timing = false;
   // Octets of this connection's answers handed to Pistache's write queue
   // and not yet written to the socket. While any are, every answer goes
   // behind them (none may overtake); once they are out, answers are written
-  // at once again. A client that reads its answers never has any pending
-  // when it asks again (it does not pipeline: see `pipelined`).
+  // at once again.
   std::size_t pending = 0;
   // The peer's address as text, its rate-limit key and whether it is a
   // trusted proxy: the same for every request of the connection, worked out
@@ -299,339 +229,36 @@ class GuardedParser final : public Http::RequestParser {
   std::string peer_host;
   std::string peer_client;
   bool peer_trusted = false;
-  // The Content-Type as sent, when Pistache could not parse it (see
-  // GuardedHeaders::apply).
-  std::optional<std::string> content_type;
-  // X-Forwarded-For fields in the header block. Pistache keeps the first of
-  // each name only; a trusted proxy that adds its own field after the
-  // client's (HAProxy's forwardfor) would have keydird believe the client's.
-  // More than one: the client address is unknown.
-  int forwarded_for_lines = 0;
-  // More octets followed the request in the same read: a pipelined request.
-  // Pistache 0.0.5 parses one request per read and drops the rest, so the
-  // answer closes the connection (RFC 9112 §9.3.2: the client retries what
-  // was not answered) rather than leave the client waiting.
-  bool pipelined = false;
-
-  enum class ChunkState {
-    Size,
-    SizeLf,
-    Data,
-    DataCr,
-    DataLf,
-    Trailer,      // at the start of a trailer line (or of the final CRLF)
-    TrailerLine,  // inside a trailer field
-    TrailerLf,    // after a trailer field's CR
-    LastLf,       // after the final CR
-    End
-  };
-  bool chunked = false;
-  ChunkState chunk_state = ChunkState::Size;
-  int chunk_digits = 0;
-  std::size_t chunk_left = 0;
-  std::size_t body_total = 0;
-  std::size_t body_start = 0;  // buffer position of the body's first octet
-  std::size_t trailer_bytes = 0;
-  std::size_t scan_pos = 0;  // buffer position up to which chunks were checked
-  std::string dechunked;
 };
 
-Http::Private::State GuardedRequestLine::apply(StreamCursor& cursor) {
-  if (p_->discarding) {
-    const std::size_t n = cursor.remaining();
-    p_->discarded += n;
-    cursor.advance(n);
-    return Http::Private::State::Done;
-  }
-  Http::Private::State s;
-  try {
-    s = RequestLineStep::apply(cursor);
-  } catch (const std::exception&) {
-    return p_->refuse(api::Status::kBadRequest, "malformed request line");
-  }
-  if (s == Http::Private::State::Again && cursor.remaining() > kMaxRequestLineBytes) {
-    return p_->refuse(
-        api::Status::kUriTooLong,
-        "request line longer than " + std::to_string(kMaxRequestLineBytes) + " octets");
-  }
-  return s;
-}
+// What happens to a connection once an answer is written.
+enum class After {
+  Interim,  // a 100 Continue: the request is still being read
+  KeepOpen,
+  Close,  // shut both ways (Connection: close)
+  Linger  // a refusal: our side shut; the rest of the request is read and dropped
+};
 
-// Calls visit(line, start, end) for each field line of a header block (see
-// below) until it returns true; start and end are the line's offsets.
-template <class Visit>
-void for_each_field(std::string_view block, Visit&& visit) {
-  std::size_t pos = 0;
-  while (pos < block.size()) {
-    auto eol = block.find("\r\n", pos);
-    if (eol == std::string_view::npos || eol == pos) {
-      return;
+// Splits and decodes a query string (application/x-www-form-urlencoded);
+// false when a part does not decode.
+bool decode_query(std::string_view q, std::vector<std::pair<std::string, std::string>>& out) {
+  while (!q.empty()) {
+    const auto amp = q.find('&');
+    const std::string_view part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (part.empty()) {
+      continue;
     }
-    if (visit(block.substr(pos, eol - pos), pos, eol)) {
-      return;
-    }
-    pos = eol + 2;
-  }
-}
-
-// How many X-Forwarded-For fields the header block holds.
-int forwarded_for_fields(std::string_view block) {
-  int n = 0;
-  for_each_field(block, [&n](std::string_view line, std::size_t, std::size_t) {
-    if (line.size() > 15 && line[15] == ':' &&
-        strncasecmp(line.data(), "X-Forwarded-For", 15) == 0) {
-      ++n;
-    }
-    return false;
-  });
-  return n;
-}
-
-// A Content-Type value Pistache's media-type parser refuses (it throws on
-// a type it does not know, such as the "sks/hashquery" that SKS and
-// Hockeypuck send with their key fetches): the header block is parsed from
-// a copy in which that one field reads application/octet-stream, and the
-// value as sent is kept in the parser for the handler. `block` is the whole
-// header block, its final empty line included.
-std::optional<std::string> unparsed_content_type(std::string_view block, std::string& copy) {
-  std::optional<std::string> sent;
-  for_each_field(block, [&](std::string_view line, std::size_t pos, std::size_t eol) {
-    auto colon = line.find(':');
-    if (colon != 12 || strncasecmp(line.data(), "Content-Type", 12) != 0) {
+    const auto eq = part.find('=');
+    auto k = api::form_decode(part.substr(0, eq));
+    auto v =
+        api::form_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+    if (!k || !v) {
       return false;
     }
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    try {
-      (void)Http::Mime::MediaType::fromString(std::string(value));
-    } catch (const std::exception&) {
-      copy = std::string(block.substr(0, pos)) + "Content-Type: application/octet-stream" +
-             std::string(block.substr(eol));
-      sent = std::string(value);
-    }
-    return true;
-  });
-  return sent;
-}
-
-Http::Private::State GuardedHeaders::apply(StreamCursor& cursor) {
-  Http::Private::State s;
-  try {
-    const std::string_view rest(cursor.offset(), cursor.remaining());
-    const auto end = rest.starts_with("\r\n") ? 0 : rest.find("\r\n\r\n");
-    if (end == std::string_view::npos) {
-      // Parsed only whole: a field Pistache cannot parse is recognised
-      // before it throws on it.
-      if (rest.size() > kMaxHeaderBytes) {
-        return p_->refuse(api::Status::kHeaderFieldsTooLarge, "request header fields too large");
-      }
-      return Http::Private::State::Again;
-    }
-    std::string copy;
-    std::optional<std::string> sent;
-    if (end <= kMaxHeaderBytes) {
-      sent = unparsed_content_type(rest.substr(0, end + (end == 0 ? 2 : 4)), copy);
-      p_->forwarded_for_lines = forwarded_for_fields(rest.substr(0, end + (end == 0 ? 2 : 4)));
-    }
-    if (sent) {
-      if (sent->size() > 256) {
-        return p_->refuse(api::Status::kBadRequest, "malformed header field (Content-Type)");
-      }
-      ArrayStreamBuf<char> buf(copy.size());
-      buf.feed(copy.data(), copy.size());
-      StreamCursor lenient(&buf);
-      s = HeadersStep::apply(lenient);
-      if (s != Http::Private::State::Next) {
-        return p_->refuse(api::Status::kBadRequest, "malformed header field");
-      }
-      cursor.advance(end + 4);
-      p_->content_type = std::move(*sent);
-    } else {
-      s = HeadersStep::apply(cursor);
-    }
-  } catch (const std::exception&) {
-    return p_->refuse(api::Status::kBadRequest, "malformed header field");
-  }
-  if (s == Http::Private::State::Again) {
-    if (cursor.remaining() > kMaxHeaderBytes) {
-      return p_->refuse(api::Status::kHeaderFieldsTooLarge, "request header fields too large");
-    }
-    return s;
-  }
-  // Pistache keeps one raw header of each name, so a repeated
-  // Content-Length cannot be seen here (nginx in front refuses those).
-  const auto raw_length = message->headers().tryGetRaw("Content-Length");
-  if (raw_length) {
-    std::string v = raw_length->value();
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-      v.pop_back();
-    }
-    if (v.empty() || v.size() > 19 ||
-        !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return p_->refuse(api::Status::kBadRequest, "malformed Content-Length");
-    }
-  }
-  if (raw_length && message->headers().tryGetRaw("Transfer-Encoding")) {
-    return p_->refuse(api::Status::kBadRequest,
-                      "ambiguous body length (Content-Length and Transfer-Encoding)");
-  }
-  if (auto cl = message->headers().tryGet<Http::Header::ContentLength>()) {
-    if (cl->value() > kMaxBodyBytes) {
-      return p_->refuse(api::Status::kPayloadTooLarge,
-                        "request body larger than " + std::to_string(kMaxBodyBytes) + " octets");
-    }
-  }
-  if (auto te = message->headers().tryGet<Http::Header::TransferEncoding>()) {
-    if (te->encoding() != Http::Header::Encoding::Chunked) {
-      return p_->refuse(api::Status::kNotImplemented,
-                        "unsupported Transfer-Encoding (only chunked)");
-    }
-    p_->chunked = true;
-    p_->body_start = static_cast<std::size_t>(cursor);
-    p_->scan_pos = p_->body_start;
-  }
-  return s;
-}
-
-bool GuardedParser::scan_chunks(StreamCursor& at) {
-  const std::size_t here = static_cast<std::size_t>(at);
-  const std::size_t end = here + at.remaining();
-  if (scan_pos < here) {
-    scan_pos = here;
-  }
-  const char* base = at.offset() - here;  // the buffer's first octet
-  auto bad = [this](int status, std::string reason) {
-    refuse(status, std::move(reason));
-    return false;
-  };
-  const auto too_large = [&] {
-    return bad(api::Status::kPayloadTooLarge, "request body larger than " +
-                                                  std::to_string(kMaxBodyBytes) +
-                                                  " octets (chunk framing included)");
-  };
-  while (scan_pos < end && chunk_state != ChunkState::End) {
-    if (scan_pos - body_start >= kMaxBodyBytes) {
-      return too_large();
-    }
-    const char c = base[scan_pos];
-    switch (chunk_state) {
-      case ChunkState::Size: {
-        int digit = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-        if (digit >= 0) {
-          if (++chunk_digits > 8) {
-            return bad(api::Status::kPayloadTooLarge,
-                       "chunk larger than " + std::to_string(kMaxBodyBytes) + " octets");
-          }
-          chunk_left = chunk_left * 16 + static_cast<std::size_t>(digit);
-          if (body_total + chunk_left > kMaxBodyBytes) {
-            return bad(api::Status::kPayloadTooLarge,
-                       "request body larger than " + std::to_string(kMaxBodyBytes) + " octets");
-          }
-        } else if (c == '\r' && chunk_digits > 0) {
-          chunk_state = ChunkState::SizeLf;
-        } else {
-          return bad(api::Status::kBadRequest, "malformed chunk size");
-        }
-        ++scan_pos;
-        break;
-      }
-      case ChunkState::SizeLf:
-        if (c != '\n') {
-          return bad(api::Status::kBadRequest, "malformed chunk size");
-        }
-        ++scan_pos;
-        body_total += chunk_left;
-        chunk_digits = 0;
-        chunk_state = chunk_left == 0 ? ChunkState::Trailer : ChunkState::Data;
-        break;
-      case ChunkState::Data: {
-        const std::size_t n = std::min(chunk_left, end - scan_pos);
-        dechunked.append(base + scan_pos, n);
-        scan_pos += n;
-        chunk_left -= n;
-        if (chunk_left == 0) {
-          chunk_state = ChunkState::DataCr;
-        }
-        break;
-      }
-      case ChunkState::DataCr:
-      case ChunkState::DataLf:
-        if (c != (chunk_state == ChunkState::DataCr ? '\r' : '\n')) {
-          return bad(api::Status::kBadRequest, "malformed chunk (no CRLF after its data)");
-        }
-        ++scan_pos;
-        chunk_state = chunk_state == ChunkState::DataCr ? ChunkState::DataLf : ChunkState::Size;
-        break;
-      case ChunkState::Trailer:
-      case ChunkState::TrailerLine:
-        if (++trailer_bytes > kMaxHeaderBytes) {
-          return bad(api::Status::kHeaderFieldsTooLarge,
-                     "chunked trailer larger than " + std::to_string(kMaxHeaderBytes) + " octets");
-        }
-        if (c == '\r') {
-          chunk_state =
-              chunk_state == ChunkState::Trailer ? ChunkState::LastLf : ChunkState::TrailerLf;
-        } else if (c == '\n') {
-          return bad(api::Status::kBadRequest, "malformed chunked trailer (bare LF)");
-        } else {
-          chunk_state = ChunkState::TrailerLine;
-        }
-        ++scan_pos;
-        break;
-      case ChunkState::TrailerLf:
-      case ChunkState::LastLf:
-        if (c != '\n') {
-          return bad(api::Status::kBadRequest, "malformed chunked trailer (CR without LF)");
-        }
-        chunk_state = chunk_state == ChunkState::LastLf ? ChunkState::End : ChunkState::Trailer;
-        ++scan_pos;
-        break;
-      case ChunkState::End:
-        break;
-    }
-  }
-  if (scan_pos - body_start > kMaxBodyBytes) {
-    return too_large();
+    out.emplace_back(std::move(*k), std::move(*v));
   }
   return true;
-}
-
-// Pistache's Message keeps its body protected and befriends only its own
-// BodyStep: a pointer to the member, named through a derived class.
-struct MessageBody : Http::Message {
-  static constexpr std::string Http::Message::*kBody = &MessageBody::body_;
-};
-
-Http::Private::State GuardedBody::apply(StreamCursor& cursor) {
-  if (p_->chunked) {
-    // Nothing is consumed until the whole body (last chunk and trailer) is
-    // in; Pistache's own chunk parser never runs.
-    if (!p_->scan_chunks(cursor)) {
-      return Http::Private::State::Done;
-    }
-    if (p_->chunk_state != GuardedParser::ChunkState::End) {
-      return Http::Private::State::Again;
-    }
-    cursor.advance(p_->scan_pos - static_cast<std::size_t>(cursor));
-    message->*MessageBody::kBody = std::move(p_->dechunked);
-    p_->dechunked.clear();
-    p_->pipelined = cursor.remaining() > 0;
-    return Http::Private::State::Done;
-  }
-  try {
-    auto s = BodyStep::apply(cursor);
-    if (s == Http::Private::State::Done) {
-      p_->pipelined = cursor.remaining() > 0;
-    }
-    return s;
-  } catch (const std::exception&) {
-    return p_->refuse(api::Status::kBadRequest, "malformed request body");
-  }
 }
 
 class Handler : public Http::Handler {
@@ -647,175 +274,159 @@ class Handler : public Http::Handler {
         idle_(idle),
         ipv6_prefix_(ipv6_prefix) {}
 
-  void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
-    auto t0 = std::chrono::steady_clock::now();
-    std::optional<std::string> sent_content_type;
-    bool pipelined = false;
-    int forwarded_for_lines = 0;
-    std::shared_ptr<GuardedParser> parser;
-    if (auto peer = response.peer()) {
-      parser = std::static_pointer_cast<GuardedParser>(getParser(peer));
-      sent_content_type = parser->content_type;
-      forwarded_for_lines = parser->forwarded_for_lines;
-      pipelined = parser->pipelined;
-      if (parser->discarding) {
-        // The rest of a refused request: dropped; once the answer is out
-        // and past the linger bounds, the connection is cut.
-        if ((parser->answered && (parser->discarded > kLingerBytes || t0 > parser->linger_until)) ||
-            parser->discarded > kMaxDiscardBytes) {
-          cut(*peer);
-        }
-        return;
-      }
-      if (parser->refusal) {
-        refuse(req, std::move(response), *parser, t0);
-        return;
-      }
-      if (parser->pending > kMaxPendingAnswerBytes) {
-        // Asks and does not read: its answers would pile up in memory.
-        spdlog::info(
-            "http: cut a connection from {} that does not read its answers ({} octets "
-            "waiting)",
-            req.address().host(), parser->pending);
+  // Never called: onInput parses and answers.
+  void onRequest(const Http::Request& /*req*/, Http::ResponseWriter /*response*/) override {}
+
+ private:
+  // What a connection read: parsed, and each whole request answered in
+  // order, pipelined ones included.
+  void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
+    auto conn = std::static_pointer_cast<Connection>(getParser(peer));
+    if (conn->discarding) {
+      // The rest of a refused request: dropped; once the answer is out and
+      // past the linger bounds, the connection is cut.
+      conn->discarded += len;
+      if ((conn->answered && (conn->discarded > kLingerBytes ||
+                              std::chrono::steady_clock::now() > conn->linger_until)) ||
+          conn->discarded > kMaxDiscardBytes) {
         cut(*peer);
-        return;
       }
+      return;
     }
+    try {
+      conn->http.feed(std::string_view(buffer, len));
+      for (;;) {
+        const auto step = conn->http.next(conn->request);
+        if (step == HttpParser::Step::More) {
+          break;
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        if (step == HttpParser::Step::Refused) {
+          refuse(peer, conn, t0);
+          return;
+        }
+        if (conn->pending > kMaxPendingAnswerBytes) {
+          // Asks and does not read: its answers would pile up in memory.
+          spdlog::info(
+              "http: cut a connection from {} that does not read its answers ({} octets "
+              "waiting)",
+              peer->address().host(), conn->pending);
+          cut(*peer);
+          conn->discarding = true;
+          return;
+        }
+        // As Pistache does: a request is being served (its idle check
+        // applies the header timeout, not the keep-alive one).
+        peer->setIdle(false);
+        const bool close = answer(peer, conn, conn->request, t0);
+        // Pistache's timeouts count from the end of the last request.
+        conn->Http::RequestParser::reset();
+        conn->timing = false;
+        if (close) {
+          conn->discarding = true;
+          return;
+        }
+      }
+      if (conn->http.partial() && !conn->timing) {
+        // A new request has begun: its header and body timeouts count from
+        // now, not from the end of the last answer (after which Pistache
+        // counts only the keep-alive timeout).
+        conn->timing = true;
+        conn->Http::RequestParser::reset();
+        peer->setIdle(false);
+      }
+      conn->set_step(conn->http.in_body());
+      if (conn->http.take_continue()) {
+        // The client waits for this before it sends the body (curl does,
+        // for bodies over 1 MiB).
+        send_answer(peer, conn, "HTTP/1.1 100 Continue\r\n\r\n", After::Interim);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("http: a request from {} failed: {}", peer->address().host(), e.what());
+      conn->discarding = true;
+      cut(*peer);
+    }
+  }
+
+  // Answers one request; true when the connection closes after it.
+  bool answer(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<Connection>& conn,
+              WireRequest& w, std::chrono::steady_clock::time_point t0) {
     api::HttpRequest r;
-    r.method = Http::methodString(req.method());
-    r.path = req.resource();
-    bool bad_query = false;
-    for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
-      auto k = api::form_decode(it->first);
-      auto v = api::form_decode(it->second);
-      if (!k || !v) {
-        bad_query = true;
-        break;
-      }
-      r.query.emplace_back(std::move(*k), std::move(*v));
-    }
-    if (sent_content_type) {
-      r.content_type = *sent_content_type;
-    } else if (auto ct = req.headers().tryGetRaw("Content-Type")) {
-      r.content_type = ct->value();
-    }
-    if (auto host = req.headers().tryGet<Http::Header::Host>()) {
-      r.host = host->host();
-      if (host->port() != 0 && host->port() != 80 && host->port() != 443) {
-        r.host += ":" + host->port().toString();
-      }
-    }
-    if (auto auth = req.headers().tryGet<Http::Header::Authorization>()) {
-      r.authorization = auth->value();
-    }
-    if (auto proof = req.headers().tryGetRaw("Keydir-Log-Proof")) {
-      r.log_proof = proof->value() == "1";
-    }
-    r.body = req.body();
+    r.method = std::move(w.method);
+    r.path = std::move(w.path);
+    const bool bad_query = !decode_query(w.query, r.query);
+    r.content_type = std::move(w.content_type);
+    r.host = std::move(w.host);
+    r.authorization = std::move(w.authorization);
+    r.log_proof = w.log_proof;
+    r.body = std::move(w.body);
     // Rate limits count clients: an IPv6 client by its network (one site
     // holds a /64), an IPv4-mapped one as IPv4.
-    if (parser && !parser->peer_known) {
-      parser->peer_host = req.address().host();
-      parser->peer_client = client_key(parser->peer_host, ipv6_prefix_);
-      parser->peer_trusted = is_trusted(parser->peer_host, parser->peer_client);
-      parser->peer_known = true;
+    if (!conn->peer_known) {
+      conn->peer_host = peer->address().host();
+      conn->peer_client = client_key(conn->peer_host, ipv6_prefix_);
+      conn->peer_trusted = is_trusted(conn->peer_host, conn->peer_client);
+      conn->peer_known = true;
     }
-    const std::string peer_host = parser ? parser->peer_host : req.address().host();
-    r.client = parser ? parser->peer_client : client_key(peer_host, ipv6_prefix_);
-    r.address = peer_host;
-    const auto forwarded = req.headers().tryGetRaw("X-Forwarded-For");
-    const bool trusted = parser ? parser->peer_trusted : is_trusted(peer_host, r.client);
-    if (forwarded && !trusted) {
+    r.client = conn->peer_client;
+    r.address = conn->peer_host;
+    if (w.forwarded_for_fields > 0 && !conn->peer_trusted) {
       // Through a proxy keydird was not told to trust (no --trusted-proxy
       // for the nginx in front): the client is unknown, never the proxy.
       r.address.clear();
     }
-    if (trusted) {
+    if (conn->peer_trusted && w.forwarded_for_fields > 1) {
+      // Several X-Forwarded-For fields: which one the proxy wrote cannot be
+      // told; the client is unknown, and rate limits count the proxy.
+      r.address.clear();
+    } else if (conn->peer_trusted && w.forwarded_for_fields == 1) {
       // The client is the last address the proxy appended.
-      if (forwarded_for_lines > 1) {
-        // Several X-Forwarded-For fields: which one the proxy wrote cannot
-        // be told; the client is unknown, and rate limits count the proxy.
-        r.address.clear();
-      } else if (auto xff = forwarded) {
-        const std::string header = xff->value();  // value() returns a temporary
-        std::string_view v = header;
-        auto comma = v.rfind(',');
-        std::string_view last = comma == std::string_view::npos ? v : v.substr(comma + 1);
-        while (!last.empty() && last.front() == ' ') {
-          last.remove_prefix(1);
-        }
-        r.address.clear();
-        if (!last.empty() && last.size() <= 64) {
-          r.client = client_key(last, ipv6_prefix_);
-          r.address = std::string(last);
-        }
+      std::string_view v = w.forwarded_for;
+      const auto comma = v.rfind(',');
+      std::string_view last = comma == std::string_view::npos ? v : v.substr(comma + 1);
+      while (!last.empty() && last.front() == ' ') {
+        last.remove_prefix(1);
+      }
+      r.address.clear();
+      if (!last.empty() && last.size() <= 64) {
+        r.client = client_key(last, ipv6_prefix_);
+        r.address = std::string(last);
       }
     }
-    // Pistache 0.0.5 bounds only the whole request: header fields are
-    // bounded here (count and size; RFC 6585 §5).
-    std::size_t header_bytes = 0;
-    const auto& raw = req.headers().rawList();
-    for (const auto& [name, value] : raw) {
-      header_bytes += name.size() + value.value().size() + 4;
-    }
-    const auto typed = req.headers().list();
-    for (const auto& h : typed) {
-      header_bytes += std::string_view(h->name()).size() + 64;
-    }
-    const bool headers_too_large = raw.size() + typed.size() > kMaxHeaderFields ||
-                                   header_bytes > kMaxHeaderBytes ||
-                                   r.authorization.size() > kMaxHeaderBytes || r.host.size() > 1024;
-    api::Reply reply =
-        headers_too_large
-            ? api::text_reply(api::Status::kHeaderFieldsTooLarge, "request header fields too large")
-        : bad_query ? api::text_reply(api::Status::kBadRequest, "malformed query string")
-                    : api_->dispatch(r);
-
-    // Persistent connections (RFC 9112 §9.3): HTTP/1.1 stays open unless
-    // the client says "close"; HTTP/1.0 (GnuPG's dirmngr) closes unless it
-    // says "keep-alive". Pistache 0.0.5 closes every request without a
-    // Connection header, so the decision is made here.
-    bool close = req.version() == Http::Version::Http10;
-    if (auto c = req.headers().tryGet<Http::Header::Connection>()) {
-      close = c->control() == Http::ConnectionControl::Close;
-    }
-    close = close || pipelined;
-    const std::size_t bytes = reply.body.size();
-    auto peer_now = response.peer();
+    const api::Reply reply =
+        bad_query ? api::text_reply(api::Status::kBadRequest, "malformed query string")
+                  : api_->dispatch(r);
+    const bool close = w.close || ++conn->served >= kMaxRequestsPerConnection;
     if (!close && idle_) {
-      idle_->touch(peer_now);
+      idle_->touch(peer);
     }
-    if (peer_now) {
-      send_answer(peer_now, parser,
-                  wire_answer(req.version(), reply, close, req.method() == Http::Method::Head),
-                  close);
-    }
-    log_request(req, r, reply.status, bytes, t0);
+    send_answer(peer, conn, wire_answer(w.http10, reply, close, r.method == "HEAD"),
+                close ? After::Close : After::KeepOpen);
+    log_request(r, w.query, reply.status, reply.body.size(), t0);
+    return close;
   }
 
- private:
   // Writes an answer on the socket at once, from the reactor thread that
   // read the request, when nothing of the connection is queued: Pistache
   // would queue it and wake its own loop to write it, an eventfd write and
   // read and epoll re-arms per answer, more system calls than the answer
   // itself. What the socket does not take at once, and any answer on a TLS
   // connection or behind a queued one, goes to Pistache's queue
-  // (GuardedParser::pending).
-  static void send_answer(const std::shared_ptr<Tcp::Peer>& peer,
-                          const std::shared_ptr<GuardedParser>& parser, std::string out,
-                          bool close) {
+  // (Connection::pending).
+  void send_answer(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<Connection>& conn,
+                   std::string out, After after) {
     // The request is answered: Pistache's idle check (every 500 ms) then
     // applies the keep-alive timeout to the connection rather than the
     // header timeout, which would write an unasked 408 and close it after
-    // 10 s. ResponseWriter::send would have said so; nothing else does.
-    peer->setIdle(true);
+    // 10 s.
+    if (after != After::Interim) {
+      peer->setIdle(true);
+    }
     std::size_t written = 0;
-    if (peer->ssl() == nullptr && (!parser || parser->pending == 0)) {
+    if (peer->ssl() == nullptr && conn->pending == 0) {
       const ssize_t n = ::send(peer->fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n == static_cast<ssize_t>(out.size())) {
-        if (close) {
-          ::shutdown(peer->fd(), SHUT_RDWR);
-        }
+        written_all(peer, *conn, after);
         return;
       }
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -828,21 +439,21 @@ class Handler : public Http::Handler {
     }
     std::string rest = written == 0 ? std::move(out) : out.substr(written);
     const std::size_t size = rest.size();
-    if (parser) {
-      parser->pending += size;
-    }
+    conn->pending += size;
     std::weak_ptr<Tcp::Peer> weak_peer = peer;
-    std::weak_ptr<GuardedParser> weak_parser = parser;
+    std::weak_ptr<Connection> weak_conn = conn;
     // Pistache runs this on the connection's reactor thread, the one that
     // reads its requests, once the whole buffer is written.
     peer->send(RawBuffer(std::move(rest), size))
         .then(
-            [weak_peer, weak_parser, size, close](ssize_t) {
-              if (auto g = weak_parser.lock()) {
-                g->pending -= std::min(g->pending, size);
+            [this, weak_peer, weak_conn, size, after](ssize_t) {
+              auto c = weak_conn.lock();
+              auto p = weak_peer.lock();
+              if (c) {
+                c->pending -= std::min(c->pending, size);
               }
-              if (auto p = weak_peer.lock(); p && close) {
-                ::shutdown(p->fd(), SHUT_RDWR);
+              if (c && p) {
+                written_all(p, *c, after);
               }
             },
             // A write Pistache could not finish (the client is gone, a TLS
@@ -854,8 +465,24 @@ class Handler : public Http::Handler {
             });
   }
 
-  void log_request(const Http::Request& req, const api::HttpRequest& r, int status,
-                   std::size_t bytes, std::chrono::steady_clock::time_point t0) {
+  // An answer is out: the connection goes on, ends, or lingers (a refusal).
+  void written_all(const std::shared_ptr<Tcp::Peer>& peer, Connection& conn, After after) {
+    if (after == After::Close) {
+      ::shutdown(peer->fd(), SHUT_RDWR);
+    } else if (after == After::Linger) {
+      ::shutdown(peer->fd(), SHUT_WR);
+      conn.answered = true;
+      conn.linger_until = std::chrono::steady_clock::now() + kLinger;
+      // A client that stays silent never wakes the discard path: the
+      // sweeper cuts the connection at the deadline.
+      if (idle_) {
+        idle_->linger(peer, conn.linger_until);
+      }
+    }
+  }
+
+  void log_request(const api::HttpRequest& r, std::string_view query, int status, std::size_t bytes,
+                   std::chrono::steady_clock::time_point t0) {
     auto us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
             .count();
@@ -867,8 +494,9 @@ class Handler : public Http::Handler {
       // Always: the tokens of /verify/ and /manage/ links never reach a log
       // (api/http/secret_routes.hpp), whatever --no-query-log says.
       line += api::redact_path(r.path);
-      if (log_queries_) {
-        line += req.query().as_str();
+      if (log_queries_ && !query.empty()) {
+        line += '?';
+        line += query;
       }
       char num[64];
       auto put = [&](std::int64_t v, const char* suffix) {
@@ -884,9 +512,9 @@ class Handler : public Http::Handler {
     }
   }
 
-  // Every connection gets keydird's bounded parser (see GuardedParser).
+  // Every connection gets its own state and parser (see Connection).
   void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override {
-    peer->putData(ParserData, std::make_shared<GuardedParser>(getMaxRequestSize()));
+    peer->putData(ParserData, std::make_shared<Connection>(kLimits));
   }
 
   // Ends a connection now: a reset rather than a FIN, so that a client
@@ -904,80 +532,33 @@ class Handler : public Http::Handler {
     return listed(host) || (key.find('/') == std::string::npos && listed(key));
   }
 
-  // Answers a request the parser refused (GuardedParser) and closes: our
-  // side of the connection at once, the reading side once the rest of the
-  // request has been dropped (the linger bounds).
-  void refuse(const Http::Request& req, Http::ResponseWriter response, GuardedParser& parser,
+  // Answers a request the parser refused and closes: our side of the
+  // connection once the answer is out, the reading side once the rest of
+  // the request has been dropped (the linger bounds). Written at once when
+  // nothing is queued: Pistache's queue runs behind its read loop, which
+  // drains the socket first, so a client streaming a large body would get
+  // the answer only after sending it all.
+  void refuse(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<Connection>& conn,
               std::chrono::steady_clock::time_point t0) {
-    const Refusal refusal = *parser.refusal;
-    auto peer_now = response.peer();
-    if (parser.pending == 0 && peer_now->ssl() == nullptr) {
-      // Pistache queues its writes behind its read loop, which drains the
-      // socket first: a client streaming a large body would get the answer
-      // only after sending it all. Nothing of the connection is queued
-      // (GuardedParser::pending), so the answer is written here, at once.
-      const std::string body = refusal.reason + "\n";
-      const std::string out =
-          "HTTP/1.1 " + std::to_string(refusal.status) + " " +
-          Http::codeString(static_cast<Http::Code>(refusal.status)) +
-          "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\n\r\n" + body;
-      if (::send(peer_now->fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
-          static_cast<ssize_t>(out.size())) {
-        ::shutdown(peer_now->fd(), SHUT_WR);
-        parser.answered = true;
-        parser.linger_until = t0 + kLinger;
-        // A client that stays silent never wakes the discard path: the
-        // sweeper cuts the connection at the deadline.
-        if (idle_) {
-          idle_->linger(peer_now, parser.linger_until);
-        }
-      } else {
-        cut(*peer_now);
-      }
-      log_refusal(req, refusal, t0);
-      return;
-    }
-    response.headers().remove<Http::Header::Connection>();
-    response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-    response.setMime(mime("text/plain; charset=utf-8"));
-    std::weak_ptr<Tcp::Peer> peer = response.peer();
-    response.send(static_cast<Http::Code>(refusal.status), refusal.reason + "\n")
-        .then(
-            [peer, idle = idle_](ssize_t) {
-              if (auto p = peer.lock()) {
-                ::shutdown(p->fd(), SHUT_WR);
-                auto g = std::static_pointer_cast<GuardedParser>(getParser(p));
-                g->answered = true;
-                g->linger_until = std::chrono::steady_clock::now() + kLinger;
-                if (idle) {
-                  idle->linger(p, g->linger_until);
-                }
-              }
-            },
-            [peer](std::exception_ptr&) {
-              if (auto p = peer.lock()) {
-                cut(*p);
-              }
-            });
-    log_refusal(req, refusal, t0);
-  }
-
-  void log_refusal(const Http::Request& req, const Refusal& refusal,
-                   std::chrono::steady_clock::time_point t0) {
-    spdlog::debug("http: refused a request from {}: {} {}", req.address().host(), refusal.status,
-                  refusal.reason);
+    const HttpRefusal& why = conn->http.refusal();
+    conn->discarding = true;
+    peer->setIdle(false);
+    send_answer(
+        peer, conn,
+        wire_answer(false, api::text_reply(why.status, why.reason), true, why.method == "HEAD"),
+        After::Linger);
+    spdlog::debug("http: refused a request from {}: {} {}", peer->address().host(), why.status,
+                  why.reason);
     if (access_log_) {
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::steady_clock::now() - t0)
                     .count();
-      std::string method = req.resource().empty() ? "-" : Http::methodString(req.method());
       // The tokens of /verify/ and /manage/ links stay out of the log here
       // too (a refused POST /verify/<token> names its token).
-      std::string path = req.resource().empty() ? "-" : api::redact_path(req.resource());
-      access_log_->write(method + " " + path + " " + std::to_string(refusal.status) + " " +
-                         std::to_string(refusal.reason.size() + 1) + " " + std::to_string(us) +
-                         "us");
+      access_log_->write((why.method.empty() ? "-" : why.method) + " " +
+                         (why.path.empty() ? "-" : api::redact_path(why.path)) + " " +
+                         std::to_string(why.status) + " " + std::to_string(why.reason.size() + 1) +
+                         " " + std::to_string(us) + "us");
     }
   }
 
@@ -1013,16 +594,12 @@ Result<std::uint16_t> HttpServer::start() {
   try {
     Address addr(impl_->options.host, Port(impl_->options.port));
     impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
-    auto opts =
-        Http::Endpoint::options()
-            .threads(impl_->options.threads)
-            .flags(Tcp::Options::ReuseAddr)
-            // The largest body plus the request line and headers
-            // (GuardedParser checks each part against its own bound).
-            .maxRequestSize(kMaxBodyBytes + kMaxRequestLineBytes + kMaxHeaderBytes + 64 * 1024)
-            .maxResponseSize(64u << 20)
-            .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
-            .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
+    auto opts = Http::Endpoint::options()
+                    .threads(impl_->options.threads)
+                    .flags(Tcp::Options::ReuseAddr)
+                    .maxResponseSize(64u << 20)
+                    .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
+                    .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(Http::make_handler<Handler>(
         &impl_->api, impl_->options.log_queries, impl_->options.access_log,

@@ -86,25 +86,27 @@ answered "one unknown hash" "$a"
 check "a one-hash hashquery is read from the first octet of its body (200, no keys)" \
   '200 \x00\x00\x00\x00\r\n' "$a"
 
-attack "an unparseable Content-Type of 300 octets"
+attack "an unknown Content-Type of 300 octets"
 long="sks/$(head -c 300 /dev/zero | tr '\0' x)"
 a=$(raw "$PORT" "POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: $long\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00")
 answered "300-octet Content-Type" "$a"
-check "it is refused with 400 and a one-line reason" \
-  "400 malformed header field (Content-Type)\n" "$(echo "$a" | sed -n 1p)"
-check "and the connection is closed" closed "$(echo "$a" | sed -n 2p)"
+check "a field value is only a value: the hashquery is answered" '200 \x00\x00\x00\x00\r\n' "$(echo "$a" | sed -n 1p)"
 check "keydird still serves" 200 "$(http_status "$U/healthz")"
 
-attack "an unparseable Content-Type, then a second request pipelined in the same write"
-a=$(raw "$PORT" 'POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: sks/hashquery\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00GET /pks/lookup?op=stats HTTP/1.1\r\nHost: k\r\n\r\n')
+attack "a repeated Content-Type"
+a=$(raw "$PORT" "POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: sks/hashquery\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00")
+answered "two Content-Type fields" "$a"
+check "it is refused with 400 and a one-line reason" \
+  "400 repeated header field (Content-Type)\n" "$(echo "$a" | sed -n 1p)"
+check "and the connection is closed" closed "$(echo "$a" | sed -n 2p)"
+
+attack "an sks/hashquery Content-Type, then a second request pipelined in the same write"
+a=$(raw "$PORT" 'POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: sks/hashquery\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00GET /pks/lookup?op=stats HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n')
 answered "hashquery + stats in one write" "$a"
 check "the hashquery is answered" '200 \x00\x00\x00\x00\r\n' "$(echo "$a" | sed -n 1p)"
-# Pistache 0.0.5 parses one request per read and drops what follows: keydird
-# closes the connection after the first answer (RFC 9112 9.3.2: the client
-# retries what was not answered) instead of leaving the client waiting.
-check "then the connection is closed at once (the client retries the rest)" closed \
-  "$(echo "$a" | sed -n 2p)"
-check "the retried stats request is answered (200)" 200 "$(http_status "$U/pks/lookup?op=stats")"
+check "then the pipelined stats request, in order (RFC 9112 9.3.2)" 200 \
+  "$(echo "$a" | sed -n 2p | cut -d' ' -f1)"
+check "then the connection closes, as that request asked" closed "$(echo "$a" | sed -n 3p)"
 
 attack "the header block in two TCP writes, the sks/hashquery field complete in the first"
 a=$(raw "$PORT" 'POST /pks/hashquery HTTP/1.1\r\nHost: k\r\nContent-Type: sks/hashquery\r\n' 'Content-Length: 4\r\n\r\n\x00\x00\x00\x00')

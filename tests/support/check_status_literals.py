@@ -16,7 +16,7 @@ import sys
 ROOT = sys.argv[1] if len(sys.argv) > 1 else "."
 # Where statuses are defined, not used.
 DEFINITIONS = {"api/http/message.hpp"}
-SOURCES = ["api", "src/server/http_server.cpp"]
+SOURCES = ["api", "src/server/http_server.cpp", "src/server/http_parser.cpp"]
 STATUSES = {200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403,
             404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 422, 426, 428, 429,
             431, 451, 500, 501, 502, 503, 504, 505}

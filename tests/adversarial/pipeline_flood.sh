@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Clients that pipeline without pause. Pistache reads a connection until its
+# socket is empty before it serves another connection of the same worker,
+# and keydird answers every pipelined request in order: four clients that
+# send HEAD misses in batches as fast as they can, and read their answers so
+# that they are never cut for not reading, kept every worker to themselves
+# and a fresh client waited for ever. keydird closes a connection after
+# 1,000 requests (its last answer says Connection: Close), as nginx does: a
+# flooding client must reconnect, and other clients are served between.
+#   pipeline_flood.sh BUILD_DIR DATA_DIR TOOLS_DIR
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+start_keydird srv --threads 2
+
+attack "four connections pipelining HEAD misses without pause, reading their answers"
+out=$(python3 "$HERE/pipeline_flood.py" "$PORT" 4 6)
+answered "flood" "$out"
+read -r _ worst victim <<<"$(grep '^victim' <<<"$out")"
+check "a fresh client is answered every time meanwhile ($victim)" yes \
+  "$(awk -v v="$victim" 'BEGIN { split(v, a, "/"); print (a[1] == a[2] && a[2] > 0) ? "yes" : "no" }')"
+check "within 2 s each (worst ${worst} s)" yes "$(awk -v w="$worst" 'BEGIN { print (w < 2) ? "yes" : "no" }')"
+check "each flooding connection is closed after 1,000 answers" yes \
+  "$(grep '^flood' <<<"$out" | awk '{ ok = NF > 1; for (i = 2; i <= NF; i++) if ($i != 1000) ok = 0; print ok ? "yes" : "no" }')"
+check "its last answer says Connection: Close" "last_close yes" "$(grep '^last_close' <<<"$out")"
+check "keydird still serves" 200 "$(http_status "$U/healthz")"
+
+finish
