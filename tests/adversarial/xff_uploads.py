@@ -17,6 +17,7 @@ conn = socket.create_connection(("::1", PORT), timeout=10)
 
 
 def upload(addr):
+    global conn
     conn.sendall(b"POST /pks/add HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: " + addr.encode() +
                  b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
                  % len(BODY) + BODY)
@@ -24,6 +25,11 @@ def upload(addr):
         head, _ = read_response(conn)
     except OSError:
         raise SystemExit("keydird closed the connection")
+    if b"connection: close" in head.lower():
+        # keydird closes a connection after 1,000 requests and says so: an
+        # HTTP/1.1 client opens another.
+        conn.close()
+        conn = socket.create_connection(("::1", PORT), timeout=10)
     return int(head.split()[1])
 
 
