@@ -1,6 +1,9 @@
 #include "api/web/templates.hpp"
 
+#include <memory>
 #include <stdexcept>
+#include <unordered_map>
+#include <utility>
 
 #include "api/http/message.hpp"
 
@@ -90,19 +93,56 @@ std::string forbidden_tag(std::string_view tmpl) {
   return "";
 }
 
-std::string checked(std::string_view tmpl, const Partials& partials, std::string& error) {
+// `tmpl` with its partials included, and why it may not be rendered (empty
+// if it may), short of parsing it.
+std::string expanded(std::string_view tmpl, const Partials& partials, std::string& error) {
   std::string text;
   error = expand(tmpl, partials, 0, text);
   if (error.empty()) {
     error = forbidden_tag(text);
   }
+  return text;
+}
+
+std::string checked(std::string_view tmpl, const Partials& partials, std::string& error) {
+  std::string text = expanded(tmpl, partials, error);
   if (error.empty()) {
-    kainjow::mustache::mustache parsed(text);
+    const kainjow::mustache::mustache parsed(text);
     if (!parsed.is_valid()) {
       error = parsed.error_message();
     }
   }
   return text;
+}
+
+// Each thread keeps the templates it parsed, by their expanded text: parsing
+// took most of the time of a small page (an error page, answered to any
+// client). A kainjow template may be rendered again, but render() is not
+// const, so the cache is per thread. The templates are constants of this
+// program, so the cache holds a few dozen; the bound is a guard.
+constexpr std::size_t kMaxCachedTemplates = 256;
+
+using TemplateCache = std::unordered_map<std::string, std::unique_ptr<kainjow::mustache::mustache>>;
+
+TemplateCache& template_cache() {
+  thread_local TemplateCache cache;
+  return cache;
+}
+
+kainjow::mustache::mustache& parsed_template(std::string text) {
+  TemplateCache& cache = template_cache();
+  if (auto it = cache.find(text); it != cache.end()) {
+    return *it->second;
+  }
+  auto m = std::make_unique<kainjow::mustache::mustache>(text);
+  if (!m->is_valid()) {
+    throw std::invalid_argument("template refused: " + m->error_message());
+  }
+  m->set_custom_escape([](const std::string& s) { return html_escape(s); });
+  if (cache.size() >= kMaxCachedTemplates) {
+    cache.clear();
+  }
+  return *cache.emplace(std::move(text), std::move(m)).first->second;
 }
 
 }  // namespace
@@ -148,15 +188,16 @@ std::string template_error(std::string_view tmpl, const Partials& partials) {
 
 std::string render(std::string_view tmpl, const View& data, const Partials& partials) {
   std::string error;
-  const std::string text = checked(tmpl, partials, error);
+  std::string text = expanded(tmpl, partials, error);
   if (!error.empty()) {
     throw std::invalid_argument("template refused: " + error);
   }
-  kainjow::mustache::mustache m(text);
-  m.set_custom_escape([](const std::string& s) { return html_escape(s); });
+  kainjow::mustache::mustache& m = parsed_template(std::move(text));
   std::string out = m.render(data.data_);
   if (!m.is_valid()) {
-    throw std::invalid_argument("template refused: " + m.error_message());
+    const std::string why = m.error_message();
+    template_cache().clear();  // the template keeps its error: parse it again next time
+    throw std::invalid_argument("template refused: " + why);
   }
   return out;
 }

@@ -101,6 +101,10 @@ port=$(free_port)
 WPID=$!
 sleep 1
 bash "$HERE/wkd_vks_load.sh" "http://127.0.0.1:$port" "$CORPUS" debian.org | tail -n +2
+echo
+echo "Web pages (\`pages_load.sh\`):"
+echo
+bash "$HERE/pages_load.sh" "http://127.0.0.1:$port" "$CORPUS"
 # (This block runs in a subshell, where the exit trap does not see its
 # processes: each server is stopped here.)
 kill "$WPID"

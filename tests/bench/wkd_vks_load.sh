@@ -11,6 +11,7 @@ BASE=${1:?usage: wkd_vks_load.sh BASE_URL CORPUS_DIR DOMAIN}
 CORPUS=${2:?usage: wkd_vks_load.sh BASE_URL CORPUS_DIR DOMAIN}
 DOMAIN=${3:?usage: wkd_vks_load.sh BASE_URL CORPUS_DIR DOMAIN}
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/wrk_table.sh"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 python3 - "$CORPUS" "$DOMAIN" "$W" <<'PY'
@@ -38,13 +39,4 @@ with open(f"{w}/vks-fpr", "w") as f:
             f.write(f"keys /vks/v1/by-fingerprint/{l.strip().upper()}\n")
 print(f"{len(mine)} addresses at {domain}, {len(emails)} in all")
 PY
-printf '| case | req/s | p50 µs | p99 µs | socket errors | statuses |\n|---|---:|---:|---:|---:|---|\n'
-for c in wkd vks-email vks-fpr hkp-email; do
-  wrk -t"${THREADS:-2}" -c"${CONNS:-32}" -d2s -s "$HERE/paths.lua" "$BASE" -- "$W/$c" >/dev/null 2>&1 || true
-  line=$(wrk -t"${THREADS:-2}" -c"${CONNS:-32}" -d"${DURATION:-10s}" -s "$HERE/paths.lua" "$BASE" -- "$W/$c" | sed -n 's/^RESULT //p')
-  python3 - "$c" "$line" <<'PY'
-import json, sys
-j = json.loads(sys.argv[2])
-print(f"| {sys.argv[1]} | {j['rps']:,.0f} | {j['p50_us']} | {j['p99_us']} | {j['socket_errors']} | {j['status']} |")
-PY
-done
+wrk_table "$BASE" "$W" wkd vks-email vks-fpr hkp-email

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 #include "api/router.hpp"
 #include "api/web/page_templates.hpp"
@@ -331,6 +332,35 @@ TEST(WebTemplates, EscapesEveryValueByDefault) {
   EXPECT_EQ(web::render("{{#f}}F{{/f}}{{^f}}not F{{/f}}{{^l}}empty{{/l}}",
                         web::View().flag("f", false).texts("l", {})),
             "not Fempty");
+}
+
+// Each thread keeps the templates it parsed: a template rendered again, with
+// other data, other partials or on other threads, gives each its own page.
+TEST(WebTemplates, ARenderedTemplateRendersAgainWithOtherData) {
+  const std::string_view tmpl = "<p>{{v}}</p>{{#l}}[{{.}}]{{/l}}{{^l}}none{{/l}}{{>p}}";
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(web::render(tmpl, web::View().text("v", "a").texts("l", {"1", "2"}), {{"p", "x"}}),
+              "<p>a</p>[1][2]x");
+    EXPECT_EQ(web::render(tmpl, web::View().text("v", "<b>"), {{"p", "{{v}}"}}),
+              "<p>&lt;b&gt;</p>none&lt;b&gt;");
+    EXPECT_THROW((void)web::render("{{#s}}unclosed", web::View()), std::invalid_argument);
+  }
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (std::size_t t = 0; t < wrong.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        const std::string v = std::to_string(t) + "-" + std::to_string(i);
+        if (web::render(tmpl, web::View().text("v", v), {{"p", ""}}) != "<p>" + v + "</p>none") {
+          ++wrong[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
 }
 
 TEST(WebTemplates, RefusesUnescapedTagsAndUnknownPartials) {
