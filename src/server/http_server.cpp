@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -187,20 +188,24 @@ constexpr std::size_t kMaxRequestsPerConnection = 1000;
 // answer (written at once, below) be served again before the worker's other
 // connections: on pages that take a fraction of a millisecond, wrk's
 // connections waited up to 0.6 s for their turn. After this many answers in a
-// row on one connection, or once they took kTurnTime, its turn ends: when the
-// client has sent nothing more, its last answer is held until Pistache's loop
-// has served the other connections (a write of no octets, queued behind
-// them, wakes it). A client that pipelines is answered at once as before (it
-// keeps Pistache's read loop going, so nothing queued could be written) and
-// is bounded by kMaxRequestsPerConnection.
+// row on one connection, or once making them took kTurnTime (from each
+// request's first parse to its answer: not the time between requests, which
+// a client that preempts the worker would add), its turn ends: when the
+// client has sent no further whole request, its last answer is held until
+// Pistache's loop has served the other connections (a write of no octets,
+// queued behind them, wakes it). A client that pipelines is answered at once
+// as before (it keeps Pistache's read loop going, so nothing queued could be
+// written) and is bounded by kMaxRequestsPerConnection.
 constexpr std::size_t kAnswersPerTurn = 16;
 constexpr auto kTurnTime = std::chrono::milliseconds(1);
 
-// The connection this reactor thread answered last, how many answers in a
-// row it had and since when (kAnswersPerTurn, kTurnTime).
-thread_local const void* tl_turn = nullptr;
+// The connection this reactor thread answered last (its serial number; 0:
+// none), how many answers in a row it had and how long they took to make
+// (kAnswersPerTurn, kTurnTime).
+thread_local std::uint64_t tl_turn = 0;
 thread_local std::size_t tl_turn_answers = 0;
-thread_local std::chrono::steady_clock::time_point tl_turn_began{};
+thread_local std::chrono::steady_clock::duration tl_turn_busy{};
+std::atomic<std::uint64_t> g_connection_serial{0};
 
 // Pistache reads and writes the connections; keydird parses the requests
 // itself (server/http_parser.hpp). Pistache 0.0.5's own parser bounded a
@@ -216,12 +221,15 @@ thread_local std::chrono::steady_clock::time_point tl_turn_began{};
 // the time of its last reset, to apply its header and body timeouts.
 class Connection final : public Http::RequestParser {
  public:
-  explicit Connection(HttpLimits limits) : Http::RequestParser(0), http(limits) {}
+  explicit Connection(HttpLimits limits)
+      : Http::RequestParser(0), http(limits), serial(++g_connection_serial) {}
   // The step Pistache's idle check sees: the body timeout applies once the
   // head is in, the header timeout before.
   void set_step(bool in_body) { currentStep = in_body ? 2 : 0; }
 
   HttpParser http;
+  // Names the connection in tl_turn (an address could be reused by the next).
+  const std::uint64_t serial;
   WireRequest request;  // reused: its strings keep their capacity
   // Refused, or answered with Connection: close: what else comes is dropped.
   bool discarding = false;
@@ -241,9 +249,13 @@ class Connection final : public Http::RequestParser {
   // at once again.
   std::size_t pending = 0;
   // Its turn is over (kAnswersPerTurn): its last answer, held until the
-  // other connections of the worker are served or it sends more.
+  // other connections of the worker are served or it sends a whole request;
+  // and whether the write of no octets that ends the wait is queued.
   bool waiting_turn = false;
   std::string held;
+  bool turn_posted = false;
+  // When the request being answered was parsed.
+  std::chrono::steady_clock::time_point request_began{};
   // The peer's address as text, its rate-limit key and whether it is a
   // trusted proxy: the same for every request of the connection, worked out
   // on its first (inet_ntop and the lookups were a tenth of a miss's work).
@@ -317,11 +329,6 @@ class Handler : public Http::Handler {
     }
     try {
       conn->http.feed(std::string_view(buffer, len));
-      if (conn->waiting_turn) {
-        // It pipelines: holding its answer would hold the others behind
-        // Pistache's read loop.
-        release_held(peer, conn);
-      }
       serve(peer, conn);
     } catch (const std::exception& e) {
       fail(peer, conn, e);
@@ -342,6 +349,9 @@ class Handler : public Http::Handler {
       if (step == HttpParser::Step::More) {
         break;
       }
+      // It pipelines: holding its answer would hold the others behind
+      // Pistache's read loop, and every answer goes out in order.
+      release_held(peer, conn);
       const auto t0 = std::chrono::steady_clock::now();
       if (step == HttpParser::Step::Refused) {
         refuse(peer, conn, t0);
@@ -360,6 +370,7 @@ class Handler : public Http::Handler {
       // As Pistache does: a request is being served (its idle check
       // applies the header timeout, not the keep-alive one).
       peer->setIdle(false);
+      conn->request_began = t0;
       const bool close = answer(peer, conn, conn->request, t0);
       // Pistache's timeouts count from the end of the last request.
       conn->Http::RequestParser::reset();
@@ -380,8 +391,29 @@ class Handler : public Http::Handler {
     conn->set_step(conn->http.in_body());
     if (conn->http.take_continue()) {
       // The client waits for this before it sends the body (curl does,
-      // for bodies over 1 MiB).
+      // for bodies over 1 MiB); the answer before it goes first.
+      release_held(peer, conn);
       send_answer(peer, conn, "HTTP/1.1 100 Continue\r\n\r\n", After::Interim);
+    }
+    if (conn->waiting_turn && !conn->turn_posted) {
+      // Queued behind what the other connections of this worker asked.
+      conn->turn_posted = true;
+      std::weak_ptr<Tcp::Peer> weak_peer = peer;
+      std::weak_ptr<Connection> weak_conn = conn;
+      peer->send(RawBuffer(std::string(), 0))
+          .then(
+              [this, weak_peer, weak_conn](ssize_t) {
+                auto c = weak_conn.lock();
+                auto p = weak_peer.lock();
+                if (c && p) {
+                  turn_resumes(p, c);
+                }
+              },
+              [weak_peer](std::exception_ptr&) {
+                if (auto p = weak_peer.lock()) {
+                  cut(*p);
+                }
+              });
     }
   }
 
@@ -389,23 +421,43 @@ class Handler : public Http::Handler {
   // done: Pistache has been round its other connections.
   void turn_resumes(const std::shared_ptr<Tcp::Peer>& peer,
                     const std::shared_ptr<Connection>& conn) {
-    if (tl_turn == conn.get()) {
-      tl_turn = nullptr;
+    conn->turn_posted = false;
+    if (tl_turn == conn->serial) {
+      tl_turn = 0;
     }
     release_held(peer, conn);
   }
 
+  // Writes the answer held at the end of a turn, if any.
   void release_held(const std::shared_ptr<Tcp::Peer>& peer,
                     const std::shared_ptr<Connection>& conn) {
     if (!conn->waiting_turn) {
       return;
     }
     conn->waiting_turn = false;
-    if (tl_turn == conn.get()) {
-      tl_turn = nullptr;  // its next answers begin a new turn
+    if (tl_turn == conn->serial) {
+      tl_turn = 0;  // its next answers begin a new turn
     }
-    write_answer(peer, conn, std::move(conn->held), After::KeepOpen);
+    std::string out = std::move(conn->held);
     conn->held = std::string();
+    write_answer(peer, conn, std::move(out), After::KeepOpen);
+  }
+
+  // Pistache is about to close the connection (the client closed or reset
+  // it): an answer held at the end of its turn is written if the socket
+  // takes it (a client that shut only its sending side still reads).
+  void onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) override {
+    if (auto conn = std::static_pointer_cast<Connection>(getParser(peer))) {
+      if (conn->waiting_turn) {
+        conn->waiting_turn = false;
+        (void)::send(peer->fd(), conn->held.data(), conn->held.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        conn->held = std::string();
+      }
+      if (tl_turn == conn->serial) {
+        tl_turn = 0;
+      }
+    }
+    Http::Handler::onDisconnection(peer);
   }
 
   // Answers one request; true when the connection closes after it.
@@ -482,34 +534,19 @@ class Handler : public Http::Handler {
     if (after != After::Interim) {
       peer->setIdle(true);
     }
-    // Answers in a row on this connection (kAnswersPerTurn, kTurnTime).
+    // Answers in a row on this connection (kAnswersPerTurn, kTurnTime):
+    // the last of a turn is held; serve() writes it at once if a whole
+    // request follows, else once the worker's other connections are served.
     if (after == After::KeepOpen && peer->ssl() == nullptr && conn->pending == 0) {
-      const auto now = std::chrono::steady_clock::now();
-      if (tl_turn != conn.get()) {
-        tl_turn = conn.get();
+      if (tl_turn != conn->serial) {
+        tl_turn = conn->serial;
         tl_turn_answers = 0;
-        tl_turn_began = now;
+        tl_turn_busy = {};
       }
-      if ((++tl_turn_answers >= kAnswersPerTurn || now - tl_turn_began >= kTurnTime) &&
-          conn->http.buffered() == 0) {
+      tl_turn_busy += std::chrono::steady_clock::now() - conn->request_began;
+      if (++tl_turn_answers >= kAnswersPerTurn || tl_turn_busy >= kTurnTime) {
         conn->waiting_turn = true;
         conn->held = std::move(out);
-        std::weak_ptr<Tcp::Peer> weak_peer = peer;
-        std::weak_ptr<Connection> weak_conn = conn;
-        peer->send(RawBuffer(std::string(), 0))
-            .then(
-                [this, weak_peer, weak_conn](ssize_t) {
-                  auto c = weak_conn.lock();
-                  auto p = weak_peer.lock();
-                  if (c && p) {
-                    turn_resumes(p, c);
-                  }
-                },
-                [weak_peer](std::exception_ptr&) {
-                  if (auto p = weak_peer.lock()) {
-                    cut(*p);
-                  }
-                });
         return;
       }
     }

@@ -5,9 +5,10 @@
 # serves another, and a fast client (wrk) has its next request there by
 # then: one connection was served up to 1,000 times in a row (until its
 # connection was closed) while the worker's other clients, and any new one,
-# waited. keydird ends a connection's turn after 16 answers or 1 ms of them:
-# it holds the last answer until the worker has been round its other
-# connections.
+# waited. keydird ends a connection's turn after 16 answers or 1 ms spent
+# making them: it holds the last answer until the worker has been round its
+# other connections. A client that shuts its sending side after its last
+# request must still get that answer.
 #   eager_clients.sh BUILD_DIR DATA_DIR TOOLS_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -45,5 +46,12 @@ check "the eager clients are all answered" yes \
 check "each in its turn: the 99th percentile under 10x the median" yes \
   "$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print("yes" if j["p99_us"] < 10 * j["p50_us"] else "no (%d / %d us)" % (j["p99_us"], j["p50_us"]))' "$eager")"
 check "keydird still serves" 200 "$(http_status "$U/healthz")"
+
+attack "a client that asks on one connection and shuts its sending side after its last request, at every place in a turn"
+stop_pid "$SERVER_PID"
+start_keydird one --threads 1
+out=$(python3 "$HERE/half_close.py" "$PORT")
+answered "the last answers" "$out"
+check "each last request is answered (1 to 40 on a connection)" "all answered" "$out"
 
 finish
