@@ -205,6 +205,8 @@ constexpr auto kTurnTime = std::chrono::milliseconds(1);
 thread_local std::uint64_t tl_turn = 0;
 thread_local std::size_t tl_turn_answers = 0;
 thread_local std::chrono::steady_clock::duration tl_turn_busy{};
+// Counts this reactor thread's onInput calls.
+thread_local std::uint64_t tl_input = 0;
 std::atomic<std::uint64_t> g_connection_serial{0};
 
 // Pistache reads and writes the connections; keydird parses the requests
@@ -254,6 +256,8 @@ class Connection final : public Http::RequestParser {
   bool waiting_turn = false;
   std::string held;
   bool turn_posted = false;
+  // The onInput call (tl_input) that made the hold.
+  std::uint64_t hold_input = 0;
   // When the request being answered was parsed.
   std::chrono::steady_clock::time_point request_began{};
   // The peer's address as text, its rate-limit key and whether it is a
@@ -316,6 +320,7 @@ class Handler : public Http::Handler {
   // order, pipelined ones included.
   void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
     auto conn = std::static_pointer_cast<Connection>(getParser(peer));
+    ++tl_input;
     if (conn->discarding) {
       // The rest of a refused request: dropped; once the answer is out and
       // past the linger bounds, the connection is cut.
@@ -329,6 +334,12 @@ class Handler : public Http::Handler {
     }
     try {
       conn->http.feed(std::string_view(buffer, len));
+      if (conn->waiting_turn && conn->hold_input != tl_input) {
+        // It sends more after its turn ended (a request in pieces): it is
+        // pipelining, which keeps Pistache's read loop going, so the hold
+        // would only make it wait.
+        release_held(peer, conn);
+      }
       serve(peer, conn);
     } catch (const std::exception& e) {
       fail(peer, conn, e);
@@ -406,7 +417,12 @@ class Handler : public Http::Handler {
                 auto c = weak_conn.lock();
                 auto p = weak_peer.lock();
                 if (c && p) {
-                  turn_resumes(p, c);
+                  // Pistache does not catch what a callback throws.
+                  try {
+                    turn_resumes(p, c);
+                  } catch (const std::exception&) {
+                    cut(*p);
+                  }
                 }
               },
               [weak_peer](std::exception_ptr&) {
@@ -546,6 +562,7 @@ class Handler : public Http::Handler {
       tl_turn_busy += std::chrono::steady_clock::now() - conn->request_began;
       if (++tl_turn_answers >= kAnswersPerTurn || tl_turn_busy >= kTurnTime) {
         conn->waiting_turn = true;
+        conn->hold_input = tl_input;
         conn->held = std::move(out);
         return;
       }
@@ -586,7 +603,12 @@ class Handler : public Http::Handler {
                 c->pending -= std::min(c->pending, size);
               }
               if (c && p) {
-                written_all(p, *c, after);
+                // Pistache does not catch what a callback throws.
+                try {
+                  written_all(p, *c, after);
+                } catch (const std::exception&) {
+                  cut(*p);
+                }
               }
             },
             // A write Pistache could not finish (the client is gone, a TLS
