@@ -111,6 +111,17 @@ class IdleTracker {
     std::lock_guard lock(mu_);
     lingering_[peer.get()] = Entry{peer, until};
   }
+  // The connection is ending (Pistache calls onDisconnection before it
+  // closes the descriptor): the sweeps, which shut descriptors down from
+  // their own thread while holding mu_, must not touch its number once it is
+  // closed and may be another connection's. (Pistache's own timeouts close
+  // without onDisconnection; their peers stay alive, and so in the sweeps'
+  // reach, only until the end of that idle check.)
+  void forget(const Tcp::Peer* peer) {
+    std::lock_guard lock(mu_);
+    peers_.erase(peer);
+    lingering_.erase(peer);
+  }
   // Shuts down the refused connections past their linger deadline: the
   // reactor then reads the end of the stream and closes the descriptor.
   void cut_lingering() {
@@ -208,6 +219,59 @@ thread_local std::chrono::steady_clock::duration tl_turn_busy{};
 // Counts this reactor thread's onInput calls.
 thread_local std::uint64_t tl_input = 0;
 std::atomic<std::uint64_t> g_connection_serial{0};
+
+// Pistache's write queue names a connection by its descriptor number, and a
+// worker moves what was queued to the connection's own queue only on its
+// next round. A client that sends its requests and its end together has its
+// connection closed in the round that read them, its answers still in that
+// queue (every answer over TLS; over plain HTTP, what the socket did not take
+// at once); the next connection accepted may get the same number, and when
+// the worker takes it on before its write queue, those answers went to it,
+// ahead of its own (tests/adversarial/fd_reuse.sh). A connection closed
+// with answers queued leaves its number here until a mark queued behind
+// them (a write of no octets) has left the queue: a new connection that gets
+// a number listed here is cut before it can read anything. Shared by the
+// workers (numbers are the process's).
+class StaleWrites {
+ public:
+  void add(int fd) {
+    std::lock_guard lock(mu_);
+    ++fds_[fd];
+  }
+  void remove(int fd) {
+    std::lock_guard lock(mu_);
+    auto it = fds_.find(fd);
+    if (it != fds_.end() && --it->second == 0) {
+      fds_.erase(it);
+    }
+  }
+  bool has(int fd) {
+    std::lock_guard lock(mu_);
+    return fds_.count(fd) != 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<int, int> fds_;
+};
+
+// Lists a number in StaleWrites for as long as it lives: it is held only by
+// the callbacks of the mark, which Pistache destroys when the mark leaves its
+// queue, written (to whichever connection has the number then) or dropped
+// (no connection has it).
+class StaleMark {
+ public:
+  StaleMark(std::shared_ptr<StaleWrites> stale, int fd) : stale_(std::move(stale)), fd_(fd) {
+    stale_->add(fd_);
+  }
+  StaleMark(const StaleMark&) = delete;
+  StaleMark& operator=(const StaleMark&) = delete;
+  ~StaleMark() { stale_->remove(fd_); }
+
+ private:
+  std::shared_ptr<StaleWrites> stale_;
+  int fd_;
+};
 
 // Pistache reads and writes the connections; keydird parses the requests
 // itself (server/http_parser.hpp). Pistache 0.0.5's own parser bounded a
@@ -459,10 +523,15 @@ class Handler : public Http::Handler {
     write_answer(peer, conn, std::move(out), After::KeepOpen);
   }
 
-  // Pistache is about to close the connection (the client closed or reset
-  // it): an answer held at the end of its turn is written if the socket
-  // takes it (a client that shut only its sending side still reads).
+  // Pistache is about to close the connection (its client closed or reset
+  // it, or keydird shut it down): the sweeps forget it, an answer held at
+  // the end of its turn is written if the socket takes it (a client that
+  // shut only its sending side still reads), and a mark follows whatever of
+  // it may still be queued (StaleWrites).
   void onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) override {
+    if (idle_) {
+      idle_->forget(peer.get());
+    }
     if (auto conn = std::static_pointer_cast<Connection>(getParser(peer))) {
       if (conn->waiting_turn) {
         conn->waiting_turn = false;
@@ -471,6 +540,14 @@ class Handler : public Http::Handler {
       }
       if (tl_turn == conn->serial) {
         tl_turn = 0;
+      }
+      if (conn->pending > 0 || !peer->isIdle()) {
+        // Some of its answers may still be in Pistache's write queue
+        // (StaleWrites), or a 408 that Pistache's idle check queued for a
+        // request that came too slowly: the mark goes behind them.
+        auto mark = std::make_shared<StaleMark>(stale_, peer->fd());
+        peer->send(RawBuffer(std::string(), 0))
+            .then([mark](ssize_t) {}, [mark](std::exception_ptr&) {});
       }
     }
     Http::Handler::onDisconnection(peer);
@@ -667,9 +744,20 @@ class Handler : public Http::Handler {
     }
   }
 
-  // Every connection gets its own state and parser (see Connection).
+  // Every connection gets its own state and parser (see Connection). One
+  // that got the number of a connection whose answers may still be queued
+  // is cut (StaleWrites): its client sees a reset, never another's answers.
   void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override {
-    peer->putData(ParserData, std::make_shared<Connection>(kLimits));
+    auto conn = std::make_shared<Connection>(kLimits);
+    peer->putData(ParserData, conn);
+    if (stale_->has(peer->fd())) {
+      spdlog::info(
+          "http: cut a new connection from {}: its descriptor's last connection may "
+          "still have answers queued",
+          peer->address().host());
+      conn->discarding = true;
+      cut(*peer);
+    }
   }
 
   // Ends a connection now: a reset rather than a FIN, so that a client
@@ -723,6 +811,7 @@ class Handler : public Http::Handler {
   std::vector<std::string> trusted_;
   IdleTracker* idle_;
   int ipv6_prefix_;
+  std::shared_ptr<StaleWrites> stale_ = std::make_shared<StaleWrites>();
 };
 
 }  // namespace

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Answers that went to the wrong client. A client that sends its requests and
+# its end together has its connection closed by keydird while its answers
+# may still wait in Pistache's write queue, which names connections by
+# descriptor number; the next connection accepted in the same round of the
+# worker got that number, and the waiting answers: over TLS a whole answer
+# of the attacker's choosing, which the next client took for the answer to
+# its own lookup. keydird hands each queued answer to the connection's own
+# queue at once, while the number is still that connection's
+# (fd_reuse.py has the choreography).
+#   fd_reuse.sh BUILD_DIR DATA_DIR TOOLS_DIR
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# 2,000 keys: the index of "example" is an answer of about 20 KB. The
+# uploads of 400 more keep the worker busy for tens of milliseconds.
+mkdir -p "$T/corpus"
+"$TOOLS/gen_certs" --count 2000 --seed 7 --out "$T/keys.pgp" --corpus-dir "$T/corpus" >/dev/null
+"$TOOLS/gen_certs" --count 400 --seed 99 --out "$T/upload.pgp" >/dev/null
+"$B/keydird" import --data "$T/srv" "$T/keys.pgp" >/dev/null 2>&1
+victim_fpr=$(sed -n 1p "$T/corpus/fingerprints.txt")
+attack_fpr=$(sed -n 2p "$T/corpus/fingerprints.txt")
+make_test_ca "$T" localhost "DNS:localhost,IP:127.0.0.1" tls.pem tls.key
+
+start_keydird srv --data "$T/srv" --threads 1 --add-rate 0
+attack "requests, then the end of the connection at once (plain HTTP, answers larger than the socket takes)"
+out=$(python3 "$HERE/fd_reuse.py" plain "$PORT" "$T/upload.pgp" \
+  "/pks/lookup?op=index&search=example" "$victim_fpr" "$attack_fpr" 6)
+answered "new clients meanwhile" "$(tail -1 <<<"$out")"
+sed "\$d; s/^/   /" <<<"$out" | head -5
+check "no new client gets octets it did not ask for" 0 "$(sed -n 's/.*unsolicited \([0-9]*\).*/\1/p' <<<"$out")"
+check "each gets the key it asked for" 0 "$(sed -n 's/.*wrong \([0-9]*\).*/\1/p' <<<"$out")"
+read -r clients answered cut <<<"$(sed -n 's/.*clients \([0-9]*\) answered \([0-9]*\) cut \([0-9]*\).*/\1 \2 \3/p' <<<"$out")"
+check "each of the 66 is answered, or cut before it asks (it may ask again)" "66 66" "$clients $((answered + cut))"
+check "most are answered" yes "$([ "$answered" -ge 50 ] && echo yes || echo no)"
+# A number stays noted only until the write behind the stale answers has
+# left the queue: new connections one after another (each gets the lowest
+# free number) are all answered.
+ok=0
+for _ in $(seq 50); do [ "$(http_status "$U/healthz")" = 200 ] && ok=$((ok + 1)); done
+check "afterwards, 50 new connections one after another are all answered" 50 "$ok"
+stop_keydird
+
+start_keydird tls --data "$T/srv" --threads 1 --add-rate 0 --tls-cert "$T/tls.pem" --tls-key "$T/tls.key"
+attack "a lookup of the attacker's key, then the end of the connection at once (TLS)"
+out=$(python3 "$HERE/fd_reuse.py" tls "$PORT" "$T/upload.pgp" \
+  "/pks/lookup?op=index&search=example" "$victim_fpr" "$attack_fpr" 6)
+answered "new clients meanwhile" "$(tail -1 <<<"$out")"
+sed "\$d; s/^/   /" <<<"$out" | head -5
+check "no new client gets octets it did not ask for" 0 "$(sed -n 's/.*unsolicited \([0-9]*\).*/\1/p' <<<"$out")"
+check "each gets the key it asked for" 0 "$(sed -n 's/.*wrong \([0-9]*\).*/\1/p' <<<"$out")"
+read -r clients answered cut <<<"$(sed -n 's/.*clients \([0-9]*\) answered \([0-9]*\) cut \([0-9]*\).*/\1 \2 \3/p' <<<"$out")"
+check "each of the 66 is answered, or cut before it asks (it may ask again)" "66 66" "$clients $((answered + cut))"
+check "most are answered" yes "$([ "$answered" -ge 50 ] && echo yes || echo no)"
+ok=0
+for _ in $(seq 50); do
+  [ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/healthz")" = 200 ] && ok=$((ok + 1))
+done
+check "afterwards, 50 new connections one after another are all answered" 50 "$ok"
+
+finish
