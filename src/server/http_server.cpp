@@ -292,6 +292,7 @@ class Connection final : public Http::RequestParser {
   // The step Pistache's idle check sees: the body timeout applies once the
   // head is in, the header timeout before.
   void set_step(bool in_body) { currentStep = in_body ? 2 : 0; }
+  [[nodiscard]] bool in_body_step() const { return currentStep == 2; }
 
   HttpParser http;
   // Names the connection in tl_turn (an address could be reused by the next).
@@ -299,6 +300,9 @@ class Connection final : public Http::RequestParser {
   WireRequest request;  // reused: its strings keep their capacity
   // Refused, or answered with Connection: close: what else comes is dropped.
   bool discarding = false;
+  // Its request came too slowly (Handler::late): Pistache's idle check
+  // answers it with a 408, keydird does not.
+  bool late = false;
   std::size_t discarded = 0;
   // A refusal is on the wire; the connection is cut at linger_until or
   // after kLingerBytes more.
@@ -368,13 +372,16 @@ class Handler : public Http::Handler {
   HTTP_PROTOTYPE(Handler)
 
   Handler(const api::Api* api, bool log_queries, AccessLog* access_log,
-          std::vector<std::string> trusted, IdleTracker* idle, int ipv6_prefix)
+          std::vector<std::string> trusted, IdleTracker* idle, int ipv6_prefix,
+          std::chrono::seconds header_timeout, std::chrono::seconds body_timeout)
       : api_(api),
         log_queries_(log_queries),
         access_log_(access_log),
         trusted_(std::move(trusted)),
         idle_(idle),
-        ipv6_prefix_(ipv6_prefix) {}
+        ipv6_prefix_(ipv6_prefix),
+        header_timeout_(header_timeout),
+        body_timeout_(body_timeout) {}
 
   // Never called: onInput parses and answers.
   void onRequest(const Http::Request& /*req*/, Http::ResponseWriter /*response*/) override {}
@@ -385,6 +392,12 @@ class Handler : public Http::Handler {
   void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
     auto conn = std::static_pointer_cast<Connection>(getParser(peer));
     ++tl_input;
+    if (!conn->discarding && late(*peer, *conn)) {
+      // Pistache's idle check has queued a 408 for it, or will: an answer
+      // written now would go out before that one.
+      conn->late = true;
+      conn->discarding = true;
+    }
     if (conn->discarding) {
       // The rest of a refused request: dropped; once the answer is out and
       // past the linger bounds, the connection is cut.
@@ -523,6 +536,20 @@ class Handler : public Http::Handler {
     write_answer(peer, conn, std::move(out), After::KeepOpen);
   }
 
+  // Whether Pistache's idle check (at the start of a round of this worker)
+  // finds the connection's request late, as it counts: not idle, and longer
+  // than the header timeout (or the body timeout, if shorter) since the
+  // request began, or than the body timeout once the body is coming. It then
+  // queues a 408 and closes the connection once that is written.
+  [[nodiscard]] bool late(const Tcp::Peer& peer, const Connection& conn) const {
+    if (peer.isIdle()) {
+      return false;
+    }
+    const auto limit =
+        conn.in_body_step() ? body_timeout_ : std::min(header_timeout_, body_timeout_);
+    return std::chrono::steady_clock::now() - conn.time() > limit;
+  }
+
   // Pistache is about to close the connection (its client closed or reset
   // it, or keydird shut it down): the sweeps forget it, an answer held at
   // the end of its turn is written if the socket takes it (a client that
@@ -541,13 +568,17 @@ class Handler : public Http::Handler {
       if (tl_turn == conn->serial) {
         tl_turn = 0;
       }
-      if (conn->pending > 0 || !peer->isIdle()) {
+      if (conn->pending > 0 || conn->late || late(*peer, *conn)) {
         // Some of its answers may still be in Pistache's write queue
         // (StaleWrites), or a 408 that Pistache's idle check queued for a
         // request that came too slowly: the mark goes behind them.
-        auto mark = std::make_shared<StaleMark>(stale_, peer->fd());
-        peer->send(RawBuffer(std::string(), 0))
-            .then([mark](ssize_t) {}, [mark](std::exception_ptr&) {});
+        try {
+          auto mark = std::make_shared<StaleMark>(stale_, peer->fd());
+          peer->send(RawBuffer(std::string(), 0))
+              .then([mark](ssize_t) {}, [mark](std::exception_ptr&) {});
+        } catch (const std::exception& e) {
+          spdlog::error("http: marking a closed connection's descriptor failed: {}", e.what());
+        }
       }
     }
     Http::Handler::onDisconnection(peer);
@@ -811,6 +842,8 @@ class Handler : public Http::Handler {
   std::vector<std::string> trusted_;
   IdleTracker* idle_;
   int ipv6_prefix_;
+  std::chrono::seconds header_timeout_;
+  std::chrono::seconds body_timeout_;
   std::shared_ptr<StaleWrites> stale_ = std::make_shared<StaleWrites>();
 };
 
@@ -838,16 +871,26 @@ Result<std::uint16_t> HttpServer::start() {
   try {
     Address addr(impl_->options.host, Port(impl_->options.port));
     impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
-    auto opts = Http::Endpoint::options()
-                    .threads(impl_->options.threads)
-                    .flags(Tcp::Options::ReuseAddr)
-                    .maxResponseSize(64u << 20)
-                    .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
-                    .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds));
+    auto opts =
+        Http::Endpoint::options()
+            .threads(impl_->options.threads)
+            .flags(Tcp::Options::ReuseAddr)
+            .maxResponseSize(64u << 20)
+            .headerTimeout(std::chrono::seconds(impl_->options.header_timeout_seconds))
+            .bodyTimeout(std::chrono::seconds(impl_->options.body_timeout_seconds))
+            // Pistache's own keep-alive timeout (300 s unless set)
+            // would close idle connections without onDisconnection
+            // (IdleTracker::forget, StaleWrites): set past the sweeper's
+            // limit, or out of reach when there is none.
+            .keepaliveTimeout(impl_->options.idle_timeout_seconds > 0
+                                  ? std::chrono::seconds(impl_->options.idle_timeout_seconds + 60)
+                                  : std::chrono::seconds(std::chrono::hours(24 * 365)));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(Http::make_handler<Handler>(
         &impl_->api, impl_->options.log_queries, impl_->options.access_log,
-        impl_->options.trusted_proxies, &impl_->idle, impl_->options.ipv6_prefix));
+        impl_->options.trusted_proxies, &impl_->idle, impl_->options.ipv6_prefix,
+        std::chrono::seconds(impl_->options.header_timeout_seconds),
+        std::chrono::seconds(impl_->options.body_timeout_seconds)));
     if (impl_->options.tls_cert && impl_->options.tls_key) {
       impl_->endpoint->useSSL(*impl_->options.tls_cert, *impl_->options.tls_key);
     }

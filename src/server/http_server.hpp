@@ -27,8 +27,8 @@ struct HttpOptions {
   // Peers whose X-Forwarded-For is believed (a reverse proxy in front, e.g.
   // nginx for TLS); from anyone else the header is ignored.
   std::vector<std::string> trusted_proxies;
-  // Keep-alive connections idle this long are closed (Pistache has no such
-  // setting; a sweeper thread does it). 0: never.
+  // Keep-alive connections idle this long are closed, by a sweeper thread
+  // (Pistache's own keep-alive timeout is set past it). 0: never.
   int idle_timeout_seconds = 60;
   // Pistache's timeouts, both counted from the connection's start or the
   // end of its previous request: the request line and headers must be in

@@ -22,11 +22,15 @@ index of the victim's key: the first answer must be that.
 
   fd_reuse.py MODE PORT UPLOAD.pgp BIG_QUERY VICTIM_FPR ATTACK_FPR ROUNDS
 MODE: plain or tls (no certificate check: loopback). Prints
-  rounds N clients N answered N cut N unsolicited N wrong N
+  rounds N clients N answered N cut N lost N unsolicited N wrong N
+or, with MODE churn (PORT SECONDS): connections opened and closed without
+a request, one after another, while fresh clients ask for /healthz:
+  churned N asked N answered N
 """
 import socket
 import ssl
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -35,7 +39,42 @@ from httpio import armored, read_response
 VICTIMS = 10
 
 
+def churn(port, seconds):
+    """Opens and closes connections without a request while fresh clients
+    ask: none of those may be cut."""
+    end = time.time() + seconds
+    churned = [0]
+
+    def opener():
+        while time.time() < end:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                churned[0] += 1
+            except OSError:
+                pass
+
+    t = threading.Thread(target=opener)
+    t.start()
+    asked = answered = 0
+    while time.time() < end:
+        asked += 1
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            head, _ = read_response(s)
+            s.close()
+            if head.startswith(b"HTTP/1.1 200"):
+                answered += 1
+        except OSError:
+            pass
+    t.join()
+    print(f"churned {churned[0]} asked {asked} answered {answered}")
+
+
 def main():
+    if sys.argv[1] == "churn":
+        churn(int(sys.argv[2]), float(sys.argv[3]))
+        return
     mode, port, upfile, big, victim_fpr, attack_fpr, rounds = sys.argv[1:8]
     port, rounds = int(port), int(rounds)
     tls = mode == "tls"
@@ -76,7 +115,7 @@ def main():
     busy = max(time.time() - t0, 0.02)
     s.close()
 
-    clients = unsolicited = wrong = cut = answered = 0
+    clients = unsolicited = wrong = cut = lost = answered = 0
     for _ in range(rounds):
         S, A, C = connect(), connect(rcvbuf=1024), connect()
         time.sleep(0.05)  # all three are the worker's
@@ -133,7 +172,8 @@ def main():
                 v.sendall(index(victim_fpr, close=True))
                 got = answer(v)
             except OSError:
-                cut += 1
+                lost += 1  # keydird dropped a client that asked: never right
+                print("a client that asked lost its connection", flush=True)
                 v.close()
                 continue
             if ("PUB:" + victim_fpr.upper()).encode() in got.upper():
@@ -144,7 +184,7 @@ def main():
             v.close()
         for s in (S, A, C):
             s.close()
-    print(f"rounds {rounds} clients {clients} answered {answered} cut {cut} "
+    print(f"rounds {rounds} clients {clients} answered {answered} cut {cut} lost {lost} "
           f"unsolicited {unsolicited} wrong {wrong}")
 
 
