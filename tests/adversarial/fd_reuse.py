@@ -137,10 +137,11 @@ def main():
         C.sendall(upload)
         until(0.2)
         victims = [connect()]
-        # S is answered at about 1.0, then A's connection is closed, and the
-        # worker is on C until about 2.0.
+        # S is answered at about 1.0, then A's connection is closed (after
+        # its answers are made), and the worker is on C until about 2.0 and
+        # more.
         for i in range(VICTIMS):
-            until(1.0 + 0.05 * i)
+            until(1.0 + 0.1 * i)
             victims.append(connect())
         # The worker has answered C, and then two more requests: whatever it
         # had queued is written by now.
