@@ -99,7 +99,7 @@ now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "" }'; }
 mib() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1048576 }'; }
-du_bytes() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+du_bytes() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 PEAK_DISK=0
@@ -206,7 +206,7 @@ gen_set() {
       { echo "gen_certs failed:"; tail "$part/gen.log"; exit 1; }
     t1=$(now)
     mv "$part"/out/keys-*.pgp "$dir/"
-    secs "$t0" "$t1" >"$part/done"
+    echo "$(secs "$t0" "$t1")" >"$part/done"
     echo "(generated certificates $lo..$((hi - 1)) in $(cat "$part/done") s)" >&2
   done
   mkdir -p "$dir/corpus"
@@ -215,7 +215,9 @@ gen_set() {
   done
   cp "$(ls -d "$dir"/part-* | head -1)/misses.txt" "$dir/corpus/misses.txt"
   local total
-  total=$(cat "$dir"/part-*/done | awk '{s += $1} END {printf "%.2f", s}')
+  # (awk reads each file: a part made before the files ended in a newline
+  # has none)
+  total=$(awk '{s += $1} END {printf "%.2f", s}' "$dir"/part-*/done)
   printf 'mode %s\nseconds %s\ncommand %s\n' "$MODE" "$total" "$GEN_CMD" >"$dir/complete"
 }
 step "1. generation (mode: $MODE)"
