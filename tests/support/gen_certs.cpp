@@ -91,10 +91,17 @@ class Corpus {
     if (!on_) {
       return;
     }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);  // an error shows below
     fprs_.open(dir + "/fingerprints.txt");
     keyids_.open(dir + "/keyids.txt");
     emails_.open(dir + "/emails.txt");
     std::ofstream misses(dir + "/misses.txt");
+    if (!fprs_ || !keyids_ || !emails_ || !misses) {
+      error_ = "cannot write the lists in " + dir +
+               (ec ? " (" + ec.message() + ")" : std::string(" (not a writable folder)"));
+      return;
+    }
     keydir::test::CertGenerator other(seed + 1000003);
     for (int i = 0; i < 1000; ++i) {
       auto s = other.random_seed();
@@ -102,6 +109,8 @@ class Corpus {
     }
   }
   bool on() const { return on_; }
+  // Why the lists cannot be written; empty when they can (or are not asked).
+  const std::string& error() const { return error_; }
   // A v4 certificate; its first user ID's address, if it has one, to emails.txt.
   void list(const keydir::Bytes& cert) {
     auto parsed = keydir::openpgp::parse_certificates(cert);
@@ -116,6 +125,7 @@ class Corpus {
 
  private:
   bool on_;
+  std::string error_;
   std::ofstream fprs_;
   std::ofstream keyids_;
   std::ofstream emails_;
@@ -271,6 +281,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   Corpus corpus(corpus_dir, seed);
+  if (!corpus.error().empty()) {
+    std::cerr << "gen_certs: --corpus-dir: " << corpus.error() << "\n";
+    return 2;
+  }
   const auto start = std::chrono::steady_clock::now();
   bool ok = true;
   if (realistic) {
