@@ -24,19 +24,26 @@ victim_fpr=$(sed -n 1p "$T/corpus/fingerprints.txt")
 attack_fpr=$(sed -n 2p "$T/corpus/fingerprints.txt")
 make_test_ca "$T" localhost "DNS:localhost,IP:127.0.0.1" tls.pem tls.key
 
+# rounds MODE: six rounds of fd_reuse.py against the server on PORT, and
+# their checks; CUT: how many new clients keydird cut.
+rounds() {
+  local out clients answered lost
+  out=$(python3 "$HERE/fd_reuse.py" "$1" "$PORT" "$T/upload.pgp" \
+    "/pks/lookup?op=index&search=example" "$victim_fpr" "$attack_fpr" 6)
+  answered "new clients meanwhile" "$(tail -1 <<<"$out")"
+  sed "\$d; s/^/   /" <<<"$out" | head -5
+  check "no new client gets octets it did not ask for" 0 "$(sed -n 's/.*unsolicited \([0-9]*\).*/\1/p' <<<"$out")"
+  check "each gets the key it asked for" 0 "$(sed -n 's/.*wrong \([0-9]*\).*/\1/p' <<<"$out")"
+  read -r clients answered CUT lost <<<"$(sed -n 's/.*clients \([0-9]*\) answered \([0-9]*\) cut \([0-9]*\) lost \([0-9]*\).*/\1 \2 \3 \4/p' <<<"$out")"
+  check "each of the 66 is answered, or cut before it asks" "66 66" "$clients $((answered + CUT))"
+  check "none loses its connection after asking" 0 "$lost"
+  check "most are answered" yes "$([ "$answered" -ge 50 ] && echo yes || echo no)"
+}
+
 start_keydird srv --data "$T/srv" --threads 1 --add-rate 0
 attack "requests, then the end of the connection at once (plain HTTP, answers larger than the socket takes)"
-out=$(python3 "$HERE/fd_reuse.py" plain "$PORT" "$T/upload.pgp" \
-  "/pks/lookup?op=index&search=example" "$victim_fpr" "$attack_fpr" 6)
-answered "new clients meanwhile" "$(tail -1 <<<"$out")"
-sed "\$d; s/^/   /" <<<"$out" | head -5
-check "no new client gets octets it did not ask for" 0 "$(sed -n 's/.*unsolicited \([0-9]*\).*/\1/p' <<<"$out")"
-check "each gets the key it asked for" 0 "$(sed -n 's/.*wrong \([0-9]*\).*/\1/p' <<<"$out")"
-read -r clients answered cut lost <<<"$(sed -n 's/.*clients \([0-9]*\) answered \([0-9]*\) cut \([0-9]*\) lost \([0-9]*\).*/\1 \2 \3 \4/p' <<<"$out")"
-check "each of the 66 is answered, or cut before it asks" "66 66" "$clients $((answered + cut))"
-check "none loses its connection after asking" 0 "$lost"
-check "most are answered" yes "$([ "$answered" -ge 50 ] && echo yes || echo no)"
-cut_plain=$cut
+rounds plain
+cut_plain=$CUT
 # A number stays noted only until the write behind the stale answers has
 # left the queue: new connections one after another (each gets the lowest
 # free number) are all answered.
@@ -47,16 +54,7 @@ stop_keydird
 
 start_keydird tls --data "$T/srv" --threads 1 --add-rate 0 --tls-cert "$T/tls.pem" --tls-key "$T/tls.key"
 attack "a lookup of the attacker's key, then the end of the connection at once (TLS)"
-out=$(python3 "$HERE/fd_reuse.py" tls "$PORT" "$T/upload.pgp" \
-  "/pks/lookup?op=index&search=example" "$victim_fpr" "$attack_fpr" 6)
-answered "new clients meanwhile" "$(tail -1 <<<"$out")"
-sed "\$d; s/^/   /" <<<"$out" | head -5
-check "no new client gets octets it did not ask for" 0 "$(sed -n 's/.*unsolicited \([0-9]*\).*/\1/p' <<<"$out")"
-check "each gets the key it asked for" 0 "$(sed -n 's/.*wrong \([0-9]*\).*/\1/p' <<<"$out")"
-read -r clients answered cut lost <<<"$(sed -n 's/.*clients \([0-9]*\) answered \([0-9]*\) cut \([0-9]*\) lost \([0-9]*\).*/\1 \2 \3 \4/p' <<<"$out")"
-check "each of the 66 is answered, or cut before it asks" "66 66" "$clients $((answered + cut))"
-check "none loses its connection after asking" 0 "$lost"
-check "most are answered" yes "$([ "$answered" -ge 50 ] && echo yes || echo no)"
+rounds tls
 ok=0
 for _ in $(seq 50); do
   [ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/healthz")" = 200 ] && ok=$((ok + 1))
@@ -65,7 +63,7 @@ check "afterwards, 50 new connections one after another are all answered" 50 "$o
 # The race is reached (else the rounds prove nothing): in some round keydird
 # cut the new client that got the attacker's number.
 check "the race was reached: keydird cut a new client that got the attacker's number" yes \
-  "$([ $((cut_plain + cut)) -ge 1 ] && grep -q 'cut a new connection' "$T/srv.log" "$T/tls.log" && echo yes || echo no)"
+  "$([ $((cut_plain + CUT)) -ge 1 ] && grep -q 'cut a new connection' "$T/srv.log" "$T/tls.log" && echo yes || echo no)"
 stop_keydird
 
 start_keydird churn --data "$T/srv" --threads 1
