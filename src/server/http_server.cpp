@@ -300,9 +300,6 @@ class Connection final : public Http::RequestParser {
   WireRequest request;  // reused: its strings keep their capacity
   // Refused, or answered with Connection: close: what else comes is dropped.
   bool discarding = false;
-  // Its request came too slowly (Handler::late): Pistache's idle check
-  // answers it with a 408, keydird does not.
-  bool late = false;
   std::size_t discarded = 0;
   // A refusal is on the wire; the connection is cut at linger_until or
   // after kLingerBytes more.
@@ -395,7 +392,6 @@ class Handler : public Http::Handler {
     if (!conn->discarding && late(*peer, *conn)) {
       // Pistache's idle check has queued a 408 for it, or will: an answer
       // written now would go out before that one.
-      conn->late = true;
       conn->discarding = true;
     }
     if (conn->discarding) {
@@ -568,7 +564,7 @@ class Handler : public Http::Handler {
       if (tl_turn == conn->serial) {
         tl_turn = 0;
       }
-      if (conn->pending > 0 || conn->late || late(*peer, *conn)) {
+      if (conn->pending > 0 || late(*peer, *conn)) {
         // Some of its answers may still be in Pistache's write queue
         // (StaleWrites), or a 408 that Pistache's idle check queued for a
         // request that came too slowly: the mark goes behind them.

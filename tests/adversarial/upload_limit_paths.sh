@@ -19,8 +19,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 "$TOOLS/gen_certs" --count 1801 --seed 2021 --out "$T/k201.pgp" >/dev/null
-python3 - "$T/k201.pgp" "$T" <<'EOF'
-import base64, json, sys
+PYTHONPATH="$(dirname "$0")" python3 - "$T/k201.pgp" "$T" <<'EOF'
+import json, sys
+from httpio import armored
 data = open(sys.argv[1], 'rb').read()
 out = sys.argv[2]
 certs, i, start = [], 0, 0
@@ -43,24 +44,10 @@ assert len(certs) == 1801, len(certs)  # 200 + 1 + 8 parts of 200
 for j in range(8):
     assert len(certs[201 + j * 200:201 + (j + 1) * 200]) == 200, j
     open(out + '/part%d.pgp' % j, 'wb').write(b''.join(certs[201 + j * 200:201 + (j + 1) * 200]))
-def crc24(d):
-    crc = 0xB704CE
-    for x in d:
-        crc ^= x << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000: crc ^= 0x1864CFB
-    return crc & 0xFFFFFF
-def armor(d):
-    b = base64.b64encode(d).decode()
-    lines = [b[j:j + 64] for j in range(0, len(b), 64)]
-    c = base64.b64encode(crc24(d).to_bytes(3, 'big')).decode()
-    return ('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n' + '\n'.join(lines) + '\n=' + c +
-            '\n-----END PGP PUBLIC KEY BLOCK-----\n')
 open(out + '/k200.pgp', 'wb').write(b''.join(certs[:200]))
 open(out + '/k1.pgp', 'wb').write(certs[200])
-json.dump({'keytext': armor(b''.join(certs[:3]))}, open(out + '/vks3.json', 'w'))
-json.dump({'keytext': armor(b''.join(certs[:200]))}, open(out + '/vks200.json', 'w'))
+json.dump({'keytext': armored(b''.join(certs[:3]))}, open(out + '/vks3.json', 'w'))
+json.dump({'keytext': armored(b''.join(certs[:200]))}, open(out + '/vks200.json', 'w'))
 EOF
 # --- 1. The upload page is charged per key ------------------------------------
 attack "a 200-key keyring through the upload page (POST /upload), then one more upload"
