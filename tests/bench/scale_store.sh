@@ -22,8 +22,8 @@
 #   8. clean up the stores (KEEP=1 keeps them); the dump stays (CLEAN_DUMP=1)
 # A JSON summary of every figure goes to $WORK/summary.json.
 # Environment (defaults): WORK=/tmp/keydir-scale SEED=42 MIX=realistic
-#   GEN_THREADS=2 PER_FILE=100000 GEN_ARGS="" (more gen_certs flags, e.g.
-#   --rsa-pool 4; part of the set's identity) THREADS=2 (import) DEEP_CHECK=1
+#   GEN_THREADS=2 PER_FILE=100000 GEN_ARGS="--rsa-multi-prime" (gen_certs
+#   flags, e.g. --rsa-pool 4; part of the set's identity) THREADS=2 (import) DEEP_CHECK=1
 #   DURATION=10s RUNS=3 WARMUP=2s QUIET_MAX=20 (hkp-load.sh) COLD_SAMPLE=100000
 #   DROP_CACHES=1 (needs root; drops the whole machine's page cache)
 #   MIXED_SECONDS=600 MIXED_CONNS=16 RSS_EVERY=10 UPLOAD_CERTS=20000 DISK_EVERY=30
@@ -48,7 +48,9 @@ WORK=${WORK:-/tmp/keydir-scale}
 SEED=${SEED:-42}
 MIX=${MIX:-realistic}
 GEN_THREADS=${GEN_THREADS:-2}
-GEN_ARGS=${GEN_ARGS:-}
+# Unset: multi-prime RSA-3072/4096 pool keys (signing 2-3 times faster, the
+# public keys as large); GEN_ARGS="" makes the two-prime set.
+GEN_ARGS=${GEN_ARGS---rsa-multi-prime}
 PER_FILE=${PER_FILE:-100000}
 THREADS=${THREADS:-2}
 DEEP_CHECK=${DEEP_CHECK:-1}

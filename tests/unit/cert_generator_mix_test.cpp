@@ -164,5 +164,43 @@ TEST(RealisticMixTest, EveryCertificateVerifiesAndThirdPartyOnesAreStripped) {
   EXPECT_GT(kinds[MixKind::Rsa4096], 0);
 }
 
+// Multi-prime pool keys (gen_certs --rsa-multi-prime): the same plans, RSA
+// keys of the same sizes, every self-signature valid, and still a pure
+// function of (seed, index); RSA-3072 and RSA-4096 moduli differ from the
+// two-prime ones, RSA-2048 ones (two primes either way) do not.
+TEST(RealisticMixTest, MultiPrimeKeysVerifyAndKeepTheirSizes) {
+  const RealisticMix multi(kSeed, MixOptions{1, {}, true});
+  const RealisticMix again(kSeed, MixOptions{1, {}, true});
+  const openpgp::Policy policy;
+  std::map<MixKind, int> kinds;
+  for (std::uint64_t i = 0; i < 400 && (kinds[MixKind::Rsa3072] < 2 || kinds[MixKind::Rsa4096] < 1);
+       ++i) {
+    const MixPlan p = multi.plan(i);
+    if (p.kind == MixKind::Ed25519) {
+      continue;
+    }
+    ++kinds[p.kind];
+    const Bytes bytes = multi.make(i);
+    EXPECT_EQ(again.make(i), bytes) << i;
+    if (p.kind == MixKind::Rsa2048) {
+      EXPECT_EQ(bytes, mix().make(i)) << i;
+    } else {
+      EXPECT_NE(bytes, mix().make(i)) << i;
+    }
+    auto parsed = openpgp::parse_certificates(bytes);
+    ASSERT_TRUE(parsed.has_value() && parsed->size() == 1 && parsed->front().cert) << i;
+    const openpgp::Certificate& c = *parsed->front().cert;
+    static const std::map<MixKind, unsigned> kBits = {
+        {MixKind::Rsa2048, 2048}, {MixKind::Rsa3072, 3072}, {MixKind::Rsa4096, 4096}};
+    EXPECT_EQ(c.primary.bits, kBits.at(p.kind)) << i;
+    auto v = openpgp::verify(c, policy, kNow);
+    ASSERT_TRUE(v.accepted()) << i << ": " << v.refusal->detail;
+    EXPECT_EQ(v.cert->cert().user_ids.size(), p.user_ids.size()) << i;
+    EXPECT_EQ(v.cert->cert().subkeys.size(), c.subkeys.size()) << i;
+  }
+  EXPECT_GE(kinds[MixKind::Rsa3072], 2);
+  EXPECT_GE(kinds[MixKind::Rsa4096], 1);
+}
+
 }  // namespace
 }  // namespace keydir::test
