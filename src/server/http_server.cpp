@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -189,6 +190,16 @@ constexpr auto kLinger = std::chrono::seconds(2);
 // A connection that asks again while this much of its earlier answers still
 // waits to be written (its client does not read) is cut.
 constexpr std::size_t kMaxPendingAnswerBytes = 1024 * 1024;
+// Pistache 0.0.5 writes a connection's queue in a loop that, once the socket
+// has taken part of an entry and then takes no more (EAGAIN), tries again at
+// once, and again, until the client reads: a client that read a little of
+// a long queue and stopped kept its worker, and every connection on it,
+// spinning (tests/adversarial/write_spin.sh). Pistache writes only when epoll
+// says the socket is writable, which for TCP means a third of its send
+// buffer is free: at least 5 KiB, since buffers start at 16 KiB (tcp_wmem)
+// and only grow. So what the socket does not take at once goes to Pistache
+// one piece of this size at a time, the next once the last is written.
+constexpr std::size_t kPieceBytes = 4096;
 // Pistache reads a connection until its socket is empty before it serves
 // the next: a client that pipelines faster than its answers are written
 // would keep a worker, and every connection on it, to itself. After this
@@ -273,6 +284,14 @@ class StaleMark {
   int fd_;
 };
 
+// What happens to a connection once an answer is written.
+enum class After {
+  Interim,  // a 100 Continue: the request is still being read
+  KeepOpen,
+  Close,  // shut both ways (Connection: close)
+  Linger  // a refusal: our side shut; the rest of the request is read and dropped
+};
+
 // Pistache reads and writes the connections; keydird parses the requests
 // itself (server/http_parser.hpp). Pistache 0.0.5's own parser bounded a
 // request only by its whole size, answered 413 when its buffer overflowed
@@ -315,6 +334,16 @@ class Connection final : public Http::RequestParser {
   // behind them (none may overtake); once they are out, answers are written
   // at once again.
   std::size_t pending = 0;
+  // What of them is not yet in Pistache's queue: keydird hands it over one
+  // piece at a time (kPieceBytes), each once the one before is written.
+  struct Outgoing {
+    std::string data;
+    std::size_t sent = 0;  // handed to Pistache
+    After after = After::KeepOpen;
+  };
+  std::deque<Outgoing> outbox;
+  bool piece_queued = false;
+  bool closed = false;  // Pistache is done with it (onDisconnection)
   // Its turn is over (kAnswersPerTurn): its last answer, held until the
   // other connections of the worker are served or it sends a whole request;
   // and whether the write of no octets that ends the wait is queued.
@@ -332,14 +361,6 @@ class Connection final : public Http::RequestParser {
   std::string peer_host;
   std::string peer_client;
   bool peer_trusted = false;
-};
-
-// What happens to a connection once an answer is written.
-enum class After {
-  Interim,  // a 100 Continue: the request is still being read
-  KeepOpen,
-  Close,  // shut both ways (Connection: close)
-  Linger  // a refusal: our side shut; the rest of the request is read and dropped
 };
 
 // Splits and decodes a query string (application/x-www-form-urlencoded);
@@ -564,7 +585,9 @@ class Handler : public Http::Handler {
       if (tl_turn == conn->serial) {
         tl_turn = 0;
       }
-      if (conn->pending > 0 || late(*peer, *conn)) {
+      conn->closed = true;
+      conn->outbox.clear();
+      if (conn->piece_queued || late(*peer, *conn)) {
         // Some of its answers may still be in Pistache's write queue
         // (StaleWrites), or a 408 that Pistache's idle check queued for a
         // request that came too slowly: the mark goes behind them.
@@ -692,27 +715,52 @@ class Handler : public Http::Handler {
       written = n > 0 ? static_cast<std::size_t>(n) : 0;
     }
     std::string rest = written == 0 ? std::move(out) : out.substr(written);
-    const std::size_t size = rest.size();
-    conn->pending += size;
+    conn->pending += rest.size();
+    conn->outbox.push_back(Connection::Outgoing{std::move(rest), 0, after});
+    hand_over(peer, conn);
+  }
+
+  // Hands Pistache the next piece of the connection's queued answers, unless
+  // one is already in its queue. Pistache runs the callbacks on the
+  // connection's reactor thread, the one that reads its requests.
+  void hand_over(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<Connection>& conn) {
+    if (conn->piece_queued || conn->closed || conn->outbox.empty()) {
+      return;
+    }
+    Connection::Outgoing& next = conn->outbox.front();
+    const std::size_t size = std::min(kPieceBytes, next.data.size() - next.sent);
+    // The last piece of an answer of one piece or less goes as it is.
+    std::string piece = next.sent == 0 && size == next.data.size()
+                            ? std::move(next.data)
+                            : next.data.substr(next.sent, size);
+    next.sent += size;
+    conn->piece_queued = true;
     std::weak_ptr<Tcp::Peer> weak_peer = peer;
     std::weak_ptr<Connection> weak_conn = conn;
-    // Pistache runs this on the connection's reactor thread, the one that
-    // reads its requests, once the whole buffer is written.
-    peer->send(RawBuffer(std::move(rest), size))
+    peer->send(RawBuffer(std::move(piece), size))
         .then(
-            [this, weak_peer, weak_conn, size, after](ssize_t) {
+            [this, weak_peer, weak_conn, size](ssize_t) {
               auto c = weak_conn.lock();
               auto p = weak_peer.lock();
-              if (c) {
-                c->pending -= std::min(c->pending, size);
+              if (!c) {
+                return;
               }
-              if (c && p) {
-                // Pistache does not catch what a callback throws.
-                try {
+              c->pending -= std::min(c->pending, size);
+              c->piece_queued = false;
+              if (!p || c->closed || c->outbox.empty()) {
+                return;
+              }
+              // Pistache does not catch what a callback throws.
+              try {
+                Connection::Outgoing& front = c->outbox.front();
+                if (front.sent >= front.data.size()) {
+                  const After after = front.after;
+                  c->outbox.pop_front();
                   written_all(p, *c, after);
-                } catch (const std::exception&) {
-                  cut(*p);
                 }
+                hand_over(p, c);
+              } catch (const std::exception&) {
+                cut(*p);
               }
             },
             // A write Pistache could not finish (the client is gone, a TLS
