@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <openssl/ssl.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
@@ -194,11 +195,12 @@ constexpr std::size_t kMaxPendingAnswerBytes = 1024 * 1024;
 // has taken part of an entry and then takes no more (EAGAIN), tries again at
 // once, and again, until the client reads: a client that read a little of
 // a long queue and stopped kept its worker, and every connection on it,
-// spinning (tests/adversarial/write_spin.sh). Pistache writes only when epoll
-// says the socket is writable, which for TCP means a third of its send
-// buffer is free: at least 5 KiB, since buffers start at 16 KiB (tcp_wmem)
-// and only grow. So what the socket does not take at once goes to Pistache
-// one piece of this size at a time, the next once the last is written.
+// spinning (tests/adversarial/write_spin.sh). On plain connections keydird
+// writes every octet itself (Handler::hand_over). Over TLS Pistache writes
+// one piece of this size at a time, when epoll says the socket is writable
+// (a third of its send buffer free): whole, unless the client shrank what a
+// segment carries to a few dozen octets (TCP_MAXSEG), which only a TLS
+// terminator in front (docs/operating.md) rules out.
 constexpr std::size_t kPieceBytes = 4096;
 // Pistache reads a connection until its socket is empty before it serves
 // the next: a client that pipelines faster than its answers are written
@@ -720,20 +722,60 @@ class Handler : public Http::Handler {
     hand_over(peer, conn);
   }
 
-  // Hands Pistache the next piece of the connection's queued answers, unless
-  // one is already in its queue. Pistache runs the callbacks on the
-  // connection's reactor thread, the one that reads its requests.
+  // Writes the connection's queued answers as the socket takes them. Pistache
+  // 0.0.5 retries a write at once, and again, while the socket takes no more
+  // (kPieceBytes), so on a plain connection it never gets an octet to write:
+  // keydird writes what the socket takes itself, and hands Pistache a write
+  // of no octets, which it makes once epoll says the socket is writable and
+  // which cannot fail that way; its callback writes on. Over TLS only
+  // Pistache can write (it owns the TLS session): it gets one piece at a
+  // time. Every callback runs on the connection's reactor thread, the one
+  // that reads its requests.
   void hand_over(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<Connection>& conn) {
     if (conn->piece_queued || conn->closed || conn->outbox.empty()) {
       return;
     }
-    Connection::Outgoing& next = conn->outbox.front();
-    const std::size_t size = std::min(kPieceBytes, next.data.size() - next.sent);
-    // The last piece of an answer of one piece or less goes as it is.
-    std::string piece = next.sent == 0 && size == next.data.size()
-                            ? std::move(next.data)
-                            : next.data.substr(next.sent, size);
-    next.sent += size;
+    std::size_t size = 0;
+    std::string piece;
+    if (peer->ssl() == nullptr) {
+      while (!conn->outbox.empty()) {
+        Connection::Outgoing& front = conn->outbox.front();
+        const ssize_t n = ::send(peer->fd(), front.data.data() + front.sent,
+                                 front.data.size() - front.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+          if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            break;
+          }
+          // The client is gone: the reactor sees the end of the connection.
+          ::shutdown(peer->fd(), SHUT_RDWR);
+          return;
+        }
+        front.sent += static_cast<std::size_t>(n);
+        conn->pending -= std::min(conn->pending, static_cast<std::size_t>(n));
+        if (front.sent < front.data.size()) {
+          continue;  // the next send says whether the socket is full
+        }
+        const After after = front.after;
+        conn->outbox.pop_front();
+        written_all(peer, *conn, after);
+      }
+      if (conn->outbox.empty()) {
+        return;
+      }
+    } else {
+      // A TLS session in its error state (a record that did not decrypt)
+      // fails every write without a system call, and Pistache retries it for
+      // ever: such a connection is cut instead.
+      if (SSL_is_init_finished(static_cast<SSL*>(peer->ssl())) != 1) {
+        cut(*peer);
+        return;
+      }
+      Connection::Outgoing& next = conn->outbox.front();
+      size = std::min(kPieceBytes, next.data.size() - next.sent);
+      piece = next.sent == 0 && size == next.data.size() ? std::move(next.data)
+                                                         : next.data.substr(next.sent, size);
+      next.sent += size;
+    }
     conn->piece_queued = true;
     std::weak_ptr<Tcp::Peer> weak_peer = peer;
     std::weak_ptr<Connection> weak_conn = conn;
@@ -747,13 +789,15 @@ class Handler : public Http::Handler {
               }
               c->pending -= std::min(c->pending, size);
               c->piece_queued = false;
-              if (!p || c->closed || c->outbox.empty()) {
+              // Pistache's idle check may have queued a 408 and closed the
+              // connection: nothing more goes after it.
+              if (!p || c->closed || c->outbox.empty() || late(*p, *c)) {
                 return;
               }
               // Pistache does not catch what a callback throws.
               try {
                 Connection::Outgoing& front = c->outbox.front();
-                if (front.sent >= front.data.size()) {
+                if (p->ssl() != nullptr && front.sent >= front.data.size()) {
                   const After after = front.after;
                   c->outbox.pop_front();
                   written_all(p, *c, after);
@@ -825,6 +869,9 @@ class Handler : public Http::Handler {
   void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override {
     auto conn = std::make_shared<Connection>(kLimits);
     peer->putData(ParserData, conn);
+    if (peer->ssl() != nullptr) {
+      SSL_set_info_callback(static_cast<SSL*>(peer->ssl()), tls_alert);
+    }
     if (stale_->has(peer->fd())) {
       spdlog::info(
           "http: cut a new connection from {}: its descriptor's last connection may "
@@ -832,6 +879,17 @@ class Handler : public Http::Handler {
           peer->address().host());
       conn->discarding = true;
       cut(*peer);
+    }
+  }
+
+  // A TLS session that sends or receives a fatal alert (a record that does
+  // not decrypt, say) is dead: every later read and write fails without a
+  // system call, so errno still says whatever the last one said. Pistache
+  // reads EAGAIN there as "nothing more to read" and, for a write, as "try
+  // again at once": it must see an error that ends the connection.
+  static void tls_alert(const SSL* /*ssl*/, int where, int value) {
+    if ((where & SSL_CB_ALERT) != 0 && (value >> 8) == SSL3_AL_FATAL) {
+      errno = ECONNRESET;
     }
   }
 

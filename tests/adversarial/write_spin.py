@@ -10,6 +10,9 @@ times, and reads nothing more for 3 s, while another client asks GET_PATH
 (3 s at most). Prints "cpu SECONDS" (keydird's CPU time over those 9 s, from
 /proc/PID/stat) and "other STATUS" (or the error), then reads every answer
 and prints "answers N whole" or "broken REASON".
+COUNT 0 (with tls): one request and a record that does not decrypt, then
+another client's lookup; prints "cpu SECONDS", "other STATUS" and "closed"
+when the server ended the connection within 3 s (else "open ERROR").
 """
 import os
 import socket
@@ -33,6 +36,43 @@ def cpu():
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+
+if count == 0:
+    # A request, then a TLS record that does not decrypt, together: the
+    # session is dead from then on, and Pistache took its failed reads for
+    # "nothing more to read" and retried its failed writes for ever.
+    g = wrap(socket.create_connection(("127.0.0.1", port), timeout=5))
+    c0 = cpu()
+    g.sendall(f"GET {path} HTTP/1.1\r\nHost: keydir.test\r\n\r\n".encode())
+    if len(sys.argv) > 6 and sys.argv[6] == "later":
+        # After the answer: the server's last system call on the worker was a
+        # read that found nothing more (EAGAIN).
+        time.sleep(0.5)
+        g.recv(65536)
+    os.write(g.fileno(), b"\x17\x03\x03\x00\x40" + os.urandom(64))
+    time.sleep(1)
+    try:
+        o = wrap(socket.create_connection(("127.0.0.1", port), timeout=3))
+        o.sendall(f"GET {path} HTTP/1.1\r\nHost: keydir.test\r\nConnection: close\r\n\r\n".encode())
+        first = o.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
+        other = first.split()[1] if first.startswith("HTTP/") else "nothing"
+    except (OSError, ssl.SSLError) as e:
+        other = type(e).__name__
+    time.sleep(2)
+    print(f"cpu {cpu() - c0:.2f}")
+    print("other", other)
+    # The server ended the dead session (its socket reads an end or a reset).
+    raw = socket.socket(fileno=os.dup(g.fileno()))
+    raw.settimeout(3)
+    try:
+        while raw.recv(65536):
+            pass
+        print("closed")
+    except ConnectionResetError:
+        print("closed")
+    except OSError as e:
+        print("open", type(e).__name__)
+    sys.exit(0)
 
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)

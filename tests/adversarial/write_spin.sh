@@ -6,7 +6,8 @@
 # A client with a long queue that read a little (so the socket became
 # writable) and stopped kept its worker spinning, and every other connection
 # of that worker waited. keydird hands Pistache one small piece at a time,
-# which the socket takes whole whenever it is writable.
+# which the socket takes whole whenever it is writable. Also: a TLS session
+# that a bad record killed made Pistache retry its writes for ever.
 # The kernel's send buffers grow to 4 MiB on loopback, more than keydird lets
 # wait (1 MiB), so the test runs in a network namespace of its own with them
 # limited to 64 KiB, as on a slow link (needs root; without it, says so).
@@ -52,4 +53,15 @@ stop_keydird
 make_test_ca "$T" localhost "DNS:localhost,IP:127.0.0.1" tls.pem tls.key
 start_keydird tls --data "$T/srv" --add-rate 0 --threads 1 --tls-cert "$T/tls.pem" --tls-key "$T/tls.key"
 rounds tls
+
+for when in together later; do
+  attack "a request and a TLS record that does not decrypt ($when)"
+  python3 "$HERE/write_spin.py" "$PORT" "$SERVER_PID" "$GET" 0 tls "$when" >"$T/garbage.out" 2>&1 || true
+  answered "the attacker" "$(cat "$T/garbage.out")"
+  cpu=$(awk '$1 == "cpu" { print $2 }' "$T/garbage.out")
+  check "$when: keydird did not spin on the dead session (${cpu:-?} s of CPU in 3 s)" yes \
+    "$(awk -v c="${cpu:-99}" 'BEGIN { print (c < 0.8) ? "yes" : "no" }')"
+  check "$when: another client on the same worker was answered" "other 200" "$(grep '^other' "$T/garbage.out")"
+  check "$when: the dead session's connection was closed" closed "$(grep -E '^(closed|open)' "$T/garbage.out")"
+done
 finish
