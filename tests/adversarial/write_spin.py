@@ -2,7 +2,7 @@
 """A client that reads a little of its queued answers and stops
 (tests/adversarial/write_spin.sh).
 
-write_spin.py PORT PID GET_PATH COUNT [tls]
+write_spin.py PORT PID GET_PATH COUNT [tls|mss]
 One connection with a tiny receive window asks GET_PATH COUNT times, one at a
 time (not pipelined), reads nothing until the server's socket is full and
 part of its answers waits in keydird, then reads 32 KiB, pauses 1 s, six
@@ -22,6 +22,10 @@ import time
 
 port, pid, path, count = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 tls = len(sys.argv) > 5 and sys.argv[5] == "tls"
+# Segments of 88 octets (TCP_MAXSEG): each carries little and costs the
+# server's send buffer a whole buffer head, so the socket takes only a
+# fraction of a 4 KiB write when it is writable.
+small_segments = len(sys.argv) > 5 and sys.argv[5] == "mss"
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE  # loopback, the test's own certificate
@@ -77,6 +81,8 @@ if count == 0:
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+if small_segments:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 88)
 s.connect(("127.0.0.1", port))
 s = wrap(s)
 for _ in range(count):

@@ -48,6 +48,11 @@ FPR=$("$B/keydir" inspect --json "$BIG" | python3 -c 'import json,sys; print(jso
 GET="/pks/lookup?op=get&options=mr&search=0x$FPR"
 rounds plain
 check "the server still answers" 200 "$(http_status "$U$GET" --max-time 5)"
+# Send buffers of 16 KiB and segments of 88 octets: a writable socket takes
+# a few hundred octets of a write, and Pistache would retry the rest at once.
+echo "4096 16384 16384" >/proc/sys/net/ipv4/tcp_wmem
+rounds mss
+echo "4096 16384 65536" >/proc/sys/net/ipv4/tcp_wmem
 stop_keydird
 
 make_test_ca "$T" localhost "DNS:localhost,IP:127.0.0.1" tls.pem tls.key
