@@ -11,6 +11,7 @@
 #include "storage/rocksdb/codec.hpp"
 #include "storage/rocksdb/rocks_impl.hpp"
 #include "storage/rocksdb/rocks_key_store.hpp"
+#include "tlog/merkle.hpp"
 
 namespace keydir::storage {
 
@@ -39,6 +40,32 @@ std::string entry_id(Cf c, std::string_view key, std::string_view value) {
   id += value;
   return id;
 }
+
+// A multiset of index entries as the sum of their hashes (two 64-bit lanes of
+// SHA-256): the entries the certificates imply and those the indexes hold are
+// the same multiset when the sums and counts agree, which two sequential
+// passes tell without a lookup. Looking up each entry apart took 197 million
+// block reads in the first 15 minutes at ten million certificates.
+struct EntrySum {
+  std::uint64_t count = 0;
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  void add(Cf c, std::string_view key, std::string_view value) {
+    const std::string id = entry_id(c, key, value);
+    const tlog::Hash h =
+        tlog::leaf_hash(ByteView(reinterpret_cast<const std::uint8_t*>(id.data()), id.size()));
+    std::uint64_t x = 0;
+    std::uint64_t y = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      x = x << 8 | h[i];
+      y = y << 8 | h[8 + i];
+    }
+    ++count;
+    a += x;
+    b += y;
+  }
+  bool operator==(const EntrySum&) const = default;
+};
 
 // `Impl`: RocksKeyStore::Impl (private to the store, named by check()).
 template <class Impl>
@@ -130,10 +157,67 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
   Impl::Snapshot snap(impl_->db.get());
   auto ro = snap.options();
   ro.fill_cache = false;
+  ro.readahead_size = 2 << 20;  // sequential passes
+  // 1 and 2 at once: the entries the certificates imply, as a multiset,
+  // against the entries the indexes hold. Only when they differ (or a record
+  // does not decode) is each entry looked up, to name what differs.
+  bool same = true;
+  {
+    EntrySum implied;
+    EntrySum held;
+    std::uint64_t certificates = 0;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
+    for (it->SeekToFirst(); it->Valid() && same; it->Next()) {
+      ++certificates;
+      auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()));
+      if (!fpr) {
+        same = false;
+        break;
+      }
+      auto rec = decode_record(*fpr, std::string_view(it->value().data(), it->value().size()));
+      if (!rec || rec->index.fingerprints.empty() || rec->index.fingerprints.front() != *fpr) {
+        same = false;
+        break;
+      }
+      for (const auto& e : entries_of(rec->index, *fpr)) {
+        implied.add(e.cf, e.key, e.value);
+      }
+    }
+    if (!it->status().ok()) {
+      return io_error(it->status(), "checking certificates");
+    }
+    for (Cf c : {kByFpr, kByKeyId, kByShort, kByEmail, kByWkd, kByWord, kBySks}) {
+      if (!same) {
+        break;
+      }
+      std::unique_ptr<rocksdb::Iterator> ix(impl_->db->NewIterator(ro, impl_->cf(c)));
+      for (ix->SeekToFirst(); ix->Valid(); ix->Next()) {
+        const std::string_view key(ix->key().data(), ix->key().size());
+        const std::string_view value(ix->value().data(), ix->value().size());
+        if (c == kBySks) {
+          held.add(c, key, value);
+        } else if (c == kByWord) {
+          held.add(c, key, {});
+        } else {
+          for (const auto& m : decode_set(value)) {
+            held.add(c, key, m);
+          }
+        }
+      }
+      if (!ix->status().ok()) {
+        return io_error(ix->status(), "checking indexes");
+      }
+    }
+    same = same && implied == held;
+    if (same) {
+      report.certificates = certificates;
+      report.index_entries = held.count;
+    }
+  }
   CheckCache<Impl> cache(*impl_, ro);
   // 1. Every certificate is fully indexed.
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCerts)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->SeekToFirst(); !same && it->Valid(); it->Next()) {
     ++report.certificates;
     auto fpr = fpr_from(std::string_view(it->key().data(), it->key().size()));
     if (!fpr) {
@@ -159,6 +243,9 @@ Result<ConsistencyReport> RocksKeyStore::check() const {
   }
   // 2. Every index entry points to a certificate that lists it.
   for (Cf c : {kByFpr, kByKeyId, kByShort, kByEmail, kByWkd, kByWord, kBySks}) {
+    if (same) {
+      break;
+    }
     std::unique_ptr<rocksdb::Iterator> ix(impl_->db->NewIterator(ro, impl_->cf(c)));
     for (ix->SeekToFirst(); ix->Valid(); ix->Next()) {
       std::string key(ix->key().data(), ix->key().size());
