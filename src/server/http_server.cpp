@@ -14,7 +14,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include <openssl/ssl.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
@@ -24,6 +23,7 @@
 #include "common/limits.hpp"
 #include "common/rate_limit.hpp"
 #include "server/http_parser.hpp"
+#include "server/tls_files.hpp"
 
 namespace keydir::server {
 
@@ -766,7 +766,7 @@ class Handler : public Http::Handler {
       // A TLS session in its error state (a record that did not decrypt)
       // fails every write without a system call, and Pistache retries it for
       // ever: such a connection is cut instead.
-      if (SSL_is_init_finished(static_cast<SSL*>(peer->ssl())) != 1) {
+      if (!tls_session_usable(peer->ssl())) {
         cut(*peer);
         return;
       }
@@ -870,7 +870,7 @@ class Handler : public Http::Handler {
     auto conn = std::make_shared<Connection>(kLimits);
     peer->putData(ParserData, conn);
     if (peer->ssl() != nullptr) {
-      SSL_set_info_callback(static_cast<SSL*>(peer->ssl()), tls_alert);
+      end_on_fatal_alert(peer->ssl());
     }
     if (stale_->has(peer->fd())) {
       spdlog::info(
@@ -879,17 +879,6 @@ class Handler : public Http::Handler {
           peer->address().host());
       conn->discarding = true;
       cut(*peer);
-    }
-  }
-
-  // A TLS session that sends or receives a fatal alert (a record that does
-  // not decrypt, say) is dead: every later read and write fails without a
-  // system call, so errno still says whatever the last one said. Pistache
-  // reads EAGAIN there as "nothing more to read" and, for a write, as "try
-  // again at once": it must see an error that ends the connection.
-  static void tls_alert(const SSL* /*ssl*/, int where, int value) {
-    if ((where & SSL_CB_ALERT) != 0 && (value >> 8) == SSL3_AL_FATAL) {
-      errno = ECONNRESET;
     }
   }
 

@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 namespace keydir::server {
@@ -101,6 +102,22 @@ Result<void> check_tls_files(const std::string& cert_label, const std::string& c
              << ": the certificate has expired: clients will refuse the connection; renew it\n";
   }
   return {};
+}
+
+namespace {
+void fatal_alert_ends(const SSL* /*ssl*/, int where, int value) {
+  if ((where & SSL_CB_ALERT) != 0 && (value >> 8) == SSL3_AL_FATAL) {
+    errno = ECONNRESET;
+  }
+}
+}  // namespace
+
+void end_on_fatal_alert(void* ssl) {
+  SSL_set_info_callback(static_cast<SSL*>(ssl), fatal_alert_ends);
+}
+
+bool tls_session_usable(void* ssl) {
+  return SSL_is_init_finished(static_cast<SSL*>(ssl)) == 1;
 }
 
 }  // namespace keydir::server
