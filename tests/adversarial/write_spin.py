@@ -35,6 +35,17 @@ def wrap(sock):
     return ctx.wrap_socket(sock) if tls else sock
 
 
+def other_lookup():
+    """Another client's lookup (3 s at most): its status, or the error."""
+    try:
+        o = wrap(socket.create_connection(("127.0.0.1", port), timeout=3))
+        o.sendall(f"GET {path} HTTP/1.1\r\nHost: keydir.test\r\nConnection: close\r\n\r\n".encode())
+        first = o.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
+        return first.split()[1] if first.startswith("HTTP/") else "nothing"
+    except (OSError, ssl.SSLError) as e:
+        return type(e).__name__
+
+
 def cpu():
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -55,13 +66,7 @@ if count == 0:
         g.recv(65536)
     os.write(g.fileno(), b"\x17\x03\x03\x00\x40" + os.urandom(64))
     time.sleep(1)
-    try:
-        o = wrap(socket.create_connection(("127.0.0.1", port), timeout=3))
-        o.sendall(f"GET {path} HTTP/1.1\r\nHost: keydir.test\r\nConnection: close\r\n\r\n".encode())
-        first = o.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
-        other = first.split()[1] if first.startswith("HTTP/") else "nothing"
-    except (OSError, ssl.SSLError) as e:
-        other = type(e).__name__
+    other = other_lookup()
     time.sleep(2)
     print(f"cpu {cpu() - c0:.2f}")
     print("other", other)
@@ -105,13 +110,7 @@ for _ in range(6):
     time.sleep(1)
 # Meanwhile another client asks, on the same worker (keydird --threads 1).
 t0 = time.time()
-try:
-    o = wrap(socket.create_connection(("127.0.0.1", port), timeout=3))
-    o.sendall(f"GET {path} HTTP/1.1\r\nHost: keydir.test\r\nConnection: close\r\n\r\n".encode())
-    first = o.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
-    other = first.split()[1] if first.startswith("HTTP/") else "nothing"
-except (OSError, ssl.SSLError) as e:
-    other = type(e).__name__
+other = other_lookup()
 time.sleep(max(0.0, 3 - (time.time() - t0)))
 print(f"cpu {cpu() - c0:.2f}", flush=True)
 print("other", other, flush=True)

@@ -557,38 +557,8 @@ RsaMaterial make_rsa(std::uint64_t seed, unsigned bits, std::size_t k, unsigned 
       std::filesystem::rename(tmp, file);
     }
   }
-  RsaMaterial m{integer_bytes(f.GetModulus()), integer_bytes(f.GetPublicExponent()), nullptr};
-  // All of the CRT parameters, so that OpenSSL signs with the CRT.
-  const std::pair<const char*, const CryptoPP::Integer*> parts[] = {
-      {OSSL_PKEY_PARAM_RSA_N, &f.GetModulus()},
-      {OSSL_PKEY_PARAM_RSA_E, &f.GetPublicExponent()},
-      {OSSL_PKEY_PARAM_RSA_D, &f.GetPrivateExponent()},
-      {OSSL_PKEY_PARAM_RSA_FACTOR1, &f.GetPrime1()},
-      {OSSL_PKEY_PARAM_RSA_FACTOR2, &f.GetPrime2()},
-      {OSSL_PKEY_PARAM_RSA_EXPONENT1, &f.GetModPrime1PrivateExponent()},
-      {OSSL_PKEY_PARAM_RSA_EXPONENT2, &f.GetModPrime2PrivateExponent()},
-      {OSSL_PKEY_PARAM_RSA_COEFFICIENT1, &f.GetMultiplicativeInverseOfPrime2ModPrime1()}};
-  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-  std::vector<BIGNUM*> bns;
-  for (const auto& [name, value] : parts) {
-    Bytes b = integer_bytes(*value);
-    bns.push_back(BN_bin2bn(b.data(), static_cast<int>(b.size()), nullptr));
-    check(bns.back() && OSSL_PARAM_BLD_push_BN(bld, name, bns.back()), "RSA parameter");
-  }
-  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
-  EVP_PKEY* pkey = nullptr;
-  check(ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
-            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) == 1,
-        "RSA key import");
-  m.pkey.reset(pkey);
-  EVP_PKEY_CTX_free(ctx);
-  OSSL_PARAM_free(params);
-  OSSL_PARAM_BLD_free(bld);
-  for (BIGNUM* bn : bns) {
-    BN_free(bn);
-  }
-  return m;
+  return RsaMaterial{integer_bytes(f.GetModulus()), integer_bytes(f.GetPublicExponent()),
+                     openssl_rsa({f.GetPrime1(), f.GetPrime2()}, f.GetPublicExponent())};
 }
 
 Pkey ed25519_pkey(const std::array<std::uint8_t, 32>& seed, Bytes& pub) {
