@@ -79,12 +79,20 @@ echo hello | gpg --homedir "$H" --batch --trust-model always -e -r "$V" -o "$T/m
 # (--list-packets fails without the secret key, after printing the packets)
 gpg --homedir "$H" --batch --list-packets "$T/msg.gpg" >"$T/packets" 2>/dev/null || true
 recipient=$(sed -n 's/.*keyid \([0-9A-F]*\).*/\1/p' "$T/packets" | sed -n 1p)
-# the subkeys of the certificate whose primary key is the victim's
-victim_subkeys=$(gpg --homedir "$H" --batch --with-colons --list-keys |
-  awk -F: -v v="$V" '$1=="pub"{p=1; own=0} $1=="fpr" && p {own=($10==v); p=0} $1=="sub" && own {print $5}')
-answered "gpg -e -r $V" "encrypted to key ID $recipient"
+# The victim's subkeys, from the victim's own file (the ground truth), and
+# those gpg lists under the victim's primary key.
+victim_subkeys=$("$B/keydir" inspect --json "$K/victim.pgp" |
+  python3 -c 'import json,sys; print(" ".join(s["key_id"] for c in json.load(sys.stdin)["certificates"] for s in c["subkeys"]))')
+listed=$(gpg --homedir "$H" --batch --with-colons --list-keys 2>&1 |
+  awk -F: -v v="$V" '$1=="pub"{p=1; own=0} $1=="fpr" && p {own=($10==v); p=0} $1=="sub" && own {printf "%s ", $5}') ||
+  listed="(gpg --list-keys failed)"
+answered "gpg -e -r $V" "encrypted to key ID $recipient; the victim's subkeys: $victim_subkeys; gpg lists under the victim: $listed"
 check "the message is encrypted to a subkey of the victim" "yes" \
-  "$(printf '%s\n' "$victim_subkeys" | grep -qx "$recipient" && echo yes || echo no)"
+  "$(printf '%s\n' $victim_subkeys | grep -qx "$recipient" && echo yes || echo no)"
+if ! printf '%s\n' $victim_subkeys | grep -qx "$recipient"; then
+  gpg --homedir "$H" --batch --with-colons --list-keys 2>&1 | sed 's/^/   | /'
+  sed 's/^/   | /' "$T/packets"
+fi
 
 attack "keydir fetch by the victim's fingerprint"
 out=$("$B/keydir" fetch --server "$U" "$V" 2>"$T/fetch.err") && rc=0 || rc=$?
