@@ -257,6 +257,7 @@ std::unique_ptr<Cli> make_cli() {
   check->add_option("--data", data, "Data folder (required)");
   check->add_flag("--deep", deep, "Also parse and re-verify every certificate");
   check->add_option("--expect", expect, "File of fingerprints that must be stored");
+  check->add_option("--threads", threads, "--deep verification threads (default: one per core)");
 
   auto* log_cmd = app.add_subcommand("log", "The transparency log");
   log_cmd->require_subcommand(1);

@@ -41,7 +41,7 @@ int run_log_verify(CommandContext& ctx) {
 }
 
 int run_check(Cli& c, CommandContext& ctx) {
-  auto r = service::check(ctx.directory, c.deep);
+  auto r = service::check(ctx.directory, c.deep, c.threads);
   if (!r) {
     return fail_with(ctx, "check", r.error());
   }

@@ -1,66 +1,131 @@
 #include "service/check.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/bounded_queue.hpp"
 #include "openpgp/canonical.hpp"
 #include "service/store_access.hpp"
 
 namespace keydir::service {
 
-Result<CheckReport> check(const KeyDirectory& directory, bool deep) {
+namespace {
+
+// The problems one stored certificate has today, or none.
+std::vector<std::string> recheck(const KeyDirectory& directory, const storage::CertRecord& r,
+                                 std::uint64_t now) {
+  std::vector<std::string> problems;
+  const std::string name = r.fingerprint.to_hex();
+  auto parsed = openpgp::parse_certificates(r.cert);
+  if (!parsed || parsed->size() != 1 || !parsed->front().cert) {
+    problems.push_back(name + ": stored bytes do not parse");
+    return problems;
+  }
+  if (openpgp::content_digest(*parsed->front().cert) != r.digest) {
+    problems.push_back(name + ": digest does not match the stored bytes");
+  }
+  auto v = openpgp::verify(*parsed->front().cert, directory.options().policy, now);
+  if (!v.accepted()) {
+    problems.push_back(name + ": no longer accepted: " + v.refusal->detail);
+    return problems;
+  }
+  if (v.cert->fingerprint() != r.fingerprint) {
+    problems.push_back(name + ": stored under another fingerprint");
+  }
+  // Open mode indexes every current user ID; Verified and Managed mode
+  // the published addresses' ones (the store records its mode).
+  if (directory.mode() == PublishMode::Managed) {
+    auto published = directory.store_ref(StoreAccess{}).published(r.fingerprint);
+    const auto domains = directory.mode_setting().managed_domains;
+    for (const auto& a : published ? *published : std::vector<std::string>{}) {
+      auto at = a.rfind('@');
+      if (std::find(domains.begin(), domains.end(),
+                    at == std::string::npos ? std::string() : a.substr(at + 1)) == domains.end()) {
+        problems.push_back(name + ": " + a + " is published outside the managed domains");
+      }
+    }
+  }
+  auto expected = directory.index_for(*v.cert);
+  if (!expected) {
+    problems.push_back(name + ": " + expected.error().detail);
+  } else if (*expected != r.index) {
+    problems.push_back(name + ": index differs from what the certificate implies in " +
+                       std::string(mode_name(directory.mode())) + " mode");
+  }
+  return problems;
+}
+
+}  // namespace
+
+Result<CheckReport> check(const KeyDirectory& directory, bool deep, unsigned threads) {
   CheckReport report;
   KEYDIR_TRY(report.store, directory.store_ref(StoreAccess{}).check());
   if (!deep) {
     return report;
   }
+  // One reader walks the store and hands batches of records to `threads`
+  // workers, which parse and re-verify (nearly all of the time goes to
+  // signature verification). The queue's bound (4 batches a worker, a batch
+  // at most 64 records or 1 MiB) keeps memory flat.
   constexpr std::size_t kMaxProblems = 100;
-  auto problem = [&](std::string what) {
-    ++report.problem_count;
-    if (report.problems.size() < kMaxProblems) {
-      report.problems.push_back(std::move(what));
-    }
-  };
+  constexpr std::size_t kBatch = 64;            // records,
+  constexpr std::size_t kBatchBytes = 1 << 20;  // or fewer when they are large
+  threads = std::max(1u, threads ? threads : std::thread::hardware_concurrency());
+  using Batch = std::vector<storage::CertRecord>;
+  BoundedQueue<Batch> queue(4 * threads);
+  std::mutex mu;
+  std::multiset<std::string> problems;  // the first kMaxProblems by fingerprint
+  std::atomic<std::uint64_t> problem_count{0};
   const auto now = directory.now();
-  KEYDIR_CHECK(directory.store_ref(StoreAccess{}).for_each([&](const storage::CertRecord& r) {
-    ++report.verified;
-    const std::string name = r.fingerprint.to_hex();
-    auto parsed = openpgp::parse_certificates(r.cert);
-    if (!parsed || parsed->size() != 1 || !parsed->front().cert) {
-      problem(name + ": stored bytes do not parse");
-      return true;
-    }
-    if (openpgp::content_digest(*parsed->front().cert) != r.digest) {
-      problem(name + ": digest does not match the stored bytes");
-    }
-    auto v = openpgp::verify(*parsed->front().cert, directory.options().policy, now);
-    if (!v.accepted()) {
-      problem(name + ": no longer accepted: " + v.refusal->detail);
-      return true;
-    }
-    if (v.cert->fingerprint() != r.fingerprint) {
-      problem(name + ": stored under another fingerprint");
-    }
-    // Open mode indexes every current user ID; Verified and Managed mode
-    // the published addresses' ones (the store records its mode).
-    if (directory.mode() == PublishMode::Managed) {
-      auto published = directory.store_ref(StoreAccess{}).published(r.fingerprint);
-      const auto domains = directory.mode_setting().managed_domains;
-      for (const auto& a : published ? *published : std::vector<std::string>{}) {
-        auto at = a.rfind('@');
-        if (std::find(domains.begin(), domains.end(),
-                      at == std::string::npos ? std::string() : a.substr(at + 1)) ==
-            domains.end()) {
-          problem(name + ": " + a + " is published outside the managed domains");
+  std::vector<std::thread> workers;
+  workers.reserve(threads);
+  for (unsigned t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      while (auto batch = queue.pop()) {
+        for (const auto& r : *batch) {
+          auto found = recheck(directory, r, now);
+          if (found.empty()) {
+            continue;
+          }
+          problem_count += found.size();
+          std::lock_guard lock(mu);
+          for (auto& p : found) {
+            problems.insert(std::move(p));
+            if (problems.size() > kMaxProblems) {
+              problems.erase(std::prev(problems.end()));
+            }
+          }
         }
       }
-    }
-    auto expected = directory.index_for(*v.cert);
-    if (!expected) {
-      problem(name + ": " + expected.error().detail);
-    } else if (*expected != r.index) {
-      problem(name + ": index differs from what the certificate implies in " +
-              std::string(mode_name(directory.mode())) + " mode");
+    });
+  }
+  Batch batch;
+  std::size_t batch_bytes = 0;
+  auto walked = directory.store_ref(StoreAccess{}).for_each([&](const storage::CertRecord& r) {
+    ++report.verified;
+    batch.push_back(r);
+    batch_bytes += r.cert.size();
+    if (batch.size() == kBatch || batch_bytes >= kBatchBytes) {
+      queue.push(std::move(batch));
+      batch = Batch{};
+      batch_bytes = 0;
     }
     return true;
-  }));
+  });
+  if (!batch.empty()) {
+    queue.push(std::move(batch));
+  }
+  queue.close();
+  for (auto& w : workers) {
+    w.join();
+  }
+  KEYDIR_CHECK(walked);
+  // Workers finish in any order: the report lists problems by fingerprint.
+  report.problems.assign(problems.begin(), problems.end());
+  report.problem_count = problem_count.load();
   return report;
 }
 

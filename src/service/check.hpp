@@ -2,7 +2,7 @@
 // points to a stored certificate that lists it; every certificate is fully
 // indexed) plus, with `deep`, a re-verification of every stored certificate
 // with the core: it parses, verifies, has the stored digest and the index the
-// service would compute today.
+// service would compute today, on `threads` workers (0: one per core).
 #pragma once
 
 #include "service/key_directory.hpp"
@@ -17,6 +17,6 @@ struct CheckReport {
   [[nodiscard]] bool ok() const { return store.problem_count == 0 && problem_count == 0; }
 };
 
-Result<CheckReport> check(const KeyDirectory& directory, bool deep);
+Result<CheckReport> check(const KeyDirectory& directory, bool deep, unsigned threads = 0);
 
 }  // namespace keydir::service

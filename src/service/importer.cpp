@@ -2,16 +2,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <mutex>
 #include <ostream>
 #include <sstream>
 #include <thread>
 
+#include "common/bounded_queue.hpp"
 #include "common/limits.hpp"
 #include "openpgp/armor.hpp"
 #include "openpgp/packet_reader.hpp"
@@ -19,47 +19,6 @@
 namespace keydir::service {
 
 namespace {
-
-template <typename T>
-class BoundedQueue {
- public:
-  explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
-  void push(T item) {
-    std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return q_.size() < capacity_; });
-    q_.push_back(std::move(item));
-    not_empty_.notify_one();
-  }
-  // nullopt when closed and drained.
-  std::optional<T> pop() {
-    std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
-    if (q_.empty()) {
-      return std::nullopt;
-    }
-    T item = std::move(q_.front());
-    q_.pop_front();
-    not_full_.notify_one();
-    return item;
-  }
-  void close() {
-    std::unique_lock lock(mu_);
-    closed_ = true;
-    not_empty_.notify_all();
-  }
-  [[nodiscard]] bool empty() {
-    std::unique_lock lock(mu_);
-    return q_.empty();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  std::deque<T> q_;
-  std::size_t capacity_;
-  bool closed_ = false;
-};
 
 // A certificate's raw bytes, or a refusal decided before parsing.
 struct RawCert {

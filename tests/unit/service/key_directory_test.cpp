@@ -718,5 +718,83 @@ TEST(WkdExport, WritesBothLayoutsWithFilteredCertificates) {
   EXPECT_EQ(bad.error().code, ErrorCode::BadQuery);
 }
 
+// check --deep re-verifies on several workers: damage made behind the
+// service's back (bytes that do not parse, a wrong digest, an index the
+// certificate does not imply) is found whatever the number of workers, and
+// reported the same way (sorted by fingerprint).
+TEST(KeyDirectory, DeepCheckFindsDamageOnAnyNumberOfWorkers) {
+  Env env;
+  test::CertGenerator gen(11);
+  std::vector<Fingerprint> fprs;
+  for (int i = 0; i < 300; ++i) {
+    test::CertSpec spec;
+    spec.user_ids = {"User " + std::to_string(i) + " <u" + std::to_string(i) + "@example.org>"};
+    Bytes cert = gen.make(spec);
+    ASSERT_EQ(upload_one(*env.directory, cert), Outcome::New);
+    fprs.push_back(parse_one(cert).primary.fingerprint);
+  }
+  for (unsigned threads : {1u, 2u, 5u}) {
+    auto r = check(*env.directory, true, threads);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->ok()) << threads << " workers";
+    EXPECT_EQ(r->verified, 300u);
+  }
+  auto damage = [&](const Fingerprint& f, const std::function<void(storage::CertRecord&)>& how) {
+    auto rec = env.store->get(f);
+    ASSERT_TRUE(rec && *rec);
+    storage::Write w;
+    w.record = **rec;
+    w.previous = w.record.index;
+    how(w.record);
+    std::vector<storage::Write> writes{std::move(w)};
+    ASSERT_TRUE(env.store->apply(writes, test::kNow));
+  };
+  damage(fprs[17], [](storage::CertRecord& r) { r.cert = Bytes{0x99, 0x01, 0x02}; });
+  damage(fprs[150], [](storage::CertRecord& r) { r.digest[0] ^= 1; });
+  damage(fprs[299], [](storage::CertRecord& r) {
+    r.index.emails.clear();  // found by its address no more
+    r.index.wkd.clear();
+  });
+  std::vector<std::string> first;
+  for (unsigned threads : {1u, 2u, 5u}) {
+    auto r = check(*env.directory, true, threads);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->store.problem_count, 0u) << r->store.problems[0];
+    EXPECT_EQ(r->verified, 300u);
+    ASSERT_EQ(r->problem_count, 3u) << threads << " workers";
+    ASSERT_EQ(r->problems.size(), 3u);
+    EXPECT_TRUE(std::is_sorted(r->problems.begin(), r->problems.end()));
+    auto has = [&](const Fingerprint& f, std::string_view what) {
+      return std::any_of(r->problems.begin(), r->problems.end(), [&](const std::string& p) {
+        return p.rfind(f.to_hex(), 0) == 0 && p.find(what) != std::string::npos;
+      });
+    };
+    EXPECT_TRUE(has(fprs[17], "do not parse"));
+    EXPECT_TRUE(has(fprs[150], "digest does not match"));
+    EXPECT_TRUE(has(fprs[299], "index differs"));
+    if (first.empty()) {
+      first = r->problems;
+    }
+    EXPECT_EQ(r->problems, first) << threads << " workers";
+  }
+  // More problems than the report lists: all are counted, and the listed
+  // ones are the same (the first by fingerprint) on any number of workers.
+  for (int i = 200; i < 299; ++i) {
+    damage(fprs[i], [](storage::CertRecord& r) { r.digest[1] ^= 1; });
+  }
+  first.clear();
+  for (unsigned threads : {1u, 2u, 5u}) {
+    auto r = check(*env.directory, true, threads);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->problem_count, 102u) << threads << " workers";
+    ASSERT_EQ(r->problems.size(), 100u);
+    EXPECT_TRUE(std::is_sorted(r->problems.begin(), r->problems.end()));
+    if (first.empty()) {
+      first = r->problems;
+    }
+    EXPECT_EQ(r->problems, first) << threads << " workers";
+  }
+}
+
 }  // namespace
 }  // namespace keydir::service
