@@ -1,6 +1,8 @@
 #include "server/http_server.hpp"
 
+#include <linux/sockios.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -179,9 +181,9 @@ constexpr HttpLimits kLimits{.request_line = 8 * 1024,
                              .header_bytes = 16 * 1024,
                              .header_fields = 100,
                              .body = limits::kMaxArmoredUploadBytes * 3};
-// After a refusal the rest of the request is read and dropped (so that the
-// client sees the answer rather than a reset) for at most this long and this
-// much; then the connection is cut.
+// After a last answer (a refusal, Connection: close) what the client still
+// sends is read and dropped (so that it sees the whole answer rather than a
+// reset) for at most this long and this much; then the connection is cut.
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 // Pistache reads a connection until it would block before it writes: a client
 // streaming faster than that can delay the answer; past this much the
@@ -290,8 +292,12 @@ class StaleMark {
 enum class After {
   Interim,  // a 100 Continue: the request is still being read
   KeepOpen,
-  Close,  // shut both ways (Connection: close)
-  Linger  // a refusal: our side shut; the rest of the request is read and dropped
+  // Connection: close, or a refusal: our side is shut once the answer is
+  // written, and what the client still sends is read and dropped until it
+  // closes (a lingering close, as nginx's): closing a socket with unread
+  // input resets it, and the reset drops what of the answer the kernel has
+  // not sent yet (a pipelining client lost its last answers that way).
+  Close
 };
 
 // Pistache reads and writes the connections; keydird parses the requests
@@ -322,8 +328,8 @@ class Connection final : public Http::RequestParser {
   // Refused, or answered with Connection: close: what else comes is dropped.
   bool discarding = false;
   std::size_t discarded = 0;
-  // A refusal is on the wire; the connection is cut at linger_until or
-  // after kLingerBytes more.
+  // The last answer is on the wire; the connection is cut at linger_until or
+  // after kLingerBytes more (unless the client closes first).
   bool answered = false;
   std::chrono::steady_clock::time_point linger_until{};
   // Requests answered on this connection (kMaxRequestsPerConnection).
@@ -420,8 +426,11 @@ class Handler : public Http::Handler {
     if (conn->discarding) {
       // The rest of a refused request: dropped; once the answer is out and
       // past the linger bounds, the connection is cut.
+      // A cut resets the connection, and a reset drops what the kernel has
+      // not sent: past kLingerBytes it waits for the client to have
+      // acknowledged the whole answer (RFC 9112, 9.6), within kLinger.
       conn->discarded += len;
-      if ((conn->answered && (conn->discarded > kLingerBytes ||
+      if ((conn->answered && ((conn->discarded > kLingerBytes && unacknowledged(peer->fd()) == 0) ||
                               std::chrono::steady_clock::now() > conn->linger_until)) ||
           conn->discarded > kMaxDiscardBytes) {
         cut(*peer);
@@ -816,11 +825,9 @@ class Handler : public Http::Handler {
             });
   }
 
-  // An answer is out: the connection goes on, ends, or lingers (a refusal).
+  // An answer is out: the connection goes on, or lingers and ends.
   void written_all(const std::shared_ptr<Tcp::Peer>& peer, Connection& conn, After after) {
     if (after == After::Close) {
-      ::shutdown(peer->fd(), SHUT_RDWR);
-    } else if (after == After::Linger) {
       ::shutdown(peer->fd(), SHUT_WR);
       conn.answered = true;
       conn.linger_until = std::chrono::steady_clock::now() + kLinger;
@@ -882,6 +889,13 @@ class Handler : public Http::Handler {
     }
   }
 
+  // Octets written on the socket that its client has not acknowledged yet
+  // (sent or not); 0 if the kernel does not say.
+  static int unacknowledged(int fd) {
+    int n = 0;
+    return ::ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
+  }
+
   // Ends a connection now: a reset rather than a FIN, so that a client
   // still sending does not wait on a closed window.
   static void cut(Tcp::Peer& peer) {
@@ -911,7 +925,7 @@ class Handler : public Http::Handler {
     send_answer(
         peer, conn,
         wire_answer(false, api::text_reply(why.status, why.reason), true, why.method == "HEAD"),
-        After::Linger);
+        After::Close);
     spdlog::debug("http: refused a request from {}: {} {}", peer->address().host(), why.status,
                   why.reason);
     if (access_log_) {
