@@ -26,6 +26,9 @@ inline constexpr std::size_t kMaxImportCertBytes = 16 * 1024 * 1024;
 // Any single packet in the input: Sequoia DEFAULT_MAX_PACKET_SIZE, RNP
 // PGP_MAX_PKT_SIZE. Larger → the whole input is refused (PacketTooLarge).
 inline constexpr std::size_t kMaxPacketBytes = 1024 * 1024;
+// --threads of import and check --deep: a thread more than the machine has
+// cores only waits.
+inline constexpr unsigned kMaxWorkerThreads = 256;
 // A public key or subkey packet we keep. RSA-16384 is about 2 KiB; the
 // largest PQC (McEliece) keys are far above this and are not supported.
 inline constexpr std::size_t kMaxKeyPacketBytes = 16 * 1024;

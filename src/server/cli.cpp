@@ -1,5 +1,6 @@
 #include "server/cli.hpp"
 
+#include "common/limits.hpp"
 #include "service/roster.hpp"
 
 namespace keydir::server {
@@ -231,7 +232,8 @@ std::unique_ptr<Cli> make_cli() {
   auto& ack_path = c->ack_path;
   import->add_option("--data", data, "Data folder (required)");
   import->add_option("FILE", files, "Armored or binary files")->required();
-  import->add_option("--threads", threads, "Verification threads (default: one per core)");
+  import->add_option("--threads", threads, "Verification threads (default: one per core)")
+      ->check(CLI::Range(0u, limits::kMaxWorkerThreads));
   import->add_flag("--sync", sync, "fsync every batch (survives power loss)");
   auto& verify_only = c->verify_only;
   import->add_flag("--verify-only", verify_only,
@@ -257,7 +259,11 @@ std::unique_ptr<Cli> make_cli() {
   check->add_option("--data", data, "Data folder (required)");
   check->add_flag("--deep", deep, "Also parse and re-verify every certificate");
   check->add_option("--expect", expect, "File of fingerprints that must be stored");
-  check->add_option("--threads", threads, "--deep verification threads (default: one per core)");
+  check
+      ->add_option("--threads", threads,
+                   "--deep verification threads (default: one per core; one through the admin "
+                   "socket of a running server)")
+      ->check(CLI::Range(0u, limits::kMaxWorkerThreads));
 
   auto* log_cmd = app.add_subcommand("log", "The transparency log");
   log_cmd->require_subcommand(1);

@@ -41,7 +41,10 @@ int run_log_verify(CommandContext& ctx) {
 }
 
 int run_check(Cli& c, CommandContext& ctx) {
-  auto r = service::check(ctx.directory, c.deep, c.threads);
+  auto r = service::check(ctx.directory, c.deep,
+                          // In a running server: one thread, the other
+                          // cores are the lookups'.
+                          c.threads != 0 ? c.threads : (ctx.online ? 1 : 0));
   if (!r) {
     return fail_with(ctx, "check", r.error());
   }

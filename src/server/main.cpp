@@ -48,5 +48,12 @@ int main(int argc, char** argv) {
       return *exit;
     }
   }
-  return run_offline(c);
+  try {
+    return run_offline(c);
+  } catch (const std::exception& e) {
+    // Out of memory, no thread to start: a message and a failure, not an
+    // abort.
+    std::cerr << "keydird " << name << ": " << e.what() << "\n";
+    return kExitFailure;
+  }
 }

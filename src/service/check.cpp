@@ -5,8 +5,10 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "common/bounded_queue.hpp"
+#include "common/limits.hpp"
 #include "openpgp/canonical.hpp"
 #include "service/store_access.hpp"
 
@@ -68,59 +70,80 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep, unsigned thr
   }
   // One reader walks the store and hands batches of records to `threads`
   // workers, which parse and re-verify (nearly all of the time goes to
-  // signature verification). The queue's bound (4 batches a worker, a batch
-  // at most 64 records or 1 MiB) keeps memory flat.
+  // signature verification). The queue's bound (2 batches a worker, a batch
+  // at most 64 records or about 1 MiB) keeps memory flat. What a worker or
+  // the reader throws (out of memory, no thread to start) ends the check
+  // with an error, every thread joined.
   constexpr std::size_t kMaxProblems = 100;
   constexpr std::size_t kBatch = 64;            // records,
   constexpr std::size_t kBatchBytes = 1 << 20;  // or fewer when they are large
-  threads = std::max(1u, threads ? threads : std::thread::hardware_concurrency());
+  threads = std::clamp(threads ? threads : std::thread::hardware_concurrency(), 1u,
+                       limits::kMaxWorkerThreads);
   using Batch = std::vector<storage::CertRecord>;
-  BoundedQueue<Batch> queue(4 * threads);
+  BoundedQueue<Batch> queue(2 * threads);
   std::mutex mu;
   std::multiset<std::string> problems;  // the first kMaxProblems by fingerprint
   std::atomic<std::uint64_t> problem_count{0};
+  std::string failure;  // the first exception's, under mu
+  auto failed = [&](const std::exception& e) {
+    std::lock_guard lock(mu);
+    if (failure.empty()) {
+      failure = e.what();
+    }
+    queue.close();  // the reader stops at its next push
+  };
   const auto now = directory.now();
   std::vector<std::thread> workers;
   workers.reserve(threads);
-  for (unsigned t = 0; t < threads; ++t) {
-    workers.emplace_back([&] {
-      while (auto batch = queue.pop()) {
-        for (const auto& r : *batch) {
-          auto found = recheck(directory, r, now);
-          if (found.empty()) {
-            continue;
-          }
-          problem_count += found.size();
-          std::lock_guard lock(mu);
-          for (auto& p : found) {
-            problems.insert(std::move(p));
-            if (problems.size() > kMaxProblems) {
-              problems.erase(std::prev(problems.end()));
+  Result<void> walked;
+  {
+    JoinOnExit join(workers, [&] { queue.close(); });
+    try {
+      for (unsigned t = 0; t < threads; ++t) {
+        workers.emplace_back([&] {
+          while (auto batch = queue.pop()) {
+            try {
+              for (const auto& r : *batch) {
+                auto found = recheck(directory, r, now);
+                if (found.empty()) {
+                  continue;
+                }
+                problem_count += found.size();
+                std::lock_guard lock(mu);
+                for (auto& p : found) {
+                  problems.insert(std::move(p));
+                  if (problems.size() > kMaxProblems) {
+                    problems.erase(std::prev(problems.end()));
+                  }
+                }
+              }
+            } catch (const std::exception& e) {
+              failed(e);
             }
           }
-        }
+        });
       }
-    });
-  }
-  Batch batch;
-  std::size_t batch_bytes = 0;
-  auto walked = directory.store_ref(StoreAccess{}).for_each([&](const storage::CertRecord& r) {
-    ++report.verified;
-    batch.push_back(r);
-    batch_bytes += r.cert.size();
-    if (batch.size() == kBatch || batch_bytes >= kBatchBytes) {
-      queue.push(std::move(batch));
-      batch = Batch{};
-      batch_bytes = 0;
+      Batch batch;
+      std::size_t batch_bytes = 0;
+      walked = directory.store_ref(StoreAccess{}).for_each([&](const storage::CertRecord& r) {
+        ++report.verified;
+        batch_bytes += r.cert.size();
+        batch.push_back(r);
+        if (batch.size() == kBatch || batch_bytes >= kBatchBytes) {
+          batch_bytes = 0;
+          return queue.push(std::exchange(batch, Batch{}));
+        }
+        return true;
+      });
+      if (!batch.empty()) {
+        queue.push(std::move(batch));
+      }
+    } catch (const std::exception& e) {
+      failed(e);
     }
-    return true;
-  });
-  if (!batch.empty()) {
-    queue.push(std::move(batch));
-  }
-  queue.close();
-  for (auto& w : workers) {
-    w.join();
+  }  // the queue closes, the workers finish and are joined
+  if (!failure.empty()) {
+    return fail(ErrorCode::Internal, "check --deep stopped: " + failure);
   }
   KEYDIR_CHECK(walked);
   // Workers finish in any order: the report lists problems by fingerprint.

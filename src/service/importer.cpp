@@ -1,5 +1,6 @@
 #include "service/importer.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -241,17 +242,33 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
     std::error_code ec;
     total_bytes += std::filesystem::file_size(f, ec);
   }
-  unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
-  threads = std::max(1u, threads);
+  const unsigned threads =
+      std::clamp(options.threads ? options.threads : std::thread::hardware_concurrency(), 1u,
+                 limits::kMaxWorkerThreads);
 
   BoundedQueue<RawCert> raw_queue(4096);
   BoundedQueue<Verdict> verdicts(4096);
   std::atomic<std::uint64_t> bytes_read{0};
   std::mutex errors_mu;
-
-  std::thread reader([&] {
+  // The reader, then the workers. On any way out, an exception included,
+  // both queues close (so that no thread waits on them) and all are joined.
+  std::vector<std::thread> pipeline;
+  pipeline.reserve(threads + 1);
+  JoinOnExit join(pipeline, [&] {
+    raw_queue.close();
+    verdicts.close();
+  });
+  pipeline.emplace_back([&] {
     for (const auto& f : files) {
-      std::string err = read_file(f, raw_queue, bytes_read);
+      if (raw_queue.closed()) {
+        break;
+      }
+      std::string err;
+      try {
+        err = read_file(f, raw_queue, bytes_read);
+      } catch (const std::exception& e) {
+        err = f + ": " + e.what();
+      }
       if (!err.empty()) {
         std::lock_guard lock(errors_mu);
         summary.file_errors.push_back(err);
@@ -261,11 +278,14 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
   });
   const std::uint64_t now = directory.now();
   std::atomic<unsigned> workers_left{threads};
-  std::vector<std::thread> workers;
   for (unsigned t = 0; t < threads; ++t) {
-    workers.emplace_back([&] {
+    pipeline.emplace_back([&] {
       while (auto raw = raw_queue.pop()) {
-        verdicts.push(check(*raw, directory, now));
+        try {
+          verdicts.push(check(*raw, directory, now));
+        } catch (const std::exception& e) {
+          verdicts.push(Verdict{std::nullopt, {}, Error{ErrorCode::Internal, e.what()}});
+        }
       }
       if (--workers_left == 0) {
         verdicts.close();
@@ -366,9 +386,8 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
     report(false);
   }
   write();
-  reader.join();
-  for (auto& w : workers) {
-    w.join();
+  for (auto& t : pipeline) {
+    t.join();
   }
   summary.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   report(true);
