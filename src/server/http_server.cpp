@@ -183,7 +183,8 @@ constexpr HttpLimits kLimits{.request_line = 8 * 1024,
                              .body = limits::kMaxArmoredUploadBytes * 3};
 // After a last answer (a refusal, Connection: close) what the client still
 // sends is read and dropped (so that it sees the whole answer rather than a
-// reset) for at most this long and this much; then the connection is cut.
+// reset) for at most this long, and past this much only until the client
+// has acknowledged the whole answer; then the connection is cut.
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 // Pistache reads a connection until it would block before it writes: a client
 // streaming faster than that can delay the answer; past this much the
@@ -663,7 +664,9 @@ class Handler : public Http::Handler {
         bad_query ? api::text_reply(api::Status::kBadRequest, "malformed query string")
                   : api_->dispatch(r);
     const bool close = w.close || ++conn->served >= kMaxRequestsPerConnection;
-    if (!close && idle_) {
+    // A last answer too: a client that does not read it is cut at the idle
+    // timeout like any (its linger begins only once it is written).
+    if (idle_) {
       idle_->touch(peer);
     }
     send_answer(peer, conn, wire_answer(w.http10, reply, close, r.method == "HEAD"),

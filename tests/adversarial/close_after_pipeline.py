@@ -1,39 +1,74 @@
 #!/usr/bin/env python3
-"""A client that pipelines past the last request of its connection and reads
-late: it sends 1,000 HEAD misses (the 1,000th answer says Connection: Close)
-and 5,000 more at once, with a small receive buffer, and reads nothing for a
-second. Closing a socket with unread input resets it, and the reset drops what
-of the answers the kernel has not sent yet: keydird must shut its side and
-read on until the client has had every answer. Prints:
-  answers N last_close yes|no
-    close_after_pipeline.py PORT
+"""Clients that pipeline past the last request of their connection (the
+1,000th answer says Connection: Close). Closing a socket with unread input
+resets it, and the reset drops what of the answers the kernel has not sent
+yet: keydird must shut its side and read on until the client has had every
+answer, and still not keep a descriptor for a client that never reads.
+
+  close_after_pipeline.py PORT late EXTRA
+      sends 1,000 HEAD misses and EXTRA more octets of requests at once, with
+      a 4 KiB receive buffer, reads nothing for a second, then reads:
+      prints "answers N last_close yes|no"
+  close_after_pipeline.py PORT silent COUNT PID
+      opens COUNT such connections and never reads them; prints keydird's
+      open descriptors before, with them open, and 4 s later:
+      "fds BEFORE DURING AFTER"
 """
+import os
 import socket
 import sys
 import time
 
-port = int(sys.argv[1])
 REQ = b"HEAD /nothing HTTP/1.1\r\nHost: a\r\n\r\n"
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-s.connect(("127.0.0.1", port))
-s.settimeout(10)
-try:
-    s.sendall(REQ * 6000)
-except OSError:
-    pass
-time.sleep(1)
-buf, answers, last = b"", 0, b""
-while True:
+
+
+def pipelined(port, extra):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.settimeout(10)
     try:
-        d = s.recv(1 << 16)
+        s.sendall(REQ * (1000 + extra // len(REQ)))
     except OSError:
-        d = b""
-    if not d:
-        break
-    buf += d
-    while b"\r\n\r\n" in buf:
-        head, _, buf = buf.partition(b"\r\n\r\n")
-        answers += 1
-        last = head
-print("answers", answers, "last_close", "yes" if b"Connection: Close" in last else "no")
+        pass
+    return s
+
+
+def late(port, extra):
+    s = pipelined(port, extra)
+    time.sleep(1)
+    buf, answers, last = b"", 0, b""
+    while True:
+        try:
+            d = s.recv(1 << 16)
+        except OSError:
+            d = b""
+        if not d:
+            break
+        buf += d
+        while b"\r\n\r\n" in buf:
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            answers += 1
+            last = head
+    print("answers", answers, "last_close", "yes" if b"Connection: Close" in last else "no")
+
+
+def silent(port, count, pid):
+    def fds():
+        return len(os.listdir(f"/proc/{pid}/fd"))
+
+    before = fds()
+    conns = [pipelined(port, 0) for _ in range(count)]
+    time.sleep(0.5)
+    during = fds()
+    time.sleep(4)
+    print("fds", before, during, fds())
+    for s in conns:
+        s.close()
+
+
+port, mode = int(sys.argv[1]), sys.argv[2]
+if mode == "late":
+    late(port, int(sys.argv[3]))
+else:
+    silent(port, int(sys.argv[3]), int(sys.argv[4]))

@@ -28,10 +28,22 @@ check "each of the four flooding connections is closed after 1,000 answers" yes 
 check "its last answer says Connection: Close" "last_close yes" "$(grep '^last_close' <<<"$out")"
 
 attack "one connection pipelining 6,000 requests at once, reading only a second later"
-out=$(python3 "$HERE/close_after_pipeline.py" "$PORT")
-answered "6,000 HEAD misses, 4 KiB receive buffer" "$out"
+out=$(python3 "$HERE/close_after_pipeline.py" "$PORT" late 175000)
+answered "1,000 + 5,000 HEAD misses, 4 KiB receive buffer" "$out"
 check "the client gets all 1,000 answers of its connection, the last saying Connection: Close" \
   "answers 1000 last_close yes" "$out"
+out=$(python3 "$HERE/close_after_pipeline.py" "$PORT" late 3000000)
+answered "1,000 HEAD misses and 3 MB more, 4 KiB receive buffer" "$out"
+check "past 1 MiB of dropped input too: all 1,000 answers, the last saying Connection: Close" \
+  "answers 1000 last_close yes" "$out"
+
+attack "50 such connections that never read their answers"
+out=$(python3 "$HERE/close_after_pipeline.py" "$PORT" silent 50 "$SERVER_PID")
+answered "keydird's descriptors before, with them open, 4 s later" "$out"
+read -r _ before during after <<<"$out"
+check "they held descriptors (the test sees them)" yes "$([ "$during" -ge $((before + 40)) ] && echo yes || echo no)"
+check "keydird lets them go within 4 s (2 s after the last answer is written)" yes \
+  "$([ "$after" -le $((before + 2)) ] && echo yes || echo no)"
 
 check "keydird still serves" 200 "$(http_status "$U/healthz")"
 
