@@ -1004,11 +1004,12 @@ Result<std::uint16_t> HttpServer::start() {
     }
     impl_->endpoint->serveThreaded();
     // Every 250 ms: cuts refused connections past their linger; with an
-    // idle timeout, sweeps idle ones every quarter of it (at least 1 s).
+    // idle timeout, sweeps idle ones every quarter of it (1 s to 15 s: a
+    // connection is cut before Pistache's keep-alive timeout, 60 s later).
     impl_->sweeper = std::thread([impl = impl_.get()] {
       const int idle_seconds = impl->options.idle_timeout_seconds;
       const auto limit = std::chrono::seconds(std::max(idle_seconds, 1));
-      const auto period = std::max(std::chrono::seconds(1), limit / 4);
+      const auto period = std::clamp(limit / 4, std::chrono::seconds(1), std::chrono::seconds(15));
       auto next_sweep = std::chrono::steady_clock::now() + period;
       std::unique_lock lock(impl->stop_mu);
       while (!impl->stop_cv.wait_for(lock, std::chrono::milliseconds(250),

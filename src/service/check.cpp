@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -72,8 +74,8 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep, unsigned thr
   // workers, which parse and re-verify (nearly all of the time goes to
   // signature verification). The queue's bound (2 batches a worker, a batch
   // at most 64 records or about 1 MiB) keeps memory flat. What a worker or
-  // the reader throws (out of memory, no thread to start) ends the check
-  // with an error, every thread joined.
+  // the reader throws (out of memory) ends the check, every thread joined,
+  // as a problem in the report.
   constexpr std::size_t kMaxProblems = 100;
   constexpr std::size_t kBatch = 64;            // records,
   constexpr std::size_t kBatchBytes = 1 << 20;  // or fewer when they are large
@@ -84,11 +86,11 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep, unsigned thr
   std::mutex mu;
   std::multiset<std::string> problems;  // the first kMaxProblems by fingerprint
   std::atomic<std::uint64_t> problem_count{0};
-  std::string failure;  // the first exception's, under mu
-  auto failed = [&](const std::exception& e) {
+  std::exception_ptr failure;  // the first one, under mu (copying it allocates nothing)
+  auto failed = [&] {
     std::lock_guard lock(mu);
-    if (failure.empty()) {
-      failure = e.what();
+    if (!failure) {
+      failure = std::current_exception();
     }
     queue.close();  // the reader stops at its next push
   };
@@ -99,29 +101,37 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep, unsigned thr
   {
     JoinOnExit join(workers, [&] { queue.close(); });
     try {
-      for (unsigned t = 0; t < threads; ++t) {
-        workers.emplace_back([&] {
-          while (auto batch = queue.pop()) {
-            try {
-              for (const auto& r : *batch) {
-                auto found = recheck(directory, r, now);
-                if (found.empty()) {
-                  continue;
-                }
-                problem_count += found.size();
-                std::lock_guard lock(mu);
-                for (auto& p : found) {
-                  problems.insert(std::move(p));
-                  if (problems.size() > kMaxProblems) {
-                    problems.erase(std::prev(problems.end()));
-                  }
+      auto work = [&] {
+        while (auto batch = queue.pop()) {
+          try {
+            for (const auto& r : *batch) {
+              auto found = recheck(directory, r, now);
+              if (found.empty()) {
+                continue;
+              }
+              problem_count += found.size();
+              std::lock_guard lock(mu);
+              for (auto& p : found) {
+                problems.insert(std::move(p));
+                if (problems.size() > kMaxProblems) {
+                  problems.erase(std::prev(problems.end()));
                 }
               }
-            } catch (const std::exception& e) {
-              failed(e);
             }
+          } catch (...) {
+            failed();
           }
-        });
+        }
+      };
+      for (unsigned t = 0; t < threads; ++t) {
+        try {
+          workers.emplace_back(work);
+        } catch (const std::system_error&) {
+          if (workers.empty()) {
+            throw;
+          }
+          break;  // a thread the system will not start: go on with those it did
+        }
       }
       Batch batch;
       std::size_t batch_bytes = 0;
@@ -138,17 +148,31 @@ Result<CheckReport> check(const KeyDirectory& directory, bool deep, unsigned thr
       if (!batch.empty()) {
         queue.push(std::move(batch));
       }
-    } catch (const std::exception& e) {
-      failed(e);
+    } catch (...) {
+      failed();
     }
   }  // the queue closes, the workers finish and are joined
-  if (!failure.empty()) {
-    return fail(ErrorCode::Internal, "check --deep stopped: " + failure);
-  }
-  KEYDIR_CHECK(walked);
   // Workers finish in any order: the report lists problems by fingerprint.
   report.problems.assign(problems.begin(), problems.end());
   report.problem_count = problem_count.load();
+  // A check that could not finish is a problem too, reported with what it
+  // found so far and with the store's own report.
+  std::string stopped;
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      stopped = e.what();
+    } catch (...) {
+      stopped = "unknown exception";
+    }
+  } else if (!walked) {
+    stopped = walked.error().detail;
+  }
+  if (!stopped.empty()) {
+    report.problems.insert(report.problems.begin(), "check --deep stopped: " + stopped);
+    ++report.problem_count;
+  }
   return report;
 }
 

@@ -139,7 +139,7 @@ std::string read_file(const std::string& path, BoundedQueue<RawCert>& out,
   std::string error;
   if (!starts_armored(in)) {
     std::vector<char> chunk(1 << 20);
-    while (in) {
+    while (in && !out.closed()) {
       in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
       auto got = static_cast<std::size_t>(in.gcount());
       bytes_read += got;
@@ -158,7 +158,7 @@ std::string read_file(const std::string& path, BoundedQueue<RawCert>& out,
   std::string block;
   bool in_block = false;
   std::size_t blocks = 0;
-  while (std::getline(in, line)) {
+  while (!out.closed() && std::getline(in, line)) {
     bytes_read += line.size() + 1;
     if (!in_block) {
       if (line.rfind("-----BEGIN PGP", 0) == 0) {
@@ -250,11 +250,17 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
   BoundedQueue<Verdict> verdicts(4096);
   std::atomic<std::uint64_t> bytes_read{0};
   std::mutex errors_mu;
+  const std::uint64_t now = directory.now();
+  std::atomic<unsigned> workers_left{threads};
+  std::atomic<bool> stopping{false};         // a way out by an exception: drain, verify no more
+  std::atomic<std::uint64_t> unreported{0};  // failures that could not even be queued
   // The reader, then the workers. On any way out, an exception included,
-  // both queues close (so that no thread waits on them) and all are joined.
+  // both queues close (so that no thread waits on them) and all are joined
+  // (everything they use is declared above).
   std::vector<std::thread> pipeline;
   pipeline.reserve(threads + 1);
   JoinOnExit join(pipeline, [&] {
+    stopping = true;
     raw_queue.close();
     verdicts.close();
   });
@@ -276,15 +282,20 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
     }
     raw_queue.close();
   });
-  const std::uint64_t now = directory.now();
-  std::atomic<unsigned> workers_left{threads};
   for (unsigned t = 0; t < threads; ++t) {
     pipeline.emplace_back([&] {
       while (auto raw = raw_queue.pop()) {
+        if (stopping) {
+          continue;
+        }
         try {
           verdicts.push(check(*raw, directory, now));
         } catch (const std::exception& e) {
-          verdicts.push(Verdict{std::nullopt, {}, Error{ErrorCode::Internal, e.what()}});
+          try {
+            verdicts.push(Verdict{std::nullopt, {}, Error{ErrorCode::Internal, e.what()}});
+          } catch (...) {
+            ++unreported;  // out of memory even for that
+          }
         }
       }
       if (--workers_left == 0) {
@@ -388,6 +399,11 @@ ImportSummary import_files(KeyDirectory& directory, const std::vector<std::strin
   write();
   for (auto& t : pipeline) {
     t.join();
+  }
+  if (const auto n = unreported.load(); n > 0) {
+    summary.read += n;
+    summary.refused += n;
+    summary.refusals[std::string(error_code_name(ErrorCode::Internal))].count += n;
   }
   summary.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   report(true);

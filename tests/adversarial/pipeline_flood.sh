@@ -39,10 +39,10 @@ check "past 1 MiB of dropped input too: all 1,000 answers, the last saying Conne
 
 attack "50 such connections that never read their answers"
 out=$(python3 "$HERE/close_after_pipeline.py" "$PORT" silent 50 "$SERVER_PID")
-answered "keydird's descriptors before, with them open, 4 s later" "$out"
-read -r _ before during after <<<"$out"
+answered "keydird's descriptors before, with them open, after; seconds" "$out"
+read -r _ before during after secs <<<"$out"
 check "they held descriptors (the test sees them)" yes "$([ "$during" -ge $((before + 40)) ] && echo yes || echo no)"
-check "keydird lets them go within 4 s (2 s after the last answer is written)" yes \
+check "keydird lets them go (2 s after their last answers are written; took ${secs} s)" yes \
   "$([ "$after" -le $((before + 2)) ] && echo yes || echo no)"
 
 check "keydird still serves" 200 "$(http_status "$U/healthz")"

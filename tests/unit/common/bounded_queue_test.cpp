@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -29,6 +30,9 @@ TEST(BoundedQueue, CloseReleasesAProducerWaitingOnAFullQueue) {
   ASSERT_TRUE(q.push(1));
   std::atomic<int> result{-1};
   std::thread producer([&] { result = q.push(2) ? 1 : 0; });
+  // Most likely waiting by now; if not, push still answers false, and the
+  // join below still shows nothing waits for ever.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   q.close();
   producer.join();
   EXPECT_EQ(result, 0);
