@@ -425,11 +425,11 @@ class Handler : public Http::Handler {
       conn->discarding = true;
     }
     if (conn->discarding) {
-      // The rest of a refused request: dropped; once the answer is out and
-      // past the linger bounds, the connection is cut.
-      // A cut resets the connection, and a reset drops what the kernel has
-      // not sent: past kLingerBytes it waits for the client to have
-      // acknowledged the whole answer (RFC 9112, 9.6), within kLinger.
+      // What follows a last answer (a refusal, Connection: close): dropped.
+      // Once the answer is out and past the linger bounds, the connection
+      // is cut. A cut resets it, and a reset drops what the kernel has not
+      // sent: past kLingerBytes it waits for the client to have acknowledged
+      // the whole answer (RFC 9112, 9.6), within kLinger.
       conn->discarded += len;
       if ((conn->answered && ((conn->discarded > kLingerBytes && unacknowledged(peer->fd()) == 0) ||
                               std::chrono::steady_clock::now() > conn->linger_until)) ||

@@ -20,6 +20,8 @@ import socket
 import sys
 import time
 
+from heads import Heads
+
 REQ = b"HEAD /nothing HTTP/1.1\r\nHost: a\r\n\r\n"
 
 
@@ -38,20 +40,9 @@ def pipelined(port, extra):
 def late(port, extra):
     s = pipelined(port, extra)
     time.sleep(1)
-    buf, answers, last = b"", 0, b""
-    while True:
-        try:
-            d = s.recv(1 << 16)
-        except OSError:
-            d = b""
-        if not d:
-            break
-        buf += d
-        while b"\r\n\r\n" in buf:
-            head, _, buf = buf.partition(b"\r\n\r\n")
-            answers += 1
-            last = head
-    print("answers", answers, "last_close", "yes" if b"Connection: Close" in last else "no")
+    heads = Heads()
+    heads.read_until_end(s)
+    print("answers", heads.count, "last_close", "yes" if b"Connection: Close" in heads.last else "no")
 
 
 def silent(port, count, pid):

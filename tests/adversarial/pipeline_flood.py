@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+from heads import Heads
 from victim import ask_fresh
 
 port, flooders, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
@@ -27,36 +28,26 @@ def flood():
     while not stop.is_set():
         s = socket.create_connection(("127.0.0.1", port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        state = {"answers": 0, "buf": b"", "closed": False, "last": b""}
+        heads = Heads()
+        closed = threading.Event()
 
         def reader():
-            while True:
-                try:
-                    d = s.recv(1 << 20)
-                except OSError:
-                    d = b""
-                if not d:
-                    state["closed"] = True
-                    return
-                state["buf"] += d
-                while b"\r\n\r\n" in state["buf"]:
-                    head, _, state["buf"] = state["buf"].partition(b"\r\n\r\n")
-                    state["answers"] += 1
-                    state["last"] = head
+            heads.read_until_end(s, 1 << 20)
+            closed.set()
 
         t = threading.Thread(target=reader, daemon=True)
         t.start()
         batch = REQ * 500
         try:
-            while not stop.is_set() and not state["closed"]:
+            while not stop.is_set() and not closed.is_set():
                 s.sendall(batch)
         except OSError:
             pass
         t.join(5)
         s.close()
-        if state["closed"] and len(firsts) < flooders:  # closed by keydird, not by us
-            firsts.append(state["answers"])
-            last_close.append(b"Connection: Close" in state["last"])
+        if closed.is_set() and len(firsts) < flooders:  # closed by keydird, not by us
+            firsts.append(heads.count)
+            last_close.append(b"Connection: Close" in heads.last)
 
 
 threads = [threading.Thread(target=flood, daemon=True) for _ in range(flooders)]
